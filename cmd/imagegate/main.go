@@ -1,0 +1,64 @@
+// Command imagegate is an OCI registry push endpoint that validates and
+// scans every image before it becomes pullable.
+//
+//	imagegate serve [--config FILE]     run the registry
+//	imagegate config check FILE         validate a config, print the effective one
+//	imagegate version                   print version, commit and Go version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: imagegate <command> [flags]
+
+commands:
+  serve [--config FILE]   run the registry (defaults: 127.0.0.1:5000, storage under ./data)
+  config check FILE       validate FILE with the IMAGEGATE_* environment, print the effective config
+  version                 print version, commit and Go version
+
+Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
+`
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Environ())
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "imagegate:", err)
+		os.Exit(1)
+	}
+}
+
+// run executes the command named by args[0].
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, environ)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			return errUsage
+		}
+		return configCheck(args[2:], stdout, environ)
+	case "version", "--version":
+		return version(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}

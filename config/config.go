@@ -1,0 +1,149 @@
+// Package config holds imagegate's configuration: one struct, its defaults,
+// loading from YAML with an IMAGEGATE_* environment overlay, validation, and
+// the translation into distribution's own configuration.
+//
+// Keys are lowercase without underscores, so that the environment variable of
+// a key is its path joined by "_": http.addr is IMAGEGATE_HTTP_ADDR.
+package config
+
+import "time"
+
+// Config is the whole configuration of an imagegate server. Obtain one with
+// Default or Load; both return a value that has passed Validate.
+type Config struct {
+	HTTP    HTTP    `yaml:"http"`
+	Debug   Debug   `yaml:"debug"`
+	Log     Log     `yaml:"log"`
+	Storage Storage `yaml:"storage"`
+	Limits  Limits  `yaml:"limits"`
+}
+
+// HTTP configures the registry's public listener.
+type HTTP struct {
+	// Addr is the host:port the registry listens on.
+	Addr string `yaml:"addr"`
+	// Host is the externally visible base URL (scheme://host[:port]) used
+	// to build Location headers; empty derives it from each request.
+	Host string `yaml:"host"`
+	// Secret signs upload state. Replicas behind one load balancer must
+	// share it; empty generates a random one at start-up (one replica only).
+	Secret Secret `yaml:"secret"`
+	// TLS serves HTTPS when both files are set.
+	TLS TLS `yaml:"tls"`
+	// ShutdownTimeout bounds how long in-flight requests may run after
+	// SIGTERM/SIGINT before the server closes them.
+	ShutdownTimeout time.Duration `yaml:"shutdowntimeout"`
+	// ReadHeaderTimeout bounds how long a client may take to send headers.
+	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration `yaml:"idletimeout"`
+}
+
+// TLS names PEM files for HTTPS.
+type TLS struct {
+	Certificate string `yaml:"certificate"`
+	Key         string `yaml:"key"`
+}
+
+// Debug configures the separate listener for operational endpoints.
+type Debug struct {
+	// Addr is the host:port serving /metrics; empty disables the listener.
+	Addr string `yaml:"addr"`
+	// Metrics enables Prometheus metrics (ours and distribution's).
+	Metrics bool `yaml:"metrics"`
+}
+
+// Log configures logging; logs are always JSON on standard output.
+type Log struct {
+	// Level is one of debug, info, warn, error.
+	Level string `yaml:"level"`
+	// AccessLog writes one line per HTTP request.
+	AccessLog bool `yaml:"accesslog"`
+}
+
+// Storage configures where blobs and manifests are kept.
+type Storage struct {
+	// Driver is the storage driver: filesystem or inmemory.
+	Driver string `yaml:"driver"`
+	// Filesystem configures the filesystem driver.
+	Filesystem Filesystem `yaml:"filesystem"`
+	// Delete allows deleting manifests, tags and blobs through the API.
+	Delete bool `yaml:"delete"`
+	// Redirect lets blob downloads redirect to the backend (when it can).
+	Redirect bool `yaml:"redirect"`
+	// UploadPurging removes abandoned uploads.
+	UploadPurging UploadPurging `yaml:"uploadpurging"`
+}
+
+// Filesystem configures the filesystem storage driver.
+type Filesystem struct {
+	// RootDirectory is where the registry tree lives.
+	RootDirectory string `yaml:"rootdirectory"`
+}
+
+// UploadPurging configures the periodic removal of abandoned uploads.
+type UploadPurging struct {
+	Enabled bool `yaml:"enabled"`
+	// Age is how old an unfinished upload must be before it is removed.
+	Age time.Duration `yaml:"age"`
+	// Interval is the time between two purges.
+	Interval time.Duration `yaml:"interval"`
+	// DryRun logs what would be removed without removing it.
+	DryRun bool `yaml:"dryrun"`
+}
+
+// Limits bounds what clients may send.
+type Limits struct {
+	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
+	// (distribution's own ceiling).
+	ManifestBytes int64 `yaml:"manifestbytes"`
+}
+
+// Secret is a string that never prints: fmt, logs and YAML show it redacted.
+type Secret string
+
+// Redacted is what a non-empty Secret prints as.
+const Redacted = "<redacted>"
+
+// String implements fmt.Stringer without revealing the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return Redacted
+}
+
+// MarshalYAML implements yaml.Marshaler without revealing the value.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// MaxManifestBytes is distribution's own ceiling on manifest bodies.
+const MaxManifestBytes = 4 << 20
+
+// Default returns a configuration with every default set: a registry on
+// 127.0.0.1:5000 storing everything under ./data, metrics on 127.0.0.1:5001.
+func Default() *Config {
+	return &Config{
+		HTTP: HTTP{
+			Addr:              "127.0.0.1:5000",
+			ShutdownTimeout:   30 * time.Second,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		},
+		Debug: Debug{Addr: "127.0.0.1:5001", Metrics: true},
+		Log:   Log{Level: "info", AccessLog: true},
+		Storage: Storage{
+			Driver:     "filesystem",
+			Filesystem: Filesystem{RootDirectory: "./data/registry"},
+			Delete:     true,
+			UploadPurging: UploadPurging{
+				Enabled:  true,
+				Age:      7 * 24 * time.Hour,
+				Interval: 24 * time.Hour,
+			},
+		},
+		Limits: Limits{ManifestBytes: MaxManifestBytes},
+	}
+}

@@ -1,0 +1,209 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:5000" || cfg.Storage.Driver != "filesystem" ||
+		cfg.Storage.Filesystem.RootDirectory != "./data/registry" || !cfg.Storage.Delete ||
+		!cfg.Storage.UploadPurging.Enabled {
+		t.Fatalf("defaults differ from the documented ones: %+v", cfg)
+	}
+}
+
+// TestExampleMatchesDefaults keeps config/example.yaml loading, and keeps it
+// documenting every key with its real default.
+func TestExampleMatchesDefaults(t *testing.T) {
+	cfg, err := Load("example.yaml", nil)
+	if err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Fatalf("example.yaml differs from Default():\nexample: %+v\ndefault: %+v", cfg, Default())
+	}
+	data, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leaves(reflect.ValueOf(Default()).Elem(), "") {
+		if !hasPath(doc, strings.Split(l.path, ".")) {
+			t.Errorf("example.yaml does not document %s", l.path)
+		}
+	}
+}
+
+func hasPath(m map[string]any, path []string) bool {
+	v, ok := m[path[0]]
+	if !ok {
+		return false
+	}
+	if len(path) == 1 {
+		return true
+	}
+	sub, ok := v.(map[string]any)
+	return ok && hasPath(sub, path[1:])
+}
+
+func TestFileOverlaysDefaults(t *testing.T) {
+	cfg, err := Parse("test", []byte("http:\n  addr: 0.0.0.0:6000\nstorage:\n  delete: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "0.0.0.0:6000" || cfg.Storage.Delete {
+		t.Fatalf("file values not applied: %+v", cfg)
+	}
+	if cfg.HTTP.ShutdownTimeout != 30*time.Second || cfg.Storage.Driver != "filesystem" {
+		t.Fatalf("keys absent from the file lost their defaults: %+v", cfg)
+	}
+}
+
+func TestEmptyFileMeansDefaults(t *testing.T) {
+	cfg, err := Parse("empty", nil)
+	if err != nil || !reflect.DeepEqual(cfg, Default()) {
+		t.Fatalf("got %+v, %v", cfg, err)
+	}
+}
+
+func TestEnvOverlay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("http:\n  addr: 127.0.0.1:7000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, []string{
+		"IMAGEGATE_HTTP_ADDR=127.0.0.1:5001", // environment beats the file
+		"IMAGEGATE_DEBUG_ADDR=127.0.0.1:5002",
+		"IMAGEGATE_HTTP_SHUTDOWNTIMEOUT=5s",
+		"IMAGEGATE_STORAGE_DELETE=false",
+		"IMAGEGATE_STORAGE_FILESYSTEM_ROOTDIRECTORY=/srv/registry",
+		"IMAGEGATE_LIMITS_MANIFESTBYTES=1024",
+		"PATH=/usr/bin", // other variables are ignored
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.HTTP.Addr = "127.0.0.1:5001"
+	want.Debug.Addr = "127.0.0.1:5002"
+	want.HTTP.ShutdownTimeout = 5 * time.Second
+	want.Storage.Delete = false
+	want.Storage.Filesystem.RootDirectory = "/srv/registry"
+	want.Limits.ManifestBytes = 1024
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
+	for _, l := range leaves(reflect.ValueOf(Default()).Elem(), "") {
+		name := EnvName(l.path)
+		if strings.ContainsAny(strings.TrimPrefix(name, EnvPrefix), ".-") {
+			t.Errorf("%s maps to an unusable variable name %s", l.path, name)
+		}
+	}
+}
+
+func TestRejects(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string
+		env     []string
+		wantErr []string // substrings the error must contain
+	}{
+		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: debug, http, limits, log, storage"}},
+		{"unknown nested key", "http:\n  adress: 127.0.0.1:1\n", nil, []string{`unknown key "http.adress"`, "line 2"}},
+		{"unknown deep key", "storage:\n  filesystem:\n    root: /x\n", nil, []string{`"storage.filesystem.root"`}},
+		{"unknown env var", "", []string{"IMAGEGATE_HTTP_ADRR=1"}, []string{"IMAGEGATE_HTTP_ADRR", "names no configuration key"}},
+		{"bad env duration", "", []string{"IMAGEGATE_HTTP_IDLETIMEOUT=soon"}, []string{"IMAGEGATE_HTTP_IDLETIMEOUT", "http.idletimeout", `invalid duration "soon"`}},
+		{"bad env bool", "", []string{"IMAGEGATE_STORAGE_DELETE=maybe"}, []string{"storage.delete", "invalid boolean"}},
+		{"bad yaml type", "http:\n  shutdowntimeout: [1]\n", nil, []string{"shutdowntimeout"}},
+		{"bad addr", "http:\n  addr: localhost\n", nil, []string{"http.addr: must be host:port"}},
+		{"bad log level", "log:\n  level: loud\n", nil, []string{`log.level: must be one of debug, info, warn, error, got "loud"`}},
+		{"bad driver", "storage:\n  driver: floppy\n", nil, []string{`storage.driver: must be one of filesystem, inmemory, got "floppy"`}},
+		{"tls half set", "http:\n  tls:\n    certificate: /nonexistent.pem\n", nil, []string{"http.tls: certificate and key must be set together", "http.tls.certificate: cannot read"}},
+		{"short secret", "http:\n  secret: short\n", nil, []string{"http.secret: must be at least 32 characters"}},
+		{"manifest limit too big", "limits:\n  manifestbytes: 99999999\n", nil, []string{"limits.manifestbytes: must be between 1 and 4194304"}},
+		{"zero timeout", "http:\n  shutdowntimeout: 0s\n", nil, []string{"http.shutdowntimeout: must be a positive duration"}},
+		{"debug equals http", "debug:\n  addr: 127.0.0.1:5000\n", nil, []string{"debug.addr: must differ from http.addr"}},
+		{"bad host", "http:\n  host: registry.example.com\n", nil, []string{"http.host: must be an absolute http or https URL"}},
+		{"several at once", "log:\n  level: x\nstorage:\n  driver: y\n", nil, []string{"log.level", "storage.driver"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, tc.env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	cfg := Default()
+	cfg.HTTP.Secret = "0123456789abcdef0123456789abcdef-very-secret"
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{string(out), cfg.HTTP.Secret.String()} {
+		if strings.Contains(s, "very-secret") || !strings.Contains(s, Redacted) {
+			t.Fatalf("secret leaked or not marked redacted: %s", s)
+		}
+	}
+	if cfg.HTTP.Secret.Reveal() != "0123456789abcdef0123456789abcdef-very-secret" {
+		t.Fatal("Reveal lost the value")
+	}
+}
+
+func TestFileTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(strings.Repeat("#", maxFileBytes+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDistributionConfig(t *testing.T) {
+	cfg := Default()
+	cfg.Storage.Delete = false
+	d := cfg.Distribution("s3cr3t-0123456789abcdef0123456789")
+	if d.Storage.Type() != "filesystem" || d.Storage.Parameters()["rootdirectory"] != "./data/registry" {
+		t.Fatalf("storage: %#v", d.Storage)
+	}
+	if d.Storage["delete"]["enabled"] != false {
+		t.Fatalf("delete: %#v", d.Storage["delete"])
+	}
+	if d.HTTP.Secret != "s3cr3t-0123456789abcdef0123456789" {
+		t.Fatal("secret not passed")
+	}
+	purge := d.Storage["maintenance"]["uploadpurging"].(map[any]any)
+	if purge["age"] != "168h0m0s" || purge["enabled"] != true {
+		t.Fatalf("uploadpurging: %#v", purge)
+	}
+}

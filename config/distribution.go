@@ -1,0 +1,43 @@
+package config
+
+import (
+	"github.com/distribution/distribution/v3/configuration"
+)
+
+// Distribution returns distribution's configuration for the registry core.
+// Only what the embedded App reads is set: imagegate runs its own HTTP
+// server, logging and health checks. secret is the upload-state secret in
+// force (http.secret, or the one generated at start-up).
+func (c *Config) Distribution(secret string) *configuration.Configuration {
+	storage := configuration.Storage{
+		c.Storage.Driver: c.StorageParameters(),
+		"delete":         configuration.Parameters{"enabled": c.Storage.Delete},
+		"redirect":       configuration.Parameters{"disable": !c.Storage.Redirect},
+		"maintenance": configuration.Parameters{
+			"uploadpurging": map[any]any{
+				"enabled":  c.Storage.UploadPurging.Enabled,
+				"age":      c.Storage.UploadPurging.Age.String(),
+				"interval": c.Storage.UploadPurging.Interval.String(),
+				"dryrun":   c.Storage.UploadPurging.DryRun,
+			},
+		},
+	}
+	d := &configuration.Configuration{Storage: storage}
+	d.HTTP.Host = c.HTTP.Host
+	d.HTTP.Secret = secret
+	d.HTTP.Headers = map[string][]string{"X-Content-Type-Options": {"nosniff"}}
+	d.Validation.Enabled = true
+	d.Validation.Manifests.Indexes.Platforms = "all"
+	return d
+}
+
+// StorageParameters returns the parameters of the configured storage driver,
+// as distribution's driver factory expects them.
+func (c *Config) StorageParameters() configuration.Parameters {
+	switch c.Storage.Driver {
+	case "filesystem":
+		return configuration.Parameters{"rootdirectory": c.Storage.Filesystem.RootDirectory}
+	default:
+		return configuration.Parameters{}
+	}
+}

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts every environment variable that overrides a key.
+const EnvPrefix = "IMAGEGATE_"
+
+// EnvName returns the environment variable that overrides the dotted key
+// path, e.g. "http.addr" → "IMAGEGATE_HTTP_ADDR".
+func EnvName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// errUnknownEnv is wrapped by errors about IMAGEGATE_* variables naming no key.
+var errUnknownEnv = errors.New("unknown environment variable")
+
+// leaf is one settable key of the configuration.
+type leaf struct {
+	path  string
+	value reflect.Value
+}
+
+// leaves lists every non-struct field below v with its dotted key path.
+func leaves(v reflect.Value, prefix string) []leaf {
+	var out []leaf
+	t := v.Type()
+	for i := range t.NumField() {
+		path := joinPath(prefix, yamlKey(t.Field(i)))
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			out = append(out, leaves(fv, path)...)
+			continue
+		}
+		out = append(out, leaf{path: path, value: fv})
+	}
+	return out
+}
+
+// overlayEnv sets every key named by an IMAGEGATE_* variable in environ. A
+// variable that names no key is an error, so that a typo cannot silently
+// leave a default in force.
+func (c *Config) overlayEnv(environ []string) error {
+	byName := map[string]leaf{}
+	for _, l := range leaves(reflect.ValueOf(c).Elem(), "") {
+		byName[EnvName(l.path)] = l
+	}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		l, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("config: %w %s: it names no configuration key", errUnknownEnv, name)
+		}
+		if err := setFromString(l.value, value); err != nil {
+			return fmt.Errorf("config: %s (key %s): %w", name, l.path, err)
+		}
+	}
+	return nil
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// setFromString parses s according to v's type and stores it in v.
+func setFromString(v reflect.Value, s string) error {
+	switch {
+	case v.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (examples: 30s, 5m, 24h)", s)
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q (use true or false)", s)
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", s)
+		}
+		v.SetInt(n)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var items []string
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		v.Set(reflect.ValueOf(items).Convert(v.Type()))
+	default:
+		return fmt.Errorf("cannot be set from the environment (type %s)", v.Type())
+	}
+	return nil
+}

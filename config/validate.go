@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+)
+
+// LogLevels are the accepted values of log.level.
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// StorageDrivers are the accepted values of storage.driver.
+var StorageDrivers = []string{"filesystem", "inmemory"}
+
+// Validate reports every invalid value at once; each message names the key
+// and what it accepts.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkAddr(c.HTTP.Addr); err != nil {
+		bad("http.addr", "%v", err)
+	}
+	if c.HTTP.Host != "" {
+		if u, err := url.Parse(c.HTTP.Host); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("http.host", "must be an absolute http or https URL such as https://registry.example.com, got %q", c.HTTP.Host)
+		}
+	}
+	if c.HTTP.Secret != "" && len(c.HTTP.Secret) < 32 {
+		bad("http.secret", "must be at least 32 characters, got %d", len(c.HTTP.Secret))
+	}
+	if (c.HTTP.TLS.Certificate == "") != (c.HTTP.TLS.Key == "") {
+		bad("http.tls", "certificate and key must be set together")
+	}
+	for key, file := range map[string]string{"http.tls.certificate": c.HTTP.TLS.Certificate, "http.tls.key": c.HTTP.TLS.Key} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			bad(key, "cannot read %q: %v", file, errors.Unwrap(err))
+		}
+	}
+	for key, d := range map[string]int64{
+		"http.shutdowntimeout":   int64(c.HTTP.ShutdownTimeout),
+		"http.readheadertimeout": int64(c.HTTP.ReadHeaderTimeout),
+		"http.idletimeout":       int64(c.HTTP.IdleTimeout),
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 30s")
+		}
+	}
+
+	if c.Debug.Addr != "" {
+		if err := checkAddr(c.Debug.Addr); err != nil {
+			bad("debug.addr", "%v", err)
+		} else if c.Debug.Addr == c.HTTP.Addr && !strings.HasSuffix(c.HTTP.Addr, ":0") {
+			bad("debug.addr", "must differ from http.addr (%s)", c.HTTP.Addr)
+		}
+	}
+
+	if !slices.Contains(LogLevels, c.Log.Level) {
+		bad("log.level", "must be one of %s, got %q", strings.Join(LogLevels, ", "), c.Log.Level)
+	}
+
+	if !slices.Contains(StorageDrivers, c.Storage.Driver) {
+		bad("storage.driver", "must be one of %s, got %q", strings.Join(StorageDrivers, ", "), c.Storage.Driver)
+	}
+	if c.Storage.Driver == "filesystem" && c.Storage.Filesystem.RootDirectory == "" {
+		bad("storage.filesystem.rootdirectory", "must be set for the filesystem driver")
+	}
+	if p := c.Storage.UploadPurging; p.Enabled {
+		if p.Age <= 0 {
+			bad("storage.uploadpurging.age", "must be a positive duration such as 168h")
+		}
+		if p.Interval <= 0 {
+			bad("storage.uploadpurging.interval", "must be a positive duration such as 24h")
+		}
+	}
+
+	if c.Limits.ManifestBytes <= 0 || c.Limits.ManifestBytes > MaxManifestBytes {
+		bad("limits.manifestbytes", "must be between 1 and %d, got %d", MaxManifestBytes, c.Limits.ManifestBytes)
+	}
+
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return fmt.Errorf("config: invalid: %w", errors.Join(errs...))
+}
+
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port such as 127.0.0.1:5000, got %q", addr)
+	}
+	if port == "" {
+		return fmt.Errorf("must include a port, got %q", addr)
+	}
+	_ = host // empty host means every interface, which is allowed
+	return nil
+}

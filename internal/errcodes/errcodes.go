@@ -1,0 +1,37 @@
+// Package errcodes registers imagegate's own OCI error codes with
+// distribution's errcode registry, once, each with its HTTP status, and
+// serves OCI error bodies ({"errors":[{code,message,detail}]}).
+package errcodes
+
+import (
+	"net/http"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+)
+
+const group = "imagegate"
+
+var (
+	// NotFound answers a path that is no registry endpoint.
+	NotFound = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "NOT_FOUND",
+		Message:        "no such endpoint",
+		Description:    "The path names no endpoint of this registry.",
+		HTTPStatusCode: http.StatusNotFound,
+	})
+
+	// ManifestTooLarge answers a manifest body over limits.manifestbytes.
+	ManifestTooLarge = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "MANIFEST_TOO_LARGE",
+		Message:        "manifest is larger than this registry accepts",
+		Description:    "The manifest body exceeds the configured limit (limits.manifestbytes).",
+		HTTPStatusCode: http.StatusRequestEntityTooLarge,
+	})
+)
+
+// Serve writes err as an OCI error body. errcode.Error and errcode.ErrorCode
+// values carry their own status; any other error becomes a 500 UNKNOWN, so
+// callers pass only registered codes for client mistakes.
+func Serve(w http.ResponseWriter, err error) {
+	_ = errcode.ServeJSON(w, err)
+}

@@ -1,0 +1,227 @@
+// Package registry composes an imagegate server: distribution's registry
+// app plus imagegate's own routes (health, readiness, metrics) behind one
+// http.Server, and its lifecycle from start to graceful shutdown.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+
+	// The storage drivers the configuration can name.
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/errcodes"
+)
+
+// Server is one imagegate registry: New builds it, Start binds its
+// listeners, Shutdown drains them. Run does all three around a context.
+type Server struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	app     *handlers.App
+	ready   *readiness
+	metrics *httpMetrics
+	handler http.Handler
+
+	public  *http.Server
+	debug   *http.Server
+	addr    net.Addr
+	debugAd net.Addr
+	failed  chan error // a listener's Serve returned unexpectedly
+}
+
+// distributionMetricsClaimed guards distribution's HTTP metrics, which
+// register on the process-wide Prometheus registry and would panic if a
+// second App in the same process (tests) registered them again.
+var distributionMetricsClaimed atomic.Bool
+
+// New builds a server for cfg, which must have passed Validate. It creates
+// the storage backend but binds no port.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	foldDistributionLogs(logger)
+
+	secret := cfg.HTTP.Secret.Reveal()
+	if secret == "" {
+		secret = randomSecret()
+		logger.Warn("http.secret is not set; generated one for this process — set it when running more than one replica")
+	}
+	dcfg := cfg.Distribution(secret)
+	if cfg.Debug.Metrics && distributionMetricsClaimed.CompareAndSwap(false, true) {
+		dcfg.HTTP.Debug.Prometheus.Enabled = true
+	}
+
+	driver, err := factory.Create(ctx, cfg.Storage.Driver, cfg.StorageParameters())
+	if err != nil {
+		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
+	}
+	app, err := newApp(ctx, dcfg)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{
+		cfg:     cfg,
+		logger:  logger,
+		app:     app,
+		ready:   newReadiness(5 * time.Second),
+		metrics: newHTTPMetrics(cfg.Debug.Metrics),
+		failed:  make(chan error, 2),
+	}
+	s.ready.add("storage", storageCheck(driver))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// newApp creates distribution's App, turning its panics on bad
+// configuration into errors.
+func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("registry: configuring distribution: %v", p)
+		}
+	}()
+	return handlers.NewApp(ctx, dcfg), nil
+}
+
+// AddReadinessCheck makes /readyz depend on check, reported under name.
+func (s *Server) AddReadinessCheck(name string, check Check) { s.ready.add(name, check) }
+
+// Handler returns the server's complete HTTP handler, for tests and for
+// embedding behind another listener.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", serveLiveness)
+	mux.Handle("GET /readyz", s.ready)
+	mux.Handle("/v2/", limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
+	})
+	return observe(recoverPanics(mux, s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog)
+}
+
+// Start binds the public listener (and the debug listener when configured)
+// and serves in the background. Addr reports the bound address.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("registry: listening on http.addr %s: %w", s.cfg.HTTP.Addr, err)
+	}
+	s.addr = ln.Addr()
+	s.public = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	tlsOn := s.cfg.HTTP.TLS.Certificate != ""
+	go func() {
+		var err error
+		if tlsOn {
+			err = s.public.ServeTLS(ln, s.cfg.HTTP.TLS.Certificate, s.cfg.HTTP.TLS.Key)
+		} else {
+			err = s.public.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- fmt.Errorf("registry: serving %s: %w", s.addr, err)
+		}
+	}()
+	s.logger.Info("registry listening", "addr", s.addr.String(), "tls", tlsOn,
+		"storage", s.cfg.Storage.Driver)
+
+	if s.cfg.Debug.Addr == "" {
+		return nil
+	}
+	dln, err := net.Listen("tcp", s.cfg.Debug.Addr)
+	if err != nil {
+		_ = s.public.Close()
+		return fmt.Errorf("registry: listening on debug.addr %s: %w", s.cfg.Debug.Addr, err)
+	}
+	s.debugAd = dln.Addr()
+	dmux := http.NewServeMux()
+	if s.cfg.Debug.Metrics {
+		dmux.Handle("GET /metrics", s.metrics.handler())
+	}
+	s.debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.debug.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+			s.failed <- fmt.Errorf("registry: serving debug %s: %w", s.debugAd, err)
+		}
+	}()
+	s.logger.Info("debug listening", "addr", s.debugAd.String(), "metrics", s.cfg.Debug.Metrics)
+	return nil
+}
+
+// Addr is the public listener's address once Start has returned.
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// DebugAddr is the debug listener's address, nil when it is disabled.
+func (s *Server) DebugAddr() net.Addr { return s.debugAd }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx ends; then it closes what is left. It returns ctx's error when
+// requests had to be cut off.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.public != nil {
+		if err := s.public.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("registry: draining: %w", err))
+			_ = s.public.Close()
+		}
+	}
+	if s.debug != nil {
+		if err := s.debug.Shutdown(ctx); err != nil {
+			_ = s.debug.Close()
+		}
+	}
+	if err := s.app.Shutdown(); err != nil {
+		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the server and serves until ctx is done or a listener fails,
+// then shuts down gracefully within http.shutdowntimeout.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-s.failed:
+	}
+	s.logger.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	err := errors.Join(serveErr, s.Shutdown(drain))
+	s.logger.Info("stopped")
+	return err
+}
+
+// randomSecret returns 32 random bytes, base64-encoded.
+func randomSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
