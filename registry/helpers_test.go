@@ -87,7 +87,9 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 }
 
 // host is the registry's host:port, as image references want it.
-func (s *testServer) host() string { return strings.TrimPrefix(strings.TrimPrefix(s.base, "http://"), "https://") }
+func (s *testServer) host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.base, "http://"), "https://")
+}
 
 // do sends one request and returns the status, headers and body.
 func do(t *testing.T, method, url string, header http.Header, body io.Reader) (int, http.Header, []byte) {

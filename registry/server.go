@@ -43,6 +43,10 @@ type Server struct {
 	addr    net.Addr
 	debugAd net.Addr
 	failed  chan error // a listener's Serve returned unexpectedly
+
+	// onConnState, when set before Start, observes the public listener's
+	// connection states (tests use it to know a request is in flight).
+	onConnState func(net.Conn, http.ConnState)
 }
 
 // distributionMetricsClaimed guards distribution's HTTP metrics, which
@@ -116,7 +120,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})
-	return observe(recoverPanics(mux, s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog)
+	return observe(recoverPanics(rejectUncleanPaths(mux), s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog)
 }
 
 // Start binds the public listener (and the debug listener when configured)
@@ -133,6 +137,7 @@ func (s *Server) Start() error {
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+		ConnState:         s.onConnState,
 	}
 	tlsOn := s.cfg.HTTP.TLS.Certificate != ""
 	go func() {

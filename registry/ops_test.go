@@ -1,0 +1,125 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"github.com/imagegate/imagegate/config"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestHealthAndReadiness(t *testing.T) {
+	s := startServer(t, nil)
+	status, _, body := do(t, "GET", s.base+"/healthz", nil, nil)
+	if status != 200 || !strings.Contains(string(body), "alive") {
+		t.Fatalf("healthz: %d %s", status, body)
+	}
+
+	var ready struct {
+		Status string                 `json:"status"`
+		Checks map[string]checkResult `json:"checks"`
+	}
+	status, _, body = do(t, "GET", s.base+"/readyz", nil, nil)
+	if err := json.Unmarshal(body, &ready); err != nil || status != 200 || ready.Checks["storage"].Status != "ok" {
+		t.Fatalf("readyz: %d %s (%v)", status, body, err)
+	}
+
+	s.AddReadinessCheck("metadata", func(context.Context) error { return errors.New("table unreachable") })
+	status, _, body = do(t, "GET", s.base+"/readyz", nil, nil)
+	ready.Checks = nil
+	if err := json.Unmarshal(body, &ready); err != nil || status != http.StatusServiceUnavailable ||
+		ready.Checks["metadata"].Error != "table unreachable" || ready.Checks["storage"].Status != "ok" {
+		t.Fatalf("readyz with a failing check: %d %s", status, body)
+	}
+}
+
+// TestStorageUnreachableIsNotReady: a backend whose Stat fails (other than
+// not-found) fails the storage readiness check.
+func TestStorageUnreachableIsNotReady(t *testing.T) {
+	check := storageCheck(brokenDriver{})
+	if err := check(context.Background()); err == nil {
+		t.Fatal("a failing storage driver passed the readiness check")
+	}
+}
+
+func TestMetricsOnDebugListener(t *testing.T) {
+	s := startServer(t, nil)
+	do(t, "GET", s.base+"/v2/", nil, nil)
+	do(t, "GET", s.base+"/v2/a/manifests/missing", nil, nil)
+
+	status, _, body := do(t, "GET", "http://"+s.DebugAddr().String()+"/metrics", nil, nil)
+	if status != 200 {
+		t.Fatalf("metrics: %d", status)
+	}
+	for _, want := range []string{
+		`imagegate_http_requests_total{method="GET",route="base",status="200"} 1`,
+		`imagegate_http_requests_total{method="GET",route="manifest",status="404"} 1`,
+		`imagegate_http_request_duration_seconds_count{method="GET",route="base",status="200"} 1`,
+		`imagegate_http_response_bytes_total{method="GET",route="manifest",status="404"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The public listener does not expose metrics.
+	if status, _, _ := do(t, "GET", s.base+"/metrics", nil, nil); status != http.StatusNotFound {
+		t.Errorf("public /metrics answered %d", status)
+	}
+}
+
+func TestAccessLogAndRequestID(t *testing.T) {
+	s := startServer(t, nil)
+	_, hdr, _ := do(t, "GET", s.base+"/v2/a/manifests/missing", http.Header{"User-Agent": {"probe/1"}}, nil)
+	id := hdr.Get(requestIDHeader)
+	if len(id) != 32 {
+		t.Fatalf("response request id %q", id)
+	}
+	_, hdr, _ = do(t, "GET", s.base+"/v2/", http.Header{requestIDHeader: {"client-chosen-id-1"}}, nil)
+	if got := hdr.Get(requestIDHeader); got != "client-chosen-id-1" {
+		t.Fatalf("a well-formed client request id was replaced by %q", got)
+	}
+	_, hdr, _ = do(t, "GET", s.base+"/v2/", http.Header{requestIDHeader: {"bad id\" injected"}}, nil)
+	if got := hdr.Get(requestIDHeader); got == "bad id\" injected" {
+		t.Fatal("a malformed client request id was echoed")
+	}
+
+	var access, dist map[string]any
+	for _, line := range s.logs.lines(t) {
+		if line["msg"] == "request" && line["request_id"] == id {
+			access = line
+		}
+		if line["component"] == "distribution" && line["level"] == "ERROR" {
+			dist = line
+		}
+	}
+	if access == nil {
+		t.Fatalf("no access line with request_id %s", id)
+	}
+	for k, want := range map[string]any{"method": "GET", "route": "manifest", "status": float64(404), "user_agent": "probe/1"} {
+		if access[k] != want {
+			t.Errorf("access line %s = %v, want %v", k, access[k], want)
+		}
+	}
+	for _, k := range []string{"duration_ms", "bytes_out", "remote_addr", "time"} {
+		if _, ok := access[k]; !ok {
+			t.Errorf("access line lacks %s: %v", k, access)
+		}
+	}
+	if dist == nil || dist["err.code"] != "manifest unknown" {
+		t.Errorf("distribution's error line was not folded into the JSON stream: %v", dist)
+	}
+}
+
+func TestSecretNotLogged(t *testing.T) {
+	const secret = "this-is-the-upload-secret-0123456789"
+	s := startServer(t, func(c *config.Config) { c.HTTP.Secret = secret })
+	do(t, "POST", s.base+"/v2/a/blobs/uploads/", nil, nil)
+	for _, line := range s.logs.lines(t) {
+		b, _ := json.Marshal(line)
+		if strings.Contains(string(b), secret) {
+			t.Fatalf("secret in log line %s", b)
+		}
+	}
+}
