@@ -1,0 +1,28 @@
+package metadata
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// maxCursorBytes bounds a cursor's decoded size; real ones are far smaller.
+const maxCursorBytes = 2048
+
+// EncodeCursor wraps a store's position as an opaque, URL-safe cursor.
+func EncodeCursor(position []byte) string {
+	return base64.RawURLEncoding.EncodeToString(position)
+}
+
+// DecodeCursor unwraps a cursor made by EncodeCursor; anything else is
+// ErrInvalid.
+func DecodeCursor(cursor string) ([]byte, error) {
+	if len(cursor) > base64.RawURLEncoding.EncodedLen(maxCursorBytes) {
+		return nil, fmt.Errorf("%w: cursor too long", ErrInvalid)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(b) == 0 {
+		return nil, errors.Join(ErrInvalid, fmt.Errorf("malformed cursor"))
+	}
+	return b, nil
+}
