@@ -18,7 +18,6 @@ readonly cache_dir="${IMAGEGATE_TOOLS_CACHE:-$HOME/.cache/imagegate/tools}"
 readonly bin="${cache_dir}/oci-conformance-${version}"
 
 export GOEXPERIMENT="${GOEXPERIMENT:-jsonv2}"
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
 
 if [[ -x "${bin}" ]]; then
 	echo "${bin}"
@@ -27,16 +26,19 @@ fi
 
 mkdir -p "${cache_dir}"
 scratch="$(mktemp -d)"
-trap 'rm -rf "${scratch}"' EXIT
+tmp_bin="${bin}.tmp.$$"
+trap 'rm -rf "${scratch}" "${tmp_bin}"' EXIT
 
 echo "building ${module}@${version} (about a minute)..." >&2
 (
 	cd "${scratch}"
+	# The caller's GOFLAGS (e.g. -mod=vendor) mean nothing in the scratch module.
+	export GOFLAGS=-mod=mod
 	go mod init imagegate.local/conformance-build >/dev/null 2>&1
 	go get "${module}@${version}" >&2
 	# Build to a temporary name in the cache dir, then rename: a concurrent or
 	# interrupted run never leaves a half-written binary at the final path.
-	go build -o "${bin}.tmp.$$" "${module}" >&2
+	go build -o "${tmp_bin}" "${module}" >&2
 )
-mv -f "${bin}.tmp.$$" "${bin}"
+mv -f "${tmp_bin}" "${bin}"
 echo "${bin}"
