@@ -11,11 +11,12 @@ import "time"
 // Config is the whole configuration of an imagegate server. Obtain one with
 // Default or Load; both return a value that has passed Validate.
 type Config struct {
-	HTTP    HTTP    `yaml:"http"`
-	Debug   Debug   `yaml:"debug"`
-	Log     Log     `yaml:"log"`
-	Storage Storage `yaml:"storage"`
-	Limits  Limits  `yaml:"limits"`
+	HTTP     HTTP     `yaml:"http"`
+	Debug    Debug    `yaml:"debug"`
+	Log      Log      `yaml:"log"`
+	Storage  Storage  `yaml:"storage"`
+	Metadata Metadata `yaml:"metadata"`
+	Limits   Limits   `yaml:"limits"`
 }
 
 // HTTP configures the registry's public listener.
@@ -92,6 +93,47 @@ type UploadPurging struct {
 	DryRun bool `yaml:"dryrun"`
 }
 
+// Metadata configures where push records are kept.
+type Metadata struct {
+	// Driver is bolt (an embedded file, the default) or dynamodb.
+	Driver string `yaml:"driver"`
+	// Bolt configures the embedded store.
+	Bolt BoltMetadata `yaml:"bolt"`
+	// DynamoDB configures the DynamoDB store.
+	DynamoDB DynamoDBMetadata `yaml:"dynamodb"`
+	// FailMode is what a push does when the store is unreachable: closed
+	// refuses it (503, nothing stored); open accepts it and queues the
+	// record in the outbox, replayed when the store is back.
+	FailMode string `yaml:"failmode"`
+	// Outbox is the file holding records waiting to be written.
+	Outbox string `yaml:"outbox"`
+	// Timeout bounds each store call made while answering a request.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// BoltMetadata configures the embedded bbolt store.
+type BoltMetadata struct {
+	// Path is the database file; one process at a time may open it.
+	Path string `yaml:"path"`
+}
+
+// DynamoDBMetadata configures the DynamoDB store.
+type DynamoDBMetadata struct {
+	// Table is the table name.
+	Table string `yaml:"table"`
+	// Region is the AWS region; empty uses the default chain (AWS_REGION…).
+	Region string `yaml:"region"`
+	// Endpoint overrides the service URL (DynamoDB Local); empty uses AWS
+	// with the default credential chain (IAM role).
+	Endpoint string `yaml:"endpoint"`
+	// CreateTable creates the table (PAY_PER_REQUEST) when it is missing.
+	CreateTable bool `yaml:"createtable"`
+	// Retention expires records after this long via DynamoDB TTL; 0 keeps them.
+	Retention time.Duration `yaml:"retention"`
+	// MaxAttempts bounds the SDK's retries of one call.
+	MaxAttempts int `yaml:"maxattempts"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
@@ -143,6 +185,14 @@ func Default() *Config {
 				Age:      7 * 24 * time.Hour,
 				Interval: 24 * time.Hour,
 			},
+		},
+		Metadata: Metadata{
+			Driver:   "bolt",
+			Bolt:     BoltMetadata{Path: "./data/metadata.db"},
+			DynamoDB: DynamoDBMetadata{Table: "imagegate", MaxAttempts: 5},
+			FailMode: "closed",
+			Outbox:   "./data/metadata-outbox.db",
+			Timeout:  5 * time.Second,
 		},
 		Limits: Limits{ManifestBytes: MaxManifestBytes},
 	}

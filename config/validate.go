@@ -16,6 +16,12 @@ var LogLevels = []string{"debug", "info", "warn", "error"}
 // StorageDrivers are the accepted values of storage.driver.
 var StorageDrivers = []string{"filesystem", "inmemory"}
 
+// MetadataDrivers are the accepted values of metadata.driver.
+var MetadataDrivers = []string{"bolt", "dynamodb"}
+
+// FailModes are the accepted values of metadata.failmode.
+var FailModes = []string{"closed", "open"}
+
 // Validate reports every invalid value at once; each message names the key
 // and what it accepts.
 func (c *Config) Validate() error {
@@ -81,6 +87,39 @@ func (c *Config) Validate() error {
 		if p.Interval <= 0 {
 			bad("storage.uploadpurging.interval", "must be a positive duration such as 24h")
 		}
+	}
+
+	switch c.Metadata.Driver {
+	case "bolt":
+		if c.Metadata.Bolt.Path == "" {
+			bad("metadata.bolt.path", "must be set for the bolt driver")
+		}
+	case "dynamodb":
+		if c.Metadata.DynamoDB.Table == "" {
+			bad("metadata.dynamodb.table", "must be set for the dynamodb driver")
+		}
+		if e := c.Metadata.DynamoDB.Endpoint; e != "" {
+			if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("metadata.dynamodb.endpoint", "must be an http or https URL, got %q", e)
+			}
+		}
+		if c.Metadata.DynamoDB.Retention < 0 {
+			bad("metadata.dynamodb.retention", "must not be negative")
+		}
+		if c.Metadata.DynamoDB.MaxAttempts < 1 {
+			bad("metadata.dynamodb.maxattempts", "must be at least 1")
+		}
+	default:
+		bad("metadata.driver", "must be one of %s, got %q", strings.Join(MetadataDrivers, ", "), c.Metadata.Driver)
+	}
+	if !slices.Contains(FailModes, c.Metadata.FailMode) {
+		bad("metadata.failmode", "must be one of %s, got %q", strings.Join(FailModes, ", "), c.Metadata.FailMode)
+	}
+	if c.Metadata.Outbox == "" {
+		bad("metadata.outbox", "must be set")
+	}
+	if c.Metadata.Timeout <= 0 {
+		bad("metadata.timeout", "must be a positive duration such as 5s")
 	}
 
 	if c.Limits.ManifestBytes <= 0 || c.Limits.ManifestBytes > MaxManifestBytes {

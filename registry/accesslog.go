@@ -36,7 +36,7 @@ func observe(next http.Handler, logger *slog.Logger, m *httpMetrics, accessLog b
 		}
 		info := &reqctx.Info{ID: id}
 		w.Header().Set(requestIDHeader, id)
-		rec := &recorder{ResponseWriter: w}
+		rec := &responseRecorder{ResponseWriter: w}
 		body := &countingBody{ReadCloser: r.Body}
 		r.Body = body
 		r = r.WithContext(reqctx.With(r.Context(), info))

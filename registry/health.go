@@ -9,11 +9,12 @@ import (
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
+	"github.com/imagegate/imagegate/internal/health"
 )
 
-// Check reports whether one dependency of the server works. It must return
-// within the deadline of ctx.
-type Check func(ctx context.Context) error
+// Check is a readiness check; see health.Check.
+type Check = health.Check
 
 // readiness runs named checks for /readyz. Checks can be added while the
 // server runs (later subsystems register theirs at start-up).
@@ -44,8 +45,9 @@ type checkResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// ServeHTTP answers 200 when every check passes and 503 otherwise, with a
-// JSON body giving each check's outcome. Checks run concurrently.
+// ServeHTTP answers 503 when a check fails and 200 otherwise ("ready", or
+// "degraded" when a check reports degradation), with a JSON body giving each
+// check's outcome. Checks run concurrently.
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rd.mu.RLock()
 	names := append([]string(nil), rd.names...)
@@ -60,22 +62,30 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	results := make(map[string]checkResult, len(names))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	ready := true
+	ready, degraded := true, false
 	for i, name := range names {
 		wg.Go(func() {
 			res := checkResult{Status: "ok"}
-			if err := checks[i](ctx); err != nil {
+			switch err := checks[i](ctx); {
+			case err == nil:
+			case health.IsDegraded(err):
+				res = checkResult{Status: "degraded", Error: err.Error()}
+			default:
 				res = checkResult{Status: "failing", Error: err.Error()}
 			}
 			mu.Lock()
 			results[name] = res
-			ready = ready && res.Status == "ok"
+			ready = ready && res.Status != "failing"
+			degraded = degraded || res.Status == "degraded"
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 
 	status, word := http.StatusOK, "ready"
+	if degraded {
+		word = "degraded"
+	}
 	if !ready {
 		status, word = http.StatusServiceUnavailable, "not ready"
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +61,10 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Debug.Addr = "127.0.0.1:0"
-	cfg.Storage.Filesystem.RootDirectory = t.TempDir()
+	dir := t.TempDir()
+	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
+	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
+	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
 	if mutate != nil {
 		mutate(cfg)
 	}

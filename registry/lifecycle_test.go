@@ -28,7 +28,10 @@ import (
 func TestGracefulShutdownFinishesInFlightUpload(t *testing.T) {
 	cfg := config.Default()
 	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = t.TempDir()
+	dir := t.TempDir()
+	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
+	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
+	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
 	srv, err := New(context.Background(), cfg, NewLogger(io.Discard, "error"))
 	if err != nil {
 		t.Fatal(err)

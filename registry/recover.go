@@ -16,7 +16,7 @@ import (
 // dropped connection. http.ErrAbortHandler keeps its meaning.
 func recoverPanics(next http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &recorder{ResponseWriter: w}
+		rec := &responseRecorder{ResponseWriter: w}
 		defer func() {
 			p := recover()
 			if p == nil {

@@ -26,6 +26,9 @@ import (
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/metadata/recorder"
+	"github.com/imagegate/imagegate/middleware"
 )
 
 // Server is one imagegate registry: New builds it, Start binds its
@@ -34,6 +37,8 @@ type Server struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 	app     *handlers.App
+	store   metadata.Store
+	rec     *recorder.Recorder
 	ready   *readiness
 	metrics *httpMetrics
 	handler http.Handler
@@ -76,8 +81,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 	if err != nil {
 		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
 	}
+	store, rec, err := openMetadata(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	gate := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Logger: logger.With("component", "gate")})
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {
+		rec.Close()
+		store.Close()
 		return nil, err
 	}
 
@@ -85,11 +98,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		cfg:     cfg,
 		logger:  logger,
 		app:     app,
+		store:   store,
+		rec:     rec,
 		ready:   newReadiness(5 * time.Second),
 		metrics: newHTTPMetrics(cfg.Debug.Metrics),
 		failed:  make(chan error, 2),
 	}
 	s.ready.add("storage", storageCheck(driver))
+	s.ready.add("metadata", rec.Check)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -201,6 +217,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
+	}
+	if err := s.rec.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("registry: closing metadata outbox: %w", err))
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("registry: closing metadata store: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -66,9 +66,12 @@ func TestUsageErrors(t *testing.T) {
 // context, as SIGTERM does.
 func TestServeStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
 	environ := []string{
 		"IMAGEGATE_HTTP_ADDR=127.0.0.1:0", "IMAGEGATE_DEBUG_ADDR=",
-		"IMAGEGATE_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + t.TempDir(),
+		"IMAGEGATE_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + filepath.Join(dir, "registry"),
+		"IMAGEGATE_METADATA_BOLT_PATH=" + filepath.Join(dir, "metadata.db"),
+		"IMAGEGATE_METADATA_OUTBOX=" + filepath.Join(dir, "outbox.db"),
 	}
 	out := &lockedBuffer{}
 	done := make(chan error, 1)

@@ -13,23 +13,36 @@ type Info struct {
 	// ID identifies the request in logs and in the X-Request-Id header.
 	ID string
 
-	mu   sync.Mutex
-	user string
+	mu       sync.Mutex
+	identity Identity
 }
 
-// SetUser records the authenticated subject of the request.
-func (i *Info) SetUser(user string) {
+// Identity is who made a request, as authentication established it.
+type Identity struct {
+	// Subject is the user or robot name; "" for anonymous requests.
+	Subject string
+	// Method is how they authenticated: password, token, robot, oidc.
+	Method string
+	// Roles are the roles their permissions came from.
+	Roles []string
+}
+
+// SetIdentity records who made the request.
+func (i *Info) SetIdentity(id Identity) {
 	i.mu.Lock()
-	i.user = user
+	i.identity = id
 	i.mu.Unlock()
 }
 
-// User returns the authenticated subject, or "" when none is known.
-func (i *Info) User() string {
+// Identity returns who made the request; the zero Identity when unknown.
+func (i *Info) Identity() Identity {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return i.user
+	return i.identity
 }
+
+// User returns the authenticated subject, or "" when none is known.
+func (i *Info) User() string { return i.Identity().Subject }
 
 type infoKey struct{}
 

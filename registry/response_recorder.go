@@ -5,23 +5,23 @@ import (
 	"net/http"
 )
 
-// recorder remembers the status and counts the bytes of a response. It
+// responseRecorder remembers the status and counts the bytes of a response. It
 // forwards Flush so that streamed responses keep streaming, and Unwrap so
 // that http.ResponseController reaches the connection.
-type recorder struct {
+type responseRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
 }
 
-func (r *recorder) WriteHeader(code int) {
+func (r *responseRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *recorder) Write(p []byte) (int, error) {
+func (r *responseRecorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -31,7 +31,7 @@ func (r *recorder) Write(p []byte) (int, error) {
 }
 
 // ReadFrom keeps io.Copy's sendfile path while counting.
-func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+func (r *responseRecorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -46,23 +46,23 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
-func (r *recorder) Flush() {
+func (r *responseRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *responseRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // statusCode is the status sent, 200 when the handler wrote nothing.
-func (r *recorder) statusCode() int {
+func (r *responseRecorder) statusCode() int {
 	if r.status == 0 {
 		return http.StatusOK
 	}
 	return r.status
 }
 
-// writerOnly hides ReadFrom so io.Copy does not recurse into recorder.
+// writerOnly hides ReadFrom so io.Copy does not recurse into responseRecorder.
 type writerOnly struct{ io.Writer }
 
 // countingBody counts the request body bytes the handlers read.
