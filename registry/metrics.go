@@ -87,6 +87,10 @@ func routeOf(path string) string {
 		return "catalog"
 	case path == "/healthz", path == "/readyz":
 		return strings.TrimPrefix(path, "/")
+	case strings.HasPrefix(path, "/api/v1/pushes"):
+		return "api_pushes"
+	case strings.HasPrefix(path, "/api/v1/repositories/"):
+		return "api_manifest"
 	case !strings.HasPrefix(path, "/v2/"):
 		return "other"
 	case strings.Contains(path, "/blobs/uploads"):

@@ -24,6 +24,7 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 
+	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
@@ -133,6 +134,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("/v2/", limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes))
+	mux.Handle(api.Prefix, api.New(s.store, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

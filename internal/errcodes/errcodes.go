@@ -29,6 +29,32 @@ var (
 	})
 )
 
+var (
+	// QueryInvalid answers an /api/v1 query with a malformed parameter.
+	QueryInvalid = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "QUERY_INVALID",
+		Message:        "invalid query parameter",
+		Description:    "A query parameter of an imagegate API request is malformed.",
+		HTTPStatusCode: http.StatusBadRequest,
+	})
+
+	// RecordUnknown answers a query for records that do not exist.
+	RecordUnknown = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "RECORD_UNKNOWN",
+		Message:        "no push record matches",
+		Description:    "No push record exists for the requested repository and digest.",
+		HTTPStatusCode: http.StatusNotFound,
+	})
+
+	// MetadataUnavailable answers a query while the metadata store is unreachable.
+	MetadataUnavailable = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "METADATA_UNAVAILABLE",
+		Message:        "the metadata store is unreachable; try again later",
+		Description:    "The push records cannot be read right now.",
+		HTTPStatusCode: http.StatusServiceUnavailable,
+	})
+)
+
 // Serve writes err as an OCI error body. errcode.Error and errcode.ErrorCode
 // values carry their own status; any other error becomes a 500 UNKNOWN, so
 // callers pass only registered codes for client mistakes.

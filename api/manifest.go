@@ -1,0 +1,107 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// historyScan bounds how many of a repository's newest records are read to
+// find tags moved away from a manifest.
+const historyScan = 1000
+
+// manifestInfo is the answer of GET /api/v1/repositories/{name}/manifests/{digest}.
+type manifestInfo struct {
+	Repository string        `json:"repository"`
+	Digest     digest.Digest `json:"digest"`
+	// Latest is the newest push record of this manifest in the repository.
+	Latest *metadata.Record `json:"latest"`
+	// TagHistory lists what happened to tags on this manifest, newest first.
+	TagHistory []tagEvent `json:"tag_history"`
+}
+
+// tagEvent is one change of a tag with respect to a manifest.
+type tagEvent struct {
+	At       time.Time       `json:"at"`
+	Tag      string          `json:"tag"`
+	Event    string          `json:"event"` // tagged, moved-away, untagged
+	To       digest.Digest   `json:"to,omitempty"`
+	Status   metadata.Status `json:"status"`
+	RecordID string          `json:"record_id"`
+}
+
+// repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}:
+// repository names contain slashes, so the mux cannot.
+func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/api/v1/repositories/")
+	i := strings.LastIndex(rest, "/manifests/")
+	if i < 0 {
+		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
+		return
+	}
+	name, ref := rest[:i], rest[i+len("/manifests/"):]
+	if _, err := reference.WithName(name); err != nil {
+		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("repository name: "+err.Error()))
+		return
+	}
+	d, err := digest.Parse(ref)
+	if err != nil {
+		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("digest: "+err.Error()))
+		return
+	}
+	a.manifest(w, r, name, d)
+}
+
+func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) {
+	ctx := r.Context()
+	own, err := a.store.List(ctx, metadata.Query{Repository: repo, Digest: d, Limit: metadata.MaxLimit})
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	info := manifestInfo{Repository: repo, Digest: d, TagHistory: []tagEvent{}}
+	for _, rec := range own.Records {
+		if rec.Kind == metadata.KindPush && info.Latest == nil {
+			info.Latest = rec
+		}
+		info.TagHistory = append(info.TagHistory, eventsOf(rec)...)
+	}
+	if info.Latest == nil {
+		errcodes.Serve(w, errcodes.RecordUnknown.WithDetail(map[string]string{"repository": repo, "digest": d.String()}))
+		return
+	}
+	recent, err := a.store.List(ctx, metadata.Query{Repository: repo, Since: info.Latest.ReceivedAt, Limit: historyScan})
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	for _, rec := range recent.Records {
+		for _, mv := range rec.TagMoves {
+			if mv.From == d {
+				info.TagHistory = append(info.TagHistory, tagEvent{At: rec.ReceivedAt, Tag: mv.Tag,
+					Event: "moved-away", To: rec.Digest, Status: rec.Status, RecordID: rec.ID})
+			}
+		}
+	}
+	slices.SortStableFunc(info.TagHistory, func(x, y tagEvent) int { return y.At.Compare(x.At) })
+	writeJSON(w, http.StatusOK, info)
+}
+
+// eventsOf lists the tag events a record of this manifest stands for.
+func eventsOf(rec *metadata.Record) []tagEvent {
+	event := map[metadata.Kind]string{
+		metadata.KindPush: "tagged", metadata.KindDeleteTag: "untagged", metadata.KindDeleteManifest: "untagged",
+	}[rec.Kind]
+	var out []tagEvent
+	for _, t := range rec.Tags {
+		out = append(out, tagEvent{At: rec.ReceivedAt, Tag: t, Event: event, Status: rec.Status, RecordID: rec.ID})
+	}
+	return out
+}

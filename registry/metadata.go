@@ -1,0 +1,62 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/metadata/bolt"
+	"github.com/imagegate/imagegate/metadata/recorder"
+	"github.com/imagegate/imagegate/middleware"
+)
+
+// openMetadata opens the configured metadata store and the recorder
+// (outbox and replay) in front of it.
+func openMetadata(ctx context.Context, cfg *config.Config, logger *slog.Logger) (metadata.Store, *recorder.Recorder, error) {
+	var store metadata.Store
+	switch cfg.Metadata.Driver {
+	case "bolt":
+		s, err := bolt.Open(cfg.Metadata.Bolt.Path, 5*time.Second)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
+	case "dynamodb":
+		s, err := openDynamoDB(ctx, cfg.Metadata.DynamoDB)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
+	default:
+		return nil, nil, fmt.Errorf("registry: unknown metadata driver %q", cfg.Metadata.Driver)
+	}
+	rec, err := recorder.New(store, recorder.Options{
+		Mode:       recorder.Mode(cfg.Metadata.FailMode),
+		OutboxPath: cfg.Metadata.Outbox,
+		Timeout:    cfg.Metadata.Timeout,
+		Logger:     logger.With("component", "metadata"),
+	})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, rec, nil
+}
+
+// locator describes where the configured storage driver keeps content.
+func locator(cfg *config.Config) middleware.Locator {
+	switch cfg.Storage.Driver {
+	case "filesystem":
+		root, err := filepath.Abs(cfg.Storage.Filesystem.RootDirectory)
+		if err != nil {
+			root = cfg.Storage.Filesystem.RootDirectory
+		}
+		return middleware.Locator{Driver: "filesystem", Root: root}
+	default:
+		return middleware.Locator{Driver: cfg.Storage.Driver}
+	}
+}
