@@ -1,0 +1,54 @@
+// Package middleware is imagegate's gate: a distribution repository
+// middleware whose ManifestService.Put is the one moment an image becomes
+// addressable. Every manifest PUT (and every manifest or tag deletion)
+// passes through it and leaves one metadata record; later stages of the
+// gate (validation, scanning, policy) decide there whether it may pass.
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// Recorder is where the gate writes records (see metadata/recorder).
+type Recorder interface {
+	Put(ctx context.Context, r *metadata.Record) error
+	Finish(ctx context.Context, id string, f metadata.Finish) error
+}
+
+// Gate holds what every request's repository wrapper shares.
+type Gate struct {
+	recorder Recorder
+	locator  Locator
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// Options configure a Gate.
+type Options struct {
+	Recorder Recorder
+	Locator  Locator
+	Logger   *slog.Logger
+}
+
+// New returns a gate writing through opts.Recorder.
+func New(opts Options) *Gate {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Gate{recorder: opts.Recorder, locator: opts.Locator, logger: logger,
+		now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Middleware is the distribution configuration entry that installs g on
+// every repository. It must be the last repository middleware, so that a
+// refusal stops storage and notifications alike.
+func (g *Gate) Middleware() configuration.Middleware {
+	return configuration.Middleware{Name: registeredName, Options: configuration.Parameters{optionGate: g}}
+}

@@ -1,0 +1,40 @@
+package middleware
+
+import (
+	"path"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// Locator names where the storage driver keeps content, for records: the
+// driver, its bucket (object stores) or root directory (filesystem), and a
+// key prefix (the driver's rootdirectory inside a bucket).
+type Locator struct {
+	Driver    string
+	Bucket    string
+	Root      string
+	KeyPrefix string
+}
+
+// BlobKey is the object key of blob d in distribution's storage layout.
+func (l Locator) BlobKey(d digest.Digest) string {
+	enc := d.Encoded()
+	if len(enc) < 2 {
+		return ""
+	}
+	return path.Join(l.KeyPrefix, "docker/registry/v2/blobs", d.Algorithm().String(), enc[:2], enc, "data")
+}
+
+// Locate returns the storage location of a manifest and its blobs.
+func (l Locator) Locate(manifest digest.Digest, blobs []digest.Digest) metadata.Location {
+	loc := metadata.Location{Driver: l.Driver, Bucket: l.Bucket, Root: l.Root, ManifestKey: l.BlobKey(manifest)}
+	if len(blobs) > 0 {
+		loc.BlobKeys = make(map[string]string, len(blobs))
+		for _, b := range blobs {
+			loc.BlobKeys[b.String()] = l.BlobKey(b)
+		}
+	}
+	return loc
+}

@@ -1,0 +1,37 @@
+package middleware
+
+import (
+	"context"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// repository is one request's view of a repository through the gate.
+type repository struct {
+	distribution.Repository
+	gate *Gate
+
+	// taggedPush is the pending record of a manifest PUT whose tag the
+	// handler sets next (Tag finishes it); nil otherwise.
+	taggedPush *metadata.Record
+	// deleting is the manifest this request deletes: the tag removals
+	// that follow belong to its record, not to records of their own.
+	deleting digest.Digest
+}
+
+// Manifests implements distribution.Repository.
+func (r *repository) Manifests(ctx context.Context, options ...distribution.ManifestServiceOption) (distribution.ManifestService, error) {
+	ms, err := r.Repository.Manifests(ctx, options...)
+	if err != nil {
+		return nil, err
+	}
+	return &manifestService{ManifestService: ms, repo: r}, nil
+}
+
+// Tags implements distribution.Repository.
+func (r *repository) Tags(ctx context.Context) distribution.TagService {
+	return &tagService{TagService: r.Repository.Tags(ctx), repo: r}
+}
