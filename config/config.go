@@ -11,12 +11,13 @@ import "time"
 // Config is the whole configuration of an imagegate server. Obtain one with
 // Default or Load; both return a value that has passed Validate.
 type Config struct {
-	HTTP     HTTP     `yaml:"http"`
-	Debug    Debug    `yaml:"debug"`
-	Log      Log      `yaml:"log"`
-	Storage  Storage  `yaml:"storage"`
-	Metadata Metadata `yaml:"metadata"`
-	Limits   Limits   `yaml:"limits"`
+	HTTP       HTTP       `yaml:"http"`
+	Debug      Debug      `yaml:"debug"`
+	Log        Log        `yaml:"log"`
+	Storage    Storage    `yaml:"storage"`
+	Metadata   Metadata   `yaml:"metadata"`
+	Validation Validation `yaml:"validation"`
+	Limits     Limits     `yaml:"limits"`
 }
 
 // HTTP configures the registry's public listener.
@@ -134,6 +135,32 @@ type DynamoDBMetadata struct {
 	MaxAttempts int `yaml:"maxattempts"`
 }
 
+// Validation configures what the gate accepts before scanning.
+type Validation struct {
+	// Artifacts accepts OCI artifacts (a non-image config or an artifactType).
+	Artifacts bool `yaml:"artifacts"`
+	// ForeignLayers accepts non-distributable layers.
+	ForeignLayers bool `yaml:"foreignlayers"`
+	// LayerMediaTypes are accepted besides the standard image layer types.
+	LayerMediaTypes []string `yaml:"layermediatypes"`
+	// MaxLayers bounds the layer count of an image; 0 is unlimited.
+	MaxLayers int `yaml:"maxlayers"`
+	// MaxLayerBytes bounds one layer's size; 0 is unlimited.
+	MaxLayerBytes int64 `yaml:"maxlayerbytes"`
+	// MaxImageBytes bounds config plus layers; 0 is unlimited.
+	MaxImageBytes int64 `yaml:"maximagebytes"`
+	// Lint requires labels and annotations per repository pattern.
+	Lint []LintRule `yaml:"lint"`
+}
+
+// LintRule requires labels (image config) and annotations (manifest) on
+// images pushed to repositories matching a pattern ("prod/**").
+type LintRule struct {
+	Repositories string   `yaml:"repositories"`
+	Labels       []string `yaml:"labels"`
+	Annotations  []string `yaml:"annotations"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
@@ -193,6 +220,14 @@ func Default() *Config {
 			FailMode: "closed",
 			Outbox:   "./data/metadata-outbox.db",
 			Timeout:  5 * time.Second,
+		},
+		Validation: Validation{
+			Artifacts:       true,
+			LayerMediaTypes: []string{},
+			Lint:            []LintRule{},
+			MaxLayers:       256,
+			MaxLayerBytes:   10 << 30,
+			MaxImageBytes:   50 << 30,
 		},
 		Limits: Limits{ManifestBytes: MaxManifestBytes},
 	}

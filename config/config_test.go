@@ -211,3 +211,21 @@ func TestDistributionConfig(t *testing.T) {
 		t.Fatalf("uploadpurging: %#v", purge)
 	}
 }
+
+func TestLintRulesFromYAML(t *testing.T) {
+	cfg, err := Parse("lint", []byte("validation:\n  lint:\n    - repositories: prod/**\n      labels: [org.opencontainers.image.source]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Validation.Lint) != 1 || cfg.Validation.Lint[0].Repositories != "prod/**" {
+		t.Fatalf("lint rules: %+v", cfg.Validation.Lint)
+	}
+	if _, err := Parse("lint", []byte("validation:\n  lint:\n    - repositories: prod//x\n      labels: [a]\n")); err == nil ||
+		!strings.Contains(err.Error(), "validation.lint[0].repositories") {
+		t.Fatalf("bad pattern: %v", err)
+	}
+	if _, err := Parse("lint", []byte("validation:\n  lint:\n    - repositories: prod/**\n      lables: [a]\n")); err == nil ||
+		!strings.Contains(err.Error(), "validation.lint") {
+		t.Fatalf("unknown key inside a lint rule: %v", err)
+	}
+}

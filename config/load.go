@@ -100,6 +100,14 @@ func checkKeys(node *yaml.Node, t reflect.Type, prefix string) error {
 			return fmt.Errorf("unknown key %q (line %d); valid keys here: %s",
 				path, key.Line, strings.Join(keysOf(t), ", "))
 		}
+		if ft := field.Type; ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && value.Kind == yaml.SequenceNode {
+			for j, item := range value.Content {
+				if err := checkKeys(item, ft.Elem(), fmt.Sprintf("%s[%d]", path, j)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if field.Type.Kind() != reflect.Struct {
 			if err := value.Decode(reflect.New(field.Type).Interface()); err != nil {
 				return fmt.Errorf("key %q (line %d): %w", path, value.Line, err)

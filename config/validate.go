@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/imagegate/imagegate/internal/repopattern"
 )
 
 // LogLevels are the accepted values of log.level.
@@ -120,6 +122,25 @@ func (c *Config) Validate() error {
 	}
 	if c.Metadata.Timeout <= 0 {
 		bad("metadata.timeout", "must be a positive duration such as 5s")
+	}
+
+	for key, n := range map[string]int64{
+		"validation.maxlayers":     int64(c.Validation.MaxLayers),
+		"validation.maxlayerbytes": c.Validation.MaxLayerBytes,
+		"validation.maximagebytes": c.Validation.MaxImageBytes,
+	} {
+		if n < 0 {
+			bad(key, "must not be negative (0 means unlimited)")
+		}
+	}
+	for i, r := range c.Validation.Lint {
+		key := fmt.Sprintf("validation.lint[%d]", i)
+		if _, err := repopattern.Compile(r.Repositories); err != nil {
+			bad(key+".repositories", "%v", err)
+		}
+		if len(r.Labels) == 0 && len(r.Annotations) == 0 {
+			bad(key, "must require at least one label or annotation")
+		}
 	}
 
 	if c.Limits.ManifestBytes <= 0 || c.Limits.ManifestBytes > MaxManifestBytes {

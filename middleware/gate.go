@@ -13,6 +13,7 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/validate"
 )
 
 // Recorder is where the gate writes records (see metadata/recorder).
@@ -23,17 +24,19 @@ type Recorder interface {
 
 // Gate holds what every request's repository wrapper shares.
 type Gate struct {
-	recorder Recorder
-	locator  Locator
-	logger   *slog.Logger
-	now      func() time.Time
+	recorder  Recorder
+	validator *validate.Validator
+	locator   Locator
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
 // Options configure a Gate.
 type Options struct {
-	Recorder Recorder
-	Locator  Locator
-	Logger   *slog.Logger
+	Recorder  Recorder
+	Validator *validate.Validator
+	Locator   Locator
+	Logger    *slog.Logger
 }
 
 // New returns a gate writing through opts.Recorder.
@@ -42,7 +45,7 @@ func New(opts Options) *Gate {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Gate{recorder: opts.Recorder, locator: opts.Locator, logger: logger,
+	return &Gate{recorder: opts.Recorder, validator: opts.Validator, locator: opts.Locator, logger: logger,
 		now: func() time.Time { return time.Now().UTC() }}
 }
 

@@ -3,12 +3,15 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/validate"
 )
 
 // manifestService is the gate on one repository's manifests.
@@ -17,9 +20,10 @@ type manifestService struct {
 	repo *repository
 }
 
-// Put records the push as pending, stores the manifest, and finishes the
-// record — or, when a tag follows, leaves it for Tag to finish. When the
-// record cannot be written (fail-closed), nothing is stored.
+// Put runs the gate: it validates the manifest, records a refusal as
+// rejected, or records the push as pending, stores the manifest and
+// finishes the record — or, when a tag follows, leaves it for Tag to
+// finish. When the record cannot be written (fail-closed), nothing is stored.
 func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, options ...distribution.ManifestServiceOption) (digest.Digest, error) {
 	g := m.repo.gate
 	var tags []string
@@ -28,9 +32,23 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 			tags = append(tags, t.Tag)
 		}
 	}
-	rec, err := g.describe(ctx, m.repo, man, tags)
+	mediaType, payload, err := man.Payload()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("gate: reading manifest payload: %w", err)
+	}
+	res, verr := g.validator.Validate(ctx,
+		validate.Manifest{Repository: m.repo.Named().Name(), MediaType: mediaType, Payload: payload},
+		m.repo.Blobs(ctx), m.ManifestService)
+	var config *v1.Image
+	if res != nil {
+		config = res.Config
+	}
+	rec := g.describe(ctx, m.repo, mediaType, payload, tags, config)
+	if verr != nil {
+		if refusal, ok := asRefusal(verr); ok {
+			g.reject(ctx, rec, refusal.Message)
+		}
+		return "", verr
 	}
 	rec.TagMoves = m.repo.tagMoves(ctx, tags, rec.Digest)
 
@@ -70,6 +88,27 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 	}
 	g.finish(ctx, rec, metadata.StatusAccepted, "")
 	return nil
+}
+
+// reject records rec as refused by the gate. The refusal stands whether or
+// not the record can be written; a failure to write it is logged.
+func (g *Gate) reject(ctx context.Context, rec *metadata.Record, reason string) {
+	rec.Status, rec.Reason = metadata.StatusRejected, reason
+	if err := g.recorder.Put(ctx, rec); err != nil {
+		g.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())
+	}
+	g.logger.InfoContext(ctx, "push rejected", "repository", rec.Repository, "digest", rec.Digest.String(),
+		"reason", reason, "record_id", rec.ID)
+}
+
+// asRefusal reports whether err is the gate's verdict on the content (an
+// OCI error a client can act on) rather than a failure to reach storage.
+func asRefusal(err error) (errcode.Error, bool) {
+	var e errcode.Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return e, false
 }
 
 // deletion is a pending record of a deletion of kind in repo.

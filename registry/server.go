@@ -86,7 +86,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	gate := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Logger: logger.With("component", "gate")})
+	validator, err := newValidator(cfg.Validation)
+	if err != nil {
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
+	gate := middleware.New(middleware.Options{
+		Recorder: rec, Validator: validator, Locator: locator(cfg), Logger: logger.With("component", "gate"),
+	})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {

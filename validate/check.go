@@ -1,0 +1,277 @@
+package validate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Manifest is a pushed manifest as the client sent it.
+type Manifest struct {
+	Repository string
+	MediaType  string
+	Payload    []byte
+}
+
+// Blobs reads the repository's blobs (distribution.BlobStore fits).
+type Blobs interface {
+	Stat(ctx context.Context, d digest.Digest) (v1.Descriptor, error)
+	Open(ctx context.Context, d digest.Digest) (io.ReadSeekCloser, error)
+}
+
+// Manifests tells whether a manifest exists in the repository
+// (distribution.ManifestService fits).
+type Manifests interface {
+	Exists(ctx context.Context, d digest.Digest) (bool, error)
+}
+
+// Shape is what every accepted manifest format shares.
+type Shape struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     string            `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        *v1.Descriptor    `json:"config"`
+	Layers        []v1.Descriptor   `json:"layers"`
+	Manifests     []v1.Descriptor   `json:"manifests"`
+	Subject       *v1.Descriptor    `json:"subject"`
+	Annotations   map[string]string `json:"annotations"`
+}
+
+// Kind says what a manifest describes.
+type Kind int
+
+const (
+	KindImage    Kind = iota // a runnable image: image config and layers
+	KindArtifact             // an OCI artifact: another config type or an artifactType
+	KindIndex                // a list of manifests (multi-platform image or artifact index)
+)
+
+// Result is what validation learnt about an accepted manifest.
+type Result struct {
+	Kind  Kind
+	Shape Shape
+	// RawConfig is the image config blob (images only).
+	RawConfig []byte
+	// Config is RawConfig decoded (images only).
+	Config *v1.Image
+}
+
+// maxConfigBytes bounds the image config read into memory.
+const maxConfigBytes = 8 << 20
+
+// Validate checks m, whose media type distribution has already accepted as
+// one it can parse. It returns an errcode.Error for every refusal and a
+// plain error only when storage itself failed.
+func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manifests Manifests) (*Result, error) {
+	switch m.MediaType {
+	case dockerSchema1, dockerSchema1Signed:
+		return nil, invalid("Docker schema1 manifests are not accepted: push with a current client, or convert the image (crane copy, skopeo copy --format v2s2)", nil)
+	}
+	var res Result
+	if err := json.Unmarshal(m.Payload, &res.Shape); err != nil {
+		return nil, invalid("manifest is not valid JSON", err.Error())
+	}
+	s := &res.Shape
+	if s.SchemaVersion != 2 {
+		return nil, invalid(fmt.Sprintf("manifest schemaVersion is %d; only 2 is accepted", s.SchemaVersion), nil)
+	}
+	if s.MediaType != "" && s.MediaType != m.MediaType {
+		return nil, invalid(fmt.Sprintf("manifest mediaType %q disagrees with Content-Type %q", s.MediaType, m.MediaType), nil)
+	}
+	switch {
+	case indexTypes[m.MediaType]:
+		res.Kind = KindIndex
+		return &res, v.checkIndex(ctx, s, manifests)
+	case manifestTypes[m.MediaType]:
+	default:
+		return nil, invalid(fmt.Sprintf("manifest media type %q is not accepted", m.MediaType), nil)
+	}
+
+	if s.Config == nil {
+		return nil, invalid("manifest has no config descriptor", nil)
+	}
+	res.Kind = KindImage
+	if !imageConfigTypes[s.Config.MediaType] || s.ArtifactType != "" {
+		res.Kind = KindArtifact
+		if !v.opts.AllowArtifacts {
+			return nil, denied(fmt.Sprintf("OCI artifacts are not accepted here (config type %q, artifactType %q)", s.Config.MediaType, s.ArtifactType), nil)
+		}
+	}
+	if err := v.checkLimits(s); err != nil {
+		return nil, err
+	}
+	if res.Kind == KindImage {
+		if err := v.checkLayerTypes(s); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkBlobs(ctx, s, blobs); err != nil {
+		return nil, err
+	}
+	if res.Kind == KindImage {
+		if err := v.checkConfig(ctx, &res, blobs); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.checkLint(m.Repository, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (v *Validator) checkIndex(ctx context.Context, s *Shape, manifests Manifests) error {
+	for _, c := range s.Manifests {
+		if err := c.Digest.Validate(); err != nil {
+			return invalid("index entry has an invalid digest", map[string]string{"digest": c.Digest.String()})
+		}
+		ok, err := manifests.Exists(ctx, c.Digest)
+		if err != nil {
+			return fmt.Errorf("validate: checking index entry %s: %w", c.Digest, err)
+		}
+		if !ok {
+			return errcode.ErrorCodeManifestBlobUnknown.WithMessage(
+				fmt.Sprintf("index references manifest %s, which is not in this repository: push every platform's manifest before the index", c.Digest)).
+				WithDetail(map[string]string{"digest": c.Digest.String()})
+		}
+	}
+	return nil
+}
+
+func (v *Validator) checkLimits(s *Shape) error {
+	l := v.opts.Limits
+	if l.MaxLayers > 0 && len(s.Layers) > l.MaxLayers {
+		return denied(fmt.Sprintf("image has %d layers; the limit is %d", len(s.Layers), l.MaxLayers),
+			map[string]any{"limit": "maxlayers", "max": l.MaxLayers, "actual": len(s.Layers)})
+	}
+	total := s.Config.Size
+	for _, layer := range s.Layers {
+		if layer.Size < 0 {
+			return errcode.ErrorCodeSizeInvalid.WithMessage("layer size is negative").WithDetail(map[string]any{"digest": layer.Digest, "size": layer.Size})
+		}
+		if l.MaxLayerBytes > 0 && layer.Size > l.MaxLayerBytes {
+			return denied(fmt.Sprintf("layer %s is %d bytes; the limit is %d", layer.Digest, layer.Size, l.MaxLayerBytes),
+				map[string]any{"limit": "maxlayerbytes", "max": l.MaxLayerBytes, "actual": layer.Size, "digest": layer.Digest})
+		}
+		total += layer.Size
+	}
+	if l.MaxImageBytes > 0 && total > l.MaxImageBytes {
+		return denied(fmt.Sprintf("image is %d bytes; the limit is %d", total, l.MaxImageBytes),
+			map[string]any{"limit": "maximagebytes", "max": l.MaxImageBytes, "actual": total})
+	}
+	return nil
+}
+
+func (v *Validator) checkLayerTypes(s *Shape) error {
+	for _, layer := range s.Layers {
+		if v.layerTypes[layer.MediaType] {
+			continue
+		}
+		if slices.Contains(foreignLayerTypes, layer.MediaType) {
+			return denied(fmt.Sprintf("layer %s is non-distributable (%s); foreign layers are not accepted here", layer.Digest, layer.MediaType),
+				map[string]string{"digest": layer.Digest.String(), "mediaType": layer.MediaType})
+		}
+		return invalid(fmt.Sprintf("layer %s has media type %q, which is not an image layer type", layer.Digest, layer.MediaType),
+			map[string]string{"digest": layer.Digest.String(), "mediaType": layer.MediaType})
+	}
+	return nil
+}
+
+// checkBlobs makes sure every referenced blob is in the repository with the
+// declared size. Foreign layers that point elsewhere are not stored here.
+func checkBlobs(ctx context.Context, s *Shape, blobs Blobs) error {
+	refs := append([]v1.Descriptor{*s.Config}, s.Layers...)
+	for _, d := range refs {
+		if len(d.URLs) > 0 && slices.Contains(foreignLayerTypes, d.MediaType) {
+			continue
+		}
+		if err := d.Digest.Validate(); err != nil {
+			return errcode.ErrorCodeDigestInvalid.WithMessage("manifest references an invalid digest").WithDetail(map[string]string{"digest": d.Digest.String()})
+		}
+		got, err := blobs.Stat(ctx, d.Digest)
+		switch {
+		case errors.Is(err, distribution.ErrBlobUnknown):
+			return errcode.ErrorCodeManifestBlobUnknown.WithMessage(
+				fmt.Sprintf("manifest references blob %s, which was not uploaded to this repository", d.Digest)).
+				WithDetail(map[string]string{"digest": d.Digest.String()})
+		case err != nil:
+			return fmt.Errorf("validate: stat of blob %s: %w", d.Digest, err)
+		case got.Size != d.Size:
+			return errcode.ErrorCodeSizeInvalid.WithMessage(
+				fmt.Sprintf("manifest declares blob %s as %d bytes; it is %d bytes", d.Digest, d.Size, got.Size)).
+				WithDetail(map[string]any{"digest": d.Digest, "declared": d.Size, "actual": got.Size})
+		}
+	}
+	return nil
+}
+
+// checkConfig reads and parses the image config: it must be an image config
+// whose rootfs lists one diff_id per layer.
+func (v *Validator) checkConfig(ctx context.Context, res *Result, blobs Blobs) error {
+	c := res.Shape.Config
+	if c.Size > maxConfigBytes {
+		return denied(fmt.Sprintf("image config is %d bytes; at most %d are accepted", c.Size, maxConfigBytes), nil)
+	}
+	rc, err := blobs.Open(ctx, c.Digest)
+	if err != nil {
+		return fmt.Errorf("validate: opening config %s: %w", c.Digest, err)
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigBytes+1))
+	if err != nil {
+		return fmt.Errorf("validate: reading config %s: %w", c.Digest, err)
+	}
+	var img v1.Image
+	if err := json.Unmarshal(raw, &img); err != nil {
+		return invalid("image config is not valid JSON", map[string]string{"digest": c.Digest.String(), "error": err.Error()})
+	}
+	if img.RootFS.Type != "layers" {
+		return invalid(fmt.Sprintf("image config rootfs.type is %q; it must be \"layers\"", img.RootFS.Type), nil)
+	}
+	if n, m := len(img.RootFS.DiffIDs), len(res.Shape.Layers); n != m {
+		return invalid(fmt.Sprintf("image config lists %d diff_ids but the manifest has %d layers", n, m),
+			map[string]int{"diff_ids": n, "layers": m})
+	}
+	res.RawConfig, res.Config = raw, &img
+	return nil
+}
+
+func (v *Validator) checkLint(repo string, res *Result) error {
+	for _, r := range v.lint {
+		if !r.pattern.Match(repo) {
+			continue
+		}
+		var labels map[string]string
+		if res.Config != nil {
+			labels = res.Config.Config.Labels
+		}
+		for _, l := range r.Labels {
+			if _, ok := labels[l]; !ok {
+				return denied(fmt.Sprintf("images in %s must carry the label %s (lint rule %q)", repo, l, r.Repositories),
+					map[string]string{"rule": r.Repositories, "missing_label": l})
+			}
+		}
+		for _, a := range r.Annotations {
+			if _, ok := res.Shape.Annotations[a]; !ok {
+				return denied(fmt.Sprintf("manifests in %s must carry the annotation %s (lint rule %q)", repo, a, r.Repositories),
+					map[string]string{"rule": r.Repositories, "missing_annotation": a})
+			}
+		}
+	}
+	return nil
+}
+
+func invalid(msg string, detail any) error {
+	return errcode.ErrorCodeManifestInvalid.WithMessage(msg).WithDetail(detail)
+}
+
+func denied(msg string, detail any) error {
+	return errcode.ErrorCodeDenied.WithMessage(msg).WithDetail(detail)
+}

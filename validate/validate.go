@@ -1,0 +1,77 @@
+// Package validate checks a pushed manifest before it may become
+// addressable: its format, the integrity of every blob it references
+// (present, with the declared size), its image config, its layer media
+// types, the configured size limits and per-repository lint rules. Every
+// refusal is an OCI error (errcode.Error) a client can act on.
+package validate
+
+import (
+	"fmt"
+
+	"github.com/imagegate/imagegate/internal/repopattern"
+)
+
+// Limits bound an image; zero means unlimited.
+type Limits struct {
+	MaxLayers     int
+	MaxLayerBytes int64
+	MaxImageBytes int64
+}
+
+// LintRule requires labels (in the image config) and annotations (in the
+// manifest) on images pushed to repositories matching Repositories.
+type LintRule struct {
+	Repositories string
+	Labels       []string
+	Annotations  []string
+}
+
+// Options configure a Validator.
+type Options struct {
+	Limits Limits
+	// AllowArtifacts accepts OCI artifacts: manifests whose config is not
+	// an image config, or that declare an artifactType.
+	AllowArtifacts bool
+	// AllowForeignLayers accepts non-distributable layers (URLs elsewhere).
+	AllowForeignLayers bool
+	// ExtraLayerMediaTypes are accepted besides the standard layer types.
+	ExtraLayerMediaTypes []string
+	Lint                 []LintRule
+}
+
+// Validator checks manifests against its options. It is safe for
+// concurrent use.
+type Validator struct {
+	opts       Options
+	layerTypes map[string]bool
+	lint       []compiledRule
+}
+
+type compiledRule struct {
+	LintRule
+	pattern repopattern.Pattern
+}
+
+// New compiles opts.
+func New(opts Options) (*Validator, error) {
+	v := &Validator{opts: opts, layerTypes: map[string]bool{}}
+	for _, t := range imageLayerTypes {
+		v.layerTypes[t] = true
+	}
+	if opts.AllowForeignLayers {
+		for _, t := range foreignLayerTypes {
+			v.layerTypes[t] = true
+		}
+	}
+	for _, t := range opts.ExtraLayerMediaTypes {
+		v.layerTypes[t] = true
+	}
+	for i, r := range opts.Lint {
+		p, err := repopattern.Compile(r.Repositories)
+		if err != nil {
+			return nil, fmt.Errorf("validate: lint rule %d: %w", i, err)
+		}
+		v.lint = append(v.lint, compiledRule{LintRule: r, pattern: p})
+	}
+	return v, nil
+}
