@@ -56,9 +56,9 @@ const (
 
 // fixture is a repository with uploaded blobs to build manifests from.
 type fixture struct {
-	layers []desc // three distinct 400-byte layers
-	config desc   // a valid config for the three layers
-	labelled desc // a valid config for the three layers carrying a source label
+	layers   []desc // three distinct 400-byte layers
+	config   desc   // a valid config for the three layers
+	labelled desc   // a valid config for the three layers carrying a source label
 }
 
 func imageConfig(layers int, labels map[string]string) []byte {
