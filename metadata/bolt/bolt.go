@@ -57,8 +57,14 @@ func Open(path string, lockWait time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("metadata/bolt: preparing %s: %w", path, err)
 	}
+	// Batch coalesces concurrent writers into one fsync; its default wait
+	// (10 ms) for company would dominate a lone push's latency.
+	db.MaxBatchDelay = batchDelay
 	return &Store{db: db}, nil
 }
+
+// batchDelay is how long a write waits for others to share its fsync.
+const batchDelay = 200 * time.Microsecond
 
 // Put implements metadata.Store.
 func (s *Store) Put(ctx context.Context, r *metadata.Record) error {
