@@ -14,16 +14,35 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/"
 
+// Guard authorizes API requests. Each method answers the request itself
+// (401 with a challenge) and returns false when it is refused.
+type Guard interface {
+	// AllowPull: the caller may pull repo.
+	AllowPull(w http.ResponseWriter, r *http.Request, repo string) bool
+	// AllowAdmin: the caller is an administrator.
+	AllowAdmin(w http.ResponseWriter, r *http.Request) bool
+}
+
+// open is the Guard of a registry without authentication.
+type open struct{}
+
+func (open) AllowPull(http.ResponseWriter, *http.Request, string) bool { return true }
+func (open) AllowAdmin(http.ResponseWriter, *http.Request) bool        { return true }
+
 // API answers /api/v1 requests from a metadata store.
 type API struct {
 	store  metadata.Store
+	guard  Guard
 	logger *slog.Logger
 	mux    *http.ServeMux
 }
 
-// New returns the API over store.
-func New(store metadata.Store, logger *slog.Logger) *API {
-	a := &API{store: store, logger: logger, mux: http.NewServeMux()}
+// New returns the API over store; guard nil leaves it open.
+func New(store metadata.Store, guard Guard, logger *slog.Logger) *API {
+	if guard == nil {
+		guard = open{}
+	}
+	a := &API{store: store, guard: guard, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -56,6 +56,9 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("digest: "+err.Error()))
 		return
 	}
+	if !a.guard.AllowPull(w, r, name) {
+		return
+	}
 	a.manifest(w, r, name, d)
 }
 

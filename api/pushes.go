@@ -29,6 +29,15 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(err.Error()))
 		return
 	}
+	// A repository's records are readable by whoever may pull it; records
+	// across repositories (by user, by digest alone, or all) only by admins.
+	if q.Repository != "" && q.User == "" {
+		if !a.guard.AllowPull(w, r, q.Repository) {
+			return
+		}
+	} else if !a.guard.AllowAdmin(w, r) {
+		return
+	}
 	page, err := a.store.List(r.Context(), q)
 	if err != nil {
 		a.storeError(w, r, err)

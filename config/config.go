@@ -17,6 +17,7 @@ type Config struct {
 	Storage    Storage    `yaml:"storage"`
 	Metadata   Metadata   `yaml:"metadata"`
 	Validation Validation `yaml:"validation"`
+	Auth       Auth       `yaml:"auth"`
 	Limits     Limits     `yaml:"limits"`
 }
 
@@ -161,6 +162,61 @@ type LintRule struct {
 	Annotations  []string `yaml:"annotations"`
 }
 
+// Auth configures authentication (the Docker token flow) and role-based
+// authorization. Off by default: the registry is then open to anyone who
+// can reach http.addr.
+type Auth struct {
+	Enabled bool `yaml:"enabled"`
+	// Realm is the token endpoint URL in challenges; empty: this server's
+	// /auth/token as each request reached it.
+	Realm string `yaml:"realm"`
+	// Service names this registry in tokens (their audience).
+	Service string `yaml:"service"`
+	// Issuer names the token issuer.
+	Issuer string `yaml:"issuer"`
+	// TokenTTL is the lifetime of access tokens.
+	TokenTTL time.Duration `yaml:"tokenttl"`
+	// RefreshTTL is the lifetime of refresh (identity) tokens.
+	RefreshTTL time.Duration `yaml:"refreshttl"`
+	// SigningKey is the PEM private key file tokens are signed with
+	// (created, EC P-256, when missing). Replicas must share it.
+	SigningKey string `yaml:"signingkey"`
+	// VerificationKeys are PEM public keys of previous signing keys, still
+	// accepted during a rotation.
+	VerificationKeys []string `yaml:"verificationkeys"`
+	// Htpasswd is a file of users with bcrypt hashes (htpasswd -B).
+	Htpasswd string `yaml:"htpasswd"`
+	// Roles adds or redefines roles: name → actions (pull, push, delete).
+	// Built in: admin, maintainer (pull, push, delete), developer, ci
+	// (pull, push), reader (pull).
+	Roles map[string][]string `yaml:"roles"`
+	// Bindings give subjects roles on repository patterns.
+	Bindings []AuthBinding `yaml:"bindings"`
+	// PersonalNamespace gives every user pull, push and delete on {username}/**.
+	PersonalNamespace bool `yaml:"personalnamespace"`
+	// AnonymousPull lists repository patterns anyone may pull without logging in.
+	AnonymousPull []string `yaml:"anonymouspull"`
+	// Lockout slows down password guessing.
+	Lockout Lockout `yaml:"lockout"`
+}
+
+// AuthBinding gives subjects a role on repositories.
+type AuthBinding struct {
+	// Subjects are user or robot names, or "*" for every authenticated subject.
+	Subjects []string `yaml:"subjects"`
+	Role     string   `yaml:"role"`
+	// Repositories are patterns; "{username}" stands for the subject.
+	Repositories []string `yaml:"repositories"`
+}
+
+// Lockout configures the lockout after failed logins, per IP and per user.
+type Lockout struct {
+	MaxFailures int           `yaml:"maxfailures"`
+	Window      time.Duration `yaml:"window"`
+	Base        time.Duration `yaml:"base"`
+	Max         time.Duration `yaml:"max"`
+}
+
 // Limits bounds what clients may send.
 type Limits struct {
 	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
@@ -228,6 +284,19 @@ func Default() *Config {
 			MaxLayers:       256,
 			MaxLayerBytes:   10 << 30,
 			MaxImageBytes:   50 << 30,
+		},
+		Auth: Auth{
+			Service:           "imagegate",
+			Issuer:            "imagegate",
+			TokenTTL:          5 * time.Minute,
+			RefreshTTL:        30 * 24 * time.Hour,
+			SigningKey:        "./data/auth/signing-key.pem",
+			VerificationKeys:  []string{},
+			Roles:             map[string][]string{},
+			Bindings:          []AuthBinding{},
+			PersonalNamespace: true,
+			AnonymousPull:     []string{},
+			Lockout:           Lockout{MaxFailures: 5, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
 		},
 		Limits: Limits{ManifestBytes: MaxManifestBytes},
 	}

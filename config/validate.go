@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/imagegate/imagegate/internal/repopattern"
 )
@@ -140,6 +141,40 @@ func (c *Config) Validate() error {
 		}
 		if len(r.Labels) == 0 && len(r.Annotations) == 0 {
 			bad(key, "must require at least one label or annotation")
+		}
+	}
+
+	if a := c.Auth; a.Enabled {
+		if a.Htpasswd == "" {
+			bad("auth.htpasswd", "must name a users file when auth is enabled")
+		} else if _, err := os.Stat(a.Htpasswd); err != nil {
+			bad("auth.htpasswd", "cannot read %q: %v", a.Htpasswd, errors.Unwrap(err))
+		}
+		if a.Service == "" || a.Issuer == "" {
+			bad("auth.service", "service and issuer must be set")
+		}
+		if a.TokenTTL < time.Minute || a.TokenTTL > time.Hour {
+			bad("auth.tokenttl", "must be between 1m and 1h, got %s", a.TokenTTL)
+		}
+		if a.RefreshTTL < a.TokenTTL {
+			bad("auth.refreshttl", "must be at least auth.tokenttl")
+		}
+		if a.SigningKey == "" {
+			bad("auth.signingkey", "must be set")
+		}
+		if a.Realm != "" {
+			if u, err := url.Parse(a.Realm); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("auth.realm", "must be an absolute http or https URL, got %q", a.Realm)
+			}
+		}
+		for i, b := range a.Bindings {
+			key := fmt.Sprintf("auth.bindings[%d]", i)
+			if len(b.Subjects) == 0 || b.Role == "" || len(b.Repositories) == 0 {
+				bad(key, "needs subjects, role and repositories")
+			}
+		}
+		if a.Lockout.MaxFailures < 1 || a.Lockout.Window <= 0 || a.Lockout.Base <= 0 || a.Lockout.Max < a.Lockout.Base {
+			bad("auth.lockout", "needs maxfailures ≥ 1, positive window and base, and max ≥ base")
 		}
 	}
 

@@ -25,6 +25,7 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 
 	"github.com/imagegate/imagegate/api"
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
@@ -40,6 +41,7 @@ type Server struct {
 	app     *handlers.App
 	store   metadata.Store
 	rec     *recorder.Recorder
+	auth    *auth.Service // nil when auth is off
 	ready   *readiness
 	metrics *httpMetrics
 	handler http.Handler
@@ -96,6 +98,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		Recorder: rec, Validator: validator, Locator: locator(cfg), Logger: logger.With("component", "gate"),
 	})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
+	metrics := newHTTPMetrics(cfg.Debug.Metrics)
+	var authSvc *auth.Service
+	if cfg.Auth.Enabled {
+		if authSvc, err = newAuth(cfg.Auth, metrics.registry, logger.With("component", "auth")); err != nil {
+			rec.Close()
+			store.Close()
+			return nil, err
+		}
+		dcfg.Auth = authSvc.DistributionAuth()
+	}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {
 		rec.Close()
@@ -109,8 +121,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		app:     app,
 		store:   store,
 		rec:     rec,
+		auth:    authSvc,
 		ready:   newReadiness(5 * time.Second),
-		metrics: newHTTPMetrics(cfg.Debug.Metrics),
+		metrics: metrics,
 		failed:  make(chan error, 2),
 	}
 	s.ready.add("storage", storageCheck(driver))
@@ -130,6 +143,22 @@ func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handle
 	return handlers.NewApp(ctx, dcfg), nil
 }
 
+// Reload applies what can change without a restart — today the auth
+// policy and users — from cfg. In-flight requests finish under the old
+// rules; connections stay open.
+func (s *Server) Reload(cfg *config.Config) error {
+	if s.auth == nil || !cfg.Auth.Enabled {
+		return nil
+	}
+	policy, authn, err := authPolicy(cfg.Auth)
+	if err != nil {
+		return err
+	}
+	s.auth.Reload(policy, authn)
+	s.logger.Info("configuration reloaded", "bindings", len(cfg.Auth.Bindings))
+	return nil
+}
+
 // AddReadinessCheck makes /readyz depend on check, reported under name.
 func (s *Server) AddReadinessCheck(name string, check Check) { s.ready.add(name, check) }
 
@@ -142,7 +171,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("/v2/", limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes))
-	mux.Handle(api.Prefix, api.New(s.store, s.logger.With("component", "api")))
+	var guard api.Guard
+	if s.auth != nil {
+		guard = s.auth
+		mux.Handle(auth.TokenPath, s.auth)
+	}
+	mux.Handle(api.Prefix, api.New(s.store, guard, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: builds imagegate, installs and
-# starts what the tests need (Docker engine, OCI conformance suite), runs
-# every Go test with all of them required (none may skip), and prints the
-# conformance summary. Called by `make test` and CI.
+# starts what the tests need (Docker engine, DynamoDB Local, OCI conformance
+# suite), runs every Go test with all of them required (none may skip), and
+# prints the conformance summary. Called by `make test` and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOEXPERIMENT=jsonv2
@@ -14,9 +14,14 @@ make build
 echo "binary: $(du -h bin/imagegate | cut -f1) bin/imagegate"
 
 conformance_bin=$(bash scripts/build-conformance.sh)
+bash scripts/dynamodb-local.sh install
 
 docker_dir=$(mktemp -d /tmp/imagegate-dockerd.XXXXXX)
-cleanup() { bash scripts/dockerd.sh stop "$docker_dir" || true; }
+ddb_dir=$(mktemp -d /tmp/imagegate-ddb.XXXXXX)
+cleanup() {
+	bash scripts/dockerd.sh stop "$docker_dir" || true
+	bash scripts/dynamodb-local.sh stop "$ddb_dir" || true
+}
 trap cleanup EXIT
 eval "export $(bash scripts/dockerd.sh start "$docker_dir" | tail -n 1)"
 
@@ -25,9 +30,22 @@ export OCI_CONFORMANCE_BIN=$conformance_bin
 export IMAGEGATE_TEST_REQUIRE_ALL=1
 export IMAGEGATE_CONFORMANCE_OUT=$root/build/conformance
 
+# Packages that need DynamoDB Local run in a private network namespace with
+# it (it listens on every interface); the others on the host, next to dockerd.
+netns_pkgs="./metadata/dynamodb/... ./test/outage/..."
+host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /test/outage)
+
 go vet ./...
-go test -count=1 -timeout 20m $(go list ./... | grep -v /test/conformance)
-go test -count=1 -timeout 10m -v ./test/conformance 2>&1 | tee build/conformance.log | grep -E '^(=== RUN|--- |\s+conformance|ok|FAIL|PASS)|conformance:' || true
+go test -count=1 -timeout 20m $host_pkgs
+
+# Build the namespace's test binaries first: inside, there is no network.
+go test -count=1 -run '^$' $netns_pkgs >/dev/null
+bash scripts/in-netns.sh bash -c 'set -o pipefail
+	line=$(bash scripts/dynamodb-local.sh start "$1" | tail -n 1) && export "$line" &&
+	go test -count=1 -timeout 10m '"$netns_pkgs"'; rc=$?
+	bash scripts/dynamodb-local.sh stop "$1"; exit $rc' _ "$ddb_dir"
+
+go test -count=1 -timeout 10m -v ./test/conformance 2>&1 | tee build/conformance.log | grep -E '^(--- |ok|FAIL|PASS)|conformance:' || true
 # grep above only trims the output; the test's own verdict decides:
 grep -qE '^ok\s' build/conformance.log
 

@@ -1,0 +1,163 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/distribution/distribution/v3/configuration"
+	distauth "github.com/distribution/distribution/v3/registry/auth"
+
+	"github.com/imagegate/imagegate/internal/reqctx"
+)
+
+const (
+	controllerName   = "imagegate-token"
+	optionService    = "service"
+	errInvalidToken  = "invalid_token"
+	errInsufficient  = "insufficient_scope"
+	bearerPrefix     = "Bearer "
+	catalogResource  = "catalog"
+	registryResource = "registry"
+)
+
+func init() {
+	if err := distauth.Register(controllerName, func(options map[string]any) (distauth.AccessController, error) {
+		s, ok := options[optionService].(*Service)
+		if !ok || s == nil {
+			return nil, fmt.Errorf("auth: access controller %s needs option %q holding a *Service", controllerName, optionService)
+		}
+		return s, nil
+	}); err != nil {
+		panic(err)
+	}
+}
+
+// DistributionAuth is the distribution configuration entry that makes s
+// the registry's access controller.
+func (s *Service) DistributionAuth() configuration.Auth {
+	return configuration.Auth{controllerName: configuration.Parameters{optionService: s}}
+}
+
+// Authorized implements distribution's AccessController: the request must
+// carry a valid access token granting every access asked for; otherwise
+// the answer is a Bearer challenge telling the client where to get one.
+func (s *Service) Authorized(r *http.Request, access ...distauth.Access) (*distauth.Grant, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), bearerPrefix)
+	if !ok || tok == "" {
+		s.decision(r, "challenged", "", access, "no token")
+		return nil, s.challenge(r, access, "")
+	}
+	claims, err := s.verifier.Verify(tok)
+	if err != nil {
+		s.decision(r, "challenged", "", access, err.Error())
+		return nil, s.challenge(r, access, errInvalidToken)
+	}
+	for _, a := range access {
+		if !claims.allows(a.Type, a.Name, a.Action) {
+			s.decision(r, "denied", claims.Subject, access, "token lacks "+a.Type+":"+a.Name+":"+a.Action)
+			return nil, s.challenge(r, access, errInsufficient)
+		}
+	}
+	if info := reqctx.From(r.Context()); info != nil {
+		info.SetIdentity(reqctx.Identity{Subject: claims.Subject, Method: claims.AuthMethod, Roles: claims.Roles})
+	}
+	s.decision(r, "granted", claims.Subject, access, "")
+	grant := &distauth.Grant{User: distauth.UserInfo{Name: claims.Subject}}
+	for _, a := range access {
+		grant.Resources = append(grant.Resources, a.Resource)
+	}
+	return grant, nil
+}
+
+// allows reports whether the token grants action on the resource.
+func (c *Claims) allows(typ, name, action string) bool {
+	for _, ra := range c.Access {
+		if ra.Type == typ && ra.Name == name && (slices.Contains(ra.Actions, action) || slices.Contains(ra.Actions, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// challenge is distribution's auth.Challenge for a Bearer token flow.
+type challenge struct {
+	realm, service string
+	scopes         []string
+	err            string
+}
+
+func (c challenge) Error() string {
+	if c.err == "" {
+		return "authentication required"
+	}
+	return c.err
+}
+
+// SetHeaders implements distribution's auth.Challenge.
+func (c challenge) SetHeaders(_ *http.Request, w http.ResponseWriter) {
+	h := fmt.Sprintf(`Bearer realm=%q,service=%q`, c.realm, c.service)
+	if len(c.scopes) > 0 {
+		h += fmt.Sprintf(`,scope=%q`, strings.Join(c.scopes, " "))
+	}
+	if c.err != "" {
+		h += fmt.Sprintf(`,error=%q`, c.err)
+	}
+	w.Header().Set("WWW-Authenticate", h)
+}
+
+func (s *Service) challenge(r *http.Request, access []distauth.Access, errCode string) challenge {
+	return challenge{realm: s.realm(r), service: s.opts.Service, scopes: scopesFor(access), err: errCode}
+}
+
+// realm is the configured token endpoint or, when unset, this server's
+// /auth/token as the request reached it.
+func (s *Service) realm(r *http.Request) string {
+	if s.opts.Realm != "" {
+		return s.opts.Realm
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + TokenPath
+}
+
+// TokenPath is where the token service is mounted.
+const TokenPath = "/auth/token"
+
+// scopesFor folds access records into Docker scopes, one per resource.
+func scopesFor(access []distauth.Access) []string {
+	var order []string
+	actions := map[string][]string{}
+	for _, a := range access {
+		key := a.Type + ":" + a.Name
+		if _, ok := actions[key]; !ok {
+			order = append(order, key)
+		}
+		if !slices.Contains(actions[key], a.Action) {
+			actions[key] = append(actions[key], a.Action)
+		}
+	}
+	scopes := make([]string, len(order))
+	for i, key := range order {
+		scopes[i] = key + ":" + strings.Join(actions[key], ",")
+	}
+	return scopes
+}
+
+// decision audits and counts one authorization decision.
+func (s *Service) decision(r *http.Request, result, user string, access []distauth.Access, why string) {
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.Decisions.WithLabelValues(result).Inc()
+	}
+	if result == "granted" {
+		return // the access log line says who did what
+	}
+	s.opts.Logger.InfoContext(r.Context(), "access "+result, "audit", "auth", "user", user,
+		"client_ip", clientIP(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
+}
+
+var _ distauth.AccessController = (*Service)(nil)
+var _ distauth.Challenge = challenge{}

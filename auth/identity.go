@@ -1,0 +1,30 @@
+package auth
+
+import "context"
+
+// Identity is an authenticated subject.
+type Identity struct {
+	// Subject is the user or robot name ("robot$ci" for robots).
+	Subject string
+	// Method is how it authenticated: password, robot, oidc, token.
+	Method string
+	// Roles are extra roles the identity carries by itself (robots, OIDC
+	// claim rules); the policy's bindings add more.
+	Roles []string
+	// Scopes, when set, restrict the identity to these repository patterns
+	// and actions whatever its roles (robot accounts).
+	Scopes []Scope
+}
+
+// Scope is a set of actions on repositories matching a pattern.
+type Scope struct {
+	Repositories string
+	Actions      []string
+}
+
+// Authenticator checks a username and password. It returns ErrBadCredentials
+// when they do not match and ErrNotMine when the username is not one it
+// knows (so that the next authenticator may try).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (Identity, error)
+}

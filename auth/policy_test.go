@@ -1,0 +1,142 @@
+package auth
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func testPolicy(t *testing.T) *Policy {
+	p, err := NewPolicy(PolicyConfig{
+		Bindings: []Binding{
+			{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}},
+			{Subjects: []string{"alice"}, Role: "developer", Repositories: []string{"team/**"}},
+			{Subjects: []string{"bob"}, Role: "reader", Repositories: []string{"team/**"}},
+			{Subjects: []string{"*"}, Role: "reader", Repositories: []string{"shared/*"}},
+			{Subjects: []string{"carol"}, Role: "maintainer", Repositories: []string{"{username}-apps/**"}},
+		},
+		PersonalNamespace: true,
+		AnonymousPull:     []string{"public/**"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPolicyAllowed(t *testing.T) {
+	p := testPolicy(t)
+	robot := &Identity{Subject: "robot$ci", Method: "robot", Scopes: []Scope{{Repositories: "team/app", Actions: []string{"pull", "push"}}}}
+	cases := []struct {
+		id   *Identity
+		repo string
+		want []string
+	}{
+		{&Identity{Subject: "root"}, "anything/at/all", []string{"delete", "pull", "push"}},
+		{&Identity{Subject: "alice"}, "team/app", []string{"pull", "push"}},
+		{&Identity{Subject: "alice"}, "other/app", nil},
+		{&Identity{Subject: "alice"}, "alice/tool", []string{"delete", "pull", "push"}}, // personal namespace
+		{&Identity{Subject: "alice"}, "alice", nil},
+		{&Identity{Subject: "bob"}, "team/app", []string{"pull"}},
+		{&Identity{Subject: "bob"}, "alice/tool", nil},
+		{&Identity{Subject: "bob"}, "shared/x", []string{"pull"}},
+		{&Identity{Subject: "bob"}, "shared/x/y", nil},
+		{&Identity{Subject: "carol"}, "carol-apps/web", []string{"delete", "pull", "push"}},
+		{&Identity{Subject: "alice"}, "carol-apps/web", nil},
+		{nil, "public/base", []string{"pull"}},
+		{nil, "team/app", nil},
+		{robot, "team/app", []string{"pull", "push"}},
+		{robot, "team/other", nil},
+		{robot, "robot$ci/x", nil},              // robots have no personal namespace
+		{&Identity{Subject: "**"}, "**/x", nil}, // a subject never acts as a pattern
+	}
+	for _, tc := range cases {
+		if got := p.Allowed(tc.id, tc.repo); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			t.Errorf("%+v on %s: %v, want %v", tc.id, tc.repo, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyGrantIntersects(t *testing.T) {
+	p := testPolicy(t)
+	asked := []ResourceActions{
+		{Type: "repository", Name: "team/app", Actions: []string{"pull", "push", "delete"}},
+		{Type: "repository", Name: "other/app", Actions: []string{"pull"}},
+		{Type: "registry", Name: "catalog", Actions: []string{"*"}},
+	}
+	got := p.Grant(&Identity{Subject: "alice"}, asked)
+	if len(got) != 1 || got[0].Name != "team/app" || !slices.Equal(got[0].Actions, []string{"pull", "push"}) {
+		t.Fatalf("alice got %+v", got)
+	}
+	got = p.Grant(&Identity{Subject: "root"}, asked)
+	if len(got) != 3 || got[2].Type != "registry" {
+		t.Fatalf("root got %+v", got)
+	}
+}
+
+func TestNewPolicyRejects(t *testing.T) {
+	bad := []PolicyConfig{
+		{Bindings: []Binding{{Subjects: []string{"a"}, Role: "wizard", Repositories: []string{"**"}}}},
+		{Bindings: []Binding{{Subjects: []string{"a"}, Role: "reader", Repositories: []string{"a//b"}}}},
+		{Bindings: []Binding{{Role: "reader", Repositories: []string{"**"}}}},
+		{Roles: map[string][]string{"x": {"fly"}}},
+		{AnonymousPull: []string{""}},
+	}
+	for i, c := range bad {
+		if _, err := NewPolicy(c); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	good := map[string]ResourceActions{
+		"repository:team/app:pull,push":    {Type: "repository", Name: "team/app", Actions: []string{"pull", "push"}},
+		"repository:localhost:5000/x:pull": {Type: "repository", Name: "localhost:5000/x", Actions: []string{"pull"}},
+		"repository(plugin):team/app:pull": {Type: "repository", Name: "team/app", Actions: []string{"pull"}},
+		"registry:catalog:*":               {Type: "registry", Name: "catalog", Actions: []string{"*"}},
+	}
+	for s, want := range good {
+		got, err := ParseScope(s)
+		if err != nil || got.Type != want.Type || got.Name != want.Name || !slices.Equal(got.Actions, want.Actions) {
+			t.Errorf("%s: %+v %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"repository:../etc:pull", "repository:team/../x:pull", "repository:Team/App:pull",
+		"repository:team%2Fapp:pull", "repository:team/app:", "repository:team/app", "registry:other:*", "blob:x:pull", ""} {
+		if _, err := ParseScope(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+func TestLockoutGrows(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := NewLockout(3, time.Minute, time.Minute, 10*time.Minute)
+	l.now = func() time.Time { return now }
+	for i := range 2 {
+		if l.Failure("ip:1") {
+			t.Fatalf("locked after %d failures", i+1)
+		}
+	}
+	if !l.Failure("ip:1") {
+		t.Fatal("not locked after 3 failures")
+	}
+	if locked, left := l.Locked("ip:1"); !locked || left != time.Minute {
+		t.Fatalf("first lockout: %v %v", locked, left)
+	}
+	now = now.Add(61 * time.Second)
+	if locked, _ := l.Locked("ip:1"); locked {
+		t.Fatal("still locked after the lockout")
+	}
+	for range 3 {
+		l.Failure("ip:1")
+	}
+	if _, left := l.Locked("ip:1"); left != 2*time.Minute {
+		t.Fatalf("second lockout lasts %v, want 2m", left)
+	}
+	l.Success("ip:1")
+	if locked, _ := l.Locked("ip:1"); locked {
+		t.Fatal("success did not clear the lockout")
+	}
+}

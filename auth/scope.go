@@ -1,0 +1,55 @@
+package auth
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/distribution/reference"
+)
+
+// ParseScope parses a Docker token scope, "repository:team/app:pull,push"
+// or "registry:catalog:*". Repository names are checked against the
+// reference grammar, so "..", upper case and encoded tricks never reach the
+// policy.
+func ParseScope(scope string) (ResourceActions, error) {
+	typ, rest, ok := strings.Cut(scope, ":")
+	if !ok {
+		return ResourceActions{}, fmt.Errorf("scope %q: want type:name:actions", scope)
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return ResourceActions{}, fmt.Errorf("scope %q: want type:name:actions", scope)
+	}
+	name, actions := rest[:i], rest[i+1:]
+	// A repository class may follow the type: repository(plugin):name.
+	if j := strings.IndexByte(typ, '('); j >= 0 {
+		typ = typ[:j]
+	}
+	switch typ {
+	case "repository":
+		if _, err := reference.WithName(name); err != nil {
+			return ResourceActions{}, fmt.Errorf("scope %q: invalid repository name: %w", scope, err)
+		}
+	case "registry":
+		if name != "catalog" {
+			return ResourceActions{}, fmt.Errorf("scope %q: unknown registry resource", scope)
+		}
+	default:
+		return ResourceActions{}, fmt.Errorf("scope %q: unknown resource type %q", scope, typ)
+	}
+	var list []string
+	for a := range strings.SplitSeq(actions, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			list = append(list, a)
+		}
+	}
+	if len(list) == 0 {
+		return ResourceActions{}, fmt.Errorf("scope %q: no actions", scope)
+	}
+	return ResourceActions{Type: typ, Name: name, Actions: list}, nil
+}
+
+// String formats ra as a scope.
+func (ra ResourceActions) String() string {
+	return ra.Type + ":" + ra.Name + ":" + strings.Join(ra.Actions, ",")
+}

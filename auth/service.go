@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Realm is the token endpoint's absolute URL; empty derives it from
+	// each request (scheme://host/auth/token).
+	Realm   string
+	Service string
+	Issuer  string
+	// Signing signs tokens; Keys verify them (Signing's key and, during
+	// rotation, previous ones).
+	Signing    *SigningKey
+	Keys       KeySet
+	TokenTTL   time.Duration
+	RefreshTTL time.Duration
+	// Authenticators are tried in order; the first that knows the
+	// username decides.
+	Authenticators []Authenticator
+	Policy         *Policy
+	Lockout        *Lockout
+	Logger         *slog.Logger
+	Metrics        *Metrics
+}
+
+// Service is the token service and the verifier of its tokens.
+type Service struct {
+	opts     Options
+	issuer   *Issuer
+	verifier *Verifier
+	policy   atomic.Pointer[Policy]
+	authn    atomic.Pointer[[]Authenticator]
+}
+
+// NewService returns a service for opts.
+func NewService(opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		opts:     opts,
+		issuer:   NewIssuer(opts.Signing, opts.Issuer, opts.Service, opts.TokenTTL, opts.RefreshTTL),
+		verifier: NewVerifier(opts.Keys, opts.Issuer, opts.Service),
+	}
+	s.policy.Store(opts.Policy)
+	authn := opts.Authenticators
+	s.authn.Store(&authn)
+	return s
+}
+
+// Policy is the policy in force.
+func (s *Service) Policy() *Policy { return s.policy.Load() }
+
+// Reload swaps in a new policy and authenticators, for configuration
+// reloads; requests in flight finish with the ones they started with.
+func (s *Service) Reload(p *Policy, authn []Authenticator) {
+	s.policy.Store(p)
+	s.authn.Store(&authn)
+}
+
+// authenticate checks a username and password with the authenticators in
+// order. Unknown users and wrong passwords are indistinguishable.
+func (s *Service) authenticate(ctx context.Context, username, password string) (Identity, error) {
+	for _, a := range *s.authn.Load() {
+		id, err := a.Authenticate(ctx, username, password)
+		if errors.Is(err, ErrNotMine) {
+			continue
+		}
+		return id, err
+	}
+	return Identity{}, ErrBadCredentials
+}

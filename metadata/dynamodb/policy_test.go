@@ -1,0 +1,114 @@
+package dynamodb
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// policyFile is the least-privilege IAM policy documented for this store.
+const policyFile = "../../docs/iam/metadata-dynamodb-policy.json"
+
+// TestIAMPolicyMatchesCode: the documented policy grants exactly the
+// actions this package's (non-test) code calls, and Query on each index.
+func TestIAMPolicyMatchesCode(t *testing.T) {
+	var policy struct {
+		Statement []struct {
+			Effect   string
+			Action   []string
+			Resource any // a string or a list
+		}
+	}
+	data, err := os.ReadFile(policyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &policy); err != nil {
+		t.Fatalf("%s: %v", policyFile, err)
+	}
+	var granted, resources []string
+	for _, st := range policy.Statement {
+		if st.Effect != "Allow" {
+			t.Errorf("statement with effect %q", st.Effect)
+		}
+		for _, a := range st.Action {
+			granted = append(granted, strings.TrimPrefix(a, "dynamodb:"))
+		}
+		switch r := st.Resource.(type) {
+		case string:
+			resources = append(resources, r)
+		case []any:
+			for _, v := range r {
+				resources = append(resources, v.(string))
+			}
+		}
+	}
+	slices.Sort(granted)
+	granted = slices.Compact(granted)
+	if used := actionsUsed(t); !slices.Equal(granted, used) {
+		t.Errorf("policy grants %v\nthe code uses   %v", granted, used)
+	}
+	for _, ix := range indexes {
+		if !slices.Contains(resources, "arn:aws:dynamodb:REGION:ACCOUNT_ID:table/TABLE_NAME/index/"+ix.name) {
+			t.Errorf("policy does not name index %s", ix.name)
+		}
+	}
+}
+
+// actionsUsed lists, sorted, the IAM actions behind the DynamoDB calls in
+// this package's non-test files: s.client.Op(...) and dynamodb.NewOpPaginator.
+// TransactWriteItems is authorised per item: this store only Puts in them.
+func actionsUsed(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paginator := regexp.MustCompile(`^New(\w+)Paginator$`)
+	asAction := map[string]string{"TransactWriteItems": "PutItem"}
+	var used []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			op := ""
+			if recv, ok := sel.X.(*ast.SelectorExpr); ok && recv.Sel.Name == "client" {
+				op = sel.Sel.Name
+			} else if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "dynamodb" {
+				if m := paginator.FindStringSubmatch(sel.Sel.Name); m != nil {
+					op = m[1]
+				}
+			}
+			if op != "" {
+				if a, ok := asAction[op]; ok {
+					op = a
+				}
+				used = append(used, op)
+			}
+			return true
+		})
+	}
+	slices.Sort(used)
+	return slices.Compact(used)
+}

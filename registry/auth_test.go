@@ -1,0 +1,290 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// writeHtpasswd writes users (name → password) with bcrypt hashes.
+func writeHtpasswd(t *testing.T, users map[string]string) string {
+	t.Helper()
+	var b strings.Builder
+	for u, p := range users {
+		h, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(u + ":" + string(h) + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "users.htpasswd")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var testUsers = map[string]string{"root": "root-pw", "alice": "alice-pw", "bob": "bob-pw"}
+
+func startAuthServer(t *testing.T) *testServer {
+	htpasswd := writeHtpasswd(t, testUsers)
+	return startServer(t, func(c *config.Config) {
+		c.Auth.Enabled = true
+		c.Auth.Htpasswd = htpasswd
+		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
+		c.Auth.Bindings = []config.AuthBinding{
+			{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}},
+			{Subjects: []string{"alice"}, Role: "developer", Repositories: []string{"team/**"}},
+			{Subjects: []string{"bob"}, Role: "reader", Repositories: []string{"team/**"}},
+		}
+		c.Auth.AnonymousPull = []string{"public/**"}
+		c.Auth.Lockout.MaxFailures = 3
+	})
+}
+
+func as(user string) remote.Option {
+	return remote.WithAuth(&authn.Basic{Username: user, Password: testUsers[user]})
+}
+
+func statusOf(err error) int {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode
+	}
+	return 0
+}
+
+// TestAuthPushPullByRole runs the Docker token flow with go-containerregistry.
+func TestAuthPushPullByRole(t *testing.T) {
+	s := startAuthServer(t)
+	img, _ := random.Image(512, 2)
+	ref, _ := name.ParseReference(s.host()+"/team/app:v1", name.Insecure)
+
+	if err := remote.Write(ref, img, as("alice")); err != nil {
+		t.Fatalf("alice (developer) push: %v", err)
+	}
+	if _, err := remote.Image(ref, as("bob")); err != nil {
+		t.Fatalf("bob (reader) pull: %v", err)
+	}
+	other, _ := random.Image(512, 1)
+	if err := remote.Write(ref, other, as("bob")); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("bob (reader) push: %v, want 401", err)
+	}
+	if _, err := remote.Image(ref); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("anonymous pull of team/app: %v, want 401", err)
+	}
+	elsewhere, _ := name.ParseReference(s.host()+"/other/app:v1", name.Insecure)
+	if err := remote.Write(elsewhere, img, as("alice")); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("alice push outside team/: %v, want 401", err)
+	}
+	personal, _ := name.ParseReference(s.host()+"/alice/tool:v1", name.Insecure)
+	if err := remote.Write(personal, img, as("alice")); err != nil {
+		t.Fatalf("alice push to her namespace: %v", err)
+	}
+	public, _ := name.ParseReference(s.host()+"/public/base:v1", name.Insecure)
+	if err := remote.Write(public, img, as("root")); err != nil {
+		t.Fatalf("root push: %v", err)
+	}
+	if _, err := remote.Image(public); err != nil {
+		t.Fatalf("anonymous pull of public/: %v", err)
+	}
+
+	// The record knows who pushed.
+	page, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app"})
+	if len(page.Records) != 1 || page.Records[0].User.Subject != "alice" || page.Records[0].User.Method != "password" {
+		t.Fatalf("record user: %+v", page.Records[0].User)
+	}
+	found := false
+	for _, l := range s.logs.lines(t) {
+		if l["msg"] == "request" && l["user"] == "alice" && l["route"] == "manifest" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no access line names the user")
+	}
+}
+
+// token asks the token service for scope as user ("" for anonymous).
+func token(t *testing.T, s *testServer, user, scope string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.base+"/auth/token?service=imagegate&scope="+url.QueryEscape(scope), nil)
+	if user != "" {
+		req.SetBasicAuth(user, testUsers[user])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		Token string `json:"token"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&tr) != nil {
+		t.Fatalf("token: %d", resp.StatusCode)
+	}
+	return tr.Token
+}
+
+func TestAuthChallengesAndScopes(t *testing.T) {
+	s := startAuthServer(t)
+	pushN(t, &testServer{Server: s.Server, base: s.base, logs: s.logs}, "team/a", "v1", 0)
+
+	status, hdr, _ := do(t, "GET", s.base+"/v2/", nil, nil)
+	if status != 401 || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), `Bearer realm="`+s.base+`/auth/token",service="imagegate"`) {
+		t.Fatalf("base challenge: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	status, hdr, _ = do(t, "GET", s.base+"/v2/team/a/tags/list", nil, nil)
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `scope="repository:team/a:pull"`) {
+		t.Fatalf("repository challenge: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+
+	tokA := token(t, s, "alice", "repository:team/a:pull")
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+	if status, _, body := do(t, "GET", s.base+"/v2/team/a/tags/list", bearer(tokA), nil); status == 401 {
+		t.Fatalf("token for team/a refused on team/a: %s", body)
+	}
+	status, hdr, _ = do(t, "GET", s.base+"/v2/team/b/tags/list", bearer(tokA), nil)
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Fatalf("token for team/a used on team/b: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	status, _, _ = do(t, "POST", s.base+"/v2/team/a/blobs/uploads/", bearer(tokA), nil)
+	if status != 401 {
+		t.Fatalf("push with a pull-only token: %d", status)
+	}
+	status, hdr, _ = do(t, "GET", s.base+"/v2/team/a/tags/list", bearer(tokA+"x"), nil)
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("tampered signature: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	// Asking for more than allowed yields a token with less, not an error.
+	tokBob := token(t, s, "bob", "repository:team/a:pull,push,delete")
+	if status, _, _ := do(t, "POST", s.base+"/v2/team/a/blobs/uploads/", bearer(tokBob), nil); status != 401 {
+		t.Fatalf("bob pushed with a token he asked push for: %d", status)
+	}
+	// Bad scopes are refused outright.
+	for _, scope := range []string{"repository:../etc:pull", "repository:team%2F..%2Fx:pull", "repository:Team/A:pull"} {
+		req, _ := http.NewRequest("GET", s.base+"/auth/token?scope="+url.QueryEscape(scope), nil)
+		req.SetBasicAuth("alice", testUsers["alice"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("scope %q: %d, want 400", scope, resp.StatusCode)
+		}
+	}
+	// Catalog: admins only.
+	if status, _, _ := do(t, "GET", s.base+"/v2/_catalog", bearer(token(t, s, "alice", "registry:catalog:*")), nil); status != 401 {
+		t.Fatalf("alice listed the catalog: %d", status)
+	}
+	if status, _, _ := do(t, "GET", s.base+"/v2/_catalog", bearer(token(t, s, "root", "registry:catalog:*")), nil); status != 200 {
+		t.Fatalf("root could not list the catalog: %d", status)
+	}
+}
+
+func TestAuthOAuthAndRefresh(t *testing.T) {
+	s := startAuthServer(t)
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-pw"},
+		"service": {"imagegate"}, "scope": {"repository:team/a:pull"}, "client_id": {"test"}, "access_type": {"offline"}}
+	var tr struct {
+		Token, AccessToken, RefreshToken string
+		ExpiresIn                        int `json:"expires_in"`
+	}
+	post := func(f url.Values) int {
+		resp, err := http.PostForm(s.base+"/auth/token", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		tr.RefreshToken = ""
+		var raw map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&raw)
+		tr.Token, _ = raw["token"].(string)
+		tr.AccessToken, _ = raw["access_token"].(string)
+		tr.RefreshToken, _ = raw["refresh_token"].(string)
+		if e, ok := raw["expires_in"].(float64); ok {
+			tr.ExpiresIn = int(e)
+		}
+		return resp.StatusCode
+	}
+	if st := post(form); st != 200 || tr.RefreshToken == "" || tr.Token != tr.AccessToken || tr.ExpiresIn != 300 {
+		t.Fatalf("password grant: %d %+v", st, tr)
+	}
+	refresh := tr.RefreshToken
+	if st := post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "service": {"imagegate"},
+		"scope": {"repository:team/a:pull"}}); st != 200 || tr.Token == "" {
+		t.Fatalf("refresh grant: %d", st)
+	}
+	if st := post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.Token}}); st != 401 {
+		t.Fatalf("an access token used as a refresh token: %d", st)
+	}
+	if st := post(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong"}}); st != 401 {
+		t.Fatalf("wrong password: %d", st)
+	}
+	if st := post(url.Values{"grant_type": {"client_credentials"}}); st != 400 {
+		t.Fatalf("unknown grant: %d", st)
+	}
+}
+
+// TestAuthLockout: repeated failures lock the user out, with Retry-After,
+// even for the right password; other users are unaffected.
+func TestAuthLockout(t *testing.T) {
+	s := startAuthServer(t)
+	try := func(user, pw string) (int, string) {
+		req, _ := http.NewRequest("GET", s.base+"/auth/token?service=imagegate", nil)
+		req.SetBasicAuth(user, pw)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	for i := range 3 {
+		if st, _ := try("bob", "guess"); st != 401 {
+			t.Fatalf("failure %d: %d", i, st)
+		}
+	}
+	if st, retry := try("bob", "bob-pw"); st != http.StatusTooManyRequests || retry == "" {
+		t.Fatalf("after 3 failures: %d retry-after %q", st, retry)
+	}
+	// The IP is locked too (3 failures from it): a password spray stops.
+	if st, _ := try("alice", "alice-pw"); st != http.StatusTooManyRequests {
+		t.Fatalf("same IP, other user: %d", st)
+	}
+}
+
+func TestAuthProtectsAPI(t *testing.T) {
+	s := startAuthServer(t)
+	status, hdr, _ := do(t, "GET", s.base+"/api/v1/pushes?repository=team/a", nil, nil)
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), `scope="repository:team/a:pull"`) {
+		t.Fatalf("API without token: %d %q", status, hdr.Get("WWW-Authenticate"))
+	}
+	bob := http.Header{"Authorization": {"Bearer " + token(t, s, "bob", "repository:team/a:pull")}}
+	if status, _, body := do(t, "GET", s.base+"/api/v1/pushes?repository=team/a", bob, nil); status != 200 {
+		t.Fatalf("API with a pull token: %d %s", status, body)
+	}
+	if status, _, _ := do(t, "GET", s.base+"/api/v1/pushes", bob, nil); status != 401 {
+		t.Fatalf("all records with a non-admin token: %d", status)
+	}
+	root := http.Header{"Authorization": {"Bearer " + token(t, s, "root", "registry:catalog:*")}}
+	if status, _, _ := do(t, "GET", s.base+"/api/v1/pushes", root, nil); status != 200 {
+		t.Fatalf("all records as admin: %d", status)
+	}
+}
