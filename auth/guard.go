@@ -2,9 +2,12 @@ package auth
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	distauth "github.com/distribution/distribution/v3/registry/auth"
+
+	"github.com/imagegate/imagegate/internal/reqctx"
 )
 
 // Allow authorizes a request outside /v2/ (imagegate's API, the tarball
@@ -16,6 +19,9 @@ func (s *Service) Allow(w http.ResponseWriter, r *http.Request, access ...Resour
 		for _, a := range ra.Actions {
 			records = append(records, distauth.Access{Resource: distauth.Resource{Type: ra.Type, Name: ra.Name}, Action: a})
 		}
+	}
+	if s.allowForeignBearer(r, access) {
+		return true
 	}
 	if _, err := s.Authorized(r, records...); err != nil {
 		if ch, ok := err.(challenge); ok {
@@ -39,4 +45,50 @@ func (s *Service) AllowPull(w http.ResponseWriter, r *http.Request, repo string)
 // admin (a token granting the catalog).
 func (s *Service) AllowAdmin(w http.ResponseWriter, r *http.Request) bool {
 	return s.Allow(w, r, CatalogAccess)
+}
+
+// allowForeignBearer accepts a bearer token that is not imagegate's but one
+// an authenticator vouches for (an OIDC ID token), when the policy allows
+// its identity every access asked for.
+func (s *Service) allowForeignBearer(r *http.Request, access []ResourceActions) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), bearerPrefix)
+	if !ok || tok == "" {
+		return false
+	}
+	if _, err := s.verifier.Verify(tok); err == nil {
+		return false // ours: Authorized decides
+	}
+	for _, a := range *s.authn.Load() {
+		ba, ok := a.(BearerAuthenticator)
+		if !ok {
+			continue
+		}
+		id, err := ba.AuthenticateBearer(r.Context(), tok)
+		if err != nil {
+			continue
+		}
+		id.Roles = mergeRoles(id.Roles, s.Policy().Roles(&id))
+		granted := s.Policy().Grant(&id, access)
+		if !covers(granted, access) {
+			return false
+		}
+		if info := reqctx.From(r.Context()); info != nil {
+			info.SetIdentity(reqctx.Identity{Subject: id.Subject, Method: id.Method, Roles: id.Roles})
+		}
+		return true
+	}
+	return false
+}
+
+// covers reports whether granted includes every action of asked.
+func covers(granted, asked []ResourceActions) bool {
+	c := Claims{Access: granted}
+	for _, ra := range asked {
+		for _, a := range ra.Actions {
+			if !c.allows(ra.Type, ra.Name, a) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -28,3 +28,11 @@ type Scope struct {
 type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (Identity, error)
 }
+
+// BearerAuthenticator accepts foreign bearer tokens (OIDC ID tokens from a
+// trusted issuer) on imagegate's own API, where no token exchange happens.
+type BearerAuthenticator interface {
+	// AuthenticateBearer returns the identity a token proves, or ErrNotMine
+	// when the token is not one it handles.
+	AuthenticateBearer(ctx context.Context, token string) (Identity, error)
+}
