@@ -17,6 +17,7 @@ type Config struct {
 	Storage    Storage    `yaml:"storage"`
 	Metadata   Metadata   `yaml:"metadata"`
 	Validation Validation `yaml:"validation"`
+	Scan       Scan       `yaml:"scan"`
 	Auth       Auth       `yaml:"auth"`
 	Limits     Limits     `yaml:"limits"`
 }
@@ -162,6 +163,48 @@ type LintRule struct {
 	Annotations  []string `yaml:"annotations"`
 }
 
+// Scan configures the vulnerability scan of every pushed image.
+type Scan struct {
+	// CacheDir holds the vulnerability DB and the per-layer analysis cache.
+	CacheDir string `yaml:"cachedir"`
+	// DBRepository is the OCI repository the vulnerability DB is
+	// downloaded from (mirror it for air-gapped sites).
+	DBRepository string `yaml:"dbrepository"`
+	// SkipUpdate never downloads: the DB in CacheDir is used as it is.
+	SkipUpdate bool `yaml:"skipupdate"`
+	// UpdateInterval is how often a newer DB is looked for.
+	UpdateInterval time.Duration `yaml:"updateinterval"`
+	// Timeout bounds one image's scan.
+	Timeout time.Duration `yaml:"timeout"`
+	// Workers bounds concurrent scans.
+	Workers int `yaml:"workers"`
+	// Policies, first match wins; repositories matching none are not scanned.
+	Policies []ScanPolicy `yaml:"policies"`
+}
+
+// ScanPolicy is what the gate does with scans of repositories matching a pattern.
+type ScanPolicy struct {
+	Repositories string `yaml:"repositories"`
+	// Mode is enforce (block at or above Severity), audit (record only) or off.
+	Mode string `yaml:"mode"`
+	// Severity is the lowest blocking severity: LOW, MEDIUM, HIGH, CRITICAL.
+	Severity string `yaml:"severity"`
+	// IgnoreUnfixed does not count vulnerabilities without a published fix.
+	IgnoreUnfixed bool `yaml:"ignoreunfixed"`
+	// OnError is reject or accept, for scans that fail or time out.
+	OnError string `yaml:"onerror"`
+	// Allowlist lets named vulnerabilities through, with a reason, until expiry.
+	Allowlist []ScanException `yaml:"allowlist"`
+}
+
+// ScanException allows one vulnerability.
+type ScanException struct {
+	ID     string `yaml:"id"`
+	Reason string `yaml:"reason"`
+	// Expires is a date (2027-01-31) or time (RFC 3339); empty never expires.
+	Expires string `yaml:"expires"`
+}
+
 // Auth configures authentication (the Docker token flow) and role-based
 // authorization. Off by default: the registry is then open to anyone who
 // can reach http.addr.
@@ -284,6 +327,16 @@ func Default() *Config {
 			MaxLayers:       256,
 			MaxLayerBytes:   10 << 30,
 			MaxImageBytes:   50 << 30,
+		},
+		Scan: Scan{
+			CacheDir:       "./data/trivy",
+			DBRepository:   "ghcr.io/aquasecurity/trivy-db:2",
+			UpdateInterval: 12 * time.Hour,
+			Timeout:        5 * time.Minute,
+			Workers:        2,
+			Policies: []ScanPolicy{{
+				Repositories: "**", Mode: "audit", Severity: "HIGH", OnError: "accept", Allowlist: []ScanException{},
+			}},
 		},
 		Auth: Auth{
 			Service:           "imagegate",

@@ -144,6 +144,43 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Scan.CacheDir == "" {
+		bad("scan.cachedir", "must be set")
+	}
+	if !c.Scan.SkipUpdate && c.Scan.DBRepository == "" {
+		bad("scan.dbrepository", "must be set unless scan.skipupdate is true")
+	}
+	if c.Scan.Timeout <= 0 || c.Scan.UpdateInterval <= 0 {
+		bad("scan.timeout", "scan.timeout and scan.updateinterval must be positive durations")
+	}
+	if c.Scan.Workers < 1 {
+		bad("scan.workers", "must be at least 1")
+	}
+	for i, p := range c.Scan.Policies {
+		key := fmt.Sprintf("scan.policies[%d]", i)
+		if _, err := repopattern.Compile(p.Repositories); err != nil {
+			bad(key+".repositories", "%v", err)
+		}
+		if !slices.Contains([]string{"enforce", "audit", "off"}, p.Mode) {
+			bad(key+".mode", "must be enforce, audit or off, got %q", p.Mode)
+		}
+		if !slices.Contains([]string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}, p.Severity) {
+			bad(key+".severity", "must be UNKNOWN, LOW, MEDIUM, HIGH or CRITICAL, got %q", p.Severity)
+		}
+		if !slices.Contains([]string{"reject", "accept"}, p.OnError) {
+			bad(key+".onerror", "must be reject or accept, got %q", p.OnError)
+		}
+		for j, e := range p.Allowlist {
+			ekey := fmt.Sprintf("%s.allowlist[%d]", key, j)
+			if e.ID == "" || e.Reason == "" {
+				bad(ekey, "needs an id and a reason")
+			}
+			if _, err := ParseExpiry(e.Expires); err != nil {
+				bad(ekey+".expires", "%v", err)
+			}
+		}
+	}
+
 	if a := c.Auth; a.Enabled {
 		if a.Htpasswd == "" {
 			bad("auth.htpasswd", "must name a users file when auth is enabled")
@@ -199,4 +236,19 @@ func checkAddr(addr string) error {
 	}
 	_ = host // empty host means every interface, which is allowed
 	return nil
+}
+
+// ParseExpiry reads an allowlist expiry: empty (never), a date
+// (2027-01-31, expiring at its start, UTC) or an RFC 3339 time.
+func ParseExpiry(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a date (2027-01-31) nor an RFC 3339 time", s)
 }

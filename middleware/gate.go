@@ -25,7 +25,9 @@ type Recorder interface {
 // Gate holds what every request's repository wrapper shares.
 type Gate struct {
 	recorder  Recorder
+	records   metadata.Store
 	validator *validate.Validator
+	scanning  Scanning
 	locator   Locator
 	logger    *slog.Logger
 	now       func() time.Time
@@ -33,10 +35,14 @@ type Gate struct {
 
 // Options configure a Gate.
 type Options struct {
-	Recorder  Recorder
+	Recorder Recorder
+	// Records is read to check an index's children passed the gate.
+	Records   metadata.Store
 	Validator *validate.Validator
-	Locator   Locator
-	Logger    *slog.Logger
+	// Scanning is the scan stage; a nil Scanner skips it.
+	Scanning Scanning
+	Locator  Locator
+	Logger   *slog.Logger
 }
 
 // New returns a gate writing through opts.Recorder.
@@ -45,7 +51,8 @@ func New(opts Options) *Gate {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Gate{recorder: opts.Recorder, validator: opts.Validator, locator: opts.Locator, logger: logger,
+	return &Gate{recorder: opts.Recorder, records: opts.Records, validator: opts.Validator, scanning: opts.Scanning,
+		locator: opts.Locator, logger: logger,
 		now: func() time.Time { return time.Now().UTC() }}
 }
 

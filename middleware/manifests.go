@@ -20,8 +20,9 @@ type manifestService struct {
 	repo *repository
 }
 
-// Put runs the gate: it validates the manifest, records a refusal as
-// rejected, or records the push as pending, stores the manifest and
+// Put runs the gate: it validates the manifest, scans an image (under its
+// repository's policy), checks an index's children passed, records a
+// refusal as rejected, or records the push as pending, stores the manifest and
 // finishes the record — or, when a tag follows, leaves it for Tag to
 // finish. When the record cannot be written (fail-closed), nothing is stored.
 func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, options ...distribution.ManifestServiceOption) (digest.Digest, error) {
@@ -44,6 +45,12 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 		config = res.Config
 	}
 	rec := g.describe(ctx, m.repo, mediaType, payload, tags, config)
+	if verr == nil {
+		verr = g.scanStage(ctx, m.repo, rec, res, payload)
+	}
+	if verr == nil {
+		verr = g.indexStage(ctx, rec, res)
+	}
 	if verr != nil {
 		if refusal, ok := asRefusal(verr); ok {
 			g.reject(ctx, rec, refusal.Message)

@@ -288,3 +288,29 @@ func TestAuthProtectsAPI(t *testing.T) {
 		t.Fatalf("all records as admin: %d", status)
 	}
 }
+
+// TestAuthReload: a reload swaps the bindings; new tokens follow them.
+func TestAuthReload(t *testing.T) {
+	s := startAuthServer(t)
+	img, _ := random.Image(256, 1)
+	ref, _ := name.ParseReference(s.host()+"/team/reload:v1", name.Insecure)
+	if err := remote.Write(ref, img, as("bob")); statusOf(err) != http.StatusUnauthorized {
+		t.Fatalf("bob pushed before being made developer: %v", err)
+	}
+	cfg := *s.cfg
+	cfg.Auth.Bindings = append([]config.AuthBinding{{Subjects: []string{"bob"}, Role: "developer", Repositories: []string{"team/**"}}}, cfg.Auth.Bindings...)
+	if err := s.Reload(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, as("bob")); err != nil {
+		t.Fatalf("bob push after the reload: %v", err)
+	}
+	bad := cfg
+	bad.Auth.Bindings = []config.AuthBinding{{Subjects: []string{"bob"}, Role: "wizard", Repositories: []string{"**"}}}
+	if err := s.Reload(&bad); err == nil {
+		t.Fatal("a reload with an unknown role was applied")
+	}
+	if err := remote.Write(ref, img, as("bob")); err != nil {
+		t.Fatalf("a failed reload changed the rules in force: %v", err)
+	}
+}

@@ -65,6 +65,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
 	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
 	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
+	cfg.Scan.Policies = nil // scanning has its own tests, with Trivy (test/gate)
 	if mutate != nil {
 		mutate(cfg)
 	}

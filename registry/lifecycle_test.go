@@ -32,6 +32,7 @@ func TestGracefulShutdownFinishesInFlightUpload(t *testing.T) {
 	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
 	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
 	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
+	cfg.Scan.Policies = nil
 	srv, err := New(context.Background(), cfg, NewLogger(io.Discard, "error"))
 	if err != nil {
 		t.Fatal(err)

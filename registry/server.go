@@ -64,9 +64,20 @@ var distributionMetricsClaimed atomic.Bool
 
 // New builds a server for cfg, which must have passed Validate. It creates
 // the storage backend but binds no port.
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	policies, err := newPolicies(cfg.Scan)
+	if err != nil {
+		return nil, err
+	}
+	if o.scanner == nil && ScanningConfigured(cfg.Scan) {
+		logger.Warn("scan policies are configured but no scanner was given: scans count as failed (see onerror)")
 	}
 	foldDistributionLogs(logger)
 
@@ -95,7 +106,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		return nil, err
 	}
 	gate := middleware.New(middleware.Options{
-		Recorder: rec, Validator: validator, Locator: locator(cfg), Logger: logger.With("component", "gate"),
+		Recorder: rec, Records: store, Validator: validator,
+		Scanning: middleware.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
+		Locator:  locator(cfg), Logger: logger.With("component", "gate"),
 	})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics)
@@ -128,6 +141,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
+	if o.scanner != nil {
+		s.ready.add("scanner", scannerCheck(o.scanner))
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -158,6 +174,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.logger.Info("configuration reloaded", "bindings", len(cfg.Auth.Bindings))
 	return nil
 }
+
+// Records is the server's metadata store, for reading records.
+func (s *Server) Records() metadata.Store { return s.store }
 
 // AddReadinessCheck makes /readyz depend on check, reported under name.
 func (s *Server) AddReadinessCheck(name string, check Check) { s.ready.add(name, check) }

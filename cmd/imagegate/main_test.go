@@ -72,6 +72,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 		"IMAGEGATE_STORAGE_FILESYSTEM_ROOTDIRECTORY=" + filepath.Join(dir, "registry"),
 		"IMAGEGATE_METADATA_BOLT_PATH=" + filepath.Join(dir, "metadata.db"),
 		"IMAGEGATE_METADATA_OUTBOX=" + filepath.Join(dir, "outbox.db"),
+		"IMAGEGATE_SCAN_CACHEDIR=" + filepath.Join(dir, "trivy"),
 	}
 	out := &lockedBuffer{}
 	done := make(chan error, 1)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -31,9 +33,41 @@ func serve(ctx context.Context, args []string, stdout io.Writer, environ []strin
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	srv, err := registry.New(ctx, cfg, logger)
+	var opts []registry.Option
+	scanner, err := openScanner(ctx, cfg.Scan, logger)
 	if err != nil {
 		return err
 	}
+	if scanner != nil {
+		defer scanner.Close()
+		opts = append(opts, registry.WithScanner(scanner))
+	}
+	srv, err := registry.New(ctx, cfg, logger, opts...)
+	if err != nil {
+		return err
+	}
+	go reloadOnHangup(ctx, srv, *path, environ, logger)
 	return srv.Run(ctx)
+}
+
+// reloadOnHangup re-reads the configuration on SIGHUP and applies what can
+// change while serving (see Server.Reload). A broken file changes nothing.
+func reloadOnHangup(ctx context.Context, srv *registry.Server, path string, environ []string, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			cfg, err := config.Load(path, environ)
+			if err == nil {
+				err = srv.Reload(cfg)
+			}
+			if err != nil {
+				logger.Error("configuration reload failed; keeping the current one", "error", err.Error())
+			}
+		}
+	}
 }

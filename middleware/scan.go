@@ -1,0 +1,147 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/policy"
+	"github.com/imagegate/imagegate/scan"
+	"github.com/imagegate/imagegate/validate"
+)
+
+// Scanning is the gate's scan stage: the scanner, the per-repository
+// policies, and the bound on one scan.
+type Scanning struct {
+	Scanner  scan.Scanner
+	Policies *policy.Set
+	Timeout  time.Duration
+}
+
+// errNoScanner: a policy asks for a scan and the server has no scanner.
+var errNoScanner = errors.New("no scanner is configured on this server")
+
+// maxRecordedFindings bounds the findings kept in one record.
+const maxRecordedFindings = 1000
+
+// detailFindings is how many findings a refusal lists (the worst first).
+const detailFindings = 10
+
+// scanStage scans an image manifest under its repository's policy and
+// fills rec.Scan. It returns the refusal (an errcode.Error) when the policy
+// blocks the push, nil when it may pass.
+func (g *Gate) scanStage(ctx context.Context, repo *repository, rec *metadata.Record, res *validate.Result, payload []byte) error {
+	if g.scanning.Policies == nil || res.Kind != validate.KindImage {
+		return nil
+	}
+	rule := g.scanning.Policies.For(rec.Repository)
+	if rule.Mode == policy.Off {
+		return nil
+	}
+	if g.scanning.Scanner == nil {
+		return g.scanFailed(ctx, rec, rule, errNoScanner)
+	}
+	target := scan.Target{
+		Repository:  rec.Repository,
+		Digest:      rec.Digest,
+		MediaType:   rec.MediaType,
+		RawManifest: payload,
+		RawConfig:   res.RawConfig,
+		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+			return repo.Blobs(ctx).Open(ctx, d)
+		},
+	}
+	for _, l := range res.Shape.Layers {
+		target.Layers = append(target.Layers, scan.Layer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	sctx, cancel := context.WithTimeout(ctx, g.scanning.Timeout)
+	defer cancel()
+	started := time.Now()
+	report, err := g.scanning.Scanner.Scan(sctx, target)
+	if err != nil {
+		return g.scanFailed(ctx, rec, rule, err)
+	}
+	verdict := rule.Evaluate(report, g.now())
+	rec.Scan = summarize(report, rule, verdict)
+	g.logger.InfoContext(ctx, "image scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
+		"findings", len(report.Vulnerabilities), "violations", len(verdict.Violations), "verdict", rec.Scan.Verdict,
+		"duration_ms", time.Since(started).Milliseconds())
+	if !verdict.Block {
+		return nil
+	}
+	return errcode.ErrorCodeDenied.WithMessage(verdict.Message).WithDetail(refusalDetail(verdict, report))
+}
+
+// scanFailed applies the policy's onerror to a scan that did not finish.
+func (g *Gate) scanFailed(ctx context.Context, rec *metadata.Record, rule policy.Rule, err error) error {
+	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: g.now(), Error: err.Error(), PolicyName: rule.Repositories}
+	g.logger.WarnContext(ctx, "image scan failed", "repository", rec.Repository, "digest", rec.Digest.String(),
+		"policy", rule.Repositories, "onerror", string(rule.OnError), "error", err.Error())
+	if rule.OnError == policy.Accept {
+		rec.Scan.Verdict = "scan-failed-accepted"
+		return nil
+	}
+	rec.Scan.Verdict = "scan-failed-rejected"
+	why := "the scan failed"
+	if errors.Is(err, context.DeadlineExceeded) {
+		why = fmt.Sprintf("the scan did not finish within %s", g.scanning.Timeout)
+	} else if errors.Is(err, scan.ErrNoDB) {
+		why = "no vulnerability database is loaded yet"
+	}
+	return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf(
+		"image could not be scanned: %s; policy %q refuses unscanned images — retry later", why, rule.Repositories)).
+		WithDetail(map[string]string{"error": err.Error()})
+}
+
+// summarize turns a report and its verdict into the record's scan summary.
+func summarize(r *scan.Report, rule policy.Rule, v policy.Verdict) *metadata.ScanSummary {
+	s := &metadata.ScanSummary{
+		Scanner:    r.Scanner + " " + r.ScannerVersion,
+		DBVersion:  dbVersion(r),
+		ScannedAt:  r.ScannedAt,
+		Counts:     map[string]int{},
+		PolicyName: rule.Repositories,
+		Verdict:    string(rule.Mode) + ":" + map[bool]string{true: "block", false: "pass"}[v.Block],
+	}
+	for sev, n := range r.Count() {
+		s.Counts[sev.String()] = n
+	}
+	for i, f := range r.Vulnerabilities {
+		if i == maxRecordedFindings {
+			break
+		}
+		s.Findings = append(s.Findings, finding(f))
+	}
+	return s
+}
+
+func dbVersion(r *scan.Report) string {
+	if r.DBUpdatedAt.IsZero() {
+		return r.DBVersion
+	}
+	return fmt.Sprintf("%s (%s)", r.DBVersion, r.DBUpdatedAt.UTC().Format(time.RFC3339))
+}
+
+func finding(f scan.Vulnerability) metadata.Finding {
+	return metadata.Finding{ID: f.ID, Package: f.Package, InstalledVersion: f.InstalledVersion,
+		FixedVersion: f.FixedVersion, Severity: f.Severity.String()}
+}
+
+// refusalDetail is the machine-readable detail of a blocked push: the worst
+// findings, so that `docker push` output names what to fix.
+func refusalDetail(v policy.Verdict, r *scan.Report) map[string]any {
+	top := make([]metadata.Finding, 0, detailFindings)
+	for i, f := range v.Violations {
+		if i == detailFindings {
+			break
+		}
+		top = append(top, finding(f))
+	}
+	return map[string]any{"violations": len(v.Violations), "findings": top, "db": dbVersion(r)}
+}

@@ -1,0 +1,68 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/health"
+	"github.com/imagegate/imagegate/policy"
+	"github.com/imagegate/imagegate/scan"
+)
+
+// Option adjusts a Server beyond what its configuration says.
+type Option func(*options)
+
+type options struct {
+	scanner scan.Scanner
+}
+
+// WithScanner gives the gate its vulnerability scanner. The caller opens
+// it (cmd/imagegate opens Trivy) and closes it after the server stopped;
+// keeping the scanner out of this package keeps Trivy out of its tests.
+func WithScanner(s scan.Scanner) Option { return func(o *options) { o.scanner = s } }
+
+// newPolicies compiles the scan policies of c.
+func newPolicies(c config.Scan) (*policy.Set, error) {
+	var rules []policy.Rule
+	for i, p := range c.Policies {
+		sev, err := scan.ParseSeverity(p.Severity)
+		if err != nil {
+			return nil, fmt.Errorf("registry: scan.policies[%d].severity: %w", i, err)
+		}
+		r := policy.Rule{Repositories: p.Repositories, Mode: policy.Mode(p.Mode), Severity: sev,
+			IgnoreUnfixed: p.IgnoreUnfixed, OnError: policy.OnError(p.OnError)}
+		for _, e := range p.Allowlist {
+			exp, err := config.ParseExpiry(e.Expires)
+			if err != nil {
+				return nil, fmt.Errorf("registry: scan.policies[%d]: %w", i, err)
+			}
+			r.Allowlist = append(r.Allowlist, policy.Exception{ID: e.ID, Reason: e.Reason, Expires: exp})
+		}
+		rules = append(rules, r)
+	}
+	return policy.NewSet(rules)
+}
+
+// ScanningConfigured reports whether any policy of c scans, that is
+// whether the server needs a scanner.
+func ScanningConfigured(c config.Scan) bool {
+	for _, p := range c.Policies {
+		if p.Mode != string(policy.Off) {
+			return true
+		}
+	}
+	return false
+}
+
+// scannerCheck reports the scanner's DB state. A missing DB degrades
+// readiness rather than failing it: pulls still work, and pushes follow
+// their policy's onerror.
+func scannerCheck(s scan.Scanner) health.Check {
+	return func(ctx context.Context) error {
+		if err := s.Status(ctx).Err(); err != nil {
+			return health.Degraded(err)
+		}
+		return nil
+	}
+}
