@@ -3,9 +3,12 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
@@ -29,22 +32,30 @@ type open struct{}
 func (open) AllowPull(http.ResponseWriter, *http.Request, string) bool { return true }
 func (open) AllowAdmin(http.ResponseWriter, *http.Request) bool        { return true }
 
+// Rescanner scans a stored manifest again with the current vulnerability
+// DB and returns the report's summary.
+type Rescanner interface {
+	Rescan(ctx context.Context, repo string, d digest.Digest) (*metadata.ScanSummary, error)
+}
+
 // API answers /api/v1 requests from a metadata store.
 type API struct {
-	store  metadata.Store
-	guard  Guard
+	store   metadata.Store
+	rescans Rescanner
+	guard   Guard
 	logger *slog.Logger
 	mux    *http.ServeMux
 }
 
-// New returns the API over store; guard nil leaves it open.
-func New(store metadata.Store, guard Guard, logger *slog.Logger) *API {
+// New returns the API over store; guard nil leaves it open, rescans nil
+// answers rescans with 503.
+func New(store metadata.Store, rescans Rescanner, guard Guard, logger *slog.Logger) *API {
 	if guard == nil {
 		guard = open{}
 	}
-	a := &API{store: store, guard: guard, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: rescans, guard: guard, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
-	a.mux.HandleFunc("GET /api/v1/repositories/", a.repositoryRoutes)
+	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

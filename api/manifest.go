@@ -47,6 +47,7 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, ref := rest[:i], rest[i+len("/manifests/"):]
+	ref, sub, _ := strings.Cut(ref, "/")
 	if _, err := reference.WithName(name); err != nil {
 		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("repository name: "+err.Error()))
 		return
@@ -59,7 +60,16 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	if !a.guard.AllowPull(w, r, name) {
 		return
 	}
-	a.manifest(w, r, name, d)
+	switch {
+	case sub == "" && r.Method == http.MethodGet:
+		a.manifest(w, r, name, d)
+	case sub == "vulnerabilities" && r.Method == http.MethodGet:
+		a.vulnerabilities(w, r, name, d)
+	case sub == "scan" && r.Method == http.MethodPost:
+		a.rescan(w, r, name, d)
+	default:
+		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path, "method": r.Method}))
+	}
 }
 
 func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) {

@@ -142,7 +142,7 @@ func (p *Policy) Allowed(id *Identity, repo string) []string {
 		}
 	}
 	if id != nil {
-		if p.personal && id.Method != "robot" && safeSubject(id.Subject) && strings.HasPrefix(repo, id.Subject+"/") {
+		if p.personal && id.Method != "robot" && id.Method != MethodOIDC && safeSubject(id.Subject) && strings.HasPrefix(repo, id.Subject+"/") {
 			set[ActionPull], set[ActionPush], set[ActionDelete] = true, true, true
 		}
 		for _, b := range p.bindings {

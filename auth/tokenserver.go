@@ -96,7 +96,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id = &Identity{Subject: c.Subject, Method: c.AuthMethod}
-		if err := s.stillValid(r, id); err != nil {
+		if err := s.stillValid(r, id); err != nil || c.AuthMethod == MethodOIDC {
 			s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("the account behind this refresh token is no longer valid"), c.Subject, "revoked")
 			return
 		}
@@ -119,7 +119,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := tokenResponse{Token: tok, AccessToken: tok, ExpiresIn: int(s.issuer.TTL().Seconds()), IssuedAt: issued.UTC().Format(time.RFC3339)}
-	if offline && id != nil {
+	// OIDC identities get no refresh token: it would turn a short-lived
+	// CI ID token into a long-lived credential.
+	if offline && id != nil && id.Method != MethodOIDC {
 		if resp.RefreshToken, err = s.issuer.IssueRefresh(*id); err != nil {
 			s.fail(w, r, http.StatusInternalServerError, errcode.ErrorCodeUnknown.WithMessage("token signing failed"), username, "error")
 			return
@@ -142,7 +144,16 @@ func (s *Service) checkService(service string) error {
 // failure it has answered the request.
 func (s *Service) login(w http.ResponseWriter, r *http.Request, username, password string) (Identity, bool) {
 	ipKey, userKey := "ip:"+clientIP(r), "user:"+username
+	if looksLikeJWT(password) {
+		// Federated logins share usernames ("oidc", "gitlab-ci-token"):
+		// counting them per name would let one broken pipeline lock out
+		// every other. They are still counted per IP.
+		userKey = ""
+	}
 	for _, key := range []string{ipKey, userKey} {
+		if key == "" {
+			continue
+		}
 		if locked, left := s.opts.Lockout.Locked(key); locked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
 			s.countLogin("locked", "")
@@ -160,7 +171,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		}
 		s.countLogin(result, "")
 		for kind, key := range map[string]string{"ip": ipKey, "user": userKey} {
-			if s.opts.Lockout.Failure(key) {
+			if key != "" && s.opts.Lockout.Failure(key) {
 				s.countLockout(kind)
 				s.opts.Logger.WarnContext(r.Context(), "login locked out", "key", key)
 			}
@@ -168,7 +179,9 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid username or password"), username, result)
 		return Identity{}, false
 	}
-	s.opts.Lockout.Success(userKey)
+	if userKey != "" {
+		s.opts.Lockout.Success(userKey)
+	}
 	s.opts.Lockout.Success(ipKey)
 	s.countLogin("success", id.Method)
 	return id, true
@@ -268,4 +281,10 @@ func mergeRoles(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// looksLikeJWT reports whether a password is shaped like a JWT (three
+// base64url segments), as federated ID tokens are.
+func looksLikeJWT(password string) bool {
+	return strings.Count(password, ".") == 2 && len(password) > 40 && !strings.ContainsAny(password, " \t")
 }

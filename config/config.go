@@ -241,6 +241,43 @@ type Auth struct {
 	AnonymousPull []string `yaml:"anonymouspull"`
 	// Lockout slows down password guessing.
 	Lockout Lockout `yaml:"lockout"`
+	// OIDC trusts ID tokens of these issuers as passwords (docker login)
+	// and as bearer tokens on the API: CI federation, see docs/oidc.md.
+	OIDC []OIDCIssuer `yaml:"oidc"`
+}
+
+// OIDCIssuer trusts one issuer of OIDC ID tokens. See docs/oidc.md.
+type OIDCIssuer struct {
+	Issuer           string        `yaml:"issuer"`           // must equal the tokens' iss
+	Audience         string        `yaml:"audience"`         // required in aud
+	JWKSURL          string        `yaml:"jwksurl"`          // empty: discovered
+	CAFile           string        `yaml:"cafile"`           // PEM CA for the issuer's TLS
+	SubjectClaim     string        `yaml:"subjectclaim"`     // empty: sub
+	UsernamePrefix   string        `yaml:"usernameprefix"`   // required, ends with ":"
+	CacheTTL         time.Duration `yaml:"cachettl"`         // 0: 1h
+	RefreshInterval  time.Duration `yaml:"refreshinterval"`  // 0: 30s
+	MaxTokenLifetime time.Duration `yaml:"maxtokenlifetime"` // 0: 24h
+	Rules            []OIDCRule    `yaml:"rules"`            // a token matching no rule is refused
+}
+
+// OIDCRule grants actions on repositories to tokens whose claims match.
+type OIDCRule struct {
+	Claim   string          `yaml:"claim"`
+	Equals  string          `yaml:"equals"`
+	Pattern string          `yaml:"pattern"`
+	And     []OIDCCondition `yaml:"and"`
+	// Role or Actions: what the rule grants.
+	Role    string   `yaml:"role"`
+	Actions []string `yaml:"actions"`
+	// Repositories is a pattern; {claim:NAME} stands for a claim's value.
+	Repositories string `yaml:"repositories"`
+}
+
+// OIDCCondition is one more claim a rule requires.
+type OIDCCondition struct {
+	Claim   string `yaml:"claim"`
+	Equals  string `yaml:"equals"`
+	Pattern string `yaml:"pattern"`
 }
 
 // AuthBinding gives subjects a role on repositories.
@@ -350,6 +387,7 @@ func Default() *Config {
 			PersonalNamespace: true,
 			AnonymousPull:     []string{},
 			Lockout:           Lockout{MaxFailures: 5, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
+			OIDC:              []OIDCIssuer{},
 		},
 		Limits: Limits{ManifestBytes: MaxManifestBytes},
 	}

@@ -182,10 +182,13 @@ func (c *Config) Validate() error {
 	}
 
 	if a := c.Auth; a.Enabled {
-		if a.Htpasswd == "" {
-			bad("auth.htpasswd", "must name a users file when auth is enabled")
-		} else if _, err := os.Stat(a.Htpasswd); err != nil {
-			bad("auth.htpasswd", "cannot read %q: %v", a.Htpasswd, errors.Unwrap(err))
+		switch {
+		case a.Htpasswd == "" && len(a.OIDC) == 0:
+			bad("auth.htpasswd", "must name a users file when auth is enabled (or configure auth.oidc)")
+		case a.Htpasswd != "":
+			if _, err := os.Stat(a.Htpasswd); err != nil {
+				bad("auth.htpasswd", "cannot read %q: %v", a.Htpasswd, errors.Unwrap(err))
+			}
 		}
 		if a.Service == "" || a.Issuer == "" {
 			bad("auth.service", "service and issuer must be set")

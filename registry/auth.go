@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -11,7 +12,7 @@ import (
 )
 
 // newAuth builds the token service and access controller for c.
-func newAuth(c config.Auth, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
+func newAuth(ctx context.Context, c config.Auth, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
 	key, err := auth.LoadOrCreateSigningKey(c.SigningKey)
 	if err != nil {
 		return nil, err
@@ -20,7 +21,7 @@ func newAuth(c config.Auth, reg prometheus.Registerer, logger *slog.Logger) (*au
 	if err != nil {
 		return nil, err
 	}
-	policy, authn, err := authPolicy(c)
+	policy, authn, err := authPolicy(ctx, c, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func newAuth(c config.Auth, reg prometheus.Registerer, logger *slog.Logger) (*au
 
 // authPolicy builds the reloadable part of auth: the policy and the
 // identity sources.
-func authPolicy(c config.Auth) (*auth.Policy, []auth.Authenticator, error) {
+func authPolicy(ctx context.Context, c config.Auth, logger *slog.Logger) (*auth.Policy, []auth.Authenticator, error) {
 	pc := auth.PolicyConfig{Roles: c.Roles, PersonalNamespace: c.PersonalNamespace, AnonymousPull: c.AnonymousPull}
 	for _, b := range c.Bindings {
 		pc.Bindings = append(pc.Bindings, auth.Binding{Subjects: b.Subjects, Role: b.Role, Repositories: b.Repositories})
@@ -47,9 +48,40 @@ func authPolicy(c config.Auth) (*auth.Policy, []auth.Authenticator, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	users, err := auth.LoadHtpasswd(c.Htpasswd)
-	if err != nil {
-		return nil, nil, fmt.Errorf("registry: auth.htpasswd: %w", err)
+	var authn []auth.Authenticator
+	if len(c.OIDC) > 0 { // first: it claims only ID tokens of its issuers
+		oidc, err := auth.NewOIDC(ctx, oidcConfigs(c), logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("registry: auth.oidc: %w", err)
+		}
+		authn = append(authn, oidc)
 	}
-	return policy, []auth.Authenticator{users}, nil
+	if c.Htpasswd != "" {
+		users, err := auth.LoadHtpasswd(c.Htpasswd)
+		if err != nil {
+			return nil, nil, fmt.Errorf("registry: auth.htpasswd: %w", err)
+		}
+		authn = append(authn, users)
+	}
+	return policy, authn, nil
+}
+
+// oidcConfigs translates the configured issuers for auth.NewOIDC.
+func oidcConfigs(c config.Auth) []auth.OIDCConfig {
+	out := make([]auth.OIDCConfig, 0, len(c.OIDC))
+	for _, o := range c.OIDC {
+		oc := auth.OIDCConfig{Issuer: o.Issuer, Audience: o.Audience, JWKSURL: o.JWKSURL, CAFile: o.CAFile,
+			SubjectClaim: o.SubjectClaim, UsernamePrefix: o.UsernamePrefix, Roles: c.Roles,
+			CacheTTL: o.CacheTTL, RefreshInterval: o.RefreshInterval, MaxTokenLifetime: o.MaxTokenLifetime}
+		for _, r := range o.Rules {
+			rule := auth.OIDCRule{Claim: r.Claim, Equals: r.Equals, Pattern: r.Pattern,
+				Role: r.Role, Actions: r.Actions, Repositories: r.Repositories}
+			for _, a := range r.And {
+				rule.And = append(rule.And, auth.OIDCCondition{Claim: a.Claim, Equals: a.Equals, Pattern: a.Pattern})
+			}
+			oc.Rules = append(oc.Rules, rule)
+		}
+		out = append(out, oc)
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
 	// The storage drivers the configuration can name.
@@ -42,6 +43,7 @@ type Server struct {
 	store   metadata.Store
 	rec     *recorder.Recorder
 	auth    *auth.Service // nil when auth is off
+	rescans api.Rescanner // nil without a scanner
 	ready   *readiness
 	metrics *httpMetrics
 	handler http.Handler
@@ -114,7 +116,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	metrics := newHTTPMetrics(cfg.Debug.Metrics)
 	var authSvc *auth.Service
 	if cfg.Auth.Enabled {
-		if authSvc, err = newAuth(cfg.Auth, metrics.registry, logger.With("component", "auth")); err != nil {
+		if authSvc, err = newAuth(ctx, cfg.Auth, metrics.registry, logger.With("component", "auth")); err != nil {
 			rec.Close()
 			store.Close()
 			return nil, err
@@ -143,6 +145,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	s.ready.add("metadata", rec.Check)
 	if o.scanner != nil {
 		s.ready.add("scanner", scannerCheck(o.scanner))
+		ns, err := storage.NewRegistry(ctx, driver)
+		if err != nil {
+			return nil, fmt.Errorf("registry: opening storage for rescans: %w", err)
+		}
+		s.rescans = gate.Rescanner(ns)
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -166,7 +173,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if s.auth == nil || !cfg.Auth.Enabled {
 		return nil
 	}
-	policy, authn, err := authPolicy(cfg.Auth)
+	policy, authn, err := authPolicy(context.Background(), cfg.Auth, s.logger.With("component", "auth"))
 	if err != nil {
 		return err
 	}
@@ -195,7 +202,7 @@ func (s *Server) routes() http.Handler {
 		guard = s.auth
 		mux.Handle(auth.TokenPath, s.auth)
 	}
-	mux.Handle(api.Prefix, api.New(s.store, guard, s.logger.With("component", "api")))
+	mux.Handle(api.Prefix, api.New(s.store, s.rescans, guard, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

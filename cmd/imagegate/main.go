@@ -3,6 +3,7 @@
 //
 //	imagegate serve [--config FILE]     run the registry
 //	imagegate config check FILE         validate a config, print the effective one
+//	imagegate scan REPO@DIGEST          rescan a stored image with the server's current DB
 //	imagegate version                   print version, commit and Go version
 package main
 
@@ -20,6 +21,8 @@ const usage = `usage: imagegate <command> [flags]
 commands:
   serve [--config FILE]   run the registry (defaults: 127.0.0.1:5000, storage under ./data)
   config check FILE       validate FILE with the IMAGEGATE_* environment, print the effective config
+  scan REPO@DIGEST [--server URL] [--username U (password on stdin) | --token T] [--json]
+                          rescan a stored image with the server's current vulnerability DB
   version                 print version, commit and Go version
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 			return errUsage
 		}
 		return configCheck(args[2:], stdout, environ)
+	case "scan":
+		return scanCmd(args[1:], stdout, os.Stdin)
 	case "version", "--version":
 		return version(stdout)
 	case "help", "-h", "--help":

@@ -1,0 +1,91 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/scan"
+	"github.com/imagegate/imagegate/validate"
+)
+
+// Rescanner scans stored manifests again with the current vulnerability
+// DB, under the repository's policy, without recording anything.
+type Rescanner struct {
+	gate *Gate
+	ns   distribution.Namespace
+}
+
+// Rescanner returns a rescanner reading manifests and blobs from ns.
+func (g *Gate) Rescanner(ns distribution.Namespace) *Rescanner { return &Rescanner{gate: g, ns: ns} }
+
+// maxRescanConfig bounds the image config read for a rescan.
+const maxRescanConfig = 8 << 20
+
+// Rescan scans manifest d of repo. An unknown manifest, an index or an
+// artifact is answered with an OCI error.
+func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (*metadata.ScanSummary, error) {
+	g := rs.gate
+	if g.scanning.Scanner == nil {
+		return nil, errcode.ErrorCodeUnavailable.WithMessage("this server has no scanner")
+	}
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return nil, errcode.ErrorCodeNameInvalid.WithDetail(err.Error())
+	}
+	r, err := rs.ns.Repository(ctx, named)
+	if err != nil {
+		return nil, fmt.Errorf("opening repository %s: %w", repo, err)
+	}
+	ms, err := r.Manifests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ms.Get(ctx, d)
+	var unknown distribution.ErrManifestUnknownRevision
+	if errors.As(err, &unknown) {
+		return nil, errcode.ErrorCodeManifestUnknown.WithDetail(map[string]string{"repository": repo, "digest": d.String()})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", d, err)
+	}
+	mediaType, payload, err := m.Payload()
+	if err != nil {
+		return nil, err
+	}
+	var shape validate.Shape
+	if err := json.Unmarshal(payload, &shape); err != nil || shape.Config == nil {
+		return nil, errcode.ErrorCodeUnsupported.WithMessage("only image manifests can be scanned: scan each platform manifest of an index")
+	}
+	blobs := r.Blobs(ctx)
+	rc, err := blobs.Open(ctx, shape.Config.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("opening config %s: %w", shape.Config.Digest, err)
+	}
+	config, err := io.ReadAll(io.LimitReader(rc, maxRescanConfig))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", shape.Config.Digest, err)
+	}
+	t := scan.Target{Repository: repo, Digest: d, MediaType: mediaType, RawManifest: payload, RawConfig: config,
+		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) { return blobs.Open(ctx, d) }}
+	for _, l := range shape.Layers {
+		t.Layers = append(t.Layers, scan.Layer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	sctx, cancel := context.WithTimeout(ctx, g.scanning.Timeout)
+	defer cancel()
+	report, err := g.scanning.Scanner.Scan(sctx, t)
+	if err != nil {
+		return nil, err
+	}
+	rule := g.scanning.Policies.For(repo)
+	return summarize(report, rule, rule.Evaluate(report, g.now())), nil
+}
