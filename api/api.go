@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -40,22 +41,35 @@ type Rescanner interface {
 
 // API answers /api/v1 requests from a metadata store.
 type API struct {
-	store   metadata.Store
-	rescans Rescanner
-	guard   Guard
-	logger *slog.Logger
-	mux    *http.ServeMux
+	store      metadata.Store
+	rescans    Rescanner
+	robotStore *auth.Robots
+	guard      Guard
+	logger     *slog.Logger
+	mux        *http.ServeMux
 }
 
-// New returns the API over store; guard nil leaves it open, rescans nil
-// answers rescans with 503.
-func New(store metadata.Store, rescans Rescanner, guard Guard, logger *slog.Logger) *API {
+// Options are the API's optional collaborators.
+type Options struct {
+	// Rescans serves rescans; nil answers them with 503.
+	Rescans Rescanner
+	// Guard authorizes requests; nil leaves the API open.
+	Guard Guard
+	// Robots manages robot accounts; nil when auth is off.
+	Robots *auth.Robots
+}
+
+// New returns the API over store.
+func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
+	guard := opts.Guard
 	if guard == nil {
 		guard = open{}
 	}
-	a := &API{store: store, rescans: rescans, guard: guard, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, robotStore: opts.Robots, guard: guard, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
+	a.mux.HandleFunc("/api/v1/robots", a.robots)
+	a.mux.HandleFunc("/api/v1/robots/", a.robots)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

@@ -12,7 +12,7 @@ import (
 )
 
 // newAuth builds the token service and access controller for c.
-func newAuth(ctx context.Context, c config.Auth, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
+func newAuth(ctx context.Context, c config.Auth, robots *auth.Robots, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
 	key, err := auth.LoadOrCreateSigningKey(c.SigningKey)
 	if err != nil {
 		return nil, err
@@ -21,7 +21,7 @@ func newAuth(ctx context.Context, c config.Auth, reg prometheus.Registerer, logg
 	if err != nil {
 		return nil, err
 	}
-	policy, authn, err := authPolicy(ctx, c, logger)
+	policy, authn, err := authPolicy(ctx, c, robots, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func newAuth(ctx context.Context, c config.Auth, reg prometheus.Registerer, logg
 
 // authPolicy builds the reloadable part of auth: the policy and the
 // identity sources.
-func authPolicy(ctx context.Context, c config.Auth, logger *slog.Logger) (*auth.Policy, []auth.Authenticator, error) {
+func authPolicy(ctx context.Context, c config.Auth, robots *auth.Robots, logger *slog.Logger) (*auth.Policy, []auth.Authenticator, error) {
 	pc := auth.PolicyConfig{Roles: c.Roles, PersonalNamespace: c.PersonalNamespace, AnonymousPull: c.AnonymousPull}
 	for _, b := range c.Bindings {
 		pc.Bindings = append(pc.Bindings, auth.Binding{Subjects: b.Subjects, Role: b.Role, Repositories: b.Repositories})
@@ -48,8 +48,8 @@ func authPolicy(ctx context.Context, c config.Auth, logger *slog.Logger) (*auth.
 	if err != nil {
 		return nil, nil, err
 	}
-	var authn []auth.Authenticator
-	if len(c.OIDC) > 0 { // first: it claims only ID tokens of its issuers
+	authn := []auth.Authenticator{robots} // robot$… names only
+	if len(c.OIDC) > 0 {                  // first: it claims only ID tokens of its issuers
 		oidc, err := auth.NewOIDC(ctx, oidcConfigs(c), logger)
 		if err != nil {
 			return nil, nil, fmt.Errorf("registry: auth.oidc: %w", err)

@@ -43,6 +43,7 @@ type Server struct {
 	store   metadata.Store
 	rec     *recorder.Recorder
 	auth    *auth.Service // nil when auth is off
+	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	ready   *readiness
 	metrics *httpMetrics
@@ -115,8 +116,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics)
 	var authSvc *auth.Service
+	var robots *auth.Robots
 	if cfg.Auth.Enabled {
-		if authSvc, err = newAuth(ctx, cfg.Auth, metrics.registry, logger.With("component", "auth")); err != nil {
+		robots = auth.NewRobots(driver)
+		if authSvc, err = newAuth(ctx, cfg.Auth, robots, metrics.registry, logger.With("component", "auth")); err != nil {
 			rec.Close()
 			store.Close()
 			return nil, err
@@ -137,6 +140,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store:   store,
 		rec:     rec,
 		auth:    authSvc,
+		robots:  robots,
 		ready:   newReadiness(5 * time.Second),
 		metrics: metrics,
 		failed:  make(chan error, 2),
@@ -173,7 +177,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if s.auth == nil || !cfg.Auth.Enabled {
 		return nil
 	}
-	policy, authn, err := authPolicy(context.Background(), cfg.Auth, s.logger.With("component", "auth"))
+	policy, authn, err := authPolicy(context.Background(), cfg.Auth, s.robots, s.logger.With("component", "auth"))
 	if err != nil {
 		return err
 	}
@@ -197,12 +201,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
 	mux.Handle("/v2/", limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes))
-	var guard api.Guard
+	opts := api.Options{Rescans: s.rescans}
 	if s.auth != nil {
-		guard = s.auth
+		opts.Guard, opts.Robots = s.auth, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
 	}
-	mux.Handle(api.Prefix, api.New(s.store, s.rescans, guard, s.logger.With("component", "api")))
+	mux.Handle(api.Prefix, api.New(s.store, opts, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})

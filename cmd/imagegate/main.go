@@ -4,6 +4,7 @@
 //	imagegate serve [--config FILE]     run the registry
 //	imagegate config check FILE         validate a config, print the effective one
 //	imagegate scan REPO@DIGEST          rescan a stored image with the server's current DB
+//	imagegate token robot …             create, list and revoke robot accounts
 //	imagegate version                   print version, commit and Go version
 package main
 
@@ -23,6 +24,8 @@ commands:
   config check FILE       validate FILE with the IMAGEGATE_* environment, print the effective config
   scan REPO@DIGEST [--server URL] [--username U (password on stdin) | --token T] [--json]
                           rescan a stored image with the server's current vulnerability DB
+  token robot create NAME --scope 'PATTERN:ACTIONS' [--expires 720h] | list | revoke NAME
+                          manage robot accounts (as an admin: --username U, password on stdin, or --token T)
   version                 print version, commit and Go version
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
@@ -57,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 			return errUsage
 		}
 		return configCheck(args[2:], stdout, environ)
+	case "token":
+		return tokenCmd(args[1:], stdout, os.Stdin)
 	case "scan":
 		return scanCmd(args[1:], stdout, os.Stdin)
 	case "version", "--version":
