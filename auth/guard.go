@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
@@ -42,9 +43,53 @@ func (s *Service) AllowPull(w http.ResponseWriter, r *http.Request, repo string)
 }
 
 // AllowAdmin answers the request and returns false unless it comes from an
-// admin (a token granting the catalog).
+// admin: 401 with a challenge without a valid token, 403 DENIED with one.
 func (s *Service) AllowAdmin(w http.ResponseWriter, r *http.Request) bool {
-	return s.Allow(w, r, CatalogAccess)
+	if !s.Allow(w, r, CatalogAccess) {
+		return false
+	}
+	if c := s.bearerClaims(r); c != nil && c.Admin {
+		return true
+	}
+	_ = errcode.ServeJSON(w, errcode.ErrorCodeDenied.WithMessage("administrators only"))
+	return false
+}
+
+// bearerClaims are the claims of the request's own (imagegate) token, nil
+// without a valid one.
+func (s *Service) bearerClaims(r *http.Request) *Claims {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), bearerPrefix)
+	if !ok {
+		return nil
+	}
+	c, err := s.verifier.Verify(tok)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// CatalogFilter returns which repositories the request's caller may see
+// in the catalog: those it may pull. Admins see everything.
+func (s *Service) CatalogFilter(r *http.Request) func(repo string) bool {
+	c := s.bearerClaims(r)
+	if c != nil && c.Admin {
+		return func(string) bool { return true }
+	}
+	var id *Identity
+	if c != nil && c.AuthMethod != "anonymous" {
+		id = &Identity{Subject: c.Subject, Method: c.AuthMethod, Roles: c.Roles}
+		for _, a := range *s.authn.Load() {
+			if res, ok := a.(IdentityResolver); ok {
+				if got, err := res.Resolve(r.Context(), c.Subject); err == nil {
+					id = &got
+					break
+				}
+			}
+		}
+	}
+	policy := s.Policy()
+	return func(repo string) bool { return slices.Contains(policy.Allowed(id, repo), ActionPull) }
 }
 
 // allowForeignBearer accepts a bearer token that is not imagegate's but one

@@ -11,9 +11,18 @@ type Identity struct {
 	// Roles are extra roles the identity carries by itself (robots, OIDC
 	// claim rules); the policy's bindings add more.
 	Roles []string
-	// Scopes, when set, restrict the identity to these repository patterns
-	// and actions whatever its roles (robot accounts).
+	// Scopes are permissions the identity carries by itself, in addition
+	// to the policy's bindings (robot accounts, OIDC claim rules).
 	Scopes []Scope
+	// Admin is set by the token service for subjects bound admin on "**".
+	Admin bool
+}
+
+// IdentityResolver rebuilds the identity of a subject from its own
+// records (a robot's scopes), for decisions made after login.
+type IdentityResolver interface {
+	// Resolve returns subject's identity, or ErrNotMine.
+	Resolve(ctx context.Context, subject string) (Identity, error)
 }
 
 // Scope is a set of actions on repositories matching a pattern.

@@ -170,7 +170,7 @@ func (p *Policy) Allowed(id *Identity, repo string) []string {
 }
 
 // Grant intersects what was asked with what id may do. Unknown resource
-// types and actions are dropped; the catalog goes to admins only.
+// types and actions are dropped.
 func (p *Policy) Grant(id *Identity, asked []ResourceActions) []ResourceActions {
 	var granted []ResourceActions
 	for _, ra := range asked {
@@ -186,7 +186,9 @@ func (p *Policy) Grant(id *Identity, asked []ResourceActions) []ResourceActions 
 				}
 			}
 		case "registry":
-			if ra.Name == "catalog" && p.IsAdmin(id) {
+			// Anyone who may pull something may list the catalog; the
+			// server filters it down to what the caller may pull.
+			if ra.Name == "catalog" && (id != nil || len(p.anonymousPull) > 0) {
 				ok = []string{"*"}
 			}
 		}

@@ -65,7 +65,7 @@ func TestPolicyGrantIntersects(t *testing.T) {
 		{Type: "registry", Name: "catalog", Actions: []string{"*"}},
 	}
 	got := p.Grant(&Identity{Subject: "alice"}, asked)
-	if len(got) != 1 || got[0].Name != "team/app" || !slices.Equal(got[0].Actions, []string{"pull", "push"}) {
+	if len(got) != 2 || got[0].Name != "team/app" || !slices.Equal(got[0].Actions, []string{"pull", "push"}) || got[1].Type != "registry" {
 		t.Fatalf("alice got %+v", got)
 	}
 	got = p.Grant(&Identity{Subject: "root"}, asked)

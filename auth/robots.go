@@ -182,6 +182,18 @@ func (rs *Robots) Active(ctx context.Context, subject string) error {
 	return nil
 }
 
+// Resolve implements IdentityResolver.
+func (rs *Robots) Resolve(ctx context.Context, subject string) (Identity, error) {
+	if err := rs.Active(ctx, subject); err != nil {
+		return Identity{}, err
+	}
+	r, err := rs.cached(ctx, strings.TrimPrefix(subject, RobotPrefix))
+	if err != nil || r == nil {
+		return Identity{}, ErrRobotUnknown
+	}
+	return Identity{Subject: subject, Method: MethodRobot, Scopes: r.Scopes}, nil
+}
+
 // cached loads robot name through the short-lived cache (nil: absent).
 func (rs *Robots) cached(ctx context.Context, name string) (*Robot, error) {
 	rs.mu.Lock()

@@ -29,6 +29,8 @@ type Claims struct {
 	AuthMethod string `json:"amr,omitempty"`
 	// Roles are the subject's roles when the token was issued.
 	Roles []string `json:"roles,omitempty"`
+	// Admin marks a subject bound admin on every repository.
+	Admin bool `json:"adm,omitempty"`
 }
 
 const useRefresh = "refresh"
@@ -62,6 +64,7 @@ func (is *Issuer) Issue(id Identity, access []ResourceActions) (string, time.Tim
 		Access:           access,
 		AuthMethod:       id.Method,
 		Roles:            id.Roles,
+		Admin:            id.Admin,
 	}
 	tok, err := is.sign(&c)
 	return tok, now, err

@@ -46,7 +46,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, http.StatusBadRequest, errcode.ErrorCodeUnsupported.WithMessage(err.Error()), "", "bad_request")
 			return
 		}
-		scopes = q["scope"]
+		// Several scopes may come as repeated parameters or, as challenges
+		// list them, space-separated in one.
+		for _, v := range q["scope"] {
+			scopes = append(scopes, strings.Fields(v)...)
+		}
 		username, password, hasCreds = r.BasicAuth()
 		offline = q.Get("offline_token") == "true"
 	case http.MethodPost:
@@ -111,6 +115,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	policy := s.Policy()
 	if id != nil {
 		id.Roles = mergeRoles(id.Roles, policy.Roles(id))
+		id.Admin = policy.IsAdmin(id)
 	}
 	granted := policy.Grant(id, asked)
 	tok, issued, err := s.issuer.Issue(identityOrAnonymous(id), granted)

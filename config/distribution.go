@@ -26,10 +26,19 @@ func (c *Config) Distribution(secret string) *configuration.Configuration {
 	d.HTTP.Host = c.HTTP.Host
 	d.HTTP.Secret = secret
 	d.HTTP.Headers = map[string][]string{"X-Content-Type-Options": {"nosniff"}}
+	// Defaults distribution applies only when it parses its own YAML.
+	d.Catalog.MaxEntries = maxCatalogEntries
+	d.Tags.MaxTags = maxTagsPage
 	d.Validation.Enabled = true
 	d.Validation.Manifests.Indexes.Platforms = "all"
 	return d
 }
+
+// Page limits of the catalog and tag lists (distribution's defaults).
+const (
+	maxCatalogEntries = 1000
+	maxTagsPage       = 1000
+)
 
 // StorageParameters returns the parameters of the configured storage driver,
 // as distribution's driver factory expects them.

@@ -189,12 +189,29 @@ func TestAuthChallengesAndScopes(t *testing.T) {
 			t.Errorf("scope %q: %d, want 400", scope, resp.StatusCode)
 		}
 	}
-	// Catalog: admins only.
-	if status, _, _ := do(t, "GET", s.base+"/v2/_catalog", bearer(token(t, s, "alice", "registry:catalog:*")), nil); status != 401 {
-		t.Fatalf("alice listed the catalog: %d", status)
+	// Catalog: filtered to what the caller may pull.
+	for _, repo := range []string{"team/a", "alice/tool", "other/x"} {
+		ref, _ := name.ParseReference(s.host()+"/"+repo+":v1", name.Insecure)
+		img, _ := random.Image(128, 1)
+		if err := remote.Write(ref, img, as("root")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if status, _, _ := do(t, "GET", s.base+"/v2/_catalog", bearer(token(t, s, "root", "registry:catalog:*")), nil); status != 200 {
-		t.Fatalf("root could not list the catalog: %d", status)
+	catalog := func(user string) string {
+		status, _, body := do(t, "GET", s.base+"/v2/_catalog", bearer(token(t, s, user, "registry:catalog:*")), nil)
+		if status != 200 {
+			t.Fatalf("%s listing the catalog: %d %s", user, status, body)
+		}
+		return strings.TrimSpace(string(body))
+	}
+	if got := catalog("alice"); got != `{"repositories":["alice/tool","team/a"]}` {
+		t.Fatalf("alice's catalog: %s", got)
+	}
+	if got := catalog("bob"); got != `{"repositories":["team/a"]}` {
+		t.Fatalf("bob's catalog: %s", got)
+	}
+	if got := catalog("root"); got != `{"repositories":["alice/tool","other/x","team/a"]}` {
+		t.Fatalf("root's catalog: %s", got)
 	}
 }
 
@@ -280,8 +297,13 @@ func TestAuthProtectsAPI(t *testing.T) {
 	if status, _, body := do(t, "GET", s.base+"/api/v1/pushes?repository=team/a", bob, nil); status != 200 {
 		t.Fatalf("API with a pull token: %d %s", status, body)
 	}
-	if status, _, _ := do(t, "GET", s.base+"/api/v1/pushes", bob, nil); status != 401 {
-		t.Fatalf("all records with a non-admin token: %d", status)
+	bobAll := http.Header{"Authorization": {"Bearer " + token(t, s, "bob", "registry:catalog:*")}}
+	if status, _, body := do(t, "GET", s.base+"/api/v1/pushes", bobAll, nil); status != http.StatusForbidden ||
+		!strings.Contains(string(body), "DENIED") {
+		t.Fatalf("all records as a non-admin: %d %s", status, body)
+	}
+	if status, _, _ := do(t, "GET", s.base+"/api/v1/pushes", bob, nil); status != http.StatusUnauthorized {
+		t.Fatalf("all records with a token lacking the scope: %d", status)
 	}
 	root := http.Header{"Authorization": {"Bearer " + token(t, s, "root", "registry:catalog:*")}}
 	if status, _, _ := do(t, "GET", s.base+"/api/v1/pushes", root, nil); status != 200 {

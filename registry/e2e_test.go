@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -116,5 +117,26 @@ func TestPushIndex(t *testing.T) {
 		if _, err := child.Layers(); err != nil {
 			t.Fatalf("child %s: %v", desc.Digest, err)
 		}
+	}
+}
+
+// TestCatalogAndTagsPaginate: the catalog and tag lists answer, and page
+// with n and a Link header (distribution applies their page limits only
+// when it parses its own YAML, so imagegate sets them).
+func TestCatalogAndTagsPaginate(t *testing.T) {
+	s := startServer(t, nil)
+	pushN(t, s, "cat/a", "v1", 2)
+	pushN(t, s, "cat/b", "v1", 1)
+	status, hdr, body := do(t, "GET", s.base+"/v2/_catalog?n=1", nil, nil)
+	if status != 200 || string(body) != "{\"repositories\":[\"cat/a\"]}\n" || !strings.Contains(hdr.Get("Link"), `rel="next"`) {
+		t.Fatalf("catalog page 1: %d %q %q", status, body, hdr.Get("Link"))
+	}
+	status, _, body = do(t, "GET", s.base+"/v2/_catalog", nil, nil)
+	if status != 200 || string(body) != "{\"repositories\":[\"cat/a\",\"cat/b\"]}\n" {
+		t.Fatalf("catalog: %d %q", status, body)
+	}
+	status, _, body = do(t, "GET", s.base+"/v2/cat/a/tags/list", nil, nil)
+	if status != 200 || !strings.Contains(string(body), `"tags":["v1"]`) {
+		t.Fatalf("tags: %d %s", status, body)
 	}
 }

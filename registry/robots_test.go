@@ -35,7 +35,7 @@ func TestRobotAccounts(t *testing.T) {
 		t.Fatalf("a second robot of the same name: %d", status)
 	}
 	alice := http.Header{"Authorization": {"Bearer " + token(t, s, "alice", "registry:catalog:*")}}
-	if status, _, _ := do(t, "POST", s.base+"/api/v1/robots", alice, strings.NewReader(body)); status != http.StatusUnauthorized {
+	if status, _, _ := do(t, "POST", s.base+"/api/v1/robots", alice, strings.NewReader(body)); status != http.StatusForbidden {
 		t.Fatalf("a non-admin created a robot: %d", status)
 	}
 	if status, _, _ := do(t, "POST", s.base+"/api/v1/robots", admin, strings.NewReader(`{"name":"Bad Name!","scopes":[{"repositories":"**","actions":["pull"]}],"expires_in":"1h"}`)); status != http.StatusBadRequest {

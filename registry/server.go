@@ -200,7 +200,11 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
-	mux.Handle("/v2/", limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes))
+	var v2 http.Handler = limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes)
+	if s.auth != nil {
+		v2 = filterCatalog(v2, s.auth.CatalogFilter)
+	}
+	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans}
 	if s.auth != nil {
 		opts.Guard, opts.Robots = s.auth, s.robots

@@ -139,6 +139,10 @@ stop() {
 		sleep 0.2
 	done
 	rm -f "${pidfile}"
+	# dockerd leaves its data root (and what it mounted below) mounted.
+	grep -o " ${dir}/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
+		umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true
+	done
 }
 
 case "${action}" in

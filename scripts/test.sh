@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: builds imagegate, installs and
-# starts what the tests need (Docker engine, DynamoDB Local, OCI conformance
-# suite), runs every Go test with all of them required (none may skip), and
+# starts what the tests need (Docker engine, DynamoDB Local, crane, skopeo,
+# OCI conformance suite), runs every Go test with all of them required (none may skip), and
 # prints the conformance summary. Called by `make test` and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ make build
 echo "binary: $(du -h bin/imagegate | cut -f1) bin/imagegate"
 
 conformance_bin=$(bash scripts/build-conformance.sh)
+client_env=$(bash scripts/install-clients.sh)
+while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install
 
 docker_dir=$(mktemp -d /tmp/imagegate-dockerd.XXXXXX)
@@ -45,7 +47,7 @@ bash scripts/in-netns.sh bash -c 'set -o pipefail
 	go test -count=1 -timeout 10m '"$netns_pkgs"'; rc=$?
 	bash scripts/dynamodb-local.sh stop "$1"; exit $rc' _ "$ddb_dir"
 
-go test -count=1 -timeout 10m -v ./test/conformance 2>&1 | tee build/conformance.log | grep -E '^(--- |ok|FAIL|PASS)|conformance:' || true
+go test -count=1 -timeout 10m -v ./test/conformance 2>&1 | tee build/conformance.log | grep -E '^(--- |ok|FAIL|PASS)|conformance( \(auth\))?:' || true
 # grep above only trims the output; the test's own verdict decides:
 grep -qE '^ok\s' build/conformance.log
 

@@ -68,30 +68,87 @@ var suiteSettings = []string{
 	"OCI_API_REFERRER=true",
 }
 
-// TestConformance runs the OCI distribution-spec conformance suite against a
-// freshly started imagegate and fails when it passes fewer than minPassed
-// checks, when any check of the baseline no longer passes, or when the suite
-// produced no summary or junit report. The suite's own non-zero exit (it has
-// known failures) is not a failure here.
+// TestConformance runs the OCI distribution-spec conformance suite twice,
+// side by side, each against its own freshly started imagegate: "open" with
+// auth off, and "auth" with auth on, the suite logging in (OCI_USERNAME,
+// OCI_PASSWORD) as a user bound admin on every repository. Each run fails
+// when it passes fewer than minPassed checks, when any check of the
+// baseline no longer passes, or when the suite produced no summary or junit
+// report; the suite's own non-zero exit (it has known failures) is not a
+// failure here. Then the auth run must pass every check the open run passed,
+// and as many: turning auth on may cost no conformance.
+//
+// With envRegistry set (scripts/conformance-baseline.sh) only the open run
+// runs, against that registry.
 func TestConformance(t *testing.T) {
 	suite := liveserver.RequireBinary(t, envSuiteBin)
-	registry := os.Getenv(envRegistry)
-	if registry == "" {
-		srv := liveserver.Start(t, liveserver.RequireBinary(t, envImagegateBin))
-		registry = srv.Addr
+	external := os.Getenv(envRegistry)
+	var bin string
+	if external == "" {
+		bin = liveserver.RequireBinary(t, envImagegateBin)
 	}
-	root := repoRoot(t)
-	outDir := outputDir(t, root)
+	outDir := outputDir(t, repoRoot(t), "")
 
+	var open, withAuth *outcome
+	t.Run("runs", func(t *testing.T) {
+		t.Run("open", func(t *testing.T) {
+			t.Parallel()
+			registry := external
+			if registry == "" {
+				registry = liveserver.Start(t, bin).Addr
+			}
+			o := runChecked(t, "conformance", suite, registry, outDir, nil)
+			if *writeBaselineTo != "" {
+				if err := writeBaseline(*writeBaselineTo, o.passed); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("wrote %d passed test cases to %s", len(o.passed), *writeBaselineTo)
+			}
+			open = o
+		})
+		t.Run("auth", func(t *testing.T) {
+			if external != "" {
+				t.Skipf("%s is set: the registry under test is not imagegate", envRegistry)
+			}
+			t.Parallel()
+			registry, creds := startWithAuth(t, bin)
+			withAuth = runChecked(t, "conformance (auth)", suite, registry, outputDir(t, repoRoot(t), "auth"), creds)
+		})
+	})
+	if open == nil || withAuth == nil {
+		return // a run failed (reported) or was skipped
+	}
+	if withAuth.sum.Passed < open.sum.Passed {
+		t.Errorf("with auth on, passed %d checks; with auth off, %d", withAuth.sum.Passed, open.sum.Passed)
+	}
+	if reg := regressions(open.passed, withAuth.passed); len(reg) > 0 {
+		t.Errorf("%d checks that pass with auth off did not pass with auth on (details in %s/auth/report.html):\n  %s",
+			len(reg), outDir, strings.Join(reg, "\n  "))
+	}
+}
+
+// outcome is what one run of the suite achieved.
+type outcome struct {
+	sum    summary
+	passed []string // junit names of the passed test cases, sorted
+}
+
+// runChecked runs the suite against registry with extraEnv added to its
+// settings, copies its reports to outDir, logs "LABEL: N passed, N failed,
+// N skipped", and checks the run: a summary and a junit report that agree,
+// at least minPassed checks passed, and every baseline check passed (unless
+// -write-baseline is given). It returns nil when the run cannot be judged.
+func runChecked(t *testing.T, label, suite, registry, outDir string, extraEnv []string) *outcome {
+	t.Helper()
 	resultsDir := t.TempDir()
-	stdout, stderr := runSuite(t, suite, registry, resultsDir)
+	stdout, stderr := runSuite(t, suite, registry, resultsDir, extraEnv)
 	copyArtifacts(t, resultsDir, outDir, stdout, stderr)
 
 	sum, err := parseSummary(stdout)
 	if err != nil {
 		t.Fatalf("%v\nsuite stderr (tail):\n%s", err, lastLines(stderr, 30))
 	}
-	t.Logf("conformance: %d passed, %d failed, %d skipped", sum.Passed, sum.Failed, sum.Skipped)
+	t.Logf("%s: %d passed, %d failed, %d skipped", label, sum.Passed, sum.Failed, sum.Skipped)
 	t.Logf("reports in %s", outDir)
 
 	junit, err := os.Open(filepath.Join(resultsDir, "junit.xml"))
@@ -109,29 +166,26 @@ func TestConformance(t *testing.T) {
 	if sum.Passed < minPassed {
 		t.Errorf("passed %d checks, want at least %d (distribution v3.1.2)", sum.Passed, minPassed)
 	}
-
+	o := &outcome{sum: sum, passed: rep.passedNames()}
 	if *writeBaselineTo != "" {
-		if err := writeBaseline(*writeBaselineTo, rep.passedNames()); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %d passed test cases to %s", len(rep.passedNames()), *writeBaselineTo)
-		return
+		return o
 	}
 	baseline, err := readBaseline(baselineFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reg := regressions(baseline, rep.passedNames()); len(reg) > 0 {
+	if reg := regressions(baseline, o.passed); len(reg) > 0 {
 		t.Errorf("%d checks that distribution v3.1.2 passes did not pass (details in %s/report.html):\n  %s",
 			len(reg), outDir, strings.Join(reg, "\n  "))
 	}
+	return o
 }
 
 // runSuite runs the suite against registry, writing reports to resultsDir,
 // and returns its stdout and stderr. The suite's environment is the test's
-// without any OCI_* variable, plus suiteSettings. Only a failure to run it at
+// without any OCI_* variable, plus suiteSettings, plus extraEnv. Only a failure to run it at
 // all (or a timeout) fails the test; its exit status is logged.
-func runSuite(t *testing.T, suite, registry, resultsDir string) (stdout, stderr []byte) {
+func runSuite(t *testing.T, suite, registry, resultsDir string, extraEnv []string) (stdout, stderr []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), suiteTimeout)
 	defer cancel()
@@ -140,6 +194,7 @@ func runSuite(t *testing.T, suite, registry, resultsDir string) (stdout, stderr 
 	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(environWithout("OCI_"), suiteSettings...)
 	cmd.Env = append(cmd.Env, "OCI_REGISTRY="+registry, "OCI_RESULTS_DIR="+resultsDir)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 
@@ -188,8 +243,9 @@ func copyArtifacts(t *testing.T, resultsDir, outDir string, stdout, stderr []byt
 }
 
 // outputDir creates and returns the directory for the reports: $envOut, or
-// defaultOut, relative paths taken from the repository root.
-func outputDir(t *testing.T, root string) string {
+// defaultOut, relative paths taken from the repository root; then sub, when
+// not empty, below it.
+func outputDir(t *testing.T, root, sub string) string {
 	t.Helper()
 	dir := os.Getenv(envOut)
 	if dir == "" {
@@ -198,6 +254,7 @@ func outputDir(t *testing.T, root string) string {
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(root, dir)
 	}
+	dir = filepath.Join(dir, sub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("create report directory (%s): %v", envOut, err)
 	}

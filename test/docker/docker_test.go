@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
 
-// Environment read by TestDockerPushPull.
+// Environment read by the tests of this package.
 const (
 	envImagegateBin = "IMAGEGATE_BIN" // the imagegate binary under test
 	envDockerHost   = "DOCKER_HOST"   // the engine, e.g. from `scripts/dockerd.sh start DIR`
@@ -33,17 +34,7 @@ const layerCount = 3
 // layers (diff IDs) as the image that was loaded.
 func TestDockerPushPull(t *testing.T) {
 	bin := liveserver.RequireBinary(t, envImagegateBin)
-	liveserver.RequireEnv(t, envDockerHost, "address of a Docker engine, see scripts/dockerd.sh")
-	cliPath, err := exec.LookPath("docker")
-	if err != nil {
-		liveserver.Unavailable(t, "no docker client on PATH (%v); `make test` or scripts/dockerd.sh installs one", err)
-	}
-	docker := dockerCLI{bin: cliPath}
-	ver, err := docker.run(t.Context(), "version", "--format", "{{.Server.Version}}")
-	if err != nil {
-		t.Fatalf("DOCKER_HOST is set but the engine does not answer: %v", err)
-	}
-	t.Logf("docker engine %s", ver)
+	docker := requireDocker(t)
 
 	srv := liveserver.Start(t, bin)
 
@@ -64,18 +55,7 @@ func TestDockerPushPull(t *testing.T) {
 	remoteRef := srv.Addr + "/e2e/app:" + tag
 	t.Cleanup(func() { removeImage(t, docker, imageID.String()) })
 
-	// docker load of a tarball written by go-containerregistry.
-	tarPath := filepath.Join(t.TempDir(), "image.tar")
-	srcTag, err := name.NewTag(localRef)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tarball.WriteToFile(tarPath, srcTag, img); err != nil {
-		t.Fatalf("write image tarball: %v", err)
-	}
-	if out := docker.must(t, "load", "-i", tarPath); !strings.Contains(out, localRef) {
-		t.Fatalf("docker load did not report %s:\n%s", localRef, out)
-	}
+	loadImage(t, docker, img, localRef)
 
 	// tag + push; remember the digest docker reports.
 	docker.must(t, "tag", localRef, remoteRef)
@@ -131,6 +111,42 @@ func TestDockerPushPull(t *testing.T) {
 	if !slices.Equal(got.RootFS.Layers, wantLayers) {
 		t.Errorf("pulled diff IDs = %q, want %q", got.RootFS.Layers, wantLayers)
 	}
+}
+
+// loadImage puts img into the engine as localRef, with docker load of a
+// tarball written by go-containerregistry.
+func loadImage(t *testing.T, docker dockerCLI, img v1.Image, localRef string) {
+	t.Helper()
+	tarPath := filepath.Join(t.TempDir(), "image.tar")
+	srcTag, err := name.NewTag(localRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(tarPath, srcTag, img); err != nil {
+		t.Fatalf("write image tarball: %v", err)
+	}
+	if out := docker.must(t, "load", "-i", tarPath); !strings.Contains(out, localRef) {
+		t.Fatalf("docker load did not report %s:\n%s", localRef, out)
+	}
+}
+
+// requireDocker returns a client for the engine at DOCKER_HOST, or skips
+// (fails under IMAGEGATE_TEST_REQUIRE_ALL=1) when there is none. It fails
+// the test when DOCKER_HOST is set but the engine does not answer.
+func requireDocker(t *testing.T) dockerCLI {
+	t.Helper()
+	liveserver.RequireEnv(t, envDockerHost, "address of a Docker engine, see scripts/dockerd.sh")
+	cliPath, err := exec.LookPath("docker")
+	if err != nil {
+		liveserver.Unavailable(t, "no docker client on PATH (%v); `make test` or scripts/dockerd.sh installs one", err)
+	}
+	docker := dockerCLI{bin: cliPath}
+	ver, err := docker.run(t.Context(), "version", "--format", "{{.Server.Version}}")
+	if err != nil {
+		t.Fatalf("DOCKER_HOST is set but the engine does not answer: %v", err)
+	}
+	t.Logf("docker engine %s", ver)
+	return docker
 }
 
 // imageInspect is the part of `docker image inspect` the test reads.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -28,15 +29,28 @@ const cmdTimeout = 2 * time.Minute
 // (inherited from the test's environment).
 type dockerCLI struct {
 	bin string
+	// config, when set, is the client's configuration directory
+	// (DOCKER_CONFIG): where docker login keeps credentials. A private one
+	// per test keeps logins from leaking between tests or into ~/.docker.
+	config string
 }
 
 // run executes `docker args...` bounded by cmdTimeout and returns its
 // combined output, trimmed. On failure the error carries the output.
 func (d dockerCLI) run(ctx context.Context, args ...string) (string, error) {
+	return d.runStdin(ctx, "", args...)
+}
+
+// runStdin is run with stdin as the command's standard input.
+func (d dockerCLI) runStdin(ctx context.Context, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, d.bin, args...)
 	cmd.WaitDelay = 5 * time.Second
+	if d.config != "" {
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+d.config)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

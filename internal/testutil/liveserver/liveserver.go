@@ -32,6 +32,10 @@ type Server struct {
 	DebugAddr string // debug/metrics listen address, "127.0.0.1:PORT"
 	DataDir   string // filesystem storage root, inside t.TempDir()
 	LogPath   string // file receiving the process's stdout and stderr
+	WorkDir   string // the process's working directory, inside t.TempDir()
+	// ConfigPath is the YAML file given to `serve --config` (StartWithConfig);
+	// empty when the server runs on the built-in defaults.
+	ConfigPath string
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once the process has exited
@@ -54,6 +58,12 @@ type Server struct {
 // When the test has failed, the tail of the server's output is logged.
 func Start(t testing.TB, bin string, extraEnv ...string) *Server {
 	t.Helper()
+	return start(t, bin, "", extraEnv)
+}
+
+// start is Start, with `--config configPath` added when configPath is set.
+func start(t testing.TB, bin, configPath string, extraEnv []string) *Server {
+	t.Helper()
 	addrs, err := freeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatalf("liveserver: %v", err)
@@ -65,14 +75,21 @@ func Start(t testing.TB, bin string, extraEnv ...string) *Server {
 		DebugAddr: addrs[1],
 		DataDir:   t.TempDir(),
 		LogPath:   filepath.Join(logDir, "imagegate.log"),
+		WorkDir:   workDir,
 		exited:    make(chan struct{}),
+
+		ConfigPath: configPath,
 	}
 	logFile, err := os.Create(s.LogPath)
 	if err != nil {
 		t.Fatalf("liveserver: create log file: %v", err)
 	}
 
-	s.cmd = exec.Command(bin, "serve")
+	args := []string{"serve"}
+	if configPath != "" {
+		args = append(args, "--config", configPath)
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = workDir
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.Env = append(environWithout("IMAGEGATE_"),

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // fakeEnv selects the behaviour of the test binary when it is re-executed as
@@ -42,6 +44,9 @@ func fakeServe(mode string) int {
 		if mode == "never-ready" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
+	})
+	mux.HandleFunc("/args", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, strings.Join(os.Args[1:], "\n"))
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		wd, _ := os.Getwd()
@@ -104,6 +109,57 @@ func TestStartPassesSettingsAndStops(t *testing.T) {
 	if strings.HasPrefix(env, "WD="+mustGetwd(t)+"\n") {
 		t.Error("server runs in the test's working directory")
 	}
+}
+
+func TestStartWithConfig(t *testing.T) {
+	const yaml = "auth:\n  enabled: true\n"
+	s := StartWithConfig(t, self(t), yaml, fakeEnv+"=ok")
+	if got := get(t, s.URL+"/args"); got != "serve\n--config\n"+s.ConfigPath {
+		t.Errorf("server arguments = %q, want serve --config %s", got, s.ConfigPath)
+	}
+	b, err := os.ReadFile(s.ConfigPath)
+	if err != nil || string(b) != yaml {
+		t.Errorf("config file holds %q (err %v), want %q", b, err, yaml)
+	}
+	if plain := Start(t, self(t), fakeEnv+"=ok"); get(t, plain.URL+"/args") != "serve" || plain.ConfigPath != "" {
+		t.Errorf("Start passes a config: args %q, ConfigPath %q", get(t, plain.URL+"/args"), plain.ConfigPath)
+	}
+}
+
+func TestWriteHtpasswd(t *testing.T) {
+	path := WriteHtpasswd(t, map[string]string{"bob": "b-pw", "alice": "a-pw"})
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("htpasswd has %d lines, want 2:\n%s", len(lines), b)
+	}
+	for i, want := range []struct{ name, pw string }{{"alice", "a-pw"}, {"bob", "b-pw"}} {
+		name, hash, _ := strings.Cut(lines[i], ":")
+		if name != want.name {
+			t.Errorf("line %d names %q, want %q (sorted)", i+1, name, want.name)
+		}
+		if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(want.pw)); err != nil {
+			t.Errorf("%s: hash does not match the password: %v", name, err)
+		}
+	}
+}
+
+// get returns the body of GET url, failing the test on any error.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestStartFailures(t *testing.T) {
