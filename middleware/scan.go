@@ -89,7 +89,9 @@ func (g *Gate) scanFailed(ctx context.Context, rec *metadata.Record, rule policy
 	}
 	rec.Scan.Verdict = "scan-failed-rejected"
 	why := "the scan failed"
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, scan.ErrBusy) {
+		why = "every scan worker stayed busy"
+	} else if errors.Is(err, context.DeadlineExceeded) {
 		why = fmt.Sprintf("the scan did not finish within %s", g.scanning.Timeout)
 	} else if errors.Is(err, scan.ErrNoDB) {
 		why = "no vulnerability database is loaded yet"

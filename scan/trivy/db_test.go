@@ -149,3 +149,23 @@ func TestIncompatibleDB(t *testing.T) {
 		t.Errorf("Status = %+v, want not ready, naming the schema version", st)
 	}
 }
+
+// TestInterruptedSwap: a crash between moving the old DB aside and moving
+// the new one in leaves db.old behind; Open puts it back.
+func TestInterruptedSwap(t *testing.T) {
+	dir := t.TempDir()
+	trivytest.WriteFixtureDB(t, dir)
+	if err := os.Rename(filepath.Join(dir, "db"), filepath.Join(dir, "db.old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "db-download-123"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, trivy.Options{CacheDir: dir, SkipUpdate: true})
+	if st := s.Status(t.Context()); !st.Ready {
+		t.Errorf("Status = %+v, want the previous DB restored", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "db-download-123")); !os.IsNotExist(err) {
+		t.Errorf("partial download left in place (stat err %v)", err)
+	}
+}

@@ -35,6 +35,10 @@ func (s *Scanner) Scan(ctx context.Context, t scan.Target) (*scan.Report, error)
 	name := t.Repository + "@" + t.Digest.String()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	if err := ctx.Err(); err != nil { // over before it began: not a matter of busy workers
+		s.running.Done()
+		return nil, fmt.Errorf("scan %s: %w", name, err)
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():

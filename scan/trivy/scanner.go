@@ -98,10 +98,18 @@ func open(ctx context.Context, opts Options) (*Scanner, error) {
 	return s, nil
 }
 
-// removeLeftovers deletes what an interrupted update left in CacheDir.
+// removeLeftovers cleans up after an update interrupted by a crash: it
+// puts the previous DB back if the swap stopped before the new one was in
+// place, and deletes partial downloads and the previous DB otherwise.
 func (s *Scanner) removeLeftovers() {
+	old := s.dbDir() + oldSuffix
+	if _, err := os.Stat(s.dbDir()); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(old, s.dbDir()); err == nil {
+			s.log.Warn("restored the previous vulnerability database after an interrupted update", "dir", s.dbDir())
+		}
+	}
 	leftovers, _ := filepath.Glob(filepath.Join(s.opts.CacheDir, downloadPattern))
-	leftovers = append(leftovers, s.dbDir()+oldSuffix)
+	leftovers = append(leftovers, old)
 	for _, p := range leftovers {
 		if err := os.RemoveAll(p); err != nil {
 			s.log.Warn("cannot remove leftover of an interrupted DB update", "path", p, "err", err)
