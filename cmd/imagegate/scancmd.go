@@ -58,8 +58,8 @@ func scanCmd(args []string, stdout io.Writer, stdin io.Reader) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("scan: reading the password: %w", err)
 		}
-		if *token, err = login(client, *server, *user, strings.TrimRight(pw, "\r\n"), repo); err != nil {
-			return err
+		if *token, err = fetchToken(client, *server, *user, strings.TrimRight(pw, "\r\n"), "repository:"+repo+":pull"); err != nil {
+			return fmt.Errorf("scan: %w", err)
 		}
 	}
 	endpoint := fmt.Sprintf("%s/api/v1/repositories/%s/manifests/%s/scan", strings.TrimRight(*server, "/"), repo, canonical.Digest())
@@ -96,21 +96,22 @@ func scanCmd(args []string, stdout io.Writer, stdin io.Reader) error {
 	return tw.Flush()
 }
 
-// login gets a pull token for repo from the server's token service.
-func login(client *http.Client, server, user, password, repo string) (string, error) {
-	u := strings.TrimRight(server, "/") + "/auth/token?scope=" + url.QueryEscape("repository:"+repo+":pull")
+// fetchToken logs in to the server's token service as user and returns an
+// access token for scope.
+func fetchToken(client *http.Client, server, user, password, scope string) (string, error) {
+	u := strings.TrimRight(server, "/") + "/auth/token?scope=" + url.QueryEscape(scope)
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.SetBasicAuth(user, password)
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("scan: logging in: %w", err)
+		return "", fmt.Errorf("logging in: %w", err)
 	}
 	defer resp.Body.Close()
 	var tr struct {
 		Token string `json:"token"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr) != nil {
-		return "", fmt.Errorf("scan: logging in as %s: %s", user, resp.Status)
+		return "", fmt.Errorf("logging in as %s: %s", user, resp.Status)
 	}
 	return tr.Token, nil
 }

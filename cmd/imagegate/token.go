@@ -44,8 +44,10 @@ func tokenCmd(args []string, stdout io.Writer, stdin io.Reader) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("token: reading the password: %w", err)
 		}
-		if *token, err = adminToken(client, base, *user, strings.TrimRight(pw, "\r\n")); err != nil {
-			return err
+		// Admin API calls need the catalog scope; the token says whether
+		// its bearer is an admin.
+		if *token, err = fetchToken(client, base, *user, strings.TrimRight(pw, "\r\n"), "registry:catalog:*"); err != nil {
+			return fmt.Errorf("token: %w", err)
 		}
 	}
 	call := func(method, path string, body any) ([]byte, error) {
@@ -130,24 +132,6 @@ func tokenCmd(args []string, stdout io.Writer, stdin io.Reader) error {
 		return err
 	}
 	return errUsage
-}
-
-// adminToken logs in and asks for the catalog scope, which only admins get.
-func adminToken(client *http.Client, base, user, password string) (string, error) {
-	req, _ := http.NewRequest(http.MethodGet, base+"/auth/token?scope="+url.QueryEscape("registry:catalog:*"), nil)
-	req.SetBasicAuth(user, password)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("token: logging in: %w", err)
-	}
-	defer resp.Body.Close()
-	var tr struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr) != nil {
-		return "", fmt.Errorf("token: logging in as %s: %s", user, resp.Status)
-	}
-	return tr.Token, nil
 }
 
 // multiFlag collects a repeatable flag.
