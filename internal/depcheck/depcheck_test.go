@@ -1,0 +1,65 @@
+// Package depcheck enforces the dependency arrows of the architecture:
+// cmd → registry → middleware → validate/scan/policy/metadata, with auth
+// and api beside; nothing imports registry or cmd, and only scan/trivy
+// (and the command that opens it) imports Trivy.
+package depcheck
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/imagegate/imagegate"
+
+// forbidden lists, per package prefix, the imports it must not have.
+var forbidden = map[string][]string{
+	module + "/config":     {module + "/registry", module + "/middleware", module + "/auth", module + "/metadata"},
+	module + "/metadata":   {module + "/registry", module + "/middleware", module + "/api", module + "/auth", module + "/scan/trivy"},
+	module + "/auth":       {module + "/registry", module + "/middleware", module + "/api", module + "/metadata"},
+	module + "/api":        {module + "/registry", module + "/middleware", module + "/scan/trivy"},
+	module + "/middleware": {module + "/registry", module + "/api", module + "/scan/trivy"},
+	module + "/validate":   {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/policy":     {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/scan":       {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/registry":   {module + "/cmd", module + "/scan/trivy"},
+	module + "/internal":   {module + "/registry", module + "/cmd", module + "/middleware"},
+}
+
+// trivyAllowed are the only non-test packages that may import Trivy.
+var trivyAllowed = []string{module + "/scan/trivy", module + "/cmd/imagegate"}
+
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		for _, imp := range imports {
+			for prefix, banned := range forbidden {
+				if pkg != prefix && !strings.HasPrefix(pkg, prefix+"/") {
+					continue
+				}
+				for _, b := range banned {
+					if (imp == b || strings.HasPrefix(imp, b+"/")) && !strings.HasPrefix(pkg, b) {
+						t.Errorf("%s imports %s", pkg, imp)
+					}
+				}
+			}
+			if strings.HasPrefix(imp, "github.com/aquasecurity/") && !allowedTrivy(pkg) {
+				t.Errorf("%s imports %s: only scan/trivy may import Trivy", pkg, imp)
+			}
+		}
+	}
+}
+
+func allowedTrivy(pkg string) bool {
+	for _, a := range trivyAllowed {
+		if pkg == a || strings.HasPrefix(pkg, a+"/") {
+			return true
+		}
+	}
+	return false
+}
