@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: builds imagegate, installs and
-# starts what the tests need (Docker engine, DynamoDB Local, crane, skopeo,
-# OCI conformance suite), runs every Go test with all of them required (none may skip), and
+# starts what the tests need (Docker engine, DynamoDB Local, SeaweedFS for
+# S3, crane, skopeo, OCI conformance suite), runs every Go test with all of them required (none may skip), and
 # prints the conformance summary. Called by `make test` and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +17,19 @@ conformance_bin=$(bash scripts/build-conformance.sh)
 client_env=$(bash scripts/install-clients.sh)
 while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install
+bash scripts/seaweedfs.sh install
 
 docker_dir=$(mktemp -d /tmp/imagegate-dockerd.XXXXXX)
 ddb_dir=$(mktemp -d /tmp/imagegate-ddb.XXXXXX)
+s3_dir=$(mktemp -d /tmp/imagegate-s3.XXXXXX)
 cleanup() {
 	bash scripts/dockerd.sh stop "$docker_dir" || true
 	bash scripts/dynamodb-local.sh stop "$ddb_dir" || true
+	bash scripts/seaweedfs.sh stop "$s3_dir" || true
 }
 trap cleanup EXIT
 eval "export $(bash scripts/dockerd.sh start "$docker_dir" | tail -n 1)"
+eval "export $(bash scripts/seaweedfs.sh start "$s3_dir" | tail -n 1)"
 
 export IMAGEGATE_BIN=$root/bin/imagegate
 export OCI_CONFORMANCE_BIN=$conformance_bin
@@ -38,7 +42,7 @@ netns_pkgs="./metadata/dynamodb/... ./test/outage/..."
 host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /test/outage)
 
 go vet ./...
-go test -count=1 -timeout 20m $host_pkgs
+go test -count=1 -timeout 30m $host_pkgs
 
 # Build the namespace's test binaries first: inside, there is no network.
 go test -count=1 -run '^$' $netns_pkgs >/dev/null
