@@ -66,7 +66,9 @@ func rec(status metadata.Status) *metadata.Record {
 
 func waitDrained(t *testing.T, r *Recorder) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		n, err := r.Pending()
 		if err != nil {
@@ -75,10 +77,11 @@ func waitDrained(t *testing.T, r *Recorder) {
 		if n == 0 {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("outbox still holds %d ops", n)
+		case <-tick.C:
 		}
-		time.Sleep(5 * time.Millisecond) // polling a condition with a deadline
 	}
 }
 
