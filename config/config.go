@@ -67,10 +67,12 @@ type Log struct {
 
 // Storage configures where blobs and manifests are kept.
 type Storage struct {
-	// Driver is the storage driver: filesystem or inmemory.
+	// Driver is the storage driver: filesystem, s3 or inmemory.
 	Driver string `yaml:"driver"`
 	// Filesystem configures the filesystem driver.
 	Filesystem Filesystem `yaml:"filesystem"`
+	// S3 configures the S3 driver (docs/s3.md).
+	S3 S3 `yaml:"s3"`
 	// Delete allows deleting manifests, tags and blobs through the API.
 	Delete bool `yaml:"delete"`
 	// Redirect lets blob downloads redirect to the backend (when it can).
@@ -83,6 +85,31 @@ type Storage struct {
 type Filesystem struct {
 	// RootDirectory is where the registry tree lives.
 	RootDirectory string `yaml:"rootdirectory"`
+}
+
+// S3 configures the S3 storage driver; see docs/s3.md for every option.
+type S3 struct {
+	Bucket string `yaml:"bucket"`
+	// Region; empty uses the default chain (AWS_REGION, instance metadata).
+	Region string `yaml:"region"`
+	// RegionEndpoint overrides the service URL (S3-compatible stores).
+	RegionEndpoint string `yaml:"regionendpoint"`
+	ForcePathStyle bool   `yaml:"forcepathstyle"`
+	// RootDirectory prefixes every key.
+	RootDirectory string `yaml:"rootdirectory"`
+	// Encrypt writes everything encrypted: SSE-KMS with KeyID, else AES256.
+	Encrypt   bool   `yaml:"encrypt"`
+	KeyID     string `yaml:"keyid"`
+	BucketKey bool   `yaml:"bucketkey"`
+	// ChunkSize is the multipart part size in bytes (≥ 5 MiB; grows for huge layers).
+	ChunkSize    int64  `yaml:"chunksize"`
+	StorageClass string `yaml:"storageclass"`
+	// Checksum on every upload: sha256, crc32c or off.
+	Checksum    string `yaml:"checksum"`
+	MaxAttempts int    `yaml:"maxattempts"`
+	// AccessKey and SecretKey; empty uses the default credential chain (IAM role).
+	AccessKey Secret `yaml:"accesskey"`
+	SecretKey Secret `yaml:"secretkey"`
 }
 
 // UploadPurging configures the periodic removal of abandoned uploads.
@@ -342,6 +369,7 @@ func Default() *Config {
 		Storage: Storage{
 			Driver:     "filesystem",
 			Filesystem: Filesystem{RootDirectory: "./data/registry"},
+			S3:         S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5},
 			Delete:     true,
 			UploadPurging: UploadPurging{
 				Enabled:  true,

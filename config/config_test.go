@@ -134,7 +134,7 @@ func TestRejects(t *testing.T) {
 		{"bad yaml type", "http:\n  shutdowntimeout: [1]\n", nil, []string{"shutdowntimeout"}},
 		{"bad addr", "http:\n  addr: localhost\n", nil, []string{"http.addr: must be host:port"}},
 		{"bad log level", "log:\n  level: loud\n", nil, []string{`log.level: must be one of debug, info, warn, error, got "loud"`}},
-		{"bad driver", "storage:\n  driver: floppy\n", nil, []string{`storage.driver: must be one of filesystem, inmemory, got "floppy"`}},
+		{"bad driver", "storage:\n  driver: floppy\n", nil, []string{`storage.driver: must be one of filesystem, s3, inmemory, got "floppy"`}},
 		{"tls half set", "http:\n  tls:\n    certificate: /nonexistent.pem\n", nil, []string{"http.tls: certificate and key must be set together", "http.tls.certificate: cannot read"}},
 		{"short secret", "http:\n  secret: short\n", nil, []string{"http.secret: must be at least 32 characters"}},
 		{"manifest limit too big", "limits:\n  manifestbytes: 99999999\n", nil, []string{"limits.manifestbytes: must be between 1 and 4194304"}},
@@ -149,6 +149,8 @@ func TestRejects(t *testing.T) {
 		{"bad severity", "scan:\n  policies:\n    - repositories: \"**\"\n      mode: enforce\n      severity: high\n      onerror: reject\n", nil, []string{`scan.policies[0].severity`}},
 		{"allowlist without reason", "scan:\n  policies:\n    - repositories: \"**\"\n      mode: enforce\n      severity: HIGH\n      onerror: reject\n      allowlist:\n        - id: CVE-1\n", nil, []string{"scan.policies[0].allowlist[0]: needs an id and a reason"}},
 		{"bad expiry", "scan:\n  policies:\n    - repositories: \"**\"\n      mode: enforce\n      severity: HIGH\n      onerror: reject\n      allowlist:\n        - {id: CVE-1, reason: r, expires: soon}\n", nil, []string{"scan.policies[0].allowlist[0].expires"}},
+		{"s3 without bucket", "storage:\n  driver: s3\n", nil, []string{"storage.s3.bucket: must be set"}},
+		{"s3 half credentials", "storage:\n  driver: s3\n  s3:\n    bucket: b\n    accesskey: AK\n", nil, []string{"storage.s3.accesskey: accesskey and secretkey must be set together"}},
 		{"several at once", "log:\n  level: x\nstorage:\n  driver: y\n", nil, []string{"log.level", "storage.driver"}},
 	}
 	for _, tc := range cases {

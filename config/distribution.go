@@ -46,6 +46,20 @@ func (c *Config) StorageParameters() configuration.Parameters {
 	switch c.Storage.Driver {
 	case "filesystem":
 		return configuration.Parameters{"rootdirectory": c.Storage.Filesystem.RootDirectory}
+	case "s3":
+		s := c.Storage.S3
+		p := configuration.Parameters{
+			"bucket": s.Bucket, "forcepathstyle": s.ForcePathStyle, "encrypt": s.Encrypt, "bucketkey": s.BucketKey,
+			"chunksize": s.ChunkSize, "checksum": s.Checksum, "maxattempts": s.MaxAttempts,
+		}
+		for k, v := range map[string]string{"region": s.Region, "regionendpoint": s.RegionEndpoint,
+			"rootdirectory": s.RootDirectory, "keyid": s.KeyID, "storageclass": s.StorageClass,
+			"accesskey": s.AccessKey.Reveal(), "secretkey": s.SecretKey.Reveal()} {
+			if v != "" {
+				p[k] = v
+			}
+		}
+		return p
 	default:
 		return configuration.Parameters{}
 	}

@@ -17,7 +17,7 @@ import (
 var LogLevels = []string{"debug", "info", "warn", "error"}
 
 // StorageDrivers are the accepted values of storage.driver.
-var StorageDrivers = []string{"filesystem", "inmemory"}
+var StorageDrivers = []string{"filesystem", "s3", "inmemory"}
 
 // MetadataDrivers are the accepted values of metadata.driver.
 var MetadataDrivers = []string{"bolt", "dynamodb"}
@@ -82,6 +82,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.Driver == "filesystem" && c.Storage.Filesystem.RootDirectory == "" {
 		bad("storage.filesystem.rootdirectory", "must be set for the filesystem driver")
+	}
+	if c.Storage.Driver == "s3" {
+		if c.Storage.S3.Bucket == "" {
+			bad("storage.s3.bucket", "must be set for the s3 driver")
+		}
+		if !slices.Contains([]string{"sha256", "crc32c", "off"}, c.Storage.S3.Checksum) {
+			bad("storage.s3.checksum", "must be sha256, crc32c or off, got %q", c.Storage.S3.Checksum)
+		}
+		if c.Storage.S3.ChunkSize < 5<<20 {
+			bad("storage.s3.chunksize", "must be at least 5242880 (5 MiB)")
+		}
+		if (c.Storage.S3.AccessKey == "") != (c.Storage.S3.SecretKey == "") {
+			bad("storage.s3.accesskey", "accesskey and secretkey must be set together (or both left empty for the default credential chain)")
+		}
 	}
 	if p := c.Storage.UploadPurging; p.Enabled {
 		if p.Age <= 0 {

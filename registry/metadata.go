@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/imagegate/imagegate/config"
@@ -56,6 +57,9 @@ func locator(cfg *config.Config) middleware.Locator {
 			root = cfg.Storage.Filesystem.RootDirectory
 		}
 		return middleware.Locator{Driver: "filesystem", Root: root}
+	case "s3":
+		return middleware.Locator{Driver: "s3", Bucket: cfg.Storage.S3.Bucket,
+			KeyPrefix: strings.TrimPrefix(cfg.Storage.S3.RootDirectory, "/")}
 	default:
 		return middleware.Locator{Driver: cfg.Storage.Driver}
 	}

@@ -24,6 +24,7 @@ import (
 	// The storage drivers the configuration can name.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	_ "github.com/imagegate/imagegate/storagedriver/s3"
 
 	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/auth"
