@@ -43,14 +43,8 @@ readonly docker_host="unix://${sock}"
 
 log() { echo "dockerd.sh: $*" >&2; }
 
-# running prints the pid recorded in the pidfile when that process is alive.
-running() {
-	local pid
-	[[ -f "${pidfile}" ]] || return 1
-	pid="$(cat "${pidfile}" 2>/dev/null || true)"
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 1
-	echo "${pid}"
-}
+# shellcheck source=lib/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/process.sh"
 
 answers() {
 	docker --host "${docker_host}" info >/dev/null 2>&1
@@ -121,24 +115,7 @@ start() {
 }
 
 stop() {
-	local pid
-	if ! pid="$(running)"; then
-		log "no engine running for ${dir}"
-		rm -f "${pidfile}"
-		return
-	fi
-	log "stopping dockerd (pid ${pid})"
-	kill -TERM "${pid}" 2>/dev/null || true
-	local deadline=$((SECONDS + stop_timeout_s))
-	while kill -0 "${pid}" 2>/dev/null; do
-		if (( SECONDS >= deadline )); then
-			log "dockerd did not exit within ${stop_timeout_s}s; killing it"
-			kill -KILL "${pid}" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
-	rm -f "${pidfile}"
+	stop_pidfile "dockerd" "${stop_timeout_s}"
 	# dockerd leaves its data root (and what it mounted below) mounted.
 	grep -o " ${dir}/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
 		umount "${m}" 2>/dev/null || umount -l "${m}" 2>/dev/null || true

@@ -57,21 +57,11 @@ readonly endpoint="http://127.0.0.1:${port}"
 
 log() { echo "dynamodb-local.sh: $*" >&2; }
 
-# running prints the pid recorded in the pidfile when that process is alive.
-running() {
-	local pid
-	[[ -f "${pidfile}" ]] || return 1
-	pid="$(cat "${pidfile}" 2>/dev/null || true)"
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 1
-	echo "${pid}"
-}
+# shellcheck source=lib/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/process.sh"
 
 # answers: any HTTP status means the server is up (an unsigned GET gets 400).
-answers() {
-	local code
-	code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "${endpoint}/" 2>/dev/null || true)"
-	[[ -n "${code}" && "${code}" != "000" ]]
-}
+answers() { http_answers "${endpoint}/"; }
 
 # jar prints the path of DynamoDBLocal.jar in the cache, if installed.
 jar() {
@@ -161,26 +151,7 @@ start() {
 	echo "IMAGEGATE_TEST_DYNAMODB_ENDPOINT=${endpoint}"
 }
 
-stop() {
-	local pid
-	if ! pid="$(running)"; then
-		log "no DynamoDB Local running for ${dir}"
-		rm -f "${pidfile}"
-		return
-	fi
-	log "stopping DynamoDB Local (pid ${pid})"
-	kill -TERM "${pid}" 2>/dev/null || true
-	local deadline=$((SECONDS + stop_timeout_s))
-	while kill -0 "${pid}" 2>/dev/null; do
-		if ((SECONDS >= deadline)); then
-			log "pid ${pid} did not exit within ${stop_timeout_s}s; killing it"
-			kill -KILL "${pid}" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
-	rm -f "${pidfile}"
-}
+stop() { stop_pidfile "DynamoDB Local" "${stop_timeout_s}"; }
 
 case "${action}" in
 install) ensure_installed ;;

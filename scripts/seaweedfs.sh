@@ -61,21 +61,11 @@ readonly logfile="${dir}/seaweedfs.log"
 
 log() { echo "seaweedfs.sh: $*" >&2; }
 
-# running prints the pid recorded in the pidfile when that process is alive.
-running() {
-	local pid
-	[[ -f "${pidfile}" ]] || return 1
-	pid="$(cat "${pidfile}" 2>/dev/null || true)"
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 1
-	echo "${pid}"
-}
+# shellcheck source=lib/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/process.sh"
 
 # answers PORT: any HTTP status from S3 means it is up (anonymous GET / gets 403).
-answers() {
-	local code
-	code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/" 2>/dev/null || true)"
-	[[ -n "${code}" && "${code}" != "000" ]]
-}
+answers() { http_answers "http://127.0.0.1:$1/"; }
 
 # in_use PORT: something listens on 127.0.0.1:PORT (or on every interface).
 in_use() {
@@ -208,26 +198,7 @@ start() {
 	echo "IMAGEGATE_TEST_S3_ENDPOINT=http://127.0.0.1:${s3_port}"
 }
 
-stop() {
-	local pid
-	if ! pid="$(running)"; then
-		log "no SeaweedFS running for ${dir}"
-		rm -f "${pidfile}"
-		return
-	fi
-	log "stopping SeaweedFS (pid ${pid})"
-	kill -TERM "${pid}" 2>/dev/null || true
-	local deadline=$((SECONDS + stop_timeout_s))
-	while kill -0 "${pid}" 2>/dev/null; do
-		if ((SECONDS >= deadline)); then
-			log "pid ${pid} did not exit within ${stop_timeout_s}s; killing it"
-			kill -KILL "${pid}" 2>/dev/null || true
-			break
-		fi
-		sleep 0.2
-	done
-	rm -f "${pidfile}"
-}
+stop() { stop_pidfile "SeaweedFS" "${stop_timeout_s}"; }
 
 case "${action}" in
 install) ensure_installed ;;
