@@ -20,11 +20,10 @@ bash scripts/dynamodb-local.sh install
 bash scripts/seaweedfs.sh install
 
 docker_dir=$(mktemp -d /tmp/imagegate-dockerd.XXXXXX)
-ddb_dir=$(mktemp -d /tmp/imagegate-ddb.XXXXXX)
+ns_dir=$(mktemp -d /tmp/imagegate-ns.XXXXXX)
 s3_dir=$(mktemp -d /tmp/imagegate-s3.XXXXXX)
 cleanup() {
 	bash scripts/dockerd.sh stop "$docker_dir" || true
-	bash scripts/dynamodb-local.sh stop "$ddb_dir" || true
 	bash scripts/seaweedfs.sh stop "$s3_dir" || true
 }
 trap cleanup EXIT
@@ -36,23 +35,16 @@ export OCI_CONFORMANCE_BIN=$conformance_bin
 export IMAGEGATE_TEST_REQUIRE_ALL=1
 export IMAGEGATE_CONFORMANCE_OUT=$root/build/conformance
 
-# Packages that need DynamoDB Local run in a private network namespace with
-# it (it listens on every interface); the others on the host, next to dockerd.
+# Packages that need DynamoDB Local (which listens on every interface) run
+# in a private network namespace with it and a SeaweedFS of their own; the
+# others on the host, next to dockerd. The conformance suite runs there too,
+# on the embedded default and on S3 + DynamoDB.
 netns_pkgs="./metadata/dynamodb/... ./test/outage/..."
 host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /test/outage)
 
 go vet ./...
 go test -count=1 -timeout 30m $host_pkgs
-
-# Build the namespace's test binaries first: inside, there is no network.
-go test -count=1 -run '^$' $netns_pkgs >/dev/null
-bash scripts/in-netns.sh bash -c 'set -o pipefail
-	line=$(bash scripts/dynamodb-local.sh start "$1" | tail -n 1) && export "$line" &&
-	go test -count=1 -timeout 10m '"$netns_pkgs"'; rc=$?
-	bash scripts/dynamodb-local.sh stop "$1"; exit $rc' _ "$ddb_dir"
-
-go test -count=1 -timeout 10m -v ./test/conformance 2>&1 | tee build/conformance.log | grep -E '^(--- |ok|FAIL|PASS)|conformance( \(auth\))?:' || true
-# grep above only trims the output; the test's own verdict decides:
-grep -qE '^ok\s' build/conformance.log
+bash scripts/netns-tests.sh "$ns_dir/main" $netns_pkgs
+bash scripts/netns-tests.sh "$ns_dir/conformance" --verbose-log build/conformance.log ./test/conformance
 
 echo "make test: $(( $(date +%s) - start ))s"
