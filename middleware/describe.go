@@ -30,6 +30,9 @@ func (g *Gate) describe(ctx context.Context, repo *repository, mediaType string,
 		ReceivedAt:   g.now(),
 		Source:       metadata.SourceDockerPush,
 	}
+	if repo.source != "" {
+		r.Source = repo.source
+	}
 	blobs := make([]digest.Digest, 0, len(shape.Layers)+1)
 	if c := shape.Config; c != nil {
 		r.Config = &metadata.Blob{Digest: c.Digest, Size: c.Size, MediaType: c.MediaType}

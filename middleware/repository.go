@@ -13,6 +13,8 @@ import (
 type repository struct {
 	distribution.Repository
 	gate *Gate
+	// source is the door the request came through ("" = docker push).
+	source metadata.Source
 
 	// taggedPush is the pending record of a manifest PUT whose tag the
 	// handler sets next (Tag finishes it); nil otherwise.
