@@ -20,6 +20,8 @@ type Config struct {
 	Scan       Scan       `yaml:"scan"`
 	Auth       Auth       `yaml:"auth"`
 	Limits     Limits     `yaml:"limits"`
+	// Notifications configures webhooks (config/notifications.go).
+	Notifications Notifications `yaml:"notifications"`
 }
 
 // HTTP configures the registry's public listener.
@@ -417,6 +419,7 @@ func Default() *Config {
 			Lockout:           Lockout{MaxFailures: 5, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
 			OIDC:              []OIDCIssuer{},
 		},
-		Limits: Limits{ManifestBytes: MaxManifestBytes},
+		Limits:        Limits{ManifestBytes: MaxManifestBytes},
+		Notifications: defaultNotifications(),
 	}
 }

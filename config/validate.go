@@ -236,6 +236,8 @@ func (c *Config) Validate() error {
 		bad("limits.manifestbytes", "must be between 1 and %d, got %d", MaxManifestBytes, c.Limits.ManifestBytes)
 	}
 
+	c.Notifications.validate(bad)
+
 	if len(errs) == 0 {
 		return nil
 	}

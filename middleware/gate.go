@@ -31,6 +31,7 @@ type Gate struct {
 	locator   Locator
 	logger    *slog.Logger
 	now       func() time.Time
+	events    Events
 }
 
 // Options configure a Gate.
@@ -43,6 +44,8 @@ type Options struct {
 	Scanning Scanning
 	Locator  Locator
 	Logger   *slog.Logger
+	// Events, when set, receives final records and scan results (middleware/events.go).
+	Events Events
 }
 
 // New returns a gate writing through opts.Recorder.
@@ -52,7 +55,7 @@ func New(opts Options) *Gate {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Gate{recorder: opts.Recorder, records: opts.Records, validator: opts.Validator, scanning: opts.Scanning,
-		locator: opts.Locator, logger: logger,
+		locator: opts.Locator, logger: logger, events: opts.Events,
 		now: func() time.Time { return time.Now().UTC() }}
 }
 

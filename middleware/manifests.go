@@ -47,6 +47,7 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 	rec := g.describe(ctx, m.repo, mediaType, payload, tags, config)
 	if verr == nil {
 		verr = g.scanStage(ctx, m.repo, rec, res, payload)
+		g.scanned(ctx, rec)
 	}
 	if verr == nil {
 		verr = g.indexStage(ctx, rec, res)
@@ -106,6 +107,7 @@ func (g *Gate) reject(ctx context.Context, rec *metadata.Record, reason string) 
 	}
 	g.logger.InfoContext(ctx, "push rejected", "repository", rec.Repository, "digest", rec.Digest.String(),
 		"reason", reason, "record_id", rec.ID)
+	g.rejected(ctx, rec)
 }
 
 // asRefusal reports whether err is the gate's verdict on the content (an
@@ -134,11 +136,13 @@ func (g *Gate) deletion(ctx context.Context, repo *repository, kind metadata.Kin
 // finish records the outcome of rec's action. The action has happened, so
 // a failure here is logged, never returned: the recorder queues it.
 func (g *Gate) finish(ctx context.Context, rec *metadata.Record, status metadata.Status, reason string) {
-	err := g.recorder.Finish(ctx, rec.ID, metadata.Finish{Status: status, Reason: reason, CommittedAt: g.now()})
+	f := metadata.Finish{Status: status, Reason: reason, CommittedAt: g.now()}
+	err := g.recorder.Finish(ctx, rec.ID, f)
 	if err != nil {
 		g.logger.ErrorContext(ctx, "recording outcome failed", "record_id", rec.ID,
 			"status", string(status), "error", err.Error())
 	}
+	g.published(ctx, rec, f)
 }
 
 // tagMoves lists the tags that point at another manifest than dgst now.

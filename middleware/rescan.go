@@ -87,5 +87,7 @@ func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (
 		return nil, err
 	}
 	rule := g.scanning.Policies.For(repo)
-	return summarize(report, rule, rule.Evaluate(report, g.now())), nil
+	summary := summarize(report, rule, rule.Evaluate(report, g.now()))
+	g.rescanned(ctx, repo, d, mediaType, summary)
+	return summary, nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/notify"
 )
 
 // Server is one imagegate registry: New builds it, Start binds its
@@ -43,6 +44,7 @@ type Server struct {
 	app     *handlers.App
 	store   metadata.Store
 	rec     *recorder.Recorder
+	events  *notify.Notifier
 	auth    *auth.Service // nil when auth is off
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
@@ -109,18 +111,25 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
+	metrics := newHTTPMetrics(cfg.Debug.Metrics)
+	events, err := openNotifier(cfg, metrics.registry, logger)
+	if err != nil {
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	gate := middleware.New(middleware.Options{
 		Recorder: rec, Records: store, Validator: validator,
 		Scanning: middleware.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
-		Locator:  locator(cfg), Logger: logger.With("component", "gate"),
+		Locator:  locator(cfg), Logger: logger.With("component", "gate"), Events: events,
 	})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
-	metrics := newHTTPMetrics(cfg.Debug.Metrics)
 	var authSvc *auth.Service
 	var robots *auth.Robots
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
 		if authSvc, err = newAuth(ctx, cfg.Auth, robots, metrics.registry, logger.With("component", "auth")); err != nil {
+			events.Close()
 			rec.Close()
 			store.Close()
 			return nil, err
@@ -129,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {
+		events.Close()
 		rec.Close()
 		store.Close()
 		return nil, err
@@ -140,6 +150,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		app:     app,
 		store:   store,
 		rec:     rec,
+		events:  events,
 		auth:    authSvc,
 		robots:  robots,
 		ready:   newReadiness(5 * time.Second),
@@ -148,6 +159,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
+	if len(cfg.Notifications.Endpoints) > 0 {
+		s.ready.add("notifications", events.Check)
+	}
 	if o.scanner != nil {
 		s.ready.add("scanner", scannerCheck(o.scanner))
 		ns, err := storage.NewRegistry(ctx, driver)
@@ -296,6 +310,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
+	}
+	if err := s.events.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("registry: closing notification outbox: %w", err))
 	}
 	if err := s.rec.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: closing metadata outbox: %w", err))

@@ -1,0 +1,267 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/imagegate/imagegate/internal/buildinfo"
+)
+
+// endpointHealth spreads retries per endpoint rather than per event: once
+// a delivery to an endpoint fails, its other deliveries wait, and a single
+// probe is sent when the backoff ends; the first success releases them
+// all. A receiver that is down therefore gets one request per backoff
+// period, and events waiting behind it do not use up their attempts.
+type endpointHealth struct {
+	mu       sync.Mutex
+	failures int // consecutive failed attempts
+	retryAt  time.Time
+	probing  bool
+}
+
+// admit reports whether a due delivery may start now; when it may not,
+// wait is when to look again (zero while a probe is in flight).
+func (h *endpointHealth) admit(now time.Time) (ok bool, wait time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.failures == 0:
+		return true, time.Time{}
+	case h.probing:
+		return false, time.Time{}
+	case now.Before(h.retryAt):
+		return false, h.retryAt
+	}
+	h.probing = true
+	return true, time.Time{}
+}
+
+// record notes an attempt's outcome and, after a failure, returns when the
+// endpoint may be tried again.
+func (h *endpointHealth) record(ok bool, now time.Time, backoff func(int) time.Duration) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.probing = false
+	if ok {
+		h.failures = 0
+		return time.Time{}
+	}
+	h.failures++
+	h.retryAt = now.Add(backoff(h.failures))
+	return h.retryAt
+}
+
+// release ends a probe that was interrupted (shutdown) without a verdict.
+func (h *endpointHealth) release() {
+	h.mu.Lock()
+	h.probing = false
+	h.mu.Unlock()
+}
+
+func (h *endpointHealth) failing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.failures > 0
+}
+
+// backoff is the delay after the n-th consecutive failure: MinBackoff
+// doubled n-1 times, capped at MaxBackoff, of which a random half is
+// jitter (so that replicas and endpoints do not retry in step).
+func (n *Notifier) backoff(failures int) time.Duration {
+	d := n.opts.MaxBackoff
+	if failures < 40 {
+		d = min(n.opts.MinBackoff<<(failures-1), n.opts.MaxBackoff)
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// dispatch starts due deliveries, at most Concurrency at a time, until Close.
+func (n *Notifier) dispatch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	finished := make(chan string, n.opts.Concurrency)
+	inflight := map[string]bool{}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := n.startDue(ctx, inflight, finished, &workers)
+		timer.Stop()
+		if !next.IsZero() {
+			timer.Reset(max(time.Until(next), time.Millisecond))
+		}
+		select {
+		case <-n.stop:
+			return // cancel() interrupts requests in flight; they stay queued
+		case <-n.wake:
+		case key := <-finished:
+			delete(inflight, key)
+		case <-timer.C:
+		}
+	}
+}
+
+// startDue starts every due delivery its endpoint admits, while slots are
+// free, and returns when the next waiting one becomes due (zero: none, or
+// only a finishing worker can change anything).
+func (n *Notifier) startDue(ctx context.Context, inflight map[string]bool, finished chan<- string, workers *sync.WaitGroup) time.Time {
+	now := n.now()
+	var next time.Time
+	later := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	type job struct {
+		key string
+		d   delivery
+	}
+	var start, orphans []job
+	err := n.box.each(func(key string, d delivery) bool {
+		if inflight[key] {
+			return true
+		}
+		if len(inflight)+len(start) >= n.opts.Concurrency {
+			return false // a finishing worker wakes us
+		}
+		ep := n.endpoints[d.Endpoint]
+		switch {
+		case ep == nil:
+			orphans = append(orphans, job{key, d})
+		case d.Next.After(now):
+			later(d.Next)
+		default:
+			if ok, wait := ep.health.admit(now); ok {
+				start = append(start, job{key, d})
+			} else {
+				later(wait)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		n.logger.Error("reading the notification outbox failed", "error", err.Error())
+		return now.Add(n.opts.MaxBackoff)
+	}
+	for _, o := range orphans {
+		o.d.LastError = "endpoint " + o.d.Endpoint + " is no longer configured"
+		if err := n.box.bury(o.key, o.d); err != nil {
+			n.logger.Error("moving a notification to the dead letters failed", "event_id", o.d.EventID, "error", err.Error())
+			continue
+		}
+		n.metrics.deliveries.WithLabelValues(o.d.Endpoint, outcomeDropped).Inc()
+		n.logger.Warn("notification dropped: endpoint no longer configured", "endpoint", o.d.Endpoint,
+			"event_id", o.d.EventID, "type", string(o.d.Type))
+	}
+	for _, j := range start {
+		inflight[j.key] = true
+		ep := n.endpoints[j.d.Endpoint]
+		workers.Go(func() {
+			n.attempt(ctx, ep, j.key, j.d)
+			finished <- j.key
+		})
+	}
+	return next
+}
+
+// attempt sends d once and records the outcome in the outbox, the logs
+// and the metrics.
+func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d delivery) {
+	d.Attempts++
+	started := n.now()
+	status, err := n.send(ctx, ep, d)
+	elapsed := n.now().Sub(started)
+	if ctx.Err() != nil { // shutting down: no verdict, the delivery stays as it was
+		ep.health.release()
+		return
+	}
+	n.metrics.duration.WithLabelValues(ep.Name).Observe(elapsed.Seconds())
+	log := n.logger.With("endpoint", ep.Name, "event_id", d.EventID, "type", string(d.Type),
+		"attempt", d.Attempts, "status", status, "duration_ms", elapsed.Milliseconds())
+	if err == nil {
+		ep.health.record(true, n.now(), n.backoff)
+		if rerr := n.box.remove(key); rerr != nil {
+			log.Error("removing a delivered notification from the outbox failed; it will be sent again", "error", rerr.Error())
+		}
+		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDelivered).Inc()
+		log.Info("notification delivered")
+		return
+	}
+	d.LastError = err.Error()
+	d.Next = ep.health.record(false, n.now(), n.backoff)
+	if d.Attempts >= n.opts.MaxAttempts {
+		if berr := n.box.bury(key, d); berr != nil {
+			log.Error("moving a notification to the dead letters failed", "error", berr.Error())
+		}
+		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDead).Inc()
+		log.Error("notification given up after its last attempt", "error", err.Error(),
+			"queued_for_ms", n.now().Sub(d.Enqueued).Milliseconds())
+		return
+	}
+	if uerr := n.box.update(key, d); uerr != nil {
+		log.Error("rescheduling a notification failed", "error", uerr.Error())
+	}
+	n.metrics.deliveries.WithLabelValues(ep.Name, outcomeRetry).Inc()
+	log.Warn("notification delivery failed; will retry", "error", err.Error(),
+		"next_attempt", d.Next.UTC().Format(time.RFC3339Nano))
+}
+
+// maxResponseRead bounds what is read of a receiver's response.
+const maxResponseRead = 64 << 10
+
+// send makes one signed request and returns the response status (0 when
+// there was none) and an error unless the receiver answered 2xx.
+func (n *Notifier) send(ctx context.Context, ep *endpoint, d delivery) (int, error) {
+	timeout := ep.Timeout
+	if timeout <= 0 {
+		timeout = n.opts.Timeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, ep.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, fmt.Errorf("building request: %w", err)
+	}
+	h := req.Header
+	h.Set("Content-Type", ContentType)
+	h.Set("User-Agent", "imagegate/"+buildinfo.Version)
+	h.Set(HeaderIdempotencyKey, d.EventID)
+	h.Set(HeaderAttempt, strconv.Itoa(d.Attempts))
+	if len(ep.Secret) > 0 {
+		ts := n.now()
+		h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+		h.Set(HeaderSignature, Sign(ep.Secret, ts, d.Body))
+	}
+	resp, err := n.opts.Client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("posting to %s: %w", ep.redacted, stripURL(err))
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, fmt.Errorf("receiver answered %s: %q", resp.Status, bytes.TrimSpace(snippet))
+	}
+	return resp.StatusCode, nil
+}
+
+// stripURL drops the URL an *url.Error repeats (the caller names the
+// endpoint's redacted URL already).
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,342 @@
+// Package notify delivers imagegate's events to webhooks: CloudEvents 1.0
+// in structured JSON, signed with HMAC-SHA256 per endpoint, at least once.
+//
+// Every event an endpoint's filters select is first written to a durable
+// outbox (a bbolt file) — before the request that caused it is answered —
+// and then delivered in the background with exponential backoff and
+// jitter, surviving restarts. A receiver sees the same event id (also in
+// Idempotency-Key) on every retry and must deduplicate on it. See
+// docs/notifications.md for the format and how to verify signatures.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imagegate/imagegate/internal/health"
+	"github.com/imagegate/imagegate/internal/repopattern"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// Endpoint is one webhook receiver.
+type Endpoint struct {
+	// Name identifies the endpoint in logs, metrics and the outbox; keep it
+	// when changing the URL so that queued deliveries follow.
+	Name string
+	URL  string
+	// Secret keys the HMAC signature; empty sends no signature.
+	Secret []byte
+	// Events are the types delivered; empty means all.
+	Events []Type
+	// Repositories are patterns (internal/repopattern); empty means all.
+	Repositories []string
+	// Timeout bounds one delivery request; 0 uses Options.Timeout.
+	Timeout time.Duration
+}
+
+// Options configure a Notifier.
+type Options struct {
+	Endpoints []Endpoint
+	// OutboxPath is the bbolt file of the outbox (opened only when there
+	// are endpoints).
+	OutboxPath string
+	// Source is the CloudEvents source attribute (a URI reference).
+	Source string
+	// MaxAttempts bounds the deliveries of one event to one endpoint;
+	// after the last failure it is kept as a dead letter and logged.
+	MaxAttempts int
+	// MinBackoff and MaxBackoff bound the delay between attempts (doubled
+	// after each failure, with jitter).
+	MinBackoff, MaxBackoff time.Duration
+	// Concurrency bounds the requests in flight, all endpoints together.
+	Concurrency int
+	// Timeout is the default bound on one delivery request.
+	Timeout time.Duration
+	// Client sends the requests; nil uses a client without redirects.
+	Client *http.Client
+	// Registerer receives the delivery metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// Publisher is what the rest of imagegate calls to emit events. Every
+// method is safe for concurrent use, never blocks on a receiver, and is a
+// no-op on a nil *Notifier.
+type Publisher interface {
+	// Publish emits the event of a final record (push accepted, rejected
+	// or failed; deletion accepted). Pending records emit nothing.
+	Publish(ctx context.Context, rec metadata.Record)
+	// Scanned emits scan.completed for a record whose Scan was just filled
+	// (its status may still be pending; ID is empty for rescans).
+	Scanned(ctx context.Context, rec metadata.Record)
+	// UploadFailed emits upload.failed for a tarball upload.
+	UploadFailed(ctx context.Context, f UploadFailure)
+}
+
+// Notifier queues events in its outbox and delivers them.
+type Notifier struct {
+	opts      Options
+	endpoints map[string]*endpoint
+	order     []*endpoint // as configured, for filtering
+	box       *outbox
+	metrics   *metrics
+	logger    *slog.Logger
+	now       func() time.Time
+
+	wake chan struct{}
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// endpoint is an Endpoint with its compiled filters and delivery state.
+type endpoint struct {
+	Endpoint
+	patterns []repopattern.Pattern
+	redacted string // URL for logs
+	health   endpointHealth
+}
+
+// New checks opts, opens the outbox when there are endpoints and starts
+// delivering what it holds from a previous run. Close stops it.
+func New(opts Options) (*Notifier, error) {
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 1
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = opts.MinBackoff
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Source == "" {
+		opts.Source = "imagegate"
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	n := &Notifier{opts: opts, endpoints: map[string]*endpoint{}, logger: opts.Logger, now: opts.Now,
+		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	for _, e := range opts.Endpoints {
+		ep, err := compile(e)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := n.endpoints[e.Name]; dup {
+			return nil, fmt.Errorf("notify: endpoint name %q is used twice", e.Name)
+		}
+		n.endpoints[e.Name] = ep
+		n.order = append(n.order, ep)
+	}
+	if len(n.order) == 0 {
+		return n, nil
+	}
+	box, err := openOutbox(opts.OutboxPath)
+	if err != nil {
+		return nil, err
+	}
+	n.box = box
+	n.metrics = newMetrics(opts.Registerer, box)
+	n.done.Go(n.dispatch)
+	n.nudge()
+	return n, nil
+}
+
+func compile(e Endpoint) (*endpoint, error) {
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("notify: endpoint %q: url must be an absolute http or https URL", e.Name)
+	}
+	if e.Name == "" {
+		return nil, errors.New("notify: an endpoint has no name")
+	}
+	ep := &endpoint{Endpoint: e, redacted: u.Redacted()}
+	for _, p := range e.Repositories {
+		pat, err := repopattern.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("notify: endpoint %q: %w", e.Name, err)
+		}
+		ep.patterns = append(ep.patterns, pat)
+	}
+	return ep, nil
+}
+
+// wants reports whether the endpoint's filters select an event of type t
+// about repository (which may be empty: only unfiltered endpoints get it).
+func (e *endpoint) wants(t Type, repository string) bool {
+	if len(e.Events) > 0 {
+		found := false
+		for _, et := range e.Events {
+			found = found || et == t
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(e.patterns) == 0 {
+		return true
+	}
+	for _, p := range e.patterns {
+		if repository != "" && p.Match(repository) {
+			return true
+		}
+	}
+	return false
+}
+
+// Publish implements Publisher.
+func (n *Notifier) Publish(ctx context.Context, rec metadata.Record) {
+	if n == nil || n.box == nil {
+		return
+	}
+	t := typeOf(&rec)
+	if t == "" {
+		return
+	}
+	at := rec.ReceivedAt
+	if rec.CommittedAt != nil {
+		at = *rec.CommittedAt
+	}
+	n.emit(ctx, t, subjectOf(rec.Repository, rec.Digest), at, dataOf(&rec))
+}
+
+// Scanned implements Publisher.
+func (n *Notifier) Scanned(ctx context.Context, rec metadata.Record) {
+	if n == nil || n.box == nil || rec.Scan == nil {
+		return
+	}
+	d := dataOf(&rec)
+	d.Status = "" // the push's outcome is not known yet: push.* says it
+	n.emit(ctx, ScanCompleted, subjectOf(rec.Repository, rec.Digest), rec.Scan.ScannedAt, d)
+}
+
+// UploadFailed implements Publisher.
+func (n *Notifier) UploadFailed(ctx context.Context, f UploadFailure) {
+	if n == nil || n.box == nil {
+		return
+	}
+	d := Data{RecordID: f.RecordID, Repository: f.Repository, Tags: f.Tags, Size: f.Size,
+		Source: metadata.SourceTarUpload, RequestID: f.RequestID, UploadID: f.UploadID, Reason: f.Reason}
+	if f.User.Subject != "" || f.User.Method != "" {
+		d.User = &User{Subject: f.User.Subject, Method: f.User.Method}
+	}
+	subject := f.Repository
+	if subject == "" {
+		subject = "upload/" + f.UploadID
+	}
+	n.emit(ctx, UploadFailed, subject, n.now(), d)
+}
+
+// emit queues one event for every endpoint that wants it. The event is
+// durable when emit returns; a failure to write the outbox is logged and
+// counted (the action it describes has already happened).
+func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Time, data Data) {
+	var targets []*endpoint
+	for _, e := range n.order {
+		if e.wants(t, data.Repository) {
+			targets = append(targets, e)
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	if at.IsZero() {
+		at = n.now()
+	}
+	ev := &Event{SpecVersion: "1.0", ID: metadata.NewID(), Source: n.opts.Source, Type: t, Subject: subject,
+		Time: at.UTC(), DataContentType: "application/json", Data: data}
+	body, err := ev.encode()
+	if err == nil {
+		now := n.now().UTC()
+		ds := make([]delivery, len(targets))
+		for i, e := range targets {
+			ds[i] = delivery{Endpoint: e.Name, EventID: ev.ID, Type: t, Body: body, Enqueued: now, Next: now}
+		}
+		err = n.box.enqueue(ds)
+	}
+	if err != nil {
+		n.metrics.lost.WithLabelValues(t.Short()).Inc()
+		n.logger.ErrorContext(ctx, "notification lost: outbox write failed", "event_id", ev.ID, "type", string(t),
+			"subject", subject, "error", err.Error())
+		return
+	}
+	n.metrics.events.WithLabelValues(t.Short()).Inc()
+	n.logger.DebugContext(ctx, "notification queued", "event_id", ev.ID, "type", string(t), "subject", subject,
+		"endpoints", len(targets))
+	n.nudge()
+}
+
+// Check is a readiness check: degraded while dead letters exist or
+// deliveries wait on a failing endpoint; never failing (pushes work).
+func (n *Notifier) Check(context.Context) error {
+	if n == nil || n.box == nil {
+		return nil
+	}
+	pending, dead, err := n.box.counts()
+	if err != nil {
+		return health.Degraded(fmt.Errorf("notification outbox unreadable: %w", err))
+	}
+	var failing []string
+	for _, e := range n.order {
+		if e.health.failing() {
+			failing = append(failing, e.Name)
+		}
+	}
+	switch {
+	case len(failing) > 0:
+		return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; %d deliveries pending", failing, pending))
+	case dead > 0:
+		return health.Degraded(fmt.Errorf("%d webhook deliveries were given up (dead letters in the outbox)", dead))
+	}
+	return nil
+}
+
+// Pending counts the deliveries waiting and given up.
+func (n *Notifier) Pending() (pending, dead int, err error) {
+	if n == nil || n.box == nil {
+		return 0, 0, nil
+	}
+	return n.box.counts()
+}
+
+// Close stops delivering, interrupts the requests in flight and closes the
+// outbox. Undelivered events (the interrupted ones too) stay queued for
+// the next start.
+func (n *Notifier) Close() error {
+	if n == nil || n.box == nil {
+		return nil
+	}
+	close(n.stop)
+	n.done.Wait()
+	return n.box.close()
+}
+
+func (n *Notifier) nudge() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+var _ Publisher = (*Notifier)(nil)

@@ -1,0 +1,131 @@
+package registry
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/notify"
+)
+
+const hookSecret = "webhook-secret-for-tests"
+
+// hookReceiver collects the signed events posted to it.
+type hookReceiver struct {
+	t      *testing.T
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := notify.Verify([]byte(hookSecret), r.Header, body, time.Now(), notify.DefaultTolerance); err != nil {
+		h.t.Errorf("webhook signature: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/cloudevents+json") {
+		h.t.Errorf("content type %q", ct)
+	}
+	var ev notify.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		h.t.Errorf("webhook body: %v", err)
+	}
+	h.mu.Lock()
+	h.events = append(h.events, ev)
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// await returns the first event of type t about repo, waiting up to 10 s.
+func (h *hookReceiver) await(t *testing.T, typ notify.Type, repo string) notify.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h.mu.Lock()
+		for _, e := range h.events {
+			if e.Type == typ && e.Data.Repository == repo {
+				h.mu.Unlock()
+				return e
+			}
+		}
+		h.mu.Unlock()
+		select {
+		case <-deadline:
+			t.Fatalf("no %s event for %s", typ, repo)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestNotificationsEndToEnd: pushes with go-containerregistry produce
+// signed push.accepted and push.rejected events carrying the records.
+func TestNotificationsEndToEnd(t *testing.T) {
+	hook := &hookReceiver{t: t}
+	rcv := httptest.NewServer(hook)
+	defer rcv.Close()
+	s := startServer(t, func(c *config.Config) {
+		c.Validation.MaxLayers = 2
+		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
+		c.Notifications.Backoff = config.NotificationBackoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "ci", URL: rcv.URL, Secret: hookSecret}}
+	})
+
+	ok, _ := name.ParseReference(s.host()+"/team/app:1.0", name.Insecure)
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(ok, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	d, _ := img.Digest()
+	ev := hook.await(t, notify.PushAccepted, "team/app")
+	if ev.Data.Digest.String() != d.String() || len(ev.Data.Tags) != 1 || ev.Data.Tags[0] != "1.0" ||
+		ev.Data.Status != metadata.StatusAccepted || ev.Data.Source != metadata.SourceDockerPush || ev.Data.Size == 0 {
+		t.Errorf("accepted event: %+v", ev.Data)
+	}
+	rec, err := s.Records().Get(t.Context(), ev.Data.RecordID)
+	if err != nil || rec.Status != metadata.StatusAccepted || rec.Digest.String() != d.String() {
+		t.Fatalf("the event's record %q: %+v, %v", ev.Data.RecordID, rec, err)
+	}
+
+	bad, _ := name.ParseReference(s.host()+"/team/fat:1.0", name.Insecure)
+	fat, _ := random.Image(64, 3)
+	if err := remote.Write(bad, fat); err == nil {
+		t.Fatal("a push over validation.maxlayers was accepted")
+	}
+	rej := hook.await(t, notify.PushRejected, "team/fat")
+	if rej.Data.Status != metadata.StatusRejected || !strings.Contains(rej.Data.Reason, "layer") || rej.Data.RecordID == "" {
+		t.Errorf("rejected event: %+v", rej.Data)
+	}
+
+	status, _, body := do(t, http.MethodDelete, s.base+"/v2/team/app/manifests/"+d.String(), nil, nil)
+	if status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", status, body)
+	}
+	del := hook.await(t, notify.DeleteAccepted, "team/app")
+	if del.Data.Kind != metadata.KindDeleteManifest {
+		t.Errorf("delete event: %+v", del.Data)
+	}
+
+	status, _, body = do(t, http.MethodGet, "http://"+s.DebugAddr().String()+"/metrics", nil, nil)
+	if status != http.StatusOK || !strings.Contains(string(body), `imagegate_notifications_deliveries_total{endpoint="ci",outcome="delivered"}`) {
+		t.Errorf("metrics lack delivery outcomes (status %d)", status)
+	}
+	status, _, body = do(t, http.MethodGet, s.base+"/readyz", nil, nil)
+	if status != http.StatusOK || !strings.Contains(string(body), "notifications") {
+		t.Errorf("readyz: %d %s", status, body)
+	}
+}
