@@ -22,6 +22,8 @@ type Config struct {
 	Limits     Limits     `yaml:"limits"`
 	// Notifications configures webhooks (config/notifications.go).
 	Notifications Notifications `yaml:"notifications"`
+	// Upload configures tarball uploads (config/upload.go).
+	Upload Upload `yaml:"upload"`
 }
 
 // HTTP configures the registry's public listener.
@@ -421,5 +423,6 @@ func Default() *Config {
 		},
 		Limits:        Limits{ManifestBytes: MaxManifestBytes},
 		Notifications: defaultNotifications(),
+		Upload:        defaultUpload(),
 	}
 }

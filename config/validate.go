@@ -237,6 +237,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Notifications.validate(bad)
+	c.Upload.validate(bad)
 
 	if len(errs) == 0 {
 		return nil

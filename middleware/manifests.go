@@ -37,6 +37,7 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 	if err != nil {
 		return "", fmt.Errorf("gate: reading manifest payload: %w", err)
 	}
+	observerOf(ctx).Stage(StageValidating)
 	res, verr := g.validator.Validate(ctx,
 		validate.Manifest{Repository: m.repo.Named().Name(), MediaType: mediaType, Payload: payload},
 		m.repo.Blobs(ctx), m.ManifestService)
@@ -46,6 +47,7 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 	}
 	rec := g.describe(ctx, m.repo, mediaType, payload, tags, config)
 	if verr == nil {
+		observerOf(ctx).Stage(StageScanning)
 		verr = g.scanStage(ctx, m.repo, rec, res, payload)
 		g.scanned(ctx, rec)
 	}
@@ -55,6 +57,7 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 	if verr != nil {
 		if refusal, ok := asRefusal(verr); ok {
 			g.reject(ctx, rec, refusal.Message)
+			observerOf(ctx).Recorded(*rec)
 		}
 		return "", verr
 	}
@@ -64,6 +67,8 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 	if err := g.recorder.Put(ctx, rec); err != nil {
 		return "", errNotRecorded("push", err)
 	}
+	observerOf(ctx).Recorded(*rec)
+	observerOf(ctx).Stage(StageStoring)
 	dgst, err := m.ManifestService.Put(ctx, man, options...)
 	if err != nil {
 		g.finish(ctx, rec, metadata.StatusFailed, err.Error())

@@ -34,6 +34,7 @@ import (
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/shim"
 )
 
 // Server is one imagegate registry: New builds it, Start binds its
@@ -48,6 +49,7 @@ type Server struct {
 	auth    *auth.Service // nil when auth is off
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
+	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
 	handler http.Handler
@@ -159,6 +161,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
+	if s.uploads, err = newUploads(ctx, cfg, driver, gate, authSvc, logger); err != nil {
+		return nil, err
+	}
 	if len(cfg.Notifications.Endpoints) > 0 {
 		s.ready.add("notifications", events.Check)
 	}
@@ -225,6 +230,7 @@ func (s *Server) routes() http.Handler {
 		opts.Guard, opts.Robots = s.auth, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
 	}
+	registerUploads(mux, s.uploads)
 	mux.Handle(api.Prefix, api.New(s.store, opts, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))

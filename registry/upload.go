@@ -1,0 +1,66 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+
+	"github.com/distribution/distribution/v3/registry/storage"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
+	"github.com/imagegate/imagegate/auth"
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/shim"
+)
+
+// newUploads builds the tarball upload endpoints (docs/upload.md) over the
+// registry's storage driver and gate. authSvc nil leaves them open.
+func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, gate *middleware.Gate,
+	authSvc *auth.Service, logger *slog.Logger) (*shim.Handler, error) {
+	// The storage options distribution's App applies under our
+	// configuration (config.Distribution): no foreign URLs in manifests,
+	// complete indexes. Deletion lets a failed upload revert its images.
+	ns, err := storage.NewRegistry(ctx, driver, storage.EnableDelete,
+		storage.ManifestURLsAllowRegexp(regexp.MustCompile("^$")), storage.EnableValidateImageIndexImagesExist)
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening storage for uploads: %w", err)
+	}
+	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
+	if err != nil {
+		return nil, fmt.Errorf("registry: upload.layercompression: %w", err)
+	}
+	u := cfg.Upload
+	in := shim.New(shim.Options{
+		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Logger: logger.With("component", "upload"),
+		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
+			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},
+	})
+	var authn shim.Authenticator
+	if authSvc != nil {
+		authn = uploadAuth{authSvc}
+	}
+	tracker := shim.NewTracker(u.Progress.MaxUploads, u.Progress.Retention)
+	return shim.NewHandler(in, tracker, authn, logger.With("component", "upload")), nil
+}
+
+// registerUploads mounts the upload endpoints on mux.
+func registerUploads(mux *http.ServeMux, h *shim.Handler) {
+	mux.HandleFunc("POST /upload-image", h.ServeUpload)
+	mux.HandleFunc("POST /api/v1/uploads", h.ServeUpload)
+	mux.HandleFunc("GET /api/v1/uploads/{id}", h.ServeStatus)
+	mux.HandleFunc("GET /api/v1/uploads/{id}/events", h.ServeEvents)
+}
+
+// uploadAuth adapts the auth service to the shim's Authenticator.
+type uploadAuth struct{ s *auth.Service }
+
+func (a uploadAuth) Authenticate(w http.ResponseWriter, r *http.Request, repository string) (shim.Caller, bool) {
+	u, ok := a.s.Uploader(w, r, repository)
+	if !ok {
+		return nil, false
+	}
+	return u, true
+}

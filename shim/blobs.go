@@ -1,0 +1,214 @@
+package shim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Content formats of a file, as sniffed from its first bytes.
+const (
+	formatGzip  = "gzip"
+	formatZstd  = "zstd"
+	formatTar   = "tar"
+	formatOther = "other"
+)
+
+// gzipLevel trades ratio for speed when the shim compresses layers: level
+// 1 of klauspost's deflate is close to the standard library's level 6 on
+// file system trees, at several times its speed.
+const gzipLevel = pgzip.BestSpeed
+
+// stored is one archive file as written to the blob store.
+type stored struct {
+	// raw is the digest and size of the file as it is in the archive.
+	raw     digest.Digest
+	rawSize int64
+	// blob is the digest and size of what was stored (the compressed
+	// form of a tar the shim compressed, else raw).
+	blob     digest.Digest
+	blobSize int64
+	// format is how the stored blob is encoded (format* constants).
+	format string
+	// diffID is the digest of the uncompressed content of a layer; ""
+	// when the file is not a tar or a compressed tar.
+	diffID digest.Digest
+	// diffErr says why diffID could not be computed.
+	diffErr error
+}
+
+// sniff names the format of content starting with head.
+func sniff(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return formatGzip
+	case bytes.HasPrefix(head, zstdMagic):
+		return formatZstd
+	case isTarHeader(head):
+		return formatTar
+	case len(head) >= 512 && bytes.Count(head[:512], []byte{0}) == 512:
+		return formatTar // an empty layer: only the end-of-archive blocks
+	}
+	return formatOther
+}
+
+// blobWriter writes archive files into a blob store, compressing tars
+// on the way as configured.
+type blobWriter struct {
+	blobs       distribution.BlobStore
+	compression Compression
+	buf         *bufio.Reader
+}
+
+// store streams r (the whole file) into a new blob and commits it.
+func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
+	if w.buf == nil {
+		w.buf = bufio.NewReaderSize(r, 256<<10)
+	} else {
+		w.buf.Reset(r)
+	}
+	br := w.buf
+	head, _ := br.Peek(512)
+	format := sniff(head)
+
+	bw, err := w.blobs.Create(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("shim: creating a blob upload: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = bw.Cancel(context.WithoutCancel(ctx))
+		}
+	}()
+	raw := sha256.New()
+	st := &stored{format: format}
+	switch {
+	case format == formatTar && w.compression != None:
+		st, err = w.compress(br, bw, raw)
+	case format == formatGzip || format == formatZstd:
+		st, err = copyVerifyingDiffID(br, bw, raw, format)
+	default:
+		var n int64
+		n, err = io.Copy(io.MultiWriter(bw, raw), br)
+		st.rawSize, st.blobSize = n, n
+		st.raw = digest.NewDigest(digest.SHA256, raw)
+		st.blob = st.raw
+		if format == formatTar {
+			st.diffID = st.raw
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := bw.Commit(ctx, v1.Descriptor{Digest: st.blob, Size: st.blobSize}); err != nil {
+		return nil, fmt.Errorf("shim: committing blob %s: %w", st.blob, err)
+	}
+	committed = true
+	return st, nil
+}
+
+// compress stores the tar in br compressed; the tar's digest is its diff_id.
+func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*stored, error) {
+	comp := sha256.New()
+	out := &countWriter{w: io.MultiWriter(bw, comp)}
+	var enc io.WriteCloser
+	format := formatGzip
+	switch w.compression {
+	case Zstd:
+		z, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		if err != nil {
+			return nil, fmt.Errorf("shim: zstd encoder: %w", err)
+		}
+		enc, format = z, formatZstd
+	default:
+		z, err := pgzip.NewWriterLevel(out, gzipLevel)
+		if err != nil {
+			return nil, fmt.Errorf("shim: gzip encoder: %w", err)
+		}
+		if err := z.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
+			return nil, fmt.Errorf("shim: gzip encoder: %w", err)
+		}
+		enc = z
+	}
+	n, err := io.Copy(io.MultiWriter(enc, raw), br)
+	if cerr := enc.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("shim: compressing a layer: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := digest.NewDigest(digest.SHA256, raw)
+	return &stored{raw: d, rawSize: n, diffID: d, format: format,
+		blob: digest.NewDigest(digest.SHA256, comp), blobSize: out.n}, nil
+}
+
+// copyVerifyingDiffID stores a compressed file as it is while a second
+// goroutine decompresses a copy to compute its diff_id.
+func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format string) (*stored, error) {
+	pr, pw := io.Pipe()
+	type result struct {
+		d   digest.Digest
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		h := sha256.New()
+		var err error
+		var dec io.Reader
+		if format == formatGzip {
+			var zr *pgzip.Reader
+			if zr, err = pgzip.NewReaderN(pr, 1<<20, 2); err == nil {
+				_, err = io.Copy(h, zr)
+				_ = zr.Close()
+			}
+		} else {
+			var zr *zstd.Decoder
+			if zr, err = zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow)); err == nil {
+				dec = zr
+				_, err = io.Copy(h, dec)
+				zr.Close()
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr) // let the writer finish whatever happened
+		done <- result{digest.NewDigest(digest.SHA256, h), err}
+	}()
+	n, err := io.Copy(io.MultiWriter(bw, raw, pw), br)
+	pw.CloseWithError(err)
+	res := <-done
+	if err != nil {
+		return nil, err
+	}
+	d := digest.NewDigest(digest.SHA256, raw)
+	st := &stored{raw: d, rawSize: n, blob: d, blobSize: n, format: format}
+	if res.err != nil {
+		st.diffErr = fmt.Errorf("its %s stream does not decompress: %v", format, res.err)
+	} else {
+		st.diffID = res.d
+	}
+	return st, nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,149 @@
+package shim
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+)
+
+// Magic numbers of the compressions the shim understands.
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// zstdMaxWindow bounds the window a zstd stream may ask the decoder for
+// (the zstd CLI uses at most 8 MiB below --long): a bounded decoder
+// memory whatever the stream says.
+const zstdMaxWindow = 64 << 20
+
+// meter counts the bytes read through it and fails the read that goes
+// past limit with tooBig.
+type meter struct {
+	r      io.Reader
+	n      atomic.Int64
+	limit  int64
+	tooBig func() error
+	// check, when set, runs after each read with the count so far.
+	check func(n int64) error
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	total := m.n.Add(int64(n))
+	if total > m.limit {
+		return n, m.tooBig()
+	}
+	if m.check != nil {
+		if cerr := m.check(total); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
+}
+
+// stream is an opened upload: the tar reader over the decompressed body,
+// and the meters progress and limits read.
+type stream struct {
+	tar          *tar.Reader
+	compression  string // "gzip", "zstd" or "none"
+	received     *meter
+	decompressed *meter
+	close        func()
+}
+
+// open detects the compression of body by its magic bytes, checks that
+// what it decompresses to is a tar archive, and returns the reader of its
+// entries under lim.
+func open(body io.Reader, lim Limits) (*stream, error) {
+	s := &stream{compression: "none", close: func() {}}
+	s.received = &meter{r: body, limit: lim.MaxUploadBytes, tooBig: func() error {
+		return tooLarge("the upload is larger than upload.maxbytes (%d bytes)", lim.MaxUploadBytes)
+	}}
+	br := bufio.NewReaderSize(s.received, 1<<20)
+	magic, err := br.Peek(4)
+	if len(magic) == 0 {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("shim: reading the upload: %w", err)
+		}
+		return nil, invalid("the upload is empty")
+	}
+	var plain io.Reader = br
+	switch {
+	case bytes.HasPrefix(magic, gzipMagic):
+		zr, err := pgzip.NewReaderN(br, 1<<20, 4)
+		if err != nil {
+			return nil, streamError(err)
+		}
+		s.compression, plain, s.close = "gzip", zr, func() { _ = zr.Close() }
+	case bytes.HasPrefix(magic, zstdMagic):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow),
+			zstd.WithDecoderMaxMemory(uint64(lim.MaxDecompressedBytes)))
+		if err != nil {
+			return nil, streamError(err)
+		}
+		s.compression, plain, s.close = "zstd", zr, zr.Close
+	}
+	s.decompressed = &meter{r: plain, limit: lim.MaxDecompressedBytes, tooBig: func() error {
+		return tooLarge("the archive decompresses to more than upload.maxdecompressedbytes (%d bytes)", lim.MaxDecompressedBytes)
+	}}
+	if s.compression != "none" {
+		s.decompressed.check = func(n int64) error {
+			if in := s.received.n.Load(); n > 1<<20 && n > lim.MaxRatio*max(in, 1) {
+				return tooLarge("the archive decompresses more than %d times its size (upload.maxratio): %d bytes from %d", lim.MaxRatio, n, in)
+			}
+			return nil
+		}
+	}
+	tb := bufio.NewReaderSize(s.decompressed, 64<<10)
+	head, err := tb.Peek(512)
+	if len(head) < 512 {
+		s.close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, streamError(err)
+		}
+		return nil, invalid("not a tar archive: the %s stream holds only %d bytes", s.compression, len(head))
+	}
+	if !isTarHeader(head) {
+		s.close()
+		if bytes.Count(head, []byte{0}) == len(head) {
+			return nil, invalid("the tar archive is empty")
+		}
+		return nil, invalid("not a tar archive (nor gzip or zstd): no ustar header at the start of the %s stream", s.compression)
+	}
+	s.tar = tar.NewReader(tb)
+	return s, nil
+}
+
+// isTarHeader reports whether block starts like a POSIX or GNU tar header.
+func isTarHeader(block []byte) bool {
+	return len(block) >= 262 && string(block[257:262]) == "ustar"
+}
+
+// streamError turns a failure to read the archive into the answer a
+// client can act on: limits and our own errors pass, truncation and
+// corruption become TARBALL_INVALID.
+func streamError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isCodeError(err):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return invalid("the archive is truncated")
+	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrInsecurePath):
+		return invalid("malformed tar header: %v", err)
+	case errors.Is(err, pgzip.ErrChecksum), errors.Is(err, pgzip.ErrHeader):
+		return invalid("corrupt gzip stream: %v", err)
+	case isDecoderError(err):
+		return invalid("corrupt compressed stream: %v", err)
+	}
+	return fmt.Errorf("shim: reading the archive: %w", err)
+}

@@ -1,0 +1,20 @@
+// Package shim ingests image tarballs — `docker save` output (the legacy
+// layout with manifest.json, and the OCI-layout form Docker ≥ 25 writes)
+// and OCI image layout archives, each optionally gzip- or zstd-compressed —
+// in one streaming pass, and pushes the images they hold through the same
+// gate as `docker push`.
+//
+// Every tar entry is streamed into a distribution blob writer as it
+// appears, its digest computed on the way; uncompressed layers are
+// compressed on the way (Options.LayerCompression). Only small JSON
+// documents (manifest.json, index.json, configs, manifests) are kept in
+// memory, under a fixed budget, so memory is bounded whatever the size of
+// the archive. When the archive ends, the manifests are built (or read, for
+// an OCI layout), checked against the blobs, and put through the gate's
+// repository wrapper (middleware.Gate.Wrap) with source tar-upload: the same
+// validation, scan, record and notification as a manifest PUT on /v2/.
+//
+// Nothing becomes addressable before every image of the archive has been
+// read and checked; when the gate refuses one image of several, the images
+// already stored by this upload are removed again (see Publish).
+package shim

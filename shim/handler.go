@@ -1,0 +1,194 @@
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/google/uuid"
+)
+
+// HeaderUploadID carries an upload's id: in every response to an upload,
+// and optionally in the request, chosen by the client so that it can watch
+// the progress while it is still sending.
+const HeaderUploadID = "Imagegate-Upload-Id"
+
+// uploadIDPattern is the form of a client-chosen upload id.
+var uploadIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{7,127}$`)
+
+// Authenticator identifies the callers of the upload endpoints. On
+// refusal it has answered the request (401 with a challenge) and returns
+// false. repository, when known, names the scope to ask a token for.
+type Authenticator interface {
+	Authenticate(w http.ResponseWriter, r *http.Request, repository string) (Caller, bool)
+}
+
+// Caller is an authenticated uploader.
+type Caller interface {
+	// Subject names the caller; progress is shown to the same subject only.
+	Subject() string
+	// MayPush reports whether the caller may push to repo.
+	MayPush(repo string) bool
+}
+
+// Handler serves the upload endpoints (see docs/upload.md).
+type Handler struct {
+	in      *Ingester
+	tracker *Tracker
+	authn   Authenticator
+	logger  *slog.Logger
+}
+
+// NewHandler returns the upload endpoints over in. authn nil leaves them
+// open (a registry without auth).
+func NewHandler(in *Ingester, tracker *Tracker, authn Authenticator, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{in: in, tracker: tracker, authn: authn, logger: logger}
+}
+
+// uploadResponse is the answer to a successful upload.
+type uploadResponse struct {
+	UploadID string  `json:"upload_id"`
+	Images   []Image `json:"images"`
+}
+
+// ServeUpload answers POST /upload-image and POST /api/v1/uploads: the
+// body (raw, or the file part of a multipart form) is the archive.
+func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get(HeaderUploadID)
+	if id != "" && !uploadIDPattern.MatchString(id) {
+		w.Header().Set(HeaderUploadID, uuid.NewString())
+		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("%s must match %s", HeaderUploadID, uploadIDPattern)))
+		return
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	w.Header().Set(HeaderUploadID, id)
+	lim := h.in.Limits()
+	if r.ContentLength > lim.MaxUploadBytes {
+		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", r.ContentLength, lim.MaxUploadBytes))
+		return
+	}
+	q := r.URL.Query()
+	repo, tags := q.Get("repository"), q["tag"]
+	body := io.Reader(r.Body)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		var err error
+		if body, repo, tags, err = filePart(r, repo, tags); err != nil {
+			serveError(w, err)
+			return
+		}
+	}
+	var caller Caller
+	if h.authn != nil {
+		var ok bool
+		if caller, ok = h.authn.Authenticate(w, r, repo); !ok {
+			return
+		}
+	}
+	owner := ""
+	if caller != nil {
+		owner = caller.Subject()
+	}
+	up, ok := h.tracker.Start(id, owner, r.ContentLength)
+	if !ok {
+		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("upload id %q is in use, or too many uploads are running", id)))
+		return
+	}
+	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up}
+	if caller != nil {
+		req.MayPush = func(repo string) error {
+			if caller.MayPush(repo) {
+				return nil
+			}
+			return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("no push access to repository %s", repo))
+		}
+	}
+	images, err := h.in.Ingest(r.Context(), req)
+	if err != nil {
+		code, msg := errorSummary(err)
+		up.finish(nil, code, msg)
+		if code == errcode.ErrorCodeUnknown.String() {
+			h.logger.ErrorContext(r.Context(), "upload failed", "upload_id", id, "error", err.Error())
+		} else {
+			h.logger.InfoContext(r.Context(), "upload refused", "upload_id", id, "code", code, "reason", msg)
+		}
+		serveError(w, err)
+		return
+	}
+	up.finish(images, "", "")
+	h.logger.InfoContext(r.Context(), "upload stored", "upload_id", id, "images", len(images))
+	writeJSON(w, http.StatusCreated, uploadResponse{UploadID: id, Images: images})
+}
+
+// filePart finds the archive in a multipart form: the first part with a
+// file name (or named "file"); repository and tag fields before it add to
+// the query's.
+func filePart(r *http.Request, repo string, tags []string) (io.Reader, string, []string, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
+	}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, "", nil, invalid("the multipart form has no file part")
+		}
+		if err != nil {
+			return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
+		}
+		if p.FileName() != "" || p.FormName() == "file" {
+			return p, repo, tags, nil
+		}
+		v, err := io.ReadAll(io.LimitReader(p, 4<<10))
+		if err != nil {
+			return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
+		}
+		switch p.FormName() {
+		case "repository":
+			if repo == "" {
+				repo = strings.TrimSpace(string(v))
+			}
+		case "tag":
+			tags = append(tags, strings.TrimSpace(string(v)))
+		}
+	}
+}
+
+// errorSummary is an error's OCI code and message, for the progress view.
+func errorSummary(err error) (string, string) {
+	var e errcode.Error
+	if errors.As(err, &e) {
+		return e.Code.String(), e.Message
+	}
+	var c errcode.ErrorCode
+	if errors.As(err, &c) {
+		return c.String(), c.Message()
+	}
+	return errcode.ErrorCodeUnknown.String(), "internal error"
+}
+
+// serveError writes err as an OCI error body.
+func serveError(w http.ResponseWriter, err error) {
+	_ = errcode.ServeJSON(w, err)
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,212 @@
+package shim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
+
+	"github.com/imagegate/imagegate/middleware"
+)
+
+// Options configure an Ingester.
+type Options struct {
+	// Namespace is the registry storage the images go to (the same driver
+	// as the /v2/ API). Deletion must be enabled on it: a failed upload
+	// removes what it stored.
+	Namespace distribution.Namespace
+	// Driver is the storage driver under Namespace; the staging
+	// repository of each upload is removed through it.
+	Driver storagedriver.StorageDriver
+	// Gate is the gate every manifest passes through.
+	Gate *middleware.Gate
+	// Limits bound each upload.
+	Limits Limits
+	// Compression is how uncompressed layers are stored (default gzip).
+	Compression Compression
+	Logger      *slog.Logger
+}
+
+// Ingester turns uploaded tarballs into images behind the gate.
+type Ingester struct {
+	opts Options
+}
+
+// New returns an Ingester for opts.
+func New(opts Options) *Ingester {
+	opts.Limits = opts.Limits.withDefaults()
+	if opts.Compression == "" {
+		opts.Compression = Gzip
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Ingester{opts: opts}
+}
+
+// Limits are the limits in force.
+func (in *Ingester) Limits() Limits { return in.opts.Limits }
+
+// Request is one upload.
+type Request struct {
+	// Body is the archive as sent (compressed or not).
+	Body io.Reader
+	// Repository and Tags, when set, override the targets the archive
+	// names (RepoTags, ref.name annotations).
+	Repository string
+	Tags       []string
+	// MayPush returns nil when the caller may push to repo, else the
+	// error to answer (DENIED). Nil allows everything.
+	MayPush func(repo string) error
+	// Progress receives the upload's stages and byte counts; may be nil.
+	Progress *Upload
+}
+
+// stagingRoot is the repository namespace under which each upload's blobs
+// wait until their images are put; it never holds a manifest, so the
+// catalog does not list it, and it is removed when the upload ends.
+const stagingRoot = "imagegate-uploads/"
+
+// repositoriesRoot is where distribution's storage keeps repositories.
+const repositoriesRoot = "/docker/registry/v2/repositories/"
+
+// Ingest reads req.Body in one pass and puts the images it holds through
+// the gate. It returns the images stored, or an error an HTTP handler can
+// serve (TARBALL_INVALID, UPLOAD_TOO_LARGE, the gate's refusals); on error
+// no manifest or tag of this upload remains.
+func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
+	u := req.Progress
+	if u == nil {
+		u = &Upload{changed: make(chan struct{}), now: time.Now}
+	}
+	// Targets named in the query are checked before a byte is read.
+	if req.Repository != "" {
+		if err := checkRepository(req.Repository); err != nil {
+			return nil, err
+		}
+		if req.MayPush != nil {
+			if err := req.MayPush(req.Repository); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, t := range req.Tags {
+		if !tagPattern.MatchString(t) {
+			return nil, ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid tag %q", t))
+		}
+	}
+	staging, err := stagingName()
+	if err != nil {
+		return nil, err
+	}
+	defer in.dropStaging(ctx, staging)
+	repo, err := in.opts.Namespace.Repository(ctx, staging)
+	if err != nil {
+		return nil, fmt.Errorf("shim: opening the staging repository: %w", err)
+	}
+
+	u.SetStage(StageReceiving)
+	s, err := open(&pinger{r: req.Body, u: u}, in.opts.Limits)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	u.setReceived(s.received.n.Load)
+	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression}
+	a, err := read(ctx, s.tar, w, in.opts.Limits, nil)
+	if err != nil {
+		return nil, err
+	}
+	u.SetStage(StageValidating)
+	var images []*image
+	switch {
+	case a.has("manifest.json"):
+		images, err = dockerSave(ctx, a)
+	case a.has("index.json"):
+		images, err = ociLayout(ctx, a)
+	default:
+		err = invalid("the archive has neither manifest.json (docker save) nor index.json (OCI image layout)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	targets, err := resolveTargets(images, req.Repository, req.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if req.MayPush != nil {
+		for _, ts := range targets {
+			for _, t := range ts {
+				if err := req.MayPush(t.Repository); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return in.publish(ctx, staging, images, targets, u)
+}
+
+// has reports whether the archive holds a file called name.
+func (a *archive) has(name string) bool {
+	_, ok := a.resolve(name)
+	return ok
+}
+
+// stagingName is a fresh staging repository.
+func stagingName() (reference.Named, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("shim: %w", err)
+	}
+	n, err := reference.WithName(stagingRoot + hex.EncodeToString(b[:]))
+	if err != nil {
+		return nil, fmt.Errorf("shim: staging repository name: %w", err)
+	}
+	return n, nil
+}
+
+// dropStaging removes the staging repository's links (the blobs stay,
+// linked from the target repositories or left for garbage collection).
+func (in *Ingester) dropStaging(ctx context.Context, staging reference.Named) {
+	if in.opts.Driver == nil {
+		return
+	}
+	err := in.opts.Driver.Delete(context.WithoutCancel(ctx), repositoriesRoot+staging.Name())
+	var missing storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &missing) {
+		in.opts.Logger.WarnContext(ctx, "removing an upload's staging repository failed", "repository", staging.Name(), "error", err.Error())
+	}
+}
+
+// checkRepository checks a repository name given in a request.
+func checkRepository(name string) error {
+	_, err := reference.WithName(name)
+	first, _, _ := strings.Cut(name, "/")
+	if err != nil || strings.ContainsAny(first, ".:") || first == "localhost" {
+		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q", name))
+	}
+	return nil
+}
+
+// pinger tells the upload's readers that bytes arrived.
+type pinger struct {
+	r io.Reader
+	u *Upload
+}
+
+func (p *pinger) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.u.ping()
+	}
+	return n, err
+}
