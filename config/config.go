@@ -114,6 +114,9 @@ type S3 struct {
 	// AccessKey and SecretKey; empty uses the default credential chain (IAM role).
 	AccessKey Secret `yaml:"accesskey"`
 	SecretKey Secret `yaml:"secretkey"`
+	// Prepare: what serve does at start with the bucket settings of `imagegate bucket init`: off, check (log drift) or apply.
+	Prepare   string      `yaml:"prepare"`
+	Lifecycle S3Lifecycle `yaml:"lifecycle"`
 }
 
 // UploadPurging configures the periodic removal of abandoned uploads.
@@ -373,7 +376,7 @@ func Default() *Config {
 		Storage: Storage{
 			Driver:     "filesystem",
 			Filesystem: Filesystem{RootDirectory: "./data/registry"},
-			S3:         S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5},
+			S3:         S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5, Prepare: "off", Lifecycle: defaultS3Lifecycle()},
 			Delete:     true,
 			UploadPurging: UploadPurging{
 				Enabled:  true,

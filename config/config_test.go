@@ -150,6 +150,7 @@ func TestRejects(t *testing.T) {
 		{"allowlist without reason", "scan:\n  policies:\n    - repositories: \"**\"\n      mode: enforce\n      severity: HIGH\n      onerror: reject\n      allowlist:\n        - id: CVE-1\n", nil, []string{"scan.policies[0].allowlist[0]: needs an id and a reason"}},
 		{"bad expiry", "scan:\n  policies:\n    - repositories: \"**\"\n      mode: enforce\n      severity: HIGH\n      onerror: reject\n      allowlist:\n        - {id: CVE-1, reason: r, expires: soon}\n", nil, []string{"scan.policies[0].allowlist[0].expires"}},
 		{"s3 without bucket", "storage:\n  driver: s3\n", nil, []string{"storage.s3.bucket: must be set"}},
+		{"s3 bad prepare", "storage:\n  driver: s3\n  s3:\n    bucket: b\n    prepare: yes\n", nil, []string{`storage.s3.prepare: must be off, check or apply`}},
 		{"s3 half credentials", "storage:\n  driver: s3\n  s3:\n    bucket: b\n    accesskey: AK\n", nil, []string{"storage.s3.accesskey: accesskey and secretkey must be set together"}},
 		{"several at once", "log:\n  level: x\nstorage:\n  driver: y\n", nil, []string{"log.level", "storage.driver"}},
 	}

@@ -96,6 +96,7 @@ func (c *Config) Validate() error {
 		if (c.Storage.S3.AccessKey == "") != (c.Storage.S3.SecretKey == "") {
 			bad("storage.s3.accesskey", "accesskey and secretkey must be set together (or both left empty for the default credential chain)")
 		}
+		c.Storage.S3.validatePrepare(bad)
 	}
 	if p := c.Storage.UploadPurging; p.Enabled {
 		if p.Age <= 0 {

@@ -5,6 +5,7 @@
 //	imagegate config check FILE         validate a config, print the effective one
 //	imagegate scan REPO@DIGEST          rescan a stored image with the server's current DB
 //	imagegate token robot …             create, list and revoke robot accounts
+//	imagegate bucket init [--dry-run]   prepare the S3 bucket (docs/s3.md)
 //	imagegate version                   print version, commit and Go version
 package main
 
@@ -26,6 +27,8 @@ commands:
                           rescan a stored image with the server's current vulnerability DB
   token robot create NAME --scope 'PATTERN:ACTIONS' [--expires 720h] | list | revoke NAME
                           manage robot accounts (as an admin: --username U, password on stdin, or --token T)
+  bucket init [--dry-run] [--config FILE]
+                          create the S3 bucket and apply its security and lifecycle settings (docs/s3.md)
   version                 print version, commit and Go version
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 			return errUsage
 		}
 		return configCheck(args[2:], stdout, environ)
+	case "bucket":
+		return bucketCmd(ctx, args[1:], stdout, environ)
 	case "token":
 		return tokenCmd(args[1:], stdout, os.Stdin)
 	case "scan":

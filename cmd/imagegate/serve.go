@@ -30,6 +30,9 @@ func serve(ctx context.Context, args []string, stdout io.Writer, environ []strin
 	}
 	logger := registry.NewLogger(stdout, cfg.Log.Level)
 	logger.Info("starting", "version", buildinfo.String(), "config", *path)
+	if err := prepareBucketAtStart(ctx, cfg, logger); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
