@@ -5,6 +5,7 @@
 //	imagegate config check FILE         validate a config, print the effective one
 //	imagegate scan REPO@DIGEST          rescan a stored image with the server's current DB
 //	imagegate token robot …             create, list and revoke robot accounts
+//	imagegate push FILE|- --to REPO:TAG upload a docker-save / OCI tarball through the gate
 //	imagegate bucket init [--dry-run]   prepare the S3 bucket (docs/s3.md)
 //	imagegate version                   print version, commit and Go version
 package main
@@ -29,6 +30,9 @@ commands:
                           manage robot accounts (as an admin: --username U, password on stdin, or --token T)
   bucket init [--dry-run] [--config FILE]
                           create the S3 bucket and apply its security and lifecycle settings (docs/s3.md)
+  push FILE|- [--server URL] [--to REPO[:TAG]] [--tag T]... [--token T | --username U --password P] [--insecure] [--json] [--quiet]
+                          upload a docker save / OCI layout tarball through the gate (docs/push-cli.md);
+                          exit status 3 when the server refuses it
   version                 print version, commit and Go version
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
@@ -44,6 +48,9 @@ func main() {
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
+	case errors.As(err, new(*exitError)): // push: 3 when the server refused
+		fmt.Fprintln(os.Stderr, "imagegate:", err)
+		os.Exit(exitStatus(err))
 	default:
 		fmt.Fprintln(os.Stderr, "imagegate:", err)
 		os.Exit(1)
@@ -69,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return tokenCmd(args[1:], stdout, os.Stdin)
 	case "scan":
 		return scanCmd(args[1:], stdout, os.Stdin)
+	case "push":
+		return pushCmd(ctx, args[1:], os.Stdin, stdout, stderr, environ)
 	case "version", "--version":
 		return version(stdout)
 	case "help", "-h", "--help":
