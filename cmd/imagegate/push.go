@@ -162,7 +162,10 @@ func describeImage(img pushclient.Image) string {
 				counts = append(counts, fmt.Sprintf("%d %s", n, sev))
 			}
 		}
-		if len(counts) == 0 {
+		switch {
+		case scan.Error != "":
+			counts = []string{"failed"}
+		case len(counts) == 0:
 			counts = []string{"no findings"}
 		}
 		line += fmt.Sprintf(" scan: %s (%s)", strings.Join(counts, ", "), scan.Verdict)

@@ -97,7 +97,8 @@ func bar(p pushclient.Progress, elapsed time.Duration, width int) string {
 	if rate > 0 && p.Sent < p.Size {
 		stats += "  ETA " + time.Duration(float64(p.Size-p.Sent)/rate*float64(time.Second)).Round(time.Second).String()
 	}
-	n := max(width-len(stats)-3, 10)
+	// A fixed budget for the figures keeps the bar's length steady.
+	n := max(width-len(" 100% 1023.9 MiB / 1023.9 MiB  1023.9 MiB/s  ETA 1h59m59s")-3, 10)
 	filled := int(frac * float64(n))
 	return "[" + strings.Repeat("=", filled) + strings.Repeat(" ", n-filled) + "]" + stats
 }
