@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/scan/scantest"
 )
 
 const hookSecret = "webhook-secret-for-tests"
@@ -127,5 +129,48 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	status, _, body = do(t, http.MethodGet, s.base+"/readyz", nil, nil)
 	if status != http.StatusOK || !strings.Contains(string(body), "notifications") {
 		t.Errorf("readyz: %d %s", status, body)
+	}
+}
+
+// TestNotificationsScanCompleted: with a scanner, a push emits
+// scan.completed (with the scan summary and the push's record id) besides
+// push.accepted.
+func TestNotificationsScanCompleted(t *testing.T) {
+	hook := &hookReceiver{t: t}
+	rcv := httptest.NewServer(hook)
+	defer rcv.Close()
+	cfg := config.Default()
+	dir := t.TempDir()
+	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
+	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
+	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
+	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
+	cfg.Notifications.Outbox = filepath.Join(dir, "notify.db")
+	cfg.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "sec", URL: rcv.URL, Secret: hookSecret,
+		Events: []string{"scan.completed"}}}
+	srv, err := New(t.Context(), cfg, NewLogger(io.Discard, "error"), WithScanner(&scantest.Fake{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+
+	ref, _ := name.ParseReference(srv.Addr().String()+"/team/scanned:1", name.Insecure)
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	ev := hook.await(t, notify.ScanCompleted, "team/scanned")
+	if ev.Data.Scan == nil || ev.Data.Scan.Verdict == "" || ev.Data.RecordID == "" || ev.Data.Status != "" {
+		t.Errorf("scan.completed data: %+v (scan %+v)", ev.Data, ev.Data.Scan)
+	}
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	for _, e := range hook.events {
+		if e.Type != notify.ScanCompleted {
+			t.Errorf("the endpoint filters scan.completed, got %s", e.Type)
+		}
 	}
 }
