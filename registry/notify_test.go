@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/metadata"
@@ -172,5 +174,32 @@ func TestNotificationsScanCompleted(t *testing.T) {
 		if e.Type != notify.ScanCompleted {
 			t.Errorf("the endpoint filters scan.completed, got %s", e.Type)
 		}
+	}
+}
+
+// TestNotificationsTarUpload: an image uploaded as a tarball produces the
+// same push.accepted event, with source tar-upload.
+func TestNotificationsTarUpload(t *testing.T) {
+	hook := &hookReceiver{t: t}
+	rcv := httptest.NewServer(hook)
+	defer rcv.Close()
+	s := startServer(t, func(c *config.Config) {
+		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
+		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "ci", URL: rcv.URL, Secret: hookSecret}}
+	})
+	img, _ := random.Image(256, 1)
+	tag, _ := name.NewTag("example.com/orig:v0")
+	var tarBuf bytes.Buffer
+	if err := tarball.Write(tag, img, &tarBuf); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := do(t, http.MethodPost, s.base+"/upload-image?repository=team/tarred&tag=2", nil, &tarBuf)
+	if status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	ev := hook.await(t, notify.PushAccepted, "team/tarred")
+	d, _ := img.Digest()
+	if ev.Data.Source != metadata.SourceTarUpload || ev.Data.Digest.String() != d.String() || len(ev.Data.Tags) != 1 || ev.Data.Tags[0] != "2" {
+		t.Errorf("event of a tarball upload: %+v", ev.Data)
 	}
 }
