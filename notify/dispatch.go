@@ -85,18 +85,26 @@ func (n *Notifier) backoff(failures int) time.Duration {
 	return half + rand.N(half+1)
 }
 
+// result is a finished attempt: the delivery as it now stands, and
+// whether it left the outbox (delivered or buried).
+type result struct {
+	p    *pending
+	d    delivery
+	gone bool
+}
+
 // dispatch starts due deliveries, at most Concurrency at a time, until Close.
 func (n *Notifier) dispatch() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var workers sync.WaitGroup
 	defer workers.Wait()
-	finished := make(chan string, n.opts.Concurrency)
-	inflight := map[string]bool{}
+	finished := make(chan result, n.opts.Concurrency)
+	inflight := 0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		next := n.startDue(ctx, inflight, finished, &workers)
+		next := n.startDue(ctx, &inflight, finished, &workers)
 		timer.Stop()
 		if !next.IsZero() {
 			timer.Reset(max(time.Until(next), time.Millisecond))
@@ -105,17 +113,24 @@ func (n *Notifier) dispatch() {
 		case <-n.stop:
 			return // cancel() interrupts requests in flight; they stay queued
 		case <-n.wake:
-		case key := <-finished:
-			delete(inflight, key)
+		case r := <-finished:
+			inflight--
+			n.queue.mu.Lock()
+			r.p.inflight, r.p.d = false, r.d
+			if r.gone {
+				n.queue.forget(r.p)
+			}
+			n.queue.mu.Unlock()
 		case <-timer.C:
 		}
 	}
 }
 
-// startDue starts every due delivery its endpoint admits, while slots are
-// free, and returns when the next waiting one becomes due (zero: none, or
-// only a finishing worker can change anything).
-func (n *Notifier) startDue(ctx context.Context, inflight map[string]bool, finished chan<- string, workers *sync.WaitGroup) time.Time {
+// startDue starts due deliveries their endpoints admit, oldest first per
+// endpoint and endpoints in turn, while slots are free; it returns when
+// the next waiting one becomes due (zero: none, or only a finishing
+// worker or a new event can change anything).
+func (n *Notifier) startDue(ctx context.Context, inflight *int, finished chan<- result, workers *sync.WaitGroup) time.Time {
 	now := n.now()
 	var next time.Time
 	later := func(t time.Time) {
@@ -123,68 +138,90 @@ func (n *Notifier) startDue(ctx context.Context, inflight map[string]bool, finis
 			next = t
 		}
 	}
-	type job struct {
-		key string
-		d   delivery
-	}
-	var start, orphans []job
-	err := n.box.each(func(key string, d delivery) bool {
-		if inflight[key] {
-			return true
-		}
-		if len(inflight)+len(start) >= n.opts.Concurrency {
-			return false // a finishing worker wakes us
-		}
-		ep := n.endpoints[d.Endpoint]
-		switch {
-		case ep == nil:
-			orphans = append(orphans, job{key, d})
-		case d.Next.After(now):
-			later(d.Next)
-		default:
-			if ok, wait := ep.health.admit(now); ok {
-				start = append(start, job{key, d})
-			} else {
-				later(wait)
+	q := n.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n.turn++
+	for i := range n.order {
+		ep := n.order[(n.turn+i)%len(n.order)]
+		for _, p := range q.lists[ep.Name] {
+			if *inflight >= n.opts.Concurrency {
+				return next
 			}
+			if p.gone || p.inflight {
+				continue
+			}
+			if p.d.Next.After(now) {
+				later(p.d.Next)
+				continue
+			}
+			ok, wait := ep.health.admit(now)
+			if !ok {
+				later(wait)
+				break // the endpoint is failing: its other deliveries wait
+			}
+			p.inflight = true
+			*inflight++
+			d := p.d
+			workers.Go(func() {
+				gone, d := n.attempt(ctx, ep, p.key, d)
+				finished <- result{p: p, d: d, gone: gone}
+			})
+		}
+	}
+	return next
+}
+
+// load fills the queue from the outbox at start-up; deliveries to
+// endpoints no longer configured become dead letters.
+func (n *Notifier) load() error {
+	var ps, orphans []*pending
+	err := n.box.each(func(key string, d delivery) bool {
+		p := &pending{key: key, d: d}
+		if n.endpoints[d.Endpoint] == nil {
+			orphans = append(orphans, p)
+		} else {
+			ps = append(ps, p)
 		}
 		return true
 	})
 	if err != nil {
-		n.logger.Error("reading the notification outbox failed", "error", err.Error())
-		return now.Add(n.opts.MaxBackoff)
+		return err
 	}
+	n.queue.add(ps...)
 	for _, o := range orphans {
 		o.d.LastError = "endpoint " + o.d.Endpoint + " is no longer configured"
 		if err := n.box.bury(o.key, o.d); err != nil {
-			n.logger.Error("moving a notification to the dead letters failed", "event_id", o.d.EventID, "error", err.Error())
-			continue
+			return err
 		}
 		n.metrics.deliveries.WithLabelValues(o.d.Endpoint, outcomeDropped).Inc()
 		n.logger.Warn("notification dropped: endpoint no longer configured", "endpoint", o.d.Endpoint,
 			"event_id", o.d.EventID, "type", string(o.d.Type))
 	}
-	for _, j := range start {
-		inflight[j.key] = true
-		ep := n.endpoints[j.d.Endpoint]
-		workers.Go(func() {
-			n.attempt(ctx, ep, j.key, j.d)
-			finished <- j.key
-		})
+	if len(ps) > 0 {
+		n.logger.Info("notifications queued by a previous run", "pending", len(ps))
 	}
-	return next
+	return nil
 }
 
 // attempt sends d once and records the outcome in the outbox, the logs
-// and the metrics.
-func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d delivery) {
+// and the metrics. It returns the delivery as it now stands and whether
+// it left the outbox.
+func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d delivery) (gone bool, _ delivery) {
+	orig := d
 	d.Attempts++
 	started := n.now()
-	status, err := n.send(ctx, ep, d)
+	body, err := n.box.body(key)
+	status := 0
+	if err == nil {
+		d.Body = body
+		status, err = n.send(ctx, ep, d)
+		d.Body = nil
+	}
 	elapsed := n.now().Sub(started)
 	if ctx.Err() != nil { // shutting down: no verdict, the delivery stays as it was
 		ep.health.release()
-		return
+		return false, orig
 	}
 	n.metrics.duration.WithLabelValues(ep.Name).Observe(elapsed.Seconds())
 	log := n.logger.With("endpoint", ep.Name, "event_id", d.EventID, "type", string(d.Type),
@@ -192,11 +229,11 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 	if err == nil {
 		ep.health.record(true, n.now(), n.backoff)
 		if rerr := n.box.remove(key); rerr != nil {
-			log.Error("removing a delivered notification from the outbox failed; it will be sent again", "error", rerr.Error())
+			log.Error("removing a delivered notification from the outbox failed; it will be sent again after a restart", "error", rerr.Error())
 		}
 		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDelivered).Inc()
 		log.Info("notification delivered")
-		return
+		return true, d
 	}
 	d.LastError = err.Error()
 	d.Next = ep.health.record(false, n.now(), n.backoff)
@@ -207,7 +244,7 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDead).Inc()
 		log.Error("notification given up after its last attempt", "error", err.Error(),
 			"queued_for_ms", n.now().Sub(d.Enqueued).Milliseconds())
-		return
+		return true, d
 	}
 	if uerr := n.box.update(key, d); uerr != nil {
 		log.Error("rescheduling a notification failed", "error", uerr.Error())
@@ -215,6 +252,7 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 	n.metrics.deliveries.WithLabelValues(ep.Name, outcomeRetry).Inc()
 	log.Warn("notification delivery failed; will retry", "error", err.Error(),
 		"next_attempt", d.Next.UTC().Format(time.RFC3339Nano))
+	return false, d
 }
 
 // maxResponseRead bounds what is read of a receiver's response.

@@ -89,6 +89,8 @@ type Notifier struct {
 	endpoints map[string]*endpoint
 	order     []*endpoint // as configured, for filtering
 	box       *outbox
+	queue     *queue
+	turn      int // round robin over endpoints (dispatcher only)
 	metrics   *metrics
 	logger    *slog.Logger
 	now       func() time.Time
@@ -156,8 +158,12 @@ func New(opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.box = box
+	n.box, n.queue = box, newQueue()
 	n.metrics = newMetrics(opts.Registerer, box)
+	if err := n.load(); err != nil {
+		box.close()
+		return nil, fmt.Errorf("notify: reading outbox %s: %w", opts.OutboxPath, err)
+	}
 	n.done.Go(n.dispatch)
 	n.nudge()
 	return n, nil
@@ -267,13 +273,15 @@ func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Tim
 	ev := &Event{SpecVersion: "1.0", ID: metadata.NewID(), Source: n.opts.Source, Type: t, Subject: subject,
 		Time: at.UTC(), DataContentType: "application/json", Data: data}
 	body, err := ev.encode()
+	var ds []delivery
+	var keys []string
 	if err == nil {
 		now := n.now().UTC()
-		ds := make([]delivery, len(targets))
+		ds = make([]delivery, len(targets))
 		for i, e := range targets {
 			ds[i] = delivery{Endpoint: e.Name, EventID: ev.ID, Type: t, Body: body, Enqueued: now, Next: now}
 		}
-		err = n.box.enqueue(ds)
+		keys, err = n.box.enqueue(ds)
 	}
 	if err != nil {
 		n.metrics.lost.WithLabelValues(t.Short()).Inc()
@@ -281,6 +289,12 @@ func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Tim
 			"subject", subject, "error", err.Error())
 		return
 	}
+	ps := make([]*pending, len(ds))
+	for i, d := range ds {
+		d.Body = nil
+		ps[i] = &pending{key: keys[i], d: d}
+	}
+	n.queue.add(ps...)
 	n.metrics.events.WithLabelValues(t.Short()).Inc()
 	n.logger.DebugContext(ctx, "notification queued", "event_id", ev.ID, "type", string(t), "subject", subject,
 		"endpoints", len(targets))

@@ -11,12 +11,14 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-// delivery is one event waiting to reach one endpoint.
+// delivery is one event waiting to reach one endpoint. Its body is kept
+// apart (bucketBodies, same key) so that scanning the queue decodes only
+// this small header; dead letters hold both.
 type delivery struct {
 	Endpoint string          `json:"endpoint"`
 	EventID  string          `json:"event_id"`
 	Type     Type            `json:"type"`
-	Body     json.RawMessage `json:"body"`
+	Body     json.RawMessage `json:"body,omitempty"`
 	Enqueued time.Time       `json:"enqueued"`
 	// Attempts made so far; Next is when the next may start.
 	Attempts  int       `json:"attempts"`
@@ -26,6 +28,7 @@ type delivery struct {
 
 var (
 	bucketPending = []byte("pending")
+	bucketBodies  = []byte("bodies")
 	bucketDead    = []byte("dead")
 )
 
@@ -48,7 +51,7 @@ func openOutbox(path string) (*outbox, error) {
 	}
 	db.MaxBatchDelay = 200 * time.Microsecond
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketDead} {
+		for _, b := range [][]byte{bucketPending, bucketBodies, bucketDead} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -61,38 +64,44 @@ func openOutbox(path string) (*outbox, error) {
 	return &outbox{db: db}, nil
 }
 
-// enqueue stores ds durably (fsynced before it returns). Concurrent
-// callers share one transaction (bbolt's Batch).
-func (b *outbox) enqueue(ds []delivery) error {
+// enqueue stores ds durably (fsynced before it returns) and returns
+// their keys. Concurrent callers share one transaction (bbolt's Batch).
+func (b *outbox) enqueue(ds []delivery) ([]string, error) {
+	keys := make([]string, len(ds))
 	vals := make([][]byte, len(ds))
 	for i, d := range ds {
+		d.Body = nil
 		v, err := json.Marshal(d)
 		if err != nil {
-			return fmt.Errorf("notify: encoding delivery: %w", err)
+			return nil, fmt.Errorf("notify: encoding delivery: %w", err)
 		}
 		vals[i] = v
 	}
-	err := b.db.Batch(func(tx *bbolt.Tx) error {
-		bk := tx.Bucket(bucketPending)
-		for _, v := range vals {
+	err := b.db.Batch(func(tx *bbolt.Tx) error { // may run twice (alone after a batch failed)
+		bk, bodies := tx.Bucket(bucketPending), tx.Bucket(bucketBodies)
+		for i, v := range vals {
 			seq, err := bk.NextSequence()
 			if err != nil {
 				return err
 			}
+			keys[i] = string(seqKey(seq))
 			if err := bk.Put(seqKey(seq), v); err != nil {
+				return err
+			}
+			if err := bodies.Put(seqKey(seq), ds[i].Body); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("notify: writing outbox: %w", err)
+		return nil, fmt.Errorf("notify: writing outbox: %w", err)
 	}
-	return nil
+	return keys, nil
 }
 
-// each calls fn with every pending delivery, oldest first, until fn
-// returns false. The key is a copy fn may keep.
+// each calls fn with every pending delivery (without its body), oldest
+// first, until fn returns false. The key is a copy fn may keep.
 func (b *outbox) each(fn func(key string, d delivery) bool) error {
 	return b.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketPending).Cursor()
@@ -109,8 +118,23 @@ func (b *outbox) each(fn func(key string, d delivery) bool) error {
 	})
 }
 
+// body returns the body of the pending delivery at key.
+func (b *outbox) body(key string) ([]byte, error) {
+	var body []byte
+	err := b.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketBodies).Get([]byte(key))
+		if v == nil {
+			return fmt.Errorf("notify: outbox entry %x has no body", key)
+		}
+		body = append([]byte(nil), v...)
+		return nil
+	})
+	return body, err
+}
+
 // update rewrites the pending delivery at key (after a failed attempt).
 func (b *outbox) update(key string, d delivery) error {
+	d.Body = nil
 	v, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -120,16 +144,26 @@ func (b *outbox) update(key string, d delivery) error {
 
 // remove deletes the delivery at key once it has succeeded.
 func (b *outbox) remove(key string) error {
-	return b.db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPending).Delete([]byte(key)) })
+	return b.db.Batch(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketBodies).Delete([]byte(key)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPending).Delete([]byte(key))
+	})
 }
 
-// bury moves the delivery at key to the dead letters (given up).
+// bury moves the delivery at key, with its body, to the dead letters (given up).
 func (b *outbox) bury(key string, d delivery) error {
-	v, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
 	return b.db.Batch(func(tx *bbolt.Tx) error {
+		bodies := tx.Bucket(bucketBodies)
+		d.Body = append(json.RawMessage(nil), bodies.Get([]byte(key))...)
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if err := bodies.Delete([]byte(key)); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketPending).Delete([]byte(key)); err != nil {
 			return err
 		}
