@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(ctx, cfg, driver, gate, authSvc, logger); err != nil {
+	if s.uploads, err = newUploads(ctx, cfg, driver, gate, authSvc, events, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {

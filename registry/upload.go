@@ -12,14 +12,17 @@ import (
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/reqctx"
+	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/shim"
 )
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
 // registry's storage driver and gate. authSvc nil leaves them open.
 func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, gate *middleware.Gate,
-	authSvc *auth.Service, logger *slog.Logger) (*shim.Handler, error) {
+	authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
 	// The storage options distribution's App applies under our
 	// configuration (config.Distribution): no foreign URLs in manifests,
 	// complete indexes. Deletion lets a failed upload revert its images.
@@ -43,7 +46,19 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 		authn = uploadAuth{authSvc}
 	}
 	tracker := shim.NewTracker(u.Progress.MaxUploads, u.Progress.Retention)
-	return shim.NewHandler(in, tracker, authn, logger.With("component", "upload")), nil
+	h := shim.NewHandler(in, tracker, authn, logger.With("component", "upload"))
+	if events != nil {
+		h.OnFailure = func(ctx context.Context, f shim.Failure) {
+			uf := notify.UploadFailure{UploadID: f.UploadID, Repository: f.Repository, Tags: f.Tags, Size: f.Size,
+				Reason: f.Reason, RecordID: f.RecordID, RequestID: reqctx.ID(ctx)}
+			if info := reqctx.From(ctx); info != nil {
+				id := info.Identity()
+				uf.User = metadata.User{Subject: id.Subject, Method: id.Method, Roles: id.Roles}
+			}
+			events.UploadFailed(ctx, uf)
+		}
+	}
+	return h, nil
 }
 
 // registerUploads mounts the upload endpoints on mux.

@@ -52,21 +52,28 @@ func (m *meter) Read(p []byte) (int, error) {
 // stream is an opened upload: the tar reader over the decompressed body,
 // and the meters progress and limits read.
 type stream struct {
-	tar          *tar.Reader
+	tar *tar.Reader
+	// rest is what the tar reader reads from: drained after the archive's
+	// end so that limits and the compressed stream's checksum apply to it.
+	rest         io.Reader
 	compression  string // "gzip", "zstd" or "none"
 	received     *meter
 	decompressed *meter
 	close        func()
 }
 
-// open detects the compression of body by its magic bytes, checks that
-// what it decompresses to is a tar archive, and returns the reader of its
-// entries under lim.
-func open(body io.Reader, lim Limits) (*stream, error) {
-	s := &stream{compression: "none", close: func() {}}
-	s.received = &meter{r: body, limit: lim.MaxUploadBytes, tooBig: func() error {
+// receivedMeter counts the body's bytes under upload.maxbytes.
+func receivedMeter(body io.Reader, lim Limits) *meter {
+	return &meter{r: body, limit: lim.MaxUploadBytes, tooBig: func() error {
 		return tooLarge("the upload is larger than upload.maxbytes (%d bytes)", lim.MaxUploadBytes)
 	}}
+}
+
+// open detects the compression of the body by its magic bytes, checks
+// that what it decompresses to is a tar archive, and returns the reader of
+// its entries under lim. received meters the body.
+func open(received *meter, lim Limits) (*stream, error) {
+	s := &stream{compression: "none", close: func() {}, received: received}
 	br := bufio.NewReaderSize(s.received, 1<<20)
 	magic, err := br.Peek(4)
 	if len(magic) == 0 {
@@ -78,7 +85,7 @@ func open(body io.Reader, lim Limits) (*stream, error) {
 	var plain io.Reader = br
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := pgzip.NewReaderN(br, 1<<20, 4)
+		zr, err := pgzip.NewReaderN(br, 512<<10, 4)
 		if err != nil {
 			return nil, streamError(err)
 		}
@@ -118,8 +125,16 @@ func open(body io.Reader, lim Limits) (*stream, error) {
 		}
 		return nil, invalid("not a tar archive (nor gzip or zstd): no ustar header at the start of the %s stream", s.compression)
 	}
-	s.tar = tar.NewReader(tb)
+	s.tar, s.rest = tar.NewReader(tb), tb
 	return s, nil
+}
+
+// drain reads what follows the archive's end (padding) to the end of the
+// body, under the limits, so that a gzip or zstd checksum is verified and
+// a body that goes on past upload.maxbytes is refused.
+func (s *stream) drain() error {
+	_, err := io.Copy(io.Discard, s.rest)
+	return streamError(err)
 }
 
 // isTarHeader reports whether block starts like a POSIX or GNU tar header.

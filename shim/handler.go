@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,12 +39,30 @@ type Caller interface {
 	MayPush(repo string) bool
 }
 
+// Failure describes an upload that failed, for notifications. Fields not
+// known when it failed (the repository before the archive was read) are
+// empty.
+type Failure struct {
+	UploadID   string
+	Repository string
+	Tags       []string
+	// Size is the bytes received before the failure.
+	Size int64
+	// Reason is the message the client received.
+	Reason string
+	// RecordID is the gate's record when the gate refused a manifest.
+	RecordID string
+}
+
 // Handler serves the upload endpoints (see docs/upload.md).
 type Handler struct {
 	in      *Ingester
 	tracker *Tracker
 	authn   Authenticator
 	logger  *slog.Logger
+	// OnFailure, when set, is told about every failed upload; it must not
+	// block (it runs before the answer is written).
+	OnFailure func(ctx context.Context, f Failure)
 }
 
 // NewHandler returns the upload endpoints over in. authn nil leaves them
@@ -114,7 +133,7 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 			return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("no push access to repository %s", repo))
 		}
 	}
-	images, err := h.in.Ingest(r.Context(), req)
+	images, err := h.in.Ingest(withRequest(r), req)
 	if err != nil {
 		code, msg := errorSummary(err)
 		up.finish(nil, code, msg)
@@ -123,12 +142,26 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.logger.InfoContext(r.Context(), "upload refused", "upload_id", id, "code", code, "reason", msg)
 		}
+		if h.OnFailure != nil {
+			s, _ := up.Snapshot()
+			h.OnFailure(r.Context(), Failure{UploadID: id, Repository: up.failedRepository(repo), Tags: tags,
+				Size: s.BytesReceived, Reason: msg, RecordID: up.rejectedRecord()})
+		}
 		serveError(w, err)
 		return
 	}
 	up.finish(images, "", "")
 	h.logger.InfoContext(r.Context(), "upload stored", "upload_id", id, "images", len(images))
 	writeJSON(w, http.StatusCreated, uploadResponse{UploadID: id, Images: images})
+}
+
+// requestKey is where distribution's context keeps the HTTP request; the
+// gate reads the client's address and user agent from it for the record.
+const requestKey = "http.request"
+
+// withRequest is r's context carrying r as distribution's handlers do.
+func withRequest(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), requestKey, r) //nolint:staticcheck // distribution's key is this string
 }
 
 // filePart finds the archive in a multipart form: the first part with a

@@ -115,15 +115,19 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
 	}
 
 	u.SetStage(StageReceiving)
-	s, err := open(&pinger{r: req.Body, u: u}, in.opts.Limits)
+	received := receivedMeter(&pinger{r: req.Body, u: u}, in.opts.Limits)
+	u.setReceived(received.n.Load)
+	s, err := open(received, in.opts.Limits)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	u.setReceived(s.received.n.Load)
 	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression}
 	a, err := read(ctx, s.tar, w, in.opts.Limits, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.drain(); err != nil {
 		return nil, err
 	}
 	u.SetStage(StageValidating)

@@ -64,6 +64,33 @@ type Upload struct {
 	ended    time.Time
 	owner    string
 	now      func() time.Time
+	// rejected is the record of a manifest the gate refused, and its repository.
+	rejected, rejectedRepo string
+}
+
+// noteRejection keeps the gate's refusal record for the failure report.
+func (u *Upload) noteRejection(rec metadata.Record) {
+	u.mu.Lock()
+	u.rejected, u.rejectedRepo = rec.ID, rec.Repository
+	u.mu.Unlock()
+}
+
+// rejectedRecord is the id of the record of the gate's refusal, if any.
+func (u *Upload) rejectedRecord() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.rejected
+}
+
+// failedRepository is the repository a failure concerns: the refused
+// image's, else the one the request named.
+func (u *Upload) failedRepository(requested string) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rejectedRepo != "" {
+		return u.rejectedRepo
+	}
+	return requested
 }
 
 // Owner is the subject that started the upload ("" without auth).

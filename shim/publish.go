@@ -184,4 +184,7 @@ func (o *observer) Stage(name string) { o.u.SetStage(name) }
 func (o *observer) Recorded(rec metadata.Record) {
 	r := rec
 	o.rec = &r
+	if rec.Status == metadata.StatusRejected {
+		o.u.noteRejection(rec)
+	}
 }

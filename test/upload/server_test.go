@@ -67,10 +67,11 @@ func (s *testServer) records(t testing.TB, repo string) []*metadata.Record {
 
 // uploadResult is the JSON answer of an upload (success or OCI error).
 type uploadResult struct {
-	Status   int
-	UploadID string
-	Body     []byte
-	OK       struct {
+	Status    int
+	UploadID  string
+	challenge string
+	Body      []byte
+	OK        struct {
 		UploadID string `json:"upload_id"`
 		Images   []struct {
 			Repository string          `json:"repository"`
@@ -111,7 +112,8 @@ func (s *testServer) upload(t testing.TB, path, query string, body io.Reader, he
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := uploadResult{Status: resp.StatusCode, UploadID: resp.Header.Get("Imagegate-Upload-Id"), Body: data}
+	r := uploadResult{Status: resp.StatusCode, UploadID: resp.Header.Get("Imagegate-Upload-Id"), Body: data,
+		challenge: resp.Header.Get("WWW-Authenticate")}
 	if resp.StatusCode == http.StatusCreated {
 		if err := json.Unmarshal(data, &r.OK); err != nil {
 			t.Fatalf("answer %s: %v", data, err)

@@ -84,3 +84,5 @@ func verifyZstd(t testing.TB, img v1.Image) {
 		}
 	}
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
