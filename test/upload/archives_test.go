@@ -265,3 +265,6 @@ func ociIndex(t testing.TB, platforms ...string) v1.ImageIndex {
 	}
 	return idx
 }
+
+// emptyIndex starts an OCI layout.
+var emptyIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
