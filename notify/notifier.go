@@ -301,15 +301,13 @@ func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Tim
 	n.nudge()
 }
 
-// Check is a readiness check: degraded while dead letters exist or
-// deliveries wait on a failing endpoint; never failing (pushes work).
+// Check is a readiness check: degraded while an endpoint is failing (its
+// last attempt failed); never failing, since pushes work regardless.
+// Given-up deliveries show in the logs and metrics, not here: they would
+// degrade readiness for good.
 func (n *Notifier) Check(context.Context) error {
 	if n == nil || n.box == nil {
 		return nil
-	}
-	pending, dead, err := n.box.counts()
-	if err != nil {
-		return health.Degraded(fmt.Errorf("notification outbox unreadable: %w", err))
 	}
 	var failing []string
 	for _, e := range n.order {
@@ -317,13 +315,14 @@ func (n *Notifier) Check(context.Context) error {
 			failing = append(failing, e.Name)
 		}
 	}
-	switch {
-	case len(failing) > 0:
-		return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; %d deliveries pending", failing, pending))
-	case dead > 0:
-		return health.Degraded(fmt.Errorf("%d webhook deliveries were given up (dead letters in the outbox)", dead))
+	if len(failing) == 0 {
+		return nil
 	}
-	return nil
+	pending, _, err := n.box.counts()
+	if err != nil {
+		return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; outbox unreadable: %w", failing, err))
+	}
+	return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; %d deliveries pending", failing, pending))
 }
 
 // Pending counts the deliveries waiting and given up.
