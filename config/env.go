@@ -18,6 +18,11 @@ func EnvName(path string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
+// ClientEnv are the variables of the client commands (imagegate push), not
+// configuration keys: the server ignores them rather than refusing to start.
+var ClientEnv = map[string]bool{"IMAGEGATE_SERVER": true, "IMAGEGATE_TOKEN": true,
+	"IMAGEGATE_USERNAME": true, "IMAGEGATE_PASSWORD": true}
+
 // errUnknownEnv is wrapped by errors about IMAGEGATE_* variables naming no key.
 var errUnknownEnv = errors.New("unknown environment variable")
 
@@ -53,7 +58,7 @@ func (c *Config) overlayEnv(environ []string) error {
 	}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) {
+		if !strings.HasPrefix(name, EnvPrefix) || ClientEnv[name] {
 			continue
 		}
 		l, ok := byName[name]

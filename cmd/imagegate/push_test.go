@@ -187,3 +187,12 @@ func TestBar(t *testing.T) {
 func progressOf(sent, size int64) pushclient.Progress {
 	return pushclient.Progress{Sent: sent, Size: size}
 }
+
+// TestClientEnvDoesNotBreakServe: the push command's variables in the
+// environment do not make the server refuse its configuration.
+func TestClientEnvDoesNotBreakServe(t *testing.T) {
+	env := []string{"IMAGEGATE_SERVER=http://x", "IMAGEGATE_TOKEN=t", "IMAGEGATE_USERNAME=u", "IMAGEGATE_PASSWORD=p"}
+	if _, err := config.Load("", env); err != nil {
+		t.Fatal(err)
+	}
+}
