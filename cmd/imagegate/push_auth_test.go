@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ func TestPushWithAuth(t *testing.T) {
 	server := startRegistry(t, func(c *config.Config) {
 		c.Auth.Enabled = true
 		c.Auth.Htpasswd = htpasswd
+		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing-key.pem")
 		c.Auth.PersonalNamespace = false
 		c.Auth.Bindings = []config.AuthBinding{{Subjects: []string{"alice"}, Role: "developer", Repositories: []string{"team/**"}}}
 	})
