@@ -203,3 +203,28 @@ func TestNotificationsTarUpload(t *testing.T) {
 		t.Errorf("event of a tarball upload: %+v", ev.Data)
 	}
 }
+
+// TestNotificationsUploadFailed: a tarball upload the server refuses
+// emits upload.failed naming the upload and the reason the client got.
+func TestNotificationsUploadFailed(t *testing.T) {
+	hook := &hookReceiver{t: t}
+	rcv := httptest.NewServer(hook)
+	defer rcv.Close()
+	s := startServer(t, func(c *config.Config) {
+		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
+		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "ci", URL: rcv.URL, Secret: hookSecret,
+			Events: []string{"upload.failed"}}}
+	})
+	h := http.Header{}
+	h.Set("Imagegate-Upload-Id", "upload-failed-test-1")
+	status, _, body := do(t, http.MethodPost, s.base+"/upload-image?repository=team/broken&tag=1", h,
+		strings.NewReader("this is not a tarball at all"))
+	if status/100 != 4 {
+		t.Fatalf("upload of garbage: %d %s", status, body)
+	}
+	ev := hook.await(t, notify.UploadFailed, "team/broken")
+	if ev.Data.UploadID != "upload-failed-test-1" || ev.Data.Reason == "" || ev.Data.Source != metadata.SourceTarUpload ||
+		ev.Subject != "team/broken" {
+		t.Errorf("upload.failed: subject %q, data %+v", ev.Subject, ev.Data)
+	}
+}
