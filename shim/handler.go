@@ -119,9 +119,13 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 	if caller != nil {
 		owner = caller.Subject()
 	}
-	up, ok := h.tracker.Start(id, owner, r.ContentLength)
-	if !ok {
-		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("upload id %q is in use, or too many uploads are running", id)))
+	up, err := h.tracker.Start(id, owner, r.ContentLength)
+	switch {
+	case errors.Is(err, ErrIDTaken):
+		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("upload id %q is in use", id)))
+		return
+	case err != nil:
+		serveError(w, errcode.ErrorCodeTooManyRequests.WithMessage("too many uploads are running on this replica (upload.progress.maxuploads); retry later"))
 		return
 	}
 	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up}

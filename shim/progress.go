@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -197,20 +198,29 @@ func NewTracker(max int, ttl time.Duration) *Tracker {
 	return &Tracker{uploads: map[string]*Upload{}, max: max, ttl: ttl, now: time.Now}
 }
 
-// Start registers a new upload; ok is false when id is taken or the
-// tracker is full of running uploads.
-func (t *Tracker) Start(id, owner string, expected int64) (*Upload, bool) {
+// Start registers a new upload. It fails with ErrIDTaken when id is in
+// use, ErrTrackerFull when every slot holds a running upload.
+func (t *Tracker) Start(id, owner string, expected int64) (*Upload, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expire()
-	if _, taken := t.uploads[id]; taken || len(t.uploads) >= t.max {
-		return nil, false
+	if _, taken := t.uploads[id]; taken {
+		return nil, ErrIDTaken
+	}
+	if len(t.uploads) >= t.max {
+		return nil, ErrTrackerFull
 	}
 	u := &Upload{status: Status{ID: id, BytesExpected: max(expected, 0), Stages: []StageTiming{}},
 		changed: make(chan struct{}), owner: owner, now: t.now}
 	t.uploads[id] = u
-	return u, true
+	return u, nil
 }
+
+// Errors of Tracker.Start.
+var (
+	ErrIDTaken     = errors.New("upload id in use")
+	ErrTrackerFull = errors.New("too many uploads running")
+)
 
 // Get returns the upload id, if known.
 func (t *Tracker) Get(id string) (*Upload, bool) {
