@@ -47,6 +47,9 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 	}
 	tracker := shim.NewTracker(u.Progress.MaxUploads, u.Progress.Retention)
 	h := shim.NewHandler(in, tracker, authn, logger.With("component", "upload"))
+	if p, ok := driver.(shim.Presigner); ok {
+		h.EnableDirect(p, driver)
+	}
 	if events != nil {
 		h.OnFailure = func(ctx context.Context, f shim.Failure) {
 			uf := notify.UploadFailure{UploadID: f.UploadID, Repository: f.Repository, Tags: f.Tags, Size: f.Size,
@@ -67,6 +70,7 @@ func registerUploads(mux *http.ServeMux, h *shim.Handler) {
 	mux.HandleFunc("POST /api/v1/uploads", h.ServeUpload)
 	mux.HandleFunc("GET /api/v1/uploads/{id}", h.ServeStatus)
 	mux.HandleFunc("GET /api/v1/uploads/{id}/events", h.ServeEvents)
+	mux.HandleFunc("POST /api/v1/uploads/{id}/complete", h.ServeComplete)
 }
 
 // uploadAuth adapts the auth service to the shim's Authenticator.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/google/uuid"
 )
 
@@ -60,6 +61,9 @@ type Handler struct {
 	tracker *Tracker
 	authn   Authenticator
 	logger  *slog.Logger
+	// presigner and driver serve direct uploads (EnableDirect).
+	presigner Presigner
+	driver    storagedriver.StorageDriver
 	// OnFailure, when set, is told about every failed upload; it must not
 	// block (it runs before the answer is written).
 	OnFailure func(ctx context.Context, f Failure)
@@ -93,6 +97,10 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		id = uuid.NewString()
 	}
 	w.Header().Set(HeaderUploadID, id)
+	if r.URL.Query().Get("direct") != "" {
+		h.serveDirect(w, r, id)
+		return
+	}
 	lim := h.in.Limits()
 	if r.ContentLength > lim.MaxUploadBytes {
 		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", r.ContentLength, lim.MaxUploadBytes))
@@ -108,18 +116,34 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var caller Caller
-	if h.authn != nil {
-		var ok bool
-		if caller, ok = h.authn.Authenticate(w, r, repo); !ok {
-			return
-		}
+	caller, ok := h.authenticate(w, r, repo)
+	if !ok {
+		return
 	}
-	owner := ""
-	if caller != nil {
-		owner = caller.Subject()
+	h.ingest(w, r, id, body, r.ContentLength, repo, tags, caller)
+}
+
+// authenticate identifies the caller (nil when auth is off); on refusal
+// it has answered.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, repo string) (Caller, bool) {
+	if h.authn == nil {
+		return nil, true
 	}
-	up, err := h.tracker.Start(id, owner, r.ContentLength)
+	return h.authn.Authenticate(w, r, repo)
+}
+
+// subject is the caller's name, "" without auth.
+func subject(c Caller) string {
+	if c == nil {
+		return ""
+	}
+	return c.Subject()
+}
+
+// ingest runs one upload of body and answers it.
+func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body io.Reader, expected int64, repo string, tags []string, caller Caller) {
+	owner := subject(caller)
+	up, err := h.tracker.Start(id, owner, expected)
 	switch {
 	case errors.Is(err, ErrIDTaken):
 		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("upload id %q is in use", id)))
@@ -134,7 +158,7 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 			if caller.MayPush(repo) {
 				return nil
 			}
-			return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("no push access to repository %s", repo))
+			return errDenied(repo)
 		}
 	}
 	images, err := h.in.Ingest(withRequest(r), req)
@@ -200,6 +224,11 @@ func filePart(r *http.Request, repo string, tags []string) (io.Reader, string, [
 			tags = append(tags, strings.TrimSpace(string(v)))
 		}
 	}
+}
+
+// errDenied is the answer to a caller without push on repo.
+func errDenied(repo string) error {
+	return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("no push access to repository %s", repo))
 }
 
 // errorSummary is an error's OCI code and message, for the progress view.

@@ -1,0 +1,127 @@
+package shim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+)
+
+// Presigner issues URLs through which a client PUTs an object straight
+// into the storage (the S3 driver implements it).
+type Presigner interface {
+	PresignPut(ctx context.Context, path string, expiry time.Duration) (string, http.Header, error)
+}
+
+// directRoot is where direct uploads wait, outside distribution's tree.
+const directRoot = "/imagegate-staging/uploads/"
+
+// directExpiry is how long a presigned PUT URL is valid.
+const directExpiry = time.Hour
+
+// EnableDirect lets clients upload archives straight into the storage:
+// POST /api/v1/uploads?direct=s3, then /api/v1/uploads/{id}/complete.
+func (h *Handler) EnableDirect(p Presigner, driver storagedriver.StorageDriver) {
+	h.presigner, h.driver = p, driver
+}
+
+// stagingObject is where the direct upload id of owner waits. The owner is
+// part of the path, so nobody else can complete (or even find) it.
+func stagingObject(owner, id string) string {
+	sum := sha256.Sum256([]byte("imagegate-upload-owner:" + owner))
+	return directRoot + hex.EncodeToString(sum[:12]) + "/" + id
+}
+
+// directAnswer tells the client where to PUT the archive.
+type directAnswer struct {
+	UploadID  string      `json:"upload_id"`
+	URL       string      `json:"url"`
+	Method    string      `json:"method"`
+	Headers   http.Header `json:"headers"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	Complete  string      `json:"complete"`
+}
+
+// serveDirect answers POST /api/v1/uploads?direct=s3 with a presigned PUT
+// URL into a staging object. Nothing is kept on this replica: complete
+// finds the object again from the caller and the id.
+func (h *Handler) serveDirect(w http.ResponseWriter, r *http.Request, id string) {
+	if r.URL.Query().Get("direct") != "s3" || h.presigner == nil {
+		serveError(w, ErrUploadInvalid.WithMessage("direct=s3 needs the s3 storage driver"))
+		return
+	}
+	repo := r.URL.Query().Get("repository")
+	caller, ok := h.authenticate(w, r, repo)
+	if !ok {
+		return
+	}
+	if repo != "" {
+		if err := checkRepository(repo); err != nil {
+			serveError(w, err)
+			return
+		}
+		if caller != nil && !caller.MayPush(repo) {
+			serveError(w, errDenied(repo))
+			return
+		}
+	}
+	url, headers, err := h.presigner.PresignPut(r.Context(), stagingObject(subject(caller), id), directExpiry)
+	if err != nil {
+		h.logger.ErrorContext(r.Context(), "presigning a direct upload failed", "upload_id", id, "error", err.Error())
+		serveError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, directAnswer{UploadID: id, URL: url, Method: http.MethodPut, Headers: headers,
+		ExpiresAt: time.Now().Add(directExpiry).UTC(), Complete: "/api/v1/uploads/" + id + "/complete"})
+}
+
+// ServeComplete answers POST /api/v1/uploads/{id}/complete: the archive
+// PUT through the presigned URL is ingested like a POSTed one (query
+// repository= and tag= as for POST /upload-image), then its staging
+// object is deleted, whatever the outcome.
+func (h *Handler) ServeComplete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	w.Header().Set(HeaderUploadID, id)
+	if h.presigner == nil || !uploadIDPattern.MatchString(id) {
+		serveError(w, ErrUploadUnknown.WithDetail(map[string]string{"id": id}))
+		return
+	}
+	q := r.URL.Query()
+	repo, tags := q.Get("repository"), q["tag"]
+	caller, ok := h.authenticate(w, r, repo)
+	if !ok {
+		return
+	}
+	path := stagingObject(subject(caller), id)
+	fi, err := h.driver.Stat(r.Context(), path)
+	var missing storagedriver.PathNotFoundError
+	if errors.As(err, &missing) {
+		serveError(w, ErrUploadUnknown.WithMessage("nothing was uploaded for this id (or by another user)").WithDetail(map[string]string{"id": id}))
+		return
+	}
+	if err != nil {
+		serveError(w, fmt.Errorf("shim: finding direct upload %s: %w", id, err))
+		return
+	}
+	defer func() {
+		if err := h.driver.Delete(context.WithoutCancel(r.Context()), path); err != nil {
+			h.logger.WarnContext(r.Context(), "deleting a direct upload's staging object failed", "upload_id", id, "error", err.Error())
+		}
+	}()
+	if fi.Size() > h.in.Limits().MaxUploadBytes {
+		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", fi.Size(), h.in.Limits().MaxUploadBytes))
+		return
+	}
+	rc, err := h.driver.Reader(r.Context(), path, 0)
+	if err != nil {
+		serveError(w, fmt.Errorf("shim: reading direct upload %s: %w", id, err))
+		return
+	}
+	defer rc.Close()
+	h.ingest(w, r, id, rc, fi.Size(), repo, tags, caller)
+}

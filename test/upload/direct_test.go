@@ -1,0 +1,104 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
+)
+
+// TestDirectUploadToS3: on S3 storage, a client PUTs the tarball to a
+// presigned URL and completes the upload; the images go through the gate
+// and the staging object is gone afterwards.
+func TestDirectUploadToS3(t *testing.T) {
+	endpoint := liveserver.RequireEnv(t, "IMAGEGATE_TEST_S3_ENDPOINT", "an S3 server (scripts/seaweedfs.sh)")
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	bucket := "imagegate-upload-" + hex.EncodeToString(suffix)
+	client := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	s := start(t, func(c *config.Config) {
+		c.Storage.Driver = "s3"
+		c.Storage.S3.Bucket, c.Storage.S3.Region, c.Storage.S3.RegionEndpoint = bucket, "us-east-1", endpoint
+		c.Storage.S3.ForcePathStyle, c.Storage.S3.RootDirectory = true, "/registry"
+		c.Storage.S3.ChunkSize, c.Storage.S3.AccessKey, c.Storage.S3.SecretKey = 5<<20, "AK", "SK"
+	})
+	img := randomImage(t, 3<<20, 2)
+	archive := gz(t, dockerSave(t, false, saveImage{img: img}))
+
+	const id = "direct-upload-0001"
+	resp := post(t, s.url("/api/v1/uploads?direct=s3&repository=team/direct"), id)
+	var d struct {
+		UploadID              string `json:"upload_id"`
+		URL, Method, Complete string
+		Headers               http.Header
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusCreated || d.UploadID != id {
+		t.Fatalf("direct: %d %v %+v", resp.StatusCode, err, d)
+	}
+	resp.Body.Close()
+	if r := post(t, s.url(d.Complete+"?repository=team/direct&tag=1"), ""); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("complete before the PUT: %d", r.StatusCode)
+	}
+	put, _ := http.NewRequest(d.Method, d.URL, bytes.NewReader(archive))
+	for k, v := range d.Headers {
+		put.Header[k] = v
+	}
+	presp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(presp.Body)
+	presp.Body.Close()
+	if presp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT to the presigned URL: %d %s", presp.StatusCode, body)
+	}
+	r := post(t, s.url(d.Complete+"?repository=team/direct&tag=1"), "")
+	body, _ = io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != http.StatusCreated {
+		t.Fatalf("complete: %d %s", r.StatusCode, body)
+	}
+	s.pull(t, "team/direct:1")
+	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("registry/imagegate-staging/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 0 {
+		t.Fatalf("staging objects left: %d", len(list.Contents))
+	}
+	if st := getStatus(t, s, id); st.Stage != "done" || st.BytesReceived != int64(len(archive)) {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// post sends an empty POST, with an upload id when set.
+func post(t testing.TB, url, id string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	if id != "" {
+		req.Header.Set("Imagegate-Upload-Id", id)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
