@@ -268,3 +268,63 @@ func ociIndex(t testing.TB, platforms ...string) v1.ImageIndex {
 
 // emptyIndex starts an OCI layout.
 var emptyIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+
+// mustAppend is img with layer appended.
+func mustAppend(t testing.TB, img v1.Image, layer v1.Layer) v1.Image {
+	t.Helper()
+	out, err := mutate.AppendLayers(img, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// dockerSaveWithLink writes first (team/linked:1) and second
+// (team/linked:2), whose last layer is first's layer, as a symlink
+// <id>/layer.tar → ../<first's id>/layer.tar like docker save before 25.
+func dockerSaveWithLink(t testing.TB, first, second v1.Image) []byte {
+	t.Helper()
+	plain := dockerSave(t, false, saveImage{img: first, tags: []string{"team/linked:1"}})
+	tr := tar.NewReader(bytes.NewReader(plain))
+	var entries []entry
+	var manifest []map[string]any
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		if h.Name == "manifest.json" {
+			_ = json.Unmarshal(data, &manifest)
+			continue
+		}
+		entries = append(entries, entry{name: h.Name, data: data})
+	}
+	firstLayers, _ := first.Layers()
+	firstDiff, _ := firstLayers[0].DiffID()
+	cfgName, _ := second.ConfigName()
+	rawCfg, _ := second.RawConfigFile()
+	entries = append(entries, entry{name: cfgName.Hex + ".json", data: rawCfg})
+	var paths []string
+	layers, _ := second.Layers()
+	for i, l := range layers {
+		d, _ := l.DiffID()
+		name := "second" + string(rune('a'+i)) + "/layer.tar"
+		if d == firstDiff {
+			entries = append(entries, entry{name: name, typ: tar.TypeSymlink, link: "../" + firstDiff.Hex + "/layer.tar"})
+		} else {
+			rc, _ := l.Uncompressed()
+			data, _ := io.ReadAll(rc)
+			rc.Close()
+			entries = append(entries, entry{name: name, data: data})
+		}
+		paths = append(paths, name)
+	}
+	manifest = append(manifest, map[string]any{"Config": cfgName.Hex + ".json", "RepoTags": []string{"team/linked:2"}, "Layers": paths})
+	mj, _ := json.Marshal(manifest)
+	entries = append(entries, entry{name: "manifest.json", data: mj})
+	return tarOf(t, entries...)
+}

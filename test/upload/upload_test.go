@@ -147,3 +147,33 @@ func TestMultipart(t *testing.T) {
 	}
 	s.pull(t, "team/form:1")
 }
+
+// TestSeveralTagsAndLinks: one image with two RepoTags gets both tags (one
+// record naming both); a layer.tar symlink to a layer written earlier (as
+// older docker save writes shared layers) is followed.
+func TestSeveralTagsAndLinks(t *testing.T) {
+	s := start(t, nil)
+	a, b := randomImage(t, 8<<10, 1), randomImage(t, 8<<10, 1)
+	la, _ := a.Layers()
+	shared := mustAppend(t, b, la[0]) // b's own layer, then a's
+	base := dockerSave(t, false, saveImage{img: a, tags: []string{"team/tags:x", "team/tags:y"}})
+	linked := dockerSaveWithLink(t, a, shared)
+	r := s.mustUpload(t, "", base)
+	if got := r.OK.Images[0].Tags; !slices.Equal(got, []string{"x", "y"}) {
+		t.Fatalf("tags %v", got)
+	}
+	x, _ := s.pull(t, "team/tags:x").Digest()
+	y, _ := s.pull(t, "team/tags:y").Digest()
+	if x != y {
+		t.Fatal("the two tags differ")
+	}
+	recs := s.records(t, "team/tags")
+	if len(recs) != 1 || !slices.Equal(recs[0].Tags, []string{"x", "y"}) {
+		t.Fatalf("records %+v", recs)
+	}
+	s.mustUpload(t, "", linked)
+	got := s.pull(t, "team/linked:2")
+	if !slices.Equal(diffIDs(t, got), diffIDs(t, shared)) {
+		t.Fatal("diff_ids of the image with a linked layer differ")
+	}
+}
