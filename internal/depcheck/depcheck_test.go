@@ -1,6 +1,6 @@
 // Package depcheck enforces the dependency arrows of the architecture:
-// cmd → registry → middleware → validate/scan/policy/metadata, with auth
-// and api beside; nothing imports registry or cmd, and only scan/trivy
+// cmd → registry → shim → middleware → validate/scan/policy/metadata, with
+// auth, api and notify beside; pushclient stands alone; nothing imports registry or cmd, and only scan/trivy
 // (and the command that opens it) imports Trivy.
 package depcheck
 
@@ -24,6 +24,13 @@ var forbidden = map[string][]string{
 	module + "/scan":       {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry":   {module + "/cmd", module + "/scan/trivy"},
 	module + "/internal":   {module + "/registry", module + "/cmd", module + "/middleware"},
+	// The tarball shim is a door in front of the gate, never the other way.
+	module + "/shim": {module + "/registry", module + "/api", module + "/notify", module + "/scan/trivy"},
+	// Notifications read records; the gate and the shim call them through interfaces.
+	module + "/notify": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/scan"},
+	// The push client is a plain HTTP client: it imports no imagegate package.
+	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
+		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},
 }
 
 // trivyAllowed are the only non-test packages that may import Trivy.
