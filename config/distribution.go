@@ -31,6 +31,9 @@ func (c *Config) Distribution(secret string) *configuration.Configuration {
 	d.Tags.MaxTags = maxTagsPage
 	d.Validation.Enabled = true
 	d.Validation.Manifests.Indexes.Platforms = "all"
+	if c.Validation.ForeignLayers { // else distribution allows no layer URL at all
+		d.Validation.Manifests.URLs.Allow = []string{`^https?://`}
+	}
 	return d
 }
 

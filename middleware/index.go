@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 
 	"github.com/imagegate/imagegate/metadata"
@@ -13,7 +14,7 @@ import (
 
 // indexStage lets an index through only when every child manifest passed
 // the gate in this repository: its latest push record is accepted.
-func (g *Gate) indexStage(ctx context.Context, rec *metadata.Record, res *validate.Result) error {
+func (g *Gate) indexStage(ctx context.Context, rec *metadata.Record, res *validate.Result, ms distribution.ManifestService) error {
 	if g.records == nil || res.Kind != validate.KindIndex {
 		return nil
 	}
@@ -21,7 +22,7 @@ func (g *Gate) indexStage(ctx context.Context, rec *metadata.Record, res *valida
 		return nil
 	}
 	for _, child := range res.Shape.Manifests {
-		page, err := g.records.List(ctx, metadata.Query{Repository: rec.Repository, Digest: child.Digest, Limit: 10})
+		page, err := g.records.List(ctx, metadata.Query{Repository: rec.Repository, Digest: recordedDigest(ctx, ms, child.Digest), Limit: 10})
 		if err != nil {
 			return errNotRecorded("index push", err)
 		}

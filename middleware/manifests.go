@@ -52,7 +52,7 @@ func (m *manifestService) Put(ctx context.Context, man distribution.Manifest, op
 		g.scanned(ctx, rec)
 	}
 	if verr == nil {
-		verr = g.indexStage(ctx, rec, res)
+		verr = g.indexStage(ctx, rec, res, m.ManifestService)
 	}
 	if verr != nil {
 		if refusal, ok := asRefusal(verr); ok {

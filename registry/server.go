@@ -34,6 +34,7 @@ import (
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/shim"
 )
 
@@ -53,6 +54,7 @@ type Server struct {
 	ready   *readiness
 	metrics *httpMetrics
 	handler http.Handler
+	oci     oci.Options // OCI 1.1 completions in front of distribution
 
 	public  *http.Server
 	debug   *http.Server
@@ -125,9 +127,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Scanning: middleware.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Locator:  locator(cfg), Logger: logger.With("component", "gate"), Events: events,
 	})
-	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {gate.Middleware()}}
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
+		middleware.ReferrersMiddleware(oci.NewReferrers(driver)), gate.Middleware()}}
 	var authSvc *auth.Service
 	var robots *auth.Robots
+	var ociOpts oci.Options
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
 		if authSvc, err = newAuth(ctx, cfg.Auth, robots, metrics.registry, logger.With("component", "auth")); err != nil {
@@ -139,6 +143,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		dcfg.Auth = authSvc.DistributionAuth()
 	}
 	app, err := newApp(ctx, dcfg)
+	if err == nil {
+		ociOpts, err = ociOptions(ctx, driver, authSvc, logger.With("component", "oci"))
+	}
 	if err != nil {
 		events.Close()
 		rec.Close()
@@ -158,6 +165,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		ready:   newReadiness(5 * time.Second),
 		metrics: metrics,
 		failed:  make(chan error, 2),
+		oci:     ociOpts,
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
@@ -220,7 +228,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
-	var v2 http.Handler = limitManifestBodies(explainBadRoute(s.app), s.cfg.Limits.ManifestBytes)
+	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
 	if s.auth != nil {
 		v2 = filterCatalog(v2, s.auth.CatalogFilter)
 	}

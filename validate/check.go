@@ -172,6 +172,9 @@ func (v *Validator) checkLimits(s *Shape) error {
 func (v *Validator) checkLayerTypes(s *Shape) error {
 	for _, layer := range s.Layers {
 		if v.layerTypes[layer.MediaType] {
+			if err := checkLayerURLs(layer); err != nil {
+				return err
+			}
 			continue
 		}
 		if slices.Contains(foreignLayerTypes, layer.MediaType) {
