@@ -14,13 +14,17 @@ const (
 	suitePassword = "conformance-Secret-1"
 )
 
-// startWithAuth starts bin with auth on and one user, suiteUser, bound
-// admin on every repository, and returns the registry's address and the
-// suite settings that make the suite log in as that user.
-func startWithAuth(t *testing.T, bin string) (registry string, settings []string) {
+// startImagegate starts bin on backend b, with auth on when withAuth: one
+// user, suiteUser, bound admin on every repository. It returns the
+// registry's address and the suite settings that make the suite log in as
+// that user (none without auth).
+func startImagegate(t *testing.T, bin string, b backend, withAuth bool) (registry string, settings []string) {
 	t.Helper()
-	htpasswd := liveserver.WriteHtpasswd(t, map[string]string{suiteUser: suitePassword})
-	srv := liveserver.StartWithConfig(t, bin, fmt.Sprintf(`auth:
+	configYAML, env := b.setup(t)
+	env = append(env, serverEnv...)
+	if withAuth {
+		htpasswd := liveserver.WriteHtpasswd(t, map[string]string{suiteUser: suitePassword})
+		configYAML += fmt.Sprintf(`auth:
   enabled: true
   htpasswd: %q
   signingkey: %q
@@ -28,6 +32,11 @@ func startWithAuth(t *testing.T, bin string) (registry string, settings []string
     - subjects: [%s]
       role: admin
       repositories: ["**"]
-`, htpasswd, filepath.Join(t.TempDir(), "signing-key.pem"), suiteUser))
-	return srv.Addr, []string{"OCI_USERNAME=" + suiteUser, "OCI_PASSWORD=" + suitePassword}
+`, htpasswd, filepath.Join(t.TempDir(), "signing-key.pem"), suiteUser)
+		settings = []string{"OCI_USERNAME=" + suiteUser, "OCI_PASSWORD=" + suitePassword}
+	}
+	if configYAML == "" {
+		return liveserver.Start(t, bin, env...).Addr, settings
+	}
+	return liveserver.StartWithConfig(t, bin, configYAML, env...).Addr, settings
 }

@@ -93,6 +93,31 @@ type junitReport struct {
 type junitCase struct {
 	Name   string `xml:"name,attr"`
 	Status string `xml:"status,attr"` // passed, skipped, failure or error
+	Out    string `xml:"system-out"`  // the suite's messages about the case
+}
+
+// describe is the case's name and the first line of the suite's message.
+func (c junitCase) describe() string {
+	msg, _, _ := strings.Cut(strings.TrimSpace(c.Out), "\n")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	if msg == "" {
+		return c.Name
+	}
+	return c.Name + ": " + msg
+}
+
+// casesWith describes (see junitCase.describe) the cases whose status is
+// one of statuses, in report order.
+func (r junitReport) casesWith(statuses ...string) []string {
+	var out []string
+	for _, c := range r.Cases {
+		if slices.Contains(statuses, c.Status) {
+			out = append(out, c.describe())
+		}
+	}
+	return out
 }
 
 // parseJUnit decodes the suite's junit.xml and checks it has test cases.
