@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,25 @@ func createBucket(t *testing.T, endpoint, bucket string) {
 	defer cancel()
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("create bucket %s on %s: %v", bucket, endpoint, err)
+	}
+	// SeaweedFS grows the volumes of a new bucket in the background; until
+	// then writes fail with 500 "volume N not found". Wait (bounded) until
+	// the bucket takes a write.
+	var err error
+	for {
+		_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("probe"),
+			Body: strings.NewReader("probe")})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("bucket %s on %s takes no write: %v", bucket, endpoint, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("probe")}); err != nil {
+		t.Fatalf("delete probe object in %s: %v", bucket, err)
 	}
 }
 
