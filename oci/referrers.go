@@ -102,7 +102,9 @@ func (x *Referrers) List(ctx context.Context, repo string, subject digest.Digest
 
 // compareDigest orders descriptors by digest: the order of List and of
 // referrers pages.
-func compareDigest(a, b v1.Descriptor) int { return strings.Compare(a.Digest.String(), b.Digest.String()) }
+func compareDigest(a, b v1.Descriptor) int {
+	return strings.Compare(a.Digest.String(), b.Digest.String())
+}
 
 // digestOfPath is the digest named by file <dir>/<alg>/<encoded>.
 func digestOfPath(dir, file string) string {
