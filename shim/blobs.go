@@ -69,6 +69,11 @@ type blobWriter struct {
 	blobs       distribution.BlobStore
 	compression Compression
 	buf         *bufio.Reader
+	// One encoder per upload, Reset for each layer: a pgzip writer per
+	// layer would keep its buffer pool (registered with the runtime)
+	// alive for two GC cycles, so that memory grew with the layer count.
+	gz *pgzip.Writer
+	zs *zstd.Encoder
 }
 
 // store streams r (the whole file) into a new blob and commits it.
@@ -127,21 +132,31 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*store
 	format := formatGzip
 	switch w.compression {
 	case Zstd:
-		z, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
-		if err != nil {
-			return nil, fmt.Errorf("shim: zstd encoder: %w", err)
+		if w.zs == nil {
+			z, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest),
+				zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+			if err != nil {
+				return nil, fmt.Errorf("shim: zstd encoder: %w", err)
+			}
+			w.zs = z
+		} else {
+			w.zs.Reset(out)
 		}
-		enc, format = z, formatZstd
+		enc, format = w.zs, formatZstd
 	default:
-		z, err := pgzip.NewWriterLevel(out, gzipLevel)
-		if err != nil {
+		if w.gz == nil {
+			z, err := pgzip.NewWriterLevel(out, gzipLevel)
+			if err != nil {
+				return nil, fmt.Errorf("shim: gzip encoder: %w", err)
+			}
+			w.gz = z
+		} else {
+			w.gz.Reset(out)
+		}
+		if err := w.gz.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
 			return nil, fmt.Errorf("shim: gzip encoder: %w", err)
 		}
-		if err := z.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
-			return nil, fmt.Errorf("shim: gzip encoder: %w", err)
-		}
-		enc = z
+		enc = w.gz
 	}
 	n, err := io.Copy(io.MultiWriter(enc, raw), br)
 	if cerr := enc.Close(); err == nil && cerr != nil {
