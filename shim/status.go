@@ -11,6 +11,7 @@ import (
 // on failure it has answered.
 func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) (*Upload, bool) {
 	id := r.PathValue("id")
+	w.Header().Set(HeaderUploadID, id)
 	subject := ""
 	if h.authn != nil {
 		caller, ok := h.authn.Authenticate(w, r, "")
