@@ -182,7 +182,8 @@ func runSuiteReported(t *testing.T, suite, registry, version, outDir string, ext
 	if err != nil {
 		t.Fatalf("%v\nsuite stderr (tail):\n%s", err, lastLines(stderr, 30))
 	}
-	t.Logf("OCI_VERSION=%s: %d passed, %d failed, %d skipped; reports in %s", version, sum.Passed, sum.Failed, sum.Skipped, outDir)
+	// scripts/conformance-baseline.sh reads "conformance: N passed, N failed, N skipped".
+	t.Logf("conformance: %d passed, %d failed, %d skipped (OCI_VERSION=%s); reports in %s", sum.Passed, sum.Failed, sum.Skipped, version, outDir)
 
 	junit, err := os.Open(filepath.Join(resultsDir, "junit.xml"))
 	if err != nil {
