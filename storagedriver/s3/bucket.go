@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // BucketOptions are the bucket settings of `imagegate bucket init` that the
@@ -170,6 +171,8 @@ type bucketPrep struct {
 	d      *driver
 	o      BucketOptions
 	bucket string
+	// created is set when this run created the bucket.
+	created bool
 }
 
 // bucketSetting reads, compares and applies one setting.
@@ -206,6 +209,7 @@ func (b *bucketPrep) run(ctx context.Context, mode PrepareMode) BucketReport {
 			r.Results = append(r.Results, SettingResult{Setting: "bucket", State: StateFailed, Err: err})
 			return r
 		}
+		b.created = true
 		r.Results = append(r.Results, SettingResult{Setting: "bucket", State: StateChanged, Current: "missing", Desired: "created"})
 	}
 	for _, s := range b.settings() {
@@ -225,6 +229,16 @@ func (b *bucketPrep) one(ctx context.Context, s bucketSetting, mode PrepareMode)
 		return res
 	}
 	cur, want, err := s.read(ctx)
+	for tries := 1; err != nil && b.created && hasCode(err, "NoSuchBucket") && tries < 20; tries++ {
+		// A bucket just created may not be visible to every call yet
+		// (SeaweedFS caches bucket configuration).
+		select {
+		case <-ctx.Done():
+			return fail(err)
+		case <-time.After(250 * time.Millisecond):
+		}
+		cur, want, err = s.read(ctx)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -286,6 +286,9 @@ func (d *driver) List(ctx context.Context, p string) ([]string, error) {
 			}
 		}
 		for _, cp := range page.CommonPrefixes {
+			if d.internalKey(aws.ToString(cp.Prefix)) {
+				continue // the driver's own objects (tail.go)
+			}
 			dirs = append(dirs, d.pathOf(strings.TrimSuffix(aws.ToString(cp.Prefix), "/")))
 		}
 	}

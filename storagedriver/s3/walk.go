@@ -55,6 +55,9 @@ func (d *driver) Walk(ctx context.Context, from string, f storagedriver.WalkFn, 
 			return d.pathError(from, err)
 		}
 		for _, o := range page.Contents {
+			if d.internalKey(aws.ToString(o.Key)) {
+				continue // the driver's own objects (tail.go)
+			}
 			filePath := d.pathOf(aws.ToString(o.Key))
 			for _, dir := range directoryDiff(prevDir, filePath) {
 				prevDir = dir

@@ -71,7 +71,13 @@ func (d *driver) Writer(ctx context.Context, p string, appendMode bool) (storage
 	if err != nil {
 		return nil, err
 	}
-	return d.newWriter(ctx, p, key, id, parts), nil
+	w := d.newWriter(ctx, p, key, id, parts)
+	if !w.needRestart { // uploads whose last part is small have no tail (see restart)
+		if err := w.loadTail(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
 // writer buffers written bytes into parts of PartSize and uploads full parts
@@ -95,6 +101,8 @@ type writer struct {
 	// minimum of a non-last part: the next write must first rebuild the
 	// upload (see restart).
 	needRestart bool
+	// hasTail is set when a tail object of this upload exists (see tail.go).
+	hasTail bool
 	// restarted is set once restart completed the original upload, leaving
 	// an object at key that Cancel must remove.
 	restarted bool
@@ -244,8 +252,10 @@ func (w *writer) wait() error {
 func (w *writer) Size() int64 { return w.size }
 
 // Close uploads the buffered bytes and waits for every upload, leaving the
-// multipart upload in progress for a later Writer(append) to resume. After
-// Commit or Cancel it only releases the writer.
+// multipart upload in progress for a later Writer(append) to resume.
+// Buffered bytes too few for a part (under 5 MiB) are stored as the
+// upload's tail object instead (see tail.go). After Commit or Cancel it
+// only releases the writer.
 func (w *writer) Close() error {
 	if w.closed {
 		return errors.New("s3 storage: writer already closed")
@@ -253,6 +263,16 @@ func (w *writer) Close() error {
 	w.closed = true
 	if w.committed || w.cancelled {
 		return nil
+	}
+	if w.buf != nil && len(*w.buf) > 0 && len(*w.buf) < MinChunkSize {
+		tail := w.buf
+		w.buf = nil
+		err := w.wait()
+		if err == nil {
+			err = w.putTail(w.ctx, *tail)
+		}
+		w.d.putBuffer(tail)
+		return err
 	}
 	return w.flush()
 }
@@ -268,6 +288,7 @@ func (w *writer) Cancel(ctx context.Context) error {
 		w.buf = nil
 	}
 	_ = w.wait()
+	w.deleteTail(ctx)
 	err := w.d.abortUpload(ctx, w.key, w.uploadID)
 	if w.restarted {
 		err = errors.Join(err, w.d.deleteObject(ctx, w.key))
@@ -287,7 +308,11 @@ func (w *writer) Commit(ctx context.Context) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	return w.d.completeUpload(ctx, w.key, w.uploadID, w.parts, w.size)
+	if err := w.d.completeUpload(ctx, w.key, w.uploadID, w.parts, w.size); err != nil {
+		return err
+	}
+	w.deleteTail(ctx)
+	return nil
 }
 
 func (w *writer) usable() error {

@@ -1,0 +1,112 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TestTailKeepsTheUpload writes chunks that leave small tails, each through
+// a new writer of alternating driver instances: every resume continues the
+// same multipart upload (no restart, no copy), the tails stay hidden from
+// List and Walk, and Commit removes the last one.
+func TestTailKeepsTheUpload(t *testing.T) {
+	endpoint := testEndpoint(t)
+	bucket := newTestBucket(t, endpoint)
+	params := testParams(endpoint, bucket, map[string]any{"rootdirectory": "/root"})
+	a, b := newTestDriver(t, params), newTestDriver(t, params)
+	ctx := context.Background()
+	const p = "/dir/upload/data"
+	sizes := []int{1 << 20, MinChunkSize + 3, 2*MinChunkSize + 1<<20 + 5, 100, 0, 3 * MinChunkSize}
+	var all []byte
+	var uploadID string
+	for i, n := range sizes {
+		d := a
+		if i%2 == 1 {
+			d = b
+		}
+		fw, err := d.Writer(ctx, p, i > 0)
+		if err != nil {
+			t.Fatalf("chunk %d: Writer: %v", i, err)
+		}
+		w := fw.(*writer)
+		if w.Size() != int64(len(all)) {
+			t.Fatalf("chunk %d: resumed at %d, want %d", i, w.Size(), len(all))
+		}
+		if i > 0 && w.uploadID != uploadID {
+			t.Errorf("chunk %d: upload %s, want the same upload %s", i, w.uploadID, uploadID)
+		}
+		uploadID = w.uploadID
+		chunk := randomBytes(n)
+		if _, err := w.Write(chunk); err != nil {
+			t.Fatalf("chunk %d: Write: %v", i, err)
+		}
+		if w.restarted {
+			t.Errorf("chunk %d: the writer restarted the upload", i)
+		}
+		all = append(all, chunk...)
+		if i == len(sizes)-1 {
+			if err := w.Commit(ctx); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("chunk %d: Close: %v", i, err)
+		}
+		if i == 0 {
+			if files, err := a.List(ctx, "/"); err != nil || len(files) != 0 {
+				t.Errorf("List(/) with a tail stored: %v %v, want nothing", files, err)
+			}
+		}
+	}
+	got, err := a.GetContent(ctx, p)
+	if err != nil || !bytes.Equal(got, all) {
+		t.Fatalf("content: %d bytes, %v; want %d bytes", len(got), err, len(all))
+	}
+	_, err = adminClient(endpoint).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket),
+		Key: aws.String(inner(t, a).tailKey("root/dir/upload/data"))})
+	if !isNotFound(err) {
+		t.Errorf("tail after Commit: %v, want it deleted", err)
+	}
+}
+
+// TestStaleTailIsIgnored: a tail written for other parts (a crash between
+// the parts and the tail) is not prepended.
+func TestStaleTailIsIgnored(t *testing.T) {
+	endpoint := testEndpoint(t)
+	bucket := newTestBucket(t, endpoint)
+	d := newTestDriver(t, testParams(endpoint, bucket, nil))
+	ctx := context.Background()
+	fw, err := d.Writer(ctx, "/f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fw.(*writer)
+	if err := w.putTail(ctx, []byte("stale")); err != nil {
+		t.Fatal(err)
+	}
+	first := randomBytes(MinChunkSize)
+	if _, err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // uploads a part: the tail no longer matches
+		t.Fatal(err)
+	}
+	fw, err = d.Writer(ctx, "/f", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fw.Size() != MinChunkSize {
+		t.Fatalf("resumed at %d, want %d (stale tail ignored)", fw.Size(), MinChunkSize)
+	}
+	if err := fw.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.GetContent(ctx, "/f")
+	if err != nil || !bytes.Equal(got, first) {
+		t.Fatalf("content: %d bytes, %v", len(got), err)
+	}
+}
