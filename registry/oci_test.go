@@ -21,6 +21,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/config"
 )
 
 // ociArtifact is an OCI artifact of artifactType (its config media type)
@@ -323,6 +325,34 @@ func TestOCIUnderAuth(t *testing.T) {
 		status, _, body := do(t, http.MethodPost, s.base+"/v2/"+target+mount, http.Header{"Authorization": {"Bearer " + tok}}, nil)
 		if status != want {
 			t.Errorf("%s: anonymous mount answered %d, want %d: %s", user, status, want, body)
+		}
+	}
+}
+
+// TestForeignLayers: with validation.foreignlayers a non-distributable
+// layer with an http(s) URL is accepted without being uploaded; any other
+// URL is an invalid manifest (distribution alone would answer 500).
+func TestForeignLayers(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.Validation.ForeignLayers = true })
+	cfgBlob := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digest.FromString("tar").String() + `"]}}`)
+	ociPushBlob(t, s, "win/app", cfgBlob)
+	push := func(url string) (int, []byte) {
+		m, _ := json.Marshal(v1.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest,
+			Config: v1.Descriptor{MediaType: v1.MediaTypeImageConfig, Digest: digest.FromBytes(cfgBlob), Size: int64(len(cfgBlob))},
+			Layers: []v1.Descriptor{{MediaType: v1.MediaTypeImageLayerNonDistributableGzip, //nolint:staticcheck // deprecated, still pushed
+				Digest: digest.FromString("foreign " + url), Size: 1234, URLs: []string{url}}},
+		})
+		status, _, body := do(t, http.MethodPut, s.base+"/v2/win/app/manifests/"+digest.FromBytes(m).String(),
+			http.Header{"Content-Type": {v1.MediaTypeImageManifest}}, bytes.NewReader(m))
+		return status, body
+	}
+	if status, body := push("https://mcr.example.com/layer.tar.gz"); status != http.StatusCreated {
+		t.Fatalf("foreign layer with an https URL: %d %s", status, body)
+	}
+	for _, bad := range []string{"ftp://example.com/layer", "https://example.com/layer#frag", "not a url"} {
+		if status, body := push(bad); status != http.StatusBadRequest || ociErrorCodes(t, body)[0] != "MANIFEST_INVALID" {
+			t.Errorf("foreign layer with url %q: %d %s, want 400 MANIFEST_INVALID", bad, status, body)
 		}
 	}
 }
