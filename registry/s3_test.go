@@ -36,9 +36,10 @@ func TestPushPullOnS3(t *testing.T) {
 	}
 	s := startServer(t, func(c *config.Config) {
 		c.Storage.Driver = "s3"
-		c.Storage.S3 = config.S3{Bucket: bucket, Region: "us-east-1", RegionEndpoint: endpoint, ForcePathStyle: true,
-			RootDirectory: "/registry", Encrypt: true, ChunkSize: 5 << 20, Checksum: "sha256", MaxAttempts: 5,
-			AccessKey: "AK", SecretKey: "SK"}
+		s3 := &c.Storage.S3 // the defaults, then this server's
+		s3.Bucket, s3.Region, s3.RegionEndpoint, s3.ForcePathStyle = bucket, "us-east-1", endpoint, true
+		s3.RootDirectory, s3.ChunkSize = "/registry", 5<<20
+		s3.AccessKey, s3.SecretKey = "AK", "SK"
 	})
 	img, _ := random.Image(6<<20, 2) // layers above one part: multipart
 	ref, _ := name.ParseReference(s.host()+"/s3/app:v1", name.Insecure)
