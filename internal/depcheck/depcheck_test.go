@@ -28,6 +28,8 @@ var forbidden = map[string][]string{
 	module + "/shim": {module + "/registry", module + "/api", module + "/notify", module + "/scan/trivy"},
 	// Notifications read records; the gate and the shim call them through interfaces.
 	module + "/notify": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/scan"},
+	// The OCI 1.1 handlers sit in front of distribution, beside the gate.
+	module + "/oci": {module + "/registry", module + "/middleware", module + "/metadata", module + "/api", module + "/scan"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},
