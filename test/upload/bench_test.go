@@ -76,7 +76,7 @@ func BenchmarkUpload(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime(b)
 				r := s.upload(b, "/upload-image", fmt.Sprintf("repository=bench/imagegate&tag=%s-%d", strings.ReplaceAll(archive.name, ".", "-"), i),
 					bufio.NewReaderSize(f, 1<<20), http.Header{"Content-Length": {strconv.FormatInt(fi.Size(), 10)}})
 				elapsed := time.Since(start)
@@ -86,6 +86,7 @@ func BenchmarkUpload(b *testing.B) {
 				}
 				b.ReportMetric(float64(fi.Size())/1e6/elapsed.Seconds(), "archive-MB/s")
 				b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+				b.ReportMetric((cpuTime(b) - cpu0).Seconds(), "CPU-s")
 			}
 		})
 		b.Run(archive.name+"/skopeo", func(b *testing.B) {
@@ -96,7 +97,7 @@ func BenchmarkUpload(b *testing.B) {
 			b.SetBytes(fi.Size())
 			for i := range b.N {
 				resetPeakRSS(b)
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime(b)
 				cmd := exec.CommandContext(context.Background(), bin, "copy", "--quiet", "--dest-tls-verify=false",
 					"docker-archive:"+archive.path, fmt.Sprintf("docker://%s/bench/skopeo:%s-%d", s.host, strings.ReplaceAll(archive.name, ".", "-"), i))
 				out, err := cmd.CombinedOutput()
@@ -106,12 +107,25 @@ func BenchmarkUpload(b *testing.B) {
 				}
 				b.ReportMetric(float64(fi.Size())/1e6/elapsed.Seconds(), "archive-MB/s")
 				b.ReportMetric(float64(peakRSS(b))/(1<<20), "server-peak-RSS-MiB")
+				server := cpuTime(b) - cpu0
 				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 					b.ReportMetric(float64(ru.Maxrss)/1024, "skopeo-peak-RSS-MiB")
 				}
+				// CPU time is what a loaded machine cannot distort: the
+				// server's and skopeo's together.
+				b.ReportMetric((server + cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds(), "CPU-s")
 			}
 		})
 	}
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // resetPeakRSS resets this process's high-water mark of resident memory.
