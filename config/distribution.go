@@ -32,10 +32,14 @@ func (c *Config) Distribution(secret string) *configuration.Configuration {
 	d.Validation.Enabled = true
 	d.Validation.Manifests.Indexes.Platforms = "all"
 	if c.Validation.ForeignLayers { // else distribution allows no layer URL at all
-		d.Validation.Manifests.URLs.Allow = []string{`^https?://`}
+		d.Validation.Manifests.URLs.Allow = []string{ForeignLayerURLs}
 	}
 	return d
 }
+
+// ForeignLayerURLs is the pattern a foreign layer's URLs must match when
+// validation.foreignlayers allows them.
+const ForeignLayerURLs = `^https?://`
 
 // Page limits of the catalog and tag lists (distribution's defaults).
 const (

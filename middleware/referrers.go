@@ -36,7 +36,15 @@ func initReferrers(_ context.Context, repo distribution.Repository, options map[
 	if !ok || index == nil {
 		return nil, fmt.Errorf("middleware %s: option %q must hold an *oci.Referrers (install it with ReferrersMiddleware)", referrersName, optionReferrers)
 	}
-	return &referrersRepository{Repository: repo, index: index}, nil
+	return WithReferrers(repo, index), nil
+}
+
+// WithReferrers wraps repo so that its manifests keep index up to date, as
+// ReferrersMiddleware does for a /v2/ request, for pushes arriving through
+// another door (the tarball upload shim). Put the gate (Gate.Wrap) around
+// the result, in the same order as the /v2/ middleware chain.
+func WithReferrers(repo distribution.Repository, index *oci.Referrers) distribution.Repository {
+	return &referrersRepository{Repository: repo, index: index}
 }
 
 // referrersRepository is a repository whose manifest service maintains the

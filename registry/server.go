@@ -127,8 +127,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Scanning: middleware.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Locator:  locator(cfg), Logger: logger.With("component", "gate"), Events: events,
 	})
+	referrers := oci.NewReferrers(driver)
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
-		middleware.ReferrersMiddleware(oci.NewReferrers(driver)), gate.Middleware()}}
+		middleware.ReferrersMiddleware(referrers), gate.Middleware()}}
 	var authSvc *auth.Service
 	var robots *auth.Robots
 	var ociOpts oci.Options
@@ -169,7 +170,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(ctx, cfg, driver, gate, authSvc, events, logger); err != nil {
+	if s.uploads, err = newUploads(ctx, cfg, driver, gate, referrers, authSvc, events, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
@@ -16,21 +18,28 @@ import (
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/shim"
 )
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
 // registry's storage driver and gate. authSvc nil leaves them open.
 func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, gate *middleware.Gate,
-	authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
+	referrers *oci.Referrers, authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
 	// The storage options distribution's App applies under our
-	// configuration (config.Distribution): no foreign URLs in manifests,
-	// complete indexes. Deletion lets a failed upload revert its images.
-	ns, err := storage.NewRegistry(ctx, driver, storage.EnableDelete,
-		storage.ManifestURLsAllowRegexp(regexp.MustCompile("^$")), storage.EnableValidateImageIndexImagesExist)
+	// configuration (config.Distribution): foreign layer URLs only when
+	// allowed, complete indexes. Deletion lets a failed upload revert its
+	// images. Repositories keep the referrers index as on /v2/.
+	urls := "^$"
+	if cfg.Validation.ForeignLayers {
+		urls = config.ForeignLayerURLs
+	}
+	plain, err := storage.NewRegistry(ctx, driver, storage.EnableDelete,
+		storage.ManifestURLsAllowRegexp(regexp.MustCompile(urls)), storage.EnableValidateImageIndexImagesExist)
 	if err != nil {
 		return nil, fmt.Errorf("registry: opening storage for uploads: %w", err)
 	}
+	ns := referrersNamespace{Namespace: plain, index: referrers}
 	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
 	if err != nil {
 		return nil, fmt.Errorf("registry: upload.layercompression: %w", err)
@@ -62,6 +71,22 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 		}
 	}
 	return h, nil
+}
+
+// referrersNamespace is a Namespace whose repositories keep the referrers
+// index, like every repository of the /v2/ middleware chain.
+type referrersNamespace struct {
+	distribution.Namespace
+	index *oci.Referrers
+}
+
+// Repository implements distribution.Namespace.
+func (n referrersNamespace) Repository(ctx context.Context, name reference.Named) (distribution.Repository, error) {
+	repo, err := n.Namespace.Repository(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return middleware.WithReferrers(repo, n.index), nil
 }
 
 // registerUploads mounts the upload endpoints on mux.
