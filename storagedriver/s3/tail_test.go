@@ -110,3 +110,55 @@ func TestStaleTailIsIgnored(t *testing.T) {
 		t.Fatalf("content: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestLegacySmallLastPartRestarts resumes an upload left with a small last
+// part (as Close made them before tail objects): the writer rebuilds it,
+// with one whole-object copy (SSE-S3) or, where SeaweedFS cannot copy the
+// source (SSE-KMS), part by part through the client.
+func TestLegacySmallLastPartRestarts(t *testing.T) {
+	endpoint := testEndpoint(t)
+	for name, extra := range map[string]map[string]any{
+		"sse-s3":  {"encrypt": true},
+		"sse-kms": {"encrypt": true, "keyid": testKMSKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bucket := newTestBucket(t, endpoint)
+			d := newTestDriver(t, testParams(endpoint, bucket, extra))
+			ctx := context.Background()
+			fw, err := d.Writer(ctx, "/legacy", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := randomBytes(MinChunkSize + 2<<20)
+			if _, err := fw.Write(first); err != nil {
+				t.Fatal(err)
+			}
+			w := fw.(*writer)
+			if err := w.flush(); err != nil { // the old Close: the 2 MiB rest as part 2
+				t.Fatal(err)
+			}
+			fw, err = d.Writer(ctx, "/legacy", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w = fw.(*writer)
+			if !w.needRestart || w.Size() != int64(len(first)) {
+				t.Fatalf("resumed: needRestart %v, size %d", w.needRestart, w.Size())
+			}
+			second := randomBytes(3 << 20)
+			if _, err := w.Write(second); err != nil {
+				t.Fatal(err)
+			}
+			if !w.restarted {
+				t.Error("the writer did not rebuild the upload")
+			}
+			if err := w.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.GetContent(ctx, "/legacy")
+			if err != nil || !bytes.Equal(got, append(first, second...)) {
+				t.Fatalf("content: %d bytes, %v", len(got), err)
+			}
+		})
+	}
+}
