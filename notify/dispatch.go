@@ -95,10 +95,12 @@ type result struct {
 
 // dispatch starts due deliveries, at most Concurrency at a time, until Close.
 func (n *Notifier) dispatch() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var workers sync.WaitGroup
 	defer workers.Wait()
+	// Deferred after Wait, so it runs first: requests in flight are
+	// interrupted rather than waited for (up to their timeout).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	finished := make(chan result, n.opts.Concurrency)
 	inflight := 0
 	timer := time.NewTimer(time.Hour)

@@ -326,3 +326,33 @@ func TestNilAndEmptyNotifierAreNoOps(t *testing.T) {
 		t.Errorf("a notifier without endpoints created %v", m)
 	}
 }
+
+// TestCloseInterruptsRequestsInFlight: Close does not wait for a receiver
+// that holds a request (up to the endpoint's timeout); the interrupted
+// delivery stays queued and the next process delivers it.
+func TestCloseInterruptsRequestsInFlight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.db")
+	rcv := newReceiver(t, secret)
+	rcv.hold.Store(true)
+	ep := Endpoint{Name: "ci", URL: rcv.srv.URL, Secret: []byte(secret), Timeout: time.Hour}
+	n1, _ := newNotifier(t, path, ep)
+	n1.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
+	waitFor(t, "the request to arrive", func() bool { _, r, _ := rcv.snapshot(); return r == 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- n1.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		rcv.srv.CloseClientConnections() // so that the test ends
+		t.Fatal("Close waits for the request in flight instead of interrupting it")
+	}
+
+	rcv.hold.Store(false)
+	n2, _ := newNotifier(t, path, ep)
+	defer n2.Close()
+	waitFor(t, "the interrupted event", func() bool { a, _, _ := rcv.snapshot(); return len(a) == 1 })
+	waitFor(t, "the outbox to empty", func() bool { p, _, _ := n2.Pending(); return p == 0 })
+}
