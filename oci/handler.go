@@ -24,6 +24,11 @@ type Options struct {
 	// AllowPull answers the request and returns false unless it may pull
 	// repo (referrers are read like manifests). Nil allows every request.
 	AllowPull func(w http.ResponseWriter, r *http.Request, repo string) bool
+	// AllowPush answers the request and returns false unless it may push
+	// to repo. A manifest PUT is checked before its body is read, so that
+	// a caller who may not push cannot make the server buffer a manifest;
+	// distribution checks the push again. Nil allows every request.
+	AllowPush func(w http.ResponseWriter, r *http.Request, repo string) bool
 	// MayMountAnonymously reports whether the request may mount a blob into
 	// repo without naming the repository it comes from; false makes the
 	// client upload it instead. Nil allows every request.

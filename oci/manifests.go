@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/internal/errcodes"
 )
 
 // Response headers of manifest pushes (distribution-spec 1.1 and later).
@@ -43,11 +46,17 @@ func PushedDigest(ctx context.Context) (digest.Digest, bool) {
 // with a subject, Docker-Content-Digest and Location in the client's
 // digest.
 func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) {
+	if h.opts.AllowPush != nil && !h.opts.AllowPush(w, r, rt.repo) {
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			serveError(w, errcode.ErrorCodeManifestInvalid.WithMessage("manifest is larger than limits.manifestbytes"))
+			serveError(w, errcodes.ManifestTooLarge.WithDetail(map[string]any{
+				"limit":  tooBig.Limit,
+				"reason": fmt.Sprintf("manifest is larger than limits.manifestbytes (%d bytes)", tooBig.Limit),
+			}))
 			return
 		}
 		serveError(w, errcode.ErrorCodeManifestInvalid.WithDetail(map[string]string{"reason": "reading the body: " + err.Error()}))

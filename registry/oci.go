@@ -16,7 +16,8 @@ import (
 
 // ociOptions are the OCI 1.1 completions (package oci) for the storage in
 // driver: the referrers index and the handler options. Referrers are read
-// like manifests (pull); a mount that names no source repository is
+// like manifests (pull); a manifest PUT is authorized (pull, push) before
+// its body is read; a mount that names no source repository is
 // honoured only for administrators when auth is on, since it could
 // otherwise copy a blob out of a repository the caller may not read.
 func ociOptions(ctx context.Context, driver storagedriver.StorageDriver, authSvc *auth.Service, logger *slog.Logger) (oci.Options, error) {
@@ -27,6 +28,10 @@ func ociOptions(ctx context.Context, driver storagedriver.StorageDriver, authSvc
 	opts := oci.Options{Driver: driver, Namespace: ns, Logger: logger}
 	if authSvc != nil {
 		opts.AllowPull = authSvc.AllowPull
+		opts.AllowPush = func(w http.ResponseWriter, r *http.Request, repo string) bool {
+			return authSvc.Allow(w, r, auth.ResourceActions{Type: "repository", Name: repo,
+				Actions: []string{auth.ActionPull, auth.ActionPush}}) // as distribution asks for a PUT
+		}
 		opts.MayMountAnonymously = func(r *http.Request, repo string) bool {
 			res := distauth.Resource{Type: "repository", Name: repo}
 			_, err := authSvc.Authorized(r, distauth.Access{Resource: res, Action: auth.ActionPull},

@@ -327,6 +327,36 @@ func TestOCIUnderAuth(t *testing.T) {
 			t.Errorf("%s: anonymous mount answered %d, want %d: %s", user, status, want, body)
 		}
 	}
+
+	// sha512 content in a repository alice may not read: root puts it there
+	// (content in the POST); alice can neither mount it from there nor read
+	// it, and bob (reader) cannot push a manifest by sha512 digest.
+	secret := []byte("content alice may not read")
+	secret512 := digest.SHA512.FromBytes(secret)
+	rootTok := token(t, s, "root", "repository:other/secret:pull,push")
+	status, _, body := do(t, http.MethodPost, s.base+"/v2/other/secret/blobs/uploads/?digest="+url.QueryEscape(secret512.String()),
+		http.Header{"Authorization": {"Bearer " + rootTok}, "Content-Type": {"application/octet-stream"}}, bytes.NewReader(secret))
+	if status != http.StatusCreated {
+		t.Fatalf("root: POST with content as sha512: %d %s", status, body)
+	}
+	aliceTok := http.Header{"Authorization": {"Bearer " + token(t, s, "alice", "repository:team/app:pull,push")}}
+	status, _, body = do(t, http.MethodPost, s.base+"/v2/team/app/blobs/uploads/?from=other/secret&mount="+url.QueryEscape(secret512.String()), aliceTok, nil)
+	if status == http.StatusCreated {
+		t.Errorf("alice mounted sha512 content from a repository she may not read: %s", body)
+	}
+	if status, _, _ := do(t, http.MethodGet, s.base+"/v2/team/app/blobs/"+secret512.String(), aliceTok, nil); status != http.StatusNotFound {
+		t.Errorf("alice: GET of the unmounted sha512 blob in team/app answered %d, want 404", status)
+	}
+	if status, _, _ := do(t, http.MethodGet, s.base+"/v2/other/secret/blobs/"+secret512.String(), aliceTok, nil); status != http.StatusUnauthorized {
+		t.Errorf("alice: GET of the sha512 blob in other/secret answered %d, want 401", status)
+	}
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
+	bobTok := token(t, s, "bob", "repository:team/app:pull,push")
+	status, _, body = do(t, http.MethodPut, s.base+"/v2/team/app/manifests/"+digest.SHA512.FromBytes(manifest).String()+"?tag=bob",
+		http.Header{"Authorization": {"Bearer " + bobTok}, "Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, bytes.NewReader(manifest))
+	if status != http.StatusUnauthorized {
+		t.Errorf("bob (reader): manifest PUT by sha512 answered %d, want 401: %s", status, body)
+	}
 }
 
 // TestForeignLayers: with validation.foreignlayers a non-distributable

@@ -1,0 +1,82 @@
+package oci
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+)
+
+// readCounter is a request body that counts the bytes read from it.
+type readCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// ociErrorCode is the first OCI error code of a response body.
+func ociErrorCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Errors []struct{ Code string } `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || len(e.Errors) == 0 {
+		t.Fatalf("not an OCI error body: %s", body)
+	}
+	return e.Errors[0].Code
+}
+
+// TestManifestPutAuthorizedBeforeBodyIsRead: a caller AllowPush refuses
+// gets its answer without the manifest being read or reaching
+// distribution.
+func TestManifestPutAuthorizedBeforeBodyIsRead(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
+	})
+	var asked string
+	h := NewHandler(next, Options{Driver: inmemory.New(), AllowPush: func(w http.ResponseWriter, r *http.Request, repo string) bool {
+		asked = repo
+		w.WriteHeader(http.StatusUnauthorized)
+		return false
+	}})
+	body := &readCounter{r: strings.NewReader(strings.Repeat("x", 1<<20))}
+	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/sha512:"+strings.Repeat("ab", 64)+"?tag=v1", body)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || asked != "team/app" {
+		t.Fatalf("answered %d after asking about %q, want 401 for team/app", rec.Code, asked)
+	}
+	if body.n != 0 {
+		t.Errorf("%d bytes of the manifest were read before authorization", body.n)
+	}
+}
+
+// TestManifestPutOverLimitIsTooLarge: a body that goes past the limit
+// while it is read (no Content-Length) is a 413 MANIFEST_TOO_LARGE, as
+// one that announces its size is (registry/limits.go).
+func TestManifestPutOverLimitIsTooLarge(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
+	})
+	h := NewHandler(next, Options{Driver: inmemory.New()})
+	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/v1", io.NopCloser(strings.NewReader(strings.Repeat("x", 2048))))
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	req.Body = http.MaxBytesReader(rec, req.Body, 1024)
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("answered %d %s, want 413", rec.Code, rec.Body)
+	}
+	if code := ociErrorCode(t, rec.Body.Bytes()); code != "MANIFEST_TOO_LARGE" {
+		t.Errorf("code %s, want MANIFEST_TOO_LARGE", code)
+	}
+}
