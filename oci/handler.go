@@ -10,6 +10,7 @@ import (
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
 )
 
 // Options configure a Handler.
@@ -64,6 +65,10 @@ func NewHandler(next http.Handler, opts Options) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := parseRoute(r.URL.Path)
+	if rt.kind != routeOther && rt.kind != routeReferrers && !validName(rt.repo) {
+		h.next.ServeHTTP(w, r) // never a storage path: distribution refuses the name
+		return
+	}
 	switch {
 	case rt.kind == routeReferrers && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.serveReferrers(w, r, rt)
@@ -80,6 +85,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.next.ServeHTTP(w, r)
 	}
+}
+
+// validName reports whether repo is a repository name distribution
+// accepts, and so one whose storage paths the driver accepts.
+func validName(repo string) bool {
+	_, err := reference.WithName(repo)
+	return err == nil
 }
 
 func isAlias(ref string) bool {

@@ -80,3 +80,30 @@ func TestManifestPutOverLimitIsTooLarge(t *testing.T) {
 		t.Errorf("code %s, want MANIFEST_TOO_LARGE", code)
 	}
 }
+
+// TestBadRepositoryNamesGoToDistribution: a path whose repository is no
+// valid name is never looked up in storage (the driver refuses such
+// paths, which was a 500); distribution answers it.
+func TestBadRepositoryNamesGoToDistribution(t *testing.T) {
+	var forwarded int
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded++
+		w.WriteHeader(http.StatusNotFound)
+	})
+	h := NewHandler(next, Options{Driver: inmemory.New()})
+	sha512 := "sha512:" + strings.Repeat("ab", 64)
+	for _, target := range []string{
+		"/v2/a%20b/manifests/" + sha512,
+		"/v2/a%25b/manifests/" + sha512,
+		"/v2/UPPER/manifests/" + sha512,
+	} {
+		for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodDelete} {
+			before := forwarded
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+			if rec.Code != http.StatusNotFound || forwarded != before+1 {
+				t.Errorf("%s %s: %d (forwarded: %v), want distribution's 404", method, target, rec.Code, forwarded != before)
+			}
+		}
+	}
+}
