@@ -39,6 +39,10 @@ stop_servers() {
 	bash scripts/seaweedfs.sh stop "$dir/s3" || true
 }
 trap stop_servers EXIT
+# weed names a unix socket in /tmp after each of its ports, and /tmp is
+# shared with the host: ports of their own keep this SeaweedFS from taking
+# over (and, when it stops, deleting) the sockets of one outside.
+export SEAWEEDFS_PORT_BASE=${SEAWEEDFS_PORT_BASE:-19300} SEAWEEDFS_S3_PORT=${SEAWEEDFS_S3_PORT:-19350}
 export "$(bash scripts/dynamodb-local.sh start "$dir/ddb" | tail -n 1)"
 export "$(bash scripts/seaweedfs.sh start "$dir/s3" | tail -n 1)"
 

@@ -70,6 +70,10 @@ answers() { http_answers "http://127.0.0.1:$1/"; }
 # in_use PORT: something listens on 127.0.0.1:PORT (or on every interface).
 in_use() {
 	ss -Htln "sport = :$1" 2>/dev/null | grep -q . && return 0
+	# weed also binds a unix socket /tmp/seaweedfs-<service>-<port>.sock per
+	# port: an instance in another network namespace (scripts/in-netns.sh)
+	# shares /tmp, so its sockets make the port unusable here too.
+	compgen -G "/tmp/seaweedfs-*-$1.sock" >/dev/null && return 0
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
