@@ -2,13 +2,16 @@ package oci
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/opencontainers/go-digest"
 )
 
 // readCounter is a request body that counts the bytes read from it.
@@ -105,5 +108,26 @@ func TestBadRepositoryNamesGoToDistribution(t *testing.T) {
 				t.Errorf("%s %s: %d (forwarded: %v), want distribution's 404", method, target, rec.Code, forwarded != before)
 			}
 		}
+	}
+}
+
+// TestTooManyTagParameters: more than maxTagParams ?tag= parameters are
+// refused with TAG_INVALID before anything reaches distribution (each
+// would be a push through the gate).
+func TestTooManyTagParameters(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
+	})
+	h := NewHandler(next, Options{Driver: inmemory.New()})
+	body := `{"schemaVersion":2}`
+	q := url.Values{}
+	for i := range maxTagParams + 1 {
+		q.Add("tag", fmt.Sprintf("t%d", i))
+	}
+	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/"+digest.FromString(body).String()+"?"+q.Encode(), strings.NewReader(body))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest || ociErrorCode(t, rec.Body.Bytes()) != "TAG_INVALID" {
+		t.Fatalf("%d tag parameters: %d %s, want 400 TAG_INVALID", maxTagParams+1, rec.Code, rec.Body)
 	}
 }

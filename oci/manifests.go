@@ -23,6 +23,11 @@ const (
 	HeaderTag     = "OCI-Tag"
 )
 
+// maxTagParams bounds the ?tag= parameters of one manifest push: each is
+// a push through the gate (validate, scan, record), so an unbounded list
+// would let one request run the scanner tens of thousands of times.
+const maxTagParams = 100
+
 type pushedDigestKey struct{}
 
 // WithPushedDigest records on ctx the digest the client addressed a
@@ -77,6 +82,12 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 		}
 	}
 	tags := r.URL.Query()["tag"]
+	if len(tags) > maxTagParams {
+		serveError(w, errcode.ErrorCodeTagInvalid.WithDetail(map[string]any{
+			"tags": len(tags), "limit": maxTagParams,
+			"reason": fmt.Sprintf("at most %d tag parameters per push", maxTagParams)}))
+		return
+	}
 	for _, t := range tags {
 		if pushed == "" || !reference.TagRegexp.MatchString(t) || len(t) > 128 {
 			serveError(w, errcode.ErrorCodeTagInvalid.WithDetail(map[string]string{
