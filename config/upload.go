@@ -20,6 +20,11 @@ type Upload struct {
 	// LayerCompression is how uncompressed (docker save) layers are
 	// stored: gzip, zstd or none.
 	LayerCompression string `yaml:"layercompression"`
+	// Archive keeps the original tarball of each upload, as received, in
+	// the registry's storage at imagegate/archive/images/{user}/{time}/{uuid}.tar[.gz|.zst]
+	// (written by the storage driver like every blob: encrypted on S3);
+	// the records of its images name it. Off by default.
+	Archive bool `yaml:"archive"`
 	// Progress bounds the in-memory progress of uploads (per replica).
 	Progress UploadProgress `yaml:"progress"`
 }

@@ -75,6 +75,9 @@ type Record struct {
 	RequestID string   `json:"request_id,omitempty"`
 	Source    Source   `json:"source,omitempty"`
 	Storage   Location `json:"storage"`
+	// Archive is the original tarball of a tar upload, when upload.archive
+	// keeps it; every record the upload produced names the same one.
+	Archive *Archive `json:"archive,omitempty"`
 
 	Status Status       `json:"status"`
 	Reason string       `json:"reason,omitempty"`
@@ -118,6 +121,16 @@ type Location struct {
 	Root        string            `json:"root,omitempty"`
 	ManifestKey string            `json:"manifest_key,omitempty"`
 	BlobKeys    map[string]string `json:"blob_keys,omitempty"`
+}
+
+// Archive is where the original tarball of an upload is kept: its object
+// key (under the bucket, or under Storage.Root for the filesystem driver),
+// and the size and sha256 of the bytes as received.
+type Archive struct {
+	Bucket string        `json:"bucket,omitempty"`
+	Key    string        `json:"key"`
+	Size   int64         `json:"size"`
+	Digest digest.Digest `json:"digest"`
 }
 
 // ScanSummary is the vulnerability scan's outcome, filled in by the gate.

@@ -56,6 +56,7 @@ func (g *Gate) describe(ctx context.Context, repo *repository, mediaType string,
 		}
 	}
 	r.Storage = g.locator.Locate(r.Digest, blobs)
+	r.Archive = archiveOf(ctx, g.locator)
 	requester(ctx, r)
 	return r
 }

@@ -106,7 +106,7 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 // reject records rec as refused by the gate. The refusal stands whether or
 // not the record can be written; a failure to write it is logged.
 func (g *Gate) reject(ctx context.Context, rec *metadata.Record, reason string) {
-	rec.Status, rec.Reason = metadata.StatusRejected, reason
+	rec.Status, rec.Reason, rec.Archive = metadata.StatusRejected, reason, nil
 	if err := g.recorder.Put(ctx, rec); err != nil {
 		g.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())
 	}

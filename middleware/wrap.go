@@ -2,8 +2,11 @@ package middleware
 
 import (
 	"context"
+	"path"
+	"strings"
 
 	"github.com/distribution/distribution/v3"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -54,3 +57,23 @@ type ignore struct{}
 
 func (ignore) Stage(string)             {}
 func (ignore) Recorded(metadata.Record) {}
+
+type archiveKey struct{}
+
+// WithArchive returns ctx carrying the original tarball of an upload, as
+// a path in the storage driver: the push records of the gated puts made
+// with it name that object (bucket and key prefix from the Locator), except a rejected one (the
+// shim deletes the archive of a refused upload).
+func WithArchive(ctx context.Context, path string, size int64, dgst digest.Digest) context.Context {
+	return context.WithValue(ctx, archiveKey{}, metadata.Archive{Key: path, Size: size, Digest: dgst})
+}
+
+// archiveOf is the archive ctx carries, located by l, or nil.
+func archiveOf(ctx context.Context, l Locator) *metadata.Archive {
+	a, ok := ctx.Value(archiveKey{}).(metadata.Archive)
+	if !ok {
+		return nil
+	}
+	a.Bucket, a.Key = l.Bucket, path.Join(l.KeyPrefix, strings.TrimPrefix(a.Key, "/"))
+	return &a
+}

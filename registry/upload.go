@@ -46,7 +46,8 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 	}
 	u := cfg.Upload
 	in := shim.New(shim.Options{
-		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Logger: logger.With("component", "upload"),
+		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Archive: cfg.Upload.Archive,
+		Logger: logger.With("component", "upload"),
 		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
 			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},
 	})

@@ -152,7 +152,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 		serveError(w, errcode.ErrorCodeTooManyRequests.WithMessage("too many uploads are running on this replica (upload.progress.maxuploads); retry later"))
 		return
 	}
-	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up}
+	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up, User: owner}
 	if caller != nil {
 		req.MayPush = func(repo string) error {
 			if caller.MayPush(repo) {

@@ -33,7 +33,10 @@ type Options struct {
 	Limits Limits
 	// Compression is how uncompressed layers are stored (default gzip).
 	Compression Compression
-	Logger      *slog.Logger
+	// Archive keeps each upload's body, as received, in Driver (see
+	// original.go); the records of its images name it. Needs Driver.
+	Archive bool
+	Logger  *slog.Logger
 }
 
 // Ingester turns uploaded tarballs into images behind the gate.
@@ -69,6 +72,9 @@ type Request struct {
 	MayPush func(repo string) error
 	// Progress receives the upload's stages and byte counts; may be nil.
 	Progress *Upload
+	// User is the uploader's subject ("" without auth); it names the
+	// directory of the upload's archive (Options.Archive).
+	User string
 }
 
 // stagingRoot is the repository namespace under which each upload's blobs
@@ -82,8 +88,8 @@ const repositoriesRoot = "/docker/registry/v2/repositories/"
 // Ingest reads req.Body in one pass and puts the images it holds through
 // the gate. It returns the images stored, or an error an HTTP handler can
 // serve (TARBALL_INVALID, UPLOAD_TOO_LARGE, the gate's refusals); on error
-// no manifest or tag of this upload remains.
-func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
+// no manifest or tag of this upload remains, nor its archive.
+func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err error) {
 	u := req.Progress
 	if u == nil {
 		u = &Upload{changed: make(chan struct{}), now: time.Now}
@@ -115,7 +121,23 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
 	}
 
 	u.SetStage(StageReceiving)
-	received := receivedMeter(&pinger{r: req.Body, u: u}, in.opts.Limits)
+	body := req.Body
+	var orig *original
+	if in.opts.Archive && in.opts.Driver != nil {
+		if orig, body, err = in.startOriginal(ctx, body, req.User); err != nil {
+			return nil, err
+		}
+		// Registered before the stream's close, so it runs after it: a
+		// decompressor's read-ahead has stopped writing by then.
+		defer func() {
+			if err != nil {
+				orig.discard(ctx)
+			} else {
+				orig.keep()
+			}
+		}()
+	}
+	received := receivedMeter(&pinger{r: body, u: u}, in.opts.Limits)
 	u.setReceived(received.n.Load)
 	s, err := open(received, in.opts.Limits)
 	if err != nil {
@@ -129,6 +151,11 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
 	}
 	if err := s.drain(); err != nil {
 		return nil, err
+	}
+	if orig != nil {
+		if ctx, err = in.commitOriginal(ctx, orig, received); err != nil {
+			return nil, err
+		}
 	}
 	u.SetStage(StageValidating)
 	var images []*image
@@ -157,6 +184,20 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) ([]Image, error) {
 		}
 	}
 	return in.publish(ctx, staging, images, targets, u)
+}
+
+// commitOriginal reads what may be left of the body after the archive's
+// end (under the limits; normally nothing), stores the archive, and
+// returns ctx telling the gate to name it in the records.
+func (in *Ingester) commitOriginal(ctx context.Context, orig *original, received io.Reader) (context.Context, error) {
+	if _, err := io.Copy(io.Discard, received); err != nil {
+		return ctx, streamError(err)
+	}
+	size, dgst, err := orig.commit(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	return middleware.WithArchive(ctx, orig.path, size, dgst), nil
 }
 
 // has reports whether the archive holds a file called name.

@@ -88,6 +88,37 @@ func testFinish(t *testing.T, s metadata.Store) {
 	}
 }
 
+// testTarUploadArchive: a tar upload's record names the original tarball
+// kept in the storage; the reference survives Put, Finish, Get and List.
+func testTarUploadArchive(t *testing.T, s metadata.Store) {
+	ctx := context.Background()
+	r := record(1, "team/app", "alice")
+	r.Source, r.Status = metadata.SourceTarUpload, metadata.StatusPending
+	r.Storage = metadata.Location{Driver: "s3", Bucket: "registry-bucket", ManifestKey: "registry/blobs/" + r.Digest.Encoded()}
+	r.Archive = &metadata.Archive{Bucket: "registry-bucket",
+		Key:  "registry/imagegate/archive/images/alice/20261127T174501Z/0b6c6ad5-6f1e-4bde-9d0a-5b2f8e0c7a11.tar.gz",
+		Size: 31457984, Digest: fakeDigest("archive")}
+	mustPut(t, s, r)
+	at := base.Add(time.Minute)
+	if err := s.Finish(ctx, r.ID, metadata.Finish{Status: metadata.StatusAccepted, CommittedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *r
+	want.Status, want.CommittedAt = metadata.StatusAccepted, &at
+	same(t, got, &want)
+	page, err := s.List(ctx, metadata.Query{Repository: "team/app", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 1 || page.Records[0].Archive == nil || *page.Records[0].Archive != *r.Archive {
+		t.Fatalf("List lost the archive reference: %+v", page.Records)
+	}
+}
+
 // seed puts n records spread over three repositories and two users, in a
 // shuffled order, and returns them.
 func seed(t *testing.T, s metadata.Store, n int) []*metadata.Record {

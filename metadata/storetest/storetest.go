@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"RejectedWithFindings", testRejectedWithFindings},
 		{"ManyLayers", testManyLayers},
+		{"TarUploadArchive", testTarUploadArchive},
 		{"Cancelled", testCancelled},
 		{"Ping", testPing},
 	}
