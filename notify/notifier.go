@@ -104,7 +104,7 @@ type Notifier struct {
 type endpoint struct {
 	Endpoint
 	patterns []repopattern.Pattern
-	redacted string // URL for logs
+	redacted string // URL for logs: redactURL
 	health   endpointHealth
 }
 
@@ -177,7 +177,7 @@ func compile(e Endpoint) (*endpoint, error) {
 	if e.Name == "" {
 		return nil, errors.New("notify: an endpoint has no name")
 	}
-	ep := &endpoint{Endpoint: e, redacted: u.Redacted()}
+	ep := &endpoint{Endpoint: e, redacted: redactURL(u)}
 	for _, p := range e.Repositories {
 		pat, err := repopattern.Compile(p)
 		if err != nil {
@@ -186,6 +186,18 @@ func compile(e Endpoint) (*endpoint, error) {
 		ep.patterns = append(ep.patterns, pat)
 	}
 	return ep, nil
+}
+
+// redactURL is u as logs and dead letters show it: scheme and host only.
+// Receivers often carry their credential in the path or query (Slack,
+// Teams, ?token=), which url.URL.Redacted keeps; "/…" marks that there is
+// more.
+func redactURL(u *url.URL) string {
+	s := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		s += "/…"
+	}
+	return s
 }
 
 // wants reports whether the endpoint's filters select an event of type t

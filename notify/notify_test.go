@@ -1,19 +1,24 @@
 package notify
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -365,4 +370,58 @@ func TestCloseInterruptsRequestsInFlight(t *testing.T) {
 	defer n2.Close()
 	waitFor(t, "the interrupted event", func() bool { a, _, _ := rcv.snapshot(); return len(a) == 1 })
 	waitFor(t, "the outbox to empty", func() bool { p, _, _ := n2.Pending(); return p == 0 })
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLogsHideURLCredentials: a failed delivery is logged with the
+// endpoint's scheme and host only — not the user info, path or query,
+// where webhook URLs carry their tokens — and so is its last error in the
+// dead letters.
+func TestLogsHideURLCredentials(t *testing.T) {
+	var logs syncBuffer
+	addr := freeAddr(t)
+	n, err := New(Options{
+		Endpoints:  []Endpoint{{Name: "chat", URL: "http://user:pw-secret@" + addr + "/services/T0/path-secret?token=query-secret"}},
+		OutboxPath: filepath.Join(t.TempDir(), "out.db"), MaxAttempts: 2, MinBackoff: time.Millisecond,
+		MaxBackoff: 2 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	n.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
+	waitFor(t, "a dead letter", func() bool { _, d, _ := n.Pending(); return d == 1 })
+	var dead delivery
+	if err := n.box.db.View(func(tx *bbolt.Tx) error {
+		_, v := tx.Bucket(bucketDead).Cursor().First()
+		return json.Unmarshal(v, &dead)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String() + "\n" + dead.LastError
+	if !strings.Contains(got, "http://"+addr+"/…") {
+		t.Errorf("the endpoint's host is not named:\n%s", got)
+	}
+	for _, s := range []string{"pw-secret", "path-secret", "query-secret"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%s is in the logs or the dead letter:\n%s", s, got)
+		}
+	}
 }
