@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,15 +18,10 @@ func (h *Handler) pointTags(ctx context.Context, repo string, tags []string, des
 	if h.opts.Namespace == nil || len(tags) == 0 {
 		return nil
 	}
-	named, err := reference.WithName(repo)
+	ts, err := h.tagService(ctx, repo)
 	if err != nil {
-		return fmt.Errorf("oci: repository %q: %w", repo, err)
+		return err
 	}
-	r, err := h.opts.Namespace.Repository(ctx, named)
-	if err != nil {
-		return fmt.Errorf("oci: opening %s: %w", repo, err)
-	}
-	ts := r.Tags(ctx)
 	for _, t := range tags {
 		if err := ts.Tag(ctx, t, desc); err != nil {
 			return fmt.Errorf("oci: tagging %s:%s as %s: %w", repo, t, desc.Digest, err)
@@ -41,15 +37,10 @@ func (h *Handler) untagAlias(ctx context.Context, repo string, alias digest.Dige
 	if h.opts.Namespace == nil {
 		return nil
 	}
-	named, err := reference.WithName(repo)
+	ts, err := h.tagService(ctx, repo)
 	if err != nil {
-		return fmt.Errorf("oci: repository %q: %w", repo, err)
+		return err
 	}
-	r, err := h.opts.Namespace.Repository(ctx, named)
-	if err != nil {
-		return fmt.Errorf("oci: opening %s: %w", repo, err)
-	}
-	ts := r.Tags(ctx)
 	tags, err := ts.Lookup(ctx, v1.Descriptor{Digest: alias})
 	if err != nil {
 		return fmt.Errorf("oci: tags of %s@%s: %w", repo, alias, err)
@@ -60,4 +51,18 @@ func (h *Handler) untagAlias(ctx context.Context, repo string, alias digest.Dige
 		}
 	}
 	return nil
+}
+
+// tagService is the tag store of repo in Options.Namespace, which must
+// not be nil.
+func (h *Handler) tagService(ctx context.Context, repo string) (distribution.TagService, error) {
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return nil, fmt.Errorf("oci: repository %q: %w", repo, err)
+	}
+	r, err := h.opts.Namespace.Repository(ctx, named)
+	if err != nil {
+		return nil, fmt.Errorf("oci: opening %s: %w", repo, err)
+	}
+	return r.Tags(ctx), nil
 }
