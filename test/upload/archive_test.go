@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +214,42 @@ func TestArchiveOnS3(t *testing.T) {
 		t.Fatalf("stored archive sha256 %x (%v), record %s, body %x", h.Sum(nil), err, a.Digest, want)
 	}
 
+	// A direct upload is archived from its staging object, byte for byte.
+	direct := gz(t, dockerSave(t, false, saveImage{img: randomImage(t, 4096, 1), tags: []string{"team/s3:direct"}}))
+	resp := post(t, s.url("/api/v1/uploads?direct=s3"), "archive-direct-0001")
+	var d struct {
+		URL, Method, Complete string
+		Headers               http.Header
+	}
+	err = json.NewDecoder(resp.Body).Decode(&d)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("direct: %d %v", resp.StatusCode, err)
+	}
+	put, _ := http.NewRequest(d.Method, d.URL, bytes.NewReader(direct))
+	for k, v := range d.Headers {
+		put.Header[k] = v
+	}
+	if presp, err := http.DefaultClient.Do(put); err != nil || presp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT to the presigned URL: %v %v", presp, err)
+	}
+	if r := post(t, s.url(d.Complete), ""); r.StatusCode != http.StatusCreated {
+		t.Fatalf("complete: %d", r.StatusCode)
+	}
+	var da *metadata.Archive
+	for _, rec := range s.records(t, "team/s3") {
+		if len(rec.Tags) == 1 && rec.Tags[0] == "direct" {
+			da = rec.Archive
+		}
+	}
+	if want := sha256.Sum256(direct); da == nil || da.Digest.Encoded() != hex.EncodeToString(want[:]) || !strings.HasSuffix(da.Key, ".tar.gz") {
+		t.Fatalf("direct upload's archive %+v, want sha256 %x", da, want)
+	}
+	a2, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(da.Key)})
+	if err != nil || aws.ToInt64(a2.ContentLength) != int64(len(direct)) {
+		t.Fatalf("direct upload's archive object: %v %v", a2, err)
+	}
+
 	// A refused upload (stored, then deleted) leaves nothing under the archive prefix.
 	refused := gz(t, dockerSave(t, false, saveImage{img: randomImage(t, 2<<20, 4), tags: []string{"team/s3:bad"}}))
 	if r := s.upload(t, "/upload-image", "", bytes.NewReader(refused), nil); r.Status != http.StatusForbidden {
@@ -226,12 +264,13 @@ func TestArchiveOnS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Contents) != 1 || aws.ToString(list.Contents[0].Key) != a.Key {
+	if len(list.Contents) != 2 || !slices.ContainsFunc(list.Contents, func(o types.Object) bool { return aws.ToString(o.Key) == a.Key }) ||
+		!slices.ContainsFunc(list.Contents, func(o types.Object) bool { return aws.ToString(o.Key) == da.Key }) {
 		var keys []string
 		for _, o := range list.Contents {
 			keys = append(keys, aws.ToString(o.Key))
 		}
-		t.Fatalf("archive objects %v, want only %s", keys, a.Key)
+		t.Fatalf("archive objects %v, want only %s and %s", keys, a.Key, da.Key)
 	}
 	uploads, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: aws.String("registry/imagegate/archive/")})
 	if err != nil {
