@@ -60,10 +60,11 @@ func (ignore) Recorded(metadata.Record) {}
 
 type archiveKey struct{}
 
-// WithArchive returns ctx carrying the original tarball of an upload, as
-// a path in the storage driver: the push records of the gated puts made
-// with it name that object (bucket and key prefix from the Locator), except a rejected one (the
-// shim deletes the archive of a refused upload).
+// WithArchive returns ctx carrying the original tarball of an upload (a
+// path in the storage driver, its size and sha256): the push records of the
+// gated puts made with ctx name it, with the Locator's bucket and key
+// prefix — except a rejected one (the shim deletes a refused upload's
+// archive).
 func WithArchive(ctx context.Context, path string, size int64, dgst digest.Digest) context.Context {
 	return context.WithValue(ctx, archiveKey{}, metadata.Archive{Key: path, Size: size, Digest: dgst})
 }
