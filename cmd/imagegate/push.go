@@ -48,15 +48,19 @@ func pushCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	to := fs.String("to", "", "target `REPO[:TAG]`; empty takes names from the archive")
 	var tags multiFlag
 	fs.Var(&tags, "tag", "another `TAG` for the image (repeatable)")
-	token := fs.String("token", env["IMAGEGATE_TOKEN"], "bearer `token` (env IMAGEGATE_TOKEN)")
+	// Secrets from the environment are applied after parsing, not as flag
+	// defaults: the usage text prints defaults, and CI logs keep it.
+	token := fs.String("token", "", "bearer `token` (env IMAGEGATE_TOKEN)")
 	user := fs.String("username", env["IMAGEGATE_USERNAME"], "`user` or robot name (env IMAGEGATE_USERNAME)")
-	password := fs.String("password", env["IMAGEGATE_PASSWORD"], "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
+	password := fs.String("password", "", "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
 	insecure := fs.Bool("insecure", false, "do not verify the server's TLS certificate")
 	asJSON := fs.Bool("json", false, "print one JSON object with the outcome on standard output, nothing else")
 	quiet := fs.Bool("quiet", false, "no progress on standard error")
 	if err := fs.Parse(reorderPush(args)); err != nil {
 		return err
 	}
+	*token = firstNonEmpty(*token, env["IMAGEGATE_TOKEN"])
+	*password = firstNonEmpty(*password, env["IMAGEGATE_PASSWORD"])
 	if fs.NArg() != 1 {
 		return errUsage
 	}

@@ -196,3 +196,24 @@ func TestClientEnvDoesNotBreakServe(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPushUsageHidesSecretsFromEnv: the usage text a flag mistake (or -h)
+// prints does not show IMAGEGATE_TOKEN or IMAGEGATE_PASSWORD as flag
+// defaults — CI logs keep what a command prints.
+func TestPushUsageHidesSecretsFromEnv(t *testing.T) {
+	environ := []string{"IMAGEGATE_TOKEN=token-from-env", "IMAGEGATE_PASSWORD=password-from-env", "IMAGEGATE_USERNAME=ci"}
+	for _, args := range [][]string{{"--no-such-flag", "x.tar"}, {"-h"}} {
+		_, stderr, err := runPush(t, nil, environ, args...)
+		if err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+		if !strings.Contains(stderr, "-password") {
+			t.Fatalf("%v: no usage text:\n%s", args, stderr)
+		}
+		for _, s := range []string{"token-from-env", "password-from-env"} {
+			if strings.Contains(stderr, s) {
+				t.Errorf("%v: the usage text shows %s:\n%s", args, s, stderr)
+			}
+		}
+	}
+}
