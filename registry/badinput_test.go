@@ -36,7 +36,7 @@ func TestBadInputGetsOCIErrors(t *testing.T) {
 		{"blob digest malformed", "GET", "/v2/a/blobs/sha256:123", nil, nil, 400, "DIGEST_INVALID"},
 		{"blob digest unknown algorithm", "HEAD", "/v2/a/blobs/md5:" + strings.Repeat("a", 32), nil, nil, 400, "DIGEST_INVALID"},
 		{"manifest too large (declared)", "PUT", "/v2/a/manifests/v1", manifestHeader, strings.NewReader(big), 413, "MANIFEST_TOO_LARGE"},
-		{"manifest too large (streamed)", "PUT", "/v2/a/manifests/v1", manifestHeader, io.MultiReader(strings.NewReader(big)), 400, "MANIFEST_INVALID"},
+		{"manifest too large (streamed)", "PUT", "/v2/a/manifests/v1", manifestHeader, io.MultiReader(strings.NewReader(big)), 413, "MANIFEST_TOO_LARGE"},
 		{"manifest not JSON", "PUT", "/v2/a/manifests/v1", manifestHeader, strings.NewReader("not json"), 400, "MANIFEST_INVALID"},
 		{"manifest unknown media type", "PUT", "/v2/a/manifests/v1", http.Header{"Content-Type": {"text/plain"}}, strings.NewReader("{}"), 400, "MANIFEST_INVALID"},
 		{"manifest referencing missing blobs", "PUT", "/v2/a/manifests/v1", manifestHeader, strings.NewReader(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2},"layers":[]}`), 400, "MANIFEST_BLOB_UNKNOWN"},
