@@ -386,3 +386,25 @@ func TestForeignLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestWithBadSubjectDigest: a manifest whose subject digest is no
+// digest is refused as MANIFEST_INVALID (400), not stored and answered
+// 500 by the referrers index.
+func TestManifestWithBadSubjectDigest(t *testing.T) {
+	s := startServer(t, nil)
+	cfg := []byte(`{}`)
+	ociPushBlob(t, s, "sub/bad", cfg)
+	for _, subject := range []string{"sha256:not-hex", "md5:d41d8cd98f00b204e9800998ecf8427e", "nonsense"} {
+		raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+			`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"` + digest.FromBytes(cfg).String() + `","size":2},` +
+			`"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + subject + `","size":10}}`)
+		status, _, body := do(t, http.MethodPut, s.base+"/v2/sub/bad/manifests/"+digest.FromBytes(raw).String(),
+			http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, bytes.NewReader(raw))
+		if status != http.StatusBadRequest || ociErrorCodes(t, body)[0] != "MANIFEST_INVALID" {
+			t.Errorf("subject %q: %d %s, want 400 MANIFEST_INVALID", subject, status, body)
+		}
+		if status, _, _ := do(t, http.MethodGet, s.base+"/v2/sub/bad/manifests/"+digest.FromBytes(raw).String(), nil, nil); status != http.StatusNotFound {
+			t.Errorf("subject %q: the refused manifest answers %d, want 404", subject, status)
+		}
+	}
+}

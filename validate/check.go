@@ -86,6 +86,11 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 	if s.MediaType != "" && s.MediaType != m.MediaType {
 		return nil, invalid(fmt.Sprintf("manifest mediaType %q disagrees with Content-Type %q", s.MediaType, m.MediaType), nil)
 	}
+	if s.Subject != nil { // the referrers index files a referrer under it
+		if err := s.Subject.Digest.Validate(); err != nil {
+			return nil, invalid("manifest subject has an invalid digest", map[string]string{"digest": s.Subject.Digest.String(), "reason": err.Error()})
+		}
+	}
 	switch {
 	case indexTypes[m.MediaType]:
 		res.Kind = KindIndex
