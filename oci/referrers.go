@@ -64,46 +64,60 @@ func (x *Referrers) Remove(ctx context.Context, repo string, subject, referrer d
 // only those whose artifactType is artifactType when it is not empty. No
 // referrers is an empty list, not an error.
 func (x *Referrers) List(ctx context.Context, repo string, subject digest.Digest, artifactType string) ([]v1.Descriptor, error) {
+	out, _, err := x.Page(ctx, repo, subject, artifactType, "", 0)
+	return out, err
+}
+
+// Page returns what List returns, from the first referrer whose digest
+// sorts after last (from the start when last is empty), at most size of
+// them (size <= 0: no bound), and whether more follow. It lists the
+// subject's referrers but reads only those it returns, those the filter
+// skips, and one more: a page of a subject with many referrers costs a
+// listing and about size reads, not one read per referrer.
+func (x *Referrers) Page(ctx context.Context, repo string, subject digest.Digest, artifactType, last string, size int) ([]v1.Descriptor, bool, error) {
 	dir := subjectDir(repo, subject)
-	var files []string
+	files := map[string]string{} // digest named by a file's path → the file
 	err := x.driver.Walk(ctx, dir, func(fi storagedriver.FileInfo) error {
 		if !fi.IsDir() {
-			files = append(files, fi.Path())
+			files[digestOfPath(dir, fi.Path())] = fi.Path()
 		}
 		return nil
 	})
 	if err != nil && !isNotFound(err) {
-		return nil, fmt.Errorf("oci: listing referrers of %s in %s: %w", subject, repo, err)
+		return nil, false, fmt.Errorf("oci: listing referrers of %s in %s: %w", subject, repo, err)
 	}
-	out := make([]v1.Descriptor, 0, len(files))
-	for _, f := range files {
-		b, err := x.driver.GetContent(ctx, f)
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if name > last {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	out := []v1.Descriptor{}
+	for _, name := range names {
+		b, err := x.driver.GetContent(ctx, files[name])
 		if isNotFound(err) {
 			continue // removed while listing
 		}
 		if err != nil {
-			return nil, fmt.Errorf("oci: reading referrer %s: %w", f, err)
+			return nil, false, fmt.Errorf("oci: reading referrer %s: %w", files[name], err)
 		}
 		var d v1.Descriptor
 		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("oci: decoding referrer %s: %w", f, err)
+			return nil, false, fmt.Errorf("oci: decoding referrer %s: %w", files[name], err)
 		}
-		if d.Digest.String() != digestOfPath(dir, f) {
+		if d.Digest.String() != name {
 			continue // not a referrer file (a stray object)
 		}
 		if artifactType != "" && d.ArtifactType != artifactType {
 			continue
 		}
+		if size > 0 && len(out) == size {
+			return out, true, nil
+		}
 		out = append(out, d)
 	}
-	slices.SortFunc(out, compareDigest)
-	return out, nil
-}
-
-// compareDigest orders descriptors by digest: the order of List and of
-// referrers pages.
-func compareDigest(a, b v1.Descriptor) int {
-	return strings.Compare(a.Digest.String(), b.Digest.String())
+	return out, false, nil
 }
 
 // digestOfPath is the digest named by file <dir>/<alg>/<encoded>.

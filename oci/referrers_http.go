@@ -40,12 +40,11 @@ func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt rout
 	}
 	q := r.URL.Query()
 	artifactType := q.Get("artifactType")
-	all, err := h.referrers.List(r.Context(), rt.repo, subject, artifactType)
+	page, more, err := h.referrers.Page(r.Context(), rt.repo, subject, artifactType, q.Get("last"), h.opts.PageSize)
 	if err != nil {
 		h.internalError(w, r, "listing referrers failed", err)
 		return
 	}
-	page, more := pageAfter(all, q.Get("last"), h.opts.PageSize)
 
 	index := v1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex, Manifests: page}
 	body, err := json.Marshal(index)
@@ -69,24 +68,4 @@ func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rt rout
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-}
-
-// pageAfter returns up to size descriptors of sorted that come after the
-// digest last (all of them from the start when last is empty), and whether
-// more follow.
-func pageAfter(sorted []v1.Descriptor, last string, size int) ([]v1.Descriptor, bool) {
-	start := 0
-	if last != "" {
-		for start < len(sorted) && sorted[start].Digest.String() <= last {
-			start++
-		}
-	}
-	page := sorted[start:]
-	if len(page) > size {
-		return page[:size], true
-	}
-	if page == nil {
-		page = []v1.Descriptor{}
-	}
-	return page, false
 }

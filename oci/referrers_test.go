@@ -2,9 +2,12 @@ package oci
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -100,30 +103,72 @@ func TestReferrersAddIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestPageAfter(t *testing.T) {
-	var ds []v1.Descriptor
-	for _, s := range []string{"a", "b", "c", "d", "e"} {
-		ds = append(ds, referrer(s, ""))
-	}
-	slices.SortFunc(ds, func(a, b v1.Descriptor) int { return compareDigest(a, b) })
-	var seen []string
-	last := ""
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("pagination does not end")
+// countingDriver counts the files read from its driver.
+type countingDriver struct {
+	storagedriver.StorageDriver
+	reads atomic.Int64
+}
+
+func (d *countingDriver) GetContent(ctx context.Context, path string) ([]byte, error) {
+	d.reads.Add(1)
+	return d.StorageDriver.GetContent(ctx, path)
+}
+
+// TestPage: pages follow each other in digest order without gaps or
+// repeats, with and without a filter, and a page reads about its own size
+// of referrer files, not all of them.
+func TestPage(t *testing.T) {
+	ctx := context.Background()
+	drv := &countingDriver{StorageDriver: inmemory.New()}
+	x := NewReferrers(drv)
+	subject := digest.FromString("s")
+	var all, sigs []string
+	for i := range 50 {
+		typ := "application/x.sbom"
+		if i%5 == 0 {
+			typ = "application/x.sig"
 		}
-		page, more := pageAfter(ds, last, 2)
-		seen = append(seen, digests(page)...)
-		if !more {
-			break
+		d := referrer(fmt.Sprintf("r%d", i), typ)
+		if err := x.Add(ctx, "r", subject, d); err != nil {
+			t.Fatal(err)
 		}
-		last = page[len(page)-1].Digest.String()
+		all = append(all, d.Digest.String())
+		if typ == "application/x.sig" {
+			sigs = append(sigs, d.Digest.String())
+		}
 	}
-	if !slices.Equal(seen, digests(ds)) {
-		t.Fatalf("pages gave %v, want %v", seen, digests(ds))
+	slices.Sort(all)
+	slices.Sort(sigs)
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{{"", all}, {"application/x.sig", sigs}} {
+		var seen []string
+		last := ""
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatal("pagination does not end")
+			}
+			before := drv.reads.Load()
+			page, more, err := x.Page(ctx, "r", subject, tc.filter, last, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reads := drv.reads.Load() - before; tc.filter == "" && reads > 8 {
+				t.Errorf("a page of 7 read %d referrer files", reads)
+			}
+			seen = append(seen, digests(page)...)
+			if !more {
+				break
+			}
+			last = page[len(page)-1].Digest.String()
+		}
+		if !slices.Equal(seen, tc.want) {
+			t.Errorf("filter %q: pages gave %v, want %v", tc.filter, seen, tc.want)
+		}
 	}
-	if page, more := pageAfter(nil, "", 2); page == nil || more {
-		t.Fatalf("empty: %v %v", page, more)
+	if page, more, err := x.Page(ctx, "r", digest.FromString("none"), "", "", 7); err != nil || page == nil || len(page) != 0 || more {
+		t.Fatalf("no referrers: %v %v %v", page, more, err)
 	}
 }
 
