@@ -16,6 +16,10 @@ import (
 // upload is unknown to the server until its request has arrived.
 const watchRetry = 100 * time.Millisecond
 
+// maxEventBytes bounds one event of the stream (its data lines together);
+// a status is a few kilobytes.
+const maxEventBytes = 4 << 20
+
 // watch follows GET /api/v1/uploads/{id}/events until the upload ends or
 // ctx is cancelled, reporting every status. Progress is best effort: a
 // stream that cannot be opened only means fewer updates.
@@ -64,7 +68,11 @@ func stream(ctx context.Context, client *http.Client, target string, opts Option
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "data:"):
-			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+			payload := strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+			if data.Len()+len(payload) > maxEventBytes {
+				return true // an event that does not end: stop following
+			}
+			data.WriteString(payload)
 		case line == "" && data.Len() > 0:
 			var s Status
 			if json.Unmarshal([]byte(data.String()), &s) == nil {
