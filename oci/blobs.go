@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -43,8 +44,9 @@ func (h *Handler) finishAliasedUpload(w http.ResponseWriter, r *http.Request, _ 
 		if err != nil {
 			return
 		}
-		if err := h.aliases.Remember(r.Context(), alias, canonical); err != nil {
-			h.logger.ErrorContext(r.Context(), "remembering a blob digest failed", "error", err.Error())
+		ctx := context.WithoutCancel(r.Context()) // the blob is stored: finish even if the client left
+		if err := h.aliases.Remember(ctx, alias, canonical); err != nil {
+			h.logger.ErrorContext(ctx, "remembering a blob digest failed", "error", err.Error())
 		}
 		echoDigest(hdr, canonical, alias)
 	}}
@@ -93,8 +95,9 @@ func (h *Handler) mountFrom(w http.ResponseWriter, r *http.Request, rt route, mo
 		if status != http.StatusCreated {
 			return
 		}
-		if err := h.aliases.LinkBlob(r.Context(), rt.repo, alias, canonical); err != nil {
-			h.logger.ErrorContext(r.Context(), "linking a mounted blob digest failed", "error", err.Error())
+		ctx := context.WithoutCancel(r.Context()) // the blob is mounted: finish even if the client left
+		if err := h.aliases.LinkBlob(ctx, rt.repo, alias, canonical); err != nil {
+			h.logger.ErrorContext(ctx, "linking a mounted blob digest failed", "error", err.Error())
 		}
 		echoDigest(hdr, canonical, alias)
 	}}
@@ -152,7 +155,7 @@ func (h *Handler) mountAnonymous(w http.ResponseWriter, r *http.Request, rt rout
 		return
 	}
 	if dgst != canonical {
-		if err := h.aliases.LinkBlob(ctx, rt.repo, dgst, canonical); err != nil {
+		if err := h.aliases.LinkBlob(context.WithoutCancel(ctx), rt.repo, dgst, canonical); err != nil {
 			h.internalError(w, r, "linking the mounted blob digest failed", err)
 			return
 		}

@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
 )
@@ -129,5 +132,68 @@ func TestTooManyTagParameters(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest || ociErrorCode(t, rec.Body.Bytes()) != "TAG_INVALID" {
 		t.Fatalf("%d tag parameters: %d %s, want 400 TAG_INVALID", maxTagParams+1, rec.Code, rec.Body)
+	}
+}
+
+// ctxDriver refuses work for a cancelled context, as a network storage
+// driver (S3) does.
+type ctxDriver struct{ storagedriver.StorageDriver }
+
+func (d ctxDriver) PutContent(ctx context.Context, path string, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.StorageDriver.PutContent(ctx, path, b)
+}
+
+func (d ctxDriver) Delete(ctx context.Context, path string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.StorageDriver.Delete(ctx, path)
+}
+
+// TestBookkeepingSurvivesClientLeaving: once distribution has stored or
+// deleted a manifest, the digest links that go with it are written or
+// removed even if the client has gone (its request context cancelled) —
+// a link left behind after a delete could never be removed again.
+func TestBookkeepingSurvivesClientLeaving(t *testing.T) {
+	manifest := []byte(`{"schemaVersion":2}`)
+	alias := digest.SHA512.FromBytes(manifest)
+	canonical := digest.FromBytes(manifest)
+	var cancel context.CancelFunc
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel() // the client leaves while distribution works
+		switch r.Method {
+		case http.MethodPut:
+			w.WriteHeader(http.StatusCreated)
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	})
+	drv := ctxDriver{inmemory.New()}
+	h := NewHandler(next, Options{Driver: drv})
+	links := NewAliases(drv)
+	serve := func(method string, body io.Reader) int {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		req := httptest.NewRequest(method, "/v2/team/app/manifests/"+alias.String(), body).WithContext(ctx)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	if code := serve(http.MethodPut, bytes.NewReader(manifest)); code != http.StatusCreated {
+		t.Fatalf("PUT answered %d", code)
+	}
+	if got, ok, err := links.Manifest(context.Background(), "team/app", alias); err != nil || !ok || got != canonical {
+		t.Fatalf("after the PUT the sha512 link is %v %v %v, want %s", got, ok, err, canonical)
+	}
+	if code := serve(http.MethodDelete, nil); code != http.StatusAccepted {
+		t.Fatalf("DELETE answered %d", code)
+	}
+	if got, ok, err := links.Manifest(context.Background(), "team/app", alias); err != nil || ok {
+		t.Fatalf("after the DELETE the sha512 link is still %v %v %v", got, ok, err)
 	}
 }

@@ -111,6 +111,10 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 			return
 		}
 	}
+	// Distribution has stored the manifest: the links that complete it are
+	// written even if the client goes away now (a half-done push would
+	// answer the canonical digest only).
+	ctx = context.WithoutCancel(ctx)
 	if pushed != "" && pushed != canonical {
 		if err := h.aliases.LinkManifest(ctx, rt.repo, pushed, canonical); err != nil {
 			h.internalError(w, r, "linking the manifest digest failed", err)
@@ -157,6 +161,10 @@ func (h *Handler) aliasedManifest(w http.ResponseWriter, r *http.Request, rt rou
 			return
 		}
 		if r.Method == http.MethodDelete {
+			// Distribution has deleted the manifest; a link or tag left
+			// behind could never be deleted again (the canonical manifest
+			// is gone), so the client going away must not stop this.
+			ctx := context.WithoutCancel(ctx)
 			if err := h.aliases.UnlinkManifest(ctx, rt.repo, alias); err != nil {
 				h.logger.ErrorContext(ctx, "unlinking a deleted manifest digest failed", "error", err.Error())
 			}
