@@ -95,9 +95,11 @@ type Notifier struct {
 	logger    *slog.Logger
 	now       func() time.Time
 
-	wake chan struct{}
-	stop chan struct{}
-	done sync.WaitGroup
+	wake      chan struct{}
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // endpoint is an Endpoint with its compiled filters and delivery state.
@@ -347,14 +349,17 @@ func (n *Notifier) Pending() (pending, dead int, err error) {
 
 // Close stops delivering, interrupts the requests in flight and closes the
 // outbox. Undelivered events (the interrupted ones too) stay queued for
-// the next start.
+// the next start. Calling it again returns the first call's result.
 func (n *Notifier) Close() error {
 	if n == nil || n.box == nil {
 		return nil
 	}
-	close(n.stop)
-	n.done.Wait()
-	return n.box.close()
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.done.Wait()
+		n.closeErr = n.box.close()
+	})
+	return n.closeErr
 }
 
 func (n *Notifier) nudge() {

@@ -365,6 +365,10 @@ func TestCloseInterruptsRequestsInFlight(t *testing.T) {
 		t.Fatal("Close waits for the request in flight instead of interrupting it")
 	}
 
+	if err := n1.Close(); err != nil { // a second Close is harmless
+		t.Fatalf("second Close: %v", err)
+	}
+
 	rcv.hold.Store(false)
 	n2, _ := newNotifier(t, path, ep)
 	defer n2.Close()
