@@ -24,6 +24,10 @@ type Notifications struct {
 	Backoff NotificationBackoff `yaml:"backoff"`
 	// Concurrency bounds the requests in flight, all endpoints together.
 	Concurrency int `yaml:"concurrency"`
+	// MaxPending bounds the deliveries waiting for one endpoint; beyond it,
+	// that endpoint's new events are dropped, logged and counted
+	// (imagegate_notifications_lost_total). 0: no bound.
+	MaxPending int `yaml:"maxpending"`
 	// Timeout bounds one delivery request (an endpoint may set its own).
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -64,6 +68,7 @@ func defaultNotifications() Notifications {
 		MaxAttempts: 30,
 		Backoff:     NotificationBackoff{Initial: time.Second, Max: 10 * time.Minute},
 		Concurrency: 4,
+		MaxPending:  100000,
 		Timeout:     10 * time.Second,
 	}
 }
@@ -81,6 +86,9 @@ func (n *Notifications) validate(bad func(key, format string, args ...any)) {
 	}
 	if n.Concurrency < 1 {
 		bad("notifications.concurrency", "must be at least 1")
+	}
+	if n.MaxPending < 0 {
+		bad("notifications.maxpending", "must be 0 (no bound) or positive")
 	}
 	if n.Timeout <= 0 {
 		bad("notifications.timeout", "must be a positive duration such as 10s")

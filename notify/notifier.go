@@ -58,6 +58,11 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Concurrency bounds the requests in flight, all endpoints together.
 	Concurrency int
+	// MaxPending bounds the deliveries queued for one endpoint; while an
+	// endpoint is that far behind, its new events are dropped (logged and
+	// counted in lost_total) rather than letting the outbox grow without
+	// end. 0 means no bound.
+	MaxPending int
 	// Timeout is the default bound on one delivery request.
 	Timeout time.Duration
 	// Client sends the requests; nil uses a client without redirects.
@@ -274,9 +279,16 @@ func (n *Notifier) UploadFailed(ctx context.Context, f UploadFailure) {
 func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Time, data Data) {
 	var targets []*endpoint
 	for _, e := range n.order {
-		if e.wants(t, data.Repository) {
-			targets = append(targets, e)
+		if !e.wants(t, data.Repository) {
+			continue
 		}
+		if max := n.opts.MaxPending; max > 0 && n.queue.size(e.Name) >= max {
+			n.metrics.lost.WithLabelValues(t.Short()).Inc()
+			n.logger.ErrorContext(ctx, "notification dropped: endpoint backlog full", "endpoint", e.Name,
+				"type", string(t), "subject", subject, "max_pending", max)
+			continue
+		}
+		targets = append(targets, e)
 	}
 	if len(targets) == 0 {
 		return

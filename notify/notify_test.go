@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -179,16 +177,7 @@ func TestReceiverRefusesConnections(t *testing.T) {
 	waitFor(t, "failed attempts", func() bool {
 		return testutil.ToFloat64(n.metrics.deliveries.WithLabelValues("ci", outcomeRetry)) >= 2
 	})
-	rcv := newReceiver(t, secret)
-	rcv.srv.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("re-listening on %s: %v", addr, err)
-	}
-	srv := httptest.NewUnstartedServer(rcv.srv.Config.Handler)
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
+	rcv := newReceiverAt(t, addr, secret)
 	waitFor(t, "every event", func() bool { a, _, _ := rcv.snapshot(); return len(a) == 10 })
 	acked, _, _ := rcv.snapshot()
 	for id, c := range acked {
@@ -428,4 +417,36 @@ func TestLogsHideURLCredentials(t *testing.T) {
 			t.Errorf("%s is in the logs or the dead letter:\n%s", s, got)
 		}
 	}
+}
+
+// TestBacklogBound: while an endpoint is down, at most MaxPending of its
+// deliveries wait; the events beyond are dropped and counted as lost, and
+// the ones kept are delivered once it is back.
+func TestBacklogBound(t *testing.T) {
+	addr := freeAddr(t)
+	n, err := New(Options{
+		Endpoints:  []Endpoint{{Name: "down", URL: "http://" + addr, Secret: []byte(secret)}},
+		OutboxPath: filepath.Join(t.TempDir(), "out.db"), MaxAttempts: 1000,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Concurrency: 1, Timeout: time.Second, MaxPending: 3, Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	for range 5 {
+		n.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
+	}
+	if pending, _, err := n.Pending(); err != nil || pending != 3 {
+		t.Fatalf("pending %d (%v), want the bound, 3", pending, err)
+	}
+	if lost := testutil.ToFloat64(n.metrics.lost.WithLabelValues(PushAccepted.Short())); lost != 2 {
+		t.Fatalf("lost_total %v, want 2", lost)
+	}
+
+	rcv := newReceiverAt(t, addr, secret)
+	waitFor(t, "the kept events", func() bool { a, _, _ := rcv.snapshot(); return len(a) == 3 })
+	waitFor(t, "room in the backlog", func() bool { return n.queue.size("down") == 0 })
+	n.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
+	waitFor(t, "an event after the backlog drained", func() bool { a, _, _ := rcv.snapshot(); return len(a) == 4 })
 }

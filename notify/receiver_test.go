@@ -39,6 +39,22 @@ func newReceiver(t *testing.T, secret string) *receiver {
 	return r
 }
 
+// newReceiverAt is a receiver listening on addr, an address that refused
+// connections until now (freeAddr): an endpoint coming back.
+func newReceiverAt(t *testing.T, addr, secret string) *receiver {
+	r := newReceiver(t, secret)
+	r.srv.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("re-listening on %s: %v", addr, err)
+	}
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.Listener = ln
+	r.srv.Start()
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {

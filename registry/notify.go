@@ -21,6 +21,7 @@ func openNotifier(cfg *config.Config, reg prometheus.Registerer, logger *slog.Lo
 		MinBackoff:  n.Backoff.Initial,
 		MaxBackoff:  n.Backoff.Max,
 		Concurrency: n.Concurrency,
+		MaxPending:  n.MaxPending,
 		Timeout:     n.Timeout,
 		Registerer:  reg,
 		Logger:      logger.With("component", "notify"),
