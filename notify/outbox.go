@@ -4,11 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/imagegate/imagegate/internal/boltfile"
 )
 
 // delivery is one event waiting to reach one endpoint. Its body is kept
@@ -42,25 +42,11 @@ type outbox struct {
 }
 
 func openOutbox(path string) (*outbox, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("notify: creating directory of outbox %s: %w", path, err)
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, 5*time.Second, bucketPending, bucketBodies, bucketDead)
 	if err != nil {
-		return nil, fmt.Errorf("notify: opening outbox %s: %w", path, err)
+		return nil, fmt.Errorf("notify: outbox: %w", err)
 	}
 	db.MaxBatchDelay = 200 * time.Microsecond
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketBodies, bucketDead} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("notify: preparing outbox %s: %w", path, err)
-	}
 	return &outbox{db: db}, nil
 }
 

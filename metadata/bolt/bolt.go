@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/imagegate/imagegate/internal/boltfile"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -35,27 +34,9 @@ type Store struct {
 // Open opens (creating if needed) the store file at path. The file is
 // locked: a second process opening it waits up to lockWait, then fails.
 func Open(path string, lockWait time.Duration) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("metadata/bolt: creating directory of %s: %w", path, err)
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockWait})
+	db, err := boltfile.Open(path, lockWait, allBuckets...)
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("metadata/bolt: %s is locked by another process", path)
-		}
-		return nil, fmt.Errorf("metadata/bolt: opening %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("metadata/bolt: preparing %s: %w", path, err)
+		return nil, fmt.Errorf("metadata/bolt: %w", err)
 	}
 	// Batch coalesces concurrent writers into one fsync; its default wait
 	// (10 ms) for company would dominate a lone push's latency.

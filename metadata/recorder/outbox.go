@@ -5,12 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/imagegate/imagegate/internal/boltfile"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -39,19 +38,9 @@ type outbox struct {
 }
 
 func openOutbox(path string) (*outbox, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("outbox: creating directory of %s: %w", path, err)
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, 5*time.Second, bucketOps)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: opening %s: %w", path, err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketOps)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox: preparing %s: %w", path, err)
+		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return &outbox{db: db}, nil
 }
