@@ -17,28 +17,6 @@ readonly version="v0.0.0-20260831232431-97274622c111"
 readonly cache_dir="${IMAGEGATE_TOOLS_CACHE:-$HOME/.cache/imagegate/tools}"
 readonly bin="${cache_dir}/oci-conformance-${version}"
 
-export GOEXPERIMENT="${GOEXPERIMENT:-jsonv2}"
-
-if [[ -x "${bin}" ]]; then
-	echo "${bin}"
-	exit 0
-fi
-
-mkdir -p "${cache_dir}"
-scratch="$(mktemp -d)"
-tmp_bin="${bin}.tmp.$$"
-trap 'rm -rf "${scratch}" "${tmp_bin}"' EXIT
-
-echo "building ${module}@${version} (about a minute)..." >&2
-(
-	cd "${scratch}"
-	# The caller's GOFLAGS (e.g. -mod=vendor) mean nothing in the scratch module.
-	export GOFLAGS=-mod=mod
-	go mod init imagegate.local/conformance-build >/dev/null 2>&1
-	go get "${module}@${version}" >&2
-	# Build to a temporary name in the cache dir, then rename: a concurrent or
-	# interrupted run never leaves a half-written binary at the final path.
-	go build -o "${tmp_bin}" "${module}" >&2
-)
-mv -f "${tmp_bin}" "${bin}"
-echo "${bin}"
+# shellcheck source=lib/gobuild.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/gobuild.sh"
+build_cached "${bin}" "${module}@${version}" "${module}"

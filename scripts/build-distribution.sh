@@ -19,8 +19,6 @@ readonly version="v3.1.2"
 readonly cache_dir="${IMAGEGATE_TOOLS_CACHE:-$HOME/.cache/imagegate/tools}"
 readonly bin="${cache_dir}/distribution-registry-${version}"
 
-export GOEXPERIMENT="${GOEXPERIMENT:-jsonv2}"
-
 check() {
 	go version -m "$1" | grep -q $'\tdep\tgithub.com/aws/aws-sdk-go\t' || {
 		echo "build-distribution.sh: $1 does not link github.com/aws/aws-sdk-go (no s3-aws driver)" >&2
@@ -28,25 +26,6 @@ check() {
 	}
 }
 
-if [[ -x "${bin}" ]]; then
-	check "${bin}"
-	echo "${bin}"
-	exit 0
-fi
-
-mkdir -p "${cache_dir}"
-scratch="$(mktemp -d)"
-tmp_bin="${bin}.tmp.$$"
-trap 'rm -rf "${scratch}" "${tmp_bin}"' EXIT
-
-echo "building ${module}/cmd/registry@${version} (a few minutes)..." >&2
-(
-	cd "${scratch}"
-	export GOFLAGS=-mod=mod
-	go mod init imagegate.local/distribution-build >/dev/null 2>&1
-	go get "${module}/cmd/registry@${version}" >&2
-	go build -o "${tmp_bin}" "${module}/cmd/registry" >&2
-)
-check "${tmp_bin}"
-mv -f "${tmp_bin}" "${bin}"
-echo "${bin}"
+# shellcheck source=lib/gobuild.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/gobuild.sh"
+build_cached "${bin}" "${module}/cmd/registry@${version}" "${module}/cmd/registry" check
