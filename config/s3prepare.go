@@ -13,7 +13,9 @@ type S3Lifecycle struct {
 	AbortIncompleteDays int `yaml:"abortincompletedays"`
 	// NoncurrentDays expires overwritten and deleted versions after this long.
 	NoncurrentDays int `yaml:"noncurrentdays"`
-	// LeftoverDays expires the driver's probe objects (ROOTDIRECTORY/_imagegate/).
+	// LeftoverDays expires the driver's probe and tail objects
+	// (ROOTDIRECTORY/_imagegate/) and direct uploads never completed
+	// (ROOTDIRECTORY/imagegate-staging/).
 	LeftoverDays int `yaml:"leftoverdays"`
 	// TransitionDays moves objects to TransitionClass after this long (both or neither).
 	TransitionDays  int    `yaml:"transitiondays"`

@@ -216,7 +216,7 @@ func readBack(t *testing.T, endpoint, bucket string) {
 	if err != nil {
 		t.Fatalf("GetBucketLifecycleConfiguration: %v", err)
 	}
-	want := map[string]bool{"imagegate-abort-incomplete-multipart": false, "imagegate-expire-noncurrent": false, "imagegate-expire-leftovers": false}
+	want := map[string]bool{"imagegate-abort-incomplete-multipart": false, "imagegate-expire-noncurrent": false, "imagegate-expire-leftovers": false, "imagegate-expire-staging": false}
 	for _, r := range lc.Rules {
 		id := aws.ToString(r.ID)
 		want[id] = true
@@ -231,6 +231,10 @@ func readBack(t *testing.T, endpoint, bucket string) {
 			}
 		case "imagegate-expire-leftovers":
 			if r.Expiration == nil || aws.ToInt32(r.Expiration.Days) != DefaultLeftoverDays || aws.ToString(r.Filter.Prefix) != "reg/_imagegate/" {
+				t.Errorf("rule %s: %+v %+v", id, r.Expiration, r.Filter)
+			}
+		case "imagegate-expire-staging":
+			if r.Expiration == nil || aws.ToInt32(r.Expiration.Days) != DefaultLeftoverDays || aws.ToString(r.Filter.Prefix) != "reg/imagegate-staging/" {
 				t.Errorf("rule %s: %+v %+v", id, r.Expiration, r.Filter)
 			}
 		}

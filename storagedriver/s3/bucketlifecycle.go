@@ -19,6 +19,11 @@ const lifecycleRulePrefix = "imagegate-"
 // directory (see declareChecksums).
 const probePrefix = "_imagegate/"
 
+// stagingPrefix is where direct tarball uploads wait for their completion
+// call, below the root directory (shim's directRoot); a staging object
+// never completed is a leftover too.
+const stagingPrefix = "imagegate-staging/"
+
 // lifecycleRules returns the desired imagegate rules, scoped to the root
 // directory.
 func (b *bucketPrep) lifecycleRules() []types.LifecycleRule {
@@ -44,7 +49,9 @@ func (b *bucketPrep) lifecycleRules() []types.LifecycleRule {
 	if d := b.o.LeftoverDays; d > 0 {
 		r := rule("expire-leftovers", root+probePrefix)
 		r.Expiration = &types.LifecycleExpiration{Days: aws.Int32(d)}
-		rules = append(rules, r)
+		s := rule("expire-staging", root+stagingPrefix)
+		s.Expiration = &types.LifecycleExpiration{Days: aws.Int32(d)}
+		rules = append(rules, r, s)
 	}
 	if d := b.o.TransitionDays; d > 0 {
 		r := rule("transition", root)
