@@ -199,12 +199,19 @@ func (d *driver) GetContent(ctx context.Context, p string) ([]byte, error) {
 // PutContent stores content at p in one PutObject, encrypted and with its
 // checksum.
 func (d *driver) PutContent(ctx context.Context, p string, content []byte) error {
+	return d.pathError(p, d.putObject(ctx, d.key(p), content, nil))
+}
+
+// putObject writes content at key in one PutObject, encrypted, with the
+// storage class, the configured checksum and metadata (nil for none).
+func (d *driver) putObject(ctx context.Context, key string, content []byte, metadata map[string]string) error {
 	in := &s3.PutObjectInput{
 		Bucket:               aws.String(d.cfg.Bucket),
-		Key:                  aws.String(d.key(p)),
+		Key:                  aws.String(key),
 		Body:                 bytes.NewReader(content),
 		ContentLength:        aws.Int64(int64(len(content))),
 		ContentType:          aws.String(contentType),
+		Metadata:             metadata,
 		ServerSideEncryption: d.sse.mode,
 		SSEKMSKeyId:          d.sse.keyID,
 		BucketKeyEnabled:     d.sse.bucketKey,
@@ -218,7 +225,7 @@ func (d *driver) PutContent(ctx context.Context, p string, content []byte) error
 		in.ChecksumAlgorithm, in.ChecksumCRC32C = types.ChecksumAlgorithmCrc32c, aws.String(sum)
 	}
 	_, err := d.client.PutObject(ctx, in, d.payloadOptions)
-	return d.pathError(p, err)
+	return err
 }
 
 // payloadOptions signs upload bodies as UNSIGNED-PAYLOAD when they carry a

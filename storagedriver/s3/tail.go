@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Tail objects keep the bytes a closed writer buffered that are too few for
@@ -65,27 +63,7 @@ func (w *writer) tailMeta() map[string]string {
 // putTail stores content as the tail of w's upload (encrypted, with its
 // checksum, like every object).
 func (w *writer) putTail(ctx context.Context, content []byte) error {
-	d := w.d
-	in := &s3.PutObjectInput{
-		Bucket:               aws.String(d.cfg.Bucket),
-		Key:                  aws.String(d.tailKey(w.key)),
-		Body:                 bytes.NewReader(content),
-		ContentLength:        aws.Int64(int64(len(content))),
-		ContentType:          aws.String(contentType),
-		Metadata:             w.tailMeta(),
-		ServerSideEncryption: d.sse.mode,
-		SSEKMSKeyId:          d.sse.keyID,
-		BucketKeyEnabled:     d.sse.bucketKey,
-		StorageClass:         d.storageClass(),
-	}
-	sum := d.cfg.Checksum.sum(content)
-	switch d.cfg.Checksum {
-	case ChecksumSHA256:
-		in.ChecksumAlgorithm, in.ChecksumSHA256 = types.ChecksumAlgorithmSha256, aws.String(sum)
-	case ChecksumCRC32C:
-		in.ChecksumAlgorithm, in.ChecksumCRC32C = types.ChecksumAlgorithmCrc32c, aws.String(sum)
-	}
-	if _, err := d.client.PutObject(ctx, in, d.payloadOptions); err != nil {
+	if err := w.d.putObject(ctx, w.d.tailKey(w.key), content, w.tailMeta()); err != nil {
 		return fmt.Errorf("s3 storage: store the last %d bytes of %s: %w", len(content), w.path, err)
 	}
 	w.hasTail = true
