@@ -18,31 +18,13 @@ import (
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/pushclient"
-	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
 // startRegistry runs an imagegate server in process on a loopback port.
 func startRegistry(t *testing.T, mutate func(*config.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	dir := t.TempDir()
-	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
-	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
-	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
-	cfg.Scan.Policies = nil
-	cfg.Log.AccessLog = false
-	if mutate != nil {
-		mutate(cfg)
-	}
-	srv, err := registry.New(context.Background(), cfg, registry.NewLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv, _ := registrytest.Start(t, mutate)
 	return "http://" + srv.Addr().String()
 }
 

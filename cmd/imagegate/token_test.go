@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
 // TestTokenRobotCommands drives create, list and revoke against a server
@@ -24,22 +22,11 @@ func TestTokenRobotCommands(t *testing.T) {
 	if err := os.WriteFile(htpasswd, []byte("root:"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
-	cfg.Metadata.Bolt.Path, cfg.Metadata.Outbox = filepath.Join(dir, "m.db"), filepath.Join(dir, "o.db")
-	cfg.Scan.Policies = nil
-	cfg.Auth.Enabled, cfg.Auth.Htpasswd = true, htpasswd
-	cfg.Auth.SigningKey = filepath.Join(dir, "key.pem")
-	cfg.Auth.Bindings = []config.AuthBinding{{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}}}
-	srv, err := registry.New(context.Background(), cfg, registry.NewLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
+	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
+		cfg.Auth.Enabled, cfg.Auth.Htpasswd = true, htpasswd
+		cfg.Auth.SigningKey = filepath.Join(dir, "key.pem")
+		cfg.Auth.Bindings = []config.AuthBinding{{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}}}
+	})
 	server := "http://" + srv.Addr().String()
 
 	run := func(args ...string) (string, error) {

@@ -3,9 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +19,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/registry/registrytest"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
 
@@ -34,22 +33,9 @@ func server(t *testing.T, policies ...config.ScanPolicy) (string, func(repo stri
 // serverWithTimeout is server with a bound on each scan.
 func serverWithTimeout(t *testing.T, timeout time.Duration, policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
 	t.Helper()
-	cfg := config.Default()
-	dir := t.TempDir()
-	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
-	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
-	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
-	cfg.Scan.Policies = policies
-	cfg.Scan.Timeout = timeout
-	srv, err := registry.New(context.Background(), cfg, registry.NewLogger(io.Discard, "error"), registry.WithScanner(scanner))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
+		cfg.Scan.Policies, cfg.Scan.Timeout = policies, timeout
+	}, registry.WithScanner(scanner))
 	host := srv.Addr().String()
 	return host, func(repo string) []*metadata.Record {
 		page, err := srv.Records().List(context.Background(), metadata.Query{Repository: repo, Limit: 100})

@@ -1,11 +1,9 @@
 package outage
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +23,7 @@ import (
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
 // dynamo is a DynamoDB Local instance this test stops and starts, keeping
@@ -66,26 +65,15 @@ func (d *dynamo) stop()  { d.script("stop") }
 
 // server runs imagegate on DynamoDB with the given fail mode.
 func server(t *testing.T, d *dynamo, failMode string) (*registry.Server, string) {
-	cfg := config.Default()
-	dir := t.TempDir()
-	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
-	cfg.Metadata.Driver = "dynamodb"
-	cfg.Metadata.DynamoDB.Endpoint = d.endpoint
-	cfg.Metadata.DynamoDB.Table = "imagegate-" + failMode
-	cfg.Metadata.DynamoDB.CreateTable = true
-	cfg.Metadata.DynamoDB.MaxAttempts = 2
-	cfg.Metadata.FailMode = failMode
-	cfg.Metadata.Timeout = 2 * time.Second
-	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
-	srv, err := registry.New(context.Background(), cfg, registry.NewLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
+		cfg.Metadata.Driver = "dynamodb"
+		cfg.Metadata.DynamoDB.Endpoint = d.endpoint
+		cfg.Metadata.DynamoDB.Table = "imagegate-" + failMode
+		cfg.Metadata.DynamoDB.CreateTable = true
+		cfg.Metadata.DynamoDB.MaxAttempts = 2
+		cfg.Metadata.FailMode = failMode
+		cfg.Metadata.Timeout = 2 * time.Second
+	})
 	return srv, srv.Addr().String()
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
 // testServer is an imagegate server on a loopback port.
@@ -31,25 +31,7 @@ type testServer struct {
 // mutate adjusts the configuration first.
 func start(t testing.TB, mutate func(*config.Config)) *testServer {
 	t.Helper()
-	cfg := config.Default()
-	dir := t.TempDir()
-	cfg.HTTP.Addr, cfg.Debug.Addr = "127.0.0.1:0", ""
-	cfg.Storage.Filesystem.RootDirectory = filepath.Join(dir, "registry")
-	cfg.Metadata.Bolt.Path = filepath.Join(dir, "metadata.db")
-	cfg.Metadata.Outbox = filepath.Join(dir, "outbox.db")
-	cfg.Scan.Policies = nil
-	cfg.Log.AccessLog = false
-	if mutate != nil {
-		mutate(cfg)
-	}
-	srv, err := registry.New(context.Background(), cfg, registry.NewLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	srv, dir := registrytest.Start(t, mutate)
 	return &testServer{srv: srv, host: srv.Addr().String(), dir: dir}
 }
 
