@@ -116,7 +116,11 @@ func open(received *meter, lim Limits) (*stream, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, streamError(err)
 		}
-		return nil, invalid("not a tar archive: the %s stream holds only %d bytes", s.compression, len(head))
+		what := "the body"
+		if s.compression != "none" {
+			what = "the body, once " + s.compression + "-decompressed,"
+		}
+		return nil, invalid("not a tar archive: %s holds only %d bytes (a tar header alone is 512)", what, len(head))
 	}
 	if !isTarHeader(head) {
 		s.close()
