@@ -123,27 +123,39 @@ func (d *driver) deleteBatch(ctx context.Context, keys []types.ObjectIdentifier)
 // abortUploadsBelow aborts the multipart uploads at key and below key/.
 func (d *driver) abortUploadsBelow(ctx context.Context, key string) (int, error) {
 	n := 0
+	err := d.eachUpload(ctx, key, func(u types.MultipartUpload) error {
+		k := aws.ToString(u.Key)
+		if k != key && !strings.HasPrefix(k, key+"/") {
+			return nil
+		}
+		if err := d.abortUpload(ctx, k, aws.ToString(u.UploadId)); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// eachUpload calls fn with every multipart upload in progress whose key
+// starts with prefix, page by page, until fn or a listing fails.
+func (d *driver) eachUpload(ctx context.Context, prefix string, fn func(types.MultipartUpload) error) error {
 	pages := s3.NewListMultipartUploadsPaginator(d.client, &s3.ListMultipartUploadsInput{
 		Bucket: aws.String(d.cfg.Bucket),
-		Prefix: aws.String(key),
+		Prefix: aws.String(prefix),
 	})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return n, err
+			return err
 		}
 		for _, u := range page.Uploads {
-			k := aws.ToString(u.Key)
-			if k != key && !strings.HasPrefix(k, key+"/") {
-				continue
+			if err := fn(u); err != nil {
+				return err
 			}
-			if err := d.abortUpload(ctx, k, aws.ToString(u.UploadId)); err != nil {
-				return n, err
-			}
-			n++
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // deleteDirectoryMarkers deletes, best effort and deepest first, the

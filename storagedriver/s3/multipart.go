@@ -50,20 +50,14 @@ func (d *driver) findUploads(ctx context.Context, key string) ([]string, error) 
 		order     int
 	}
 	var uploads []upload
-	pages := s3.NewListMultipartUploadsPaginator(d.client, &s3.ListMultipartUploadsInput{
-		Bucket: aws.String(d.cfg.Bucket),
-		Prefix: aws.String(key),
+	err := d.eachUpload(ctx, key, func(u types.MultipartUpload) error {
+		if aws.ToString(u.Key) == key {
+			uploads = append(uploads, upload{aws.ToString(u.UploadId), aws.ToTime(u.Initiated), len(uploads)})
+		}
+		return nil
 	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range page.Uploads {
-			if aws.ToString(u.Key) == key {
-				uploads = append(uploads, upload{aws.ToString(u.UploadId), aws.ToTime(u.Initiated), len(uploads)})
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
 	// S3 lists one key's uploads oldest first; the listing order breaks ties.
 	slices.SortFunc(uploads, func(a, b upload) int {
