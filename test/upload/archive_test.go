@@ -2,8 +2,6 @@ package upload
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,16 +14,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -166,23 +163,11 @@ func TestArchiveOff(t *testing.T) {
 // (multipart, checksummed) with the bucket's server-side encryption, and
 // the record names the bucket and the key under the root directory.
 func TestArchiveOnS3(t *testing.T) {
-	endpoint := liveserver.RequireEnv(t, "IMAGEGATE_TEST_S3_ENDPOINT", "an S3 server (scripts/seaweedfs.sh)")
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	bucket := "imagegate-archive-" + hex.EncodeToString(suffix)
-	client := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
+	client, bucket, endpoint := s3test.Bucket(t, "imagegate-archive-")
+	ctx := t.Context()
 	s := start(t, func(c *config.Config) {
 		c.Upload.Archive, c.Validation.MaxLayers = true, 3
-		c.Storage.Driver = "s3"
-		c.Storage.S3.Bucket, c.Storage.S3.Region, c.Storage.S3.RegionEndpoint = bucket, "us-east-1", endpoint
-		c.Storage.S3.ForcePathStyle, c.Storage.S3.RootDirectory = true, "/registry"
-		c.Storage.S3.ChunkSize, c.Storage.S3.AccessKey, c.Storage.S3.SecretKey = 5<<20, "AK", "SK"
+		s3test.Configure(c, endpoint, bucket)
 	})
 	// Random layers do not compress: ~9 MiB of .tar.gz, two 5 MiB parts.
 	archive := gz(t, dockerSave(t, false, saveImage{img: randomImage(t, 3<<20, 3), tags: []string{"team/s3:1"}}))

@@ -2,44 +2,25 @@ package upload
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/internal/testutil/liveserver"
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // TestDirectUploadToS3: on S3 storage, a client PUTs the tarball to a
 // presigned URL and completes the upload; the images go through the gate
 // and the staging object is gone afterwards.
 func TestDirectUploadToS3(t *testing.T) {
-	endpoint := liveserver.RequireEnv(t, "IMAGEGATE_TEST_S3_ENDPOINT", "an S3 server (scripts/seaweedfs.sh)")
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	bucket := "imagegate-upload-" + hex.EncodeToString(suffix)
-	client := s3.New(s3.Options{BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	s := start(t, func(c *config.Config) {
-		c.Storage.Driver = "s3"
-		c.Storage.S3.Bucket, c.Storage.S3.Region, c.Storage.S3.RegionEndpoint = bucket, "us-east-1", endpoint
-		c.Storage.S3.ForcePathStyle, c.Storage.S3.RootDirectory = true, "/registry"
-		c.Storage.S3.ChunkSize, c.Storage.S3.AccessKey, c.Storage.S3.SecretKey = 5<<20, "AK", "SK"
-	})
+	client, bucket, endpoint := s3test.Bucket(t, "imagegate-upload-")
+	ctx := t.Context()
+	s := start(t, func(c *config.Config) { s3test.Configure(c, endpoint, bucket) })
 	img := randomImage(t, 3<<20, 2)
 	archive := gz(t, dockerSave(t, false, saveImage{img: img}))
 
