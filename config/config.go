@@ -185,6 +185,12 @@ type Validation struct {
 	MaxLayerBytes int64 `yaml:"maxlayerbytes"`
 	// MaxImageBytes bounds config plus layers; 0 is unlimited.
 	MaxImageBytes int64 `yaml:"maximagebytes"`
+	// MaxUncompressedLayerBytes bounds one layer's uncompressed size, read
+	// to verify its diff_id; 0 is unlimited.
+	MaxUncompressedLayerBytes int64 `yaml:"maxuncompressedlayerbytes"`
+	// MaxLayerRatio bounds a layer's uncompressed/compressed size once it
+	// passes 64 MiB uncompressed (decompression bombs); 0 is unlimited.
+	MaxLayerRatio int64 `yaml:"maxlayerratio"`
 	// Lint requires labels and annotations per repository pattern.
 	Lint []LintRule `yaml:"lint"`
 }
@@ -399,6 +405,9 @@ func Default() *Config {
 			MaxLayers:       256,
 			MaxLayerBytes:   10 << 30,
 			MaxImageBytes:   50 << 30,
+
+			MaxUncompressedLayerBytes: 32 << 30,
+			MaxLayerRatio:             200,
 		},
 		Scan: Scan{
 			CacheDir:       "./data/trivy",

@@ -144,6 +144,9 @@ func (c *Config) Validate() error {
 		"validation.maxlayers":     int64(c.Validation.MaxLayers),
 		"validation.maxlayerbytes": c.Validation.MaxLayerBytes,
 		"validation.maximagebytes": c.Validation.MaxImageBytes,
+
+		"validation.maxuncompressedlayerbytes": c.Validation.MaxUncompressedLayerBytes,
+		"validation.maxlayerratio":             c.Validation.MaxLayerRatio,
 	} {
 		if n < 0 {
 			bad(key, "must not be negative (0 means unlimited)")

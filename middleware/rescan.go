@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/scan"
@@ -65,6 +66,14 @@ func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (
 	if err := json.Unmarshal(payload, &shape); err != nil || shape.Config == nil {
 		return nil, errcode.ErrorCodeUnsupported.WithMessage("only image manifests can be scanned: scan each platform manifest of an index")
 	}
+	if !validate.IsImageConfig(shape.Config.MediaType) {
+		return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("only images can be scanned; this manifest's config is %q", shape.Config.MediaType))
+	}
+	for _, l := range shape.Layers {
+		if validate.IsForeignLayer(l.MediaType) {
+			return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("layer %s is non-distributable: its bytes are not in this registry, so it cannot be scanned", l.Digest))
+		}
+	}
 	blobs := r.Blobs(ctx)
 	rc, err := blobs.Open(ctx, shape.Config.Digest)
 	if err != nil {
@@ -74,6 +83,15 @@ func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading config %s: %w", shape.Config.Digest, err)
+	}
+	// A manifest stored before diff_ids were verified may claim another
+	// layer's diff_id; scanning it would file its analysis under that key.
+	var img v1.Image
+	if err := json.Unmarshal(config, &img); err != nil {
+		return nil, errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
+	}
+	if err := g.validator.VerifyDiffIDs(ctx, shape.Layers, img.RootFS.DiffIDs, blobs); err != nil {
+		return nil, err
 	}
 	t := scan.Target{Repository: repo, Digest: d, MediaType: mediaType, RawManifest: payload, RawConfig: config,
 		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) { return blobs.Open(ctx, d) }}

@@ -37,12 +37,15 @@ const detailFindings = 10
 // fills rec.Scan. It returns the refusal (an errcode.Error) when the policy
 // blocks the push, nil when it may pass.
 func (g *Gate) scanStage(ctx context.Context, repo *repository, rec *metadata.Record, res *validate.Result, payload []byte) error {
-	if g.scanning.Policies == nil || res.Kind != validate.KindImage {
+	if g.scanning.Policies == nil || (res.Kind != validate.KindImage && res.Unscannable == "") {
 		return nil
 	}
 	rule := g.scanning.Policies.For(rec.Repository)
 	if rule.Mode == policy.Off {
 		return nil
+	}
+	if res.Unscannable != "" {
+		return g.unscannable(ctx, rec, rule, res.Unscannable)
 	}
 	if g.scanning.Scanner == nil {
 		return g.scanFailed(ctx, rec, rule, errNoScanner)
@@ -76,6 +79,22 @@ func (g *Gate) scanStage(ctx context.Context, repo *repository, rec *metadata.Re
 		return nil
 	}
 	return errcode.ErrorCodeDenied.WithMessage(verdict.Message).WithDetail(refusalDetail(verdict, report))
+}
+
+// unscannable decides on image content no scanner can read (foreign
+// layers, image layers behind a non-image config): an enforce policy
+// refuses it for good — retrying cannot help, so it is not onerror's
+// business — and an audit policy records why nothing was scanned.
+func (g *Gate) unscannable(ctx context.Context, rec *metadata.Record, rule policy.Rule, why string) error {
+	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: g.now(), Error: why, PolicyName: rule.Repositories,
+		Verdict: string(rule.Mode) + ":unscannable"}
+	g.logger.WarnContext(ctx, "image cannot be scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
+		"policy", rule.Repositories, "mode", string(rule.Mode), "reason", why)
+	if rule.Mode != policy.Enforce {
+		return nil
+	}
+	return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("%s; policy %q (enforce) refuses images it cannot scan", why, rule.Repositories)).
+		WithDetail(map[string]string{"policy": rule.Repositories, "reason": why})
 }
 
 // scanFailed applies the policy's onerror to a scan that did not finish.

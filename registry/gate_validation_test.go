@@ -61,10 +61,16 @@ type fixture struct {
 	labelled desc   // a valid config for the three layers carrying a source label
 }
 
+// fixtureLayer is the content of the fixture's layer i: plain bytes, so
+// its diff_id is its digest.
+func fixtureLayer(i int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, 400) }
+
+// imageConfig is an image config whose diff_ids are those of the first
+// layers fixture layers.
 func imageConfig(layers int, labels map[string]string) []byte {
 	diffs := make([]string, layers)
 	for i := range diffs {
-		diffs[i] = digest.FromString(fmt.Sprint("diff", i)).String()
+		diffs[i] = digest.FromBytes(fixtureLayer(i)).String()
 	}
 	cfg := map[string]any{
 		"architecture": "amd64", "os": "linux",
@@ -78,8 +84,7 @@ func imageConfig(layers int, labels map[string]string) []byte {
 func newFixture(t *testing.T, s *testServer, repo string) fixture {
 	var f fixture
 	for i := range 3 {
-		data := bytes.Repeat([]byte{byte('a' + i)}, 400)
-		f.layers = append(f.layers, desc{MediaType: ociLayer, Digest: uploadBlob(t, s, repo, data), Size: 400})
+		f.layers = append(f.layers, desc{MediaType: ociLayer, Digest: uploadBlob(t, s, repo, fixtureLayer(i)), Size: 400})
 	}
 	cfg := imageConfig(3, nil)
 	f.config = desc{MediaType: ociConfig, Digest: uploadBlob(t, s, repo, cfg), Size: int64(len(cfg))}

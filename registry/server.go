@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	validator, err := newValidator(cfg.Validation)
+	validator, err := newValidator(cfg.Validation, driver)
 	if err != nil {
 		rec.Close()
 		store.Close()

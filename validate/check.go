@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
@@ -49,8 +48,8 @@ type Shape struct {
 type Kind int
 
 const (
-	KindImage    Kind = iota // a runnable image: image config and layers
-	KindArtifact             // an OCI artifact: another config type or an artifactType
+	KindImage    Kind = iota // a runnable image: an image config (whatever artifactType says) and layers
+	KindArtifact             // an OCI artifact: a config that is not an image config
 	KindIndex                // a list of manifests (multi-platform image or artifact index)
 )
 
@@ -62,6 +61,11 @@ type Result struct {
 	RawConfig []byte
 	// Config is RawConfig decoded (images only).
 	Config *v1.Image
+	// Unscannable, when not empty, says why the manifest carries image
+	// content that no scanner can read: non-distributable layers (their
+	// bytes are elsewhere), or image layers behind a config that is not an
+	// image config. A scan policy in enforce mode refuses it.
+	Unscannable string
 }
 
 // maxConfigBytes bounds the image config read into memory.
@@ -103,13 +107,17 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 	if s.Config == nil {
 		return nil, invalid("manifest has no config descriptor", nil)
 	}
+	// What a manifest is follows from what a runtime would do with it —
+	// its config and layer media types — never from artifactType, a field
+	// the pusher chooses freely.
 	res.Kind = KindImage
-	if !imageConfigTypes[s.Config.MediaType] || s.ArtifactType != "" {
+	if !imageConfigTypes[s.Config.MediaType] {
 		res.Kind = KindArtifact
 		if !v.opts.AllowArtifacts {
 			return nil, denied(fmt.Sprintf("OCI artifacts are not accepted here (config type %q, artifactType %q)", s.Config.MediaType, s.ArtifactType), nil)
 		}
 	}
+	res.Unscannable = v.unscannable(&res)
 	if err := v.checkLimits(s); err != nil {
 		return nil, err
 	}
@@ -123,6 +131,9 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 	}
 	if res.Kind == KindImage {
 		if err := v.checkConfig(ctx, &res, blobs); err != nil {
+			return nil, err
+		}
+		if err := v.checkDiffIDs(ctx, &res, blobs); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +193,7 @@ func (v *Validator) checkLayerTypes(s *Shape) error {
 			}
 			continue
 		}
-		if slices.Contains(foreignLayerTypes, layer.MediaType) {
+		if IsForeignLayer(layer.MediaType) {
 			return denied(fmt.Sprintf("layer %s is non-distributable (%s); foreign layers are not accepted here", layer.Digest, layer.MediaType),
 				map[string]string{"digest": layer.Digest.String(), "mediaType": layer.MediaType})
 		}
@@ -197,7 +208,7 @@ func (v *Validator) checkLayerTypes(s *Shape) error {
 func checkBlobs(ctx context.Context, s *Shape, blobs Blobs) error {
 	refs := append([]v1.Descriptor{*s.Config}, s.Layers...)
 	for _, d := range refs {
-		if len(d.URLs) > 0 && slices.Contains(foreignLayerTypes, d.MediaType) {
+		if len(d.URLs) > 0 && IsForeignLayer(d.MediaType) {
 			continue
 		}
 		if err := d.Digest.Validate(); err != nil {

@@ -8,6 +8,7 @@ package validate
 import (
 	"fmt"
 
+	"github.com/imagegate/imagegate/diffid"
 	"github.com/imagegate/imagegate/internal/repopattern"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	// ExtraLayerMediaTypes are accepted besides the standard layer types.
 	ExtraLayerMediaTypes []string
 	Lint                 []LintRule
+	// DiffIDs verifies the config's diff_ids against the layers' content;
+	// nil skips the check (the gate always sets it).
+	DiffIDs *diffid.Resolver
 }
 
 // Validator checks manifests against its options. It is safe for

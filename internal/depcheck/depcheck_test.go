@@ -20,10 +20,12 @@ var forbidden = map[string][]string{
 	module + "/api":        {module + "/registry", module + "/middleware", module + "/scan/trivy"},
 	module + "/middleware": {module + "/registry", module + "/api", module + "/scan/trivy"},
 	module + "/validate":   {module + "/registry", module + "/middleware", module + "/metadata"},
-	module + "/policy":     {module + "/registry", module + "/middleware", module + "/metadata"},
-	module + "/scan":       {module + "/registry", module + "/middleware", module + "/metadata"},
-	module + "/registry":   {module + "/cmd", module + "/scan/trivy"},
-	module + "/internal":   {module + "/registry", module + "/cmd", module + "/middleware"},
+	// diff_ids are computed from blob bytes alone: no gate, no scanner, no records.
+	module + "/diffid":   {module + "/registry", module + "/middleware", module + "/validate", module + "/scan", module + "/metadata", module + "/shim"},
+	module + "/policy":   {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/registry": {module + "/cmd", module + "/scan/trivy"},
+	module + "/internal": {module + "/registry", module + "/cmd", module + "/middleware"},
 	// The tarball shim is a door in front of the gate, never the other way.
 	module + "/shim": {module + "/registry", module + "/api", module + "/notify", module + "/scan/trivy"},
 	// Notifications read records; the gate and the shim call them through interfaces.

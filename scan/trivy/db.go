@@ -18,7 +18,7 @@ import (
 	"github.com/imagegate/imagegate/scan"
 )
 
-// Files and directories of CacheDir besides db/ and fanal/.
+// Files and directories of CacheDir besides db/ and layers-v2/ (openLayerCache).
 const (
 	sourceFile      = "imagegate-source" // in a DB dir: the artifact digest it came from
 	downloadPattern = "db-download-*"    // DB downloads in progress

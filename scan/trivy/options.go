@@ -22,7 +22,7 @@ const (
 // Options configure a Scanner. Zero fields take the defaults above.
 type Options struct {
 	// CacheDir holds the vulnerability DB (CacheDir/db: trivy.db and
-	// metadata.json) and the layer analysis cache (CacheDir/fanal). It is
+	// metadata.json) and the layer analysis cache (CacheDir/layers-v2). It is
 	// required and must not be shared by two processes: both files are
 	// bbolt databases locked by their opener.
 	CacheDir string

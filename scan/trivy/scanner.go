@@ -75,9 +75,9 @@ func open(ctx context.Context, opts Options) (*Scanner, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("scan/trivy: cache dir: %w", err)
 	}
-	c, err := cache.NewFSCache(opts.CacheDir)
+	c, err := openLayerCache(opts.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("scan/trivy: layer cache in %s: %w", opts.CacheDir, err)
+		return nil, err
 	}
 	s := &Scanner{
 		opts:    opts,
@@ -146,3 +146,22 @@ func (s *Scanner) Close() error {
 
 // dbDir is where the DB in use lives: CacheDir/db.
 func (s *Scanner) dbDir() string { return filepath.Join(s.opts.CacheDir, "db") }
+
+// layerCacheDir is the layer analysis cache under CacheDir (Trivy adds
+// fanal/fanal.db). Its name changed when the gate began to verify diff_ids
+// (Trivy's cache key): analyses filed by the earlier layout (CacheDir/fanal)
+// may sit under a diff_id a pusher forged, so that cache is dropped.
+const layerCacheDir = "layers-v2"
+
+// openLayerCache opens the layer analysis cache in dir, removing the cache
+// of the layout before diff_ids were verified.
+func openLayerCache(dir string) (cache.Cache, error) {
+	if err := os.RemoveAll(filepath.Join(dir, "fanal")); err != nil {
+		return nil, fmt.Errorf("scan/trivy: removing the unverified layer cache: %w", err)
+	}
+	c, err := cache.NewFSCache(filepath.Join(dir, layerCacheDir))
+	if err != nil {
+		return nil, fmt.Errorf("scan/trivy: layer cache in %s: %w", dir, err)
+	}
+	return c, nil
+}

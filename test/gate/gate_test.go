@@ -27,14 +27,21 @@ import (
 // policies; it returns the host:port and a way to read records.
 func server(t *testing.T, policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
 	t.Helper()
-	return serverWithTimeout(t, time.Minute, policies...)
+	return serverWith(t, func(*config.Config) {}, policies...)
 }
 
 // serverWithTimeout is server with a bound on each scan.
 func serverWithTimeout(t *testing.T, timeout time.Duration, policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
 	t.Helper()
+	return serverWith(t, func(cfg *config.Config) { cfg.Scan.Timeout = timeout }, policies...)
+}
+
+// serverWith is server with mutate applied to the configuration.
+func serverWith(t *testing.T, mutate func(*config.Config), policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
+	t.Helper()
 	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
-		cfg.Scan.Policies, cfg.Scan.Timeout = policies, timeout
+		cfg.Scan.Policies, cfg.Scan.Timeout = policies, time.Minute
+		mutate(cfg)
 	}, registry.WithScanner(scanner))
 	host := srv.Addr().String()
 	return host, func(repo string) []*metadata.Record {
