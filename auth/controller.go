@@ -156,7 +156,7 @@ func (s *Service) decision(r *http.Request, result, user string, access []distau
 		return // the access log line says who did what
 	}
 	s.opts.Logger.InfoContext(r.Context(), "access "+result, "audit", "auth", "user", user,
-		"client_ip", clientIP(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
+		"client_ip", s.clientAddr(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
 }
 
 var _ distauth.AccessController = (*Service)(nil)

@@ -115,11 +115,11 @@ func TestLockoutGrows(t *testing.T) {
 	l := NewLockout(3, time.Minute, time.Minute, 10*time.Minute)
 	l.now = func() time.Time { return now }
 	for i := range 2 {
-		if l.Failure("ip:1") {
+		if l.Failure("ip:1", 3) {
 			t.Fatalf("locked after %d failures", i+1)
 		}
 	}
-	if !l.Failure("ip:1") {
+	if !l.Failure("ip:1", 3) {
 		t.Fatal("not locked after 3 failures")
 	}
 	if locked, left := l.Locked("ip:1"); !locked || left != time.Minute {
@@ -130,7 +130,7 @@ func TestLockoutGrows(t *testing.T) {
 		t.Fatal("still locked after the lockout")
 	}
 	for range 3 {
-		l.Failure("ip:1")
+		l.Failure("ip:1", 3)
 	}
 	if _, left := l.Locked("ip:1"); left != 2*time.Minute {
 		t.Fatalf("second lockout lasts %v, want 2m", left)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 )
@@ -21,6 +22,15 @@ type Options struct {
 	Keys       KeySet
 	TokenTTL   time.Duration
 	RefreshTTL time.Duration
+	// RefreshMaxLifetime is the absolute lifetime of a refresh chain (a
+	// login and every token rotated from it); 0: DefaultRefreshMaxLifetime.
+	RefreshMaxLifetime time.Duration
+	// RefreshStore keeps rotated refresh tokens and revoked chains; nil:
+	// a MemoryRefreshStore (per process).
+	RefreshStore RefreshStore
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// telling who a client is (lockout, audit); empty: none.
+	TrustedProxies []netip.Prefix
 	// Authenticators are tried in order; the first that knows the
 	// username decides.
 	Authenticators []Authenticator
@@ -43,6 +53,9 @@ type Service struct {
 func NewService(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RefreshStore == nil {
+		opts.RefreshStore = NewMemoryRefreshStore(0)
 	}
 	s := &Service{
 		opts:     opts,
