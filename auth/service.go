@@ -11,8 +11,11 @@ import (
 
 // Options configure a Service.
 type Options struct {
-	// Realm is the token endpoint's absolute URL; empty derives it from
-	// each request (scheme://host/auth/token).
+	// Realm is the token endpoint's absolute URL (auth.realm, or http.host
+	// + /auth/token). Empty derives it from each request's Host when that
+	// is a plain host[:port], else from the address the connection
+	// arrived on; challenges are never cached (Cache-Control: no-store),
+	// so a forged Host reaches only the client that sent it.
 	Realm   string
 	Service string
 	Issuer  string

@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	var ociOpts oci.Options
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
-		if authSvc, err = newAuth(ctx, cfg.Auth, robots, metrics.registry, logger.With("component", "auth")); err != nil {
+		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, metrics.registry, logger.With("component", "auth")); err != nil {
 			events.Close()
 			rec.Close()
 			store.Close()
