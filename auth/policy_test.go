@@ -50,8 +50,8 @@ func TestPolicyAllowed(t *testing.T) {
 		{nil, "team/app", nil},
 		{robot, "team/app", []string{"pull", "push"}},
 		{robot, "team/other", nil},
-		{robot, "robot$ci/x", nil},              // robots have no personal namespace
-		{user("**"), "**/x", nil}, // a subject never acts as a pattern
+		{robot, "robot$ci/x", nil}, // robots have no personal namespace
+		{user("**"), "**/x", nil},  // a subject never acts as a pattern
 	}
 	for _, tc := range cases {
 		if got := p.Allowed(tc.id, tc.repo); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
