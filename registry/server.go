@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		events:  events,
 		auth:    authSvc,
 		robots:  robots,
-		ready:   newReadiness(5 * time.Second),
+		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
 		metrics: metrics,
 		failed:  make(chan error, 2),
 		oci:     ociOpts,
@@ -288,6 +288,7 @@ func (s *Server) Start() error {
 	}
 	s.debugAd = dln.Addr()
 	dmux := http.NewServeMux()
+	dmux.Handle("GET /readyz", s.ready.detailed()) // with error texts: operators only
 	if s.cfg.Debug.Metrics {
 		dmux.Handle("GET /metrics", s.metrics.handler())
 	}
