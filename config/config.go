@@ -276,7 +276,9 @@ type Auth struct {
 	Roles map[string][]string `yaml:"roles"`
 	// Bindings give subjects roles on repository patterns.
 	Bindings []AuthBinding `yaml:"bindings"`
-	// PersonalNamespace gives every user pull, push and delete on {username}/**.
+	// PersonalNamespace gives every htpasswd user pull, push and delete on
+	// {username}/**, except on top-level namespaces bindings or
+	// AnonymousPull name literally (team namespaces).
 	PersonalNamespace bool `yaml:"personalnamespace"`
 	// AnonymousPull lists repository patterns anyone may pull without logging in.
 	AnonymousPull []string `yaml:"anonymouspull"`
@@ -323,7 +325,8 @@ type OIDCCondition struct {
 
 // AuthBinding gives subjects a role on repositories.
 type AuthBinding struct {
-	// Subjects are user or robot names, or "*" for every authenticated subject.
+	// Subjects are user, robot or OIDC subject names, or "*" for every
+	// htpasswd user (robots and OIDC subjects must be named).
 	Subjects []string `yaml:"subjects"`
 	Role     string   `yaml:"role"`
 	// Repositories are patterns; "{username}" stands for the subject.
