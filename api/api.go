@@ -23,15 +23,22 @@ const Prefix = "/api/v1/"
 type Guard interface {
 	// AllowPull: the caller may pull repo.
 	AllowPull(w http.ResponseWriter, r *http.Request, repo string) bool
+	// AllowPush: the caller may push to repo.
+	AllowPush(w http.ResponseWriter, r *http.Request, repo string) bool
 	// AllowAdmin: the caller is an administrator.
 	AllowAdmin(w http.ResponseWriter, r *http.Request) bool
+	// IsAdmin reports, answering nothing, whether the caller is an
+	// administrator.
+	IsAdmin(r *http.Request) bool
 }
 
 // open is the Guard of a registry without authentication.
 type open struct{}
 
 func (open) AllowPull(http.ResponseWriter, *http.Request, string) bool { return true }
+func (open) AllowPush(http.ResponseWriter, *http.Request, string) bool { return true }
 func (open) AllowAdmin(http.ResponseWriter, *http.Request) bool        { return true }
+func (open) IsAdmin(*http.Request) bool                                { return true }
 
 // Rescanner scans a stored manifest again with the current vulnerability
 // DB and returns the report's summary.

@@ -103,6 +103,7 @@ func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d di
 			}
 		}
 	}
+	info.Latest = a.visible(r, []*metadata.Record{info.Latest})[0]
 	slices.SortStableFunc(info.TagHistory, func(x, y tagEvent) int { return y.At.Compare(x.At) })
 	writeJSON(w, http.StatusOK, info)
 }

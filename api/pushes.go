@@ -43,10 +43,7 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := pushesPage{Records: page.Records, NextCursor: page.Next}
-	if out.Records == nil {
-		out.Records = []*metadata.Record{}
-	}
+	out := pushesPage{Records: a.visible(r, page.Records), NextCursor: page.Next}
 	if page.Next != "" {
 		next := r.URL.Query()
 		next.Set("cursor", page.Next)

@@ -38,8 +38,13 @@ func (a *API) vulnerabilities(w http.ResponseWriter, r *http.Request, repo strin
 }
 
 // rescan answers POST …/manifests/{digest}/scan: the manifest scanned
-// again, now, with the current vulnerability DB. Nothing is recorded.
+// again, now, with the current vulnerability DB. Nothing is recorded. A
+// scan costs minutes of a scanner worker, so it needs push on the
+// repository (admins have it everywhere), not just pull.
 func (a *API) rescan(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) {
+	if !a.guard.AllowPush(w, r, repo) {
+		return
+	}
 	if a.rescans == nil {
 		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("this server has no scanner"))
 		return

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -105,6 +107,9 @@ func (c challenge) SetHeaders(_ *http.Request, w http.ResponseWriter) {
 		h += fmt.Sprintf(`,error=%q`, c.err)
 	}
 	w.Header().Set("WWW-Authenticate", h)
+	// A challenge may name a realm derived from the request's Host: no
+	// shared cache may hand it to another client.
+	w.Header().Set("Cache-Control", "no-store")
 }
 
 func (s *Service) challenge(r *http.Request, access []distauth.Access, errCode string) challenge {
@@ -112,7 +117,8 @@ func (s *Service) challenge(r *http.Request, access []distauth.Access, errCode s
 }
 
 // realm is the configured token endpoint or, when unset, this server's
-// /auth/token as the request reached it.
+// /auth/token at the request's Host if that is a plain host[:port], else
+// at the local address the connection arrived on.
 func (s *Service) realm(r *http.Request) string {
 	if s.opts.Realm != "" {
 		return s.opts.Realm
@@ -121,7 +127,25 @@ func (s *Service) realm(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + TokenPath
+	host := r.Host
+	if !plainHost(host) {
+		host = ""
+		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			host = a.String()
+		}
+	}
+	return scheme + "://" + host + TokenPath
+}
+
+// plainHost reports whether h is a host name or IP literal with an
+// optional port, nothing else (no user info, path, query or quoting).
+func plainHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" &&
+		!strings.ContainsAny(h, `"\ `)
 }
 
 // TokenPath is where the token service is mounted.
@@ -156,7 +180,7 @@ func (s *Service) decision(r *http.Request, result, user string, access []distau
 		return // the access log line says who did what
 	}
 	s.opts.Logger.InfoContext(r.Context(), "access "+result, "audit", "auth", "user", user,
-		"client_ip", clientIP(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
+		"client_ip", s.clientAddr(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
 }
 
 var _ distauth.AccessController = (*Service)(nil)

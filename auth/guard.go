@@ -42,6 +42,11 @@ func (s *Service) AllowPull(w http.ResponseWriter, r *http.Request, repo string)
 	return s.Allow(w, r, ResourceActions{Type: "repository", Name: repo, Actions: []string{ActionPull}})
 }
 
+// AllowPush answers the request and returns false unless it may push to repo.
+func (s *Service) AllowPush(w http.ResponseWriter, r *http.Request, repo string) bool {
+	return s.Allow(w, r, ResourceActions{Type: "repository", Name: repo, Actions: []string{ActionPush}})
+}
+
 // AllowAdmin answers the request and returns false unless it comes from an
 // admin: 401 with a challenge without a valid token, 403 DENIED with one.
 func (s *Service) AllowAdmin(w http.ResponseWriter, r *http.Request) bool {

@@ -81,8 +81,29 @@ func (h *Htpasswd) Authenticate(_ context.Context, username, password string) (I
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 		return Identity{}, ErrBadCredentials
 	}
-	return Identity{Subject: username, Method: "password"}, nil
+	return Identity{Subject: username, Method: MethodPassword, credential: fingerprint(MethodPassword, username, string(hash))}, nil
+}
+
+// MethodPassword is Identity.Method for htpasswd users.
+const MethodPassword = "password"
+
+// Credential implements Revocable: the fingerprint of the user's current
+// htpasswd entry, so that removing the user or changing the password ends
+// their refresh tokens at the next refresh (after a Reload).
+func (h *Htpasswd) Credential(_ context.Context, subject string) (string, error) {
+	h.mu.RLock()
+	hash, ok := h.users[subject]
+	h.mu.RUnlock()
+	if !ok {
+		return "", ErrNotMine
+	}
+	return fingerprint(MethodPassword, subject, string(hash)), nil
 }
 
 // equal compares secrets in constant time.
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+var (
+	_ Authenticator = (*Htpasswd)(nil)
+	_ Revocable     = (*Htpasswd)(nil)
+)

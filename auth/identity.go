@@ -16,6 +16,9 @@ type Identity struct {
 	Scopes []Scope
 	// Admin is set by the token service for subjects bound admin on "**".
 	Admin bool
+	// credential fingerprints the credential the identity proved (set by
+	// authenticators that implement Revocable); refresh tokens carry it.
+	credential string
 }
 
 // IdentityResolver rebuilds the identity of a subject from its own

@@ -144,17 +144,17 @@ func (o *OIDC) authenticate(ctx context.Context, token string) (Identity, error)
 // errOIDCNoRefresh refuses refresh tokens of OIDC subjects.
 var errOIDCNoRefresh = errors.New("auth: oidc identities cannot refresh; log in again with a fresh ID token")
 
-// Active implements Revocable: an OIDC subject never refreshes. An ID
+// Credential implements Revocable: an OIDC subject never refreshes. An ID
 // token proves a CI job for minutes; a refresh token would stretch that to
 // the refresh TTL, and would carry none of the scopes its claims earned.
 // Subjects without one of this authenticator's prefixes are ErrNotMine.
-func (o *OIDC) Active(_ context.Context, subject string) error {
+func (o *OIDC) Credential(_ context.Context, subject string) (string, error) {
 	for _, is := range o.issuers {
 		if strings.HasPrefix(subject, is.cfg.UsernamePrefix) {
-			return errOIDCNoRefresh
+			return "", errOIDCNoRefresh
 		}
 	}
-	return ErrNotMine
+	return "", ErrNotMine
 }
 
 // issuerOf returns the configured issuer a token claims to come from,

@@ -141,8 +141,8 @@ func TestOIDCNoRefresh(t *testing.T) {
 			t.Fatalf("refresh of an OIDC login: %d, want 401", w.Code)
 		}
 	}
-	if err := o.Active(t.Context(), "alice"); !errors.Is(err, ErrNotMine) {
-		t.Fatalf("Active(alice): %v, want ErrNotMine", err)
+	if _, err := o.Credential(t.Context(), "alice"); !errors.Is(err, ErrNotMine) {
+		t.Fatalf("Credential(alice): %v, want ErrNotMine", err)
 	}
 }
 

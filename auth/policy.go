@@ -30,8 +30,10 @@ var BuiltinRoles = map[string][]string{
 const AdminRole = "admin"
 
 // Binding gives subjects a role on repositories. Subjects are names, or
-// "*" for every authenticated subject; repository patterns may contain
-// "{username}", replaced by the subject's name.
+// "*" for every htpasswd user (Method "password") — never robots or OIDC
+// subjects, whose access is what their own scopes or rules say plus
+// bindings naming them; repository patterns may contain "{username}",
+// replaced by the subject's name.
 type Binding struct {
 	Subjects     []string
 	Role         string
@@ -43,8 +45,10 @@ type PolicyConfig struct {
 	// Roles adds or redefines roles: role → actions.
 	Roles    map[string][]string
 	Bindings []Binding
-	// PersonalNamespace gives every user pull, push and delete on
-	// "{username}/**".
+	// PersonalNamespace gives every htpasswd user pull, push and delete
+	// on "{username}/**" — unless a binding or AnonymousPull names that
+	// top-level namespace literally ("team/**"): then it is a team's, and
+	// a user named "team" gets nothing there from the personal namespace.
 	PersonalNamespace bool
 	// AnonymousPull lists repository patterns anyone may pull.
 	AnonymousPull []string
@@ -57,11 +61,14 @@ type Policy struct {
 	bindings      []Binding
 	personal      bool
 	anonymousPull []repopattern.Pattern
+	// reserved are the top-level namespaces bindings and anonymous pull
+	// name literally: no user's personal namespace.
+	reserved map[string]bool
 }
 
 // NewPolicy checks and compiles c.
 func NewPolicy(c PolicyConfig) (*Policy, error) {
-	p := &Policy{roles: map[string][]string{}, personal: c.PersonalNamespace}
+	p := &Policy{roles: map[string][]string{}, personal: c.PersonalNamespace, reserved: map[string]bool{}}
 	for r, a := range BuiltinRoles {
 		p.roles[r] = a
 	}
@@ -86,8 +93,12 @@ func NewPolicy(c PolicyConfig) (*Policy, error) {
 			}
 		}
 		p.bindings = append(p.bindings, b)
+		for _, r := range b.Repositories {
+			p.reserve(r)
+		}
 	}
 	for _, r := range c.AnonymousPull {
+		p.reserve(r)
 		pat, err := repopattern.Compile(r)
 		if err != nil {
 			return nil, fmt.Errorf("auth: anonymous pull: %w", err)
@@ -95,6 +106,20 @@ func NewPolicy(c PolicyConfig) (*Policy, error) {
 		p.anonymousPull = append(p.anonymousPull, pat)
 	}
 	return p, nil
+}
+
+// reserve records pattern's first component when it is literal.
+func (p *Policy) reserve(pattern string) {
+	first, _, _ := strings.Cut(pattern, "/")
+	if first != "" && !strings.ContainsAny(first, "*?[{") {
+		p.reserved[first] = true
+	}
+}
+
+// ownsNamespace reports whether repo lies in id's personal namespace.
+func (p *Policy) ownsNamespace(id *Identity, repo string) bool {
+	return p.personal && id.Method == MethodPassword && safeSubject(id.Subject) && !p.reserved[id.Subject] &&
+		strings.HasPrefix(repo, id.Subject+"/")
 }
 
 // Roles lists the roles bound to id (on any repository), sorted.
@@ -107,7 +132,7 @@ func (p *Policy) Roles(id *Identity) []string {
 		set[r] = true
 	}
 	for _, b := range p.bindings {
-		if bindsSubject(b, id.Subject) {
+		if bindsSubject(b, id) {
 			set[b.Role] = true
 		}
 	}
@@ -125,7 +150,7 @@ func (p *Policy) IsAdmin(id *Identity) bool {
 		return false
 	}
 	for _, b := range p.bindings {
-		if b.Role == AdminRole && bindsSubject(b, id.Subject) && slices.Contains(b.Repositories, "**") {
+		if b.Role == AdminRole && bindsSubject(b, id) && slices.Contains(b.Repositories, "**") {
 			return true
 		}
 	}
@@ -142,11 +167,11 @@ func (p *Policy) Allowed(id *Identity, repo string) []string {
 		}
 	}
 	if id != nil {
-		if p.personal && id.Method != "robot" && id.Method != MethodOIDC && safeSubject(id.Subject) && strings.HasPrefix(repo, id.Subject+"/") {
+		if p.ownsNamespace(id, repo) {
 			set[ActionPull], set[ActionPush], set[ActionDelete] = true, true, true
 		}
 		for _, b := range p.bindings {
-			if !bindsSubject(b, id.Subject) || !matchesAny(b.Repositories, repo, id.Subject) {
+			if !bindsSubject(b, id) || !matchesAny(b.Repositories, repo, id.Subject) {
 				continue
 			}
 			for _, a := range p.roles[b.Role] {
@@ -200,9 +225,11 @@ func (p *Policy) Grant(id *Identity, asked []ResourceActions) []ResourceActions 
 	return granted
 }
 
-func bindsSubject(b Binding, subject string) bool {
+// bindsSubject reports whether b names id, by name or, for htpasswd
+// users only, by "*".
+func bindsSubject(b Binding, id *Identity) bool {
 	for _, s := range b.Subjects {
-		if s == subject || (s == "*" && subject != "") {
+		if s == id.Subject || (s == "*" && id.Subject != "" && id.Method == MethodPassword) {
 			return true
 		}
 	}

@@ -24,6 +24,9 @@ func testPolicy(t *testing.T) *Policy {
 	return p
 }
 
+// user is an htpasswd user.
+func user(name string) *Identity { return &Identity{Subject: name, Method: MethodPassword} }
+
 func TestPolicyAllowed(t *testing.T) {
 	p := testPolicy(t)
 	robot := &Identity{Subject: "robot$ci", Method: "robot", Scopes: []Scope{{Repositories: "team/app", Actions: []string{"pull", "push"}}}}
@@ -32,23 +35,23 @@ func TestPolicyAllowed(t *testing.T) {
 		repo string
 		want []string
 	}{
-		{&Identity{Subject: "root"}, "anything/at/all", []string{"delete", "pull", "push"}},
-		{&Identity{Subject: "alice"}, "team/app", []string{"pull", "push"}},
-		{&Identity{Subject: "alice"}, "other/app", nil},
-		{&Identity{Subject: "alice"}, "alice/tool", []string{"delete", "pull", "push"}}, // personal namespace
-		{&Identity{Subject: "alice"}, "alice", nil},
-		{&Identity{Subject: "bob"}, "team/app", []string{"pull"}},
-		{&Identity{Subject: "bob"}, "alice/tool", nil},
-		{&Identity{Subject: "bob"}, "shared/x", []string{"pull"}},
-		{&Identity{Subject: "bob"}, "shared/x/y", nil},
-		{&Identity{Subject: "carol"}, "carol-apps/web", []string{"delete", "pull", "push"}},
-		{&Identity{Subject: "alice"}, "carol-apps/web", nil},
+		{user("root"), "anything/at/all", []string{"delete", "pull", "push"}},
+		{user("alice"), "team/app", []string{"pull", "push"}},
+		{user("alice"), "other/app", nil},
+		{user("alice"), "alice/tool", []string{"delete", "pull", "push"}}, // personal namespace
+		{user("alice"), "alice", nil},
+		{user("bob"), "team/app", []string{"pull"}},
+		{user("bob"), "alice/tool", nil},
+		{user("bob"), "shared/x", []string{"pull"}},
+		{user("bob"), "shared/x/y", nil},
+		{user("carol"), "carol-apps/web", []string{"delete", "pull", "push"}},
+		{user("alice"), "carol-apps/web", nil},
 		{nil, "public/base", []string{"pull"}},
 		{nil, "team/app", nil},
 		{robot, "team/app", []string{"pull", "push"}},
 		{robot, "team/other", nil},
-		{robot, "robot$ci/x", nil},              // robots have no personal namespace
-		{&Identity{Subject: "**"}, "**/x", nil}, // a subject never acts as a pattern
+		{robot, "robot$ci/x", nil}, // robots have no personal namespace
+		{user("**"), "**/x", nil},  // a subject never acts as a pattern
 	}
 	for _, tc := range cases {
 		if got := p.Allowed(tc.id, tc.repo); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
@@ -64,11 +67,11 @@ func TestPolicyGrantIntersects(t *testing.T) {
 		{Type: "repository", Name: "other/app", Actions: []string{"pull"}},
 		{Type: "registry", Name: "catalog", Actions: []string{"*"}},
 	}
-	got := p.Grant(&Identity{Subject: "alice"}, asked)
+	got := p.Grant(user("alice"), asked)
 	if len(got) != 2 || got[0].Name != "team/app" || !slices.Equal(got[0].Actions, []string{"pull", "push"}) || got[1].Type != "registry" {
 		t.Fatalf("alice got %+v", got)
 	}
-	got = p.Grant(&Identity{Subject: "root"}, asked)
+	got = p.Grant(user("root"), asked)
 	if len(got) != 3 || got[2].Type != "registry" {
 		t.Fatalf("root got %+v", got)
 	}
@@ -115,11 +118,11 @@ func TestLockoutGrows(t *testing.T) {
 	l := NewLockout(3, time.Minute, time.Minute, 10*time.Minute)
 	l.now = func() time.Time { return now }
 	for i := range 2 {
-		if l.Failure("ip:1") {
+		if l.Failure("ip:1", 3) {
 			t.Fatalf("locked after %d failures", i+1)
 		}
 	}
-	if !l.Failure("ip:1") {
+	if !l.Failure("ip:1", 3) {
 		t.Fatal("not locked after 3 failures")
 	}
 	if locked, left := l.Locked("ip:1"); !locked || left != time.Minute {
@@ -130,7 +133,7 @@ func TestLockoutGrows(t *testing.T) {
 		t.Fatal("still locked after the lockout")
 	}
 	for range 3 {
-		l.Failure("ip:1")
+		l.Failure("ip:1", 3)
 	}
 	if _, left := l.Locked("ip:1"); left != 2*time.Minute {
 		t.Fatalf("second lockout lasts %v, want 2m", left)
@@ -138,5 +141,42 @@ func TestLockoutGrows(t *testing.T) {
 	l.Success("ip:1")
 	if locked, _ := l.Locked("ip:1"); locked {
 		t.Fatal("success did not clear the lockout")
+	}
+}
+
+// TestPolicyTeamNamespaceNotPersonal reproduces issue 12 finding 8: an
+// htpasswd user named like a team's top-level namespace ("team") got
+// push and delete on team/** through the personal namespace. A namespace
+// a binding or anonymous pull names literally is never personal.
+func TestPolicyTeamNamespaceNotPersonal(t *testing.T) {
+	p := testPolicy(t)
+	for _, name := range []string{"team", "shared", "public"} {
+		if got := p.Allowed(user(name), name+"/app"); slices.Contains(got, ActionPush) || slices.Contains(got, ActionDelete) {
+			t.Errorf("user %q on %s/app: %v, want no push or delete", name, name, got)
+		}
+	}
+	if got := p.Allowed(user("dave"), "dave/app"); !slices.Equal(got, []string{"delete", "pull", "push"}) {
+		t.Errorf("an ordinary user's personal namespace: %v", got)
+	}
+}
+
+// TestPolicyStarBindsUsersOnly reproduces finding 8: a "*" binding also
+// matched robots and OIDC subjects, widening a robot beyond its scopes and
+// a CI job beyond its claim rules. "*" now means every htpasswd user.
+func TestPolicyStarBindsUsersOnly(t *testing.T) {
+	p := testPolicy(t)
+	for _, id := range []*Identity{
+		{Subject: "robot$ci", Method: MethodRobot},
+		{Subject: "gitlab:group/app", Method: MethodOIDC},
+	} {
+		if got := p.Allowed(id, "shared/x"); len(got) != 0 {
+			t.Errorf("%s (%s) on shared/x through \"*\": %v, want nothing", id.Subject, id.Method, got)
+		}
+		if roles := p.Roles(id); slices.Contains(roles, "reader") {
+			t.Errorf("%s holds the \"*\" binding's role: %v", id.Subject, roles)
+		}
+	}
+	if got := p.Allowed(user("bob"), "shared/x"); !slices.Equal(got, []string{ActionPull}) {
+		t.Errorf("an htpasswd user through \"*\": %v", got)
 	}
 }

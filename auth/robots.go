@@ -166,10 +166,29 @@ func (rs *Robots) Authenticate(ctx context.Context, username, password string) (
 	if !equal(r.SecretHash, hashSecret(password)) || !rs.now().Before(r.ExpiresAt) {
 		return Identity{}, ErrBadCredentials
 	}
-	return Identity{Subject: username, Method: MethodRobot, Scopes: r.Scopes}, nil
+	return Identity{Subject: username, Method: MethodRobot, Scopes: r.Scopes, credential: r.fingerprint()}, nil
 }
 
-// Active implements Revocable: a robot's refresh tokens die with it.
+// Credential implements Revocable: a robot's refresh tokens die with it
+// (revoked, expired, or deleted and made again with a new secret).
+func (rs *Robots) Credential(ctx context.Context, subject string) (string, error) {
+	if err := rs.Active(ctx, subject); err != nil {
+		return "", err
+	}
+	r, err := rs.cached(ctx, strings.TrimPrefix(subject, RobotPrefix))
+	if err != nil || r == nil {
+		return "", fmt.Errorf("%w: %s", ErrRobotUnknown, subject)
+	}
+	return r.fingerprint(), nil
+}
+
+// fingerprint identifies this robot's secret.
+func (r *Robot) fingerprint() string {
+	return fingerprint(MethodRobot, r.Name, r.SecretHash+"\x00"+r.CreatedAt.Format(time.RFC3339Nano))
+}
+
+// Active returns nil when subject is a robot that exists and has not
+// expired, ErrNotMine when subject is no robot.
 func (rs *Robots) Active(ctx context.Context, subject string) error {
 	name, ok := strings.CutPrefix(subject, RobotPrefix)
 	if !ok {
@@ -247,6 +266,7 @@ func hashSecret(secret string) string {
 }
 
 var (
-	_ Authenticator = (*Robots)(nil)
-	_ Revocable     = (*Robots)(nil)
+	_ Authenticator    = (*Robots)(nil)
+	_ Revocable        = (*Robots)(nil)
+	_ IdentityResolver = (*Robots)(nil)
 )

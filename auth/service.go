@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 )
 
 // Options configure a Service.
 type Options struct {
-	// Realm is the token endpoint's absolute URL; empty derives it from
-	// each request (scheme://host/auth/token).
+	// Realm is the token endpoint's absolute URL (auth.realm, or http.host
+	// + /auth/token). Empty derives it from each request's Host when that
+	// is a plain host[:port], else from the address the connection
+	// arrived on; challenges are never cached (Cache-Control: no-store),
+	// so a forged Host reaches only the client that sent it.
 	Realm   string
 	Service string
 	Issuer  string
@@ -21,6 +25,15 @@ type Options struct {
 	Keys       KeySet
 	TokenTTL   time.Duration
 	RefreshTTL time.Duration
+	// RefreshMaxLifetime is the absolute lifetime of a refresh chain (a
+	// login and every token rotated from it); 0: DefaultRefreshMaxLifetime.
+	RefreshMaxLifetime time.Duration
+	// RefreshStore keeps rotated refresh tokens and revoked chains; nil:
+	// a MemoryRefreshStore (per process).
+	RefreshStore RefreshStore
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// telling who a client is (lockout, audit); empty: none.
+	TrustedProxies []netip.Prefix
 	// Authenticators are tried in order; the first that knows the
 	// username decides.
 	Authenticators []Authenticator
@@ -43,6 +56,9 @@ type Service struct {
 func NewService(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RefreshStore == nil {
+		opts.RefreshStore = NewMemoryRefreshStore(0)
 	}
 	s := &Service{
 		opts:     opts,

@@ -31,6 +31,16 @@ type Claims struct {
 	Roles []string `json:"roles,omitempty"`
 	// Admin marks a subject bound admin on every repository.
 	Admin bool `json:"adm,omitempty"`
+	// Chain names the refresh-token chain (refresh tokens only): every
+	// token rotated from one login shares it.
+	Chain string `json:"chn,omitempty"`
+	// ChainStart is when the chain's login happened (refresh tokens
+	// only): no rotation extends a chain past it plus the absolute
+	// lifetime (auth.refreshmaxlifetime).
+	ChainStart *jwt.NumericDate `json:"chs,omitempty"`
+	// Credential fingerprints the credential the subject logged in with
+	// (refresh tokens only); a changed password or secret changes it.
+	Credential string `json:"crd,omitempty"`
 }
 
 const useRefresh = "refresh"
@@ -70,10 +80,24 @@ func (is *Issuer) Issue(id Identity, access []ResourceActions) (string, time.Tim
 	return tok, now, err
 }
 
-// IssueRefresh signs a refresh token for id.
-func (is *Issuer) IssueRefresh(id Identity) (string, error) {
+// refreshChain is the chain a refresh token belongs to: the tokens that
+// descend, by rotation, from one login.
+type refreshChain struct {
+	ID         string
+	Start, End time.Time
+}
+
+// IssueRefresh signs a refresh token for id in chain: it lives the
+// refresh TTL, but never past the chain's end, and carries id's credential
+// fingerprint.
+func (is *Issuer) IssueRefresh(id Identity, chain refreshChain) (string, error) {
 	now := is.now().Truncate(time.Second)
-	c := Claims{RegisteredClaims: is.registered(id.Subject, now, is.refreshTTL), Use: useRefresh, AuthMethod: id.Method}
+	ttl := min(is.refreshTTL, chain.End.Sub(now))
+	if ttl <= 0 {
+		return "", fmt.Errorf("auth: refresh chain %s ended at %s", chain.ID, chain.End.Format(time.RFC3339))
+	}
+	c := Claims{RegisteredClaims: is.registered(id.Subject, now, ttl), Use: useRefresh, AuthMethod: id.Method,
+		Chain: chain.ID, ChainStart: jwt.NewNumericDate(chain.Start), Credential: id.credential}
 	return is.sign(&c)
 }
 

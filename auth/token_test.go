@@ -63,7 +63,7 @@ func TestTokenSecurity(t *testing.T) {
 		return s
 	}
 	pubDER, _ := x509.MarshalPKIXPublicKey(key.Key.Public())
-	refresh, _ := is.IssueRefresh(Identity{Subject: "alice", Method: "password"})
+	refresh, _ := is.IssueRefresh(Identity{Subject: "alice", Method: "password"}, refreshChain{ID: "c", Start: now, End: now.Add(time.Hour)})
 
 	cases := map[string]string{
 		"alg none":              sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, key.KID, claims(nil)),

@@ -1,12 +1,10 @@
 package auth
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -91,19 +89,18 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		asked = append(asked, ra)
 	}
 
-	var id *Identity
+	var (
+		id    *Identity
+		chain *refreshChain // the chain a rotated refresh token continues
+	)
 	switch {
 	case refresh != "":
-		c, err := s.verifier.VerifyRefresh(refresh)
+		got, ch, err := s.redeemRefresh(r.Context(), refresh, offline)
 		if err != nil {
-			s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid refresh token"), "", "bad_refresh_token")
+			s.refuseRefresh(w, r, err)
 			return
 		}
-		id = &Identity{Subject: c.Subject, Method: c.AuthMethod}
-		if err := s.stillValid(r, id); err != nil || c.AuthMethod == MethodOIDC {
-			s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("the account behind this refresh token is no longer valid"), c.Subject, "revoked")
-			return
-		}
+		id, chain = &got, ch
 	case hasCreds:
 		got, ok := s.login(w, r, username, password)
 		if !ok {
@@ -127,7 +124,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// OIDC identities get no refresh token: it would turn a short-lived
 	// CI ID token into a long-lived credential.
 	if offline && id != nil && id.Method != MethodOIDC {
-		if resp.RefreshToken, err = s.issuer.IssueRefresh(*id); err != nil {
+		if chain == nil {
+			c := s.newChain()
+			chain = &c
+		}
+		if resp.RefreshToken, err = s.issuer.IssueRefresh(*id, *chain); err != nil {
 			s.fail(w, r, http.StatusInternalServerError, errcode.ErrorCodeUnknown.WithMessage("token signing failed"), username, "error")
 			return
 		}
@@ -145,21 +146,28 @@ func (s *Service) checkService(service string) error {
 	return nil
 }
 
-// login authenticates username/password under the lockout rules. On
-// failure it has answered the request.
+// lockKey is one lockout counter a login attempt is checked against.
+type lockKey struct {
+	kind, key string // kind labels the lockouts metric
+	limit     int
+}
+
+// login authenticates username/password under the lockout rules: a
+// (username, client) pair locks after Lockout.MaxFailures failures, a
+// client address after Lockout.MaxPerAddress. On failure it has answered
+// the request.
 func (s *Service) login(w http.ResponseWriter, r *http.Request, username, password string) (Identity, bool) {
-	ipKey, userKey := "ip:"+clientIP(r), "user:"+username
-	if looksLikeJWT(password) {
-		// Federated logins share usernames ("oidc", "gitlab-ci-token"):
-		// counting them per name would let one broken pipeline lock out
-		// every other. They are still counted per IP.
-		userKey = ""
+	lo := s.opts.Lockout
+	addr := s.clientAddr(r)
+	keys := []lockKey{{"addr", addrKey(addr), lo.MaxPerAddress}}
+	// Federated logins share usernames ("oidc", "gitlab-ci-token"):
+	// counting them per name would let one broken pipeline lock out every
+	// other on the same runner. They are counted per address only.
+	if !looksLikeJWT(password) {
+		keys = append(keys, lockKey{"user", pairKey(username, addr), lo.MaxFailures})
 	}
-	for _, key := range []string{ipKey, userKey} {
-		if key == "" {
-			continue
-		}
-		if locked, left := s.opts.Lockout.Locked(key); locked {
+	for _, k := range keys {
+		if locked, left := lo.Locked(k.key); locked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
 			s.countLogin("locked", "")
 			s.fail(w, r, http.StatusTooManyRequests, errcode.ErrorCodeTooManyRequests.WithMessage(
@@ -175,42 +183,43 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 			s.opts.Logger.ErrorContext(r.Context(), "authentication error", "user", username, "error", err.Error())
 		}
 		s.countLogin(result, "")
-		for kind, key := range map[string]string{"ip": ipKey, "user": userKey} {
-			if key != "" && s.opts.Lockout.Failure(key) {
-				s.countLockout(kind)
-				s.opts.Logger.WarnContext(r.Context(), "login locked out", "key", key)
+		for _, k := range keys {
+			if lo.Failure(k.key, k.limit) {
+				s.countLockout(k.kind)
+				s.opts.Logger.WarnContext(r.Context(), "login locked out", "audit", "auth", "key", k.kind, "user", username, "client_ip", addr)
 			}
 		}
 		s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid username or password"), username, result)
 		return Identity{}, false
 	}
-	if userKey != "" {
-		s.opts.Lockout.Success(userKey)
-	}
-	s.opts.Lockout.Success(ipKey)
+	lo.Success(pairKey(username, addr))
 	s.countLogin("success", id.Method)
 	return id, true
 }
 
-// stillValid re-checks, for a refresh, that the subject may still log in
-// (a revoked robot may not). Authenticators that can tell implement
-// Revocable.
-func (s *Service) stillValid(r *http.Request, id *Identity) error {
-	for _, a := range *s.authn.Load() {
-		if rv, ok := a.(Revocable); ok {
-			if err := rv.Active(r.Context(), id.Subject); err != nil && !errors.Is(err, ErrNotMine) {
-				return err
-			}
-		}
+// refuseRefresh answers a refused refresh grant: 503 when the refresh
+// store is full (the client may retry later), 401 otherwise — the client
+// must log in again.
+func (s *Service) refuseRefresh(w http.ResponseWriter, r *http.Request, err error) {
+	reason := "bad_refresh_token"
+	switch {
+	case errors.Is(err, ErrRefreshStoreFull):
+		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
+			"too many refresh tokens in rotation; try again later"), "", "refresh_store_full")
+		return
+	case errors.Is(err, ErrRefreshReused):
+		reason = "refresh_reused"
+	case errors.Is(err, ErrRefreshRevoked):
+		reason = "refresh_revoked"
+	case errors.Is(err, errRefreshExpired):
+		reason = "refresh_expired"
+	case errors.Is(err, ErrTokenInvalid), errors.Is(err, ErrTokenKind), errors.Is(err, errRefreshLegacy):
+	default:
+		reason = "revoked"
 	}
-	return nil
-}
-
-// Revocable is implemented by authenticators whose subjects can be revoked.
-type Revocable interface {
-	// Active returns nil when subject may still act, ErrNotMine when it is
-	// not one of this authenticator's subjects.
-	Active(ctx context.Context, subject string) error
+	s.opts.Logger.InfoContext(r.Context(), "refresh refused", "audit", "auth", "error", err.Error())
+	s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage(
+		"the refresh token is no longer valid; log in again"), "", reason)
 }
 
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, status int, e errcode.Error, user, reason string) {
@@ -226,7 +235,7 @@ func (s *Service) audit(r *http.Request, msg, user string, asked, granted []Reso
 	attrs := []slog.Attr{
 		slog.String("audit", "auth"),
 		slog.String("user", user),
-		slog.String("client_ip", clientIP(r)),
+		slog.String("client_ip", s.clientAddr(r)),
 		slog.String("scope_asked", scopesString(asked)),
 		slog.String("scope_granted", scopesString(granted)),
 	}
@@ -256,13 +265,8 @@ func scopesString(ras []ResourceActions) string {
 	return strings.Join(parts, " ")
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientAddr is the client's address per the trusted proxies.
+func (s *Service) clientAddr(r *http.Request) string { return ClientAddr(r, s.opts.TrustedProxies) }
 
 func subjectOf(id *Identity) string {
 	if id == nil {

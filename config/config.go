@@ -261,6 +261,13 @@ type Auth struct {
 	TokenTTL time.Duration `yaml:"tokenttl"`
 	// RefreshTTL is the lifetime of refresh (identity) tokens.
 	RefreshTTL time.Duration `yaml:"refreshttl"`
+	// RefreshMaxLifetime is the absolute lifetime of a refresh chain: a
+	// login and every refresh token rotated from it. Past it, log in again.
+	RefreshMaxLifetime time.Duration `yaml:"refreshmaxlifetime"`
+	// TrustedProxies are the CIDRs (or addresses) of proxies whose
+	// X-Forwarded-For names the client, for lockout and audit; empty: the
+	// TCP peer is the client and X-Forwarded-For is ignored.
+	TrustedProxies []string `yaml:"trustedproxies"`
 	// SigningKey is the PEM private key file tokens are signed with
 	// (created, EC P-256, when missing). Replicas must share it.
 	SigningKey string `yaml:"signingkey"`
@@ -275,7 +282,9 @@ type Auth struct {
 	Roles map[string][]string `yaml:"roles"`
 	// Bindings give subjects roles on repository patterns.
 	Bindings []AuthBinding `yaml:"bindings"`
-	// PersonalNamespace gives every user pull, push and delete on {username}/**.
+	// PersonalNamespace gives every htpasswd user pull, push and delete on
+	// {username}/**, except on top-level namespaces bindings or
+	// AnonymousPull name literally (team namespaces).
 	PersonalNamespace bool `yaml:"personalnamespace"`
 	// AnonymousPull lists repository patterns anyone may pull without logging in.
 	AnonymousPull []string `yaml:"anonymouspull"`
@@ -322,19 +331,25 @@ type OIDCCondition struct {
 
 // AuthBinding gives subjects a role on repositories.
 type AuthBinding struct {
-	// Subjects are user or robot names, or "*" for every authenticated subject.
+	// Subjects are user, robot or OIDC subject names, or "*" for every
+	// htpasswd user (robots and OIDC subjects must be named).
 	Subjects []string `yaml:"subjects"`
 	Role     string   `yaml:"role"`
 	// Repositories are patterns; "{username}" stands for the subject.
 	Repositories []string `yaml:"repositories"`
 }
 
-// Lockout configures the lockout after failed logins, per IP and per user.
+// Lockout configures the lockout after failed logins: per (user, client
+// address) after MaxFailures, per client address after MaxPerAddress.
 type Lockout struct {
-	MaxFailures int           `yaml:"maxfailures"`
-	Window      time.Duration `yaml:"window"`
-	Base        time.Duration `yaml:"base"`
-	Max         time.Duration `yaml:"max"`
+	MaxFailures int `yaml:"maxfailures"`
+	// MaxPerAddress is the failures one address may have over all users.
+	MaxPerAddress int `yaml:"maxperaddress"`
+	// MaxEntries bounds the counters kept (least recently used evicted).
+	MaxEntries int           `yaml:"maxentries"`
+	Window     time.Duration `yaml:"window"`
+	Base       time.Duration `yaml:"base"`
+	Max        time.Duration `yaml:"max"`
 }
 
 // Limits bounds what clients may send.
@@ -420,18 +435,21 @@ func Default() *Config {
 			}},
 		},
 		Auth: Auth{
-			Service:           "imagegate",
-			Issuer:            "imagegate",
-			TokenTTL:          5 * time.Minute,
-			RefreshTTL:        30 * 24 * time.Hour,
-			SigningKey:        "./data/auth/signing-key.pem",
-			VerificationKeys:  []string{},
-			Roles:             map[string][]string{},
-			Bindings:          []AuthBinding{},
-			PersonalNamespace: true,
-			AnonymousPull:     []string{},
-			Lockout:           Lockout{MaxFailures: 5, Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
-			OIDC:              []OIDCIssuer{},
+			Service:            "imagegate",
+			Issuer:             "imagegate",
+			TokenTTL:           5 * time.Minute,
+			RefreshTTL:         30 * 24 * time.Hour,
+			RefreshMaxLifetime: 90 * 24 * time.Hour,
+			TrustedProxies:     []string{},
+			SigningKey:         "./data/auth/signing-key.pem",
+			VerificationKeys:   []string{},
+			Roles:              map[string][]string{},
+			Bindings:           []AuthBinding{},
+			PersonalNamespace:  true,
+			AnonymousPull:      []string{},
+			Lockout: Lockout{MaxFailures: 5, MaxPerAddress: 100, MaxEntries: 100000,
+				Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
+			OIDC: []OIDCIssuer{},
 		},
 		Limits:        Limits{ManifestBytes: MaxManifestBytes},
 		Notifications: defaultNotifications(),

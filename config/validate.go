@@ -217,6 +217,12 @@ func (c *Config) Validate() error {
 		if a.RefreshTTL < a.TokenTTL {
 			bad("auth.refreshttl", "must be at least auth.tokenttl")
 		}
+		if a.RefreshMaxLifetime < a.RefreshTTL {
+			bad("auth.refreshmaxlifetime", "must be at least auth.refreshttl (%s), got %s", a.RefreshTTL, a.RefreshMaxLifetime)
+		}
+		if _, err := ParsePrefixes(a.TrustedProxies); err != nil {
+			bad("auth.trustedproxies", "%v", err)
+		}
 		if a.SigningKey == "" {
 			bad("auth.signingkey", "must be set")
 		}
@@ -233,6 +239,12 @@ func (c *Config) Validate() error {
 		}
 		if a.Lockout.MaxFailures < 1 || a.Lockout.Window <= 0 || a.Lockout.Base <= 0 || a.Lockout.Max < a.Lockout.Base {
 			bad("auth.lockout", "needs maxfailures ≥ 1, positive window and base, and max ≥ base")
+		}
+		if a.Lockout.MaxPerAddress < a.Lockout.MaxFailures {
+			bad("auth.lockout.maxperaddress", "must be at least auth.lockout.maxfailures (%d), got %d", a.Lockout.MaxFailures, a.Lockout.MaxPerAddress)
+		}
+		if a.Lockout.MaxEntries < 1000 {
+			bad("auth.lockout.maxentries", "must be at least 1000, got %d", a.Lockout.MaxEntries)
 		}
 	}
 

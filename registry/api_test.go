@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imagegate/imagegate/metadata"
 )
 
 // pushN pushes n random images to repo:tag (moving the tag each time) and
@@ -134,5 +137,59 @@ func TestAPIBadRequests(t *testing.T) {
 		if status != tc.wantStatus || !slices.Contains(ociErrorCodes(t, body), tc.wantCode) {
 			t.Errorf("%s: %d %s, want %d %s", tc.path, status, body, tc.wantStatus, tc.wantCode)
 		}
+	}
+}
+
+// TestAPIRescanNeedsPush reproduces issue 12 finding 8: a rescan costs a
+// scanner worker for minutes and needed only pull, so a pull-only
+// account could keep the scanners busy. A reader is now refused with a
+// push challenge before any scan starts; a developer gets through (here
+// to the 503 of a server without a scanner).
+func TestAPIRescanNeedsPush(t *testing.T) {
+	s := startAuthServer(t)
+	pushAs(t, s, "team/app", "alice")
+	page, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app"})
+	path := "/api/v1/repositories/team/app/manifests/" + page.Records[0].Digest.String() + "/scan"
+	scope := "repository:team/app:pull,push"
+
+	bob := http.Header{"Authorization": {"Bearer " + token(t, s, "bob", scope)}}
+	status, hdr, body := do(t, "POST", s.base+path, bob, nil)
+	if status != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), "repository:team/app:push") {
+		t.Fatalf("reader rescan: %d %q %s, want 401 asking for push", status, hdr.Get("WWW-Authenticate"), body)
+	}
+	alice := http.Header{"Authorization": {"Bearer " + token(t, s, "alice", scope)}}
+	if status, _, body := do(t, "POST", s.base+path, alice, nil); status != http.StatusServiceUnavailable ||
+		!strings.Contains(string(body), "no scanner") {
+		t.Fatalf("developer rescan: %d %s, want past the guard (503 no scanner)", status, body)
+	}
+}
+
+// TestAPIHidesPusherIPFromReaders reproduces finding 8: push records
+// showed the pusher's client IP to anyone who may pull the repository.
+// Now only administrators see it.
+func TestAPIHidesPusherIPFromReaders(t *testing.T) {
+	s := startAuthServer(t)
+	pushAs(t, s, "team/app", "alice")
+	page, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app"})
+	if len(page.Records) != 1 || page.Records[0].ClientIP == "" {
+		t.Fatalf("the record has no client IP to hide: %+v", page.Records)
+	}
+	ip := page.Records[0].ClientIP
+	paths := []string{"/api/v1/pushes?repository=team/app",
+		"/api/v1/repositories/team/app/manifests/" + page.Records[0].Digest.String()}
+	for _, p := range paths {
+		bob := http.Header{"Authorization": {"Bearer " + token(t, s, "bob", "repository:team/app:pull")}}
+		status, _, body := do(t, "GET", s.base+p, bob, nil)
+		if status != http.StatusOK || strings.Contains(string(body), "client_ip") || strings.Contains(string(body), `"`+ip+`"`) {
+			t.Errorf("reader GET %s: %d shows the pusher's IP:\n%s", p, status, body)
+		}
+		root := http.Header{"Authorization": {"Bearer " + token(t, s, "root", "repository:team/app:pull")}}
+		if status, _, body := do(t, "GET", s.base+p, root, nil); status != http.StatusOK || !strings.Contains(string(body), ip) {
+			t.Errorf("admin GET %s: %d without the pusher's IP:\n%s", p, status, body)
+		}
+	}
+	// The store's own record is untouched.
+	if again, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app"}); again.Records[0].ClientIP != ip {
+		t.Fatal("hiding the IP changed the stored record")
 	}
 }

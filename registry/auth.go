@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/imagegate/imagegate/config"
 )
 
-// newAuth builds the token service and access controller for c.
-func newAuth(ctx context.Context, c config.Auth, robots *auth.Robots, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
+// newAuth builds the token service and access controller for c; httpHost
+// is http.host, the registry's external URL, which names the token realm
+// when auth.realm does not.
+func newAuth(ctx context.Context, c config.Auth, httpHost string, robots *auth.Robots, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
 	key, err := auth.LoadOrCreateSigningKey(c.SigningKey)
 	if err != nil {
 		return nil, err
@@ -25,16 +28,41 @@ func newAuth(ctx context.Context, c config.Auth, robots *auth.Robots, reg promet
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := config.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("registry: auth.trustedproxies: %w", err)
+	}
+	lockout := auth.NewLockout(c.Lockout.MaxFailures, c.Lockout.Window, c.Lockout.Base, c.Lockout.Max)
+	lockout.MaxPerAddress, lockout.MaxEntries = c.Lockout.MaxPerAddress, c.Lockout.MaxEntries
+	realm := tokenRealm(c.Realm, httpHost)
+	if realm == "" {
+		logger.Warn("auth.realm and http.host are unset: token challenges name the Host each request came with; set http.host in production")
+	}
 	return auth.NewService(auth.Options{
-		Realm: c.Realm, Service: c.Service, Issuer: c.Issuer,
+		Realm: realm, Service: c.Service, Issuer: c.Issuer,
 		Signing: key, Keys: keys,
-		TokenTTL: c.TokenTTL, RefreshTTL: c.RefreshTTL,
+		TokenTTL: c.TokenTTL, RefreshTTL: c.RefreshTTL, RefreshMaxLifetime: c.RefreshMaxLifetime,
+		// Per process: see docs/auth.md (refresh tokens) for what replicas share.
+		RefreshStore:   auth.NewMemoryRefreshStore(0),
+		TrustedProxies: proxies,
 		Authenticators: authn,
 		Policy:         policy,
-		Lockout:        auth.NewLockout(c.Lockout.MaxFailures, c.Lockout.Window, c.Lockout.Base, c.Lockout.Max),
+		Lockout:        lockout,
 		Logger:         logger,
 		Metrics:        auth.NewMetrics(reg),
 	}), nil
+}
+
+// tokenRealm is the token endpoint named in challenges: auth.realm, else
+// http.host's /auth/token, else "" (each request's Host, see auth.Options).
+func tokenRealm(realm, httpHost string) string {
+	switch {
+	case realm != "":
+		return realm
+	case httpHost != "":
+		return strings.TrimRight(httpHost, "/") + auth.TokenPath
+	}
+	return ""
 }
 
 // authPolicy builds the reloadable part of auth: the policy and the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -259,8 +260,10 @@ func TestAuthOAuthAndRefresh(t *testing.T) {
 	}
 }
 
-// TestAuthLockout: repeated failures lock the user out, with Retry-After,
-// even for the right password; other users are unaffected.
+// TestAuthLockout: repeated failures lock the user out from that address,
+// with Retry-After, even for the right password; other users behind the
+// same address are unaffected (issue 12 finding 7: they were locked out
+// too, admins included).
 func TestAuthLockout(t *testing.T) {
 	s := startAuthServer(t)
 	try := func(user, pw string) (int, string) {
@@ -281,9 +284,10 @@ func TestAuthLockout(t *testing.T) {
 	if st, retry := try("bob", "bob-pw"); st != http.StatusTooManyRequests || retry == "" {
 		t.Fatalf("after 3 failures: %d retry-after %q", st, retry)
 	}
-	// The IP is locked too (3 failures from it): a password spray stops.
-	if st, _ := try("alice", "alice-pw"); st != http.StatusTooManyRequests {
-		t.Fatalf("same IP, other user: %d", st)
+	for _, u := range []string{"alice", "root"} {
+		if st, _ := try(u, testUsers[u]); st != http.StatusOK {
+			t.Fatalf("same address, other user %s: %d, want 200", u, st)
+		}
 	}
 }
 
@@ -334,5 +338,96 @@ func TestAuthReload(t *testing.T) {
 	}
 	if err := remote.Write(ref, img, as("bob")); err != nil {
 		t.Fatalf("a failed reload changed the rules in force: %v", err)
+	}
+}
+
+// pushAs pushes a small random image to repo:v1 as user.
+func pushAs(t *testing.T, s *testServer, repo, user string) {
+	t.Helper()
+	img, _ := random.Image(128, 1)
+	ref, _ := name.ParseReference(s.host()+"/"+repo+":v1", name.Insecure)
+	if err := remote.Write(ref, img, as(user)); err != nil {
+		t.Fatalf("%s push %s: %v", user, repo, err)
+	}
+}
+
+// TestCatalogPagesNameNoHiddenRepository reproduces issue 12 finding 8:
+// the filtered catalog kept distribution's Link header, whose last= named
+// the last repository of the unfiltered page, so walking ?n=1 revealed
+// every repository name. Now every name in a body or a Link is one the
+// caller may pull, and the walk still reaches every visible repository.
+func TestCatalogPagesNameNoHiddenRepository(t *testing.T) {
+	s := startAuthServer(t)
+	for _, repo := range []string{"aaa/secret", "mmm/hidden", "team/app", "team/web", "zzz/secret"} {
+		pushAs(t, s, repo, "root")
+	}
+	visible := map[string]bool{"team/app": true, "team/web": true}
+	hdr := http.Header{"Authorization": {"Bearer " + token(t, s, "alice", "registry:catalog:*")}}
+	next, seen := "/v2/_catalog?n=1", []string{}
+	for pages := 0; next != ""; pages++ {
+		if pages > 10 {
+			t.Fatalf("the walk does not end: %v", seen)
+		}
+		status, h, body := do(t, "GET", s.base+next, hdr, nil)
+		var page struct{ Repositories []string }
+		if status != http.StatusOK || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("GET %s: %d %s", next, status, body)
+		}
+		seen = append(seen, page.Repositories...)
+		for _, secret := range []string{"aaa", "mmm", "zzz"} {
+			if strings.Contains(h.Get("Link"), secret) || strings.Contains(string(body), secret) {
+				t.Fatalf("page %s reveals %s/…: Link %q body %s", next, secret, h.Get("Link"), body)
+			}
+		}
+		next = ""
+		if l := h.Get("Link"); l != "" {
+			next = strings.TrimPrefix(strings.Split(l, ">")[0], "<")
+		}
+	}
+	if len(seen) != len(visible) || !visible[seen[0]] || !visible[seen[1]] {
+		t.Fatalf("alice's walk saw %v, want team/app and team/web", seen)
+	}
+}
+
+// TestCatalogFailsClosed reproduces finding 8: a catalog page the filter
+// could not parse was passed on unfiltered. Now it answers 503.
+func TestCatalogFailsClosed(t *testing.T) {
+	unparsable := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"repositories": ["secret/one", `)) // truncated
+	})
+	h := filterCatalog(unparsable, func(*http.Request) func(string) bool { return func(string) bool { return false } })
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v2/_catalog", nil))
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "secret") ||
+		!strings.Contains(w.Body.String(), `"UNAVAILABLE"`) {
+		t.Fatalf("unparsable page: %d %s, want 503 UNAVAILABLE without the names", w.Code, w.Body)
+	}
+}
+
+// TestRealmFromExternalURL reproduces finding 8: the token realm was built
+// from the request's Host header even with http.host set, so a forged Host
+// sent clients' credentials elsewhere. With http.host set it names the
+// realm; challenges are never cacheable.
+func TestRealmFromExternalURL(t *testing.T) {
+	htpasswd := writeHtpasswd(t, testUsers)
+	s := startServer(t, func(c *config.Config) {
+		c.HTTP.Host = "https://registry.example.test"
+		c.Auth.Enabled = true
+		c.Auth.Htpasswd = htpasswd
+		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
+	})
+	req, _ := http.NewRequest("GET", s.base+"/v2/", nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(ch, `realm="https://registry.example.test/auth/token"`) {
+		t.Fatalf("challenge with a forged Host: %d %q", resp.StatusCode, ch)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("challenge Cache-Control %q, want no-store", cc)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -18,15 +19,24 @@ type Check = health.Check
 
 // readiness runs named checks for /readyz. Checks can be added while the
 // server runs (later subsystems register theirs at start-up).
+//
+// The public /readyz shows each check's state only: a backend's error
+// text (hosts, bucket and table names, credentials' owners) is for
+// operators. It is logged when a check's outcome changes, and shown by
+// the debug listener's /readyz (detailed).
 type readiness struct {
 	mu      sync.RWMutex
 	names   []string
 	checks  map[string]Check
 	timeout time.Duration
+	logger  *slog.Logger
+
+	lastMu sync.Mutex
+	last   map[string]checkResult // outcome of each check's previous run
 }
 
-func newReadiness(timeout time.Duration) *readiness {
-	return &readiness{checks: map[string]Check{}, timeout: timeout}
+func newReadiness(timeout time.Duration, logger *slog.Logger) *readiness {
+	return &readiness{checks: map[string]Check{}, timeout: timeout, logger: logger, last: map[string]checkResult{}}
 }
 
 // add registers check under name, replacing any check of that name.
@@ -45,10 +55,19 @@ type checkResult struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// ServeHTTP answers 503 when a check fails and 200 otherwise ("ready", or
-// "degraded" when a check reports degradation), with a JSON body giving each
-// check's outcome. Checks run concurrently.
-func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP is the public /readyz: states only, see serve.
+func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) { rd.serve(w, r, false) }
+
+// detailed is the debug listener's /readyz: states and error texts.
+func (rd *readiness) detailed() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rd.serve(w, r, true) })
+}
+
+// serve answers 503 when a check fails and 200 otherwise ("ready", or
+// "degraded" when a check reports degradation), with a JSON body giving
+// each check's outcome, with its error text only when details is set.
+// Checks run concurrently.
+func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool) {
 	rd.mu.RLock()
 	names := append([]string(nil), rd.names...)
 	checks := make([]Check, len(names))
@@ -73,10 +92,14 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			default:
 				res = checkResult{Status: "failing", Error: err.Error()}
 			}
+			rd.logChange(ctx, name, res)
 			mu.Lock()
-			results[name] = res
 			ready = ready && res.Status != "failing"
 			degraded = degraded || res.Status == "degraded"
+			if !details {
+				res.Error = ""
+			}
+			results[name] = res
 			mu.Unlock()
 		})
 	}
@@ -93,6 +116,18 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": word, "checks": results})
+}
+
+// logChange logs a check's outcome when it differs from its previous one,
+// so a failing backend is in the logs once, not once per probe.
+func (rd *readiness) logChange(ctx context.Context, name string, res checkResult) {
+	rd.lastMu.Lock()
+	prev, seen := rd.last[name]
+	rd.last[name] = res
+	rd.lastMu.Unlock()
+	if (seen || res.Status != "ok") && prev != res {
+		rd.logger.WarnContext(ctx, "readiness check changed", "check", name, "status", res.Status, "error", res.Error)
+	}
 }
 
 // storageCheck passes when the storage driver answers a Stat of its root;

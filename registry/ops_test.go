@@ -26,12 +26,21 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("readyz: %d %s (%v)", status, body, err)
 	}
 
-	s.AddReadinessCheck("metadata", func(context.Context) error { return errors.New("table unreachable") })
+	// The public /readyz shows states; the error text only the debug listener
+	// (issue 12 finding 8: raw backend errors were shown to anyone).
+	s.AddReadinessCheck("metadata", func(context.Context) error { return errors.New("table unreachable at 10.1.2.3") })
 	status, _, body = do(t, "GET", s.base+"/readyz", nil, nil)
 	ready.Checks = nil
 	if err := json.Unmarshal(body, &ready); err != nil || status != http.StatusServiceUnavailable ||
-		ready.Checks["metadata"].Error != "table unreachable" || ready.Checks["storage"].Status != "ok" {
-		t.Fatalf("readyz with a failing check: %d %s", status, body)
+		ready.Checks["metadata"].Status != "failing" || ready.Checks["storage"].Status != "ok" ||
+		strings.Contains(string(body), "unreachable") {
+		t.Fatalf("public readyz with a failing check: %d %s", status, body)
+	}
+	status, _, body = do(t, "GET", "http://"+s.DebugAddr().String()+"/readyz", nil, nil)
+	ready.Checks = nil
+	if err := json.Unmarshal(body, &ready); err != nil || status != http.StatusServiceUnavailable ||
+		ready.Checks["metadata"].Error != "table unreachable at 10.1.2.3" {
+		t.Fatalf("debug readyz with a failing check: %d %s", status, body)
 	}
 }
 

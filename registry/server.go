@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	var ociOpts oci.Options
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
-		if authSvc, err = newAuth(ctx, cfg.Auth, robots, metrics.registry, logger.With("component", "auth")); err != nil {
+		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, metrics.registry, logger.With("component", "auth")); err != nil {
 			events.Close()
 			rec.Close()
 			store.Close()
@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		events:  events,
 		auth:    authSvc,
 		robots:  robots,
-		ready:   newReadiness(5 * time.Second),
+		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
 		metrics: metrics,
 		failed:  make(chan error, 2),
 		oci:     ociOpts,
@@ -288,6 +288,7 @@ func (s *Server) Start() error {
 	}
 	s.debugAd = dln.Addr()
 	dmux := http.NewServeMux()
+	dmux.Handle("GET /readyz", s.ready.detailed()) // with error texts: operators only
 	if s.cfg.Debug.Metrics {
 		dmux.Handle("GET /metrics", s.metrics.handler())
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -260,4 +263,125 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// envCraneBin names the crane binary (scripts/install-clients.sh).
+const envCraneBin = "CRANE_BIN"
+
+// TestDockerRobotLogin reproduces issue 12 finding 5 with the real Docker
+// client and engine: after `docker login -u 'robot$ci'`, Docker keeps only
+// the refresh (identity) token, and the refresh grant used to rebuild the
+// robot without its scopes — every push and pull was then denied, and so
+// was crane reading the same config.json (Kubernetes pull secrets made
+// from it, ArgoCD). Now the robot pushes and pulls within its scope, crane
+// reads and tags through the same stored login, and outside its scope it
+// is still refused.
+func TestDockerRobotLogin(t *testing.T) {
+	bin := liveserver.RequireBinary(t, envImagegateBin)
+	crane := liveserver.RequireEnv(t, envCraneBin, "the crane binary, see scripts/install-clients.sh")
+	docker := requireDocker(t)
+	docker.config = t.TempDir()
+
+	htpasswd := liveserver.WriteHtpasswd(t, authUsers)
+	srv := liveserver.StartWithConfig(t, bin, authConfig(htpasswd, t.TempDir())+`    - subjects: [alice]
+      role: admin
+      repositories: ["**"]
+`)
+	secret := createRobot(t, srv.Addr, "alice", `{"name":"ci","scopes":[{"repositories":"team/**","actions":["pull","push"]}],"expires_in":"1h"}`)
+
+	img, err := randomImage(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageID, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := uniqueTag()
+	localRef := "imagegate-e2e/robot-src:" + tag
+	remoteRef := srv.Addr + "/team/robot:" + tag
+	t.Cleanup(func() { removeImage(t, docker, imageID.String()) })
+	loadImage(t, docker, img, localRef)
+	docker.must(t, "tag", localRef, remoteRef)
+
+	login(t, docker, srv.Addr, "robot$ci", secret)
+	a := storedAuths(t, docker.config)[srv.Addr]
+	if a == nil || a.user(t) != "robot$ci" || a.IdentityToken == "" {
+		t.Fatalf("config.json after the robot's docker login: %+v, want robot$ci with an identity token", a)
+	}
+	if raw, _ := base64Decode(a.Auth); strings.Contains(raw, secret) {
+		t.Fatal("config.json stores the robot's secret although it has an identity token")
+	}
+
+	out, err := docker.run(t.Context(), "push", remoteRef)
+	if err != nil {
+		t.Fatalf("robot docker push within its scope (team/**): %v", err)
+	}
+	m := pushDigest.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no digest in docker push output:\n%s", out)
+	}
+	pushed := m[1]
+
+	docker.must(t, "rmi", localRef, remoteRef)
+	docker.must(t, "pull", remoteRef)
+	if got := inspect(t, docker, remoteRef); got.ID != imageID.String() {
+		t.Errorf("robot pulled image ID %s, pushed %s", got.ID, imageID)
+	}
+
+	// crane, reading the same config.json (identity token → refresh grant).
+	runCrane := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), cmdTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, crane, append(args, "--insecure")...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+docker.config)
+		b, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(b)), err
+	}
+	if got, err := runCrane("digest", remoteRef); err != nil || got != pushed {
+		t.Fatalf("crane digest with the robot's stored login: %q %v, want %s", got, err, pushed)
+	}
+	if out, err := runCrane("tag", remoteRef, "crane-"+tag); err != nil {
+		t.Fatalf("crane tag (a push) with the robot's stored login: %v\n%s", err, out)
+	}
+
+	// Outside its scope the robot is still refused.
+	outside := srv.Addr + "/other/robot:" + tag
+	docker.must(t, "tag", remoteRef, outside)
+	if out, err := docker.run(t.Context(), "push", outside); err == nil || !refused.MatchString(out) {
+		t.Fatalf("robot docker push outside its scope: err %v, want a refusal:\n%s", err, out)
+	}
+}
+
+// createRobot creates a robot through the API as admin and returns its
+// secret.
+func createRobot(t *testing.T, addr, admin, body string) string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/auth/token?service=imagegate&scope=registry:catalog:*", nil)
+	req.SetBasicAuth(admin, authUsers[admin])
+	var tok struct{ Token string }
+	doJSON(t, req, http.StatusOK, &tok)
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/api/v1/robots", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Content-Type", "application/json")
+	var robot struct{ Secret string }
+	doJSON(t, req, http.StatusCreated, &robot)
+	if robot.Secret == "" {
+		t.Fatal("robot created without a secret")
+	}
+	return robot.Secret
+}
+
+// doJSON sends req, wants status, and decodes the JSON answer into v.
+func doJSON(t *testing.T, req *http.Request, status int, v any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status || json.Unmarshal(b, v) != nil {
+		t.Fatalf("%s %s: %d %s, want %d", req.Method, req.URL.Path, resp.StatusCode, b, status)
+	}
 }
