@@ -14,7 +14,7 @@ import (
 // (preamble, part headers and fields).
 const (
 	maxTags       = 64
-	maxFormFields = 32
+	maxFormFields = 72
 	maxFieldBytes = 4 << 10
 	maxFormBytes  = 256 << 10
 )
@@ -38,7 +38,7 @@ func readForm(body io.Reader, boundary string, lim Limits, repo string, tags []s
 			return nil, "", nil, invalid("the multipart form has no file part")
 		}
 		if err != nil {
-			return nil, "", nil, formError(err)
+			return nil, "", nil, formError(err, m)
 		}
 		if p.FileName() != "" || p.FormName() == "file" {
 			// From here on the archive's own meter (upload.maxbytes)
@@ -51,7 +51,7 @@ func readForm(body io.Reader, boundary string, lim Limits, repo string, tags []s
 		}
 		v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 		if err != nil {
-			return nil, "", nil, formError(err)
+			return nil, "", nil, formError(err, m)
 		}
 		if len(v) > maxFieldBytes {
 			return nil, "", nil, ErrUploadInvalid.WithMessage(fmt.Sprintf("form field %q is longer than %d bytes", cut(p.FormName()), maxFieldBytes))
@@ -70,11 +70,12 @@ func readForm(body io.Reader, boundary string, lim Limits, repo string, tags []s
 	}
 }
 
-// formError is the answer to a form that failed to parse: a limit's own
-// error, else UPLOAD_INVALID.
-func formError(err error) error {
-	if isCodeError(err) {
-		return err
+// formError is the answer to a form that failed to parse: the bound of m
+// when it was reached (mime/multipart does not wrap its reader's errors),
+// else UPLOAD_INVALID.
+func formError(err error, m *meter) error {
+	if m.n.Load() > m.limit {
+		return m.tooBig()
 	}
 	return ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
 }

@@ -91,6 +91,9 @@ type uploadResponse struct {
 // caller is authenticated, and must hold push somewhere (on the query's
 // repository when named), before a byte of the body is read.
 func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
+	// A refusal before the body is read closes the connection: else Go's
+	// server would read (up to 256 KiB of) the body to reuse it.
+	w.Header().Set("Connection", "close")
 	id := r.Header.Get(HeaderUploadID)
 	if id != "" && !uploadIDPattern.MatchString(id) {
 		w.Header().Set(HeaderUploadID, uuid.NewString())
@@ -126,6 +129,7 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	w.Header().Del("Connection")
 	h.ingest(w, r, id, body, r.ContentLength, repo, tags, caller)
 }
 
@@ -226,6 +230,8 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 			h.OnFailure(r.Context(), Failure{UploadID: id, Repository: up.failedRepository(repo), Tags: tags,
 				Size: s.BytesReceived, Reason: msg, RecordID: up.rejectedRecord()})
 		}
+		// What is left of the body is not read: the connection closes.
+		w.Header().Set("Connection", "close")
 		serveError(w, err)
 		return
 	}

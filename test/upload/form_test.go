@@ -33,7 +33,7 @@ func TestFormBounds(t *testing.T) {
 	for i := range tags {
 		tags[i] = [2]string{"tag", fmt.Sprintf("t%d", i)}
 	}
-	fields := make([][2]string, 33)
+	fields := make([][2]string, 73)
 	for i := range fields {
 		fields[i] = [2]string{fmt.Sprintf("f%d", i), "x"}
 	}
@@ -45,8 +45,8 @@ func TestFormBounds(t *testing.T) {
 	}{
 		{"65 tag fields", form("", append([][2]string{{"repository", "team/form"}}, tags...)...), 400, "more than 64 tags"},
 		{"a field over 4 KiB", form("", [2]string{"repository", "team/form"}, [2]string{"tag", strings.Repeat("x", 5000)}), 400, "longer than 4096 bytes"},
-		{"33 fields before the file", form("", fields...), 400, "more than 32 fields"},
-		{"a 300 KiB preamble", form(strings.Repeat("p", 300<<10)+"\r\n", [2]string{"repository", "team/form"}), 413, "form before its file part"},
+		{"73 fields before the file", form("", fields...), 400, "more than 72 fields"},
+		{"a 300 KiB preamble", form(strings.Repeat("preamble\r\n", 30<<10), [2]string{"repository", "team/form"}), 413, "form before its file part"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
