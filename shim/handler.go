@@ -113,12 +113,18 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lim := h.in.Limits()
-	if r.ContentLength > lim.MaxUploadBytes+maxFormBytes {
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	form := mt == "multipart/form-data"
+	limit := lim.MaxUploadBytes
+	if form {
+		limit += maxFormBytes // the form's framing and fields around the archive
+	}
+	if r.ContentLength > limit {
 		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", r.ContentLength, lim.MaxUploadBytes))
 		return
 	}
 	body := io.Reader(r.Body)
-	if mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+	if form {
 		var err error
 		if body, repo, tags, err = readForm(r.Body, params["boundary"], lim, repo, tags); err != nil {
 			serveError(w, err)
