@@ -3,6 +3,7 @@ package shim
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -91,5 +92,37 @@ func TestReadBoundsNames(t *testing.T) {
 	var e errcode.Error
 	if !errors.As(err, &e) || e.Code != ErrUploadTooLarge || !strings.Contains(e.Message, "entry names") {
 		t.Fatalf("got %v, want UPLOAD_TOO_LARGE for the names", err)
+	}
+}
+
+// TestStoreBoundsACompressedLayer reproduces issue 12, finding 11: a
+// compressed layer inside a plain tar was inflated without any bound to
+// compute its diff_id. Its decompression is now bounded by ratio and by
+// size, like the archive's.
+func TestStoreBoundsACompressedLayer(t *testing.T) {
+	var zeros bytes.Buffer
+	zw := gzip.NewWriter(&zeros)
+	if _, err := zw.Write(make([]byte, 16<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		lim  Limits
+		want string
+	}{
+		{"ratio", Limits{MaxRatio: 100}, "upload.maxratio"},
+		{"size", Limits{MaxRatio: 1 << 20, MaxDecompressedBytes: 8 << 20}, "upload.maxdecompressedbytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := testWriter(t, c.lim)
+			_, err := w.store(t.Context(), bytes.NewReader(zeros.Bytes()))
+			var e errcode.Error
+			if !errors.As(err, &e) || e.Code != ErrUploadTooLarge || !strings.Contains(e.Message, c.want) {
+				t.Fatalf("got %v, want UPLOAD_TOO_LARGE naming %s", err, c.want)
+			}
+		})
 	}
 }
