@@ -33,11 +33,59 @@ func (u *Uploader) MayPush(repo string) bool {
 	return slices.Contains(u.policy.Allowed(u.id, repo), ActionPush)
 }
 
+// MayPushSomewhere reports whether the caller may push to at least one
+// repository: the upload endpoints refuse everyone else before reading
+// the body, whose targets they often learn only from inside the archive.
+// It may say yes for a caller whose only grant is on repositories the
+// archive does not name: every target is still checked with MayPush.
+func (u *Uploader) MayPushSomewhere() bool {
+	if u.claims != nil {
+		for _, ra := range u.claims.Access {
+			if ra.Type == "repository" && (slices.Contains(ra.Actions, ActionPush) || slices.Contains(ra.Actions, "*")) {
+				return true
+			}
+		}
+		return false
+	}
+	return u.policy.pushesSomewhere(u.id)
+}
+
+// pushesSomewhere reports whether some repository grants id push: its
+// personal namespace (asked of Allowed, which owns that rule), a binding
+// whose role pushes, or a scope of its own that pushes.
+func (p *Policy) pushesSomewhere(id *Identity) bool {
+	if safeSubject(id.Subject) && slices.Contains(p.Allowed(id, id.Subject+"/"+personalProbe), ActionPush) {
+		return true
+	}
+	for _, b := range p.bindings {
+		if bindsSubject(b, id.Subject) && slices.Contains(p.roles[b.Role], ActionPush) {
+			return true
+		}
+	}
+	for _, s := range id.Scopes {
+		if slices.Contains(s.Actions, ActionPush) || slices.Contains(s.Actions, "*") {
+			return true
+		}
+	}
+	return false
+}
+
+// personalProbe names a repository of a personal namespace, to ask the
+// policy whether the namespace is the caller's.
+const personalProbe = "imagegate-upload-probe"
+
+// isAnonymous reports whether c is the token the token endpoint hands out
+// without credentials: it proves no identity, so it cannot upload.
+func isAnonymous(c *Claims) bool {
+	return c.AuthMethod == "anonymous"
+}
+
 // Uploader authenticates the caller of an upload endpoint by Basic
 // credentials (under the lockout rules, like the token endpoint), an
 // imagegate Bearer token, or a Bearer token an authenticator vouches for
-// (OIDC). Without valid credentials it answers 401 with a challenge for
-// push on repository (when known) and returns false.
+// (OIDC). Anonymous tokens are no credentials. Without valid credentials
+// it answers 401 with a challenge for push on repository (when known) and
+// returns false.
 func (s *Service) Uploader(w http.ResponseWriter, r *http.Request, repository string) (*Uploader, bool) {
 	var access []distauth.Access
 	if repository != "" {
@@ -52,7 +100,7 @@ func (s *Service) Uploader(w http.ResponseWriter, r *http.Request, repository st
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), bearerPrefix)
 	if ok && tok != "" {
-		if c, err := s.verifier.Verify(tok); err == nil {
+		if c, err := s.verifier.Verify(tok); err == nil && !isAnonymous(c) {
 			if info := reqctx.From(r.Context()); info != nil {
 				info.SetIdentity(reqctx.Identity{Subject: c.Subject, Method: c.AuthMethod, Roles: c.Roles})
 			}

@@ -21,6 +21,12 @@ const (
 	maxDocument = 4 << 20
 )
 
+// Bounds of the names an archive may use: each entry name and link
+// target at most maxNameBytes (PATH_MAX); all of them together count
+// against upload.maxmetadatabytes (Limits.MaxMetadataBytes), like the
+// documents kept in memory.
+const maxNameBytes = 4096
+
 // archive is what one pass over the tar left: small documents in memory,
 // every other file already in the blob store, and in-archive links.
 type archive struct {
@@ -34,10 +40,22 @@ type archive struct {
 	lim    Limits
 }
 
+// readHooks let the caller follow the archive as it streams by.
+type readHooks struct {
+	// left is how many more bytes the (decompressed) tar stream may
+	// hold under upload.maxdecompressedbytes; nil: no early check.
+	left func() int64
+	// document, when set, is told about each document kept in memory as
+	// soon as it has been read; its error ends the upload.
+	document func(name string, data []byte) error
+}
+
 // read walks the archive once, refusing unsafe entries, keeping documents
-// and streaming every other file into the blob store as it appears.
-// progress is told about each entry.
-func read(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, progress func(name string)) (*archive, error) {
+// and streaming every other file into the blob store as it appears. Every
+// entry is bounded before a byte of it is read: name lengths, names in
+// all, sparse files refused, declared sizes against the limits; ctx is
+// checked inside each entry's copy too.
+func read(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, hooks readHooks) (*archive, error) {
 	a := &archive{docs: map[string][]byte{}, blobs: map[string]*stored{}, links: map[string]string{}, writer: w, lim: lim}
 	seen := map[string]bool{}
 	peek := bufio.NewReaderSize(nil, 512)
@@ -55,6 +73,9 @@ func read(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, progre
 		a.entries++
 		if a.entries > lim.MaxEntries {
 			return nil, tooLarge("the archive has more than %d entries (upload.maxentries)", lim.MaxEntries)
+		}
+		if err := a.checkHeader(hdr); err != nil {
+			return nil, err
 		}
 		name, err := entryName(hdr.Name)
 		if err != nil {
@@ -90,14 +111,74 @@ func read(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, progre
 		if hdr.Size < 0 {
 			return nil, invalid("entry %q has a negative size", name)
 		}
-		if progress != nil {
-			progress(name)
+		if hooks.left != nil && hdr.Size > hooks.left() {
+			return nil, tooLarge("entry %q declares %d bytes, more than upload.maxdecompressedbytes (%d bytes) leaves", name, hdr.Size, lim.MaxDecompressedBytes)
 		}
-		if err := a.file(ctx, tr, name, hdr.Size, peek); err != nil {
+		if err := a.file(ctx, ctxReader{ctx: ctx, r: tr}, name, hdr.Size, peek); err != nil {
 			return nil, err
+		}
+		if doc, ok := a.docs[name]; ok && hooks.document != nil {
+			if err := hooks.document(name, doc); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return a, nil
+}
+
+// checkHeader refuses what no image tarball holds and what would cost
+// more than its bytes: sparse files (Go's reader fills their holes, so a
+// few KiB could stand for a TiB), and names or link targets longer than
+// maxNameBytes. The names are charged to the metadata budget: they are
+// kept until the archive ends.
+func (a *archive) checkHeader(hdr *tar.Header) error {
+	if len(hdr.Name) > maxNameBytes {
+		return invalid("an entry name is %d bytes long; at most %d are allowed (%q)", len(hdr.Name), maxNameBytes, cut(hdr.Name))
+	}
+	if len(hdr.Linkname) > maxNameBytes {
+		return invalid("entry %q links to a name of %d bytes; at most %d are allowed", cut(hdr.Name), len(hdr.Linkname), maxNameBytes)
+	}
+	if isSparse(hdr) {
+		return invalid("entry %q is a sparse file, which docker save and OCI image layouts never hold", cut(hdr.Name))
+	}
+	return a.charge(int64(len(hdr.Name) + len(hdr.Linkname)))
+}
+
+// charge counts n bytes kept in memory against Limits.MaxMetadataBytes.
+func (a *archive) charge(n int64) error {
+	if a.docBytes+n > a.lim.MaxMetadataBytes {
+		return tooLarge("the archive's entry names, small files and JSON documents exceed %d bytes in all", a.lim.MaxMetadataBytes)
+	}
+	a.docBytes += n
+	return nil
+}
+
+// isSparse reports whether hdr is a GNU sparse file, in the old GNU form
+// or in any of the PAX forms (GNU.sparse.* records).
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// ctxReader fails its reads once ctx is done: a cancelled upload stops
+// inside an entry, not only between entries.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // file keeps or stores one regular file, checking a blobs/ name against
@@ -106,14 +187,13 @@ func (a *archive) file(ctx context.Context, r io.Reader, name string, size int64
 	peek.Reset(r)
 	head, _ := peek.Peek(int(min(size, 512)))
 	if size <= smallFile || (size <= maxDocument && looksJSON(head)) {
-		if a.docBytes+size > a.lim.MaxMetadataBytes {
-			return tooLarge("the archive's small files and JSON documents exceed %d bytes in all", a.lim.MaxMetadataBytes)
+		if err := a.charge(size); err != nil {
+			return err
 		}
 		data := make([]byte, size)
 		if _, err := io.ReadFull(peek, data); err != nil {
 			return streamError(err)
 		}
-		a.docBytes += size
 		a.docs[name] = data
 		return checkBlobName(name, digest.FromBytes(data))
 	}

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/klauspost/compress/zstd"
@@ -68,7 +70,14 @@ func sniff(head []byte) string {
 type blobWriter struct {
 	blobs       distribution.BlobStore
 	compression Compression
-	buf         *bufio.Reader
+	// lim bounds the decompression of compressed layers (diff_ids).
+	lim Limits
+	// global, when set, tells which blobs exist in the registry before
+	// this upload commits them: those that did not are listed in created,
+	// for the cleanup of what no accepted manifest references.
+	global  distribution.BlobStatter
+	created []digest.Digest
+	buf     *bufio.Reader
 	// One encoder per upload, Reset for each layer: a pgzip writer per
 	// layer would keep its buffer pool (registered with the runtime)
 	// alive for two GC cycles, so that memory grew with the layer count.
@@ -103,7 +112,7 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 	case format == formatTar && w.compression != None:
 		st, err = w.compress(br, bw, raw)
 	case format == formatGzip || format == formatZstd:
-		st, err = copyVerifyingDiffID(br, bw, raw, format)
+		st, err = copyVerifyingDiffID(br, bw, raw, format, w.lim)
 	default:
 		var n int64
 		n, err = io.Copy(io.MultiWriter(bw, raw), br)
@@ -117,11 +126,34 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 	if err != nil {
 		return nil, err
 	}
+	isNew, err := w.isNew(ctx, st.blob)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := bw.Commit(ctx, v1.Descriptor{Digest: st.blob, Size: st.blobSize}); err != nil {
 		return nil, fmt.Errorf("shim: committing blob %s: %w", st.blob, err)
 	}
 	committed = true
+	if isNew {
+		w.created = append(w.created, st.blob)
+	}
 	return st, nil
+}
+
+// isNew reports whether the registry holds no blob d yet (false without
+// a global statter: nothing is then cleaned up).
+func (w *blobWriter) isNew(ctx context.Context, d digest.Digest) (bool, error) {
+	if w.global == nil {
+		return false, nil
+	}
+	_, err := w.global.Stat(ctx, d)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, distribution.ErrBlobUnknown):
+		return true, nil
+	}
+	return false, fmt.Errorf("shim: checking blob %s: %w", d, err)
 }
 
 // compress stores the tar in br compressed; the tar's digest is its diff_id.
@@ -171,9 +203,13 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*store
 }
 
 // copyVerifyingDiffID stores a compressed file as it is while a second
-// goroutine decompresses a copy to compute its diff_id.
-func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format string) (*stored, error) {
+// goroutine decompresses a copy to compute its diff_id. The decompression
+// is bounded like the archive's own: at most lim.MaxDecompressedBytes,
+// and lim.MaxRatio times the compressed bytes once past 1 MiB; past a
+// bound the copy fails with UPLOAD_TOO_LARGE.
+func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format string, lim Limits) (*stored, error) {
 	pr, pw := io.Pipe()
+	in := &sharedCount{w: pw}
 	type result struct {
 		d   digest.Digest
 		err error
@@ -182,25 +218,29 @@ func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format strin
 	go func() {
 		h := sha256.New()
 		var err error
-		var dec io.Reader
+		bounded := func(r io.Reader) io.Reader { return layerMeter(r, in, lim) }
 		if format == formatGzip {
 			var zr *pgzip.Reader
 			if zr, err = pgzip.NewReaderN(pr, 1<<20, 2); err == nil {
-				_, err = io.Copy(h, zr)
+				_, err = io.Copy(h, bounded(zr))
 				_ = zr.Close()
 			}
 		} else {
 			var zr *zstd.Decoder
-			if zr, err = zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow)); err == nil {
-				dec = zr
-				_, err = io.Copy(h, dec)
+			if zr, err = zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow),
+				zstd.WithDecoderMaxMemory(uint64(lim.MaxDecompressedBytes))); err == nil {
+				_, err = io.Copy(h, bounded(zr))
 				zr.Close()
 			}
 		}
-		_, _ = io.Copy(io.Discard, pr) // let the writer finish whatever happened
+		if isCodeError(err) {
+			pr.CloseWithError(err) // a bound: the copy stops here
+		} else {
+			_, _ = io.Copy(io.Discard, pr) // let the writer finish whatever happened
+		}
 		done <- result{digest.NewDigest(digest.SHA256, h), err}
 	}()
-	n, err := io.Copy(io.MultiWriter(bw, raw, pw), br)
+	n, err := io.Copy(io.MultiWriter(bw, raw, in), br)
 	pw.CloseWithError(err)
 	res := <-done
 	if err != nil {
@@ -214,6 +254,34 @@ func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format strin
 		st.diffID = res.d
 	}
 	return st, nil
+}
+
+// layerMeter bounds the decompressed stream r of a layer whose compressed
+// bytes go through in.
+func layerMeter(r io.Reader, in *sharedCount, lim Limits) io.Reader {
+	return &meter{r: r, limit: lim.MaxDecompressedBytes,
+		tooBig: func() error {
+			return tooLarge("a compressed layer in the archive decompresses to more than upload.maxdecompressedbytes (%d bytes)", lim.MaxDecompressedBytes)
+		},
+		check: func(n int64) error {
+			if c := in.n.Load(); n > 1<<20 && n > lim.MaxRatio*max(c, 1) {
+				return tooLarge("a compressed layer in the archive decompresses more than %d times its size (upload.maxratio): %d bytes from %d", lim.MaxRatio, n, c)
+			}
+			return nil
+		}}
+}
+
+// sharedCount counts the bytes written through it, for a reader on
+// another goroutine; it counts them before they are written, so that the
+// reader never sees more bytes than the count.
+type sharedCount struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *sharedCount) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
 }
 
 // countWriter counts the bytes written through it.

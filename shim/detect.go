@@ -157,6 +157,8 @@ func streamError(err error) error {
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return invalid("the archive is truncated")
+	case errors.Is(err, tar.ErrFieldTooLong):
+		return invalid("a tar extended header (PAX records, GNU long name or link) is larger than the 1 MiB this registry reads")
 	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrInsecurePath):
 		return invalid("malformed tar header: %v", err)
 	case errors.Is(err, pgzip.ErrChecksum), errors.Is(err, pgzip.ErrHeader):

@@ -7,15 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 )
 
 // Presigner issues URLs through which a client PUTs an object straight
-// into the storage (the S3 driver implements it).
+// into the storage (the S3 driver implements it). The object's size is
+// signed into the URL: the storage refuses a PUT of any other length.
 type Presigner interface {
-	PresignPut(ctx context.Context, path string, expiry time.Duration) (string, http.Header, error)
+	PresignPut(ctx context.Context, path string, size int64, expiry time.Duration) (string, http.Header, error)
 }
 
 // directRoot is where direct uploads wait, outside distribution's tree.
@@ -47,32 +49,28 @@ type directAnswer struct {
 	Complete  string      `json:"complete"`
 }
 
-// serveDirect answers POST /api/v1/uploads?direct=s3 with a presigned PUT
-// URL into a staging object. Nothing is kept on this replica: complete
-// finds the object again from the caller and the id.
-func (h *Handler) serveDirect(w http.ResponseWriter, r *http.Request, id string) {
+// serveDirect answers POST /api/v1/uploads?direct=s3&size=N with a
+// presigned PUT URL into a staging object, for an archive of exactly N
+// bytes (at most upload.maxbytes). The caller is authenticated and its
+// push rights checked (checkTargets) before this runs. Nothing is kept on
+// this replica: complete finds the object again from the caller and the id.
+func (h *Handler) serveDirect(w http.ResponseWriter, r *http.Request, id string, caller Caller, repo string) {
 	if r.URL.Query().Get("direct") != "s3" || h.presigner == nil {
 		serveError(w, ErrUploadInvalid.WithMessage("direct=s3 needs the s3 storage driver"))
 		return
 	}
-	repo := r.URL.Query().Get("repository")
-	caller, ok := h.authenticate(w, r, repo)
-	if !ok {
+	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
+	if err != nil || size <= 0 {
+		serveError(w, ErrUploadInvalid.WithMessage("a direct upload must declare the archive's size in bytes: ?size=N"))
 		return
 	}
-	if repo != "" {
-		if err := checkRepository(repo); err != nil {
-			serveError(w, err)
-			return
-		}
-		if caller != nil && !caller.MayPush(repo) {
-			serveError(w, errDenied(repo))
-			return
-		}
+	if limit := h.in.Limits().MaxUploadBytes; size > limit {
+		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", size, limit))
+		return
 	}
-	url, headers, err := h.presigner.PresignPut(r.Context(), stagingObject(subject(caller), id), directExpiry)
+	url, headers, err := h.presigner.PresignPut(r.Context(), stagingObject(subject(caller), id), size, directExpiry)
 	if err != nil {
-		h.logger.ErrorContext(r.Context(), "presigning a direct upload failed", "upload_id", id, "error", err.Error())
+		h.logger.ErrorContext(r.Context(), "presigning a direct upload failed", "upload_id", id, "repository", repo, "error", err.Error())
 		serveError(w, err)
 		return
 	}
@@ -91,9 +89,7 @@ func (h *Handler) ServeComplete(w http.ResponseWriter, r *http.Request) {
 		serveError(w, ErrUploadUnknown.WithDetail(map[string]string{"id": id}))
 		return
 	}
-	q := r.URL.Query()
-	repo, tags := q.Get("repository"), q["tag"]
-	caller, ok := h.authenticate(w, r, repo)
+	caller, repo, tags, ok := h.admit(w, r)
 	if !ok {
 		return
 	}

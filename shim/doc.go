@@ -7,14 +7,22 @@
 // Every tar entry is streamed into a distribution blob writer as it
 // appears, its digest computed on the way; uncompressed layers are
 // compressed on the way (Options.LayerCompression). Only small JSON
-// documents (manifest.json, index.json, configs, manifests) are kept in
-// memory, under a fixed budget, so memory is bounded whatever the size of
-// the archive. When the archive ends, the manifests are built (or read, for
+// documents (manifest.json, index.json, configs, manifests) and the entry
+// names and link targets (each at most 4096 bytes) are kept in memory,
+// under one fixed budget, so memory is bounded whatever the size of the
+// archive. Work is bounded by the archive's bytes too: sparse entries are
+// refused, declared sizes checked against the limits before an entry is
+// read, compressed layers decompressed under the same size and ratio
+// bounds as the archive, and the request's context checked inside every
+// copy. The caller is authenticated, and its push rights checked, before
+// the body is read (Handler). When the archive ends, the manifests are built (or read, for
 // an OCI layout), checked against the blobs, and put through the gate's
 // repository wrapper (middleware.Gate.Wrap) with source tar-upload: the same
 // validation, scan, record and notification as a manifest PUT on /v2/.
 //
 // Nothing becomes addressable before every image of the archive has been
 // read and checked; when the gate refuses one image of several, the images
-// already stored by this upload are removed again (see Publish).
+// already stored by this upload are removed again (see publish), and the
+// blobs it added that no accepted manifest references are removed too
+// (see cleanup).
 package shim

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
-	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -38,6 +37,9 @@ type Caller interface {
 	Subject() string
 	// MayPush reports whether the caller may push to repo.
 	MayPush(repo string) bool
+	// MayPushSomewhere reports whether the caller may push to at least
+	// one repository (uploads need it before their targets are known).
+	MayPushSomewhere() bool
 }
 
 // Failure describes an upload that failed, for notifications. Fields not
@@ -85,8 +87,13 @@ type uploadResponse struct {
 }
 
 // ServeUpload answers POST /upload-image and POST /api/v1/uploads: the
-// body (raw, or the file part of a multipart form) is the archive.
+// body (raw, or the file part of a multipart form) is the archive. The
+// caller is authenticated, and must hold push somewhere (on the query's
+// repository when named), before a byte of the body is read.
 func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
+	// A refusal before the body is read closes the connection: else Go's
+	// server would read (up to 256 KiB of) the body to reuse it.
+	w.Header().Set("Connection", "close")
 	id := r.Header.Get(HeaderUploadID)
 	if id != "" && !uploadIDPattern.MatchString(id) {
 		w.Header().Set(HeaderUploadID, uuid.NewString())
@@ -97,30 +104,84 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		id = uuid.NewString()
 	}
 	w.Header().Set(HeaderUploadID, id)
+	caller, repo, tags, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
 	if r.URL.Query().Get("direct") != "" {
-		h.serveDirect(w, r, id)
+		h.serveDirect(w, r, id, caller, repo)
 		return
 	}
 	lim := h.in.Limits()
-	if r.ContentLength > lim.MaxUploadBytes {
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	form := mt == "multipart/form-data"
+	limit := lim.MaxUploadBytes
+	if form {
+		limit += maxFormBytes // the form's framing and fields around the archive
+	}
+	if r.ContentLength > limit {
 		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", r.ContentLength, lim.MaxUploadBytes))
 		return
 	}
-	q := r.URL.Query()
-	repo, tags := q.Get("repository"), q["tag"]
 	body := io.Reader(r.Body)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+	if form {
 		var err error
-		if body, repo, tags, err = filePart(r, repo, tags); err != nil {
+		if body, repo, tags, err = readForm(r.Body, params["boundary"], lim, repo, tags); err != nil {
+			serveError(w, err)
+			return
+		}
+		if err := checkTargets(caller, repo, tags); err != nil {
 			serveError(w, err)
 			return
 		}
 	}
+	w.Header().Del("Connection")
+	h.ingest(w, r, id, body, r.ContentLength, repo, tags, caller)
+}
+
+// admit authenticates the caller and checks the targets the query names
+// (repository=, tag=) with checkTargets; on refusal it has answered.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (Caller, string, []string, bool) {
+	q := r.URL.Query()
+	repo, tags := q.Get("repository"), q["tag"]
 	caller, ok := h.authenticate(w, r, repo)
 	if !ok {
-		return
+		return nil, "", nil, false
 	}
-	h.ingest(w, r, id, body, r.ContentLength, repo, tags, caller)
+	if err := checkTargets(caller, repo, tags); err != nil {
+		serveError(w, err)
+		return nil, "", nil, false
+	}
+	return caller, repo, tags, true
+}
+
+// checkTargets checks what the request names before the archive is read:
+// the repository (valid, and the caller may push there), the tags (valid,
+// at most maxTags), and that a caller naming no repository may push
+// somewhere.
+func checkTargets(caller Caller, repo string, tags []string) error {
+	if len(tags) > maxTags {
+		return ErrUploadInvalid.WithMessage(fmt.Sprintf("the request names %d tags; at most %d are allowed", len(tags), maxTags))
+	}
+	for _, t := range tags {
+		if !tagPattern.MatchString(t) {
+			return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid tag %q", cut(t)))
+		}
+	}
+	if repo != "" {
+		if err := checkRepository(repo); err != nil {
+			return err
+		}
+	}
+	switch {
+	case caller == nil:
+		return nil
+	case repo != "" && !caller.MayPush(repo):
+		return errDenied(repo)
+	case repo == "" && !caller.MayPushSomewhere():
+		return errcode.ErrorCodeDenied.WithMessage("no push access to any repository")
+	}
+	return nil
 }
 
 // authenticate identifies the caller (nil when auth is off); on refusal
@@ -175,6 +236,8 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 			h.OnFailure(r.Context(), Failure{UploadID: id, Repository: up.failedRepository(repo), Tags: tags,
 				Size: s.BytesReceived, Reason: msg, RecordID: up.rejectedRecord()})
 		}
+		// What is left of the body is not read: the connection closes.
+		w.Header().Set("Connection", "close")
 		serveError(w, err)
 		return
 	}
@@ -190,40 +253,6 @@ const requestKey = "http.request"
 // withRequest is r's context carrying r as distribution's handlers do.
 func withRequest(r *http.Request) context.Context {
 	return context.WithValue(r.Context(), requestKey, r) //nolint:staticcheck // distribution's key is this string
-}
-
-// filePart finds the archive in a multipart form: the first part with a
-// file name (or named "file"); repository and tag fields before it add to
-// the query's.
-func filePart(r *http.Request, repo string, tags []string) (io.Reader, string, []string, error) {
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
-	}
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return nil, "", nil, invalid("the multipart form has no file part")
-		}
-		if err != nil {
-			return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
-		}
-		if p.FileName() != "" || p.FormName() == "file" {
-			return p, repo, tags, nil
-		}
-		v, err := io.ReadAll(io.LimitReader(p, 4<<10))
-		if err != nil {
-			return nil, "", nil, ErrUploadInvalid.WithMessage("malformed multipart form: " + err.Error())
-		}
-		switch p.FormName() {
-		case "repository":
-			if repo == "" {
-				repo = strings.TrimSpace(string(v))
-			}
-		case "tag":
-			tags = append(tags, strings.TrimSpace(string(v)))
-		}
-	}
 }
 
 // errDenied is the answer to a caller without push on repo.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/distribution/distribution/v3"
@@ -42,6 +43,8 @@ type Options struct {
 // Ingester turns uploaded tarballs into images behind the gate.
 type Ingester struct {
 	opts Options
+	// sweep serialises the cleanups' walks of the repositories tree.
+	sweep sync.Mutex
 }
 
 // New returns an Ingester for opts.
@@ -114,6 +117,10 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 	if err != nil {
 		return nil, err
 	}
+	// Deferred first, so it runs last: after the staging repository is
+	// gone and a failed publication reverted.
+	l := &ledger{}
+	defer func() { in.cleanup(ctx, l) }()
 	defer in.dropStaging(ctx, staging)
 	repo, err := in.opts.Namespace.Repository(ctx, staging)
 	if err != nil {
@@ -144,8 +151,16 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 		return nil, err
 	}
 	defer s.close()
-	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression}
-	a, err := read(ctx, s.tar, w, in.opts.Limits, nil)
+	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression, lim: in.opts.Limits}
+	if in.opts.Driver != nil {
+		w.global = in.opts.Namespace.BlobStatter()
+	}
+	hooks := readHooks{left: func() int64 { return in.opts.Limits.MaxDecompressedBytes - s.decompressed.n.Load() }}
+	if req.Repository == "" && req.MayPush != nil {
+		hooks.document = func(name string, doc []byte) error { return checkNamedTargets(name, doc, req.MayPush) }
+	}
+	a, err := read(ctx, s.tar, w, in.opts.Limits, hooks)
+	l.created = w.created
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +182,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 	default:
 		err = invalid("the archive has neither manifest.json (docker save) nor index.json (OCI image layout)")
 	}
+	l.created = w.created // documents stored as blobs while building the images
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +199,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 			}
 		}
 	}
-	return in.publish(ctx, staging, images, targets, u)
+	return in.publish(ctx, staging, images, targets, u, l)
 }
 
 // commitOriginal reads what may be left of the body after the archive's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/storage"
@@ -22,14 +23,17 @@ type undo struct {
 	tag   string        // a tag set ("" for a manifest put)
 	prev  v1.Descriptor // what the tag pointed at before (zero: nothing)
 	man   digest.Digest // a manifest that did not exist before
+	link  digest.Digest // a blob linked (mounted) into plain by this upload
 }
 
 // publish puts every image into its targets through the gate: blobs
 // mounted from the staging repository, children before their index, tags
 // last. When the gate refuses one (or storing fails), the changes already
 // made by this upload are reverted — tags restored, new manifests deleted
-// (both recorded by the gate) — so that none of the upload stays visible.
-func (in *Ingester) publish(ctx context.Context, staging reference.Named, images []*image, targets [][]Target, u *Upload) (_ []Image, err error) {
+// (both recorded by the gate), blob links removed — so that none of the
+// upload stays visible. l learns the manifests that are new to the
+// registry, and what the accepted images reference.
+func (in *Ingester) publish(ctx context.Context, staging reference.Named, images []*image, targets [][]Target, u *Upload, l *ledger) (_ []Image, err error) {
 	var undos []undo
 	defer func() {
 		if err != nil {
@@ -51,7 +55,10 @@ func (in *Ingester) publish(ctx context.Context, staging reference.Named, images
 			obs := &observer{u: u}
 			octx := middleware.WithObserver(ctx, obs)
 			err = img.root.walk(map[digest.Digest]bool{}, func(n *node) error {
-				if err := in.mount(ctx, plain, staging, n.blobs); err != nil {
+				if err := in.mount(ctx, plain, staging, n.blobs, &undos); err != nil {
+					return err
+				}
+				if err := in.noteNew(ctx, n.digest, l); err != nil {
 					return err
 				}
 				return in.put(octx, gated, plain, n, n == img.root, t.Tags, obs, &undos)
@@ -67,7 +74,29 @@ func (in *Ingester) publish(ctx context.Context, staging reference.Named, images
 			out = append(out, res)
 		}
 	}
+	for _, img := range images {
+		l.keep(img)
+	}
 	return out, nil
+}
+
+// noteNew adds manifest d to l's created blobs when the registry does not
+// hold it yet (nothing without a driver to clean up with).
+func (in *Ingester) noteNew(ctx context.Context, d digest.Digest, l *ledger) error {
+	if in.opts.Driver == nil {
+		return nil
+	}
+	_, err := in.opts.Namespace.BlobStatter().Stat(ctx, d)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, distribution.ErrBlobUnknown):
+		if !slices.Contains(l.created, d) {
+			l.created = append(l.created, d)
+		}
+		return nil
+	}
+	return fmt.Errorf("shim: checking manifest %s: %w", d, err)
 }
 
 // put puts one manifest through the gate; the root of an image gets the
@@ -123,8 +152,9 @@ func (in *Ingester) put(ctx context.Context, gated, plain distribution.Repositor
 	return nil
 }
 
-// mount links blobs from the staging repository into repo.
-func (in *Ingester) mount(ctx context.Context, repo distribution.Repository, staging reference.Named, blobs []digest.Digest) error {
+// mount links blobs from the staging repository into repo; each link it
+// makes is an undo.
+func (in *Ingester) mount(ctx context.Context, repo distribution.Repository, staging reference.Named, blobs []digest.Digest, undos *[]undo) error {
 	bs := repo.Blobs(ctx)
 	for _, d := range blobs {
 		if _, err := bs.Stat(ctx, d); err == nil {
@@ -137,6 +167,7 @@ func (in *Ingester) mount(ctx context.Context, repo distribution.Repository, sta
 		bw, err := bs.Create(ctx, storage.WithMountFrom(from))
 		var mounted distribution.ErrBlobMounted
 		if errors.As(err, &mounted) {
+			*undos = append(*undos, undo{plain: repo, link: d})
 			continue
 		}
 		if err == nil {
@@ -156,6 +187,10 @@ func (in *Ingester) revert(ctx context.Context, undos []undo) {
 		u := undos[i]
 		var err error
 		switch {
+		case u.link != "":
+			if in.opts.Driver != nil {
+				err = storage.NewVacuum(ctx, in.opts.Driver).RemoveLayer(u.plain.Named().Name(), u.link)
+			}
 		case u.tag != "" && u.prev.Digest != "":
 			err = u.plain.Tags(ctx).Tag(ctx, u.tag, u.prev)
 		case u.tag != "":
@@ -167,8 +202,8 @@ func (in *Ingester) revert(ctx context.Context, undos []undo) {
 			}
 		}
 		if err != nil {
-			in.opts.Logger.ErrorContext(ctx, "reverting a failed upload's change failed", "repository", u.gated.Named().Name(),
-				"tag", u.tag, "manifest", u.man.String(), "error", err.Error())
+			in.opts.Logger.ErrorContext(ctx, "reverting a failed upload's change failed", "repository", u.plain.Named().Name(),
+				"tag", u.tag, "manifest", u.man.String(), "link", u.link.String(), "error", err.Error())
 		}
 	}
 }

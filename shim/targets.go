@@ -1,6 +1,11 @@
 package shim
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 // resolveTargets decides where each image goes: the query's repository
 // (for every image) and tags (for a single image) override what the
@@ -42,4 +47,48 @@ func resolveTargets(images []*image, repo string, tags []string) ([][]Target, er
 		}
 	}
 	return out, nil
+}
+
+// checkNamedTargets checks push on the repositories a top-level
+// manifest.json (RepoTags) or index.json (image name annotations) names,
+// as soon as that document has been read: a caller without push there is
+// refused before the rest of the archive is stored. Documents that do
+// not parse are left to the full check once the archive has been read
+// (which also covers targets this early look cannot see).
+func checkNamedTargets(name string, doc []byte, mayPush func(repo string) error) error {
+	var repos []string
+	switch name {
+	case "manifest.json":
+		var entries []saveEntry
+		if json.Unmarshal(doc, &entries) != nil {
+			return nil
+		}
+		for _, e := range entries {
+			for _, rt := range e.RepoTags {
+				if t, err := parseRef(rt); err == nil {
+					repos = append(repos, t.Repository)
+				}
+			}
+		}
+	case v1.ImageIndexFile:
+		var idx v1.Index
+		if json.Unmarshal(doc, &idx) != nil {
+			return nil
+		}
+		for _, d := range idx.Manifests {
+			ref := d.Annotations[annotationContainerdRef] // as ociLayout: this first, else ref.name
+			if ref == "" && !tagPattern.MatchString(d.Annotations[annotationRefName]) {
+				ref = d.Annotations[annotationRefName]
+			}
+			if t, err := parseRef(ref); ref != "" && err == nil {
+				repos = append(repos, t.Repository)
+			}
+		}
+	}
+	for _, r := range repos {
+		if err := mayPush(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,12 +11,13 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 )
 
-// PresignPut returns a URL through which a client may PUT the object at p
-// directly into the bucket until expiry, and the headers it must send with
-// it (server-side encryption and storage class, signed into the URL), so
-// that the object is encrypted like every other. Presigning is local: it
+// PresignPut returns a URL through which a client may PUT the object at p,
+// of exactly size bytes (Content-Length is signed), directly into the
+// bucket until expiry, and the headers it must send with it (server-side
+// encryption and storage class, signed into the URL), so that the object
+// is encrypted like every other. Presigning is local: it
 // sends no request. The tarball upload shim uses it for direct uploads.
-func (d *Driver) PresignPut(ctx context.Context, p string, expiry time.Duration) (string, http.Header, error) {
+func (d *Driver) PresignPut(ctx context.Context, p string, size int64, expiry time.Duration) (string, http.Header, error) {
 	inner, ok := d.StorageDriver.(*driver)
 	if !ok {
 		return "", nil, fmt.Errorf("s3: presign: unexpected driver %T", d.StorageDriver)
@@ -28,6 +29,7 @@ func (d *Driver) PresignPut(ctx context.Context, p string, expiry time.Duration)
 		Bucket:               aws.String(inner.cfg.Bucket),
 		Key:                  aws.String(inner.key(p)),
 		ContentType:          aws.String(contentType),
+		ContentLength:        aws.Int64(size),
 		ServerSideEncryption: inner.sse.mode,
 		SSEKMSKeyId:          inner.sse.keyID,
 		BucketKeyEnabled:     inner.sse.bucketKey,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -201,7 +202,7 @@ func TestArchiveOnS3(t *testing.T) {
 
 	// A direct upload is archived from its staging object, byte for byte.
 	direct := gz(t, dockerSave(t, false, saveImage{img: randomImage(t, 4096, 1), tags: []string{"team/s3:direct"}}))
-	resp := post(t, s.url("/api/v1/uploads?direct=s3"), "archive-direct-0001")
+	resp := post(t, s.url(fmt.Sprintf("/api/v1/uploads?direct=s3&size=%d", len(direct))), "archive-direct-0001")
 	var d struct {
 		URL, Method, Complete string
 		Headers               http.Header

@@ -3,6 +3,7 @@ package upload
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -25,7 +26,7 @@ func TestDirectUploadToS3(t *testing.T) {
 	archive := gz(t, dockerSave(t, false, saveImage{img: img}))
 
 	const id = "direct-upload-0001"
-	resp := post(t, s.url("/api/v1/uploads?direct=s3&repository=team/direct"), id)
+	resp := post(t, s.url(fmt.Sprintf("/api/v1/uploads?direct=s3&repository=team/direct&size=%d", len(archive))), id)
 	var d struct {
 		UploadID              string `json:"upload_id"`
 		URL, Method, Complete string
@@ -38,21 +39,15 @@ func TestDirectUploadToS3(t *testing.T) {
 	if r := post(t, s.url(d.Complete+"?repository=team/direct&tag=1"), ""); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("complete before the PUT: %d", r.StatusCode)
 	}
-	put, _ := http.NewRequest(d.Method, d.URL, bytes.NewReader(archive))
-	for k, v := range d.Headers {
-		put.Header[k] = v
+	// The size is signed into the URL: one byte more is refused.
+	if status, body := putPresigned(t, d.Method, d.URL, d.Headers, append(archive, 0)); status != http.StatusForbidden {
+		t.Fatalf("PUT of more bytes than declared: %d %s", status, body)
 	}
-	presp, err := http.DefaultClient.Do(put)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(presp.Body)
-	presp.Body.Close()
-	if presp.StatusCode != http.StatusOK {
-		t.Fatalf("PUT to the presigned URL: %d %s", presp.StatusCode, body)
+	if status, body := putPresigned(t, d.Method, d.URL, d.Headers, archive); status != http.StatusOK {
+		t.Fatalf("PUT to the presigned URL: %d %s", status, body)
 	}
 	r := post(t, s.url(d.Complete+"?repository=team/direct&tag=1"), "")
-	body, _ = io.ReadAll(r.Body)
+	body, _ := io.ReadAll(r.Body)
 	r.Body.Close()
 	if r.StatusCode != http.StatusCreated {
 		t.Fatalf("complete: %d %s", r.StatusCode, body)
@@ -68,6 +63,51 @@ func TestDirectUploadToS3(t *testing.T) {
 	if st := getStatus(t, s, id); st.Stage != "done" || st.BytesReceived != int64(len(archive)) {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+// TestDirectUploadBounds reproduces issue 12, finding 10 for direct
+// uploads: the presigned PUT had no size bound. The client must declare
+// the size, at most upload.maxbytes.
+func TestDirectUploadBounds(t *testing.T) {
+	_, bucket, endpoint := s3test.Bucket(t, "imagegate-upload-")
+	s := start(t, func(c *config.Config) {
+		s3test.Configure(c, endpoint, bucket)
+		c.Upload.MaxBytes = 1 << 20
+	})
+	for _, c := range []struct {
+		query  string
+		status int
+	}{
+		{"direct=s3&repository=team/direct", http.StatusBadRequest},
+		{"direct=s3&repository=team/direct&size=-1", http.StatusBadRequest},
+		{"direct=s3&repository=team/direct&size=1048577", http.StatusRequestEntityTooLarge},
+		{"direct=s3&repository=team/direct&size=1048576", http.StatusCreated},
+	} {
+		resp := post(t, s.url("/api/v1/uploads?"+c.query), "")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: got %d %s, want %d", c.query, resp.StatusCode, body, c.status)
+		}
+	}
+}
+
+// putPresigned PUTs body to a presigned URL with its headers.
+func putPresigned(t testing.TB, method, url string, h http.Header, body []byte) (int, []byte) {
+	t.Helper()
+	put, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	for k, v := range h {
+		if k != "Content-Length" {
+			put.Header[k] = v
+		}
+	}
+	resp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
 }
 
 // post sends an empty POST, with an upload id when set.

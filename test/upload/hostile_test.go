@@ -88,6 +88,16 @@ func TestHostileArchives(t *testing.T) {
 		{"zstd bomb", bomb(t, zst, 60<<20), 413, "upload.maxratio"},
 		{"decompresses past the limit", zst(t, tarOf(t, entry{name: "big", data: sparse(70 << 20)})), 413, "upload.maxdecompressedbytes"},
 		{"over maxbytes", randomBytes(t, 9<<20), 413, "upload.maxbytes"},
+		// Issue 12, finding 11: each of these cost minutes of CPU, GB of
+		// disk or unbounded memory, or answered 500.
+		{"PAX sparse entry of 1 TiB", paxSparse("blobs/big", 1<<40), 400, "sparse file"},
+		{"old GNU sparse entry of 1 TiB", gnuSparse("big", 1<<40), 400, "sparse file"},
+		{"2 MiB PAX header", hugePAX(2 << 20), 400, "extended header"},
+		{"gzip bomb layer in a plain tar", tarOf(t, entry{name: "l/layer.tar", data: gz(t, make([]byte, 70<<20))}), 413, "upload.maxratio"},
+		{"zstd bomb layer in a plain tar", tarOf(t, entry{name: "l/layer.tar", data: zst(t, make([]byte, 70<<20))}), 413, "upload.maxratio"},
+		{"entry declares more than maxdecompressedbytes", append(rawHeader("big", 100<<20, tar.TypeReg, false), make([]byte, 8<<10)...), 413, "declares"},
+		{"entry name over 4096 bytes", tarOf(t, entry{name: strings.Repeat("a/", 2100) + "x", data: []byte("x")}), 400, "at most 4096"},
+		{"link target over 4096 bytes", tarOf(t, entry{name: "l", typ: tar.TypeSymlink, link: strings.Repeat("b/", 2100)}), 400, "at most 4096"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,8 +121,8 @@ func TestHostileArchives(t *testing.T) {
 	})
 }
 
-// assertNothingVisible checks that no repository, tag or staging area is
-// left.
+// assertNothingVisible checks that no repository, tag, staging area or
+// blob is left (on a server that never accepted an upload).
 func (s *testServer) assertNothingVisible(t testing.TB) {
 	t.Helper()
 	resp, err := http.Get(s.url("/v2/_catalog"))
@@ -131,6 +141,29 @@ func (s *testServer) assertNothingVisible(t testing.TB) {
 	if ents, err := os.ReadDir(staging); err == nil && len(ents) > 0 {
 		t.Fatalf("staging repositories left: %d", len(ents))
 	}
+	if blobs := s.blobs(t); len(blobs) != 0 {
+		t.Fatalf("blobs left after a failed upload: %v", blobs)
+	}
+}
+
+// blobs lists the digests (encoded) of the blobs in the server's store.
+func (s *testServer) blobs(t testing.TB) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	root := filepath.Join(s.dir, "registry", "docker", "registry", "v2", "blobs")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && d.Name() == "data" {
+			out[filepath.Base(filepath.Dir(p))] = true
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func containsAny(s string, subs []string) bool {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -71,6 +72,10 @@ type uploadResult struct {
 	}
 }
 
+// testClient is the uploads' HTTP client: a server that never answers
+// fails the test rather than hanging it.
+var testClient = &http.Client{Timeout: 10 * time.Minute}
+
 // upload posts body to path (with query) and decodes the answer.
 func (s *testServer) upload(t testing.TB, path, query string, body io.Reader, header http.Header) uploadResult {
 	t.Helper()
@@ -85,7 +90,7 @@ func (s *testServer) upload(t testing.TB, path, query string, body io.Reader, he
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
