@@ -41,10 +41,12 @@ const fuzzDeadline = 20 * time.Second
 // FuzzIngest uploads arbitrary bodies through the whole ingestion — the
 // compression sniffing, the tar reader, docker save and OCI layout
 // parsing, the gate (validation; no scanner) and publishing — on an
-// in-memory registry. Invariants: a refusal is an OCI error with a 4xx
-// status and leaves no tag and no staging repository behind; an accepted
-// upload's images are stored under the digest of their payload, every tag
-// points at its image, and the staging repository is gone too.
+// in-memory registry. Invariants: every upload ends within fuzzDeadline
+// and stores at most about twice what the limits let it decompress to; a
+// refusal is an OCI error with a 4xx status and leaves no tag and no
+// staging repository behind; an accepted upload's images are stored under
+// the digest of their payload, every tag points at its image, and the
+// staging repository is gone too.
 func FuzzIngest(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -63,6 +65,9 @@ func FuzzIngest(f *testing.F) {
 			}
 		}()
 		images, err := in.Ingest(ctx, Request{Body: bytes.NewReader(body)})
+		if stored, bound := treeSize(t, drv), 2*fuzzLimits.MaxDecompressedBytes+int64(len(body)); stored > bound {
+			t.Fatalf("an upload of %d bytes stored %d bytes, more than twice what the limits let it decompress to", len(body), stored)
+		}
 		if left := listTree(t, drv, repositoriesRoot+stagingRoot); len(left) > 0 {
 			t.Fatalf("the staging repository is left behind: %v", left)
 		}
@@ -171,6 +176,23 @@ func listTree(t *testing.T, drv storagedriver.StorageDriver, root string) []stri
 		t.Fatalf("walking %s: %v", root, err)
 	}
 	return files
+}
+
+// treeSize is the number of bytes of every file in drv.
+func treeSize(t *testing.T, drv storagedriver.StorageDriver) int64 {
+	t.Helper()
+	var n int64
+	err := drv.Walk(context.Background(), "/", func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	var missing storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &missing) {
+		t.Fatalf("walking the storage: %v", err)
+	}
+	return n
 }
 
 // fuzzEntry is one file of a seed archive.
