@@ -22,7 +22,8 @@ pkgs=$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Z0-9_]\w*\(f \*testing\.F
 	xargs -r -n1 dirname | sort -u)
 targets=0
 for pkg in $pkgs; do
-	for target in $(go test -list '^Fuzz' "$pkg" | grep -E '^Fuzz'); do
+	list=$(go test -list '^Fuzz' "$pkg") # fails the script if the package does not build
+	for target in $(grep -E '^Fuzz' <<<"$list" || true); do
 		log=$(mktemp)
 		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg" >"$log" 2>&1; then
 			grep -v '^fuzz: elapsed' "$log" | tail -n 60
@@ -30,7 +31,7 @@ for pkg in $pkgs; do
 			echo "fuzz: $target ($pkg) failed; the input is under $pkg/testdata/fuzz/$target/" >&2
 			exit 1
 		fi
-		echo "fuzz: $target ($pkg) $(grep -E '^fuzz: elapsed' "$log" | tail -n 1 | sed 's/^fuzz: //')"
+		echo "fuzz: $target ($pkg) $(grep -E '^fuzz: elapsed' "$log" | tail -n 1 | sed -e 's/^fuzz: //' -e 's/ ([0-9]*\/sec)//')"
 		rm -f "$log"
 		targets=$((targets + 1))
 	done
