@@ -44,6 +44,10 @@ host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -
 
 go vet ./...
 go test -count=1 -timeout 30m $host_pkgs
+# The concurrent packages under the race detector, then every fuzz target
+# for a bounded time (docs in each script).
+bash scripts/race.sh
+bash scripts/fuzz.sh
 bash scripts/netns-tests.sh "$ns_dir/main" $netns_pkgs
 bash scripts/netns-tests.sh "$ns_dir/conformance" --verbose-log build/conformance.log ./test/conformance
 

@@ -20,7 +20,8 @@ func isCodeError(err error) bool {
 // its input.
 func isDecoderError(err error) bool {
 	var ce flate.CorruptInputError
-	if errors.As(err, &ce) {
+	var cs corruptStream
+	if errors.As(err, &ce) || errors.As(err, &cs) {
 		return true
 	}
 	for _, z := range []error{zstd.ErrMagicMismatch, zstd.ErrReservedBlockType, zstd.ErrCompressedSizeTooBig,

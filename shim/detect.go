@@ -83,20 +83,21 @@ func open(received *meter, lim Limits) (*stream, error) {
 		return nil, invalid("the upload is empty")
 	}
 	var plain io.Reader = br
+	src := &sourceErrors{r: br}
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := pgzip.NewReaderN(br, 512<<10, 4)
+		zr, err := pgzip.NewReaderN(src, 512<<10, 4)
 		if err != nil {
 			return nil, streamError(err)
 		}
-		s.compression, plain, s.close = "gzip", zr, func() { _ = zr.Close() }
+		s.compression, plain, s.close = "gzip", decoderErrors{dec: zr, src: src}, func() { _ = zr.Close() }
 	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow),
+		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow),
 			zstd.WithDecoderMaxMemory(uint64(lim.MaxDecompressedBytes)))
 		if err != nil {
 			return nil, streamError(err)
 		}
-		s.compression, plain, s.close = "zstd", zr, zr.Close
+		s.compression, plain, s.close = "zstd", decoderErrors{dec: zr, src: src}, zr.Close
 	}
 	s.decompressed = &meter{r: plain, limit: lim.MaxDecompressedBytes, tooBig: func() error {
 		return tooLarge("the archive decompresses to more than upload.maxdecompressedbytes (%d bytes)", lim.MaxDecompressedBytes)
