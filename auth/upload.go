@@ -58,7 +58,7 @@ func (p *Policy) pushesSomewhere(id *Identity) bool {
 		return true
 	}
 	for _, b := range p.bindings {
-		if bindsSubject(b, id.Subject) && slices.Contains(p.roles[b.Role], ActionPush) {
+		if bindsSubject(b, id) && slices.Contains(p.roles[b.Role], ActionPush) {
 			return true
 		}
 	}

@@ -109,7 +109,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	validator, err := newValidator(cfg.Validation, driver)
+	diffIDs := newDiffIDs(cfg.Validation, driver)
+	validator, err := newValidator(cfg.Validation, diffIDs)
 	if err != nil {
 		rec.Close()
 		store.Close()
@@ -170,7 +171,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(ctx, cfg, driver, gate, referrers, authSvc, events, logger); err != nil {
+	if s.uploads, err = newUploads(ctx, cfg, driver, diffIDs, gate, referrers, authSvc, events, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {

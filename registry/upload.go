@@ -24,7 +24,7 @@ import (
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
 // registry's storage driver and gate. authSvc nil leaves them open.
-func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, gate *middleware.Gate,
+func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, gate *middleware.Gate,
 	referrers *oci.Referrers, authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
 	// The storage options distribution's App applies under our
 	// configuration (config.Distribution): foreign layer URLs only when
@@ -46,7 +46,7 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 	}
 	u := cfg.Upload
 	in := shim.New(shim.Options{
-		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Archive: cfg.Upload.Archive,
+		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
 		Logger: logger.With("component", "upload"),
 		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
 			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},

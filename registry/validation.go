@@ -8,9 +8,15 @@ import (
 	"github.com/imagegate/imagegate/validate"
 )
 
-// newValidator builds the gate's validator from its configuration; the
-// diff_ids it verifies are remembered in driver (package diffid).
-func newValidator(c config.Validation, driver storagedriver.StorageDriver) (*validate.Validator, error) {
+// newDiffIDs is the registry's one diff_id resolver: what the gate
+// verified or the tarball door computed is remembered in driver.
+func newDiffIDs(c config.Validation, driver storagedriver.StorageDriver) *diffid.Resolver {
+	return diffid.NewResolver(diffid.NewDriverStore(driver),
+		diffid.Limits{MaxBytes: c.MaxUncompressedLayerBytes, MaxRatio: c.MaxLayerRatio}, 0)
+}
+
+// newValidator builds the gate's validator from its configuration.
+func newValidator(c config.Validation, diffIDs *diffid.Resolver) (*validate.Validator, error) {
 	opts := validate.Options{
 		Limits: validate.Limits{
 			MaxLayers:     c.MaxLayers,
@@ -20,8 +26,7 @@ func newValidator(c config.Validation, driver storagedriver.StorageDriver) (*val
 		AllowArtifacts:       c.Artifacts,
 		AllowForeignLayers:   c.ForeignLayers,
 		ExtraLayerMediaTypes: c.LayerMediaTypes,
-		DiffIDs: diffid.NewResolver(diffid.NewDriverStore(driver),
-			diffid.Limits{MaxBytes: c.MaxUncompressedLayerBytes, MaxRatio: c.MaxLayerRatio}, 0),
+		DiffIDs:              diffIDs,
 	}
 	for _, r := range c.Lint {
 		opts.Lint = append(opts.Lint, validate.LintRule{Repositories: r.Repositories, Labels: r.Labels, Annotations: r.Annotations})

@@ -109,6 +109,9 @@ func saveImage(ctx context.Context, a *archive, e saveEntry, label string) (*ima
 		return nil, fmt.Errorf("shim: encoding a manifest: %w", err)
 	}
 	img := &image{root: newNode(m.MediaType, payload, blobs, nil), label: label}
+	for _, st := range layers {
+		img.root.verified(st)
+	}
 	for _, rt := range e.RepoTags {
 		t, err := parseRef(rt)
 		if err != nil {

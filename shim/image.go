@@ -18,6 +18,21 @@ type node struct {
 	// blobs are the config and layers the manifest references.
 	blobs    []digest.Digest
 	children []*node
+	// diffIDs are the layers' diff_ids the shim computed while storing
+	// them (blob → sha256 of its uncompressed content), handed to the
+	// gate so that it need not decompress the layers again.
+	diffIDs map[digest.Digest]digest.Digest
+}
+
+// verified notes that layer st's diff_id was computed and matched.
+func (n *node) verified(st *stored) {
+	if st.diffID == "" || st.diffID.Algorithm() != digest.SHA256 {
+		return
+	}
+	if n.diffIDs == nil {
+		n.diffIDs = map[digest.Digest]digest.Digest{}
+	}
+	n.diffIDs[st.blob] = st.diffID
 }
 
 func newNode(mediaType string, payload []byte, blobs []digest.Digest, children []*node) *node {

@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/middleware"
 )
@@ -37,7 +38,17 @@ type Options struct {
 	// Archive keeps each upload's body, as received, in Driver (see
 	// original.go); the records of its images name it. Needs Driver.
 	Archive bool
+	// DiffIDs, when set, is told the diff_id of every layer the shim
+	// computed and checked while storing it, before the gate verifies the
+	// image's diff_ids (which then reads no layer again).
+	DiffIDs DiffIDs
 	Logger  *slog.Logger
+}
+
+// DiffIDs remembers layer diff_ids computed from the layers' own bytes
+// (diffid.Resolver fits).
+type DiffIDs interface {
+	Remember(ctx context.Context, blob, diffID digest.Digest) error
 }
 
 // Ingester turns uploaded tarballs into images behind the gate.

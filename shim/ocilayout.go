@@ -155,6 +155,7 @@ func (r *layoutReader) image(ctx context.Context, mt string, payload []byte, lab
 		}
 	}
 	blobs := []digest.Digest{cst.blob}
+	var verified []*stored
 	changed := false
 	docker := mt == mtDockerManifest
 	for i := range m.Layers {
@@ -168,6 +169,7 @@ func (r *layoutReader) image(ctx context.Context, mt string, payload []byte, lab
 			if err := checkDiffID(st, diffs[i], what); err != nil {
 				return nil, err
 			}
+			verified = append(verified, st)
 		}
 		if st.blob != st.raw { // compressed on the way
 			if st.format == formatZstd && docker {
@@ -183,7 +185,11 @@ func (r *layoutReader) image(ctx context.Context, mt string, payload []byte, lab
 			return nil, fmt.Errorf("shim: encoding a manifest: %w", err)
 		}
 	}
-	return newNode(mt, payload, blobs, nil), nil
+	n := newNode(mt, payload, blobs, nil)
+	for _, st := range verified {
+		n.verified(st)
+	}
+	return n, nil
 }
 
 // index resolves an index and its children.

@@ -22,6 +22,7 @@ type undo struct {
 	plain distribution.Repository
 	tag   string        // a tag set ("" for a manifest put)
 	prev  v1.Descriptor // what the tag pointed at before (zero: nothing)
+	set   digest.Digest // what this upload pointed the tag at
 	man   digest.Digest // a manifest that did not exist before
 	link  digest.Digest // a blob linked (mounted) into plain by this upload
 }
@@ -61,6 +62,7 @@ func (in *Ingester) publish(ctx context.Context, staging reference.Named, images
 				if err := in.noteNew(ctx, n.digest, l); err != nil {
 					return err
 				}
+				in.rememberDiffIDs(ctx, n)
 				return in.put(octx, gated, plain, n, n == img.root, t.Tags, obs, &undos)
 			})
 			if err != nil {
@@ -147,7 +149,7 @@ func (in *Ingester) put(ctx context.Context, gated, plain distribution.Repositor
 		if err := ts.Tag(ctx, t, desc); err != nil {
 			return fmt.Errorf("shim: tagging %s:%s: %w", gated.Named().Name(), t, err)
 		}
-		*undos = append(*undos, undo{gated: gated, plain: plain, tag: t, prev: prev[i]})
+		*undos = append(*undos, undo{gated: gated, plain: plain, tag: t, prev: prev[i], set: desc.Digest})
 	}
 	return nil
 }
@@ -191,10 +193,8 @@ func (in *Ingester) revert(ctx context.Context, undos []undo) {
 			if in.opts.Driver != nil {
 				err = storage.NewVacuum(ctx, in.opts.Driver).RemoveLayer(u.plain.Named().Name(), u.link)
 			}
-		case u.tag != "" && u.prev.Digest != "":
-			err = u.plain.Tags(ctx).Tag(ctx, u.tag, u.prev)
 		case u.tag != "":
-			err = u.gated.Tags(ctx).Untag(ctx, u.tag)
+			err = in.revertTag(ctx, u)
 		default:
 			var ms distribution.ManifestService
 			if ms, err = u.gated.Manifests(ctx); err == nil {
@@ -206,6 +206,41 @@ func (in *Ingester) revert(ctx context.Context, undos []undo) {
 				"tag", u.tag, "manifest", u.man.String(), "link", u.link.String(), "error", err.Error())
 		}
 	}
+}
+
+// revertTag sets tag u.tag back to what it named before the upload — but
+// only while it still names what this upload set (a push since then wins),
+// and only to a manifest still in the repository (a tag is never pointed
+// at content the gate no longer vouches for); otherwise, if it is still
+// ours, it is removed through the gate (recorded as a tag deletion).
+// Reading and writing the tag are two steps: a push landing between them
+// is overwritten (distribution's tag store has no compare-and-set).
+func (in *Ingester) revertTag(ctx context.Context, u undo) error {
+	cur, err := u.plain.Tags(ctx).Get(ctx, u.tag)
+	var unknown distribution.ErrTagUnknown
+	if errors.As(err, &unknown) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("shim: reading tag %s: %w", u.tag, err)
+	}
+	if cur.Digest != u.set {
+		in.opts.Logger.WarnContext(ctx, "not reverting a tag another push has moved since", "repository", u.plain.Named().Name(),
+			"tag", u.tag, "now", cur.Digest.String())
+		return nil
+	}
+	if u.prev.Digest != "" {
+		ms, err := u.plain.Manifests(ctx)
+		if err != nil {
+			return fmt.Errorf("shim: manifests of %s: %w", u.plain.Named().Name(), err)
+		}
+		if ok, err := ms.Exists(ctx, u.prev.Digest); err != nil {
+			return fmt.Errorf("shim: checking manifest %s: %w", u.prev.Digest, err)
+		} else if ok {
+			return u.plain.Tags(ctx).Tag(ctx, u.tag, u.prev)
+		}
+	}
+	return u.gated.Tags(ctx).Untag(ctx, u.tag)
 }
 
 // observer turns the gate's stages into upload progress and keeps the
@@ -221,5 +256,19 @@ func (o *observer) Recorded(rec metadata.Record) {
 	o.rec = &r
 	if rec.Status == metadata.StatusRejected {
 		o.u.noteRejection(rec)
+	}
+}
+
+// rememberDiffIDs hands the diff_ids n's layers were checked against to
+// Options.DiffIDs. A failure only costs the gate a second read, so it is
+// logged, not returned.
+func (in *Ingester) rememberDiffIDs(ctx context.Context, n *node) {
+	if in.opts.DiffIDs == nil {
+		return
+	}
+	for blob, diffID := range n.diffIDs {
+		if err := in.opts.DiffIDs.Remember(ctx, blob, diffID); err != nil {
+			in.opts.Logger.WarnContext(ctx, "remembering a layer's diff_id failed", "blob", blob.String(), "error", err.Error())
+		}
 	}
 }

@@ -74,7 +74,8 @@ type uploadResult struct {
 
 // testClient is the uploads' HTTP client: a server that never answers
 // fails the test rather than hanging it.
-var testClient = &http.Client{Timeout: 10 * time.Minute}
+var testClient = &http.Client{Timeout: 10 * time.Minute,
+	Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
 
 // upload posts body to path (with query) and decodes the answer.
 func (s *testServer) upload(t testing.TB, path, query string, body io.Reader, header http.Header) uploadResult {
@@ -89,6 +90,12 @@ func (s *testServer) upload(t testing.TB, path, query string, body io.Reader, he
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if req.ContentLength > 1<<20 && req.Header.Get("Expect") == "" {
+		// As curl does for large bodies: a refusal before the body (auth,
+		// a declared size over upload.maxbytes) then arrives before a byte
+		// of it is sent, instead of racing the server's close.
+		req.Header.Set("Expect", "100-continue")
 	}
 	resp, err := testClient.Do(req)
 	if err != nil {
