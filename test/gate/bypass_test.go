@@ -116,7 +116,12 @@ func TestScanCachePoisoningRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefusal(t, push(t, host, "mallory/poison:1", poison), http.StatusBadRequest, transport.ManifestInvalidErrorCode, "lists diff_id")
+	// Checked without stopping: the point is what happens to the next push.
+	var terr *transport.Error
+	if err := push(t, host, "mallory/poison:1", poison); !errors.As(err, &terr) || terr.StatusCode != http.StatusBadRequest ||
+		terr.Errors[0].Code != transport.ManifestInvalidErrorCode || !strings.Contains(terr.Errors[0].Message, "lists diff_id") {
+		t.Errorf("forged push: %v; want 400 MANIFEST_INVALID naming the diff_id", err)
+	}
 
 	wantRefusal(t, push(t, host, "prod/api:1", vuln), http.StatusForbidden, transport.DeniedErrorCode, "vulnerabilities at or above HIGH")
 	if rs := records("prod/api"); len(rs) != 1 || rs[0].Status != metadata.StatusRejected {
