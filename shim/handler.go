@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -236,9 +237,11 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 			h.OnFailure(r.Context(), Failure{UploadID: id, Repository: up.failedRepository(repo), Tags: tags,
 				Size: s.BytesReceived, Reason: msg, RecordID: up.rejectedRecord()})
 		}
-		// What is left of the body is not read: the connection closes.
+		// The connection closes after this answer; what is left of the
+		// body is read only for a moment (linger).
 		w.Header().Set("Connection", "close")
 		serveError(w, err)
+		linger(w, r)
 		return
 	}
 	up.finish(images, "", "")
@@ -286,4 +289,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// Bounds of linger: what a refused upload's client may still send, and
+// for how long, after its answer.
+const (
+	lingerBytes = 8 << 20
+	lingerTime  = 2 * time.Second
+)
+
+// linger sends the answer written to w, then reads and discards what the
+// client is still sending of a body refused part-way, up to lingerBytes
+// for up to lingerTime. Closing the connection with unread data in it
+// makes the kernel reset it, and a client still writing (curl, Go's
+// client) then reports "connection reset" instead of the answer.
+func linger(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	if err := rc.SetReadDeadline(time.Now().Add(lingerTime)); err != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
 }
