@@ -185,6 +185,11 @@ type Validation struct {
 	MaxLayerBytes int64 `yaml:"maxlayerbytes"`
 	// MaxImageBytes bounds config plus layers; 0 is unlimited.
 	MaxImageBytes int64 `yaml:"maximagebytes"`
+	// VerifyDiffIDs checks every image config's diff_ids against the
+	// layers' uncompressed bytes (package diffid). Turning it off lets a
+	// pusher poison the scanner's layer cache: only for test suites whose
+	// fixtures carry made-up diff_ids.
+	VerifyDiffIDs bool `yaml:"verifydiffids"`
 	// MaxUncompressedLayerBytes bounds one layer's uncompressed size, read
 	// to verify its diff_id; 0 is unlimited.
 	MaxUncompressedLayerBytes int64 `yaml:"maxuncompressedlayerbytes"`
@@ -421,6 +426,7 @@ func Default() *Config {
 			MaxLayerBytes:   10 << 30,
 			MaxImageBytes:   50 << 30,
 
+			VerifyDiffIDs:             true,
 			MaxUncompressedLayerBytes: 32 << 30,
 			MaxLayerRatio:             200,
 		},

@@ -110,6 +110,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	diffIDs := newDiffIDs(cfg.Validation, driver)
+	if !cfg.Validation.VerifyDiffIDs {
+		logger.Warn("validation.verifydiffids is off: image configs' diff_ids are not checked, and a pusher can poison the scanner's layer cache")
+	}
 	validator, err := newValidator(cfg.Validation, diffIDs)
 	if err != nil {
 		rec.Close()

@@ -28,6 +28,9 @@ func newValidator(c config.Validation, diffIDs *diffid.Resolver) (*validate.Vali
 		ExtraLayerMediaTypes: c.LayerMediaTypes,
 		DiffIDs:              diffIDs,
 	}
+	if !c.VerifyDiffIDs {
+		opts.DiffIDs = nil
+	}
 	for _, r := range c.Lint {
 		opts.Lint = append(opts.Lint, validate.LintRule{Repositories: r.Repositories, Labels: r.Labels, Annotations: r.Annotations})
 	}
