@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"net/http"
 	"os"
@@ -60,20 +61,7 @@ func TestDockerLoginPushPull(t *testing.T) {
 	htpasswd := liveserver.WriteHtpasswd(t, authUsers)
 	srv := liveserver.StartWithConfig(t, bin, authConfig(htpasswd, t.TempDir()))
 
-	img, err := randomImage(layerCount)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imageID, err := img.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag := uniqueTag()
-	localRef := "imagegate-e2e/auth-src:" + tag
-	remoteRef := srv.Addr + "/team/app:" + tag
-	t.Cleanup(func() { removeImage(t, docker, imageID.String()) })
-	loadImage(t, docker, img, localRef)
-	docker.must(t, "tag", localRef, remoteRef)
+	imageID, tag, localRef, remoteRef := stageImage(t, docker, layerCount, "auth-src", srv.Addr+"/team/app")
 
 	// Without a login the engine is challenged and gets no push token.
 	if out, err := docker.run(t.Context(), "push", remoteRef); err == nil || !refused.MatchString(out) {
@@ -289,20 +277,7 @@ func TestDockerRobotLogin(t *testing.T) {
 `)
 	secret := createRobot(t, srv.Addr, "alice", `{"name":"ci","scopes":[{"repositories":"team/**","actions":["pull","push"]}],"expires_in":"1h"}`)
 
-	img, err := randomImage(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imageID, err := img.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tag := uniqueTag()
-	localRef := "imagegate-e2e/robot-src:" + tag
-	remoteRef := srv.Addr + "/team/robot:" + tag
-	t.Cleanup(func() { removeImage(t, docker, imageID.String()) })
-	loadImage(t, docker, img, localRef)
-	docker.must(t, "tag", localRef, remoteRef)
+	imageID, tag, localRef, remoteRef := stageImage(t, docker, 1, "robot-src", srv.Addr+"/team/robot")
 
 	login(t, docker, srv.Addr, "robot$ci", secret)
 	a := storedAuths(t, docker.config)[srv.Addr]
@@ -384,4 +359,25 @@ func doJSON(t *testing.T, req *http.Request, status int, v any) {
 	if resp.StatusCode != status || json.Unmarshal(b, v) != nil {
 		t.Fatalf("%s %s: %d %s, want %d", req.Method, req.URL.Path, resp.StatusCode, b, status)
 	}
+}
+
+// stageImage loads a random image of layers layers into the engine as
+// imagegate-e2e/<local>:<tag> and tags it <remote>:<tag> (removed when the
+// test ends); it returns the image ID, the tag and both references.
+func stageImage(t *testing.T, docker dockerCLI, layers int, local, remote string) (v1.Hash, string, string, string) {
+	t.Helper()
+	img, err := randomImage(layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imageID, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := uniqueTag()
+	localRef, remoteRef := "imagegate-e2e/"+local+":"+tag, remote+":"+tag
+	t.Cleanup(func() { removeImage(t, docker, imageID.String()) })
+	loadImage(t, docker, img, localRef)
+	docker.must(t, "tag", localRef, remoteRef)
+	return imageID, tag, localRef, remoteRef
 }
