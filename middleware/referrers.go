@@ -24,9 +24,9 @@ func init() {
 }
 
 // ReferrersMiddleware is the distribution configuration entry that keeps
-// index up to date: every stored manifest with a subject is added, every
-// deleted one removed. List it before the gate, so that it sees only the
-// manifests the gate let through, after they are stored.
+// index up to date as distribution deletes manifests: a deleted manifest
+// is removed from its subject's referrers. (The push pipeline indexes the
+// manifests it stores.)
 func ReferrersMiddleware(index *oci.Referrers) configuration.Middleware {
 	return configuration.Middleware{Name: referrersName, Options: configuration.Parameters{optionReferrers: index}}
 }
@@ -36,19 +36,11 @@ func initReferrers(_ context.Context, repo distribution.Repository, options map[
 	if !ok || index == nil {
 		return nil, fmt.Errorf("middleware %s: option %q must hold an *oci.Referrers (install it with ReferrersMiddleware)", referrersName, optionReferrers)
 	}
-	return WithReferrers(repo, index), nil
+	return &referrersRepository{Repository: repo, index: index}, nil
 }
 
-// WithReferrers wraps repo so that its manifests keep index up to date, as
-// ReferrersMiddleware does for a /v2/ request, for pushes arriving through
-// another door (the tarball upload shim). Put the gate (Gate.Wrap) around
-// the result, in the same order as the /v2/ middleware chain.
-func WithReferrers(repo distribution.Repository, index *oci.Referrers) distribution.Repository {
-	return &referrersRepository{Repository: repo, index: index}
-}
-
-// referrersRepository is a repository whose manifest service maintains the
-// referrers index.
+// referrersRepository is a repository whose manifest deletions maintain
+// the referrers index.
 type referrersRepository struct {
 	distribution.Repository
 	index *oci.Referrers
@@ -66,30 +58,6 @@ func (r *referrersRepository) Manifests(ctx context.Context, options ...distribu
 type referrersManifests struct {
 	distribution.ManifestService
 	repo *referrersRepository
-}
-
-// Put stores the manifest, then indexes it under its subject, if it has
-// one, by the digest the client pushed it as. A failure to index fails the
-// push (the manifest is stored; the client's retry indexes it).
-func (m *referrersManifests) Put(ctx context.Context, man distribution.Manifest, options ...distribution.ManifestServiceOption) (digest.Digest, error) {
-	dgst, err := m.ManifestService.Put(ctx, man, options...)
-	if err != nil {
-		return dgst, err
-	}
-	mediaType, payload, err := man.Payload()
-	if err != nil {
-		return dgst, fmt.Errorf("referrers: reading manifest payload: %w", err)
-	}
-	indexed := dgst
-	if d, ok := oci.PushedDigest(ctx); ok {
-		indexed = d
-	}
-	if subject, desc, ok := oci.DescribeReferrer(mediaType, payload, indexed); ok {
-		if err := m.repo.index.Add(ctx, m.repo.Named().Name(), subject, desc); err != nil {
-			return dgst, err
-		}
-	}
-	return dgst, nil
 }
 
 // Delete deletes the manifest, then removes it from its subject's referrers.
@@ -114,23 +82,4 @@ func (m *referrersManifests) Delete(ctx context.Context, dgst digest.Digest) err
 		return m.repo.index.Remove(ctx, name, subject, d)
 	}
 	return nil
-}
-
-// recordedDigest is the digest the gate recorded the push of manifest d
-// under: its canonical (sha256) digest. A manifest pushed by a digest of
-// another algorithm (sha512) is read through ms to compute it; d itself
-// when it cannot be read.
-func recordedDigest(ctx context.Context, ms distribution.ManifestService, d digest.Digest) digest.Digest {
-	if d.Algorithm() == digest.Canonical {
-		return d
-	}
-	man, err := ms.Get(ctx, d)
-	if err != nil {
-		return d
-	}
-	_, payload, err := man.Payload()
-	if err != nil {
-		return d
-	}
-	return digest.FromBytes(payload)
 }

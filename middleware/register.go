@@ -9,8 +9,8 @@ import (
 )
 
 const (
-	registeredName = "imagegate-gate"
-	optionGate     = "gate"
+	registeredName = "imagegate-guard"
+	optionGuard    = "guard"
 )
 
 func init() {
@@ -22,9 +22,9 @@ func init() {
 // initRepository wraps one request's repository. Distribution calls it
 // per request, so the wrapper may carry that request's state.
 func initRepository(_ context.Context, repo distribution.Repository, options map[string]any) (distribution.Repository, error) {
-	g, ok := options[optionGate].(*Gate)
+	g, ok := options[optionGuard].(*Guard)
 	if !ok || g == nil {
-		return nil, fmt.Errorf("middleware %s: option %q must hold a *Gate (install it with Gate.Middleware)", registeredName, optionGate)
+		return nil, fmt.Errorf("middleware %s: option %q must hold a *Guard (install it with Guard.Middleware)", registeredName, optionGuard)
 	}
-	return &repository{Repository: repo, gate: g}, nil
+	return &repository{Repository: repo, guard: g}, nil
 }

@@ -5,20 +5,12 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	"github.com/opencontainers/go-digest"
-
-	"github.com/imagegate/imagegate/metadata"
 )
 
-// repository is one request's view of a repository through the gate.
+// repository is one request's view of a repository through the guard.
 type repository struct {
 	distribution.Repository
-	gate *Gate
-	// source is the door the request came through ("" = docker push).
-	source metadata.Source
-
-	// taggedPush is the pending record of a manifest PUT whose tag the
-	// handler sets next (Tag finishes it); nil otherwise.
-	taggedPush *metadata.Record
+	guard *Guard
 	// deleting is the manifest this request deletes: the tag removals
 	// that follow belong to its record, not to records of their own.
 	deleting digest.Digest

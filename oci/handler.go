@@ -25,11 +25,11 @@ type Options struct {
 	// AllowPull answers the request and returns false unless it may pull
 	// repo (referrers are read like manifests). Nil allows every request.
 	AllowPull func(w http.ResponseWriter, r *http.Request, repo string) bool
-	// AllowPush answers the request and returns false unless it may push
-	// to repo. A manifest PUT is checked before its body is read, so that
-	// a caller who may not push cannot make the server buffer a manifest;
-	// distribution checks the push again. Nil allows every request.
-	AllowPush func(w http.ResponseWriter, r *http.Request, repo string) bool
+	// PutManifest serves every manifest PUT to a valid repository name:
+	// the push pipeline's door (push.Door). Distribution's handler never
+	// stores a manifest. Nil leaves them to distribution (tests of this
+	// package only).
+	PutManifest func(w http.ResponseWriter, r *http.Request, repo, ref string)
 	// MayMountAnonymously reports whether the request may mount a blob into
 	// repo without naming the repository it comes from; false makes the
 	// client upload it instead. Nil allows every request.
@@ -72,8 +72,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rt.kind == routeReferrers && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.serveReferrers(w, r, rt)
-	case rt.kind == routeManifest && r.Method == http.MethodPut:
-		h.putManifest(w, r, rt)
+	case rt.kind == routeManifest && r.Method == http.MethodPut && h.opts.PutManifest != nil:
+		h.opts.PutManifest(w, r, rt.repo, rt.ref)
 	case rt.kind == routeManifest && isAlias(rt.ref):
 		h.aliasedManifest(w, r, rt)
 	case rt.kind == routeBlob && isAlias(rt.ref):

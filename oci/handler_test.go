@@ -1,14 +1,11 @@
 package oci
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -41,51 +38,7 @@ func ociErrorCode(t *testing.T, body []byte) string {
 	return e.Errors[0].Code
 }
 
-// TestManifestPutAuthorizedBeforeBodyIsRead: a caller AllowPush refuses
-// gets its answer without the manifest being read or reaching
-// distribution.
-func TestManifestPutAuthorizedBeforeBodyIsRead(t *testing.T) {
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
-	})
-	var asked string
-	h := NewHandler(next, Options{Driver: inmemory.New(), AllowPush: func(w http.ResponseWriter, r *http.Request, repo string) bool {
-		asked = repo
-		w.WriteHeader(http.StatusUnauthorized)
-		return false
-	}})
-	body := &readCounter{r: strings.NewReader(strings.Repeat("x", 1<<20))}
-	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/sha512:"+strings.Repeat("ab", 64)+"?tag=v1", body)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusUnauthorized || asked != "team/app" {
-		t.Fatalf("answered %d after asking about %q, want 401 for team/app", rec.Code, asked)
-	}
-	if body.n != 0 {
-		t.Errorf("%d bytes of the manifest were read before authorization", body.n)
-	}
-}
 
-// TestManifestPutOverLimitIsTooLarge: a body that goes past the limit
-// while it is read (no Content-Length) is a 413 MANIFEST_TOO_LARGE, as
-// one that announces its size is (registry/limits.go).
-func TestManifestPutOverLimitIsTooLarge(t *testing.T) {
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
-	})
-	h := NewHandler(next, Options{Driver: inmemory.New()})
-	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/v1", io.NopCloser(strings.NewReader(strings.Repeat("x", 2048))))
-	req.ContentLength = -1
-	rec := httptest.NewRecorder()
-	req.Body = http.MaxBytesReader(rec, req.Body, 1024)
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge {
-		t.Fatalf("answered %d %s, want 413", rec.Code, rec.Body)
-	}
-	if code := ociErrorCode(t, rec.Body.Bytes()); code != "MANIFEST_TOO_LARGE" {
-		t.Errorf("code %s, want MANIFEST_TOO_LARGE", code)
-	}
-}
 
 // TestBadRepositoryNamesGoToDistribution: a path whose repository is no
 // valid name is never looked up in storage (the driver refuses such
@@ -114,26 +67,6 @@ func TestBadRepositoryNamesGoToDistribution(t *testing.T) {
 	}
 }
 
-// TestTooManyTagParameters: more than maxTagParams ?tag= parameters are
-// refused with TAG_INVALID before anything reaches distribution (each
-// would be a push through the gate).
-func TestTooManyTagParameters(t *testing.T) {
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("distribution got %s %s", r.Method, r.URL.Path)
-	})
-	h := NewHandler(next, Options{Driver: inmemory.New()})
-	body := `{"schemaVersion":2}`
-	q := url.Values{}
-	for i := range maxTagParams + 1 {
-		q.Add("tag", fmt.Sprintf("t%d", i))
-	}
-	req := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/"+digest.FromString(body).String()+"?"+q.Encode(), strings.NewReader(body))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusBadRequest || ociErrorCode(t, rec.Body.Bytes()) != "TAG_INVALID" {
-		t.Fatalf("%d tag parameters: %d %s, want 400 TAG_INVALID", maxTagParams+1, rec.Code, rec.Body)
-	}
-}
 
 // ctxDriver refuses work for a cancelled context, as a network storage
 // driver (S3) does.
@@ -153,10 +86,12 @@ func (d ctxDriver) Delete(ctx context.Context, path string) error {
 	return d.StorageDriver.Delete(ctx, path)
 }
 
-// TestBookkeepingSurvivesClientLeaving: once distribution has stored or
-// deleted a manifest, the digest links that go with it are written or
-// removed even if the client has gone (its request context cancelled) —
-// a link left behind after a delete could never be removed again.
+// TestBookkeepingSurvivesClientLeaving: once distribution has deleted a
+// manifest, the digest link that went with it is removed even if the
+// client has gone (its request context cancelled) — a link left behind
+// after a delete could never be removed again. (The push pipeline writes
+// links after storing with a context that survives the client too:
+// push.TestClientGoneAfterPendingStillCommits.)
 func TestBookkeepingSurvivesClientLeaving(t *testing.T) {
 	manifest := []byte(`{"schemaVersion":2}`)
 	alias := digest.SHA512.FromBytes(manifest)
@@ -184,11 +119,8 @@ func TestBookkeepingSurvivesClientLeaving(t *testing.T) {
 		return rec.Code
 	}
 
-	if code := serve(http.MethodPut, bytes.NewReader(manifest)); code != http.StatusCreated {
-		t.Fatalf("PUT answered %d", code)
-	}
-	if got, ok, err := links.Manifest(context.Background(), "team/app", alias); err != nil || !ok || got != canonical {
-		t.Fatalf("after the PUT the sha512 link is %v %v %v, want %s", got, ok, err, canonical)
+	if err := links.LinkManifest(context.Background(), "team/app", alias, canonical); err != nil {
+		t.Fatal(err)
 	}
 	if code := serve(http.MethodDelete, nil); code != http.StatusAccepted {
 		t.Fatalf("DELETE answered %d", code)

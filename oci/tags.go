@@ -10,26 +10,6 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// pointTags makes tags of repo, just set by pushes through the gate to the
-// canonical digest of a manifest, name it by alias, the digest the client
-// pushed it as — so that pulls by tag answer with the client's digest.
-// Distribution resolves the alias through the manifest link.
-func (h *Handler) pointTags(ctx context.Context, repo string, tags []string, desc v1.Descriptor) error {
-	if h.opts.Namespace == nil || len(tags) == 0 {
-		return nil
-	}
-	ts, err := h.tagService(ctx, repo)
-	if err != nil {
-		return err
-	}
-	for _, t := range tags {
-		if err := ts.Tag(ctx, t, desc); err != nil {
-			return fmt.Errorf("oci: tagging %s:%s as %s: %w", repo, t, desc.Digest, err)
-		}
-	}
-	return nil
-}
-
 // untagAlias removes the tags of repo that name alias, once the manifest
 // it links to is deleted (distribution removed those naming the canonical
 // digest).

@@ -12,7 +12,7 @@ import (
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/bolt"
 	"github.com/imagegate/imagegate/metadata/recorder"
-	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/push"
 )
 
 // openMetadata opens the configured metadata store and the recorder
@@ -49,18 +49,18 @@ func openMetadata(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 }
 
 // locator describes where the configured storage driver keeps content.
-func locator(cfg *config.Config) middleware.Locator {
+func locator(cfg *config.Config) push.Locator {
 	switch cfg.Storage.Driver {
 	case "filesystem":
 		root, err := filepath.Abs(cfg.Storage.Filesystem.RootDirectory)
 		if err != nil {
 			root = cfg.Storage.Filesystem.RootDirectory
 		}
-		return middleware.Locator{Driver: "filesystem", Root: root}
+		return push.Locator{Driver: "filesystem", Root: root}
 	case "s3":
-		return middleware.Locator{Driver: "s3", Bucket: cfg.Storage.S3.Bucket,
+		return push.Locator{Driver: "s3", Bucket: cfg.Storage.S3.Bucket,
 			KeyPrefix: strings.TrimPrefix(cfg.Storage.S3.RootDirectory, "/")}
 	default:
-		return middleware.Locator{Driver: cfg.Storage.Driver}
+		return push.Locator{Driver: cfg.Storage.Driver}
 	}
 }

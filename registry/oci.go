@@ -1,36 +1,32 @@
 package registry
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/distribution/distribution/v3"
 	distauth "github.com/distribution/distribution/v3/registry/auth"
-	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/push"
 )
 
 // ociOptions are the OCI 1.1 completions (package oci) for the storage in
-// driver: the referrers index and the handler options. Referrers are read
-// like manifests (pull); a manifest PUT is authorized (pull, push) before
-// its body is read; a mount that names no source repository is
-// honoured only for administrators when auth is on, since it could
-// otherwise copy a blob out of a repository the caller may not read.
-func ociOptions(ctx context.Context, driver storagedriver.StorageDriver, authSvc *auth.Service, logger *slog.Logger) (oci.Options, error) {
-	ns, err := storage.NewRegistry(ctx, driver)
-	if err != nil {
-		return oci.Options{}, fmt.Errorf("registry: opening storage for OCI mounts: %w", err)
-	}
+// driver and ns. Manifest PUTs go to the push pipeline's door, authorized
+// (pull, push, as distribution asks for a PUT) before the body is read.
+// Referrers are read like manifests (pull). A mount that names no source
+// repository is honoured only for administrators when auth is on, since it
+// could otherwise copy a blob out of a repository the caller may not read.
+func ociOptions(driver storagedriver.StorageDriver, ns distribution.Namespace, pipeline *push.Pipeline, authSvc *auth.Service, logger *slog.Logger) oci.Options {
 	opts := oci.Options{Driver: driver, Namespace: ns, Logger: logger}
+	var allowPush func(w http.ResponseWriter, r *http.Request, repo string) bool
 	if authSvc != nil {
 		opts.AllowPull = authSvc.AllowPull
-		opts.AllowPush = func(w http.ResponseWriter, r *http.Request, repo string) bool {
+		allowPush = func(w http.ResponseWriter, r *http.Request, repo string) bool {
 			return authSvc.Allow(w, r, auth.ResourceActions{Type: "repository", Name: repo,
-				Actions: []string{auth.ActionPull, auth.ActionPush}}) // as distribution asks for a PUT
+				Actions: []string{auth.ActionPull, auth.ActionPush}})
 		}
 		opts.MayMountAnonymously = func(r *http.Request, repo string) bool {
 			res := distauth.Resource{Type: "repository", Name: repo}
@@ -39,5 +35,6 @@ func ociOptions(ctx context.Context, driver storagedriver.StorageDriver, authSvc
 			return err == nil && authSvc.IsAdmin(r)
 		}
 	}
-	return opts, nil
+	opts.PutManifest = push.NewDoor(pipeline, allowPush).PutManifest
+	return opts
 }

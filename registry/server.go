@@ -18,7 +18,6 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
 	// The storage drivers the configuration can name.
@@ -35,6 +34,7 @@ import (
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/shim"
 )
 
@@ -126,14 +126,25 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
-	gate := middleware.New(middleware.Options{
-		Recorder: rec, Records: store, Validator: validator,
-		Scanning: middleware.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
-		Locator:  locator(cfg), Logger: logger.With("component", "gate"), Events: events,
-	})
+	ns, err := openNamespace(ctx, cfg, driver)
+	if err != nil {
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
+	locks := push.NewLocalLocks()
 	referrers := oci.NewReferrers(driver)
+	pipeline := push.New(push.Options{
+		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
+		Recorder: rec, Records: store, Validator: validator, Locks: locks,
+		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
+		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
+	})
+	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
+		Logger: logger.With("component", "guard")})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
-		middleware.ReferrersMiddleware(referrers), gate.Middleware()}}
+		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
 	var authSvc *auth.Service
 	var robots *auth.Robots
 	var ociOpts oci.Options
@@ -149,7 +160,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	app, err := newApp(ctx, dcfg)
 	if err == nil {
-		ociOpts, err = ociOptions(ctx, driver, authSvc, logger.With("component", "oci"))
+		ociOpts = ociOptions(driver, ns, pipeline, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
 		events.Close()
@@ -174,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(ctx, cfg, driver, diffIDs, gate, referrers, authSvc, events, logger); err != nil {
+	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {
@@ -182,11 +193,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if o.scanner != nil {
 		s.ready.add("scanner", scannerCheck(o.scanner))
-		ns, err := storage.NewRegistry(ctx, driver)
-		if err != nil {
-			return nil, fmt.Errorf("registry: opening storage for rescans: %w", err)
-		}
-		s.rescans = gate.Rescanner(ns)
+		s.rescans = pipeline.Rescanner()
 	}
 	s.handler = s.routes()
 	return s, nil

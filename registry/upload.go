@@ -5,48 +5,30 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"github.com/distribution/distribution/v3"
-	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/reference"
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/reqctx"
 	"github.com/imagegate/imagegate/metadata"
-	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
-	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/shim"
 )
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
-// registry's storage driver and gate. authSvc nil leaves them open.
-func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, gate *middleware.Gate,
-	referrers *oci.Referrers, authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
-	// The storage options distribution's App applies under our
-	// configuration (config.Distribution): foreign layer URLs only when
-	// allowed, complete indexes. Deletion lets a failed upload revert its
-	// images. Repositories keep the referrers index as on /v2/.
-	urls := "^$"
-	if cfg.Validation.ForeignLayers {
-		urls = config.ForeignLayerURLs
-	}
-	plain, err := storage.NewRegistry(ctx, driver, storage.EnableDelete,
-		storage.ManifestURLsAllowRegexp(regexp.MustCompile(urls)), storage.EnableValidateImageIndexImagesExist)
-	if err != nil {
-		return nil, fmt.Errorf("registry: opening storage for uploads: %w", err)
-	}
-	ns := referrersNamespace{Namespace: plain, index: referrers}
+// registry's storage and push pipeline. authSvc nil leaves them open.
+func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, pipeline *push.Pipeline,
+	authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
 	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
 	if err != nil {
 		return nil, fmt.Errorf("registry: upload.layercompression: %w", err)
 	}
 	u := cfg.Upload
 	in := shim.New(shim.Options{
-		Namespace: ns, Driver: driver, Gate: gate, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
+		Namespace: ns, Driver: driver, Pipeline: pipeline, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
 		Logger: logger.With("component", "upload"),
 		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
 			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},
@@ -72,22 +54,6 @@ func newUploads(ctx context.Context, cfg *config.Config, driver storagedriver.St
 		}
 	}
 	return h, nil
-}
-
-// referrersNamespace is a Namespace whose repositories keep the referrers
-// index, like every repository of the /v2/ middleware chain.
-type referrersNamespace struct {
-	distribution.Namespace
-	index *oci.Referrers
-}
-
-// Repository implements distribution.Namespace.
-func (n referrersNamespace) Repository(ctx context.Context, name reference.Named) (distribution.Repository, error) {
-	repo, err := n.Namespace.Repository(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return middleware.WithReferrers(repo, n.index), nil
 }
 
 // registerUploads mounts the upload endpoints on mux.

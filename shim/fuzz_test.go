@@ -26,7 +26,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
-	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/validate"
 )
 
@@ -139,7 +139,7 @@ func fuzzIngester(t *testing.T) (storagedriver.StorageDriver, distribution.Names
 		t.Fatal(err)
 	}
 	return drv, ns, New(Options{Namespace: ns, Driver: drv, Limits: fuzzLimits,
-		Gate: middleware.New(middleware.Options{Recorder: nopRecorder{}, Validator: v})})
+		Pipeline: push.New(push.Options{Namespace: ns, Recorder: nopRecorder{}, Validator: v})})
 }
 
 // TestFuzzSeedsReachTheGate: the valid seeds of FuzzIngest (docker save,

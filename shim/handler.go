@@ -15,6 +15,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/google/uuid"
+
+	"github.com/imagegate/imagegate/push"
 )
 
 // HeaderUploadID carries an upload's id: in every response to an upload,
@@ -214,7 +216,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 		serveError(w, errcode.ErrorCodeTooManyRequests.WithMessage("too many uploads are running on this replica (upload.progress.maxuploads); retry later"))
 		return
 	}
-	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up, User: owner}
+	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up, User: owner, Requester: push.RequesterOf(r)}
 	if caller != nil {
 		req.MayPush = func(repo string) error {
 			if caller.MayPush(repo) {
@@ -223,7 +225,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 			return errDenied(repo)
 		}
 	}
-	images, err := h.in.Ingest(withRequest(r), req)
+	images, err := h.in.Ingest(r.Context(), req)
 	if err != nil {
 		code, msg := errorSummary(err)
 		up.finish(nil, code, msg)
@@ -247,15 +249,6 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 	up.finish(images, "", "")
 	h.logger.InfoContext(r.Context(), "upload stored", "upload_id", id, "images", len(images))
 	writeJSON(w, http.StatusCreated, uploadResponse{UploadID: id, Images: images})
-}
-
-// requestKey is where distribution's context keeps the HTTP request; the
-// gate reads the client's address and user agent from it for the record.
-const requestKey = "http.request"
-
-// withRequest is r's context carrying r as distribution's handlers do.
-func withRequest(r *http.Request) context.Context {
-	return context.WithValue(r.Context(), requestKey, r) //nolint:staticcheck // distribution's key is this string
 }
 
 // errDenied is the answer to a caller without push on repo.

@@ -17,7 +17,8 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/push"
 )
 
 // Options configure an Ingester.
@@ -29,8 +30,9 @@ type Options struct {
 	// Driver is the storage driver under Namespace; the staging
 	// repository of each upload is removed through it.
 	Driver storagedriver.StorageDriver
-	// Gate is the gate every manifest passes through.
-	Gate *middleware.Gate
+	// Pipeline is the push pipeline every manifest goes through: all of an
+	// upload's manifests are gated first, then committed together.
+	Pipeline *push.Pipeline
 	// Limits bound each upload.
 	Limits Limits
 	// Compression is how uncompressed layers are stored (default gzip).
@@ -89,6 +91,8 @@ type Request struct {
 	// User is the uploader's subject ("" without auth); it names the
 	// directory of the upload's archive (Options.Archive).
 	User string
+	// Requester is who sent the upload, for the push records.
+	Requester push.Requester
 }
 
 // stagingRoot is the repository namespace under which each upload's blobs
@@ -178,8 +182,9 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 	if err := s.drain(); err != nil {
 		return nil, err
 	}
+	var kept *metadata.Archive
 	if orig != nil {
-		if ctx, err = in.commitOriginal(ctx, orig, received); err != nil {
+		if kept, err = in.commitOriginal(ctx, orig, received); err != nil {
 			return nil, err
 		}
 	}
@@ -210,21 +215,21 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 			}
 		}
 	}
-	return in.publish(ctx, staging, images, targets, u, l)
+	return in.publish(ctx, staging, images, targets, u, l, upload{archive: kept, requester: req.Requester})
 }
 
 // commitOriginal reads what may be left of the body after the archive's
 // end (under the limits; normally nothing), stores the archive, and
-// returns ctx telling the gate to name it in the records.
-func (in *Ingester) commitOriginal(ctx context.Context, orig *original, received io.Reader) (context.Context, error) {
+// returns it (its Key a path in the storage driver) for the records.
+func (in *Ingester) commitOriginal(ctx context.Context, orig *original, received io.Reader) (*metadata.Archive, error) {
 	if _, err := io.Copy(io.Discard, received); err != nil {
-		return ctx, streamError(err)
+		return nil, streamError(err)
 	}
 	size, dgst, err := orig.commit(ctx)
 	if err != nil {
-		return ctx, err
+		return nil, err
 	}
-	return middleware.WithArchive(ctx, orig.path, size, dgst), nil
+	return &metadata.Archive{Key: orig.path, Size: size, Digest: dgst}, nil
 }
 
 // has reports whether the archive holds a file called name.

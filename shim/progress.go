@@ -72,7 +72,9 @@ type Upload struct {
 // noteRejection keeps the gate's refusal record for the failure report.
 func (u *Upload) noteRejection(rec metadata.Record) {
 	u.mu.Lock()
-	u.rejected, u.rejectedRepo = rec.ID, rec.Repository
+	if u.rejected == "" { // the refusal itself; withdrawn pushes follow it
+		u.rejected, u.rejectedRepo = rec.ID, rec.Repository
+	}
 	u.mu.Unlock()
 }
 

@@ -14,24 +14,27 @@ const module = "github.com/imagegate/imagegate"
 
 // forbidden lists, per package prefix, the imports it must not have.
 var forbidden = map[string][]string{
-	module + "/config":     {module + "/registry", module + "/middleware", module + "/auth", module + "/metadata"},
-	module + "/metadata":   {module + "/registry", module + "/middleware", module + "/api", module + "/auth", module + "/scan/trivy"},
-	module + "/auth":       {module + "/registry", module + "/middleware", module + "/api", module + "/metadata"},
-	module + "/api":        {module + "/registry", module + "/middleware", module + "/scan/trivy"},
-	module + "/middleware": {module + "/registry", module + "/api", module + "/scan/trivy"},
-	module + "/validate":   {module + "/registry", module + "/middleware", module + "/metadata"},
+	module + "/config":   {module + "/registry", module + "/middleware", module + "/auth", module + "/metadata"},
+	module + "/metadata": {module + "/registry", module + "/middleware", module + "/api", module + "/auth", module + "/scan/trivy"},
+	module + "/auth":     {module + "/registry", module + "/middleware", module + "/api", module + "/metadata"},
+	module + "/api":      {module + "/registry", module + "/middleware", module + "/scan/trivy"},
+	// The push pipeline is called by its doors (registry, shim), never the other way.
+	module + "/push": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/notify", module + "/scan/trivy"},
+	// The guard on distribution's handlers shares the pipeline's types and locks.
+	module + "/middleware": {module + "/registry", module + "/api", module + "/shim", module + "/scan/trivy"},
+	module + "/validate":   {module + "/registry", module + "/middleware", module + "/push", module + "/metadata"},
 	// diff_ids are computed from blob bytes alone: no gate, no scanner, no records.
 	module + "/diffid":   {module + "/registry", module + "/middleware", module + "/validate", module + "/scan", module + "/metadata", module + "/shim"},
 	module + "/policy":   {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry": {module + "/cmd", module + "/scan/trivy"},
 	module + "/internal": {module + "/registry", module + "/cmd", module + "/middleware"},
-	// The tarball shim is a door in front of the gate, never the other way.
-	module + "/shim": {module + "/registry", module + "/api", module + "/notify", module + "/scan/trivy"},
+	// The tarball shim is a door in front of the push pipeline, never the other way.
+	module + "/shim": {module + "/registry", module + "/middleware", module + "/api", module + "/notify", module + "/scan/trivy"},
 	// Notifications read records; the gate and the shim call them through interfaces.
 	module + "/notify": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/scan"},
 	// The OCI 1.1 handlers sit in front of distribution, beside the gate.
-	module + "/oci": {module + "/registry", module + "/middleware", module + "/metadata", module + "/api", module + "/scan"},
+	module + "/oci": {module + "/registry", module + "/middleware", module + "/push", module + "/metadata", module + "/api", module + "/scan"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},

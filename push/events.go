@@ -1,4 +1,4 @@
-package middleware
+package push
 
 import (
 	"context"
@@ -22,36 +22,26 @@ type Events interface {
 	Scanned(ctx context.Context, rec metadata.Record)
 }
 
-// published hands the final state of rec to the events sink.
-func (g *Gate) published(ctx context.Context, rec *metadata.Record, f metadata.Finish) {
-	if g.events == nil {
-		return
-	}
-	final := *rec
-	final.Status, final.Reason, final.CommittedAt = f.Status, f.Reason, &f.CommittedAt
-	g.events.Publish(ctx, final)
-}
-
-// rejected hands a rejected push's record to the events sink.
-func (g *Gate) rejected(ctx context.Context, rec *metadata.Record) {
-	if g.events != nil {
-		g.events.Publish(ctx, *rec)
+// publish hands a copy of rec, final, to the events sink.
+func (p *Pipeline) publish(ctx context.Context, rec *metadata.Record) {
+	if p.opts.Events != nil {
+		p.opts.Events.Publish(ctx, *rec)
 	}
 }
 
 // scanned reports rec's scan, when the scan stage ran.
-func (g *Gate) scanned(ctx context.Context, rec *metadata.Record) {
-	if g.events != nil && rec.Scan != nil {
-		g.events.Scanned(ctx, *rec)
+func (p *Pipeline) scanned(ctx context.Context, rec *metadata.Record) {
+	if p.opts.Events != nil && rec.Scan != nil {
+		p.opts.Events.Scanned(ctx, *rec)
 	}
 }
 
 // rescanned reports a rescan's outcome.
-func (g *Gate) rescanned(ctx context.Context, repo string, d digest.Digest, mediaType string, s *metadata.ScanSummary) {
-	if g.events == nil {
+func (p *Pipeline) rescanned(ctx context.Context, who Requester, repo string, d digest.Digest, mediaType string, s *metadata.ScanSummary) {
+	if p.opts.Events == nil {
 		return
 	}
 	rec := metadata.Record{Repository: repo, Digest: d, MediaType: mediaType, Scan: s}
-	requester(ctx, &rec)
-	g.events.Scanned(ctx, rec)
+	who.fill(&rec)
+	p.opts.Events.Scanned(ctx, rec)
 }

@@ -1,4 +1,4 @@
-package middleware
+package push
 
 import (
 	"context"
@@ -14,19 +14,18 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
-	"github.com/imagegate/imagegate/scan"
 	"github.com/imagegate/imagegate/validate"
 )
 
 // Rescanner scans stored manifests again with the current vulnerability
 // DB, under the repository's policy, without recording anything.
 type Rescanner struct {
-	gate *Gate
-	ns   distribution.Namespace
+	p *Pipeline
 }
 
-// Rescanner returns a rescanner reading manifests and blobs from ns.
-func (g *Gate) Rescanner(ns distribution.Namespace) *Rescanner { return &Rescanner{gate: g, ns: ns} }
+// Rescanner returns a rescanner reading manifests and blobs from the
+// pipeline's namespace, deciding with its scan stage's policies.
+func (p *Pipeline) Rescanner() *Rescanner { return &Rescanner{p: p} }
 
 // maxRescanConfig bounds the image config read for a rescan.
 const maxRescanConfig = 8 << 20
@@ -34,15 +33,15 @@ const maxRescanConfig = 8 << 20
 // Rescan scans manifest d of repo. An unknown manifest, an index or an
 // artifact is answered with an OCI error.
 func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (*metadata.ScanSummary, error) {
-	g := rs.gate
-	if g.scanning.Scanner == nil {
+	p := rs.p
+	if p.opts.Scanning.Scanner == nil {
 		return nil, errcode.ErrorCodeUnavailable.WithMessage("this server has no scanner")
 	}
 	named, err := reference.WithName(repo)
 	if err != nil {
 		return nil, errcode.ErrorCodeNameInvalid.WithDetail(err.Error())
 	}
-	r, err := rs.ns.Repository(ctx, named)
+	r, err := p.opts.Namespace.Repository(ctx, named)
 	if err != nil {
 		return nil, fmt.Errorf("opening repository %s: %w", repo, err)
 	}
@@ -90,22 +89,15 @@ func (rs *Rescanner) Rescan(ctx context.Context, repo string, d digest.Digest) (
 	if err := json.Unmarshal(config, &img); err != nil {
 		return nil, errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
 	}
-	if err := g.validator.VerifyDiffIDs(ctx, shape.Layers, img.RootFS.DiffIDs, blobs); err != nil {
+	if err := p.opts.Validator.VerifyDiffIDs(ctx, shape.Layers, img.RootFS.DiffIDs, blobs); err != nil {
 		return nil, err
 	}
-	t := scan.Target{Repository: repo, Digest: d, MediaType: mediaType, RawManifest: payload, RawConfig: config,
-		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) { return blobs.Open(ctx, d) }}
-	for _, l := range shape.Layers {
-		t.Layers = append(t.Layers, scan.Layer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
-	}
-	sctx, cancel := context.WithTimeout(ctx, g.scanning.Timeout)
-	defer cancel()
-	report, err := g.scanning.Scanner.Scan(sctx, t)
+	rule := p.opts.Scanning.Policies.For(repo)
+	report, verdict, err := p.scanImage(ctx, rule, imageTarget(repo, d, mediaType, payload, config, shape.Layers, blobs))
 	if err != nil {
 		return nil, err
 	}
-	rule := g.scanning.Policies.For(repo)
-	summary := summarize(report, rule, rule.Evaluate(report, g.now()))
-	g.rescanned(ctx, repo, d, mediaType, summary)
+	summary := summarize(report, rule, verdict)
+	p.rescanned(ctx, RequesterFrom(ctx), repo, d, mediaType, summary)
 	return summary, nil
 }

@@ -1,7 +1,8 @@
-package middleware
+package push
 
 import (
 	"path"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -37,4 +38,11 @@ func (l Locator) Locate(manifest digest.Digest, blobs []digest.Digest) metadata.
 		}
 	}
 	return loc
+}
+
+// Archive returns a, whose Key is a path in the storage driver, with the
+// bucket and the object key that path has.
+func (l Locator) Archive(a metadata.Archive) metadata.Archive {
+	a.Bucket, a.Key = l.Bucket, path.Join(l.KeyPrefix, strings.TrimPrefix(a.Key, "/"))
+	return a
 }

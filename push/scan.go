@@ -1,4 +1,4 @@
-package middleware
+package push
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"io"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/policy"
@@ -33,46 +35,32 @@ const maxRecordedFindings = 1000
 // detailFindings is how many findings a refusal lists (the worst first).
 const detailFindings = 10
 
-// scanStage scans an image manifest under its repository's policy and
-// fills rec.Scan. It returns the refusal (an errcode.Error) when the policy
-// blocks the push, nil when it may pass.
-func (g *Gate) scanStage(ctx context.Context, repo *repository, rec *metadata.Record, res *validate.Result, payload []byte) error {
-	if g.scanning.Policies == nil || (res.Kind != validate.KindImage && res.Unscannable == "") {
+// scan scans an image under its repository's policy and fills the
+// record's scan summary. It returns the refusal (an errcode.Error) when
+// the policy blocks the push, nil when it may pass.
+func (p *Pipeline) scan(ctx context.Context, x *Push) error {
+	res, rec := x.result, x.record
+	if p.opts.Scanning.Policies == nil || (res.Kind != validate.KindImage && res.Unscannable == "") {
 		return nil
 	}
-	rule := g.scanning.Policies.For(rec.Repository)
+	rule := p.opts.Scanning.Policies.For(rec.Repository)
 	if rule.Mode == policy.Off {
 		return nil
 	}
 	if res.Unscannable != "" {
-		return g.unscannable(ctx, rec, rule, res.Unscannable)
+		return p.unscannable(ctx, rec, rule, res.Unscannable)
 	}
-	if g.scanning.Scanner == nil {
-		return g.scanFailed(ctx, rec, rule, errNoScanner)
+	if p.opts.Scanning.Scanner == nil {
+		return p.scanFailed(ctx, rec, rule, errNoScanner)
 	}
-	target := scan.Target{
-		Repository:  rec.Repository,
-		Digest:      rec.Digest,
-		MediaType:   rec.MediaType,
-		RawManifest: payload,
-		RawConfig:   res.RawConfig,
-		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
-			return repo.Blobs(ctx).Open(ctx, d)
-		},
-	}
-	for _, l := range res.Shape.Layers {
-		target.Layers = append(target.Layers, scan.Layer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
-	}
-	sctx, cancel := context.WithTimeout(ctx, g.scanning.Timeout)
-	defer cancel()
 	started := time.Now()
-	report, err := g.scanning.Scanner.Scan(sctx, target)
+	report, verdict, err := p.scanImage(ctx, rule,
+		imageTarget(rec.Repository, rec.Digest, rec.MediaType, x.Payload, res.RawConfig, res.Shape.Layers, x.repo.Blobs(ctx)))
 	if err != nil {
-		return g.scanFailed(ctx, rec, rule, err)
+		return p.scanFailed(ctx, rec, rule, err)
 	}
-	verdict := rule.Evaluate(report, g.now())
 	rec.Scan = summarize(report, rule, verdict)
-	g.logger.InfoContext(ctx, "image scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
+	p.logger.InfoContext(ctx, "image scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
 		"findings", len(report.Vulnerabilities), "violations", len(verdict.Violations), "verdict", rec.Scan.Verdict,
 		"duration_ms", time.Since(started).Milliseconds())
 	if !verdict.Block {
@@ -81,14 +69,36 @@ func (g *Gate) scanStage(ctx context.Context, repo *repository, rec *metadata.Re
 	return errcode.ErrorCodeDenied.WithMessage(verdict.Message).WithDetail(refusalDetail(verdict, report))
 }
 
+// scanImage scans target, bounded by the scan timeout, and evaluates the
+// report under rule: the scan and decide stages a push and a rescan share.
+func (p *Pipeline) scanImage(ctx context.Context, rule policy.Rule, target scan.Target) (*scan.Report, policy.Verdict, error) {
+	sctx, cancel := context.WithTimeout(ctx, p.opts.Scanning.Timeout)
+	defer cancel()
+	report, err := p.opts.Scanning.Scanner.Scan(sctx, target)
+	if err != nil {
+		return nil, policy.Verdict{}, err
+	}
+	return report, rule.Evaluate(report, p.now()), nil
+}
+
+// imageTarget is what the scanner reads of an image stored in blobs.
+func imageTarget(repo string, d digest.Digest, mediaType string, manifest, config []byte, layers []v1.Descriptor, blobs distribution.BlobStore) scan.Target {
+	t := scan.Target{Repository: repo, Digest: d, MediaType: mediaType, RawManifest: manifest, RawConfig: config,
+		Open: func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) { return blobs.Open(ctx, d) }}
+	for _, l := range layers {
+		t.Layers = append(t.Layers, scan.Layer{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
+	}
+	return t
+}
+
 // unscannable decides on image content no scanner can read (foreign
 // layers, image layers behind a non-image config): an enforce policy
 // refuses it for good — retrying cannot help, so it is not onerror's
 // business — and an audit policy records why nothing was scanned.
-func (g *Gate) unscannable(ctx context.Context, rec *metadata.Record, rule policy.Rule, why string) error {
-	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: g.now(), Error: why, PolicyName: rule.Repositories,
+func (p *Pipeline) unscannable(ctx context.Context, rec *metadata.Record, rule policy.Rule, why string) error {
+	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: p.now(), Error: why, PolicyName: rule.Repositories,
 		Verdict: string(rule.Mode) + ":unscannable"}
-	g.logger.WarnContext(ctx, "image cannot be scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
+	p.logger.WarnContext(ctx, "image cannot be scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
 		"policy", rule.Repositories, "mode", string(rule.Mode), "reason", why)
 	if rule.Mode != policy.Enforce {
 		return nil
@@ -98,9 +108,9 @@ func (g *Gate) unscannable(ctx context.Context, rec *metadata.Record, rule polic
 }
 
 // scanFailed applies the policy's onerror to a scan that did not finish.
-func (g *Gate) scanFailed(ctx context.Context, rec *metadata.Record, rule policy.Rule, err error) error {
-	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: g.now(), Error: err.Error(), PolicyName: rule.Repositories}
-	g.logger.WarnContext(ctx, "image scan failed", "repository", rec.Repository, "digest", rec.Digest.String(),
+func (p *Pipeline) scanFailed(ctx context.Context, rec *metadata.Record, rule policy.Rule, err error) error {
+	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: p.now(), Error: err.Error(), PolicyName: rule.Repositories}
+	p.logger.WarnContext(ctx, "image scan failed", "repository", rec.Repository, "digest", rec.Digest.String(),
 		"policy", rule.Repositories, "onerror", string(rule.OnError), "error", err.Error())
 	if rule.OnError == policy.Accept {
 		rec.Scan.Verdict = "scan-failed-accepted"
@@ -111,7 +121,7 @@ func (g *Gate) scanFailed(ctx context.Context, rec *metadata.Record, rule policy
 	if errors.Is(err, scan.ErrBusy) {
 		why = "every scan worker stayed busy"
 	} else if errors.Is(err, context.DeadlineExceeded) {
-		why = fmt.Sprintf("the scan did not finish within %s", g.scanning.Timeout)
+		why = fmt.Sprintf("the scan did not finish within %s", p.opts.Scanning.Timeout)
 	} else if errors.Is(err, scan.ErrNoDB) {
 		why = "no vulnerability database is loaded yet"
 	}

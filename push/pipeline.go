@@ -1,0 +1,188 @@
+// Package push owns a push from the moment a door has authorized it to the
+// moment it is recorded. Both doors — the /v2/ manifest PUT (Door) and the
+// tarball upload shim — hand it a Push; the pipeline runs it through the
+// same stages, each a plain function over that one value:
+//
+//	gate:   parse → validate → describe → scan → decide        (Pipeline.Gate)
+//	commit: lock tags → record pending → store → link → tag →
+//	        record outcome → notify                             (Pipeline.Commit)
+//
+// distribution is the storage engine, used through its Go storage API
+// (namespace → repository → manifests, tags); its HTTP handlers never see
+// a manifest PUT. Tags move under a lock (TagLocks), so each record says
+// truthfully what its tags named before. A crash between storing and
+// recording leaves a pending record the Sweeper resolves.
+package push
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+
+	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/validate"
+)
+
+// Recorder is where the pipeline writes records (metadata/recorder).
+type Recorder interface {
+	Put(ctx context.Context, r *metadata.Record) error
+	Finish(ctx context.Context, id string, f metadata.Finish) error
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	// Namespace is the registry's storage, opened with the storage options
+	// distribution's app applies (foreign layer URLs, complete indexes).
+	Namespace distribution.Namespace
+	// Referrers is the referrers index; Aliases links digests of other
+	// algorithms (sha512) to the canonical one.
+	Referrers *oci.Referrers
+	Aliases   *oci.Aliases
+	Recorder  Recorder
+	// Records is read to check an index's children passed the gate.
+	Records   metadata.Store
+	Validator *validate.Validator
+	// Scanning is the scan stage; a nil Scanner with a policy counts as a
+	// failed scan (see policy onerror).
+	Scanning Scanning
+	// Locks serialise the moves of each tag; nil means LocalLocks (one
+	// process).
+	Locks   TagLocks
+	Locator Locator
+	Logger  *slog.Logger
+	// Events, when set, receives final records and scan results.
+	Events Events
+	// CommitTimeout bounds a commit, which runs to its end even when the
+	// client goes away (default 2 minutes).
+	CommitTimeout time.Duration
+}
+
+// Pipeline runs pushes. It is safe for concurrent use.
+type Pipeline struct {
+	opts   Options
+	locks  TagLocks
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns a pipeline over opts.
+func New(opts Options) *Pipeline {
+	p := &Pipeline{opts: opts, locks: opts.Locks, logger: opts.Logger, now: func() time.Time { return time.Now().UTC() }}
+	if p.locks == nil {
+		p.locks = NewLocalLocks()
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	if p.opts.CommitTimeout <= 0 {
+		p.opts.CommitTimeout = 2 * time.Minute
+	}
+	return p
+}
+
+// Run gates x and, when the gate lets it through, commits it: one
+// manifest PUT. It returns the gate's refusal (an errcode.Error), or an
+// error storing or recording it.
+func (p *Pipeline) Run(ctx context.Context, x *Push) error {
+	if err := p.Gate(ctx, x); err != nil {
+		return err
+	}
+	return p.Commit(ctx, x)
+}
+
+// Gate decides whether x may be stored: it parses the manifest once,
+// validates it, describes it as a record, scans an image under its
+// repository's policy and checks an index's children passed the gate.
+// Nothing is stored. A refusal is recorded (rejected), published and
+// returned as an errcode.Error; any other error means the gate could not
+// decide (storage or metadata unreachable).
+//
+// batch are pushes of the same upload that passed the gate before x and
+// will be committed with it: an index may list them.
+func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
+	repo, err := p.repository(ctx, x.Repository)
+	if err != nil {
+		return err
+	}
+	x.repo = repo
+	x.stage(StageValidating)
+	err = p.parse(x)
+	if err == nil {
+		x.result, err = p.validate(ctx, x, batch)
+	}
+	x.record = p.describe(x)
+	if err == nil {
+		x.stage(StageScanning)
+		err = p.scan(ctx, x)
+		p.scanned(ctx, x.record)
+	}
+	if err == nil {
+		err = p.decideIndex(ctx, x, batch)
+	}
+	if err != nil {
+		if refusal, ok := asRefusal(err); ok {
+			p.reject(ctx, x, refusal.Message)
+		}
+		return err
+	}
+	return nil
+}
+
+// Commit stores pushes that passed the gate, all or nothing: it locks
+// every tag they move, records each as pending (with what its tags named
+// before), stores the manifests (in order: an index after its children),
+// links sha512 digests and indexes referrers, points the tags, records
+// each outcome and only then publishes events. Once the pending records
+// are written it runs to its end even if ctx is cancelled (bounded by
+// Options.CommitTimeout): the client may go away, the push completes.
+// When storing fails, the tags are put back, new manifests deleted and
+// every record finished as failed.
+func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) (err error) {
+	unlock, err := p.locks.Lock(ctx, tagKeys(pushes))
+	if err != nil {
+		return errTagBusy(err)
+	}
+	defer unlock()
+	if err := p.recordPending(ctx, pushes); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CommitTimeout)
+	defer cancel()
+	if err := p.storeAll(ctx, pushes); err != nil {
+		p.undo(ctx, pushes)
+		p.finishAll(ctx, pushes, metadata.StatusFailed, err.Error())
+		return storeError(err)
+	}
+	p.finishAll(ctx, pushes, metadata.StatusAccepted, "")
+	return nil
+}
+
+// Withdraw records x, which passed the gate but will not be committed
+// because another push of its upload was refused, as rejected for reason.
+func (p *Pipeline) Withdraw(ctx context.Context, x *Push, reason string) {
+	if x.record != nil && x.record.Status == "" {
+		p.reject(ctx, x, reason)
+	}
+}
+
+// storeAll stores each push's manifest, its links and its tags.
+func (p *Pipeline) storeAll(ctx context.Context, pushes []*Push) error {
+	for _, x := range pushes {
+		x.stage(StageStoring)
+		if err := p.store(ctx, x); err != nil {
+			return err
+		}
+		if err := p.link(ctx, x); err != nil {
+			return err
+		}
+	}
+	for _, x := range pushes {
+		if err := p.tag(ctx, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}

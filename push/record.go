@@ -1,0 +1,81 @@
+package push
+
+import (
+	"context"
+	"errors"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// recordPending writes each push's record as pending, with the tag moves
+// read under the commit's lock: the one durable write before anything is
+// stored. When it cannot be written (fail-closed), nothing is stored.
+func (p *Pipeline) recordPending(ctx context.Context, pushes []*Push) error {
+	for _, x := range pushes {
+		moves, err := p.tagMoves(ctx, x)
+		if err != nil {
+			return err
+		}
+		x.record.TagMoves = moves
+		x.record.Status = metadata.StatusPending
+		if err := p.opts.Recorder.Put(ctx, x.record); err != nil {
+			return errNotRecorded("push", err)
+		}
+		x.recorded()
+	}
+	return nil
+}
+
+// reject records x as refused by the gate and publishes it. The refusal
+// stands whether or not the record can be written; a failure to write it
+// is logged.
+func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
+	rec := x.record
+	rec.Status, rec.Reason, rec.Archive = metadata.StatusRejected, reason, nil
+	if err := p.opts.Recorder.Put(ctx, rec); err != nil {
+		p.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())
+	}
+	p.logger.InfoContext(ctx, "push rejected", "repository", rec.Repository, "digest", rec.Digest.String(),
+		"reason", reason, "record_id", rec.ID)
+	x.recorded()
+	p.publish(ctx, rec)
+}
+
+// finishAll records the outcome of every push, then publishes them: events
+// follow the whole commit, never part of it. The pushes have happened (or
+// failed), so a failure to record is logged, not returned: the recorder
+// queues it, and the Sweeper resolves what stays pending.
+func (p *Pipeline) finishAll(ctx context.Context, pushes []*Push, status metadata.Status, reason string) {
+	for _, x := range pushes {
+		f := metadata.Finish{Status: status, Reason: reason, CommittedAt: p.now()}
+		if err := p.opts.Recorder.Finish(ctx, x.record.ID, f); err != nil {
+			p.logger.ErrorContext(ctx, "recording outcome failed", "record_id", x.record.ID,
+				"status", string(status), "error", err.Error())
+		}
+		x.record.Status, x.record.Reason, x.record.CommittedAt = f.Status, f.Reason, &f.CommittedAt
+		x.recorded()
+	}
+	for _, x := range pushes {
+		p.publish(ctx, x.record)
+	}
+}
+
+// asRefusal reports whether err is the gate's verdict on the content (an
+// OCI error a client can act on) rather than a failure to reach storage.
+func asRefusal(err error) (errcode.Error, bool) {
+	var e errcode.Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return e, false
+}
+
+// errNotRecorded answers a push that could not be recorded while the
+// metadata store is unreachable (fail-closed): nothing was changed.
+func errNotRecorded(action string, cause error) error {
+	return errcode.ErrorCodeUnavailable.WithMessage(
+		action + " refused: the push record could not be written (metadata store unreachable); nothing was changed — retry later").
+		WithDetail(map[string]string{"reason": cause.Error()})
+}
