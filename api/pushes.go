@@ -22,20 +22,29 @@ type pushesPage struct {
 
 // listPushes answers GET /api/v1/pushes?repository=&user=&digest=&since=&limit=&cursor=
 // with records newest first, one page at a time; a Link header names the
-// next page.
+// next page. With status=pending it lists pending records instead
+// (listPending); any other status is a QUERY_INVALID.
 func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
+	switch status := r.URL.Query().Get("status"); status {
+	case "":
+	case string(metadata.StatusPending):
+		a.listPending(w, r)
+		return
+	default:
+		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(`status: only "pending" can be listed, got `+strconv.Quote(status)))
+		return
+	}
 	q, err := parseQuery(r.URL.Query())
 	if err != nil {
 		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(err.Error()))
 		return
 	}
-	// A repository's records are readable by whoever may pull it; records
-	// across repositories (by user, by digest alone, or all) only by admins.
-	if q.Repository != "" && q.User == "" {
-		if !a.guard.AllowPull(w, r, q.Repository) {
-			return
-		}
-	} else if !a.guard.AllowAdmin(w, r) {
+	// Records by user span repositories, even with a repository given.
+	repo := q.Repository
+	if q.User != "" {
+		repo = ""
+	}
+	if !a.allowRecords(w, r, repo) {
 		return
 	}
 	page, err := a.store.List(r.Context(), q)
@@ -43,6 +52,23 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	a.writePage(w, r, page)
+}
+
+// allowRecords authorizes reading records: those of repository repo by
+// whoever may pull it; records across repositories (repo "") only by
+// admins. Refused, it has answered the request and returns false.
+func (a *API) allowRecords(w http.ResponseWriter, r *http.Request, repo string) bool {
+	if repo != "" {
+		return a.guard.AllowPull(w, r, repo)
+	}
+	return a.guard.AllowAdmin(w, r)
+}
+
+// writePage answers page as a pushesPage, records as the caller may see
+// them, with a Link header to the next page (r's query, its cursor
+// replaced) unless it is the last.
+func (a *API) writePage(w http.ResponseWriter, r *http.Request, page metadata.Page) {
 	out := pushesPage{Records: a.visible(r, page.Records), NextCursor: page.Next}
 	if page.Next != "" {
 		next := r.URL.Query()
@@ -66,21 +92,43 @@ func parseQuery(v url.Values) (metadata.Query, error) {
 		}
 		q.Digest = parsed
 	}
-	if s := v.Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return q, errors.New(`since: must be an RFC 3339 time such as 2026-11-27T00:00:00Z`)
-		}
-		q.Since = t
+	if v.Has("before") {
+		return q, errors.New("before: only with status=pending")
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > metadata.MaxLimit {
-			return q, errors.New("limit: must be a number from 1 to 1000")
-		}
-		q.Limit = n
+	var err error
+	if q.Since, err = parseTime(v, "since"); err != nil {
+		return q, err
+	}
+	if q.Limit, err = parseLimit(v); err != nil {
+		return q, err
 	}
 	return q.Normalize()
+}
+
+// parseTime reads the RFC 3339 time of parameter name; zero when absent.
+func parseTime(v url.Values, name string) (time.Time, error) {
+	s := v.Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, errors.New(name + `: must be an RFC 3339 time such as 2026-11-27T00:00:00Z`)
+	}
+	return t, nil
+}
+
+// parseLimit reads parameter limit, 1 to metadata.MaxLimit; 0 when absent.
+func parseLimit(v url.Values) (int, error) {
+	l := v.Get("limit")
+	if l == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > metadata.MaxLimit {
+		return 0, errors.New("limit: must be a number from 1 to 1000")
+	}
+	return n, nil
 }
 
 // storeError answers a store failure: the client's mistake as 400, a

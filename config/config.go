@@ -163,7 +163,8 @@ type DynamoDBMetadata struct {
 	// Endpoint overrides the service URL (DynamoDB Local); empty uses AWS
 	// with the default credential chain (IAM role).
 	Endpoint string `yaml:"endpoint"`
-	// CreateTable creates the table (PAY_PER_REQUEST) when it is missing.
+	// CreateTable creates the table (PAY_PER_REQUEST) when it is missing and
+	// adds the indexes an existing one lacks (a table of an older version).
 	CreateTable bool `yaml:"createtable"`
 	// Retention expires records after this long via DynamoDB TTL; 0 keeps them.
 	Retention time.Duration `yaml:"retention"`

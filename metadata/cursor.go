@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 // maxCursorBytes bounds a cursor's decoded size; real ones are far smaller.
@@ -25,4 +27,23 @@ func DecodeCursor(cursor string) ([]byte, error) {
 		return nil, errors.Join(ErrInvalid, fmt.Errorf("malformed cursor"))
 	}
 	return b, nil
+}
+
+// DecodeIDCursor unwraps a cursor that holds a record id, as the stores
+// make them (EncodeCursor of the id of a page's last record): "" for no
+// cursor, ErrInvalid when it is malformed or holds no record id (a UUID in
+// canonical form).
+func DecodeIDCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	b, err := DecodeCursor(cursor)
+	if err != nil {
+		return "", err
+	}
+	id := string(b)
+	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+		return "", fmt.Errorf("%w: cursor names no record", ErrInvalid)
+	}
+	return id, nil
 }

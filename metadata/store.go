@@ -29,10 +29,17 @@ var (
 //     ErrConflict. A retried Put therefore never duplicates a record.
 //   - Finish moves a pending record to its final status exactly once;
 //     finishing it again to the same status and time succeeds (retry).
+//     Finish to pending (or to no status) is ErrInvalid.
 //   - List returns records newest first (descending ID), at most
 //     Query.Limit per page, with an opaque cursor for the next page
 //     ("" on the last page). Pages neither skip nor repeat records that
 //     existed when the first page was read.
+//   - Pending returns the records still pending, oldest first (ascending
+//     ID), read from an index of pending records: its cost follows the
+//     number of pending records, not the size of the store. Put of a
+//     pending record enters it in that index and Finish removes it, in
+//     the same write. Paging is as for List; finishing records between
+//     pages (as a sweeper does) disturbs no page.
 //   - Every method honours ctx: cancelled or past its deadline, it returns
 //     an error wrapping ctx.Err() and changes nothing it had not committed.
 //   - Backend failures wrap ErrUnavailable.
@@ -45,6 +52,9 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Record, error)
 	// List returns one page of the records matching q, newest first.
 	List(ctx context.Context, q Query) (Page, error)
+	// Pending returns one page of the pending records matching q, oldest
+	// first. Every record returned is pending when read.
+	Pending(ctx context.Context, q PendingQuery) (Page, error)
 	// Ping checks the backend is reachable, for readiness.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -76,7 +86,7 @@ const (
 	MaxLimit     = 1000
 )
 
-// Page is one page of List.
+// Page is one page of List or Pending.
 type Page struct {
 	Records []*Record
 	// Next is the cursor of the next page, "" when this is the last.
@@ -85,11 +95,9 @@ type Page struct {
 
 // Normalize checks q and fills in its default limit.
 func (q Query) Normalize() (Query, error) {
-	switch {
-	case q.Limit < 0 || q.Limit > MaxLimit:
-		return q, errors.Join(ErrInvalid, errors.New("limit must be between 1 and 1000"))
-	case q.Limit == 0:
-		q.Limit = DefaultLimit
+	var err error
+	if q.Limit, err = normalizeLimit(q.Limit); err != nil {
+		return q, err
 	}
 	if q.Digest != "" {
 		if err := q.Digest.Validate(); err != nil {
@@ -97,6 +105,17 @@ func (q Query) Normalize() (Query, error) {
 		}
 	}
 	return q, nil
+}
+
+// normalizeLimit checks a page size, 0 meaning DefaultLimit.
+func normalizeLimit(limit int) (int, error) {
+	switch {
+	case limit < 0 || limit > MaxLimit:
+		return limit, errors.Join(ErrInvalid, errors.New("limit must be between 1 and 1000"))
+	case limit == 0:
+		return DefaultLimit, nil
+	}
+	return limit, nil
 }
 
 // Validate reports whether r can be stored.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/imagegate/imagegate/internal/boltfile"
@@ -22,7 +21,9 @@ var (
 	bucketRepo    = []byte("by_repo")   // repository \x00 id → nil
 	bucketUser    = []byte("by_user")   // subject \x00 id → nil
 	bucketDigest  = []byte("by_digest") // digest \x00 id → nil
-	allBuckets    = [][]byte{bucketRecords, bucketRepo, bucketUser, bucketDigest}
+	bucketPending = []byte("pending")   // id → repository, while the record is pending
+	bucketMeta    = []byte("meta")      // the store's own markers (migrations done)
+	allBuckets    = [][]byte{bucketRecords, bucketRepo, bucketUser, bucketDigest, bucketPending, bucketMeta}
 )
 
 // Store is a metadata.Store in a bbolt file. Concurrent Puts are batched
@@ -38,6 +39,10 @@ func Open(path string, lockWait time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata/bolt: %w", err)
 	}
+	if err := backfillPending(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("metadata/bolt: %s: %w", path, err)
+	}
 	// Batch coalesces concurrent writers into one fsync; its default wait
 	// (10 ms) for company would dominate a lone push's latency.
 	db.MaxBatchDelay = batchDelay
@@ -47,7 +52,8 @@ func Open(path string, lockWait time.Duration) (*Store, error) {
 // batchDelay is how long a write waits for others to share its fsync.
 const batchDelay = 200 * time.Microsecond
 
-// Put implements metadata.Store.
+// Put implements metadata.Store; a pending record enters the pending
+// index in the same transaction.
 func (s *Store) Put(ctx context.Context, r *metadata.Record) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -76,6 +82,9 @@ func (s *Store) Put(ctx context.Context, r *metadata.Record) error {
 				return err
 			}
 		}
+		if r.Status == metadata.StatusPending {
+			return tx.Bucket(bucketPending).Put(id, []byte(r.Repository))
+		}
 		return nil
 	})
 	return wrap("put", r.ID, err)
@@ -103,8 +112,12 @@ func indexKey(value, id string) []byte {
 	return append(append([]byte(value), 0), id...)
 }
 
-// Finish implements metadata.Store.
+// Finish implements metadata.Store, and takes the record out of the
+// pending index in the same transaction. f.Status must be final.
 func (s *Store) Finish(ctx context.Context, id string, f metadata.Finish) error {
+	if f.Status == "" || f.Status == metadata.StatusPending {
+		return fmt.Errorf("metadata/bolt: finish %s: %w: %q is not a final status", id, metadata.ErrInvalid, f.Status)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("metadata/bolt: finish %s: %w", id, err)
 	}
@@ -128,6 +141,9 @@ func (s *Store) Finish(ctx context.Context, id string, f metadata.Finish) error 
 		r.Status, r.Reason, r.CommittedAt = f.Status, f.Reason, &at
 		out, err := json.Marshal(&r)
 		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketPending).Delete([]byte(id)); err != nil {
 			return err
 		}
 		return records.Put([]byte(id), out)
@@ -188,12 +204,6 @@ func wrap(op, id string, err error) error {
 		return fmt.Errorf("metadata/bolt: %s %s: %w", op, id, err)
 	}
 	return fmt.Errorf("metadata/bolt: %s %s: %w", op, id, errors.Join(metadata.ErrUnavailable, err))
-}
-
-// validID reports whether b is a record id (a UUID), for cursors.
-func validID(b []byte) bool {
-	_, err := uuid.ParseBytes(b)
-	return err == nil && len(b) == 36
 }
 
 var _ metadata.Store = (*Store)(nil)

@@ -17,14 +17,9 @@ func (s *Store) List(ctx context.Context, q metadata.Query) (metadata.Page, erro
 	if err != nil {
 		return metadata.Page{}, err
 	}
-	var after []byte
-	if q.Cursor != "" {
-		if after, err = metadata.DecodeCursor(q.Cursor); err != nil {
-			return metadata.Page{}, err
-		}
-		if !validID(after) {
-			return metadata.Page{}, fmt.Errorf("%w: cursor names no record", metadata.ErrInvalid)
-		}
+	after, err := cursorKey(q.Cursor)
+	if err != nil {
+		return metadata.Page{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return metadata.Page{}, fmt.Errorf("metadata/bolt: list: %w", err)
@@ -60,18 +55,33 @@ func (s *Store) List(ctx context.Context, q metadata.Query) (metadata.Page, erro
 			if err != nil {
 				return err
 			}
-			if !filter(r) {
-				continue
-			}
-			if len(page.Records) == q.Limit {
-				page.Next = metadata.EncodeCursor([]byte(page.Records[q.Limit-1].ID))
+			if filter(r) && !addToPage(&page, r, q.Limit) {
 				break
 			}
-			page.Records = append(page.Records, r)
 		}
 		return nil
 	})
 	return page, wrap("list", "", err)
+}
+
+// cursorKey is the record id in cursor as a key; nil for no cursor.
+func cursorKey(cursor string) ([]byte, error) {
+	id, err := metadata.DecodeIDCursor(cursor)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	return []byte(id), nil
+}
+
+// addToPage adds r to page unless page already holds limit records: then
+// it sets page.Next to continue after them and returns false (stop).
+func addToPage(page *metadata.Page, r *metadata.Record, limit int) bool {
+	if len(page.Records) == limit {
+		page.Next = metadata.EncodeCursor([]byte(page.Records[limit-1].ID))
+		return false
+	}
+	page.Records = append(page.Records, r)
+	return true
 }
 
 // seekBelow positions c on the last key with prefix that sorts before

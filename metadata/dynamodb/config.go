@@ -21,8 +21,9 @@ type Config struct {
 	// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or dummy ones.
 	Endpoint string
 	// CreateTable makes New create the table (on-demand capacity, with its
-	// indexes) when missing, wait until it and its indexes are active, and
-	// enable TTL when Retention is set. Off: New contacts nothing and the
+	// indexes) when missing, add the indexes an existing table lacks, wait
+	// until it and its indexes are active, and enable TTL when Retention
+	// is set. Off: New contacts nothing and the
 	// table must exist (see docs/metadata-dynamodb.md).
 	CreateTable bool
 	// Retention, when positive, makes every item expire that long after

@@ -15,7 +15,8 @@ import (
 
 // Finish implements metadata.Store with one conditional UpdateItem of the
 // main item's status, reason and commit time (the body, maybe chunked, is
-// not rewritten: Get overlays these attributes on it). The condition is
+// not rewritten: Get overlays these attributes on it) that also removes
+// attrPending, taking the record out of indexPending. The condition is
 // that the record exists and is pending. When it fails, Finish reads those
 // attributes back: missing record → metadata.ErrNotFound; already finished
 // with the same status, reason and time → nil (a retry); otherwise
@@ -37,12 +38,14 @@ func (s *Store) Finish(ctx context.Context, id string, f metadata.Finish) error 
 		":committed": str(at),
 		":pending":   str(string(metadata.StatusPending)),
 	}
+	remove := " REMOVE #pending"
 	if f.Reason != "" {
 		update += ", #reason = :reason"
 		values[":reason"] = str(f.Reason)
 	} else {
-		update += " REMOVE #reason"
+		remove += ", #reason"
 	}
+	update += remove
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 mainKey(id),
@@ -50,6 +53,7 @@ func (s *Store) Finish(ctx context.Context, id string, f metadata.Finish) error 
 		ConditionExpression: aws.String("attribute_exists(#pk) AND #status = :pending"),
 		ExpressionAttributeNames: map[string]string{
 			"#pk": attrPK, "#status": attrStatus, "#committed": attrCommitted, "#reason": attrReason,
+			"#pending": attrPending,
 		},
 		ExpressionAttributeValues: values,
 	})

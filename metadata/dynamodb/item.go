@@ -60,6 +60,9 @@ func (s *Store) encode(r *metadata.Record) (*encoded, error) {
 	if r.Digest != "" {
 		e.main[attrDigest] = str(r.Digest.String())
 	}
+	if r.Status == metadata.StatusPending {
+		e.main[attrPending] = str(pendingPartition)
+	}
 	if r.Reason != "" {
 		e.main[attrReason] = str(r.Reason)
 	}

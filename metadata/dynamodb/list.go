@@ -3,11 +3,11 @@ package dynamodb
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/google/uuid"
 
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -27,15 +27,9 @@ func (s *Store) List(ctx context.Context, q metadata.Query) (metadata.Page, erro
 	if err != nil {
 		return metadata.Page{}, fmt.Errorf("metadata/dynamodb: list: %w", err)
 	}
-	before := ""
-	if q.Cursor != "" {
-		b, err := metadata.DecodeCursor(q.Cursor)
-		if err != nil {
-			return metadata.Page{}, fmt.Errorf("metadata/dynamodb: list: %w", err)
-		}
-		if before = string(b); !validID(before) {
-			return metadata.Page{}, fmt.Errorf("metadata/dynamodb: list: %w: cursor names no record", metadata.ErrInvalid)
-		}
+	before, err := metadata.DecodeIDCursor(q.Cursor)
+	if err != nil {
+		return metadata.Page{}, fmt.Errorf("metadata/dynamodb: list: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return metadata.Page{}, fmt.Errorf("metadata/dynamodb: list: %w", err)
@@ -118,8 +112,9 @@ func (s *Store) indexQuery(q metadata.Query, before string) (*dynamodb.QueryInpu
 }
 
 // queryIDs runs in, following DynamoDB's pages, until it has limit ids
-// (other than skip) and knows whether more follow.
-func (s *Store) queryIDs(ctx context.Context, in *dynamodb.QueryInput, limit int, skip string) (ids []string, more bool, err error) {
+// (other than those in skip: bounds of an inclusive BETWEEN) and knows
+// whether more follow.
+func (s *Store) queryIDs(ctx context.Context, in *dynamodb.QueryInput, limit int, skip ...string) (ids []string, more bool, err error) {
 	in.Limit = aws.Int32(int32(limit + 1))
 	for {
 		out, err := s.client.Query(ctx, in)
@@ -128,7 +123,7 @@ func (s *Store) queryIDs(ctx context.Context, in *dynamodb.QueryInput, limit int
 		}
 		for _, it := range out.Items {
 			id := getS(it, attrID)
-			if id == skip {
+			if slices.Contains(skip, id) {
 				continue
 			}
 			if len(ids) == limit {
@@ -141,10 +136,4 @@ func (s *Store) queryIDs(ctx context.Context, in *dynamodb.QueryInput, limit int
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-// validID reports whether id is a record id in canonical form.
-func validID(id string) bool {
-	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
 }

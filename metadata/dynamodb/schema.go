@@ -16,6 +16,9 @@ const (
 	attrRepo   = "gsi_repository" // S: partition key of indexRepo, projected into indexDigest
 	attrUser   = "gsi_user"       // S: partition key of indexUser; absent for anonymous
 	attrDigest = "gsi_digest"     // S: partition key of indexDigest; absent without a digest
+	// attrPending is pendingPartition while the record is pending: Put of a
+	// pending record sets it, Finish removes it, so indexPending is sparse.
+	attrPending = "gsi_pending" // S: partition key of indexPending
 
 	// Main item fields.
 	attrLayout    = "layout"       // N: layoutVersion
@@ -40,6 +43,9 @@ const (
 	indexRepo   = "by-repository"
 	indexUser   = "by-user"
 	indexDigest = "by-digest"
+	// indexPending holds pending records only (Store.Pending); it projects
+	// the repository, to filter on it.
+	indexPending = "pending"
 )
 
 // indexes lists every index and its partition key attribute.
@@ -48,6 +54,7 @@ var indexes = []struct{ name, partitionKey string }{
 	{indexRepo, attrRepo},
 	{indexUser, attrUser},
 	{indexDigest, attrDigest},
+	{indexPending, attrPending},
 }
 
 const (
@@ -56,6 +63,8 @@ const (
 	skChunkPrefix = "chunk#"
 	// allPartition is the one partition of indexAll: every record.
 	allPartition = "all"
+	// pendingPartition is the one partition of indexPending.
+	pendingPartition = "1"
 	// layoutVersion marks the item layout, for future migrations.
 	layoutVersion = "1"
 

@@ -2,10 +2,11 @@
 // deployments that run several imagegate replicas or keep no local disk.
 //
 // One table holds everything (docs/metadata-dynamodb.md): a main item per
-// record, chunk items for records above the 400 KB item limit, and four
+// record, chunk items for records above the 400 KB item limit, and five
 // keys-only global secondary indexes for listing by time, repository, user
-// and digest. Reads of records are strongly consistent; the indexes that
-// List walks are eventually consistent on AWS.
+// and digest, and pending records (a sparse index). Reads of records are
+// strongly consistent; the indexes that List and Pending walk are
+// eventually consistent on AWS.
 package dynamodb
 
 import (

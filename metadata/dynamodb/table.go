@@ -21,7 +21,8 @@ const (
 )
 
 // ensureTable creates the table unless it exists, waits until it and its
-// indexes are active, checks it has every index, and enables TTL on
+// indexes are active, adds the indexes an existing table lacks (one made
+// by an older version), checks it has every index, and enables TTL on
 // attrExpires when the store has a retention.
 func (s *Store) ensureTable(ctx context.Context) error {
 	_, err := s.client.CreateTable(ctx, tableDefinition(s.table))
@@ -30,6 +31,9 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	}
 	desc, err := s.waitActive(ctx)
 	if err != nil {
+		return err
+	}
+	if desc, err = s.addMissingIndexes(ctx, desc); err != nil {
 		return err
 	}
 	if err := checkIndexes(desc); err != nil {
@@ -41,9 +45,8 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	return nil
 }
 
-// tableDefinition is the table: pk/sk and four keys-only indexes sorted by
-// record id (the digest index also carries the repository, to filter on
-// it), billed per request.
+// tableDefinition is the table: pk/sk and the indexes of indexes (see
+// indexDefinition), billed per request.
 func tableDefinition(table string) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -53,28 +56,37 @@ func tableDefinition(table string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 		},
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrID), AttributeType: types.ScalarAttributeTypeS},
+			stringAttribute(attrPK), stringAttribute(attrSK), stringAttribute(attrID),
 		},
 	}
 	for _, ix := range indexes {
-		in.AttributeDefinitions = append(in.AttributeDefinitions,
-			types.AttributeDefinition{AttributeName: aws.String(ix.partitionKey), AttributeType: types.ScalarAttributeTypeS})
-		projection := &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
-		if ix.name == indexDigest {
-			projection = &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{attrRepo}}
-		}
-		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
-			IndexName: aws.String(ix.name),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(ix.partitionKey), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(attrID), KeyType: types.KeyTypeRange},
-			},
-			Projection: projection,
-		})
+		in.AttributeDefinitions = append(in.AttributeDefinitions, stringAttribute(ix.partitionKey))
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, indexDefinition(ix.name, ix.partitionKey))
 	}
 	return in
+}
+
+// indexDefinition is index name: partition key partitionKey, sorted by
+// record id, keys only (the digest and pending indexes also carry the
+// repository, to filter on it).
+func indexDefinition(name, partitionKey string) types.GlobalSecondaryIndex {
+	projection := &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+	if name == indexDigest || name == indexPending {
+		projection = &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{attrRepo}}
+	}
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(partitionKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrID), KeyType: types.KeyTypeRange},
+		},
+		Projection: projection,
+	}
+}
+
+// stringAttribute declares attribute name a string key attribute.
+func stringAttribute(name string) types.AttributeDefinition {
+	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 }
 
 // waitActive polls DescribeTable until the table and all its indexes are
@@ -111,8 +123,18 @@ func active(t *types.TableDescription) bool {
 	return true
 }
 
-// checkIndexes reports the indexes t lacks.
+// checkIndexes reports the indexes t lacks, and how to add them.
 func checkIndexes(t *types.TableDescription) error {
+	if missing := missingIndexes(t); len(missing) > 0 {
+		return fmt.Errorf("table %s lacks the indexes %v: start once with metadata.dynamodb.createtable on to add them, "+
+			"or add them yourself (docs/metadata-dynamodb.md)", aws.ToString(t.TableName), missing)
+	}
+	return nil
+}
+
+// missingIndexes lists the names of the indexes t lacks (one being
+// created is not missing).
+func missingIndexes(t *types.TableDescription) []string {
 	var have []string
 	for _, ix := range t.GlobalSecondaryIndexes {
 		have = append(have, aws.ToString(ix.IndexName))
@@ -123,10 +145,7 @@ func checkIndexes(t *types.TableDescription) error {
 			missing = append(missing, ix.name)
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("table %s lacks the indexes %v", aws.ToString(t.TableName), missing)
-	}
-	return nil
+	return missing
 }
 
 // enableTTL turns TTL on for attrExpires unless it already is.
