@@ -66,6 +66,10 @@ type Pipeline struct {
 	locks  TagLocks
 	logger *slog.Logger
 	now    func() time.Time
+	// crashPoint, in tests only, is called at the points a crash is
+	// simulated at: "recorded" (pending records written), "stored" (a
+	// manifest stored).
+	crashPoint func(point string)
 }
 
 // New returns a pipeline over opts.
@@ -149,6 +153,7 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) (err error) {
 	if err := p.recordPending(ctx, pushes); err != nil {
 		return err
 	}
+	p.reach("recorded")
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CommitTimeout)
 	defer cancel()
 	if err := p.storeAll(ctx, pushes); err != nil {
@@ -175,6 +180,7 @@ func (p *Pipeline) storeAll(ctx context.Context, pushes []*Push) error {
 		if err := p.store(ctx, x); err != nil {
 			return err
 		}
+		p.reach("stored")
 		if err := p.link(ctx, x); err != nil {
 			return err
 		}
@@ -185,4 +191,11 @@ func (p *Pipeline) storeAll(ctx context.Context, pushes []*Push) error {
 		}
 	}
 	return nil
+}
+
+// reach calls the test crash hook at point, if any.
+func (p *Pipeline) reach(point string) {
+	if p.crashPoint != nil {
+		p.crashPoint(point)
+	}
 }

@@ -76,6 +76,7 @@ const (
 	StageValidating = "validating"
 	StageScanning   = "scanning"
 	StageStoring    = "storing"
+	StageRecording  = "recording"
 )
 
 // Observer follows one push through the pipeline (the upload shim reports

@@ -49,6 +49,7 @@ func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 // queues it, and the Sweeper resolves what stays pending.
 func (p *Pipeline) finishAll(ctx context.Context, pushes []*Push, status metadata.Status, reason string) {
 	for _, x := range pushes {
+		x.stage(StageRecording)
 		f := metadata.Finish{Status: status, Reason: reason, CommittedAt: p.now()}
 		if err := p.opts.Recorder.Finish(ctx, x.record.ID, f); err != nil {
 			p.logger.ErrorContext(ctx, "recording outcome failed", "record_id", x.record.ID,

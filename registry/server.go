@@ -55,6 +55,10 @@ type Server struct {
 	metrics *httpMetrics
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
+	sweeper *push.Sweeper
+	// stopSweeping ends the sweeper's loop; sweeping is closed when it has.
+	stopSweeping context.CancelFunc
+	sweeping     chan struct{}
 
 	public  *http.Server
 	debug   *http.Server
@@ -182,6 +186,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		metrics: metrics,
 		failed:  make(chan error, 2),
 		oci:     ociOpts,
+		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events,
+			Logger: logger.With("component", "sweeper")}),
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
@@ -274,6 +280,7 @@ func (s *Server) Start() error {
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 		ConnState:         s.onConnState,
 	}
+	s.startSweeping()
 	tlsOn := s.cfg.HTTP.TLS.Certificate != ""
 	go func() {
 		var err error
@@ -335,6 +342,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			_ = s.debug.Close()
 		}
 	}
+	s.stopSweeper()
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
 	}
@@ -367,6 +375,28 @@ func (s *Server) Run(ctx context.Context) error {
 	err := errors.Join(serveErr, s.Shutdown(drain))
 	s.logger.Info("stopped")
 	return err
+}
+
+// sweepInterval is how often the sweeper looks for records a crash left
+// pending (push.Sweeper).
+const sweepInterval = time.Minute
+
+// startSweeping runs the sweeper until Shutdown.
+func (s *Server) startSweeping() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopSweeping, s.sweeping = cancel, make(chan struct{})
+	go func() {
+		defer close(s.sweeping)
+		s.sweeper.Run(ctx, sweepInterval)
+	}()
+}
+
+// stopSweeper ends the sweeper's loop and waits for it.
+func (s *Server) stopSweeper() {
+	if s.stopSweeping != nil {
+		s.stopSweeping()
+		<-s.sweeping
+	}
 }
 
 // randomSecret returns 32 random bytes, base64-encoded.

@@ -3,6 +3,7 @@ package upload
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,8 +54,10 @@ func TestBothDoorsSameRecord(t *testing.T) {
 }
 
 // TestRefusalRevertsTheUpload: when the gate refuses the second image of
-// an archive, the first one (already stored) is removed again and the
-// answer is the gate's refusal.
+// an archive, the first one — which passed the gate — is never stored nor
+// announced: an upload is gated whole before anything is committed. The
+// answer is the gate's refusal; the first image's record says why it was
+// not published.
 func TestRefusalRevertsTheUpload(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.Validation.MaxLayers = 2 })
 	ok, tooMany := randomImage(t, 4096, 1), randomImage(t, 4096, 3)
@@ -66,11 +69,23 @@ func TestRefusalRevertsTheUpload(t *testing.T) {
 	if s.exists(t, "team/rev:ok") || s.exists(t, "team/rev:bad") {
 		t.Fatal("a tag of the refused upload is visible")
 	}
-	kinds := map[metadata.Kind][]metadata.Status{}
-	for _, rec := range s.records(t, "team/rev") {
-		kinds[rec.Kind] = append(kinds[rec.Kind], rec.Status)
+	recs := s.records(t, "team/rev")
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
 	}
-	if len(kinds[metadata.KindPush]) != 2 || len(kinds[metadata.KindDeleteManifest]) != 1 {
-		t.Fatalf("records: %v", kinds)
+	withdrawn := 0
+	for _, rec := range recs {
+		if rec.Kind != metadata.KindPush || rec.Status != metadata.StatusRejected {
+			t.Fatalf("record %+v, want a rejected push", rec)
+		}
+		if strings.Contains(rec.Reason, "not published") {
+			withdrawn++
+			if s.exists(t, "team/rev@"+rec.Digest.String()) {
+				t.Fatal("the image that passed the gate was stored although the upload was refused")
+			}
+		}
+	}
+	if withdrawn != 1 {
+		t.Fatalf("%d records say the image was not published, want 1", withdrawn)
 	}
 }
