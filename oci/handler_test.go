@@ -38,8 +38,6 @@ func ociErrorCode(t *testing.T, body []byte) string {
 	return e.Errors[0].Code
 }
 
-
-
 // TestBadRepositoryNamesGoToDistribution: a path whose repository is no
 // valid name is never looked up in storage (the driver refuses such
 // paths, which was a 500); distribution answers it.
@@ -66,7 +64,6 @@ func TestBadRepositoryNamesGoToDistribution(t *testing.T) {
 		}
 	}
 }
-
 
 // ctxDriver refuses work for a cancelled context, as a network storage
 // driver (S3) does.
