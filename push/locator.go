@@ -19,12 +19,13 @@ type Locator struct {
 	KeyPrefix string
 }
 
-// BlobKey is the object key of blob d in distribution's storage layout.
+// BlobKey is the object key of blob d in distribution's storage layout;
+// "" for a malformed digest (a refused manifest may name anything).
 func (l Locator) BlobKey(d digest.Digest) string {
-	enc := d.Encoded()
-	if len(enc) < 2 {
+	if d.Validate() != nil {
 		return ""
 	}
+	enc := d.Encoded()
 	return path.Join(l.KeyPrefix, "docker/registry/v2/blobs", d.Algorithm().String(), enc[:2], enc, "data")
 }
 
