@@ -257,3 +257,40 @@ func (f *failingDriver) PutContent(ctx context.Context, path string, content []b
 	}
 	return f.StorageDriver.PutContent(ctx, path, content)
 }
+
+// TestBatchIndexOverItsChildren: an upload's index is gated with its
+// children still unstored (they passed the gate earlier in the batch) and
+// the commit stores children before the index; alone, the same index is
+// refused because its children never went through the gate here.
+func TestBatchIndexOverItsChildren(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.image("multi/app", "amd64"), h.image("multi/app", "arm64")
+	index := h.manifest(map[string]any{"schemaVersion": 2, "mediaType": v1.MediaTypeImageIndex,
+		"manifests": []v1.Descriptor{
+			{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromBytes(a), Size: int64(len(a))},
+			{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b))}}})
+	alone := &Push{Repository: "multi/app", MediaType: v1.MediaTypeImageIndex, Payload: index, Tags: []string{"v1"}}
+	if err := h.pipeline.Run(context.Background(), alone); err == nil {
+		t.Fatal("an index over children that never passed the gate was accepted")
+	}
+	ctx := context.Background()
+	batch := []*Push{newPush("multi/app", a), newPush("multi/app", b),
+		{Repository: "multi/app", MediaType: v1.MediaTypeImageIndex, Payload: index, Tags: []string{"v1"}}}
+	for i, x := range batch {
+		if err := h.pipeline.Gate(ctx, x, batch[:i]...); err != nil {
+			t.Fatalf("gating %d: %v", i, err)
+		}
+	}
+	if len(h.events.list()) != 1 { // the refusal above only
+		t.Fatalf("events before the commit: %+v", h.events.list())
+	}
+	if err := h.pipeline.Commit(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if h.tag("multi/app", "v1") != digest.FromBytes(index) {
+		t.Fatal("the index is not tagged")
+	}
+	if ev := h.events.list(); len(ev) != 4 {
+		t.Fatalf("%d events after the commit, want 1 + 3", len(ev))
+	}
+}
