@@ -144,7 +144,7 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 // Options.CommitTimeout): the client may go away, the push completes.
 // When storing fails, the tags are put back, new manifests deleted and
 // every record finished as failed.
-func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) (err error) {
+func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 	unlock, err := p.locks.Lock(ctx, tagKeys(pushes))
 	if err != nil {
 		return errTagBusy(err)

@@ -294,3 +294,42 @@ func TestBatchIndexOverItsChildren(t *testing.T) {
 		t.Fatalf("%d events after the commit, want 1 + 3", len(ev))
 	}
 }
+
+// TestUnrecordedBatchStoresNothing: when the pending record of one push of
+// a batch cannot be written (fail-closed), nothing is stored and the
+// records already written are finished as failed, not left pending.
+func TestUnrecordedBatchStoresNothing(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Recorder = refuseRepo{Recorder: o.Recorder, repo: "batch/b"} })
+	a := newPush("batch/a", h.image("batch/a", "a"), "v1")
+	b := newPush("batch/b", h.image("batch/b", "b"), "v1")
+	ctx := context.Background()
+	for _, x := range []*Push{a, b} {
+		if err := h.pipeline.Gate(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var e errcode.Error
+	if err := h.pipeline.Commit(ctx, a, b); !errors.As(err, &e) || e.Code != errcode.ErrorCodeUnavailable {
+		t.Fatalf("commit: %v, want UNAVAILABLE", err)
+	}
+	if rec := h.record(a.Record().ID); rec.Status != metadata.StatusFailed {
+		t.Fatalf("the written record is %s, want failed", rec.Status)
+	}
+	if h.stored("batch/a", a.CanonicalDigest()) || h.tag("batch/a", "v1") != "" {
+		t.Fatal("something was stored although a record could not be written")
+	}
+}
+
+// refuseRepo is a fake recorder (a real store fails at random, not on
+// cue): it refuses the records of one repository as unavailable.
+type refuseRepo struct {
+	Recorder
+	repo string
+}
+
+func (r refuseRepo) Put(ctx context.Context, rec *metadata.Record) error {
+	if rec.Repository == r.repo && rec.Status == metadata.StatusPending {
+		return metadata.ErrUnavailable
+	}
+	return r.Recorder.Put(ctx, rec)
+}
