@@ -16,13 +16,13 @@
 // bounds as the archive, and the request's context checked inside every
 // copy. The caller is authenticated, and its push rights checked, before
 // the body is read (Handler). When the archive ends, the manifests are built (or read, for
-// an OCI layout), checked against the blobs, and put through the gate's
-// repository wrapper (middleware.Gate.Wrap) with source tar-upload: the same
-// validation, scan, record and notification as a manifest PUT on /v2/.
+// an OCI layout), checked against the blobs, and handed to the push
+// pipeline (package push) with source tar-upload: the same validation,
+// scan, record and notification as a manifest PUT on /v2/.
 //
-// Nothing becomes addressable before every image of the archive has been
-// read and checked; when the gate refuses one image of several, the images
-// already stored by this upload are removed again (see publish), and the
-// blobs it added that no accepted manifest references are removed too
+// Nothing becomes addressable before every manifest of the archive has
+// passed the gate: the pipeline gates them all, then commits them together
+// (see publish); when the gate refuses one, nothing is stored, and the
+// blobs the upload added that no accepted manifest references are removed
 // (see cleanup).
 package shim
