@@ -100,8 +100,5 @@ func requester(ctx context.Context, r *metadata.Record) {
 			who.ClientIP = host
 		}
 	}
-	r.RequestID, r.User, r.UserAgent, r.ClientIP = who.RequestID, who.User, who.UserAgent, who.ClientIP
-	if r.User.Method == "" && r.User.Subject == "" {
-		r.User.Method = "anonymous"
-	}
+	who.Fill(r)
 }

@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,30 +12,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
 )
-
-// readCounter is a request body that counts the bytes read from it.
-type readCounter struct {
-	r io.Reader
-	n int
-}
-
-func (c *readCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
-}
-
-// ociErrorCode is the first OCI error code of a response body.
-func ociErrorCode(t *testing.T, body []byte) string {
-	t.Helper()
-	var e struct {
-		Errors []struct{ Code string } `json:"errors"`
-	}
-	if err := json.Unmarshal(body, &e); err != nil || len(e.Errors) == 0 {
-		t.Fatalf("not an OCI error body: %s", body)
-	}
-	return e.Errors[0].Code
-}
 
 // TestBadRepositoryNamesGoToDistribution: a path whose repository is no
 // valid name is never looked up in storage (the driver refuses such

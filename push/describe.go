@@ -68,6 +68,6 @@ func (p *Pipeline) describe(x *Push) *metadata.Record {
 		a := p.opts.Locator.Archive(*r.Archive)
 		r.Archive = &a
 	}
-	x.Requester.fill(r)
+	x.Requester.Fill(r)
 	return r
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/internal/errcodes"
@@ -67,7 +66,7 @@ func (d *Door) PutManifest(w http.ResponseWriter, r *http.Request, repo, ref str
 			w.Header().Add(oci.HeaderTag, t)
 		}
 	}
-	if subject, ok := oci.Subject(x.Payload); ok {
+	if subject, ok := x.subject(); ok {
 		w.Header().Set(oci.HeaderSubject, subject.String())
 	}
 	w.Header().Set("Content-Length", "0")
@@ -100,10 +99,10 @@ func (d *Door) request(r *http.Request, repo, ref string) (*Push, error) {
 				"digest": dg.String(), "reason": "the manifest's content has another digest"})
 		}
 		x.Digest = dg
-	case validTag(ref):
+	case ValidTag(ref):
 		x.Tags = []string{ref}
 	default:
-		return nil, errcode.ErrorCodeTagInvalid.WithDetail(map[string]string{"tag": ref, "reason": "not a valid tag (" + reference.TagRegexp.String() + ", at most 128 characters)"})
+		return nil, errcode.ErrorCodeTagInvalid.WithDetail(map[string]string{"tag": ref, "reason": "not a valid tag (" + tagPattern.String() + ")"})
 	}
 	tags, err := tagParams(r.URL.Query(), x.Digest != "")
 	if err != nil {
@@ -123,7 +122,7 @@ func tagParams(q url.Values, byDigest bool) ([]string, error) {
 			"reason": "at most " + strconv.Itoa(maxTagParams) + " tag parameters per push"})
 	}
 	for _, t := range tags {
-		if !byDigest || !validTag(t) {
+		if !byDigest || !ValidTag(t) {
 			return nil, errcode.ErrorCodeTagInvalid.WithDetail(map[string]string{
 				"tag": t, "reason": "tag parameters need a push by digest and a valid tag"})
 		}
@@ -144,7 +143,8 @@ func (d *Door) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	_ = errcode.ServeJSON(w, errcode.ErrorCodeUnknown.WithMessage("storing the manifest failed; retry later"))
 }
 
-// validTag reports whether t is a tag distribution accepts.
-func validTag(t string) bool { return len(t) <= 128 && anchoredTag.MatchString(t) }
+// ValidTag reports whether t is a tag distribution accepts: a word
+// character, then up to 127 word characters, dots and dashes.
+func ValidTag(t string) bool { return tagPattern.MatchString(t) }
 
-var anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+var tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)

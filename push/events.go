@@ -42,6 +42,6 @@ func (p *Pipeline) rescanned(ctx context.Context, who Requester, repo string, d 
 		return
 	}
 	rec := metadata.Record{Repository: repo, Digest: d, MediaType: mediaType, Scan: s}
-	who.fill(&rec)
+	who.Fill(&rec)
 	p.opts.Events.Scanned(ctx, rec)
 }

@@ -67,6 +67,15 @@ func (x *Push) tagDigest() digest.Digest {
 	return x.canonical
 }
 
+// subject is the digest of the manifest's subject, as validation decoded
+// it (no payload is decoded again).
+func (x *Push) subject() (digest.Digest, bool) {
+	if x.result == nil || x.result.Shape.Subject == nil || x.result.Shape.Subject.Digest == "" {
+		return "", false
+	}
+	return x.result.Shape.Subject.Digest, true
+}
+
 // aliased reports whether the client's digest is not the canonical one
 // (sha512): storage links it to the canonical digest.
 func (x *Push) aliased() bool { return x.Digest != "" && x.Digest != x.canonical }

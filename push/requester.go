@@ -42,8 +42,8 @@ func RequesterFrom(ctx context.Context) Requester {
 	return who
 }
 
-// fill writes the requester into r; an unknown user is anonymous.
-func (who Requester) fill(r *metadata.Record) {
+// Fill writes the requester into r; an unknown user is anonymous.
+func (who Requester) Fill(r *metadata.Record) {
 	r.RequestID, r.User, r.UserAgent, r.ClientIP = who.RequestID, who.User, who.UserAgent, who.ClientIP
 	if r.User.Method == "" && r.User.Subject == "" {
 		r.User.Method = "anonymous"

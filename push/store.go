@@ -40,7 +40,7 @@ func (p *Pipeline) link(ctx context.Context, x *Push) error {
 			return err
 		}
 	}
-	if p.opts.Referrers == nil {
+	if _, ok := x.subject(); !ok || p.opts.Referrers == nil {
 		return nil
 	}
 	if subject, desc, ok := oci.DescribeReferrer(x.MediaType, x.Payload, x.tagDigest()); ok {
@@ -57,7 +57,7 @@ func (p *Pipeline) unstore(ctx context.Context, x *Push) error {
 		}
 	}
 	if p.opts.Referrers != nil {
-		if subject, ok := oci.Subject(x.Payload); ok {
+		if subject, ok := x.subject(); ok {
 			if err := p.opts.Referrers.Remove(ctx, x.Repository, subject, x.tagDigest()); err != nil {
 				return err
 			}

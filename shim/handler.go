@@ -167,7 +167,7 @@ func checkTargets(caller Caller, repo string, tags []string) error {
 		return ErrUploadInvalid.WithMessage(fmt.Sprintf("the request names %d tags; at most %d are allowed", len(tags), maxTags))
 	}
 	for _, t := range tags {
-		if !tagPattern.MatchString(t) {
+		if !push.ValidTag(t) {
 			return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid tag %q", cut(t)))
 		}
 	}

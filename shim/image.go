@@ -3,7 +3,6 @@ package shim
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -135,6 +134,3 @@ func checkDiffID(st *stored, want digest.Digest, what string) error {
 	}
 	return nil
 }
-
-// tagPattern is the grammar of a tag.
-var tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)

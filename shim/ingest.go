@@ -124,7 +124,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 		}
 	}
 	for _, t := range req.Tags {
-		if !tagPattern.MatchString(t) {
+		if !push.ValidTag(t) {
 			return nil, ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid tag %q", t))
 		}
 	}

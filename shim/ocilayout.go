@@ -7,6 +7,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/push"
 )
 
 // Annotations naming an image in an OCI layout's index.json.
@@ -69,7 +71,7 @@ func ociLayout(ctx context.Context, a *archive) ([]*image, error) {
 // refNameTarget reads org.opencontainers.image.ref.name: a tag ("1.2"),
 // or a full reference ("team/app:1.2").
 func refNameTarget(ref string) (Target, error) {
-	if tagPattern.MatchString(ref) {
+	if push.ValidTag(ref) {
 		return Target{Tags: []string{ref}}, nil
 	}
 	return parseRef(ref)

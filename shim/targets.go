@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/push"
 )
 
 // resolveTargets decides where each image goes: the query's repository
@@ -77,7 +79,7 @@ func checkNamedTargets(name string, doc []byte, mayPush func(repo string) error)
 		}
 		for _, d := range idx.Manifests {
 			ref := d.Annotations[annotationContainerdRef] // as ociLayout: this first, else ref.name
-			if ref == "" && !tagPattern.MatchString(d.Annotations[annotationRefName]) {
+			if ref == "" && !push.ValidTag(d.Annotations[annotationRefName]) {
 				ref = d.Annotations[annotationRefName]
 			}
 			if t, err := parseRef(ref); ref != "" && err == nil {
