@@ -35,6 +35,9 @@ var forbidden = map[string][]string{
 	module + "/notify": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/scan"},
 	// The OCI 1.1 handlers sit in front of distribution, beside the gate.
 	module + "/oci": {module + "/registry", module + "/middleware", module + "/push", module + "/metadata", module + "/api", module + "/scan"},
+	// Shared replica state is a leaf: every consumer imports it, it imports none of them.
+	module + "/fleet": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/auth", module + "/notify", module + "/scan", module + "/metadata/recorder", module + "/oci"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},
