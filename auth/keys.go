@@ -31,14 +31,23 @@ type SigningKey struct {
 // signing key's and, during rotation, the previous ones.
 type KeySet map[string]crypto.PublicKey
 
-// LoadOrCreateSigningKey reads a PEM private key (EC P-256, RSA ≥ 2048 or
-// Ed25519) from path, or creates an EC P-256 key there (mode 0600) when the
-// file does not exist. Replicas must share the file.
+// LoadOrCreateSigningKey reads the signing key at path (see
+// LoadSigningKey), or creates an EC P-256 key there (mode 0600) when the
+// file does not exist. For a single node only: replicas must share one key,
+// generated once and mounted on each (config.GenerateSigningKey).
 func LoadOrCreateSigningKey(path string) (*SigningKey, error) {
-	data, err := os.ReadFile(path)
+	key, err := LoadSigningKey(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return createSigningKey(path)
 	}
+	return key, err
+}
+
+// LoadSigningKey reads a PEM private key (EC P-256, RSA ≥ 2048 or Ed25519;
+// PKCS #8, SEC 1 or PKCS #1) from path. A missing file is an error
+// wrapping os.ErrNotExist: nothing is created.
+func LoadSigningKey(path string) (*SigningKey, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: reading signing key: %w", err)
 	}
@@ -127,8 +136,10 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 	return strings.Join(groups, ":"), nil
 }
 
-// LoadPublicKeys reads PEM public keys (for tokens signed by earlier keys
-// during rotation) into a key set with sk's own public key.
+// LoadPublicKeys reads PEM public keys (PKIX, as `openssl pkey -pubout`
+// writes them) into a key set with sk's own public key, each under its key
+// id. During a rotation they are the next key (before the switch) or the
+// previous one (after it): tokens signed with either are accepted.
 func LoadPublicKeys(sk *SigningKey, paths []string) (KeySet, error) {
 	set := KeySet{sk.KID: sk.Key.Public()}
 	for _, p := range paths {

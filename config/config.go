@@ -11,6 +11,12 @@ import "time"
 // Config is the whole configuration of an imagegate server. Obtain one with
 // Default or Load; both return a value that has passed Validate.
 type Config struct {
+	// SingleNode declares this server the only replica of its registry.
+	// It matters with S3 storage only, which otherwise means replicas may
+	// share the bucket: Validate then requires what replicas must share
+	// (http.secret, the token signing key file, DynamoDB metadata; see
+	// Replicated). With it, S3 storage may run with per-process state.
+	SingleNode bool       `yaml:"singlenode"`
 	HTTP       HTTP       `yaml:"http"`
 	Debug      Debug      `yaml:"debug"`
 	Log        Log        `yaml:"log"`
@@ -34,7 +40,8 @@ type HTTP struct {
 	// to build Location headers; empty derives it from each request.
 	Host string `yaml:"host"`
 	// Secret signs upload state. Replicas behind one load balancer must
-	// share it; empty generates a random one at start-up (one replica only).
+	// share it; empty generates a random one at start-up (one replica
+	// only: refused with S3 storage unless SingleNode).
 	Secret Secret `yaml:"secret"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLS `yaml:"tls"`
@@ -275,7 +282,8 @@ type Auth struct {
 	// TCP peer is the client and X-Forwarded-For is ignored.
 	TrustedProxies []string `yaml:"trustedproxies"`
 	// SigningKey is the PEM private key file tokens are signed with
-	// (created, EC P-256, when missing). Replicas must share it.
+	// (created, EC P-256, when missing — except on S3 storage without
+	// SingleNode, where it must exist: replicas must share it).
 	SigningKey string `yaml:"signingkey"`
 	// VerificationKeys are PEM public keys of previous signing keys, still
 	// accepted during a rotation.

@@ -254,6 +254,7 @@ func (c *Config) Validate() error {
 
 	c.Notifications.validate(bad)
 	c.Upload.validate(bad)
+	c.validateReplicas(bad)
 
 	if len(errs) == 0 {
 		return nil

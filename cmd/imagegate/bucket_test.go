@@ -26,7 +26,7 @@ func TestBucketInit(t *testing.T) {
 	_, _ = rand.Read(suffix)
 	bucket := "ig-cmd-init-" + hex.EncodeToString(suffix)
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	yaml := "storage:\n  driver: s3\n  s3:\n    bucket: " + bucket + "\n    regionendpoint: " + endpoint +
+	yaml := "singlenode: true\nstorage:\n  driver: s3\n  s3:\n    bucket: " + bucket + "\n    regionendpoint: " + endpoint +
 		"\n    region: us-east-1\n    forcepathstyle: true\n    encrypt: true\n    keyid: imagegate-test-key\n    bucketkey: true\n" +
 		"    accesskey: AK\n    secretkey: SK\n    lifecycle:\n      noncurrentdays: 14\n"
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {

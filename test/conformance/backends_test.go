@@ -56,7 +56,9 @@ var s3DynamoDB = backend{name: "s3-dynamodb", setup: func(t *testing.T) (string,
 	suffix := randomSuffix(t)
 	bucket, table := "imagegate-conformance-"+suffix, "imagegate-conformance-"+suffix
 	createBucket(t, s3Endpoint, bucket)
-	yaml := fmt.Sprintf(`storage:
+	// One process: singlenode lets it keep a per-process secret and key.
+	yaml := fmt.Sprintf(`singlenode: true
+storage:
   driver: s3
   s3:
     bucket: %q

@@ -87,6 +87,7 @@ debug:
 log:
   level: warn
   accesslog: false
+singlenode: true
 storage:
   driver: s3
   s3:

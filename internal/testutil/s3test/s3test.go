@@ -46,7 +46,10 @@ func Bucket(t testing.TB, prefix string) (client *s3.Client, bucket, endpoint st
 // Configure switches c to S3 storage in bucket on endpoint, over the
 // default S3 settings: path-style addressing, the test identity, root
 // directory /registry and 5 MiB parts (so that small images go multipart).
+// The server is declared the bucket's only replica (singlenode), so that
+// it may keep its defaults: bbolt metadata, a per-process secret and key.
 func Configure(c *config.Config, endpoint, bucket string) {
+	c.SingleNode = true
 	c.Storage.Driver = "s3"
 	s := &c.Storage.S3
 	s.Bucket, s.Region, s.RegionEndpoint, s.ForcePathStyle = bucket, Region, endpoint, true
