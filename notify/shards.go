@@ -81,7 +81,7 @@ func (s *sharedOutbox) tend() {
 	s.countDead(ctx)
 }
 
-// held returns the shards held.
+// heldShards returns the shards held.
 func (s *sharedOutbox) heldShards() map[string]*heldShard {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,6 +117,14 @@ func (s *sharedOutbox) renew(ctx context.Context) {
 		case errors.Is(err, fleet.ErrHeld):
 			s.logger.Warn("webhook outbox: another replica took over a shard whose lease lapsed; it sends its deliveries",
 				"shard", id)
+			s.mu.Lock()
+			own := s.own == id
+			s.mu.Unlock()
+			if own { // new events need a shard before the old one goes
+				if err := s.openOwnShard(ctx); err != nil {
+					s.logger.Error("webhook outbox: no shard for new events", "error", err.Error())
+				}
+			}
 			s.drop(id)
 		default:
 			s.logger.Error("webhook outbox: renewing a shard's lease failed", "shard", id, "error", err.Error())
