@@ -72,6 +72,10 @@ type Recorder struct {
 	done sync.WaitGroup
 }
 
+// outboxWriteTimeout bounds one write to the outbox: longer than a store
+// call (Options.Timeout), since the outbox is the last resort of a record.
+const outboxWriteTimeout = time.Minute
+
 // DefaultPoll is the default Options.Poll.
 const DefaultPoll = 30 * time.Second
 
@@ -128,7 +132,7 @@ func (r *Recorder) Put(ctx context.Context, rec *metadata.Record) error {
 	if err == nil || !unavailable(ctx, err) || r.opts.Mode == FailClosed {
 		return err
 	}
-	qctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	qctx, cancel := context.WithTimeout(ctx, outboxWriteTimeout)
 	defer cancel()
 	if qerr := r.box.enqueue(qctx, op{Put: rec}); qerr != nil {
 		return errors.Join(err, qerr)
@@ -152,7 +156,7 @@ func (r *Recorder) Finish(ctx context.Context, id string, f metadata.Finish) err
 	}
 	// Unavailable, or not found because its Put is still in the outbox.
 	// The outcome happened: the caller going away does not cancel it.
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.Timeout)
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outboxWriteTimeout)
 	defer cancel()
 	if qerr := r.box.enqueue(qctx, op{FinishID: id, Finish: &f}); qerr != nil {
 		return errors.Join(err, qerr)

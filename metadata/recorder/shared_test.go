@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -77,10 +78,12 @@ func s3Driver(t *testing.T) storagedriver.StorageDriver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := d.Delete(ctx, "/"); err != nil {
-			t.Logf("emptying bucket %s: %v", bucket, err)
+		if err := d.Delete(ctx, "/imagegate"); err != nil && !errors.As(err, new(storagedriver.PathNotFoundError)) {
+			t.Errorf("emptying bucket %s: %v", bucket, err)
 		}
-		_, _ = admin.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+		if _, err := admin.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Errorf("deleting bucket %s: %v", bucket, err)
+		}
 	})
 	return d
 }
