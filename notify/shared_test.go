@@ -70,6 +70,17 @@ func newReplica(t *testing.T, store fleet.Store, owner string, lease time.Durati
 	return n
 }
 
+// cuttableReplica starts replica A on a link to a new shared store that
+// the test can cut, for a receiver answering 503 until told otherwise.
+func cuttableReplica(t *testing.T, lease time.Duration) (*fleet.Memory, *receiver, Endpoint, *cutStore, *Notifier) {
+	mem := fleet.NewMemory(0)
+	rcv := newReceiver(t, secret)
+	rcv.status.Store(http.StatusServiceUnavailable)
+	ep := Endpoint{Name: "ci", URL: rcv.srv.URL, Secret: []byte(secret)}
+	link := &cutStore{Store: mem}
+	return mem, rcv, ep, link, newReplica(t, link, "replica-a", lease, 1000, ep)
+}
+
 // storedEvents lists the event ids of the deliveries waiting in the shared
 // store, by shard.
 func storedEvents(t *testing.T, mem fleet.Store) map[string][]string {
@@ -98,13 +109,8 @@ func storedEvents(t *testing.T, mem fleet.Store) map[string][]string {
 // once, with the idempotency key A's attempts carried; A's emptied shard
 // is deleted.
 func TestSharedDeadReplicasEventsDeliveredByAnother(t *testing.T) {
-	mem := fleet.NewMemory(0)
-	rcv := newReceiver(t, secret)
-	rcv.status.Store(http.StatusServiceUnavailable)
-	ep := Endpoint{Name: "ci", URL: rcv.srv.URL, Secret: []byte(secret)}
-	linkA := &cutStore{Store: mem}
 	const lease = 600 * time.Millisecond
-	a := newReplica(t, linkA, "replica-a", lease, 50, ep)
+	mem, rcv, ep, linkA, a := cuttableReplica(t, lease)
 	for i := range 5 {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))
 	}
@@ -127,7 +133,7 @@ func TestSharedDeadReplicasEventsDeliveredByAnother(t *testing.T) {
 		t.Error("A released its lease through a cut link")
 	}
 	rcv.status.Store(0)
-	b := newReplica(t, mem, "replica-b", lease, 50, ep)
+	b := newReplica(t, mem, "replica-b", lease, 1000, ep)
 	defer b.Close()
 	if _, err := mem.Get(context.Background(), spaceLeases, shardA); err == nil {
 		if acked, _, _ := rcv.snapshot(); len(acked) != 0 {
@@ -226,13 +232,8 @@ func TestSharedCleanCloseHandsOverAtOnce(t *testing.T) {
 // finds its lease taken, drops those events (no second delivery) and
 // queues new events in a shard of its own.
 func TestSharedPartitionedReplicaHandsOver(t *testing.T) {
-	mem := fleet.NewMemory(0)
-	rcv := newReceiver(t, secret)
-	rcv.status.Store(http.StatusServiceUnavailable)
-	ep := Endpoint{Name: "ci", URL: rcv.srv.URL, Secret: []byte(secret)}
-	linkA := &cutStore{Store: mem}
 	const lease = 300 * time.Millisecond
-	a := newReplica(t, linkA, "replica-a", lease, 1000, ep)
+	mem, rcv, ep, linkA, a := cuttableReplica(t, lease)
 	defer a.Close()
 	for i := range 4 {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))

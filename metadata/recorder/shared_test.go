@@ -3,8 +3,6 @@ package recorder
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,13 +14,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 	"github.com/imagegate/imagegate/metadata"
 	_ "github.com/imagegate/imagegate/storagedriver/s3" // registers the s3 driver
 )
@@ -51,28 +49,14 @@ func fsDriver(t *testing.T) (storagedriver.StorageDriver, string) {
 	return filesystem.New(filesystem.DriverParameters{RootDirectory: root, MaxThreads: 100}), root
 }
 
-// s3Driver is imagegate's S3 driver on a fresh bucket of the S3 server of
-// IMAGEGATE_TEST_S3_ENDPOINT (scripts/seaweedfs.sh), or skips.
+// s3Driver is imagegate's S3 driver on a fresh bucket of the S3 test
+// server (IMAGEGATE_TEST_S3_ENDPOINT, scripts/seaweedfs.sh), or skips.
 func s3Driver(t *testing.T) storagedriver.StorageDriver {
-	endpoint := os.Getenv("IMAGEGATE_TEST_S3_ENDPOINT")
-	if endpoint == "" {
-		if os.Getenv("IMAGEGATE_TEST_REQUIRE_ALL") == "1" {
-			t.Fatal("IMAGEGATE_TEST_S3_ENDPOINT is not set (scripts/seaweedfs.sh start DIR prints it)")
-		}
-		t.Skip("IMAGEGATE_TEST_S3_ENDPOINT is not set (scripts/seaweedfs.sh start DIR prints it)")
-	}
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	bucket := "ig-recorder-outbox-" + hex.EncodeToString(suffix)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AK", "SK", "")})
+	admin, bucket, endpoint := s3test.Bucket(t, "ig-recorder-outbox-")
 	ctx := context.Background()
-	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("creating bucket %s: %v", bucket, err)
-	}
 	d, err := factory.Create(ctx, "s3", map[string]any{
-		"bucket": bucket, "region": "us-east-1", "regionendpoint": endpoint, "forcepathstyle": true,
-		"accesskey": "AK", "secretkey": "SK", "rootdirectory": "/reg",
+		"bucket": bucket, "region": s3test.Region, "regionendpoint": endpoint, "forcepathstyle": true,
+		"accesskey": s3test.AccessKey, "secretkey": s3test.SecretKey, "rootdirectory": "/reg",
 	})
 	if err != nil {
 		t.Fatal(err)
