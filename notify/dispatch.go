@@ -174,81 +174,116 @@ func (n *Notifier) startDue(ctx context.Context, inflight *int, finished chan<- 
 	return next
 }
 
-// load fills the queue from the outbox at start-up; deliveries to
-// endpoints no longer configured become dead letters.
-func (n *Notifier) load() error {
-	var ps, orphans []*pending
-	err := n.box.each(func(key string, d delivery) bool {
-		p := &pending{key: key, d: d}
-		if n.endpoints[d.Endpoint] == nil {
+// adopt implements claims: it queues deliveries this process now holds
+// (from a previous run, or a dead replica's); those to endpoints no longer
+// configured become dead letters.
+func (n *Notifier) adopt(ps []*pending) {
+	var keep, orphans []*pending
+	for _, p := range ps {
+		if n.endpoints[p.d.Endpoint] == nil {
 			orphans = append(orphans, p)
 		} else {
-			ps = append(ps, p)
+			keep = append(keep, p)
 		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
-	n.queue.add(ps...)
+	n.queue.add(keep...)
 	for _, o := range orphans {
 		o.d.LastError = "endpoint " + o.d.Endpoint + " is no longer configured"
-		if err := n.box.bury(o.key, o.d); err != nil {
-			return err
+		ctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+		body, err := n.box.body(ctx, o.key)
+		if err == nil {
+			o.d.Body = body
+			err = n.box.bury(ctx, o.key, o.d)
+		}
+		cancel()
+		if err != nil {
+			n.logger.Error("moving a notification for an endpoint no longer configured to the dead letters failed",
+				"endpoint", o.d.Endpoint, "event_id", o.d.EventID, "error", err.Error())
+			continue
 		}
 		n.metrics.deliveries.WithLabelValues(o.d.Endpoint, outcomeDropped).Inc()
 		n.logger.Warn("notification dropped: endpoint no longer configured", "endpoint", o.d.Endpoint,
 			"event_id", o.d.EventID, "type", string(o.d.Type))
 	}
-	if len(ps) > 0 {
-		n.logger.Info("notifications queued by a previous run", "pending", len(ps))
+	if len(keep) > 0 {
+		n.logger.Info("pending notifications taken on", "pending", len(keep))
+		n.nudge()
 	}
-	return nil
+}
+
+// lose implements claims.
+func (n *Notifier) lose(match func(key string) bool) {
+	if dropped := n.queue.drop(match); dropped > 0 {
+		n.logger.Warn("pending notifications handed to another replica", "pending", dropped)
+	}
 }
 
 // attempt sends d once and records the outcome in the outbox, the logs
 // and the metrics. It returns the delivery as it now stands and whether
-// it left the outbox.
+// it left this process's queue (delivered, buried, or held by another
+// replica now).
 func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d delivery) (gone bool, _ delivery) {
 	orig := d
+	body, err := n.box.body(ctx, key)
+	switch {
+	case errors.Is(err, errLost):
+		ep.health.release()
+		return true, orig
+	case errors.Is(err, errNotNow) || ctx.Err() != nil:
+		// Not an attempt: nothing was sent, and the endpoint is not at fault.
+		ep.health.release()
+		if ctx.Err() == nil {
+			n.logger.Warn("notification delivery postponed", "endpoint", ep.Name, "event_id", d.EventID, "error", err.Error())
+		}
+		orig.Next = n.now().Add(n.backoff(1))
+		return false, orig
+	}
 	d.Attempts++
 	started := n.now()
-	body, err := n.box.body(key)
 	status := 0
 	if err == nil {
 		d.Body = body
 		status, err = n.send(ctx, ep, d)
-		d.Body = nil
 	}
 	elapsed := n.now().Sub(started)
 	if ctx.Err() != nil { // shutting down: no verdict, the delivery stays as it was
 		ep.health.release()
 		return false, orig
 	}
+	// What was sent is recorded even if Close comes now.
+	wctx, cancel := context.WithTimeout(context.Background(), n.opts.Timeout)
+	defer cancel()
 	n.metrics.duration.WithLabelValues(ep.Name).Observe(elapsed.Seconds())
 	log := n.logger.With("endpoint", ep.Name, "event_id", d.EventID, "type", string(d.Type),
 		"attempt", d.Attempts, "status", status, "duration_ms", elapsed.Milliseconds())
 	if err == nil {
 		ep.health.record(true, n.now(), n.backoff)
-		if rerr := n.box.remove(key); rerr != nil {
-			log.Error("removing a delivered notification from the outbox failed; it will be sent again after a restart", "error", rerr.Error())
+		if rerr := n.box.remove(wctx, key); rerr != nil {
+			log.Error("removing a delivered notification from the outbox failed; it will be sent again", "error", rerr.Error())
 		}
 		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDelivered).Inc()
 		log.Info("notification delivered")
+		d.Body = nil
 		return true, d
 	}
 	d.LastError = err.Error()
 	d.Next = ep.health.record(false, n.now(), n.backoff)
 	if d.Attempts >= n.opts.MaxAttempts {
-		if berr := n.box.bury(key, d); berr != nil {
+		if berr := n.box.bury(wctx, key, d); berr != nil {
 			log.Error("moving a notification to the dead letters failed", "error", berr.Error())
 		}
 		n.metrics.deliveries.WithLabelValues(ep.Name, outcomeDead).Inc()
 		log.Error("notification given up after its last attempt", "error", err.Error(),
 			"queued_for_ms", n.now().Sub(d.Enqueued).Milliseconds())
+		d.Body = nil
 		return true, d
 	}
-	if uerr := n.box.update(key, d); uerr != nil {
+	uerr := n.box.update(wctx, key, d)
+	d.Body = nil
+	if errors.Is(uerr, errLost) {
+		return true, d
+	}
+	if uerr != nil {
 		log.Error("rescheduling a notification failed", "error", uerr.Error())
 	}
 	n.metrics.deliveries.WithLabelValues(ep.Name, outcomeRetry).Inc()

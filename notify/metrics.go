@@ -1,6 +1,10 @@
 package notify
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the notifier's Prometheus series. Label values are bounded:
 // event types are a fixed set, endpoints are those configured.
@@ -19,7 +23,7 @@ const (
 	outcomeDropped   = "dropped"   // its endpoint is no longer configured
 )
 
-func newMetrics(reg prometheus.Registerer, box *outbox) *metrics {
+func newMetrics(reg prometheus.Registerer, box outbox) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "imagegate", Subsystem: "notifications", Name: "events_total",
@@ -48,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, box *outbox) *metrics {
 			Help:        "Deliveries in the outbox: pending (waiting or retrying) and dead (given up).",
 			ConstLabels: prometheus.Labels{"state": state},
 		}, func() float64 {
-			p, d, err := box.counts()
+			p, d, err := box.counts(context.Background())
 			if err != nil {
 				return 0
 			}

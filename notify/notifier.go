@@ -2,9 +2,11 @@
 // in structured JSON, signed with HMAC-SHA256 per endpoint, at least once.
 //
 // Every event an endpoint's filters select is first written to a durable
-// outbox (a bbolt file) — before the request that caused it is answered —
-// and then delivered in the background with exponential backoff and
-// jitter, surviving restarts. A receiver sees the same event id (also in
+// outbox — before the request that caused it is answered — and then
+// delivered in the background with exponential backoff and jitter,
+// surviving restarts. A single node's outbox is a bbolt file; replicas
+// share one in a fleet.Store, where any live replica delivers what a dead
+// one queued (outbox_shared.go). A receiver sees the same event id (also in
 // Idempotency-Key) on every retry and must deduplicate on it. See
 // docs/notifications.md for the format and how to verify signatures.
 package notify
@@ -21,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/health"
 	"github.com/imagegate/imagegate/internal/repopattern"
 	"github.com/imagegate/imagegate/metadata"
@@ -45,9 +48,21 @@ type Endpoint struct {
 // Options configure a Notifier.
 type Options struct {
 	Endpoints []Endpoint
-	// OutboxPath is the bbolt file of the outbox (opened only when there
-	// are endpoints).
+	// OutboxPath is the bbolt file of a single node's outbox (opened only
+	// when there are endpoints and Shared is nil).
 	OutboxPath string
+	// Shared, when set, holds the outbox instead of OutboxPath: replicas
+	// given the same store share it, and any live replica delivers the
+	// events a dead one queued. It must be durable and shared (the fleet
+	// store of the metadata database): fleet.Memory is neither.
+	Shared fleet.Store
+	// Owner names this process in the shared outbox's leases; it must be
+	// unique among live replicas. Empty: the host name and a random suffix.
+	Owner string
+	// Lease is how long a replica's claim on its deliveries outlives its
+	// last renewal (renewed every Lease/3): how long the events of a dead
+	// replica wait before another takes them over. 0: DefaultLease.
+	Lease time.Duration
 	// Source is the CloudEvents source attribute (a URI reference).
 	Source string
 	// MaxAttempts bounds the deliveries of one event to one endpoint;
@@ -93,7 +108,7 @@ type Notifier struct {
 	opts      Options
 	endpoints map[string]*endpoint
 	order     []*endpoint // as configured, for filtering
-	box       *outbox
+	box       outbox
 	queue     *queue
 	turn      int // round robin over endpoints (dispatcher only)
 	metrics   *metrics
@@ -161,15 +176,15 @@ func New(opts Options) (*Notifier, error) {
 	if len(n.order) == 0 {
 		return n, nil
 	}
-	box, err := openOutbox(opts.OutboxPath)
+	box, where, err := openOutbox(opts)
 	if err != nil {
 		return nil, err
 	}
 	n.box, n.queue = box, newQueue()
 	n.metrics = newMetrics(opts.Registerer, box)
-	if err := n.load(); err != nil {
+	if err := box.start(n); err != nil {
 		box.close()
-		return nil, fmt.Errorf("notify: reading outbox %s: %w", opts.OutboxPath, err)
+		return nil, fmt.Errorf("notify: starting the outbox (%s): %w", where, err)
 	}
 	n.done.Go(n.dispatch)
 	n.nudge()
@@ -307,23 +322,30 @@ func (n *Notifier) emit(ctx context.Context, t Type, subject string, at time.Tim
 		for i, e := range targets {
 			ds[i] = delivery{Endpoint: e.Name, EventID: ev.ID, Type: t, Body: body, Enqueued: now, Next: now}
 		}
-		keys, err = n.box.enqueue(ds)
+		// The action the event describes has happened: a caller that
+		// goes away does not cancel its event.
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.opts.Timeout)
+		keys, err = n.box.enqueue(ectx, ds)
+		cancel()
 	}
 	if err != nil {
 		n.metrics.lost.WithLabelValues(t.Short()).Inc()
 		n.logger.ErrorContext(ctx, "notification lost: outbox write failed", "event_id", ev.ID, "type", string(t),
-			"subject", subject, "error", err.Error())
-		return
+			"subject", subject, "endpoints_lost", len(targets)-len(keys), "error", err.Error())
+		if len(keys) == 0 {
+			return
+		}
 	}
-	ps := make([]*pending, len(ds))
-	for i, d := range ds {
+	ps := make([]*pending, len(keys))
+	for i, key := range keys {
+		d := ds[i]
 		d.Body = nil
-		ps[i] = &pending{key: keys[i], d: d}
+		ps[i] = &pending{key: key, d: d}
 	}
 	n.queue.add(ps...)
 	n.metrics.events.WithLabelValues(t.Short()).Inc()
 	n.logger.DebugContext(ctx, "notification queued", "event_id", ev.ID, "type", string(t), "subject", subject,
-		"endpoints", len(targets))
+		"endpoints", len(keys))
 	n.nudge()
 }
 
@@ -344,24 +366,43 @@ func (n *Notifier) Check(context.Context) error {
 	if len(failing) == 0 {
 		return nil
 	}
-	pending, _, err := n.box.counts()
+	pending, _, err := n.box.counts(context.Background())
 	if err != nil {
 		return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; outbox unreadable: %w", failing, err))
 	}
 	return health.Degraded(fmt.Errorf("webhook endpoints failing: %v; %d deliveries pending", failing, pending))
 }
 
-// Pending counts the deliveries waiting and given up.
+// Pending counts the deliveries waiting and given up. With a shared
+// outbox, pending counts those this replica holds (the sum over replicas
+// is the backlog) and dead is refreshed every two leases, up to 1,000.
 func (n *Notifier) Pending() (pending, dead int, err error) {
 	if n == nil || n.box == nil {
 		return 0, 0, nil
 	}
-	return n.box.counts()
+	return n.box.counts(context.Background())
+}
+
+// MaxDeadLetters bounds a page of DeadLetters.
+const MaxDeadLetters = 1000
+
+// DeadLetters returns up to limit (at most MaxDeadLetters) deliveries
+// given up, oldest first, after the cursor after ("" for the first page;
+// then the last DeadLetter's Cursor). With a shared outbox every replica
+// sees every replica's dead letters.
+func (n *Notifier) DeadLetters(ctx context.Context, after string, limit int) ([]DeadLetter, error) {
+	if n == nil || n.box == nil {
+		return nil, nil
+	}
+	return n.box.deadLetters(ctx, after, min(max(limit, 1), MaxDeadLetters))
 }
 
 // Close stops delivering, interrupts the requests in flight and closes the
 // outbox. Undelivered events (the interrupted ones too) stay queued for
-// the next start. Calling it again returns the first call's result.
+// the next start — or, with a shared outbox, for the replica that takes
+// them over (Close releases this replica's leases, so that happens at the
+// other replicas' next round). Calling it again returns the first call's
+// result.
 func (n *Notifier) Close() error {
 	if n == nil || n.box == nil {
 		return nil

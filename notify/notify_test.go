@@ -3,7 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	bbolt "go.etcd.io/bbolt"
 
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -401,14 +399,11 @@ func TestLogsHideURLCredentials(t *testing.T) {
 	defer n.Close()
 	n.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
 	waitFor(t, "a dead letter", func() bool { _, d, _ := n.Pending(); return d == 1 })
-	var dead delivery
-	if err := n.box.db.View(func(tx *bbolt.Tx) error {
-		_, v := tx.Bucket(bucketDead).Cursor().First()
-		return json.Unmarshal(v, &dead)
-	}); err != nil {
-		t.Fatal(err)
+	dead, err := n.DeadLetters(context.Background(), "", 10)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters: %v, %v", dead, err)
 	}
-	got := logs.String() + "\n" + dead.LastError
+	got := logs.String() + "\n" + dead[0].LastError
 	if !strings.Contains(got, "http://"+addr+"/…") {
 		t.Errorf("the endpoint's host is not named:\n%s", got)
 	}

@@ -1,19 +1,15 @@
 package notify
 
 import (
-	"encoding/binary"
+	"context"
+	"crypto/rand"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"os"
 	"time"
-
-	bbolt "go.etcd.io/bbolt"
-
-	"github.com/imagegate/imagegate/internal/boltfile"
 )
 
-// delivery is one event waiting to reach one endpoint. Its body is kept
-// apart (bucketBodies, same key) so that scanning the queue decodes only
-// this small header; dead letters hold both.
+// delivery is one event waiting to reach one endpoint.
 type delivery struct {
 	Endpoint string          `json:"endpoint"`
 	EventID  string          `json:"event_id"`
@@ -26,165 +22,101 @@ type delivery struct {
 	LastError string    `json:"last_error,omitempty"`
 }
 
+// outbox is where deliveries wait until their endpoint acknowledges them
+// or they are given up, durably: a delivery enqueued survives the process
+// that enqueued it. Two implementations: a bbolt file for a single node
+// (boltOutbox) and fleet.Store for replicas (sharedOutbox), where any live
+// replica delivers what a dead one left. The notifier does not know which.
+//
+// Keys are opaque strings the outbox chose; every method taking a key is
+// called only for a delivery this process holds (one handed to it by
+// enqueue or claims.adopt, and not taken back by claims.lose).
+type outbox interface {
+	// start hands the process the deliveries it is to send, through c:
+	// those waiting from a previous run now (bbolt), or, with replicas,
+	// those of dead replicas whenever their lease ends. It returns once the
+	// outbox is ready to enqueue.
+	start(c claims) error
+	// enqueue stores ds durably and returns their keys, in order. On error
+	// it returns the keys of the deliveries written before it (possibly
+	// none); the others are not stored.
+	enqueue(ctx context.Context, ds []delivery) ([]string, error)
+	// body returns the request body of the delivery at key: errLost when
+	// the delivery is no longer this process's to send, errNotNow when it
+	// may not be sent yet (the outbox cannot vouch for its claim).
+	body(ctx context.Context, key string) ([]byte, error)
+	// update rewrites the delivery at key (after a failed attempt); d.Body
+	// is the body body returned.
+	update(ctx context.Context, key string, d delivery) error
+	// remove deletes the delivery at key once it has succeeded.
+	remove(ctx context.Context, key string) error
+	// bury moves the delivery at key, with d.Body, to the dead letters.
+	bury(ctx context.Context, key string, d delivery) error
+	// deadLetters returns at most limit dead letters after the cursor
+	// after ("" from the oldest), oldest first.
+	deadLetters(ctx context.Context, after string, limit int) ([]DeadLetter, error)
+	// counts returns the deliveries pending (with replicas: held by this
+	// process) and dead.
+	counts(ctx context.Context) (pending, dead int, err error)
+	// close stops what start started and releases the outbox.
+	close() error
+}
+
+// claims is what an outbox tells the notifier about the deliveries it is
+// to send. Both methods are safe for concurrent use.
+type claims interface {
+	// adopt queues deliveries this process now holds (their Body nil).
+	adopt(ps []*pending)
+	// lose drops the queued deliveries whose key matches: another process
+	// holds them now.
+	lose(match func(key string) bool)
+}
+
 var (
-	bucketPending = []byte("pending")
-	bucketBodies  = []byte("bodies")
-	bucketDead    = []byte("dead")
+	// errLost: another process holds the delivery (or it is gone).
+	errLost = errors.New("notify: the delivery is held by another replica")
+	// errNotNow: the outbox cannot vouch for its claim on the delivery at
+	// the moment (the shared store is not answering); try later.
+	errNotNow = errors.New("notify: the delivery's claim cannot be confirmed now")
 )
 
-// maxDead bounds the dead letters kept for inspection; the oldest go first.
-const maxDead = 10000
-
-// outbox is the durable queue of deliveries, a bbolt file: a delivery
-// enqueued survives a crash or restart until it succeeds or is given up.
-type outbox struct {
-	db *bbolt.DB
+// DeadLetter is a delivery given up after its last attempt.
+type DeadLetter struct {
+	// Cursor orders dead letters (oldest first); pass the last one's to
+	// DeadLetters for the next page.
+	Cursor    string
+	Endpoint  string
+	EventID   string
+	Type      Type
+	Enqueued  time.Time
+	Attempts  int
+	LastError string
+	// Body is the event as it would have been delivered.
+	Body json.RawMessage
 }
 
-func openOutbox(path string) (*outbox, error) {
-	db, err := boltfile.Open(path, 5*time.Second, bucketPending, bucketBodies, bucketDead)
-	if err != nil {
-		return nil, fmt.Errorf("notify: outbox: %w", err)
+func (d delivery) deadLetter(cursor string) DeadLetter {
+	return DeadLetter{Cursor: cursor, Endpoint: d.Endpoint, EventID: d.EventID, Type: d.Type, Enqueued: d.Enqueued,
+		Attempts: d.Attempts, LastError: d.LastError, Body: d.Body}
+}
+
+// DefaultLease is the default Options.Lease.
+const DefaultLease = 30 * time.Second
+
+// openOutbox opens the outbox opts ask for and says which, for errors.
+func openOutbox(opts Options) (outbox, string, error) {
+	if opts.Shared == nil {
+		box, err := openBoltOutbox(opts.OutboxPath)
+		return box, opts.OutboxPath, err
 	}
-	db.MaxBatchDelay = 200 * time.Microsecond
-	return &outbox{db: db}, nil
-}
-
-// enqueue stores ds durably (fsynced before it returns) and returns
-// their keys. Concurrent callers share one transaction (bbolt's Batch).
-func (b *outbox) enqueue(ds []delivery) ([]string, error) {
-	keys := make([]string, len(ds))
-	vals := make([][]byte, len(ds))
-	for i, d := range ds {
-		d.Body = nil
-		v, err := json.Marshal(d)
-		if err != nil {
-			return nil, fmt.Errorf("notify: encoding delivery: %w", err)
-		}
-		vals[i] = v
+	owner := opts.Owner
+	if owner == "" {
+		host, _ := os.Hostname()
+		owner = host + "-" + rand.Text()[:8]
 	}
-	err := b.db.Batch(func(tx *bbolt.Tx) error { // may run twice (alone after a batch failed)
-		bk, bodies := tx.Bucket(bucketPending), tx.Bucket(bucketBodies)
-		for i, v := range vals {
-			seq, err := bk.NextSequence()
-			if err != nil {
-				return err
-			}
-			keys[i] = string(seqKey(seq))
-			if err := bk.Put(seqKey(seq), v); err != nil {
-				return err
-			}
-			if err := bodies.Put(seqKey(seq), ds[i].Body); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("notify: writing outbox: %w", err)
+	ttl := opts.Lease
+	if ttl <= 0 {
+		ttl = DefaultLease
 	}
-	return keys, nil
-}
-
-// each calls fn with every pending delivery (without its body), oldest
-// first, until fn returns false. The key is a copy fn may keep.
-func (b *outbox) each(fn func(key string, d delivery) bool) error {
-	return b.db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketPending).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var d delivery
-			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("notify: outbox entry %x: %w", k, err)
-			}
-			if !fn(string(k), d) {
-				return nil
-			}
-		}
-		return nil
-	})
-}
-
-// body returns the body of the pending delivery at key.
-func (b *outbox) body(key string) ([]byte, error) {
-	var body []byte
-	err := b.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketBodies).Get([]byte(key))
-		if v == nil {
-			return fmt.Errorf("notify: outbox entry %x has no body", key)
-		}
-		body = append([]byte(nil), v...)
-		return nil
-	})
-	return body, err
-}
-
-// update rewrites the pending delivery at key (after a failed attempt).
-func (b *outbox) update(key string, d delivery) error {
-	d.Body = nil
-	v, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return b.db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPending).Put([]byte(key), v) })
-}
-
-// remove deletes the delivery at key once it has succeeded.
-func (b *outbox) remove(key string) error {
-	return b.db.Batch(func(tx *bbolt.Tx) error {
-		if err := tx.Bucket(bucketBodies).Delete([]byte(key)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketPending).Delete([]byte(key))
-	})
-}
-
-// bury moves the delivery at key, with its body, to the dead letters (given up).
-func (b *outbox) bury(key string, d delivery) error {
-	return b.db.Batch(func(tx *bbolt.Tx) error {
-		bodies := tx.Bucket(bucketBodies)
-		d.Body = append(json.RawMessage(nil), bodies.Get([]byte(key))...)
-		v, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		if err := bodies.Delete([]byte(key)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketPending).Delete([]byte(key)); err != nil {
-			return err
-		}
-		dead := tx.Bucket(bucketDead)
-		if err := dead.Put([]byte(key), v); err != nil {
-			return err
-		}
-		c := dead.Cursor()
-		for n := dead.Stats().KeyN; n > maxDead; n-- {
-			k, _ := c.First()
-			if k == nil {
-				break
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// counts returns the pending and dead deliveries.
-func (b *outbox) counts() (pending, dead int, err error) {
-	err = b.db.View(func(tx *bbolt.Tx) error {
-		pending = tx.Bucket(bucketPending).Stats().KeyN
-		dead = tx.Bucket(bucketDead).Stats().KeyN
-		return nil
-	})
-	return pending, dead, err
-}
-
-func (b *outbox) close() error { return b.db.Close() }
-
-func seqKey(seq uint64) []byte {
-	k := make([]byte, 8)
-	binary.BigEndian.PutUint64(k, seq)
-	return k
+	return newSharedOutbox(opts.Shared, owner, ttl, opts.Logger), "shared, owner " + owner, nil
 }

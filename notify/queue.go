@@ -2,11 +2,12 @@ package notify
 
 import "sync"
 
-// queue is the in-memory schedule of the outbox's pending deliveries: one
-// FIFO per endpoint, so that choosing what to send next costs the
+// queue is the in-memory schedule of the pending deliveries this process
+// holds: one FIFO per endpoint, so that choosing what to send next costs the
 // deliveries started, not the size of the backlog (an endpoint that is
 // down skips its whole list at once). The outbox stays the durable truth:
-// the queue is rebuilt from it at start-up.
+// the queue is filled from it (claims.adopt) at start-up and, with
+// replicas, whenever this process takes over a dead replica's deliveries.
 type queue struct {
 	mu    sync.Mutex
 	lists map[string][]*pending // endpoint name → deliveries, oldest first
@@ -48,11 +49,36 @@ func (q *queue) forget(p *pending) {
 	}
 	p.gone = true
 	q.live[p.d.Endpoint]--
-	l := q.lists[p.d.Endpoint]
+	q.trim(p.d.Endpoint)
+}
+
+// trim drops the gone head of endpoint's list; q.mu is held.
+func (q *queue) trim(endpoint string) {
+	l := q.lists[endpoint]
 	i := 0
 	for i < len(l) && l[i].gone {
 		l[i] = nil
 		i++
 	}
-	q.lists[p.d.Endpoint] = l[i:]
+	q.lists[endpoint] = l[i:]
+}
+
+// drop marks gone the deliveries whose key matches (another process sends
+// them now) and returns how many there were. It costs the whole queue: it
+// runs when a replica loses a lease, not per delivery.
+func (q *queue) drop(match func(key string) bool) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for endpoint, l := range q.lists {
+		for _, p := range l {
+			if !p.gone && match(p.key) {
+				p.gone = true
+				q.live[endpoint]--
+				n++
+			}
+		}
+		q.trim(endpoint)
+	}
+	return n
 }

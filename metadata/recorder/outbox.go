@@ -2,14 +2,7 @@ package recorder
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
-	"github.com/imagegate/imagegate/internal/boltfile"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -29,70 +22,31 @@ func (o op) apply(ctx context.Context, s metadata.Store) error {
 	return s.Finish(ctx, o.FinishID, *o.Finish)
 }
 
-var bucketOps = []byte("ops")
-
-// outbox is a durable FIFO of store writes in a bbolt file: an op enqueued
-// survives a crash or restart until replay applies it.
-type outbox struct {
-	db *bbolt.DB
+// queued is an op in the outbox under its key.
+type queued struct {
+	key string
+	op  op
 }
 
-func openOutbox(path string) (*outbox, error) {
-	db, err := boltfile.Open(path, 5*time.Second, bucketOps)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
-	}
-	return &outbox{db: db}, nil
-}
-
-// enqueue appends o durably (fsynced before it returns).
-func (b *outbox) enqueue(o op) error {
-	data, err := json.Marshal(o)
-	if err != nil {
-		return fmt.Errorf("outbox: encoding: %w", err)
-	}
-	return b.db.Update(func(tx *bbolt.Tx) error {
-		bk := tx.Bucket(bucketOps)
-		seq, err := bk.NextSequence()
-		if err != nil {
-			return err
-		}
-		return bk.Put(seqKey(seq), data)
-	})
-}
-
-// peek returns the oldest op and its key, or ok=false when empty.
-func (b *outbox) peek() (key []byte, o op, ok bool, err error) {
-	err = b.db.View(func(tx *bbolt.Tx) error {
-		k, v := tx.Bucket(bucketOps).Cursor().First()
-		if k == nil {
-			return nil
-		}
-		ok, key = true, append([]byte(nil), k...)
-		return json.Unmarshal(v, &o)
-	})
-	return key, o, ok, err
-}
-
-// remove deletes the op at key once it has been applied.
-func (b *outbox) remove(key []byte) error {
-	return b.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketOps).Delete(key) })
-}
-
-// len counts the waiting ops.
-func (b *outbox) len() (int, error) {
-	n := 0
-	err := b.db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket(bucketOps).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
-func (b *outbox) close() error { return b.db.Close() }
-
-func seqKey(seq uint64) []byte {
-	k := make([]byte, 8)
-	binary.BigEndian.PutUint64(k, seq)
-	return k
+// outbox is a durable FIFO of store writes: an op enqueued survives the
+// process that enqueued it until a replay applies it. Two
+// implementations: a bbolt file for a single node (boltOutbox) and the
+// registry's object storage for replicas (storageOutbox), which any
+// replica replays and which stays up when the metadata database is down.
+// The recorder does not know which.
+//
+// The order is the order of enqueue within a process; the ops of one
+// record (its Put, then its Finish) are enqueued by one process, so
+// replay keeps each record's order.
+type outbox interface {
+	// enqueue appends o durably.
+	enqueue(ctx context.Context, o op) error
+	// oldest returns up to limit ops, oldest first.
+	oldest(ctx context.Context, limit int) ([]queued, error)
+	// remove deletes the op at key once it has been applied; removing an
+	// op already removed (by another replica's replay) is not an error.
+	remove(ctx context.Context, key string) error
+	// len counts the waiting ops.
+	len(ctx context.Context) (int, error)
+	close() error
 }

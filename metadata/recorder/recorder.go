@@ -1,16 +1,24 @@
 // Package recorder writes metadata records durably for the push path: it
 // applies the configured failure mode when the store is unreachable and
-// replays, from a durable local outbox, what could not be written at once.
+// replays, from a durable outbox, what could not be written at once. A
+// single node's outbox is a bbolt file; replicas share one in the
+// registry's object storage (outbox_storage.go), which any replica
+// replays, so that queued records survive the replica that wrote them.
 package recorder
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/health"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -28,8 +36,24 @@ const (
 // Options configure a Recorder.
 type Options struct {
 	Mode Mode
-	// OutboxPath is the bbolt file of the outbox.
+	// OutboxPath is the bbolt file of a single node's outbox (used when
+	// Storage is nil).
 	OutboxPath string
+	// Storage, when set, holds the outbox instead of OutboxPath: the
+	// registry's storage driver, shared by the replicas, under
+	// /imagegate/outbox/metadata/. Every replica replays it, polling every
+	// Poll.
+	Storage storagedriver.StorageDriver
+	// Fleet, when set with Storage, serialises the replays of the replicas
+	// under one lease (space "singletons", key "metadata-outbox"), so that
+	// one replica replays at a time; Owner names this process in it (empty:
+	// the host name and a random suffix). Without it replays may overlap:
+	// harmless (writes are idempotent) but wasted.
+	Fleet fleet.Store
+	Owner string
+	// Poll is how often a replica looks for ops the others queued, with a
+	// shared outbox; 0: DefaultPoll.
+	Poll time.Duration
 	// Timeout bounds each store call made for a request.
 	Timeout time.Duration
 	// MinBackoff and MaxBackoff bound the replay's retry delays.
@@ -40,7 +64,7 @@ type Options struct {
 // Recorder writes records through a Store, with an outbox behind it.
 type Recorder struct {
 	store metadata.Store
-	box   *outbox
+	box   outbox
 	opts  Options
 
 	wake chan struct{}
@@ -48,8 +72,15 @@ type Recorder struct {
 	done sync.WaitGroup
 }
 
+// outboxWriteTimeout bounds one write to the outbox: longer than a store
+// call (Options.Timeout), since the outbox is the last resort of a record.
+const outboxWriteTimeout = time.Minute
+
+// DefaultPoll is the default Options.Poll.
+const DefaultPoll = 30 * time.Second
+
 // New opens the outbox and starts replaying whatever it holds from a
-// previous run. Close stops the replay and closes the outbox (not the store).
+// previous run (or, shared, from any replica). Close stops the replay and closes the outbox (not the store).
 func New(store metadata.Store, opts Options) (*Recorder, error) {
 	if opts.Mode != FailClosed && opts.Mode != FailOpen {
 		return nil, fmt.Errorf("recorder: mode must be %q or %q, got %q", FailClosed, FailOpen, opts.Mode)
@@ -66,9 +97,21 @@ func New(store metadata.Store, opts Options) (*Recorder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	box, err := openOutbox(opts.OutboxPath)
-	if err != nil {
-		return nil, err
+	var box outbox = newStorageOutbox(opts.Storage)
+	if opts.Storage == nil {
+		b, err := openBoltOutbox(opts.OutboxPath)
+		if err != nil {
+			return nil, err
+		}
+		box = b
+	} else {
+		if opts.Poll <= 0 {
+			opts.Poll = DefaultPoll
+		}
+		if opts.Owner == "" {
+			host, _ := os.Hostname()
+			opts.Owner = host + "-" + rand.Text()[:8]
+		}
 	}
 	r := &Recorder{store: store, box: box, opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	r.done.Go(r.replay)
@@ -89,7 +132,9 @@ func (r *Recorder) Put(ctx context.Context, rec *metadata.Record) error {
 	if err == nil || !unavailable(ctx, err) || r.opts.Mode == FailClosed {
 		return err
 	}
-	if qerr := r.box.enqueue(op{Put: rec}); qerr != nil {
+	qctx, cancel := context.WithTimeout(ctx, outboxWriteTimeout)
+	defer cancel()
+	if qerr := r.box.enqueue(qctx, op{Put: rec}); qerr != nil {
 		return errors.Join(err, qerr)
 	}
 	r.opts.Logger.Warn("metadata store unavailable; record queued in the outbox",
@@ -110,7 +155,10 @@ func (r *Recorder) Finish(ctx context.Context, id string, f metadata.Finish) err
 		return err
 	}
 	// Unavailable, or not found because its Put is still in the outbox.
-	if qerr := r.box.enqueue(op{FinishID: id, Finish: &f}); qerr != nil {
+	// The outcome happened: the caller going away does not cancel it.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outboxWriteTimeout)
+	defer cancel()
+	if qerr := r.box.enqueue(qctx, op{FinishID: id, Finish: &f}); qerr != nil {
 		return errors.Join(err, qerr)
 	}
 	r.opts.Logger.Warn("metadata finish queued in the outbox", "record_id", id, "error", err.Error())
@@ -126,7 +174,7 @@ func (r *Recorder) Check(ctx context.Context) error {
 	if pingErr != nil && r.opts.Mode == FailClosed {
 		return fmt.Errorf("metadata store unreachable (failmode closed: pushes are refused): %w", pingErr)
 	}
-	n, err := r.box.len()
+	n, err := r.box.len(ctx)
 	if err != nil {
 		return fmt.Errorf("metadata outbox unreadable: %w", err)
 	}
@@ -139,8 +187,9 @@ func (r *Recorder) Check(ctx context.Context) error {
 	return nil
 }
 
-// Pending is the number of writes waiting in the outbox.
-func (r *Recorder) Pending() (int, error) { return r.box.len() }
+// Pending is the number of writes waiting in the outbox (with a shared
+// outbox: queued by any replica).
+func (r *Recorder) Pending() (int, error) { return r.box.len(context.Background()) }
 
 // Close stops the replay and closes the outbox.
 func (r *Recorder) Close() error {

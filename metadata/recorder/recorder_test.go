@@ -66,23 +66,13 @@ func rec(status metadata.Status) *metadata.Record {
 
 func waitDrained(t *testing.T, r *Recorder) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	waitFor(t, "the outbox to drain", func() bool {
 		n, err := r.Pending()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			return
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("outbox still holds %d ops", n)
-		case <-tick.C:
-		}
-	}
+		return n == 0
+	})
 }
 
 func TestFailClosedRefusesWhileDown(t *testing.T) {
