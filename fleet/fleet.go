@@ -37,7 +37,8 @@ type Store interface {
 	// List returns at most limit live items of space whose keys sort after
 	// after (all keys when after is ""), in ascending byte order of keys;
 	// limit below 1 or above MaxListLimit means MaxListLimit. A page ends
-	// exactly where the next (after = its last key) begins.
+	// exactly where the next (after = its last key) begins; a page of
+	// fewer than limit items is the last.
 	List(ctx context.Context, space, after string, limit int) ([]Item, error)
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,27 +19,17 @@ import (
 
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/fleet/fleettest"
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/metadata"
 	metadatadynamodb "github.com/imagegate/imagegate/metadata/dynamodb"
 )
 
-// endpointEnv names the DynamoDB Local endpoint the tests use; `make test`
-// starts DynamoDB Local (scripts/dynamodb-local.sh) and sets it.
-const endpointEnv = "IMAGEGATE_TEST_DYNAMODB_ENDPOINT"
-
-// testEndpoint returns the DynamoDB Local endpoint, or skips the test when
-// none is configured (fails instead under IMAGEGATE_TEST_REQUIRE_ALL=1).
+// testEndpoint returns the DynamoDB Local endpoint `make test` starts
+// (scripts/dynamodb-local.sh) and names in IMAGEGATE_TEST_DYNAMODB_ENDPOINT,
+// or skips the test (fails it under IMAGEGATE_TEST_REQUIRE_ALL=1).
 func testEndpoint(tb testing.TB) string {
 	tb.Helper()
-	e := os.Getenv(endpointEnv)
-	if e == "" {
-		msg := endpointEnv + " is not set: `make test` starts DynamoDB Local and provides it (see scripts/dynamodb-local.sh)"
-		if os.Getenv("IMAGEGATE_TEST_REQUIRE_ALL") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return e
+	return liveserver.RequireEnv(tb, "IMAGEGATE_TEST_DYNAMODB_ENDPOINT", "DynamoDB Local, see scripts/dynamodb-local.sh")
 }
 
 var unsafeTableChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)

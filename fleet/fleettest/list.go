@@ -40,7 +40,8 @@ func putKeys(t *testing.T, s fleet.Store, space, prefix string, n int) []string 
 }
 
 // testListPaged: pages of 7 through 25 items join to all of them in key
-// order, none skipped or repeated, with their values and versions; other
+// order, none skipped or repeated, with their values and versions, every
+// page but the last full; other
 // spaces, including one whose name extends this one's, stay apart; after
 // need not be a stored key.
 func testListPaged(t *testing.T, s fleet.Store) {
@@ -61,14 +62,14 @@ func testListPaged(t *testing.T, s fleet.Store) {
 		if len(items) > 7 {
 			t.Fatalf("page of %d items, limit 7", len(items))
 		}
-		if len(items) == 0 {
-			break
-		}
 		for _, it := range items {
 			if string(it.Value) != it.Key || it.Version == 0 {
 				t.Errorf("item %q = %q v%d", it.Key, it.Value, it.Version)
 			}
 			got = append(got, it.Key)
+		}
+		if len(items) < 7 {
+			break // the last page
 		}
 		after = items[len(items)-1].Key
 	}
@@ -94,7 +95,7 @@ func testListPaged(t *testing.T, s fleet.Store) {
 func testListLimit(t *testing.T, s fleet.Store) {
 	all := putKeys(t, s, "a", "k", 12)
 	for _, tc := range []struct{ limit, want int }{
-		{1, 1}, {5, 5}, {12, 12}, {13, 12}, {0, 12}, {-1, 12}, {fleet.MaxListLimit + 1, 12},
+		{1, 1}, {5, 5}, {11, 11}, {12, 12}, {13, 12}, {0, 12}, {-1, 12}, {fleet.MaxListLimit + 1, 12},
 	} {
 		if got := listKeys(t, s, "a", "", tc.limit); !slices.Equal(got, all[:tc.want]) {
 			t.Errorf("limit %d: %v, want %v", tc.limit, got, all[:tc.want])
