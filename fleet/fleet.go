@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is the shared state. Implementations are safe for concurrent use
@@ -34,7 +35,10 @@ type Store interface {
 	// error.
 	Delete(ctx context.Context, space, key string, expect int64) error
 	// List returns at most limit live items of space whose keys sort after
-	// after (all keys when after is ""), in ascending key order.
+	// after (all keys when after is ""), in ascending byte order of keys;
+	// limit below 1 or above MaxListLimit means MaxListLimit. A page ends
+	// exactly where the next (after = its last key) begins; a page of
+	// fewer than limit items is the last.
 	List(ctx context.Context, space, after string, limit int) ([]Item, error)
 }
 
@@ -55,7 +59,8 @@ var (
 )
 
 // Limits every Store enforces, so that any backend can hold what another
-// accepts (DynamoDB items end at 400 KB).
+// accepts (DynamoDB items end at 400 KB). A key is 1 to MaxKeyBytes bytes
+// of UTF-8 (DynamoDB stores strings as UTF-8 and refuses empty keys).
 const (
 	MaxValueBytes = 256 << 10
 	MaxKeyBytes   = 512
@@ -65,17 +70,54 @@ const (
 // spaceName is the shape of a space: a short lower-case name.
 var spaceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
-// CheckArgs validates the arguments every Store method shares; backends
-// call it first and return its error unchanged.
+// CheckArgs validates the arguments of Get, Put and Delete (value nil for
+// the last two); backends call it first and return its error unchanged.
 func CheckArgs(space, key string, value []byte) error {
-	if !spaceName.MatchString(space) {
-		return fmt.Errorf("fleet: space %q: want lower-case letters, digits and -", space)
+	if err := checkSpace(space); err != nil {
+		return err
 	}
-	if len(key) > MaxKeyBytes {
-		return fmt.Errorf("fleet: key of %d bytes in %s: limit %d", len(key), space, MaxKeyBytes)
+	if key == "" {
+		return fmt.Errorf("fleet: empty key in %s", space)
+	}
+	if err := checkKey(space, key); err != nil {
+		return err
 	}
 	if len(value) > MaxValueBytes {
 		return fmt.Errorf("fleet: value of %d bytes for %s/%s: limit %d", len(value), space, key, MaxValueBytes)
+	}
+	return nil
+}
+
+// CheckList validates the arguments of List: after is "" or a key;
+// backends call it first and return its error unchanged.
+func CheckList(space, after string) error {
+	if err := checkSpace(space); err != nil {
+		return err
+	}
+	return checkKey(space, after)
+}
+
+// ListLimit is the number of items List returns at most for limit.
+func ListLimit(limit int) int {
+	if limit < 1 || limit > MaxListLimit {
+		return MaxListLimit
+	}
+	return limit
+}
+
+func checkSpace(space string) error {
+	if !spaceName.MatchString(space) {
+		return fmt.Errorf("fleet: space %q: want lower-case letters, digits and -", space)
+	}
+	return nil
+}
+
+func checkKey(space, key string) error {
+	if len(key) > MaxKeyBytes {
+		return fmt.Errorf("fleet: key of %d bytes in %s: limit %d", len(key), space, MaxKeyBytes)
+	}
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("fleet: key %q in %s: not UTF-8", key, space)
 	}
 	return nil
 }

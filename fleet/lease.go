@@ -50,8 +50,9 @@ func Acquire(ctx context.Context, s Store, space, key, owner string, ttl time.Du
 }
 
 // Renew extends the lease by its TTL from now. It returns an error
-// wrapping ErrHeld when the lease was lost (expired and taken by another
-// owner): the holder must stop what the lease guarded.
+// wrapping ErrHeld when the lease was lost (it expired, whether or not
+// another owner took it since, or was released): the holder must stop
+// what the lease guarded.
 func (l *Lease) Renew(ctx context.Context) error {
 	v, err := l.store.Put(ctx, l.space, l.key, []byte(l.owner), l.version, l.ttl)
 	if errors.Is(err, ErrConflict) {

@@ -121,13 +121,13 @@ func (m *Memory) Delete(ctx context.Context, space, key string, expect int64) er
 
 // List implements Store.
 func (m *Memory) List(ctx context.Context, space, after string, limit int) ([]Item, error) {
-	if err := CheckArgs(space, after, nil); err != nil {
+	if err := CheckList(space, after); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	limit = min(max(limit, 1), MaxListLimit)
+	limit = ListLimit(limit)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()

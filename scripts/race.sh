@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs the packages whose code runs concurrently under the race detector:
+# the fleet state (Memory under its contract suite's concurrent updates),
 # the gate (middleware, exercised through both doors by registry and
 # test/upload, which run it with the recorder, notifier and token service
 # as the server composes them), the recorder, notify, auth, the upload
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOEXPERIMENT=jsonv2 CGO_ENABLED=1
 
-pkgs=${RACE_PKGS:-"./push/... ./middleware/... ./metadata/recorder/... ./notify/... ./auth/... ./shim/... ./storagedriver/s3/... ./registry/... ./test/upload/..."}
+pkgs=${RACE_PKGS:-"./fleet ./push/... ./middleware/... ./metadata/recorder/... ./notify/... ./auth/... ./shim/... ./storagedriver/s3/... ./registry/... ./test/upload/..."}
 
 # A C compiler that can build and link a program (gcc and the C library's
 # headers), else install them.

@@ -39,8 +39,8 @@ export IMAGEGATE_CONFORMANCE_OUT=$root/build/conformance
 # in a private network namespace with it and a SeaweedFS of their own; the
 # others on the host, next to dockerd. The conformance suite runs there too,
 # on the embedded default and on S3 + DynamoDB.
-netns_pkgs="./metadata/dynamodb/... ./test/outage/..."
-host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /test/outage)
+netns_pkgs="./metadata/dynamodb/... ./fleet/dynamodb/... ./test/outage/..."
+host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /fleet/dynamodb -e /test/outage)
 
 go vet ./...
 go test -count=1 -timeout 30m $host_pkgs

@@ -17,7 +17,9 @@ import (
 const policyFile = "../../docs/iam/metadata-dynamodb-policy.json"
 
 // TestIAMPolicyMatchesCode: the documented policy grants exactly the
-// actions this package's (non-test) code calls, and Query on each index.
+// actions the (non-test) code of the table's users calls (this package
+// and fleet/dynamodb, whose items share the table), and Query on each
+// index.
 func TestIAMPolicyMatchesCode(t *testing.T) {
 	var policy struct {
 		Statement []struct {
@@ -62,14 +64,23 @@ func TestIAMPolicyMatchesCode(t *testing.T) {
 	}
 }
 
+// tableUsers are the directories of the packages that call DynamoDB on
+// the metadata table.
+var tableUsers = []string{".", "../../fleet/dynamodb"}
+
 // actionsUsed lists, sorted, the IAM actions behind the DynamoDB calls in
-// this package's non-test files: s.client.Op(...) and dynamodb.NewOpPaginator.
-// TransactWriteItems is authorised per item: this store only Puts in them.
+// the non-test files of tableUsers: s.client.Op(...) and
+// dynamodb.NewOpPaginator. TransactWriteItems is authorised per item: this
+// store only Puts in them.
 func actionsUsed(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, dir := range tableUsers {
+		matches, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(matches) == 0 {
+			t.Fatalf("Go files in %s: %v", dir, err)
+		}
+		files = append(files, matches...)
 	}
 	paginator := regexp.MustCompile(`^New(\w+)Paginator$`)
 	asAction := map[string]string{"TransactWriteItems": "PutItem"}

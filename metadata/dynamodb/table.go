@@ -148,20 +148,14 @@ func missingIndexes(t *types.TableDescription) []string {
 	return missing
 }
 
-// enableTTL turns TTL on for attrExpires unless it already is.
+// enableTTL turns TTL on for attrExpires unless it already is. When
+// another process (a replica starting at the same time, or the fleet
+// store of this one) enabled it between the check and the update, the
+// update fails and a second check finds it on.
 func (s *Store) enableTTL(ctx context.Context) error {
-	desc, err := s.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
-	if err != nil {
-		return s.fail(ctx, "describing TTL of", s.table, err)
-	}
-	if d := desc.TimeToLiveDescription; d != nil {
-		switch d.TimeToLiveStatus {
-		case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
-			if aws.ToString(d.AttributeName) != attrExpires {
-				return fmt.Errorf("metadata/dynamodb: table %s has TTL on %q, not %q", s.table, aws.ToString(d.AttributeName), attrExpires)
-			}
-			return nil
-		}
+	on, err := s.ttlEnabled(ctx)
+	if err != nil || on {
+		return err
 	}
 	_, err = s.client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(s.table),
@@ -171,7 +165,29 @@ func (s *Store) enableTTL(ctx context.Context) error {
 		},
 	})
 	if err != nil {
+		if on, again := s.ttlEnabled(ctx); again == nil && on {
+			return nil
+		}
 		return s.fail(ctx, "enabling TTL on", s.table, err)
 	}
 	return nil
+}
+
+// ttlEnabled reports whether TTL is on (or being turned on) for
+// attrExpires; TTL on another attribute is an error.
+func (s *Store) ttlEnabled(ctx context.Context) (bool, error) {
+	desc, err := s.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
+	if err != nil {
+		return false, s.fail(ctx, "describing TTL of", s.table, err)
+	}
+	if d := desc.TimeToLiveDescription; d != nil {
+		switch d.TimeToLiveStatus {
+		case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
+			if aws.ToString(d.AttributeName) != attrExpires {
+				return false, fmt.Errorf("metadata/dynamodb: table %s has TTL on %q, not %q", s.table, aws.ToString(d.AttributeName), attrExpires)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
 }
