@@ -167,7 +167,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		keys = append(keys, lockKey{"user", pairKey(username, addr), lo.MaxFailures})
 	}
 	for _, k := range keys {
-		if locked, left := lo.Locked(k.key); locked {
+		if locked, left := lo.Locked(r.Context(), k.key); locked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
 			s.countLogin("locked", "")
 			s.fail(w, r, http.StatusTooManyRequests, errcode.ErrorCodeTooManyRequests.WithMessage(
@@ -184,7 +184,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		}
 		s.countLogin(result, "")
 		for _, k := range keys {
-			if lo.Failure(k.key, k.limit) {
+			if lo.Failure(r.Context(), k.key, k.limit) {
 				s.countLockout(k.kind)
 				s.opts.Logger.WarnContext(r.Context(), "login locked out", "audit", "auth", "key", k.kind, "user", username, "client_ip", addr)
 			}
@@ -192,7 +192,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid username or password"), username, result)
 		return Identity{}, false
 	}
-	lo.Success(pairKey(username, addr))
+	lo.Success(r.Context(), pairKey(username, addr))
 	s.countLogin("success", id.Method)
 	return id, true
 }
