@@ -198,14 +198,19 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 }
 
 // refuseRefresh answers a refused refresh grant: 503 when the refresh
-// store is full (the client may retry later), 401 otherwise — the client
-// must log in again.
+// store is full or unavailable (the client may retry later), 401
+// otherwise — the client must log in again.
 func (s *Service) refuseRefresh(w http.ResponseWriter, r *http.Request, err error) {
 	reason := "bad_refresh_token"
 	switch {
 	case errors.Is(err, ErrRefreshStoreFull):
 		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
 			"too many refresh tokens in rotation; try again later"), "", "refresh_store_full")
+		return
+	case errors.Is(err, ErrRefreshStoreUnavailable):
+		s.opts.Logger.ErrorContext(r.Context(), "refresh store unavailable", "error", err.Error())
+		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
+			"refresh tokens cannot be checked right now; try again later"), "", "refresh_store_unavailable")
 		return
 	case errors.Is(err, ErrRefreshReused):
 		reason = "refresh_reused"
