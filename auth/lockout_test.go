@@ -1,11 +1,17 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imagegate/imagegate/fleet"
 )
 
 // tryLogin tries user's password with a wrong password from addr.
@@ -104,23 +110,33 @@ func TestClientAddr(t *testing.T) {
 
 // TestLockoutBoundedUnderFlood reproduces finding 7 (unbounded map): a
 // flood of distinct users and addresses used to grow the map past its
-// "bound" whenever nothing was idle enough to prune. Now it never holds
-// more than MaxEntries keys, through the token endpoint too.
+// "bound" whenever nothing was idle enough to prune. Now the store never
+// holds more than MaxEntries keys, through the token endpoint too. Past
+// the bound new keys are not counted (fail open), but the keys counted
+// before the flood keep their counts: a flood cannot erase a victim's
+// failures.
 func TestLockoutBoundedUnderFlood(t *testing.T) {
+	ctx := t.Context()
 	l := NewLockout(5, time.Hour, time.Minute, time.Hour)
 	l.MaxEntries = 1000
+	for range 4 {
+		l.Failure(ctx, "pair:victim", 5)
+	}
 	for i := range 20000 {
-		l.Failure(fmt.Sprintf("pair:%d", i), 5)
-		if l.Len() > l.MaxEntries {
-			t.Fatalf("after %d keys the lockout holds %d, bound %d", i+1, l.Len(), l.MaxEntries)
+		l.Failure(ctx, fmt.Sprintf("pair:%d", i), 5)
+		if i%1000 == 0 || i == 19999 {
+			if n := lockoutLen(t, l); n > l.MaxEntries {
+				t.Fatalf("after %d keys the lockout holds %d, bound %d", i+1, n, l.MaxEntries)
+			}
 		}
 	}
-	// The most recent keys are the ones kept.
-	for range 4 {
-		l.Failure("pair:19999", 5)
+	if !l.Failure(ctx, "pair:victim", 5) {
+		t.Fatal("the flood made the victim's key forget its failures")
 	}
-	if locked, _ := l.Locked("pair:19999"); !locked {
-		t.Fatal("the newest key lost its count")
+	for range 5 {
+		if l.Failure(ctx, "pair:19999", 5) {
+			t.Fatal("a key past the bound was counted")
+		}
 	}
 
 	// Through the endpoint (a known user, so each try costs a MinCost
@@ -129,7 +145,92 @@ func TestLockoutBoundedUnderFlood(t *testing.T) {
 	for i := range 100 {
 		ts.tryLogin(t, "alice", "x", fmt.Sprintf("192.0.2.%d:1", i), nil)
 	}
-	if n := ts.opts.Lockout.Len(); n > 20 {
+	if n := lockoutLen(t, ts.opts.Lockout); n > 20 {
 		t.Fatalf("token endpoint flood: lockout holds %d keys, bound 20", n)
 	}
+}
+
+func lockoutLen(t *testing.T, l *Lockout) int {
+	t.Helper()
+	n, err := l.Len(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestLockoutCountsAcrossReplicas: two replicas' lockouts over one store
+// count every failure once, whichever replica it reached: failures split
+// between them lock the key after the limit in total, on both, and
+// concurrent failures are never lost.
+func TestLockoutCountsAcrossReplicas(t *testing.T) {
+	ctx := t.Context()
+	store := fleet.NewMemory(0)
+	a, b := NewLockout(5, time.Hour, time.Minute, time.Hour), NewLockout(5, time.Hour, time.Minute, time.Hour)
+	a.Store, b.Store = store, store
+	for i, l := range []*Lockout{a, b, a, b} {
+		if l.Failure(ctx, "pair:alice", 5) {
+			t.Fatalf("locked after %d failures", i+1)
+		}
+	}
+	if !b.Failure(ctx, "pair:alice", 5) {
+		t.Fatal("5 failures split over two replicas did not lock")
+	}
+	if locked, _ := a.Locked(ctx, "pair:alice"); !locked {
+		t.Fatal("the key locked on one replica is not locked on the other")
+	}
+	a.Success(ctx, "pair:alice")
+	if locked, _ := b.Locked(ctx, "pair:alice"); locked {
+		t.Fatal("a success on one replica did not clear the other's view")
+	}
+
+	// 2 × 50 concurrent failures against a limit of 100: exactly one
+	// reaches it.
+	var locks atomic.Int32
+	var wg sync.WaitGroup
+	for _, l := range []*Lockout{a, b} {
+		wg.Go(func() {
+			for range 50 {
+				if l.Failure(ctx, "addr:198.51.100.7", 100) {
+					locks.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if locks.Load() != 1 {
+		t.Fatalf("%d of 100 concurrent failures reported the lockout, want exactly 1 (failures lost or double-counted)", locks.Load())
+	}
+}
+
+// TestLockoutFailsOpen: a store that errors neither locks anyone out nor
+// stops logins.
+func TestLockoutFailsOpen(t *testing.T) {
+	ctx := t.Context()
+	l := NewLockout(1, time.Hour, time.Minute, time.Hour)
+	l.Store = failingStore{}
+	if l.Failure(ctx, "pair:alice", 1) {
+		t.Fatal("a failure counted in a broken store locked")
+	}
+	if locked, _ := l.Locked(ctx, "pair:alice"); locked {
+		t.Fatal("a broken store locked a key")
+	}
+	l.Success(ctx, "pair:alice")
+}
+
+// failingStore is a fleet.Store whose every call fails, as a store that
+// is down does (a fault a real store cannot be made to produce on demand).
+type failingStore struct{}
+
+var errStoreDown = errors.New("store down")
+
+func (failingStore) Get(context.Context, string, string) (fleet.Item, error) {
+	return fleet.Item{}, errStoreDown
+}
+func (failingStore) Put(context.Context, string, string, []byte, int64, time.Duration) (int64, error) {
+	return 0, errStoreDown
+}
+func (failingStore) Delete(context.Context, string, string, int64) error { return errStoreDown }
+func (failingStore) List(context.Context, string, string, int) ([]fleet.Item, error) {
+	return nil, errStoreDown
 }

@@ -117,29 +117,30 @@ func TestLockoutGrows(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := NewLockout(3, time.Minute, time.Minute, 10*time.Minute)
 	l.now = func() time.Time { return now }
+	ctx := t.Context()
 	for i := range 2 {
-		if l.Failure("ip:1", 3) {
+		if l.Failure(ctx, "ip:1", 3) {
 			t.Fatalf("locked after %d failures", i+1)
 		}
 	}
-	if !l.Failure("ip:1", 3) {
+	if !l.Failure(ctx, "ip:1", 3) {
 		t.Fatal("not locked after 3 failures")
 	}
-	if locked, left := l.Locked("ip:1"); !locked || left != time.Minute {
+	if locked, left := l.Locked(ctx, "ip:1"); !locked || left != time.Minute {
 		t.Fatalf("first lockout: %v %v", locked, left)
 	}
 	now = now.Add(61 * time.Second)
-	if locked, _ := l.Locked("ip:1"); locked {
+	if locked, _ := l.Locked(ctx, "ip:1"); locked {
 		t.Fatal("still locked after the lockout")
 	}
 	for range 3 {
-		l.Failure("ip:1", 3)
+		l.Failure(ctx, "ip:1", 3)
 	}
-	if _, left := l.Locked("ip:1"); left != 2*time.Minute {
+	if _, left := l.Locked(ctx, "ip:1"); left != 2*time.Minute {
 		t.Fatalf("second lockout lasts %v, want 2m", left)
 	}
-	l.Success("ip:1")
-	if locked, _ := l.Locked("ip:1"); locked {
+	l.Success(ctx, "ip:1")
+	if locked, _ := l.Locked(ctx, "ip:1"); locked {
 		t.Fatal("success did not clear the lockout")
 	}
 }

@@ -57,6 +57,9 @@ func NewService(opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Lockout != nil && opts.Lockout.Logger == nil {
+		opts.Lockout.Logger = opts.Logger
+	}
 	if opts.RefreshStore == nil {
 		opts.RefreshStore = NewMemoryRefreshStore(0)
 	}

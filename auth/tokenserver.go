@@ -167,7 +167,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		keys = append(keys, lockKey{"user", pairKey(username, addr), lo.MaxFailures})
 	}
 	for _, k := range keys {
-		if locked, left := lo.Locked(k.key); locked {
+		if locked, left := lo.Locked(r.Context(), k.key); locked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
 			s.countLogin("locked", "")
 			s.fail(w, r, http.StatusTooManyRequests, errcode.ErrorCodeTooManyRequests.WithMessage(
@@ -184,7 +184,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		}
 		s.countLogin(result, "")
 		for _, k := range keys {
-			if lo.Failure(k.key, k.limit) {
+			if lo.Failure(r.Context(), k.key, k.limit) {
 				s.countLockout(k.kind)
 				s.opts.Logger.WarnContext(r.Context(), "login locked out", "audit", "auth", "key", k.kind, "user", username, "client_ip", addr)
 			}
@@ -192,20 +192,25 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 		s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid username or password"), username, result)
 		return Identity{}, false
 	}
-	lo.Success(pairKey(username, addr))
+	lo.Success(r.Context(), pairKey(username, addr))
 	s.countLogin("success", id.Method)
 	return id, true
 }
 
 // refuseRefresh answers a refused refresh grant: 503 when the refresh
-// store is full (the client may retry later), 401 otherwise — the client
-// must log in again.
+// store is full or unavailable (the client may retry later), 401
+// otherwise — the client must log in again.
 func (s *Service) refuseRefresh(w http.ResponseWriter, r *http.Request, err error) {
 	reason := "bad_refresh_token"
 	switch {
 	case errors.Is(err, ErrRefreshStoreFull):
 		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
 			"too many refresh tokens in rotation; try again later"), "", "refresh_store_full")
+		return
+	case errors.Is(err, ErrRefreshStoreUnavailable):
+		s.opts.Logger.ErrorContext(r.Context(), "refresh store unavailable", "error", err.Error())
+		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
+			"refresh tokens cannot be checked right now; try again later"), "", "refresh_store_unavailable")
 		return
 	case errors.Is(err, ErrRefreshReused):
 		reason = "refresh_reused"

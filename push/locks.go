@@ -2,8 +2,8 @@ package push
 
 import (
 	"context"
-	"slices"
-	"sync"
+
+	"github.com/imagegate/imagegate/fleet"
 )
 
 // TagLocks serialise the moves of each tag, so that reading what a tag
@@ -17,55 +17,10 @@ type TagLocks interface {
 	Lock(ctx context.Context, keys []string) (unlock func(), err error)
 }
 
-// LocalLocks are TagLocks for one process. Replicas sharing storage need
-// locks in the shared store instead.
-type LocalLocks struct {
-	mu   sync.Mutex
-	held map[string]chan struct{} // closed when released
-}
-
-// NewLocalLocks returns locks held in this process's memory.
-func NewLocalLocks() *LocalLocks { return &LocalLocks{held: map[string]chan struct{}{}} }
-
-// Lock implements TagLocks.
-func (l *LocalLocks) Lock(ctx context.Context, keys []string) (func(), error) {
-	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
-	var taken []string
-	release := func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, k := range taken {
-			close(l.held[k])
-			delete(l.held, k)
-		}
-	}
-	for _, k := range keys {
-		if err := l.take(ctx, k); err != nil {
-			release()
-			return nil, err
-		}
-		taken = append(taken, k)
-	}
-	return release, nil
-}
-
-// take waits for key to be free and takes it.
-func (l *LocalLocks) take(ctx context.Context, key string) error {
-	for {
-		l.mu.Lock()
-		busy, ok := l.held[key]
-		if !ok {
-			l.held[key] = make(chan struct{})
-			l.mu.Unlock()
-			return nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-busy:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+// NewLocalLocks returns tag locks for one process: FleetLocks over a
+// private in-memory store.
+func NewLocalLocks() *FleetLocks {
+	return NewFleetLocks(fleet.NewMemory(0), FleetLocksOptions{})
 }
 
 // TagKey is the lock key of tag in repo.

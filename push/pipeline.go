@@ -48,7 +48,7 @@ type Options struct {
 	// Scanning is the scan stage; a nil Scanner with a policy counts as a
 	// failed scan (see policy onerror).
 	Scanning Scanning
-	// Locks serialise the moves of each tag; nil means LocalLocks (one
+	// Locks serialise the moves of each tag; nil means NewLocalLocks (one
 	// process).
 	Locks   TagLocks
 	Locator Locator

@@ -10,12 +10,14 @@ import (
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 )
 
 // newAuth builds the token service and access controller for c; httpHost
 // is http.host, the registry's external URL, which names the token realm
-// when auth.realm does not.
-func newAuth(ctx context.Context, c config.Auth, httpHost string, robots *auth.Robots, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
+// when auth.realm does not. shared is the store replicas share, nil for a
+// single node.
+func newAuth(ctx context.Context, c config.Auth, httpHost string, robots *auth.Robots, shared fleet.Store, reg prometheus.Registerer, logger *slog.Logger) (*auth.Service, error) {
 	key, err := auth.LoadOrCreateSigningKey(c.SigningKey)
 	if err != nil {
 		return nil, err
@@ -34,6 +36,16 @@ func newAuth(ctx context.Context, c config.Auth, httpHost string, robots *auth.R
 	}
 	lockout := auth.NewLockout(c.Lockout.MaxFailures, c.Lockout.Window, c.Lockout.Base, c.Lockout.Max)
 	lockout.MaxPerAddress, lockout.MaxEntries = c.Lockout.MaxPerAddress, c.Lockout.MaxEntries
+	lockout.Logger = logger
+	// Replicas count failed logins and remember rotated refresh tokens in
+	// the store they share. A single node keeps both in stores of their
+	// own, bounded apart (auth.lockout.maxentries; the refresh store's room
+	// for revocations), so that a flood of failed logins — anyone can
+	// cause one — cannot fill the store tag locks and uploads need.
+	var refresh auth.RefreshStore = auth.NewMemoryRefreshStore(0)
+	if shared != nil {
+		lockout.Store, refresh = shared, auth.NewFleetRefreshStore(shared)
+	}
 	realm := tokenRealm(c.Realm, httpHost)
 	if realm == "" {
 		logger.Warn("auth.realm and http.host are unset: token challenges name the Host each request came with; set http.host in production")
@@ -42,8 +54,7 @@ func newAuth(ctx context.Context, c config.Auth, httpHost string, robots *auth.R
 		Realm: realm, Service: c.Service, Issuer: c.Issuer,
 		Signing: key, Keys: keys,
 		TokenTTL: c.TokenTTL, RefreshTTL: c.RefreshTTL, RefreshMaxLifetime: c.RefreshMaxLifetime,
-		// Per process: see docs/auth.md (refresh tokens) for what replicas share.
-		RefreshStore:   auth.NewMemoryRefreshStore(0),
+		RefreshStore:   refresh,
 		TrustedProxies: proxies,
 		Authenticators: authn,
 		Policy:         policy,

@@ -56,7 +56,7 @@ type testServer struct {
 
 // startServer runs a server on free loopback ports with filesystem storage
 // in a temporary directory; mutate adjusts the configuration first.
-func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
+func startServer(t *testing.T, mutate func(*config.Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Addr = "127.0.0.1:0"
@@ -70,7 +70,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 		mutate(cfg)
 	}
 	logs := &syncBuffer{}
-	srv, err := New(context.Background(), cfg, NewLogger(logs, "debug"))
+	srv, err := New(context.Background(), cfg, NewLogger(logs, "debug"), opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/health"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/scan"
@@ -15,6 +16,9 @@ type Option func(*options)
 
 type options struct {
 	scanner scan.Scanner
+	fleet   fleet.Store // registry/fleet.go
+	// startTasks run in New on one replica at a time (registry/singleton.go).
+	startTasks []startTask
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

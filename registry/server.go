@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
 	// The storage drivers the configuration can name.
@@ -28,6 +30,7 @@ import (
 	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/recorder"
@@ -56,9 +59,15 @@ type Server struct {
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
 	sweeper *push.Sweeper
-	// stopSweeping ends the sweeper's loop; sweeping is closed when it has.
-	stopSweeping context.CancelFunc
-	sweeping     chan struct{}
+	driver  storagedriver.StorageDriver
+	// fleet is the state shared with the other replicas (registry/fleet.go);
+	// singletons run the work one replica does at a time over it.
+	fleet      fleet.Store
+	singletons singletons
+	// stopBackground ends the background loops (sweeper, upload purging);
+	// background is done when they have.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 
 	public  *http.Server
 	debug   *http.Server
@@ -94,6 +103,19 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("scan policies are configured but no scanner was given: scans count as failed (see onerror)")
 	}
 	foldDistributionLogs(logger)
+	shared, multi := o.fleet, o.fleet != nil
+	if shared == nil {
+		if shared, err = openFleet(ctx, cfg); err != nil {
+			return nil, err
+		}
+		multi = !singleNode(shared)
+	}
+	replica := replicaID()
+	logger.Info("replica", "id", replica, "shared_state", multi)
+	single := singletons{store: shared, replica: replica, logger: logger.With("component", "singleton")}
+	if err := single.runStartTasks(ctx, o.startTasks); err != nil {
+		return nil, err
+	}
 
 	secret := cfg.HTTP.Secret.Reveal()
 	if secret == "" {
@@ -101,6 +123,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("http.secret is not set; generated one for this process — set it when running more than one replica")
 	}
 	dcfg := cfg.Distribution(secret)
+	withoutUploadPurging(dcfg)
 	if cfg.Debug.Metrics && distributionMetricsClaimed.CompareAndSwap(false, true) {
 		dcfg.HTTP.Debug.Prometheus.Enabled = true
 	}
@@ -137,7 +160,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
-	locks := push.NewLocalLocks()
+	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
 	referrers := oci.NewReferrers(driver)
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
@@ -154,7 +177,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	var ociOpts oci.Options
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
-		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, metrics.registry, logger.With("component", "auth")); err != nil {
+		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, sharedOrNil(shared, multi), metrics.registry, logger.With("component", "auth")); err != nil {
 			events.Close()
 			rec.Close()
 			store.Close()
@@ -188,10 +211,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		oci:     ociOpts,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events,
 			Logger: logger.With("component", "sweeper")}),
+		driver:     driver,
+		fleet:      shared,
+		singletons: single,
 	}
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, logger); err != nil {
+	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, shared, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {
@@ -280,7 +306,7 @@ func (s *Server) Start() error {
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 		ConnState:         s.onConnState,
 	}
-	s.startSweeping()
+	s.startBackground()
 	tlsOn := s.cfg.HTTP.TLS.Certificate != ""
 	go func() {
 		var err error
@@ -342,7 +368,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			_ = s.debug.Close()
 		}
 	}
-	s.stopSweeper()
+	s.stopBackgroundWork()
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
 	}
@@ -381,21 +407,29 @@ func (s *Server) Run(ctx context.Context) error {
 // pending (push.Sweeper).
 const sweepInterval = time.Minute
 
-// startSweeping runs the sweeper until Shutdown.
-func (s *Server) startSweeping() {
+// startBackground runs, until Shutdown, the sweeper and the upload purger,
+// each on one replica of the fleet at a time.
+func (s *Server) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
-	s.stopSweeping, s.sweeping = cancel, make(chan struct{})
-	go func() {
-		defer close(s.sweeping)
-		s.sweeper.Run(ctx, sweepInterval)
-	}()
+	s.stopBackground = cancel
+	s.background.Go(func() {
+		s.singletons.every(ctx, "push-sweeper", sweepInterval, func(ctx context.Context) error {
+			_, err := s.sweeper.Sweep(ctx)
+			return err
+		})
+	})
+	if p := s.cfg.Storage.UploadPurging; p.Enabled {
+		s.background.Go(func() {
+			s.singletons.every(ctx, "upload-purging", p.Interval, purgeUploads(s.driver, p, s.logger.With("component", "purge")))
+		})
+	}
 }
 
-// stopSweeper ends the sweeper's loop and waits for it.
-func (s *Server) stopSweeper() {
-	if s.stopSweeping != nil {
-		s.stopSweeping()
-		<-s.sweeping
+// stopBackgroundWork ends the background loops and waits for them.
+func (s *Server) stopBackgroundWork() {
+	if s.stopBackground != nil {
+		s.stopBackground()
+		s.background.Wait()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/reqctx"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/notify"
@@ -19,9 +20,10 @@ import (
 )
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
-// registry's storage and push pipeline. authSvc nil leaves them open.
+// registry's storage and push pipeline; progress is shared with the
+// replicas using shared. authSvc nil leaves them open.
 func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, pipeline *push.Pipeline,
-	authSvc *auth.Service, events notify.Publisher, logger *slog.Logger) (*shim.Handler, error) {
+	authSvc *auth.Service, events notify.Publisher, shared fleet.Store, logger *slog.Logger) (*shim.Handler, error) {
 	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
 	if err != nil {
 		return nil, fmt.Errorf("registry: upload.layercompression: %w", err)
@@ -38,6 +40,7 @@ func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedri
 		authn = uploadAuth{authSvc}
 	}
 	tracker := shim.NewTracker(u.Progress.MaxUploads, u.Progress.Retention)
+	tracker.Share(shared, logger.With("component", "upload"))
 	h := shim.NewHandler(in, tracker, authn, logger.With("component", "upload"))
 	if p, ok := driver.(shim.Presigner); ok {
 		h.EnableDirect(p, driver)

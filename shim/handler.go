@@ -207,7 +207,7 @@ func subject(c Caller) string {
 // ingest runs one upload of body and answers it.
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body io.Reader, expected int64, repo string, tags []string, caller Caller) {
 	owner := subject(caller)
-	up, err := h.tracker.Start(id, owner, expected)
+	up, err := h.tracker.Start(r.Context(), id, owner, expected)
 	switch {
 	case errors.Is(err, ErrIDTaken):
 		serveError(w, ErrUploadInvalid.WithMessage(fmt.Sprintf("upload id %q is in use", id)))
@@ -229,6 +229,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 	if err != nil {
 		code, msg := errorSummary(err)
 		up.finish(nil, code, msg)
+		up.waitShared(shareFlushWait)
 		if code == errcode.ErrorCodeUnknown.String() {
 			h.logger.ErrorContext(r.Context(), "upload failed", "upload_id", id, "error", err.Error())
 		} else {
@@ -247,6 +248,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 		return
 	}
 	up.finish(images, "", "")
+	up.waitShared(shareFlushWait)
 	h.logger.InfoContext(r.Context(), "upload stored", "upload_id", id, "images", len(images))
 	writeJSON(w, http.StatusCreated, uploadResponse{UploadID: id, Images: images})
 }

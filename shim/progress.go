@@ -1,10 +1,13 @@
 package shim
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -67,6 +70,8 @@ type Upload struct {
 	now      func() time.Time
 	// rejected is the record of a manifest the gate refused, and its repository.
 	rejected, rejectedRepo string
+	// share publishes the progress to other replicas; nil: not shared.
+	share *sharer
 }
 
 // noteRejection keeps the gate's refusal record for the failure report.
@@ -136,6 +141,7 @@ func (u *Upload) SetStage(stage string) {
 		u.status.Stages = append(u.status.Stages, StageTiming{Name: stage, Started: now})
 	}
 	u.notify()
+	u.share.kick()
 }
 
 func (u *Upload) closeStage(now time.Time) {
@@ -182,27 +188,60 @@ func (u *Upload) finish(images []Image, code, message string) {
 		u.status.Images = images
 	}
 	u.notify()
+	u.share.kick()
 }
 
 // Tracker keeps the progress of recent uploads in memory: at most max of
 // them, each forgotten ttl after it ended (the oldest ended ones go first
-// when full). Progress is per replica.
+// when full). Shared (Share), it also publishes each upload's progress to
+// the replicas' common store and reads there the uploads other replicas
+// run (shared.go).
 type Tracker struct {
 	mu      sync.Mutex
 	uploads map[string]*Upload
 	max     int
 	ttl     time.Duration
 	now     func() time.Time
+
+	shared fleet.Store // nil: progress is per process
+	logger *slog.Logger
 }
 
 // NewTracker returns a tracker of at most max uploads kept ttl after they end.
 func NewTracker(max int, ttl time.Duration) *Tracker {
-	return &Tracker{uploads: map[string]*Upload{}, max: max, ttl: ttl, now: time.Now}
+	return &Tracker{uploads: map[string]*Upload{}, max: max, ttl: ttl, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+}
+
+// Share makes the tracker publish progress to store (space "uploads") and
+// claim upload ids there, so that every replica using store can show any
+// upload and no two replicas run uploads of the same id. Call it before
+// the first Start; logger reports store errors (nil: discarded).
+func (t *Tracker) Share(store fleet.Store, logger *slog.Logger) {
+	t.shared = store
+	if logger != nil {
+		t.logger = logger
+	}
 }
 
 // Start registers a new upload. It fails with ErrIDTaken when id is in
-// use, ErrTrackerFull when every slot holds a running upload.
-func (t *Tracker) Start(id, owner string, expected int64) (*Upload, error) {
+// use (here, or on a replica sharing the store), ErrTrackerFull when
+// every slot holds a running upload.
+func (t *Tracker) Start(ctx context.Context, id, owner string, expected int64) (*Upload, error) {
+	u, err := t.startLocal(id, owner, expected)
+	if err != nil || t.shared == nil {
+		return u, err
+	}
+	if err := t.share(ctx, u); err != nil {
+		t.mu.Lock()
+		delete(t.uploads, id)
+		t.mu.Unlock()
+		return nil, err
+	}
+	return u, nil
+}
+
+// startLocal registers a new upload in this process.
+func (t *Tracker) startLocal(id, owner string, expected int64) (*Upload, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expire()

@@ -12,23 +12,23 @@ func TestTrackerBounds(t *testing.T) {
 	now := time.Unix(1000, 0)
 	tr := NewTracker(2, time.Minute)
 	tr.now = func() time.Time { return now }
-	a, err := tr.Start("upload-aaaa", "", 10)
+	a, err := tr.Start(t.Context(), "upload-aaaa", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Start("upload-aaaa", "", 10); !errors.Is(err, ErrIDTaken) {
+	if _, err := tr.Start(t.Context(), "upload-aaaa", "", 10); !errors.Is(err, ErrIDTaken) {
 		t.Fatalf("same id: %v", err)
 	}
-	if _, err := tr.Start("upload-bbbb", "", 10); err != nil {
+	if _, err := tr.Start(t.Context(), "upload-bbbb", "", 10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Start("upload-cccc", "", 10); !errors.Is(err, ErrTrackerFull) {
+	if _, err := tr.Start(t.Context(), "upload-cccc", "", 10); !errors.Is(err, ErrTrackerFull) {
 		t.Fatalf("full of running uploads: %v", err)
 	}
 	a.SetStage(StageReceiving)
 	now = now.Add(time.Second)
 	a.finish(nil, "", "")
-	if _, err := tr.Start("upload-cccc", "", 10); err != nil {
+	if _, err := tr.Start(t.Context(), "upload-cccc", "", 10); err != nil {
 		t.Fatalf("an ended upload should make room: %v", err)
 	}
 	if _, ok := tr.Get("upload-aaaa"); ok {
@@ -51,7 +51,7 @@ func TestUploadStages(t *testing.T) {
 	now := time.Unix(1000, 0)
 	tr := NewTracker(4, time.Minute)
 	tr.now = func() time.Time { return now }
-	u, _ := tr.Start("upload-dddd", "alice", 100)
+	u, _ := tr.Start(t.Context(), "upload-dddd", "alice", 100)
 	_, changed := u.Snapshot()
 	u.SetStage(StageReceiving)
 	select {

@@ -30,13 +30,13 @@ func serve(ctx context.Context, args []string, stdout io.Writer, environ []strin
 	}
 	logger := registry.NewLogger(stdout, cfg.Log.Level)
 	logger.Info("starting", "version", buildinfo.String(), "config", *path)
-	if err := prepareBucketAtStart(ctx, cfg, logger); err != nil {
-		return err
-	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	var opts []registry.Option
+	// One replica at a time prepares the bucket; the others skip it.
+	opts := []registry.Option{registry.WithStartTask("s3-prepare", func(ctx context.Context) error {
+		return prepareBucketAtStart(ctx, cfg, logger)
+	})}
 	scanner, err := openScanner(ctx, cfg.Scan, logger)
 	if err != nil {
 		return err
