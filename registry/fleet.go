@@ -9,6 +9,7 @@ import (
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
+	fleetdynamodb "github.com/imagegate/imagegate/fleet/dynamodb"
 )
 
 // openFleet opens the state the replicas of this deployment share (tag
@@ -16,10 +17,13 @@ import (
 // leases): the store of the metadata database they already share, or this
 // process's memory for a single node.
 func openFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) {
-	_ = ctx
 	switch cfg.Metadata.Driver {
-	// The shared case goes here: metadata.driver dynamodb opens
-	// fleet/dynamodb over the metadata table (dynamodb.New(ctx, …)).
+	case "dynamodb":
+		s, err := fleetdynamodb.New(ctx, dynamoDBConfig(cfg.Metadata.DynamoDB))
+		if err != nil {
+			return nil, fmt.Errorf("registry: opening the shared state in DynamoDB: %w", err)
+		}
+		return s, nil
 	default:
 		return fleet.NewMemory(0), nil
 	}

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/bolt"
 	"github.com/imagegate/imagegate/metadata/recorder"
@@ -16,8 +19,12 @@ import (
 )
 
 // openMetadata opens the configured metadata store and the recorder
-// (outbox and replay) in front of it.
-func openMetadata(ctx context.Context, cfg *config.Config, logger *slog.Logger) (metadata.Store, *recorder.Recorder, error) {
+// (outbox and replay) in front of it. Replicas (cfg.Replicated) keep the
+// outbox in the shared object store behind driver, replayed by whichever
+// replica holds its lease in shared; a single node keeps it in a local
+// bbolt file.
+func openMetadata(ctx context.Context, cfg *config.Config, driver storagedriver.StorageDriver, shared fleet.Store,
+	replica string, logger *slog.Logger) (metadata.Store, *recorder.Recorder, error) {
 	var store metadata.Store
 	switch cfg.Metadata.Driver {
 	case "bolt":
@@ -35,12 +42,16 @@ func openMetadata(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	default:
 		return nil, nil, fmt.Errorf("registry: unknown metadata driver %q", cfg.Metadata.Driver)
 	}
-	rec, err := recorder.New(store, recorder.Options{
+	opts := recorder.Options{
 		Mode:       recorder.Mode(cfg.Metadata.FailMode),
 		OutboxPath: cfg.Metadata.Outbox,
 		Timeout:    cfg.Metadata.Timeout,
 		Logger:     logger.With("component", "metadata"),
-	})
+	}
+	if cfg.Replicated() {
+		opts.Storage, opts.Fleet, opts.Owner = driver, shared, replica
+	}
+	rec, err := recorder.New(store, opts)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

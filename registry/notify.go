@@ -7,12 +7,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/notify"
 )
 
 // openNotifier builds the webhook notifier of cfg.Notifications; with no
-// endpoints it is a no-op that opens no outbox.
-func openNotifier(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*notify.Notifier, error) {
+// endpoints it is a no-op that opens no outbox. shared, when not nil, is
+// the state replicas share and holds the outbox (any live replica delivers
+// a dead one's backlog); nil keeps it in a local bbolt file.
+func openNotifier(cfg *config.Config, shared fleet.Store, replica string, reg prometheus.Registerer, logger *slog.Logger) (*notify.Notifier, error) {
 	n := cfg.Notifications
 	opts := notify.Options{
 		OutboxPath:  n.Outbox,
@@ -25,6 +28,8 @@ func openNotifier(cfg *config.Config, reg prometheus.Registerer, logger *slog.Lo
 		Timeout:     n.Timeout,
 		Registerer:  reg,
 		Logger:      logger.With("component", "notify"),
+		Shared:      shared,
+		Owner:       replica,
 	}
 	for _, e := range n.Endpoints {
 		ep := notify.Endpoint{Name: e.Name, URL: e.URL, Secret: []byte(e.Secret.Reveal()),

@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
 	}
-	store, rec, err := openMetadata(ctx, cfg, logger)
+	store, rec, err := openMetadata(ctx, cfg, driver, shared, replica, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics)
-	events, err := openNotifier(cfg, metrics.registry, logger)
+	events, err := openNotifier(cfg, sharedOrNil(shared, multi), replica, metrics.registry, logger)
 	if err != nil {
 		rec.Close()
 		store.Close()
