@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/fleet"
 )
@@ -152,5 +156,32 @@ func TestFleetLocksTakeOverFromADeadHolder(t *testing.T) {
 	defer unlock()
 	if time.Now().Before(dead.Expires) {
 		t.Fatalf("the lock was taken before the dead holder's TTL ended (%s)", dead.Expires)
+	}
+}
+
+// unreachableLocks is a fault fake: a TagLocks whose shared store is down
+// (a real DynamoDB cannot be made to fail on demand inside one test).
+type unreachableLocks struct{}
+
+func (unreachableLocks) Lock(context.Context, []string) (func(), error) {
+	return nil, errors.New("fleet/dynamodb: put tag-locks/x: dial tcp 10.0.0.7:8000: connection refused")
+}
+
+// TestLockStoreDownRefusesWithoutInternals: a push whose tag locks cannot
+// be taken is refused 503, stores nothing, and its answer does not carry
+// the store's error text.
+func TestLockStoreDownRefusesWithoutInternals(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Locks = unreachableLocks{} })
+	raw := h.image("team/app", "one")
+	err := h.pipeline.Run(context.Background(), newPush("team/app", raw, "v1"))
+	var ec errcode.Error
+	if !errors.As(err, &ec) || ec.Code != errcode.ErrorCodeUnavailable {
+		t.Fatalf("err = %v, want UNAVAILABLE", err)
+	}
+	if strings.Contains(ec.Error(), "10.0.0.7") || ec.Detail != nil {
+		t.Fatalf("answer leaks the store's error: %q detail %v", ec.Error(), ec.Detail)
+	}
+	if h.stored("team/app", digest.FromBytes(raw)) {
+		t.Fatal("manifest stored although the locks were not taken")
 	}
 }

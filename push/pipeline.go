@@ -147,6 +147,7 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 	unlock, err := p.locks.Lock(ctx, tagKeys(pushes))
 	if err != nil {
+		p.logger.WarnContext(ctx, "taking the tag locks failed", "error", err.Error())
 		return errTagBusy(err)
 	}
 	defer unlock()

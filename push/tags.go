@@ -77,8 +77,13 @@ func (p *Pipeline) undo(ctx context.Context, pushes []*Push) {
 	}
 }
 
-// errTagBusy answers a push that could not take its tags' lock in time.
+// errTagBusy answers a push that could not take its tags' lock: in time
+// (another push holds it), or at all (the shared store failed — its text
+// stays in the log, never in the answer).
 func errTagBusy(cause error) error {
+	if !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
+		return errcode.ErrorCodeUnavailable.WithMessage("the tag lock store is unreachable; nothing was changed — retry")
+	}
 	return errcode.ErrorCodeUnavailable.WithMessage("another push to the same tag did not finish in time; nothing was changed — retry").
 		WithDetail(map[string]string{"reason": cause.Error()})
 }
