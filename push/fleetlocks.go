@@ -37,8 +37,14 @@ const (
 // excludes the others. Each Lock takes its keys under an owner of its own
 // (replica name and a random nonce), renews them while held and releases
 // them all at unlock.
+//
+// When the shared store cannot be reached, Lock falls back to locks in
+// this process (logged): a store outage degrades tag moves to per-replica
+// exclusion instead of refusing every push — the metadata store's fail
+// mode decides whether pushes go on while the store is down.
 type FleetLocks struct {
 	store   fleet.Store
+	local   *FleetLocks // the fallback; nil when store is this process's own
 	replica string
 	ttl     time.Duration
 	logger  *slog.Logger
@@ -69,12 +75,26 @@ func NewFleetLocks(store fleet.Store, opts FleetLocksOptions) *FleetLocks {
 	if f.logger == nil {
 		f.logger = slog.New(slog.DiscardHandler)
 	}
+	if _, own := store.(*fleet.Memory); !own {
+		f.local = NewLocalLocks()
+	}
 	return f
 }
 
-// Lock implements TagLocks. Besides ctx's error it returns the store's
-// errors (wrapped), holding nothing.
+// Lock implements TagLocks. It returns ctx's error, holding nothing, when
+// ctx ends first; a store error makes it take the keys in this process
+// instead.
 func (f *FleetLocks) Lock(ctx context.Context, keys []string) (func(), error) {
+	unlock, err := f.lock(ctx, keys)
+	if err == nil || f.local == nil || ctx.Err() != nil {
+		return unlock, err
+	}
+	f.logger.WarnContext(ctx, "the shared tag-lock store is unreachable; locking in this process only", "error", err.Error())
+	return f.local.Lock(ctx, keys)
+}
+
+// lock takes keys in the store.
+func (f *FleetLocks) lock(ctx context.Context, keys []string) (func(), error) {
 	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
 	owner := f.replica + "/" + nonce()
 	leases := make([]*fleet.Lease, 0, len(keys))

@@ -185,3 +185,36 @@ func TestLockStoreDownRefusesWithoutInternals(t *testing.T) {
 		t.Fatal("manifest stored although the locks were not taken")
 	}
 }
+
+// downStore is a fault fake: a fleet.Store whose every call fails, as a
+// shared store that cannot be reached.
+type downStore struct{ fleet.Store }
+
+func (downStore) Get(context.Context, string, string) (fleet.Item, error) {
+	return fleet.Item{}, errors.New("connection refused")
+}
+
+func (downStore) Put(context.Context, string, string, []byte, int64, time.Duration) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+
+// TestLocksFallBackToTheProcessWhenTheStoreIsDown: with the shared store
+// unreachable, Lock still excludes within the process instead of failing.
+func TestLocksFallBackToTheProcessWhenTheStoreIsDown(t *testing.T) {
+	locks := NewFleetLocks(downStore{}, FleetLocksOptions{})
+	unlock, err := locks.Lock(context.Background(), []string{"r:v1"})
+	if err != nil {
+		t.Fatalf("Lock with the store down: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := locks.Lock(ctx, []string{"r:v1"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Lock of a held key = %v, want it to wait until its deadline", err)
+	}
+	unlock()
+	again, err := locks.Lock(context.Background(), []string{"r:v1"})
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	again()
+}
