@@ -79,38 +79,42 @@ ensure_installed() {
 	fi
 	[[ "$(id -u)" -eq 0 ]] || { log "haproxy is not cached and fetching it needs root (apt-get download)"; exit 1; }
 	mkdir -p "${cache_dir}"
-	local scratch
+	local scratch debs
 	scratch="$(mktemp -d "${cache_dir}/.haproxy.XXXXXX")"
 	# shellcheck disable=SC2064 # expand now: scratch is local
 	trap "rm -rf '${scratch}'" EXIT
-	# apt-get download drops root for _apt: let it write here.
-	chmod 755 "${scratch}"
-	id _apt >/dev/null 2>&1 && chown _apt "${scratch}"
+	# apt-get download drops root for _apt, which cannot enter the cache
+	# (under root's home): download into a directory of its own in /tmp.
+	debs="$(mktemp -d)"
+	trap "rm -rf '${scratch}' '${debs}'" EXIT
+	chmod 755 "${debs}"
+	id _apt >/dev/null 2>&1 && chown _apt "${debs}"
 	download() {
-		(cd "${scratch}" && apt-get download "$@" >&2) || {
+		(cd "${debs}" && apt-get download "$@" >&2) || {
 			log "apt-get download $* failed; updating the package lists once"
 			apt-get update >&2
-			(cd "${scratch}" && apt-get download "$@" >&2)
+			(cd "${debs}" && apt-get download "$@" >&2)
 		}
 	}
 	log "fetching Debian's haproxy into ${install_dir}"
 	download haproxy
 	# Libraries the machine lacks, and theirs (two levels cover haproxy's).
 	local deps more
-	deps="$(lib_depends "${scratch}"/haproxy_*.deb)"
+	deps="$(lib_depends "${debs}"/haproxy_*.deb)"
 	if [[ -n "${deps}" ]]; then
 		# shellcheck disable=SC2086 # one package per word
 		download ${deps}
-		more="$(for d in ${deps}; do lib_depends "${scratch}/${d}"_*.deb; done | sort -u)"
+		more="$(for d in ${deps}; do lib_depends "${debs}/${d}"_*.deb; done | sort -u)"
 		# shellcheck disable=SC2086
 		[[ -z "${more}" ]] || download ${more}
 	fi
 	mkdir -p "${scratch}/root" "${scratch}/bin"
-	for deb in "${scratch}"/*.deb; do
+	for deb in "${debs}"/*.deb; do
 		dpkg -x "${deb}" "${scratch}/root"
 	done
-	rm -rf "${install_dir}"
+	rm -rf "${install_dir}" "${debs}"
 	mv "${scratch}" "${install_dir}"
+	chmod 755 "${install_dir}"
 	trap - EXIT
 	local libpath
 	libpath="$(find "${install_dir}/root" -name '*.so*' -printf '%h\n' | sort -u | paste -sd:)"
@@ -121,7 +125,6 @@ ensure_installed() {
 			"${libpath}" "${run}" >"${install_dir}/bin/${tool}"
 		chmod 755 "${install_dir}/bin/${tool}"
 	done
-	rm -f "${install_dir}"/*.deb
 	local missing
 	missing="$(missing_libs)"
 	if [[ -n "${missing}" ]]; then
