@@ -106,12 +106,14 @@ type pushesPage struct {
 // "pending", asked at addr as root.
 func records(t testing.TB, addr, repo string) []*metadata.Record {
 	t.Helper()
-	q := "repository=" + url.QueryEscape(repo) + "&limit=100"
+	// A repository's records are for whoever may pull it; all pending
+	// records for admins only.
+	q, scope := "repository="+url.QueryEscape(repo)+"&limit=100", "repository:"+repo+":pull"
 	if repo == "pending" {
-		q = "status=pending&limit=100"
+		q, scope = "status=pending&limit=100", adminScope
 	}
 	var page pushesPage
-	if status := getJSON(t, "http://"+addr+"/api/v1/pushes?"+q, "Bearer "+mustToken(t, addr, "root", adminScope), &page); status != http.StatusOK {
+	if status := getJSON(t, "http://"+addr+"/api/v1/pushes?"+q, "Bearer "+mustToken(t, addr, "root", scope), &page); status != http.StatusOK {
 		t.Fatalf("GET /api/v1/pushes?%s at %s: %d", q, addr, status)
 	}
 	return page.Records

@@ -18,8 +18,10 @@ func testCrane(t *testing.T, f *fleet) {
 	home := t.TempDir()
 	crane := cli{name: "crane", bin: bin, pre: []string{"--insecure"},
 		env: []string{"HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker")}}
-	if _, err := crane.run(t.Context(), users["root"], "auth", "login", f.lb.Addr, "-u", "root", "--password-stdin"); err != nil {
-		t.Fatal(err)
+	for _, r := range append([]string{f.lb.Addr}, f.addrs()...) {
+		if _, err := crane.run(t.Context(), users["root"], "auth", "login", r, "-u", "root", "--password-stdin"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	img, tarPath := imageTarball(t, 6, 512<<10)
 	want := digestOf(t, img)

@@ -245,6 +245,15 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
+// addrs are the replicas' host:port, in order.
+func (f *fleet) addrs() []string {
+	out := make([]string, 0, len(f.replicas))
+	for _, r := range f.replicas {
+		out = append(out, r.Addr)
+	}
+	return out
+}
+
 // replicaIndex returns the index of the replica listening on addr, or -1.
 func (f *fleet) replicaIndex(addr string) int {
 	for i, r := range f.replicas {

@@ -19,10 +19,7 @@ func testLockout(t *testing.T, f *fleet) {
 			t.Fatalf("wrong password at replica %d: %d, want 401", i%len(f.replicas)+1, status)
 		}
 	}
-	targets := []string{f.lb.Addr}
-	for _, r := range f.replicas {
-		targets = append(targets, r.Addr)
-	}
+	targets := append([]string{f.lb.Addr}, f.addrs()...)
 	for _, addr := range targets {
 		if status, _ := login(t, addr, "locky", users["locky"], ""); status != http.StatusTooManyRequests {
 			t.Errorf("after %d failures over the fleet, locky's right password at %s: %d, want 429 (locked fleet-wide)", lockoutFailures, addr, status)

@@ -1,11 +1,16 @@
 package fleet
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
@@ -37,24 +42,41 @@ func testSkopeo(t *testing.T, f *fleet) {
 
 	dir := filepath.Join(t.TempDir(), "pulled")
 	skopeo.must(t, "copy", "--src-tls-verify=false", ref, "dir:"+dir)
-	layers, err := img.Layers()
+	// What came back: every blob the manifest names, intact, and a config
+	// naming the pushed image's layers (diff_ids: uncompressed digests,
+	// whatever compression skopeo chose on the way).
+	var manifest struct {
+		Config struct{ Digest string }
+		Layers []struct{ Digest string }
+	}
+	readJSON(t, filepath.Join(dir, "manifest.json"), &manifest)
+	for _, l := range append(manifest.Layers, manifest.Config) {
+		algo, hexDigest, _ := strings.Cut(l.Digest, ":")
+		b, err := os.ReadFile(filepath.Join(dir, hexDigest))
+		if err != nil || algo != "sha256" || fmt.Sprintf("%x", sha256.Sum256(b)) != hexDigest {
+			t.Errorf("blob %s pulled back: %v (corrupt or missing)", l.Digest, err)
+		}
+	}
+	var cfg v1.ConfigFile
+	_, configHex, _ := strings.Cut(manifest.Config.Digest, ":")
+	readJSON(t, filepath.Join(dir, configHex), &cfg)
+	want, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range layers {
-		d, err := l.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := os.Stat(filepath.Join(dir, d.Hex)); err != nil {
-			t.Errorf("layer %s not pulled back: %v", d, err)
-		}
+	if !slices.Equal(cfg.RootFS.DiffIDs, want.RootFS.DiffIDs) || len(manifest.Layers) != len(want.RootFS.DiffIDs) {
+		t.Errorf("pulled back %d layers with diff_ids %v, pushed %v", len(manifest.Layers), cfg.RootFS.DiffIDs, want.RootFS.DiffIDs)
 	}
-	var inspect struct{ Layers []string }
-	if err := json.Unmarshal([]byte(skopeo.must(t, "inspect", "--tls-verify=false", ref)), &inspect); err != nil {
+}
+
+// readJSON decodes the JSON file at path into out.
+func readJSON(t *testing.T, path string, out any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(inspect.Layers) != len(layers) {
-		t.Errorf("skopeo inspect lists %d layers, want %d: %s", len(inspect.Layers), len(layers), strings.Join(inspect.Layers, " "))
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
 	}
 }

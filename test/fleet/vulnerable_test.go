@@ -26,10 +26,7 @@ func testVulnerable(t *testing.T, f *fleet) {
 	img := scantest.VulnerableImage(t)
 	digest := digestOf(t, img)
 	auth := remote.WithAuth(&authn.Basic{Username: "root", Password: users["root"]})
-	targets := []string{f.lb.Addr}
-	for _, r := range f.replicas {
-		targets = append(targets, r.Addr)
-	}
+	targets := append([]string{f.lb.Addr}, f.addrs()...)
 	for _, addr := range targets {
 		ref, err := name.ParseReference(addr+"/vuln/app:v1", name.Insecure)
 		if err != nil {
