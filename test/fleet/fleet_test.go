@@ -69,7 +69,7 @@ type fleet struct {
 // startFleet starts a fleet with opts, each replica on its own ports, data
 // directory and Trivy cache (the same fixture DB in each), then HAProxy in
 // front. Everything stops when the test ends.
-func startFleet(t *testing.T, opts options) *fleet {
+func startFleet(t testing.TB, opts options) *fleet {
 	t.Helper()
 	bin := liveserver.RequireBinary(t, envImagegateBin)
 	ddb := liveserver.RequireEnv(t, envDynamoDB, "DynamoDB Local (scripts/netns-tests.sh starts it)")
@@ -103,7 +103,7 @@ type shared struct {
 // sharedFiles writes a fresh htpasswd file and EC P-256 signing key, and
 // picks a random http.secret. The key is made here, not by the first
 // replica: replicas on S3 must not generate their own.
-func sharedFiles(t *testing.T) shared {
+func sharedFiles(t testing.TB) shared {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -122,7 +122,7 @@ func sharedFiles(t *testing.T) shared {
 
 // replicaYAML is one replica's configuration: S3 + DynamoDB, auth on with
 // the shared files, access logs on, and the scanner.
-func replicaYAML(t *testing.T, s shared, f *fleet, s3Endpoint, ddbEndpoint string) string {
+func replicaYAML(t testing.TB, s shared, f *fleet, s3Endpoint, ddbEndpoint string) string {
 	t.Helper()
 	return fmt.Sprintf(`http:
   secret: %q
@@ -172,7 +172,7 @@ const vulnRepos = "vuln/**"
 // version everywhere, as test/gate does). A scanner pool (`imagegate
 // scanner` processes, scan.pool) replaces this section when it lands; the
 // policies stay.
-func scanYAML(t *testing.T) string {
+func scanYAML(t testing.TB) string {
 	t.Helper()
 	cache := filepath.Join(t.TempDir(), "trivy")
 	trivytest.WriteFixtureDB(t, cache)
@@ -194,7 +194,7 @@ func scanYAML(t *testing.T) string {
 // waitWritable waits (bounded) until a new SeaweedFS bucket takes a write:
 // it grows the bucket's volumes in the background, answering 500 "volume
 // not found" until then.
-func waitWritable(t *testing.T, client *s3.Client, bucket string) {
+func waitWritable(t testing.TB, client *s3.Client, bucket string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

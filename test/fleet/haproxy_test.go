@@ -29,7 +29,7 @@ type loadBalancer struct {
 // startLoadBalancer runs HAProxy in front of replicas (replica1 … replicaN
 // in its configuration and log, in that order) and returns once every
 // replica is UP in its health checks. It stops when the test ends.
-func startLoadBalancer(t *testing.T, replicas []*liveserver.Server) *loadBalancer {
+func startLoadBalancer(t testing.TB, replicas []*liveserver.Server) *loadBalancer {
 	t.Helper()
 	addrs, err := freeAddrs(2)
 	if err != nil {
@@ -122,7 +122,7 @@ func (lb *loadBalancer) serverState(ctx context.Context) (map[string]serverStat,
 type serverStat struct {
 	Status   string
 	Sessions int   // requests in flight to it
-	BytesIn  int64 // bytes sent to it so far
+	BytesIn  int64 // bytes sent to it by finished requests
 }
 
 // waitServer polls the statistics page (bounded) until cond holds for

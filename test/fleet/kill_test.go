@@ -95,8 +95,10 @@ func testKillBlobUpload(t *testing.T, f *fleet) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the layer's PATCH never got half way")
 	}
-	// The replica with a request in flight is the one taking the PATCH.
-	victim := f.lb.waitServer(t, "with the PATCH in flight", 30*time.Second, func(s serverStat) bool { return s.Sessions > 0 && s.BytesIn >= 8<<20 })
+	// The replica with a request in flight is the one taking the PATCH:
+	// the client sends nothing else while it uploads its only layer (the
+	// config blob went first; the manifest waits for the layer).
+	victim := f.lb.waitServer(t, "with the PATCH in flight", 30*time.Second, func(s serverStat) bool { return s.Sessions > 0 })
 	i := replicaNumber(t, victim)
 	f.replicas[i].Kill(t)
 	close(gate.release)
@@ -293,7 +295,7 @@ func replicaNumber(t *testing.T, server string) int {
 }
 
 // mustRef parses ref (plain HTTP).
-func mustRef(t *testing.T, ref string) name.Reference {
+func mustRef(t testing.TB, ref string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {

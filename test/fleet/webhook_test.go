@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -40,6 +41,9 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		first := !h.holding
 		h.holding = true
 		h.mu.Unlock()
+		// Read the body first: only then does the server watch the
+		// connection and end the request's context when the sender dies.
+		_, _ = io.Copy(io.Discard, r.Body)
 		if first {
 			h.held <- d
 			<-r.Context().Done() // held until the sender is gone
