@@ -41,7 +41,7 @@ func TestConformance(t *testing.T) {
 		return
 	}
 	bin := liveserver.RequireBinary(t, envImagegateBin)
-	root := repoRoot(t)
+	root := liveserver.RepoRoot(t)
 	for _, c := range []struct {
 		backend backend
 		auth    bool
@@ -69,7 +69,7 @@ func TestConformance(t *testing.T) {
 // testExternal runs the suite at 1.1 against an external registry and
 // compares it with the baseline, or writes the baseline (-write-baseline).
 func testExternal(t *testing.T, suite, registry string) {
-	outDir := outputDir(t, repoRoot(t), "")
+	outDir := outputDir(t, liveserver.RepoRoot(t), "")
 	o := runSuiteReported(t, suite, registry, "1.1", outDir, nil)
 	if o == nil {
 		return

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
 
 // Where the suite's reports go.
@@ -234,26 +236,6 @@ func outputDir(t *testing.T, root, sub string) string {
 	return dir
 }
 
-// repoRoot returns the nearest directory at or above the working directory
-// (the package directory under go test) that holds go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // environWithout returns os.Environ() minus the variables starting with prefix.
 func environWithout(prefix string) []string {
 	var out []string
@@ -283,7 +265,7 @@ func lastLines(b []byte, n int) string {
 // ServerEnv's settings.
 func Check(t *testing.T, suite, registry, version, sub string, extraEnv []string) {
 	t.Helper()
-	outDir := outputDir(t, repoRoot(t), sub)
+	outDir := outputDir(t, liveserver.RepoRoot(t), sub)
 	if o := runSuiteReported(t, suite, registry, version, outDir, extraEnv); o != nil {
 		judge(t, version, o)
 	}

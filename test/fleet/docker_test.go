@@ -83,7 +83,7 @@ func startDockerd(t *testing.T) cli {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(repoRoot(t), "scripts", "dockerd.sh")
+	script := filepath.Join(liveserver.RepoRoot(t), "scripts", "dockerd.sh")
 	start := time.Now()
 	out, err := exec.CommandContext(t.Context(), "bash", script, "start", dir).Output()
 	if err != nil {

@@ -225,26 +225,6 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// repoRoot returns the directory holding go.mod at or above the working
-// directory (the package directory under go test): where scripts/ is.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // addrs are the replicas' host:port, in order.
 func (f *fleet) addrs() []string {
 	out := make([]string, 0, len(f.replicas))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,12 +30,12 @@ type loadBalancer struct {
 // replica is UP in its health checks. It stops when the test ends.
 func startLoadBalancer(t testing.TB, replicas []*liveserver.Server) *loadBalancer {
 	t.Helper()
-	addrs, err := freeAddrs(2)
+	addrs, err := liveserver.FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lb := &loadBalancer{Addr: addrs[0], stats: addrs[1], dir: t.TempDir()}
-	args := []string{filepath.Join(repoRoot(t), "scripts", "haproxy.sh"), "start", lb.dir, lb.Addr, lb.stats}
+	args := []string{filepath.Join(liveserver.RepoRoot(t), "scripts", "haproxy.sh"), "start", lb.dir, lb.Addr, lb.stats}
 	for _, r := range replicas {
 		args = append(args, r.Addr)
 	}
@@ -44,7 +43,7 @@ func startLoadBalancer(t testing.TB, replicas []*liveserver.Server) *loadBalance
 		t.Fatalf("start HAProxy (scripts/haproxy.sh; `bash scripts/haproxy.sh install` caches it): %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		script := filepath.Join(repoRoot(t), "scripts", "haproxy.sh")
+		script := filepath.Join(liveserver.RepoRoot(t), "scripts", "haproxy.sh")
 		if out, err := exec.Command("bash", script, "stop", lb.dir).CombinedOutput(); err != nil {
 			t.Errorf("stop HAProxy: %v\n%s", err, out)
 		}
@@ -166,18 +165,4 @@ func (lb *loadBalancer) waitStatus(t testing.TB, name, status string, timeout ti
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddrs returns n distinct loopback addresses free a moment ago.
-func freeAddrs(n int) ([]string, error) {
-	out := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }

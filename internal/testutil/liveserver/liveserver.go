@@ -68,7 +68,7 @@ func Start(t testing.TB, bin string, extraEnv ...string) *Server {
 // start is Start, with `--config configPath` added when configPath is set.
 func start(t testing.TB, bin, configPath string, extraEnv []string) *Server {
 	t.Helper()
-	addrs, err := freeLoopbackAddrs(2)
+	addrs, err := FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatalf("liveserver: %v", err)
 	}
@@ -203,11 +203,11 @@ func (s *Server) stop(t testing.TB) {
 	}
 }
 
-// freeLoopbackAddrs returns n distinct "127.0.0.1:PORT" addresses that were
+// FreeLoopbackAddrs returns n distinct "127.0.0.1:PORT" addresses that were
 // free a moment ago. All listeners stay open until every port is chosen, so
 // the ports differ; another process could still take one before the server
 // binds it, which the readiness wait then reports.
-func freeLoopbackAddrs(n int) ([]string, error) {
+func FreeLoopbackAddrs(n int) ([]string, error) {
 	addrs := make([]string, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
