@@ -15,7 +15,11 @@
 //
 //	bash scripts/netns-tests.sh /tmp/ns-fleet ./test/fleet
 //
-// The load run is a benchmark, not a test (docs/scaling.md, "Figures"):
+// The load run is a benchmark, not a test (docs/scaling.md, "Figures"),
+// compiled first, then run inside the namespace (IMAGEGATE_NETNS_INSIDE=1
+// skips netns-tests.sh's compile step, which would run it outside):
 //
-//	bash scripts/netns-tests.sh /tmp/ns-fleet -run '^$' -bench FleetLoad -benchtime 1x ./test/fleet
+//	go test -run '^$' ./test/fleet
+//	IMAGEGATE_NETNS_INSIDE=1 bash scripts/in-netns.sh bash scripts/netns-tests.sh \
+//	    /tmp/ns-fleet -run '^$' -bench FleetLoad -benchtime 1x ./test/fleet
 package fleet
