@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: builds imagegate, installs and
 # starts what the tests need (Docker engine, DynamoDB Local, SeaweedFS for
-# S3, crane, skopeo, OCI conformance suite), runs every Go test with all of them required (none may skip), and
+# S3, HAProxy, crane, skopeo, OCI conformance suite), runs every Go test with all of them required (none may skip), and
 # prints the conformance summary. Called by `make test` and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ client_env=$(bash scripts/install-clients.sh)
 while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install
 bash scripts/seaweedfs.sh install
+bash scripts/haproxy.sh install >/dev/null
 
 docker_dir=$(mktemp -d /tmp/imagegate-dockerd.XXXXXX)
 ns_dir=$(mktemp -d /tmp/imagegate-ns.XXXXXX)
@@ -38,9 +39,10 @@ export IMAGEGATE_CONFORMANCE_OUT=$root/build/conformance
 # Packages that need DynamoDB Local (which listens on every interface) run
 # in a private network namespace with it and a SeaweedFS of their own; the
 # others on the host, next to dockerd. The conformance suite runs there too,
-# on the embedded default and on S3 + DynamoDB.
+# on the embedded default and on S3 + DynamoDB; so does the fleet (three
+# replicas behind HAProxy, with a Docker engine of its own in the namespace).
 netns_pkgs="./metadata/dynamodb/... ./fleet/dynamodb/... ./test/outage/..."
-host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /fleet/dynamodb -e /test/outage)
+host_pkgs=$(go list ./... | grep -v -e /test/conformance -e /metadata/dynamodb -e /fleet/dynamodb -e /test/outage -e /test/fleet)
 
 go vet ./...
 go test -count=1 -timeout 30m $host_pkgs
@@ -50,5 +52,8 @@ bash scripts/race.sh
 bash scripts/fuzz.sh
 bash scripts/netns-tests.sh "$ns_dir/main" $netns_pkgs
 bash scripts/netns-tests.sh "$ns_dir/conformance" --verbose-log build/conformance.log ./test/conformance
+fleet_start=$(date +%s)
+bash scripts/netns-tests.sh "$ns_dir/fleet" --verbose-log build/fleet.log ./test/fleet
+echo "test/fleet: $(( $(date +%s) - fleet_start ))s"
 
 echo "make test: $(( $(date +%s) - start ))s"

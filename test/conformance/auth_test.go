@@ -21,7 +21,7 @@ const (
 func startImagegate(t *testing.T, bin string, b backend, withAuth bool) (registry string, settings []string) {
 	t.Helper()
 	configYAML, env := b.setup(t)
-	env = append(env, serverEnv...)
+	env = append(env, ServerEnv...)
 	if withAuth {
 		htpasswd := liveserver.WriteHtpasswd(t, map[string]string{suiteUser: suitePassword})
 		configYAML += fmt.Sprintf(`auth:

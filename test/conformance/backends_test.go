@@ -23,17 +23,6 @@ const (
 	envDynamoDB = "IMAGEGATE_TEST_DYNAMODB_ENDPOINT" // DynamoDB Local: bash scripts/dynamodb-local.sh start DIR
 )
 
-// serverEnv is what every imagegate under test gets: foreign layers are
-// accepted (the suite pushes non-distributable layers; the policy allows
-// them here).
-//
-// The suite's test data (this pinned version, testdata.go genLayer) claims
-// sha256("") as the diff_id of every layer it makes: the uncompressed
-// buffer it hashes is never written. A registry that verifies diff_ids
-// refuses every such image, so these runs turn the check off; the check
-// itself is tested in registry (TestGateVerifiesDiffIDs) and test/gate.
-var serverEnv = []string{"IMAGEGATE_VALIDATION_FOREIGNLAYERS=true", "IMAGEGATE_VALIDATION_VERIFYDIFFIDS=false"}
-
 // backend is a storage configuration a run starts imagegate on: YAML to
 // merge into the configuration file (empty for the embedded default) and
 // environment for the process.

@@ -4,7 +4,10 @@
 // DynamoDB with auth on — and requires every check to pass, none skipped but
 // those a version's profile disables, naming each failure. Pointed at an
 // external registry it compares with what plain distribution v3.1.2 achieves
-// (the committed baseline-v3.1.2-passed.txt) instead. Everything lives in
-// _test.go files; see conformance_test.go and backends_test.go for the
-// environment it reads.
+// (the committed baseline-v3.1.2-passed.txt) instead. See conformance_test.go
+// and backends_test.go for the environment it reads.
+//
+// The runner itself (suite.go, results.go) is exported for other end-to-end
+// packages: Check runs the suite against any registry and judges it the
+// same way (test/fleet runs it through a load balancer).
 package conformance

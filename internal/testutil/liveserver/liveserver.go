@@ -37,9 +37,13 @@ type Server struct {
 	// empty when the server runs on the built-in defaults.
 	ConfigPath string
 
+	bin     string   // the binary
+	args    []string // its arguments
+	env     []string // its whole environment
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once the process has exited
 	waitErr error         // cmd.Wait's result; read only after exited is closed
+	killed  bool          // Kill ended it on purpose: no exit status expected
 }
 
 // Start runs `bin serve` on fresh loopback ports with filesystem storage in a
@@ -64,7 +68,7 @@ func Start(t testing.TB, bin string, extraEnv ...string) *Server {
 // start is Start, with `--config configPath` added when configPath is set.
 func start(t testing.TB, bin, configPath string, extraEnv []string) *Server {
 	t.Helper()
-	addrs, err := freeLoopbackAddrs(2)
+	addrs, err := FreeLoopbackAddrs(2)
 	if err != nil {
 		t.Fatalf("liveserver: %v", err)
 	}
@@ -76,43 +80,53 @@ func start(t testing.TB, bin, configPath string, extraEnv []string) *Server {
 		DataDir:   t.TempDir(),
 		LogPath:   filepath.Join(logDir, "imagegate.log"),
 		WorkDir:   workDir,
-		exited:    make(chan struct{}),
 
 		ConfigPath: configPath,
 	}
-	logFile, err := os.Create(s.LogPath)
-	if err != nil {
-		t.Fatalf("liveserver: create log file: %v", err)
-	}
-
-	args := []string{"serve"}
+	s.bin, s.args = bin, []string{"serve"}
 	if configPath != "" {
-		args = append(args, "--config", configPath)
+		s.args = append(s.args, "--config", configPath)
 	}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = workDir
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = append(environWithout("IMAGEGATE_"),
+	s.env = append(environWithout("IMAGEGATE_"),
 		"IMAGEGATE_HTTP_ADDR="+s.Addr,
 		"IMAGEGATE_DEBUG_ADDR="+s.DebugAddr,
 		"IMAGEGATE_STORAGE_FILESYSTEM_ROOTDIRECTORY="+s.DataDir,
 	)
-	s.cmd.Env = append(s.cmd.Env, extraEnv...)
-	if err := s.cmd.Start(); err != nil {
-		_ = logFile.Close()
-		t.Fatalf("liveserver: start %s serve: %v", bin, err)
+	s.env = append(s.env, extraEnv...)
+	if err := s.launch(); err != nil {
+		t.Fatalf("liveserver: %v", err)
 	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		_ = logFile.Close()
-		close(s.exited)
-	}()
 	t.Cleanup(func() { s.stop(t) })
 
 	if err := s.waitReady(t.Context()); err != nil {
 		t.Fatalf("liveserver: %s serve on %s: %v", bin, s.Addr, err)
 	}
 	return s
+}
+
+// launch starts the process (output appended to LogPath) and a goroutine
+// that closes s.exited when it ends.
+func (s *Server) launch() error {
+	logFile, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log file: %w", err)
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.WorkDir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = s.env
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return fmt.Errorf("start %s serve: %w", s.bin, err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited, s.killed = cmd, exited, false
+	go func() {
+		s.waitErr = cmd.Wait()
+		_ = logFile.Close()
+		close(exited)
+	}()
+	return nil
 }
 
 // waitReady polls GET /readyz until it answers 200, the process exits, or
@@ -164,7 +178,7 @@ func (s *Server) stop(t testing.TB) {
 	t.Helper()
 	select {
 	case <-s.exited:
-		if !t.Failed() {
+		if !s.killed && !t.Failed() {
 			t.Errorf("liveserver: server exited before the test ended: %v", s.waitErr)
 		}
 	default:
@@ -189,11 +203,11 @@ func (s *Server) stop(t testing.TB) {
 	}
 }
 
-// freeLoopbackAddrs returns n distinct "127.0.0.1:PORT" addresses that were
+// FreeLoopbackAddrs returns n distinct "127.0.0.1:PORT" addresses that were
 // free a moment ago. All listeners stay open until every port is chosen, so
 // the ports differ; another process could still take one before the server
 // binds it, which the readiness wait then reports.
-func freeLoopbackAddrs(n int) ([]string, error) {
+func FreeLoopbackAddrs(n int) ([]string, error) {
 	addrs := make([]string, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
