@@ -153,7 +153,25 @@ type Metadata struct {
 	Outbox string `yaml:"outbox"`
 	// Timeout bounds each store call made while answering a request.
 	Timeout time.Duration `yaml:"timeout"`
+	// Sweep configures the resolution of records a crash left pending.
+	Sweep Sweep `yaml:"sweep"`
 }
+
+// Sweep configures the sweeper of pending push records (one replica at
+// a time runs it).
+type Sweep struct {
+	// Grace is how old a pending record must be before the sweeper
+	// resolves it; at least MinSweepGrace, the longest a commit runs, so
+	// that no running commit is resolved under its feet.
+	Grace time.Duration `yaml:"grace"`
+	// Interval is the time between two sweeps.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// MinSweepGrace is the longest a push's commit runs (push.Options'
+// default CommitTimeout): a pending record younger than it may belong to a
+// commit still running.
+const MinSweepGrace = 2 * time.Minute
 
 // BoltMetadata configures the embedded bbolt store.
 type BoltMetadata struct {
@@ -426,6 +444,7 @@ func Default() *Config {
 			FailMode: "closed",
 			Outbox:   "./data/metadata-outbox.db",
 			Timeout:  5 * time.Second,
+			Sweep:    Sweep{Grace: 5 * time.Minute, Interval: time.Minute},
 		},
 		Validation: Validation{
 			Artifacts:       true,

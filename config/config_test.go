@@ -236,3 +236,26 @@ func TestLintRulesFromYAML(t *testing.T) {
 		t.Fatalf("unknown key inside a lint rule: %v", err)
 	}
 }
+
+// TestSweepGraceCoversACommit: a grace shorter than the longest commit
+// could resolve a running commit's record; it is refused by name.
+func TestSweepGraceCoversACommit(t *testing.T) {
+	for _, tc := range []struct {
+		grace, interval time.Duration
+		refused         string
+	}{
+		{2 * time.Minute, 10 * time.Second, ""},
+		{time.Minute, time.Minute, "metadata.sweep.grace"},
+		{5 * time.Minute, 0, "metadata.sweep.interval"},
+	} {
+		c := Default()
+		c.Metadata.Sweep = Sweep{Grace: tc.grace, Interval: tc.interval}
+		err := c.Validate()
+		if tc.refused == "" && err != nil {
+			t.Errorf("grace %v interval %v refused: %v", tc.grace, tc.interval, err)
+		}
+		if tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)) {
+			t.Errorf("grace %v interval %v: err = %v, want it to name %s", tc.grace, tc.interval, err, tc.refused)
+		}
+	}
+}

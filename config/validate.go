@@ -139,6 +139,13 @@ func (c *Config) Validate() error {
 	if c.Metadata.Timeout <= 0 {
 		bad("metadata.timeout", "must be a positive duration such as 5s")
 	}
+	if c.Metadata.Sweep.Grace < MinSweepGrace {
+		bad("metadata.sweep.grace", "must be at least %v (the longest a commit runs; a younger pending record may still be committing), got %v",
+			MinSweepGrace, c.Metadata.Sweep.Grace)
+	}
+	if c.Metadata.Sweep.Interval < time.Second || c.Metadata.Sweep.Interval > 24*time.Hour {
+		bad("metadata.sweep.interval", "must be between 1s and 24h, got %v", c.Metadata.Sweep.Interval)
+	}
 
 	for key, n := range map[string]int64{
 		"validation.maxlayers":     int64(c.Validation.MaxLayers),

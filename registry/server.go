@@ -209,7 +209,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		metrics: metrics,
 		failed:  make(chan error, 2),
 		oci:     ociOpts,
-		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events,
+		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
 			Logger: logger.With("component", "sweeper")}),
 		driver:     driver,
 		fleet:      shared,
@@ -403,17 +403,13 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// sweepInterval is how often the sweeper looks for records a crash left
-// pending (push.Sweeper).
-const sweepInterval = time.Minute
-
 // startBackground runs, until Shutdown, the sweeper and the upload purger,
 // each on one replica of the fleet at a time.
 func (s *Server) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
 	s.background.Go(func() {
-		s.singletons.every(ctx, "push-sweeper", sweepInterval, func(ctx context.Context) error {
+		s.singletons.every(ctx, "push-sweeper", s.cfg.Metadata.Sweep.Interval, func(ctx context.Context) error {
 			_, err := s.sweeper.Sweep(ctx)
 			return err
 		})

@@ -145,6 +145,9 @@ metadata:
     region: us-east-1
     endpoint: %q
     createtable: true
+  sweep:
+    grace: 2m
+    interval: 5s
 auth:
   enabled: true
   htpasswd: %q

@@ -25,10 +25,9 @@ import (
 // Bounds of the waits after a kill.
 const (
 	// sweepWait bounds the wait for the sweeper to resolve a pending
-	// record: its grace (5 min, push.SweeperOptions) plus its interval
-	// (1 min, registry.sweepInterval) plus slack. Neither is configurable
-	// today; a knob for both would let this test finish in seconds.
-	sweepWait = 7 * time.Minute
+	// record: its grace (metadata.sweep.grace: 2m, the shortest allowed)
+	// plus its interval (5s) plus slack.
+	sweepWait = 3 * time.Minute
 	// takeoverWait bounds the wait for a dead replica's webhook to be
 	// delivered by another replica (a lease expiring, then a retry).
 	takeoverWait = 3 * time.Minute
