@@ -252,7 +252,9 @@ type patchGate struct {
 
 func (g *patchGate) RoundTrip(r *http.Request) (*http.Response, error) {
 	g.mu.Lock()
-	gated := !g.used && r.Method == http.MethodPatch && r.Body != nil
+	// Only a PATCH that may be longer than after: the config blob's
+	// small PATCH may race ahead of the layer's (blobs upload concurrently).
+	gated := !g.used && r.Method == http.MethodPatch && r.Body != nil && (r.ContentLength < 0 || r.ContentLength > g.after)
 	if gated {
 		g.used = true
 	}

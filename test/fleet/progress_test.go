@@ -61,12 +61,10 @@ func testProgress(t *testing.T, f *fleet) {
 	token := basic("root")
 	// Replica 1 took the upload: it sees the bytes arrive.
 	waitUpload(t, f.replicas[0].Addr, id, token, func(s uploadStatus) bool { return s.BytesReceived > 0 })
-	for i, r := range f.replicas[1:] {
-		var s uploadStatus
-		status := getJSON(t, "http://"+r.Addr+"/api/v1/uploads/"+id, token, &s)
-		if status != http.StatusOK || s.ID != id || s.BytesReceived == 0 {
-			t.Errorf("replica %d: GET /api/v1/uploads/%s: %d %+v, want 200 with the bytes replica 1 received", i+2, id, status, s)
-		}
+	// The other replicas read the shared copy, published at most once a
+	// second while bytes arrive: they see the bytes within that bound.
+	for _, r := range f.replicas[1:] {
+		waitUpload(t, r.Addr, id, token, func(s uploadStatus) bool { return s.ID == id && s.BytesReceived > 0 })
 	}
 	if _, err := pw.Write(archive.Bytes()[half:]); err != nil {
 		t.Fatal(err)
