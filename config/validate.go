@@ -253,6 +253,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Notifications.validate(bad)
+	c.Scan.Pool.validate(bad)
 	c.Upload.validate(bad)
 
 	if len(errs) == 0 {
