@@ -6,26 +6,25 @@ import (
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/registry"
+	"github.com/imagegate/imagegate/scan"
+	"github.com/imagegate/imagegate/scan/remote"
 	"github.com/imagegate/imagegate/scan/trivy"
 )
 
-// openScanner opens Trivy when a scan policy asks for scans; nil otherwise.
-// A missing vulnerability DB does not stop the server: Trivy downloads one
-// in the background (or waits for one in scan.cachedir) and readiness
-// reports the scanner degraded meanwhile.
-func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (*trivy.Scanner, error) {
+// openScanner returns the gate's scanner when a scan policy asks for
+// scans; nil otherwise. With scan.pool.urls it is a client of the scanner
+// pool (this process then holds no vulnerability DB); else Trivy in this
+// process. A missing vulnerability DB does not stop the server: Trivy
+// downloads one in the background (or waits for one in scan.cachedir) and
+// readiness reports the scanner degraded meanwhile.
+func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (scan.Scanner, error) {
 	if !registry.ScanningConfigured(c) {
 		return nil, nil
 	}
-	s, err := trivy.Open(ctx, trivy.Options{
-		CacheDir:       c.CacheDir,
-		DBRepository:   c.DBRepository,
-		SkipUpdate:     c.SkipUpdate,
-		UpdateInterval: c.UpdateInterval,
-		MaxConcurrent:  c.Workers,
-		Timeout:        c.Timeout,
-		Logger:         logger,
-	})
+	if len(c.Pool.URLs) > 0 {
+		return openPoolClient(c, logger)
+	}
+	s, err := trivy.Open(ctx, trivyOptions(c, logger))
 	if err != nil {
 		return nil, err
 	}
@@ -34,4 +33,33 @@ func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (*triv
 			"cachedir", c.CacheDir, "dbrepository", c.DBRepository, "skipupdate", c.SkipUpdate, "error", err.Error())
 	}
 	return s, nil
+}
+
+// trivyOptions are the Trivy engine's options under c, for serve and for
+// scanner alike.
+func trivyOptions(c config.Scan, logger *slog.Logger) trivy.Options {
+	return trivy.Options{
+		CacheDir:       c.CacheDir,
+		DBRepository:   c.DBRepository,
+		SkipUpdate:     c.SkipUpdate,
+		UpdateInterval: c.UpdateInterval,
+		MaxConcurrent:  c.Workers,
+		Timeout:        c.Timeout,
+		Logger:         logger,
+	}
+}
+
+// openPoolClient returns a client of the scanner pool c.Pool names.
+func openPoolClient(c config.Scan, logger *slog.Logger) (*remote.Client, error) {
+	timeout := c.Pool.Timeout
+	if timeout == 0 {
+		timeout = c.Timeout
+	}
+	client, err := remote.NewClient(remote.ClientOptions{URLs: c.Pool.URLs, Secret: c.Pool.Secret.Reveal(),
+		Attempts: c.Pool.Attempts, Timeout: timeout, StatusTimeout: c.Pool.StatusTimeout})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("scanning in the scanner pool", "urls", c.Pool.URLs)
+	return client, nil
 }
