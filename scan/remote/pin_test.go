@@ -64,4 +64,6 @@ func TestPinKeepsThePoolOnOneDB(t *testing.T) {
 	}
 }
 
-func contains(err error, s string) bool { return err != nil && len(s) > 0 && strings.Contains(err.Error(), s) }
+func contains(err error, s string) bool {
+	return err != nil && len(s) > 0 && strings.Contains(err.Error(), s)
+}
