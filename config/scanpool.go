@@ -36,6 +36,12 @@ type ScanPool struct {
 	Queue int `yaml:"queue"`
 	// QueueWait bounds how long a queued scan waits for a worker.
 	QueueWait time.Duration `yaml:"queuewait"`
+	// DetachAfter, when set, answers a push whose scan still runs after
+	// this long with 429 "scan … still running; retry the push" while the
+	// scan goes on; the retried push gets its verdict (scan/detach). Keep
+	// it below the load balancer's timeout. Applies to in-process scans
+	// too. 0: a push waits for its scan up to scan.timeout.
+	DetachAfter time.Duration `yaml:"detachafter"`
 }
 
 // minScanPoolSecret is the shortest scan.pool.secret accepted.
@@ -54,7 +60,8 @@ func defaultScanPool() ScanPool {
 }
 
 // validate reports the invalid values of the scan.pool section through bad.
-func (p ScanPool) validate(bad func(key, format string, args ...any)) {
+// scanTimeout is scan.timeout, which DetachAfter must stay below.
+func (p ScanPool) validate(scanTimeout time.Duration, bad func(key, format string, args ...any)) {
 	for _, raw := range p.URLs {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("scan.pool.urls", "must be absolute http or https URLs such as http://scanner:5003, got %q", raw)
@@ -86,5 +93,8 @@ func (p ScanPool) validate(bad func(key, format string, args ...any)) {
 	}
 	if p.QueueWait <= 0 {
 		bad("scan.pool.queuewait", "must be a positive duration such as 10s")
+	}
+	if p.DetachAfter < 0 || (p.DetachAfter > 0 && p.DetachAfter >= scanTimeout) {
+		bad("scan.pool.detachafter", "must be 0 (off) or below scan.timeout (%s), got %s", scanTimeout, p.DetachAfter)
 	}
 }

@@ -22,6 +22,7 @@ func TestScanPool(t *testing.T) {
 		{"bad url", "scan:\n  pool:\n    urls: [scanner:5003]\n    secret: " + secret + "\n", nil, []string{`scan.pool.urls: must be absolute http or https URLs such as http://scanner:5003, got "scanner:5003"`}},
 		{"bad numbers", "scan:\n  pool:\n    attempts: -1\n    queue: -1\n    queuewait: 0s\n    statustimeout: 0s\n    timeout: -1s\n", nil,
 			[]string{"scan.pool.attempts", "scan.pool.queue:", "scan.pool.queuewait", "scan.pool.statustimeout", "scan.pool.timeout"}},
+		{"detach after the scan timeout", "scan:\n  timeout: 1m\n  pool:\n    detachafter: 2m\n", nil, []string{"scan.pool.detachafter: must be 0 (off) or below scan.timeout (1m0s), got 2m0s"}},
 		{"bad addr", "scan:\n  pool:\n    addr: scanner\n", nil, []string{"scan.pool.addr: must be host:port"}},
 		{"tls half set", "scan:\n  pool:\n    tls:\n      key: k.pem\n", nil, []string{"scan.pool.tls: certificate and key must be set together"}},
 	} {

@@ -253,7 +253,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Notifications.validate(bad)
-	c.Scan.Pool.validate(bad)
+	c.Scan.Pool.validate(c.Scan.Timeout, bad)
 	c.Upload.validate(bad)
 
 	if len(errs) == 0 {

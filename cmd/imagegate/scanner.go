@@ -7,6 +7,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/registry"
 	"github.com/imagegate/imagegate/scan"
+	"github.com/imagegate/imagegate/scan/detach"
 	"github.com/imagegate/imagegate/scan/remote"
 	"github.com/imagegate/imagegate/scan/trivy"
 )
@@ -17,22 +18,40 @@ import (
 // process. A missing vulnerability DB does not stop the server: Trivy
 // downloads one in the background (or waits for one in scan.cachedir) and
 // readiness reports the scanner degraded meanwhile.
+//
+// With scan.pool.detachafter, scans outlive the pushes that wait too long
+// for them (scan/detach).
 func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (scan.Scanner, error) {
 	if !registry.ScanningConfigured(c) {
 		return nil, nil
 	}
+	var s scan.Scanner
 	if len(c.Pool.URLs) > 0 {
-		return openPoolClient(c, logger)
+		client, err := openPoolClient(c, logger)
+		if err != nil {
+			return nil, err
+		}
+		s = client
+	} else {
+		engine, err := trivy.Open(ctx, trivyOptions(c, logger))
+		if err != nil {
+			return nil, err
+		}
+		if err := engine.Status(ctx).Err(); err != nil {
+			logger.Error("NO VULNERABILITY DATABASE: scans fail until one is loaded; pushes follow their policy's onerror",
+				"cachedir", c.CacheDir, "dbrepository", c.DBRepository, "skipupdate", c.SkipUpdate, "error", err.Error())
+		}
+		s = engine
 	}
-	s, err := trivy.Open(ctx, trivyOptions(c, logger))
+	if c.Pool.DetachAfter == 0 {
+		return s, nil
+	}
+	detached, err := detach.New(s, detach.Options{After: c.Pool.DetachAfter, Timeout: c.Timeout})
 	if err != nil {
+		_ = s.Close()
 		return nil, err
 	}
-	if err := s.Status(ctx).Err(); err != nil {
-		logger.Error("NO VULNERABILITY DATABASE: scans fail until one is loaded; pushes follow their policy's onerror",
-			"cachedir", c.CacheDir, "dbrepository", c.DBRepository, "skipupdate", c.SkipUpdate, "error", err.Error())
-	}
-	return s, nil
+	return detached, nil
 }
 
 // trivyOptions are the Trivy engine's options under c, for serve and for
