@@ -251,6 +251,8 @@ type Scan struct {
 	Workers int `yaml:"workers"`
 	// Policies, first match wins; repositories matching none are not scanned.
 	Policies []ScanPolicy `yaml:"policies"`
+	// Pool runs scans in separate scanner processes (config/scanpool.go).
+	Pool ScanPool `yaml:"pool"`
 }
 
 // ScanPolicy is what the gate does with scans of repositories matching a pattern.
@@ -467,6 +469,7 @@ func Default() *Config {
 			Policies: []ScanPolicy{{
 				Repositories: "**", Mode: "audit", Severity: "HIGH", OnError: "accept", Allowlist: []ScanException{},
 			}},
+			Pool: defaultScanPool(),
 		},
 		Auth: Auth{
 			Service:            "imagegate",

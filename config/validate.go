@@ -260,6 +260,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Notifications.validate(bad)
+	c.Scan.Pool.validate(c.Scan.Timeout, bad)
 	c.Upload.validate(bad)
 	c.validateReplicas(bad)
 

@@ -56,6 +56,9 @@ func (p *Pipeline) scan(ctx context.Context, x *Push) error {
 	started := time.Now()
 	report, verdict, err := p.scanImage(ctx, rule,
 		imageTarget(rec.Repository, rec.Digest, rec.MediaType, x.Payload, res.RawConfig, res.Shape.Layers, x.repo.Blobs(ctx)))
+	if errors.Is(err, scan.ErrInProgress) {
+		return p.scanInProgress(ctx, rec, rule, err)
+	}
 	if err != nil {
 		return p.scanFailed(ctx, rec, rule, err)
 	}
@@ -127,6 +130,20 @@ func (p *Pipeline) scanFailed(ctx context.Context, rec *metadata.Record, rule po
 	}
 	return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf(
 		"image could not be scanned: %s; policy %q refuses unscanned images — retry later", why, rule.Repositories)).
+		WithDetail(map[string]string{"error": err.Error()})
+}
+
+// scanInProgress answers a push whose scan goes on in the background
+// (scan/detach) with 429 TOOMANYREQUESTS whatever onerror says: the scan
+// has not failed, and the retried push of the same manifest gets its
+// verdict.
+func (p *Pipeline) scanInProgress(ctx context.Context, rec *metadata.Record, rule policy.Rule, err error) error {
+	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: p.now(), Error: err.Error(), PolicyName: rule.Repositories,
+		Verdict: "scan-in-progress"}
+	p.logger.InfoContext(ctx, "image scan still running; the push is asked to retry", "repository", rec.Repository,
+		"digest", rec.Digest.String(), "policy", rule.Repositories)
+	return errcode.ErrorCodeTooManyRequests.WithMessage(fmt.Sprintf(
+		"scan of %s@%s still running; retry the push", rec.Repository, rec.Digest)).
 		WithDetail(map[string]string{"error": err.Error()})
 }
 

@@ -67,9 +67,15 @@ var (
 	// ErrInvalidTarget means the target is not a scannable image manifest
 	// (wrong media type, config or layers not matching the manifest).
 	ErrInvalidTarget = errors.New("scan: invalid target")
-	// ErrBusy means the scan waited for a free worker until its context
-	// ended; it is always joined with the context's error.
+	// ErrBusy means no worker took the scan: it waited for one until its
+	// context ended (then it is joined with the context's error), or a
+	// scanner pool refused it at once because every scanner was full
+	// (scan/remote).
 	ErrBusy = errors.New("scan: all scan workers busy")
+	// ErrInProgress means the caller stopped waiting while the scan goes on
+	// in the background (scan/detach): asking again for the same manifest
+	// later gets its result.
+	ErrInProgress = errors.New("scan: still running")
 	// ErrClosed means the scanner was closed.
 	ErrClosed = errors.New("scan: scanner closed")
 )

@@ -2,6 +2,7 @@
 // scans every image before it becomes pullable.
 //
 //	imagegate serve [--config FILE]     run the registry
+//	imagegate scanner [--config FILE]   run one scanner of a scanner pool (scan.pool)
 //	imagegate config check FILE         validate a config, print the effective one
 //	imagegate scan REPO@DIGEST          rescan a stored image with the server's current DB
 //	imagegate token robot …             create, list and revoke robot accounts
@@ -23,6 +24,7 @@ const usage = `usage: imagegate <command> [flags]
 
 commands:
   serve [--config FILE]   run the registry (defaults: 127.0.0.1:5000, storage under ./data)
+  scanner [--config FILE] run one scanner of a scanner pool on scan.pool.addr (docs/scanning.md)
   config check FILE       validate FILE with the IMAGEGATE_* environment, print the effective config
   scan REPO@DIGEST [--server URL] [--username U (password on stdin) | --token T] [--json]
                           rescan a stored image with the server's current vulnerability DB
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, environ)
+	case "scanner":
+		return scannerCmd(ctx, args[1:], stdout, environ)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			return errUsage

@@ -64,14 +64,22 @@ func (s *Scanner) loadDir(dir string) error {
 // for a DB refreshed out of band (replace its files by renaming new ones
 // over them: never write into trivy.db while it is open). The update loop
 // calls Update; an operator's "refresh now" may too.
-func (s *Scanner) Update(ctx context.Context) error {
+func (s *Scanner) Update(ctx context.Context) error { return s.update(ctx, false) }
+
+// Refresh is Update without waiting for the loaded DB's NextUpdate: it
+// downloads whenever DBRepository's artifact differs from the loaded one.
+// A scanner whose DB is behind the rest of its pool (scan/remote.Pin)
+// catches up with it.
+func (s *Scanner) Refresh(ctx context.Context) error { return s.update(ctx, true) }
+
+func (s *Scanner) update(ctx context.Context, force bool) error {
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
 	var err error
 	if s.opts.SkipUpdate {
 		err = s.reload()
 	} else {
-		err = s.download(ctx)
+		err = s.download(ctx, force)
 	}
 	if err != nil {
 		s.db.setError(err.Error())
@@ -94,11 +102,12 @@ func (s *Scanner) reload() error {
 	return nil
 }
 
-// download fetches and swaps in a newer DB when one is due and published.
-func (s *Scanner) download(ctx context.Context) error {
+// download fetches and swaps in a newer DB when one is published and,
+// unless force, due.
+func (s *Scanner) download(ctx context.Context, force bool) error {
 	repo := s.opts.DBRepository
 	cur, loaded := s.db.snapshot()
-	if loaded && time.Now().Before(cur.nextUpdate) {
+	if loaded && !force && time.Now().Before(cur.nextUpdate) {
 		s.log.DebugContext(ctx, "vulnerability database is current", "next_update", cur.nextUpdate)
 		return nil
 	}
