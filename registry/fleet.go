@@ -12,6 +12,10 @@ import (
 	fleetdynamodb "github.com/imagegate/imagegate/fleet/dynamodb"
 )
 
+// OpenFleet is openFleet for the processes beside the registry that share
+// its state (the scanner pool's DB pin).
+func OpenFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) { return openFleet(ctx, cfg) }
+
 // openFleet opens the state the replicas of this deployment share (tag
 // locks, login lockout, refresh tokens, upload progress, singleton
 // leases): the store of the metadata database they already share, or this

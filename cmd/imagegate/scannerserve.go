@@ -61,10 +61,14 @@ func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []
 		return fmt.Errorf("scanner: %w", err)
 	}
 	defer engine.Close()
+	shared, err := scannerFleet(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("scanner: %w", err)
+	}
 	srv, err := remote.NewServer(remote.ServerOptions{
 		Scanner: engine, Blobs: remote.StorageBlobs(ns), Secret: cfg.Scan.Pool.Secret.Reveal(),
 		Workers: cfg.Scan.Workers, Queue: cfg.Scan.Pool.Queue, QueueWait: cfg.Scan.Pool.QueueWait,
-		Timeout: cfg.Scan.Timeout, Pin: scannerPin(cfg, scannerFleet(cfg), logger), Refresh: engine.Refresh, Logger: logger,
+		Timeout: cfg.Scan.Timeout, Pin: scannerPin(cfg, shared, logger), Refresh: engine.Refresh, Logger: logger,
 	})
 	if err != nil {
 		return fmt.Errorf("scanner: %w", err)
@@ -72,10 +76,14 @@ func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []
 	return serveScanner(ctx, cfg, srv, logger)
 }
 
-// scannerFleet is the fleet store the scanners share with the replicas,
-// nil when there is none. Until fleet/dynamodb is wired (metadata.driver
-// dynamodb) there is none.
-func scannerFleet(*config.Config) fleet.Store { return nil }
+// scannerFleet is the fleet store the scanners share with the replicas
+// (metadata.driver dynamodb), nil when there is none.
+func scannerFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) {
+	if cfg.Metadata.Driver != "dynamodb" {
+		return nil, nil
+	}
+	return registry.OpenFleet(ctx, cfg)
+}
 
 // scannerPin is the pool's DB pin, kept in store; nil (no pin: each
 // scanner trusts its own DB) without a store.
