@@ -14,7 +14,9 @@ import (
 
 // OpenFleet is openFleet for the processes beside the registry that share
 // its state (the scanner pool's DB pin).
-func OpenFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) { return openFleet(ctx, cfg) }
+func OpenFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) {
+	return openFleet(ctx, cfg)
+}
 
 // openFleet opens the state the replicas of this deployment share (tag
 // locks, login lockout, refresh tokens, upload progress, singleton
