@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,15 +27,7 @@ import (
 // layers straight from the storage configured for the registry, serving
 // scan.pool.addr.
 func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
-	fs := flag.NewFlagSet("scanner", flag.ContinueOnError)
-	path := fs.String("config", "", "YAML configuration `file`, the registry's (default: built-in defaults)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return errUsage
-	}
-	cfg, err := config.Load(*path, environ)
+	cfg, path, err := loadConfigFlag("scanner", "YAML configuration `file`, the registry's (default: built-in defaults)", args, environ)
 	if err != nil {
 		return err
 	}
@@ -44,7 +35,7 @@ func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []
 		return errors.New("scanner: scan.pool.secret must be set (the registry sends it with every scan)")
 	}
 	logger := registry.NewLogger(stdout, cfg.Log.Level)
-	logger.Info("starting scanner", "version", buildinfo.String(), "config", *path, "addr", cfg.Scan.Pool.Addr)
+	logger.Info("starting scanner", "version", buildinfo.String(), "config", path, "addr", cfg.Scan.Pool.Addr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -16,20 +15,12 @@ import (
 
 // serve runs the registry until SIGTERM or SIGINT, then drains it.
 func serve(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	path := fs.String("config", "", "YAML configuration `file` (default: built-in defaults)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return errUsage
-	}
-	cfg, err := config.Load(*path, environ)
+	cfg, path, err := loadConfigFlag("serve", "YAML configuration `file` (default: built-in defaults)", args, environ)
 	if err != nil {
 		return err
 	}
 	logger := registry.NewLogger(stdout, cfg.Log.Level)
-	logger.Info("starting", "version", buildinfo.String(), "config", *path)
+	logger.Info("starting", "version", buildinfo.String(), "config", path)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -49,7 +40,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, environ []strin
 	if err != nil {
 		return err
 	}
-	go reloadOnHangup(ctx, srv, *path, environ, logger)
+	go reloadOnHangup(ctx, srv, path, environ, logger)
 	return srv.Run(ctx)
 }
 
