@@ -61,7 +61,7 @@ func BenchmarkFleetLoad(b *testing.B) {
 			b.Fatalf("seed %s: %v", seeds[i], err)
 		}
 	}
-	rssStart := f.rss(b)
+	rssStart, loadStart := f.rss(b), loadAverage(b)
 
 	var (
 		mu                  sync.Mutex
@@ -129,7 +129,8 @@ func BenchmarkFleetLoad(b *testing.B) {
 	rssEnd := f.rss(b)
 
 	report := []string{
-		fmt.Sprintf("%d pushers + %d pullers through HAProxy for %v; errors: %d", loadPushers, loadPullers, elapsed.Round(time.Second), len(errs)),
+		fmt.Sprintf("%d pushers + %d pullers through HAProxy for %v; errors: %d; load average %s at start, %s at end",
+			loadPushers, loadPullers, elapsed.Round(time.Second), len(errs), loadStart, loadAverage(b)),
 		latencyLine("push", pushes, pushBytes, elapsed),
 		latencyLine("pull", pulls, pullByte, elapsed),
 	}
@@ -139,7 +140,10 @@ func BenchmarkFleetLoad(b *testing.B) {
 	report = append(report, fmt.Sprintf("scans per scanner: %v (pushes completed: %d)", f.scanCountsSince(b, start), len(pushes)))
 	report = append(report, "where the time went (replica access logs, scans):")
 	report = append(report, f.timeBreakdown(b, start)...)
-	b.Log("\n" + strings.Join(report, "\n"))
+	// The whole report on stdout: the testing package keeps only ten
+	// lines of a benchmark's log.
+	fmt.Println(strings.Join(report, "\n"))
+	b.Log("\n" + strings.Join(report[:3], "\n"))
 	b.ReportMetric(float64(len(pushes))/elapsed.Seconds(), "pushes/s")
 	b.ReportMetric(float64(len(pulls))/elapsed.Seconds(), "pulls/s")
 	b.ReportMetric(float64(len(errs)), "errors")
@@ -237,6 +241,16 @@ func (f *fleet) rss(t testing.TB) []int64 {
 		}
 	}
 	return out
+}
+
+// loadAverage is the machine's 1-, 5- and 15-minute load averages.
+func loadAverage(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		t.Fatalf("load average: %v", err)
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // scanCountsSince is how many scans each scanner logged from since on.
