@@ -2,8 +2,10 @@
 // three `imagegate serve` processes on S3 (SeaweedFS) and DynamoDB (DynamoDB
 // Local) with auth on, sharing one signing key file and one http.secret,
 // behind HAProxy (Debian's package, scripts/haproxy.sh: round robin, no
-// stickiness), driven by real clients (crane, skopeo, docker, the OCI
-// conformance suite, go-containerregistry).
+// stickiness), scanning in a pool of two `imagegate scanner` processes on
+// the same S3 bucket and DynamoDB table (scan.pool; the offline fixture
+// vulnerability DB in each, none in the replicas), driven by real clients
+// (crane, skopeo, docker, the OCI conformance suite, go-containerregistry).
 //
 // Everything lives in _test.go files. The tests need IMAGEGATE_BIN,
 // IMAGEGATE_TEST_S3_ENDPOINT and IMAGEGATE_TEST_DYNAMODB_ENDPOINT, HAProxy in

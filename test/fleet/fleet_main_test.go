@@ -2,8 +2,9 @@ package fleet
 
 import "testing"
 
-// TestFleet runs the checks that leave the fleet whole on one fleet of
-// three replicas behind HAProxy, one after the other. The tests that kill
+// TestFleet runs the checks that leave the fleet whole (the scanner pool
+// check restarts the scanner it kills) on one fleet of three replicas
+// behind HAProxy and its pool of two scanners, one after the other. The tests that kill
 // replicas (TestKill) and the conformance suite (TestConformance, whose
 // data needs other validation settings) start fleets of their own.
 func TestFleet(t *testing.T) {
@@ -18,6 +19,7 @@ func TestFleet(t *testing.T) {
 		{"docker", testDocker},
 		{"tokens", testTokens},
 		{"vulnerable", testVulnerable},
+		{"scanner pool", testScannerPool},
 		{"lockout", testLockout},
 		{"progress", testProgress},
 	} {

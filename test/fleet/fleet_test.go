@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +30,12 @@ const (
 	envDynamoDB     = "IMAGEGATE_TEST_DYNAMODB_ENDPOINT" // DynamoDB Local (scripts/netns-tests.sh starts it)
 )
 
-// replicaCount is how many `imagegate serve` processes a fleet runs.
-const replicaCount = 3
+// replicaCount is how many `imagegate serve` processes a fleet runs, and
+// scannerCount how many `imagegate scanner` processes scan for them.
+const (
+	replicaCount = 3
+	scannerCount = 2
+)
 
 // users are the htpasswd accounts of every fleet: root is admin everywhere,
 // alice a developer (pull, push) on team/**, locky a developer there too
@@ -58,17 +63,26 @@ type options struct {
 }
 
 // fleet is replicaCount imagegate replicas behind one HAProxy, sharing
-// one bucket, one table, one signing key and one http.secret.
+// one bucket, one table, one signing key and one http.secret, and
+// scanning in a pool of scannerCount scanners on the same bucket and
+// table.
 type fleet struct {
 	replicas []*liveserver.Server
+	scanners []*scanner
 	lb       *loadBalancer
 	bucket   string
 	table    string
 }
 
-// startFleet starts a fleet with opts, each replica on its own ports, data
-// directory and Trivy cache (the same fixture DB in each), then HAProxy in
-// front. Everything stops when the test ends.
+// awsEnv is the environment of every replica and scanner: SeaweedFS's and
+// DynamoDB Local's credentials.
+var awsEnv = []string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1"}
+
+// startFleet starts a fleet with opts: first the scanner pool (each
+// scanner on its own port and Trivy cache, the same fixture DB in each,
+// the real DynamoDB), each healthy before the next starts; then the
+// replicas, each on its own ports and data directory, naming both
+// scanners; then HAProxy in front. Everything stops when the test ends.
 func startFleet(t testing.TB, opts options) *fleet {
 	t.Helper()
 	bin := liveserver.RequireBinary(t, envImagegateBin)
@@ -77,32 +91,38 @@ func startFleet(t testing.TB, opts options) *fleet {
 	waitWritable(t, s3Client, bucket)
 	f := &fleet{bucket: bucket, table: "fleet-" + randomHex(t, 4)}
 	shared := sharedFiles(t)
-	// One replica first: it creates the table the others then find.
+	// The first scanner creates the table the others then find.
+	for range scannerCount {
+		addr := freeAddr(t)
+		yaml := baseYAML(shared, f, s3Endpoint, ddb) + scannerScanYAML(t, addr, shared.poolSecret)
+		f.scanners = append(f.scanners, startScanner(t, bin, addr, yaml, awsEnv))
+	}
 	for i := range replicaCount {
 		endpoint := ddb
 		if opts.dynamoDB != nil {
 			endpoint = opts.dynamoDB(i, ddb)
 		}
-		yaml := replicaYAML(t, shared, f, s3Endpoint, endpoint)
+		yaml := baseYAML(shared, f, s3Endpoint, endpoint) + f.replicaScanYAML(i, shared.poolSecret)
 		if opts.extraYAML != nil {
 			yaml += opts.extraYAML(i)
 		}
-		env := append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_REGION=us-east-1"}, opts.env...)
+		env := append(slices.Clone(awsEnv), opts.env...)
 		f.replicas = append(f.replicas, liveserver.StartWithConfig(t, bin, yaml, env...))
 	}
 	f.lb = startLoadBalancer(t, f.replicas)
 	return f
 }
 
-// shared are the files every replica of a fleet reads: the users, the
-// token signing key and the upload-state secret.
+// shared are the files and secrets every process of a fleet reads: the
+// users, the token signing key, the upload-state secret and the scanner
+// pool's secret.
 type shared struct {
-	htpasswd, signingKey, httpSecret string
+	htpasswd, signingKey, httpSecret, poolSecret string
 }
 
 // sharedFiles writes a fresh htpasswd file and EC P-256 signing key, and
-// picks a random http.secret. The key is made here, not by the first
-// replica: replicas on S3 must not generate their own.
+// picks a random http.secret and scan.pool.secret. The key is made here,
+// not by the first replica: replicas on S3 must not generate their own.
 func sharedFiles(t testing.TB) shared {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -117,13 +137,15 @@ func sharedFiles(t testing.TB) shared {
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return shared{htpasswd: liveserver.WriteHtpasswd(t, users), signingKey: keyPath, httpSecret: randomHex(t, 32)}
+	return shared{htpasswd: liveserver.WriteHtpasswd(t, users), signingKey: keyPath, httpSecret: randomHex(t, 32),
+		poolSecret: randomHex(t, 32)}
 }
 
-// replicaYAML is one replica's configuration: S3 + DynamoDB, auth on with
-// the shared files, access logs on, and the scanner.
-func replicaYAML(t testing.TB, s shared, f *fleet, s3Endpoint, ddbEndpoint string) string {
-	t.Helper()
+// baseYAML is the configuration replicas and scanners share (the
+// registry's file, as docs/scanning.md runs a scanner with): S3 +
+// DynamoDB, auth on with the shared files, access logs on. The scan:
+// section follows: replicaScanYAML or scannerScanYAML.
+func baseYAML(s shared, f *fleet, s3Endpoint, ddbEndpoint string) string {
 	return fmt.Sprintf(`http:
   secret: %q
 log:
@@ -162,26 +184,35 @@ auth:
     - subjects: [alice, locky]
       role: developer
       repositories: ["team/**"]
-%s`, s.httpSecret, f.bucket, s3Endpoint, s3test.AccessKey, s3test.SecretKey, f.table, ddbEndpoint,
-		s.htpasswd, s.signingKey, lockoutFailures, scanYAML(t))
+`, s.httpSecret, f.bucket, s3Endpoint, s3test.AccessKey, s3test.SecretKey, f.table, ddbEndpoint,
+		s.htpasswd, s.signingKey, lockoutFailures)
 }
 
 // vulnRepos are the repositories whose scans are enforced: an image with a
 // HIGH or CRITICAL finding is refused there. Elsewhere scans only audit.
 const vulnRepos = "vuln/**"
 
-// scanYAML is a replica's scan: section. Today every replica scans in
-// process, offline, with Trivy on a copy of the fixture DB (the same
-// version everywhere, as test/gate does). A scanner pool (`imagegate
-// scanner` processes, scan.pool) replaces this section when it lands; the
-// policies stay.
-func scanYAML(t testing.TB) string {
-	t.Helper()
-	cache := filepath.Join(t.TempDir(), "trivy")
-	trivytest.WriteFixtureDB(t, cache)
+// Scanner pool bounds of the tests: the queue and its wait are generous
+// because three fleets share two loaded cores (a refused scan would turn
+// an enforced push into a 503, an audited one into an unscanned accept).
+const (
+	scanPoolQueue     = 16
+	scanPoolQueueWait = 2 * time.Minute
+)
+
+// replicaScanYAML is replica i's scan: section: no Trivy DB of its own;
+// every scan goes to the pool, the scanners' URLs rotated by i so that
+// the replicas' round robins start on different scanners. The policies
+// enforce in vulnRepos and audit elsewhere.
+func (f *fleet) replicaScanYAML(i int, secret string) string {
+	urls := make([]string, len(f.scanners))
+	for k := range f.scanners {
+		urls[k] = fmt.Sprintf("%q", f.scanners[(i+k)%len(f.scanners)].URL)
+	}
 	return fmt.Sprintf(`scan:
-  cachedir: %q
-  skipupdate: true
+  pool:
+    urls: [%s]
+    secret: %q
   policies:
     - repositories: %q
       mode: enforce
@@ -191,7 +222,25 @@ func scanYAML(t testing.TB) string {
       mode: audit
       severity: HIGH
       onerror: accept
-`, cache, vulnRepos)
+`, strings.Join(urls, ", "), secret, vulnRepos)
+}
+
+// scannerScanYAML is a scanner's scan: section: Trivy offline on a copy
+// of the fixture DB (the same version in every scanner), listening on
+// addr.
+func scannerScanYAML(t testing.TB, addr, secret string) string {
+	t.Helper()
+	cache := filepath.Join(t.TempDir(), "trivy")
+	trivytest.WriteFixtureDB(t, cache)
+	return fmt.Sprintf(`scan:
+  cachedir: %q
+  skipupdate: true
+  pool:
+    addr: %q
+    secret: %q
+    queue: %d
+    queuewait: %s
+`, cache, addr, secret, scanPoolQueue, scanPoolQueueWait)
 }
 
 // waitWritable waits (bounded) until a new SeaweedFS bucket takes a write:

@@ -33,12 +33,13 @@ const (
 // BenchmarkFleetLoad is the bounded load run of docs/scaling.md: a fleet
 // of three replicas behind HAProxy; loadPushers goroutines each pushing new
 // images (loadLayers random layers each, so every push uploads new blobs,
-// scanned in audit mode) and loadPullers goroutines each pulling a random
+// scanned in audit mode by the scanner pool) and loadPullers goroutines each pulling a random
 // seeded image completely (manifest, config, every layer), all with
 // go-containerregistry and the token flow, for loadDuration. It reports
 // errors (which must be 0: any error fails the run), p50/p99 latency and
-// throughput of pushes and pulls, and each replica's RSS at the start and
-// at the end. It runs once whatever b.N is; run it with -benchtime 1x.
+// throughput of pushes and pulls, each replica's and scanner's RSS at the
+// start and at the end, the scans per scanner, and where the time went
+// (timeBreakdown). It runs once whatever b.N is; run it with -benchtime 1x.
 func BenchmarkFleetLoad(b *testing.B) {
 	duration := loadDuration
 	if v := os.Getenv("FLEET_LOAD_DURATION"); v != "" {
@@ -60,7 +61,7 @@ func BenchmarkFleetLoad(b *testing.B) {
 			b.Fatalf("seed %s: %v", seeds[i], err)
 		}
 	}
-	rssStart := f.rss(b)
+	rssStart, loadStart := f.rss(b), loadAverage(b)
 
 	var (
 		mu                  sync.Mutex
@@ -128,14 +129,21 @@ func BenchmarkFleetLoad(b *testing.B) {
 	rssEnd := f.rss(b)
 
 	report := []string{
-		fmt.Sprintf("%d pushers + %d pullers through HAProxy for %v; errors: %d", loadPushers, loadPullers, elapsed.Round(time.Second), len(errs)),
+		fmt.Sprintf("%d pushers + %d pullers through HAProxy for %v; errors: %d; load average %s at start, %s at end",
+			loadPushers, loadPullers, elapsed.Round(time.Second), len(errs), loadStart, loadAverage(b)),
 		latencyLine("push", pushes, pushBytes, elapsed),
 		latencyLine("pull", pulls, pullByte, elapsed),
 	}
-	for i := range f.replicas {
-		report = append(report, fmt.Sprintf("replica %d RSS: %d MiB at start, %d MiB at end", i+1, rssStart[i]>>20, rssEnd[i]>>20))
+	for i, p := range f.processes() {
+		report = append(report, fmt.Sprintf("%s RSS: %d MiB at start, %d MiB at end", p.name, rssStart[i]>>20, rssEnd[i]>>20))
 	}
-	b.Log("\n" + strings.Join(report, "\n"))
+	report = append(report, fmt.Sprintf("scans per scanner: %v (pushes completed: %d)", f.scanCountsSince(b, start), len(pushes)))
+	report = append(report, "where the time went (replica access logs, scans):")
+	report = append(report, f.timeBreakdown(b, start)...)
+	// The whole report on stdout: the testing package keeps only ten
+	// lines of a benchmark's log.
+	fmt.Println(strings.Join(report, "\n"))
+	b.Log("\n" + strings.Join(report[:3], "\n"))
 	b.ReportMetric(float64(len(pushes))/elapsed.Seconds(), "pushes/s")
 	b.ReportMetric(float64(len(pulls))/elapsed.Seconds(), "pulls/s")
 	b.ReportMetric(float64(len(errs)), "errors")
@@ -193,22 +201,66 @@ func latencyLine(what string, ds []time.Duration, bytes int64, elapsed time.Dura
 		pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
 }
 
-// rss returns each replica's resident set size in bytes (/proc/PID/status VmRSS).
+// process is one process of a fleet, named for reports.
+type process struct {
+	name string
+	pid  int
+}
+
+// processes are the fleet's replicas, then its scanners.
+func (f *fleet) processes() []process {
+	var out []process
+	for i, r := range f.replicas {
+		out = append(out, process{fmt.Sprintf("replica %d", i+1), r.Pid()})
+	}
+	for i, s := range f.scanners {
+		out = append(out, process{fmt.Sprintf("scanner %d", i+1), s.pid()})
+	}
+	return out
+}
+
+// rss returns the resident set size in bytes (/proc/PID/status VmRSS) of
+// each of f.processes(), in that order.
 func (f *fleet) rss(t testing.TB) []int64 {
 	t.Helper()
-	out := make([]int64, len(f.replicas))
-	for i, r := range f.replicas {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(r.Pid()) + "/status")
+	procs := f.processes()
+	out := make([]int64, len(procs))
+	for i, p := range procs {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/status")
 		if err != nil {
-			t.Fatalf("replica %d: %v", i+1, err)
+			t.Fatalf("%s: %v", p.name, err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 				if err != nil {
-					t.Fatalf("replica %d: VmRSS %q: %v", i+1, v, err)
+					t.Fatalf("%s: VmRSS %q: %v", p.name, v, err)
 				}
 				out[i] = kb << 10
+			}
+		}
+	}
+	return out
+}
+
+// loadAverage is the machine's 1-, 5- and 15-minute load averages.
+func loadAverage(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		t.Fatalf("load average: %v", err)
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// scanCountsSince is how many scans each scanner logged from since on.
+func (f *fleet) scanCountsSince(t testing.TB, since time.Time) []int {
+	t.Helper()
+	out := make([]int, len(f.scanners))
+	for i, s := range f.scanners {
+		for _, l := range s.scans(t) {
+			if !l.Time.Before(since) {
+				out[i]++
 			}
 		}
 	}

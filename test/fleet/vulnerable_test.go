@@ -2,10 +2,10 @@ package fleet
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,14 +14,14 @@ import (
 
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/scan/scantest"
-	"github.com/imagegate/imagegate/scan/trivy/trivytest"
 )
 
 // testVulnerable pushes the vulnerable fixture image (a CRITICAL and two
 // HIGH findings) to an enforced repository on every replica directly and
 // through HAProxy: each push is refused with 403 DENIED, nothing is
-// tagged, and every record is rejected with a verdict from the same
-// vulnerability DB version.
+// tagged, every record is rejected with a verdict from the same
+// vulnerability DB version, and the scanner pool logged one scan of the
+// image per push, with that DB.
 func testVulnerable(t *testing.T, f *fleet) {
 	img := scantest.VulnerableImage(t)
 	digest := digestOf(t, img)
@@ -47,7 +47,7 @@ func testVulnerable(t *testing.T, f *fleet) {
 	if len(rs) != len(targets) {
 		t.Fatalf("%d records of vuln/app, want %d (one per push):%s", len(rs), len(targets), describe(rs))
 	}
-	wantDB := trivytest.DBVersion + " (" + trivytest.UpdatedAt.Format(time.RFC3339) + ")"
+	wantDB := fixtureDB
 	for _, r := range rs {
 		if r.Status != metadata.StatusRejected || r.Digest.String() != digest || r.Scan == nil {
 			t.Errorf("record %s: %s %s scan %+v, want rejected %s with a scan", r.ID, r.Status, r.Digest, r.Scan, digest)
@@ -57,5 +57,21 @@ func testVulnerable(t *testing.T, f *fleet) {
 			t.Errorf("record %s: scan DB %q verdict %q counts %v, want DB %q, enforce:block, 1 CRITICAL, 2 HIGH",
 				r.ID, r.Scan.DBVersion, r.Scan.Verdict, r.Scan.Counts, wantDB)
 		}
+	}
+
+	var scans []string
+	for i, s := range f.scanners {
+		for _, l := range s.scans(t) {
+			if l.Repository != "vuln/app" {
+				continue
+			}
+			scans = append(scans, fmt.Sprintf("scanner %d: %s %s", i+1, l.Digest, l.DB))
+			if l.Digest != digest || l.DB != wantDB {
+				t.Errorf("scanner %d scanned vuln/app@%s with DB %q, want %s with %q", i+1, l.Digest, l.DB, digest, wantDB)
+			}
+		}
+	}
+	if len(scans) != len(targets) {
+		t.Errorf("the scanner pool logged %d scans of vuln/app, want %d (one per push): %v", len(scans), len(targets), scans)
 	}
 }
