@@ -36,8 +36,11 @@
 # The configuration is what docs/scaling.md recommends: HTTP mode, round
 # robin with no stickiness (every request is balanced on its own, so the
 # PATCHes and the PUT of one blob upload may land on different replicas),
-# health checks on GET /readyz (a replica whose storage or metadata store is
-# unreachable gets no traffic; /healthz only says the process is up), a
+# health checks on GET /healthz (is this replica's process serving? —
+# /readyz also checks the dependencies every replica shares, S3, DynamoDB
+# and the scanner pool, so a slow or failed dependency would take every
+# replica out at once and the load balancer would refuse even pulls; a
+# dead or draining replica fails /healthz by refusing the connection), a
 # connection refused by a dead replica retried on another (redispatch),
 # request bodies streamed to the replica as they arrive (no
 # http-buffer-request), and a 60 s server timeout — the load balancer
@@ -166,7 +169,7 @@ frontend registry
 
 backend replicas
     balance roundrobin
-    option httpchk GET /readyz
+    option httpchk GET /healthz
     http-check expect status 200
     default-server check inter 500ms fall 2 rise 1
 EOF
