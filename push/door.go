@@ -47,10 +47,12 @@ func NewDoor(p *Pipeline, allowPush func(w http.ResponseWriter, r *http.Request,
 // ref (a tag or a digest).
 func (d *Door) PutManifest(w http.ResponseWriter, r *http.Request, repo, ref string) {
 	if d.allowPush != nil && !d.allowPush(w, r, repo) {
+		d.pipeline.opts.Metrics.Refused(DoorRegistry, repo, ReasonAuth)
 		return
 	}
 	x, err := d.request(r, repo, ref)
 	if err != nil {
+		d.pipeline.opts.Metrics.Refused(DoorRegistry, repo, DoorReason(err))
 		d.serveError(w, r, err)
 		return
 	}

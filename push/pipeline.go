@@ -58,6 +58,8 @@ type Options struct {
 	// CommitTimeout bounds a commit, which runs to its end even when the
 	// client goes away (default 2 minutes).
 	CommitTimeout time.Duration
+	// Metrics, when set, counts outcomes and times stages (push/metrics.go).
+	Metrics *Metrics
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.
@@ -107,8 +109,11 @@ func (p *Pipeline) Run(ctx context.Context, x *Push) error {
 // batch are pushes of the same upload that passed the gate before x and
 // will be committed with it: an index may list them.
 func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
+	x.began = time.Now()
+	stage, start := StageValidate, x.began
 	repo, err := p.repository(ctx, x.Repository)
 	if err != nil {
+		p.gateStopped(x, stage, err)
 		return err
 	}
 	x.repo = repo
@@ -119,19 +124,25 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 	}
 	x.record = p.describe(x)
 	if err == nil {
+		p.opts.Metrics.stage(stage, start)
+		stage, start = StageScan, time.Now()
 		x.stage(StageScanning)
 		err = p.scan(ctx, x)
 		p.scanned(ctx, x.record)
 	}
 	if err == nil {
+		p.opts.Metrics.stage(stage, start)
+		stage, start = StageDecide, time.Now()
 		err = p.decideIndex(ctx, x, batch)
 	}
 	if err != nil {
 		if refusal, ok := asRefusal(err); ok {
 			p.reject(ctx, x, refusal.Message)
 		}
+		p.gateStopped(x, stage, err)
 		return err
 	}
+	p.opts.Metrics.stage(stage, start)
 	return nil
 }
 
@@ -145,24 +156,36 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 // When storing fails, the tags are put back, new manifests deleted and
 // every record finished as failed.
 func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
+	start := time.Now()
 	unlock, err := p.locks.Lock(ctx, tagKeys(pushes))
 	if err != nil {
 		p.logger.WarnContext(ctx, "taking the tag locks failed", "error", err.Error())
+		p.committed(pushes, OutcomeFailed, ReasonConflict)
 		return errTagBusy(err)
 	}
 	defer unlock()
+	p.opts.Metrics.stage(StageLock, start)
+	start = time.Now()
 	if err := p.recordPending(ctx, pushes); err != nil {
+		p.committed(pushes, OutcomeFailed, ReasonMetadata)
 		return err
 	}
+	p.opts.Metrics.stage(StageRecord, start)
 	p.reach("recorded")
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CommitTimeout)
 	defer cancel()
+	start = time.Now()
 	if err := p.storeAll(ctx, pushes); err != nil {
 		p.undo(ctx, pushes)
 		p.finishAll(ctx, pushes, metadata.StatusFailed, err.Error())
+		p.committed(pushes, OutcomeFailed, ReasonStorage)
 		return storeError(err)
 	}
+	p.opts.Metrics.stage(StageStore, start)
+	start = time.Now()
 	p.finishAll(ctx, pushes, metadata.StatusAccepted, "")
+	p.opts.Metrics.stage(StageRecord, start)
+	p.committed(pushes, OutcomeAccepted, ReasonNone)
 	return nil
 }
 
@@ -171,6 +194,7 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 func (p *Pipeline) Withdraw(ctx context.Context, x *Push, reason string) {
 	if x.record != nil && x.record.Status == "" {
 		p.reject(ctx, x, reason)
+		p.opts.Metrics.outcome(doorOf(x.Source), x.Repository, OutcomeRefused, ReasonBatch, p.modeOf(x.Repository), x.record, x.began)
 	}
 }
 

@@ -1,6 +1,8 @@
 package push
 
 import (
+	"time"
+
 	"github.com/distribution/distribution/v3"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,6 +44,7 @@ type Push struct {
 	repo      distribution.Repository
 	stored    bool // storing it created the manifest (a failed commit deletes it)
 	moved     []movedTag
+	began     time.Time // when it entered the gate (metrics)
 }
 
 // movedTag is a tag the commit pointed at the manifest, and what it named
