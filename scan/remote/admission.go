@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type admission struct {
 
 	mu      sync.Mutex
 	waiting int
+
+	waits     atomic.Uint64 // scans that queued, then got a worker or gave up
+	waitNanos atomic.Int64  // their total wait
 }
 
 func newAdmission(workers, queue int, wait time.Duration) *admission {
@@ -44,10 +48,13 @@ func (a *admission) enter(ctx context.Context) error {
 	}
 	a.waiting++
 	a.mu.Unlock()
+	queued := time.Now()
 	defer func() {
 		a.mu.Lock()
 		a.waiting--
 		a.mu.Unlock()
+		a.waits.Add(1)
+		a.waitNanos.Add(int64(time.Since(queued)))
 	}()
 	t := time.NewTimer(a.wait)
 	defer t.Stop()

@@ -65,6 +65,7 @@ type Server struct {
 	admit      *admission
 	log        *slog.Logger
 	refreshing atomic.Bool
+	metrics    http.Handler // PathMetrics (metrics.go)
 }
 
 // NewServer returns a Server using opts (zero fields defaulted).
@@ -101,8 +102,14 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("scan/remote: invalid server options: %w", err)
 	}
-	return &Server{opts: opts, bearer: newBearer(opts.Secret), admit: newAdmission(opts.Workers, opts.Queue, opts.QueueWait),
-		log: opts.Logger.With("component", "scanner-server")}, nil
+	s := &Server{opts: opts, bearer: newBearer(opts.Secret), admit: newAdmission(opts.Workers, opts.Queue, opts.QueueWait),
+		log: opts.Logger.With("component", "scanner-server")}
+	metered, handler, err := newMetrics(s)
+	if err != nil {
+		return nil, err
+	}
+	s.opts.Scanner, s.metrics = metered, handler
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -110,6 +117,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == PathHealthz && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.healthz(w, r)
+	case r.URL.Path == PathMetrics && r.Method == http.MethodGet:
+		s.metrics.ServeHTTP(w, r)
 	case r.URL.Path != PathScan && r.URL.Path != PathStatus:
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.URL.Path)
 	case !s.bearer.allows(r):

@@ -39,14 +39,12 @@ func (s *Scanner) Scan(ctx context.Context, t scan.Target) (*scan.Report, error)
 		s.running.Done()
 		return nil, fmt.Errorf("scan %s: %w", name, err)
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
+	if err := s.acquire(ctx); err != nil {
 		s.running.Done()
-		return nil, fmt.Errorf("scan %s: %w: %w", name, scan.ErrBusy, ctx.Err())
-	case <-s.closing:
-		s.running.Done()
-		return nil, scan.ErrClosed
+		if err == scan.ErrClosed {
+			return nil, err
+		}
+		return nil, fmt.Errorf("scan %s: %w: %w", name, scan.ErrBusy, err)
 	}
 
 	done := make(chan result, 1)

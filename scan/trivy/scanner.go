@@ -31,6 +31,7 @@ type Scanner struct {
 	engine *engine
 	db     dbState
 	slots  chan struct{} // one token per running scan
+	queue  queueStats    // waits for a slot (queue.go)
 
 	mu       sync.Mutex // guards closed and Adds to running
 	closed   bool
