@@ -30,6 +30,8 @@ type Config struct {
 	Notifications Notifications `yaml:"notifications"`
 	// Upload configures tarball uploads (config/upload.go).
 	Upload Upload `yaml:"upload"`
+	// Metrics configures the Prometheus metrics (config/metrics.go).
+	Metrics Metrics `yaml:"metrics"`
 }
 
 // HTTP configures the registry's public listener.
@@ -253,6 +255,9 @@ type Scan struct {
 	Policies []ScanPolicy `yaml:"policies"`
 	// Pool runs scans in separate scanner processes (config/scanpool.go).
 	Pool ScanPool `yaml:"pool"`
+	// MaxDBAge is the vulnerability DB age past which /readyz reports the
+	// scanner degraded; 0 turns the limit off (config/metrics.go).
+	MaxDBAge time.Duration `yaml:"maxdbage"`
 }
 
 // ScanPolicy is what the gate does with scans of repositories matching a pattern.
@@ -469,7 +474,8 @@ func Default() *Config {
 			Policies: []ScanPolicy{{
 				Repositories: "**", Mode: "audit", Severity: "HIGH", OnError: "accept", Allowlist: []ScanException{},
 			}},
-			Pool: defaultScanPool(),
+			Pool:     defaultScanPool(),
+			MaxDBAge: DefaultMaxDBAge,
 		},
 		Auth: Auth{
 			Service:            "imagegate",
@@ -491,5 +497,6 @@ func Default() *Config {
 		Limits:        Limits{ManifestBytes: MaxManifestBytes},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
+		Metrics:       Metrics{Repositories: []string{}},
 	}
 }

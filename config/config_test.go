@@ -125,7 +125,7 @@ func TestRejects(t *testing.T) {
 		env     []string
 		wantErr []string // substrings the error must contain
 	}{
-		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: auth, debug, http, limits, log, metadata, notifications, scan, singlenode, storage, upload, validation"}},
+		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: auth, debug, http, limits, log, metadata, metrics, notifications, scan, singlenode, storage, upload, validation"}},
 		{"unknown nested key", "http:\n  adress: 127.0.0.1:1\n", nil, []string{`unknown key "http.adress"`, "line 2"}},
 		{"unknown deep key", "storage:\n  filesystem:\n    root: /x\n", nil, []string{`"storage.filesystem.root"`}},
 		{"unknown env var", "", []string{"IMAGEGATE_HTTP_ADRR=1"}, []string{"IMAGEGATE_HTTP_ADRR", "names no configuration key"}},
@@ -141,6 +141,8 @@ func TestRejects(t *testing.T) {
 		{"zero timeout", "http:\n  shutdowntimeout: 0s\n", nil, []string{"http.shutdowntimeout: must be a positive duration"}},
 		{"debug equals http", "debug:\n  addr: 127.0.0.1:5000\n", nil, []string{"debug.addr: must differ from http.addr"}},
 		{"bad host", "http:\n  host: registry.example.com\n", nil, []string{"http.host: must be an absolute http or https URL"}},
+		{"bad metrics repository pattern", "metrics:\n  repositories: [\"prod//x\"]\n", nil, []string{"metrics.repositories[0]:", "empty component"}},
+		{"negative max DB age", "scan:\n  maxdbage: -1h\n", nil, []string{"scan.maxdbage: must not be negative"}},
 		{"bad metadata driver", "metadata:\n  driver: sqlite\n", nil, []string{`metadata.driver: must be one of bolt, dynamodb, got "sqlite"`}},
 		{"bad fail mode", "metadata:\n  failmode: sometimes\n", nil, []string{`metadata.failmode: must be one of closed, open`}},
 		{"dynamodb without table", "metadata:\n  driver: dynamodb\n  dynamodb:\n    table: \"\"\n", nil, []string{"metadata.dynamodb.table: must be set"}},

@@ -261,6 +261,7 @@ func (c *Config) Validate() error {
 
 	c.Notifications.validate(bad)
 	c.Scan.Pool.validate(c.Scan.Timeout, bad)
+	c.Metrics.validate(c.Scan.MaxDBAge, bad)
 	c.Upload.validate(bad)
 	c.validateReplicas(bad)
 
