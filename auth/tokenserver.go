@@ -100,6 +100,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.refuseRefresh(w, r, err)
 			return
 		}
+		s.countLogin("success", MethodRefreshToken)
 		id, chain = &got, ch
 	case hasCreds:
 		got, ok := s.login(w, r, username, password)
@@ -169,7 +170,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 	for _, k := range keys {
 		if locked, left := lo.Locked(r.Context(), k.key); locked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
-			s.countLogin("locked", "")
+			s.countLogin("locked", attemptedMethod(username, password))
 			s.fail(w, r, http.StatusTooManyRequests, errcode.ErrorCodeTooManyRequests.WithMessage(
 				"too many failed logins; try again later"), username, "locked_out")
 			return Identity{}, false
@@ -182,7 +183,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 			result = "error"
 			s.opts.Logger.ErrorContext(r.Context(), "authentication error", "user", username, "error", err.Error())
 		}
-		s.countLogin(result, "")
+		s.countLogin(result, attemptedMethod(username, password))
 		for _, k := range keys {
 			if lo.Failure(r.Context(), k.key, k.limit) {
 				s.countLockout(k.kind)
@@ -204,10 +205,12 @@ func (s *Service) refuseRefresh(w http.ResponseWriter, r *http.Request, err erro
 	reason := "bad_refresh_token"
 	switch {
 	case errors.Is(err, ErrRefreshStoreFull):
+		s.countLogin("error", MethodRefreshToken)
 		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
 			"too many refresh tokens in rotation; try again later"), "", "refresh_store_full")
 		return
 	case errors.Is(err, ErrRefreshStoreUnavailable):
+		s.countLogin("error", MethodRefreshToken)
 		s.opts.Logger.ErrorContext(r.Context(), "refresh store unavailable", "error", err.Error())
 		s.fail(w, r, http.StatusServiceUnavailable, errcode.ErrorCodeUnavailable.WithMessage(
 			"refresh tokens cannot be checked right now; try again later"), "", "refresh_store_unavailable")
@@ -222,6 +225,7 @@ func (s *Service) refuseRefresh(w http.ResponseWriter, r *http.Request, err erro
 	default:
 		reason = "revoked"
 	}
+	s.countLogin("bad_credentials", MethodRefreshToken)
 	s.opts.Logger.InfoContext(r.Context(), "refresh refused", "audit", "auth", "error", err.Error())
 	s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage(
 		"the refresh token is no longer valid; log in again"), "", reason)
