@@ -136,6 +136,7 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 		err = p.decideIndex(ctx, x, batch)
 	}
 	if err != nil {
+		p.opts.Metrics.stage(stage, start)
 		if refusal, ok := asRefusal(err); ok {
 			p.reject(ctx, x, refusal.Message)
 		}

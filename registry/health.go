@@ -28,6 +28,7 @@ type readiness struct {
 	mu      sync.RWMutex
 	names   []string
 	checks  map[string]Check
+	infos   map[string]func(context.Context) any // facts shown beside the checks ("info")
 	timeout time.Duration
 	logger  *slog.Logger
 
@@ -36,7 +37,8 @@ type readiness struct {
 }
 
 func newReadiness(timeout time.Duration, logger *slog.Logger) *readiness {
-	return &readiness{checks: map[string]Check{}, timeout: timeout, logger: logger, last: map[string]checkResult{}}
+	return &readiness{checks: map[string]Check{}, infos: map[string]func(context.Context) any{}, timeout: timeout,
+		logger: logger, last: map[string]checkResult{}}
 }
 
 // add registers check under name, replacing any check of that name.
@@ -47,6 +49,15 @@ func (rd *readiness) add(name string, check Check) {
 		rd.names = append(rd.names, name)
 	}
 	rd.checks[name] = check
+}
+
+// addInfo shows, under "info" in every /readyz answer, what info returns
+// for name (facts operators read beside the checks, e.g. the scanner DB's
+// age); it must hold nothing secret and return within ctx's deadline.
+func (rd *readiness) addInfo(name string, info func(context.Context) any) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.infos[name] = info
 }
 
 // checkResult is one line of the /readyz answer.
@@ -73,6 +84,10 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool)
 	checks := make([]Check, len(names))
 	for i, n := range names {
 		checks[i] = rd.checks[n]
+	}
+	infos := make(map[string]func(context.Context) any, len(rd.infos))
+	for n, f := range rd.infos {
+		infos[n] = f
 	}
 	rd.mu.RUnlock()
 
@@ -103,6 +118,15 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool)
 			mu.Unlock()
 		})
 	}
+	info := make(map[string]any, len(infos))
+	for name, f := range infos {
+		wg.Go(func() {
+			v := f(ctx)
+			mu.Lock()
+			info[name] = v
+			mu.Unlock()
+		})
+	}
 	wg.Wait()
 
 	status, word := http.StatusOK, "ready"
@@ -115,7 +139,11 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": word, "checks": results})
+	body := map[string]any{"status": word, "checks": results}
+	if len(info) > 0 {
+		body["info"] = info
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // logChange logs a check's outcome when it differs from its previous one,

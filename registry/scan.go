@@ -1,12 +1,10 @@
 package registry
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
-	"github.com/imagegate/imagegate/internal/health"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/scan"
 )
@@ -57,16 +55,4 @@ func ScanningConfigured(c config.Scan) bool {
 		}
 	}
 	return false
-}
-
-// scannerCheck reports the scanner's DB state. A missing DB degrades
-// readiness rather than failing it: pulls still work, and pushes follow
-// their policy's onerror.
-func scannerCheck(s scan.Scanner) health.Check {
-	return func(ctx context.Context) error {
-		if err := s.Status(ctx).Err(); err != nil {
-			return health.Degraded(err)
-		}
-		return nil
-	}
 }

@@ -56,6 +56,7 @@ type Server struct {
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
+	gate    *gateMetrics // registry/metrics_gate.go
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
 	sweeper *push.Sweeper
@@ -147,6 +148,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics)
+	gate, err := newGateMetrics(cfg, metrics.registry)
+	if err == nil {
+		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
+	}
+	if err != nil {
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	events, err := openNotifier(cfg, sharedOrNil(shared, multi), replica, metrics.registry, logger)
 	if err != nil {
 		rec.Close()
@@ -167,6 +177,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
+		Metrics: gate.push,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard")})
@@ -207,6 +218,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		robots:  robots,
 		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
 		metrics: metrics,
+		gate:    gate,
 		failed:  make(chan error, 2),
 		oci:     ociOpts,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
@@ -224,7 +236,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		s.ready.add("notifications", events.Check)
 	}
 	if o.scanner != nil {
-		s.ready.add("scanner", scannerCheck(o.scanner))
+		s.ready.add("scanner", scannerCheck(o.scanner, cfg.Scan.MaxDBAge))
+		s.ready.addInfo("scanner", scannerInfo(o.scanner, cfg.Scan.MaxDBAge))
 		s.rescans = pipeline.Rescanner()
 	}
 	s.handler = s.routes()
@@ -282,7 +295,7 @@ func (s *Server) routes() http.Handler {
 		opts.Guard, opts.Robots = s.auth, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
 	}
-	registerUploads(mux, s.uploads)
+	registerUploads(mux, s.uploads, s.gate.uploads)
 	mux.Handle(api.Prefix, api.New(s.store, opts, s.logger.With("component", "api")))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))

@@ -59,10 +59,10 @@ func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedri
 	return h, nil
 }
 
-// registerUploads mounts the upload endpoints on mux.
-func registerUploads(mux *http.ServeMux, h *shim.Handler) {
-	mux.HandleFunc("POST /upload-image", h.ServeUpload)
-	mux.HandleFunc("POST /api/v1/uploads", h.ServeUpload)
+// registerUploads mounts the upload endpoints on mux; m counts uploads.
+func registerUploads(mux *http.ServeMux, h *shim.Handler, m *uploadMetrics) {
+	mux.HandleFunc("POST /upload-image", m.wrap(h.ServeUpload))
+	mux.HandleFunc("POST /api/v1/uploads", m.wrap(h.ServeUpload))
 	mux.HandleFunc("GET /api/v1/uploads/{id}", h.ServeStatus)
 	mux.HandleFunc("GET /api/v1/uploads/{id}/events", h.ServeEvents)
 	mux.HandleFunc("POST /api/v1/uploads/{id}/complete", h.ServeComplete)

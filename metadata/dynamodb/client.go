@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/imagegate/imagegate/internal/awsmetrics"
 )
 
 // maxIdleConns keeps enough idle connections to the endpoint for a busy
@@ -62,6 +64,6 @@ func newClient(ctx context.Context, c Config) (*dynamodb.Client, error) {
 		return nil, errors.New("metadata/dynamodb: config: region: not set and none found in AWS_REGION or the shared config")
 	}
 	return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, addCRCBackfill)
+		o.APIOptions = append(o.APIOptions, addCRCBackfill, awsmetrics.Middleware("dynamodb"))
 	}), nil
 }

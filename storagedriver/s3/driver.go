@@ -35,6 +35,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage/driver/base"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
+	"github.com/imagegate/imagegate/internal/awsmetrics"
+
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
@@ -141,6 +143,7 @@ func newDriver(ctx context.Context, c Config) (*driver, error) {
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 		o.APIOptions = append(o.APIOptions, addAttemptMiddlewares(c.RequestTimeout))
+		o.APIOptions = append(o.APIOptions, awsmetrics.Middleware("s3"))
 		o.Logger = sdkLogger{}
 	})
 	d := &driver{
