@@ -28,7 +28,7 @@ func (s errScanner) Scan(context.Context, scan.Target) (*scan.Report, error) {
 	return &scan.Report{}, nil
 }
 func (s errScanner) Status(context.Context) scan.Status { return s.status }
-func (errScanner) Close() error                          { return nil }
+func (errScanner) Close() error                         { return nil }
 
 type queueScanner struct{ errScanner }
 
