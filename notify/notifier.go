@@ -182,6 +182,7 @@ func New(opts Options) (*Notifier, error) {
 	}
 	n.box, n.queue = box, newQueue()
 	n.metrics = newMetrics(opts.Registerer, box)
+	registerBacklog(opts.Registerer, n.queue, n.order)
 	if err := box.start(n); err != nil {
 		box.close()
 		return nil, fmt.Errorf("notify: starting the outbox (%s): %w", where, err)

@@ -1,6 +1,9 @@
 package notify
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // queue is the in-memory schedule of the pending deliveries this process
 // holds: one FIFO per endpoint, so that choosing what to send next costs the
@@ -81,4 +84,17 @@ func (q *queue) drop(match func(key string) bool) int {
 		q.trim(endpoint)
 	}
 	return n
+}
+
+// oldest returns when the oldest delivery queued for endpoint and not yet
+// gone was enqueued; false when none is.
+func (q *queue) oldest(endpoint string) (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, p := range q.lists[endpoint] {
+		if !p.gone {
+			return p.d.Enqueued, true
+		}
+	}
+	return time.Time{}, false
 }
