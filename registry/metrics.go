@@ -91,6 +91,12 @@ func routeOf(path string) string {
 		return "api_pushes"
 	case strings.HasPrefix(path, "/api/v1/repositories/"):
 		return "api_manifest"
+	case path == "/upload-image", strings.HasPrefix(path, "/api/v1/uploads"):
+		return "upload"
+	case path == "/auth/token":
+		return "token"
+	case strings.HasPrefix(path, "/api/v1/"):
+		return "api"
 	case !strings.HasPrefix(path, "/v2/"):
 		return "other"
 	case strings.Contains(path, "/blobs/uploads"):

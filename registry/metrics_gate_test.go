@@ -209,3 +209,25 @@ func TestCertExpiryMetric(t *testing.T) {
 		t.Error("a missing certificate file was accepted")
 	}
 }
+
+// TestRouteOf: the route label names the endpoint from a fixed set.
+func TestRouteOf(t *testing.T) {
+	for path, want := range map[string]string{
+		"/v2/":                          "base",
+		"/v2/a/b/manifests/v1":          "manifest",
+		"/v2/a/blobs/uploads/x":         "blob_upload",
+		"/upload-image":                 "upload",
+		"/api/v1/uploads":               "upload",
+		"/api/v1/uploads/123/events":    "upload",
+		"/auth/token":                   "token",
+		"/api/v1/pushes":                "api_pushes",
+		"/api/v1/robots":                "api",
+		"/api/v1/repositories/a/b/tags": "api_manifest",
+		"/readyz":                       "readyz",
+		"/favicon.ico":                  "other",
+	} {
+		if got := routeOf(path); got != want {
+			t.Errorf("routeOf(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
