@@ -100,6 +100,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.refuseRefresh(w, r, err)
 			return
 		}
+		s.watchRefresh(r, refresh)
 		id, chain = &got, ch
 	case hasCreds:
 		got, ok := s.login(w, r, username, password)
@@ -183,6 +184,9 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 			s.opts.Logger.ErrorContext(r.Context(), "authentication error", "user", username, "error", err.Error())
 		}
 		s.countLogin(result, "")
+		if result == "bad_credentials" {
+			s.watchLoginFailed(r, username, password, addr)
+		}
 		for _, k := range keys {
 			if lo.Failure(r.Context(), k.key, k.limit) {
 				s.countLockout(k.kind)

@@ -30,6 +30,8 @@ type Config struct {
 	Notifications Notifications `yaml:"notifications"`
 	// Upload configures tarball uploads (config/upload.go).
 	Upload Upload `yaml:"upload"`
+	// Security configures suspicious-activity detection (config/security.go).
+	Security Security `yaml:"security"`
 }
 
 // HTTP configures the registry's public listener.
@@ -491,5 +493,6 @@ func Default() *Config {
 		Limits:        Limits{ManifestBytes: MaxManifestBytes},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
+		Security:      defaultSecurity(),
 	}
 }

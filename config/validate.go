@@ -262,6 +262,7 @@ func (c *Config) Validate() error {
 	c.Notifications.validate(bad)
 	c.Scan.Pool.validate(c.Scan.Timeout, bad)
 	c.Upload.validate(bad)
+	c.Security.validate(bad)
 	c.validateReplicas(bad)
 
 	if len(errs) == 0 {

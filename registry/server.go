@@ -38,6 +38,7 @@ import (
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
 
@@ -56,6 +57,7 @@ type Server struct {
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
+	monitor *security.Monitor
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
 	sweeper *push.Sweeper
@@ -153,8 +155,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
+	monitor, err := openMonitor(cfg, shared, events, metrics.registry, logger)
+	if err != nil {
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	ns, err := openNamespace(ctx, cfg, driver)
 	if err != nil {
+		monitor.Close()
 		events.Close()
 		rec.Close()
 		store.Close()
@@ -167,6 +177,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
+		Watcher: pushWatcher(monitor),
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard")})
@@ -178,18 +189,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
 		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, sharedOrNil(shared, multi), metrics.registry, logger.With("component", "auth")); err != nil {
+			monitor.Close()
 			events.Close()
 			rec.Close()
 			store.Close()
 			return nil, err
 		}
 		dcfg.Auth = authSvc.DistributionAuth()
+		watchAuth(authSvc, monitor)
 	}
 	app, err := newApp(ctx, dcfg)
 	if err == nil {
 		ociOpts = ociOptions(driver, ns, pipeline, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
+		monitor.Close()
 		events.Close()
 		rec.Close()
 		store.Close()
@@ -203,6 +217,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store:   store,
 		rec:     rec,
 		events:  events,
+		monitor: monitor,
 		auth:    authSvc,
 		robots:  robots,
 		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
@@ -372,6 +387,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
 	}
+	s.monitor.Close() // its last alerts go to the notifier, closed next
 	if err := s.events.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: closing notification outbox: %w", err))
 	}
