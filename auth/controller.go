@@ -66,6 +66,7 @@ func (s *Service) Authorized(r *http.Request, access ...distauth.Access) (*dista
 		info.SetIdentity(reqctx.Identity{Subject: claims.Subject, Method: claims.AuthMethod, Roles: claims.Roles})
 	}
 	s.decision(r, "granted", claims.Subject, access, "")
+	s.watchGranted(r, claims, access)
 	grant := &distauth.Grant{User: distauth.UserInfo{Name: claims.Subject}}
 	for _, a := range access {
 		grant.Resources = append(grant.Resources, a.Resource)

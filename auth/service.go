@@ -50,6 +50,8 @@ type Service struct {
 	verifier *Verifier
 	policy   atomic.Pointer[Policy]
 	authn    atomic.Pointer[[]Authenticator]
+	// watcher, when set, sees logins, token uses and reads (watch.go).
+	watcher Watcher
 }
 
 // NewService returns a service for opts.

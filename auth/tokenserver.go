@@ -101,6 +101,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.countLogin("success", MethodRefreshToken)
+		s.watchRefresh(r, refresh)
 		id, chain = &got, ch
 	case hasCreds:
 		got, ok := s.login(w, r, username, password)
@@ -184,6 +185,9 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, username, passwo
 			s.opts.Logger.ErrorContext(r.Context(), "authentication error", "user", username, "error", err.Error())
 		}
 		s.countLogin(result, attemptedMethod(username, password))
+		if result == "bad_credentials" {
+			s.watchLoginFailed(r, username, password, addr)
+		}
 		for _, k := range keys {
 			if lo.Failure(r.Context(), k.key, k.limit) {
 				s.countLockout(k.kind)

@@ -32,6 +32,8 @@ type Config struct {
 	Upload Upload `yaml:"upload"`
 	// Metrics configures the Prometheus metrics (config/metrics.go).
 	Metrics Metrics `yaml:"metrics"`
+	// Security configures suspicious-activity detection (config/security.go).
+	Security Security `yaml:"security"`
 }
 
 // HTTP configures the registry's public listener.
@@ -498,5 +500,6 @@ func Default() *Config {
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},
+		Security:      defaultSecurity(),
 	}
 }

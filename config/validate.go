@@ -263,6 +263,7 @@ func (c *Config) Validate() error {
 	c.Scan.Pool.validate(c.Scan.Timeout, bad)
 	c.Metrics.validate(c.Scan.MaxDBAge, bad)
 	c.Upload.validate(bad)
+	c.Security.validate(bad)
 	c.validateReplicas(bad)
 
 	if len(errs) == 0 {

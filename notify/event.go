@@ -33,8 +33,10 @@ const (
 	DeleteAccepted Type = TypePrefix + "delete.accepted"
 )
 
-// Types lists every event type, for validation and documentation.
-var Types = []Type{PushAccepted, PushRejected, PushFailed, ScanCompleted, UploadFailed, DeleteAccepted}
+// Types lists every event type, for validation and documentation (the
+// security ones are in security.go).
+var Types = append([]Type{PushAccepted, PushRejected, PushFailed, ScanCompleted, UploadFailed, DeleteAccepted},
+	SecurityTypes...)
 
 // Short returns t without TypePrefix ("push.accepted").
 func (t Type) Short() string { return string(t)[len(TypePrefix):] }
@@ -82,6 +84,8 @@ type Data struct {
 	UploadID   string              `json:"upload_id,omitempty"`
 	Reason     string              `json:"reason,omitempty"`
 	Scan       *Scan               `json:"scan,omitempty"`
+	// Security describes a detected incident (security.* events only).
+	Security *Security `json:"security,omitempty"`
 }
 
 // User is who caused the event.

@@ -24,6 +24,7 @@ type Events interface {
 
 // publish hands a copy of rec, final, to the events sink.
 func (p *Pipeline) publish(ctx context.Context, rec *metadata.Record) {
+	p.watchFinished(ctx, rec)
 	if p.opts.Events != nil {
 		p.opts.Events.Publish(ctx, *rec)
 	}

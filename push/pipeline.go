@@ -55,6 +55,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Events, when set, receives final records and scan results.
 	Events Events
+	// Watcher, when set, sees final push records and vulnerable layers,
+	// to detect suspicious activity (watch.go).
+	Watcher Watcher
 	// CommitTimeout bounds a commit, which runs to its end even when the
 	// client goes away (default 2 minutes).
 	CommitTimeout time.Duration

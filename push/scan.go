@@ -69,6 +69,7 @@ func (p *Pipeline) scan(ctx context.Context, x *Push) error {
 	if !verdict.Block {
 		return nil
 	}
+	p.watchRefused(ctx, rec, verdict)
 	return errcode.ErrorCodeDenied.WithMessage(verdict.Message).WithDetail(refusalDetail(verdict, report))
 }
 

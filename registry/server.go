@@ -38,6 +38,7 @@ import (
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
 
@@ -57,6 +58,7 @@ type Server struct {
 	ready   *readiness
 	metrics *httpMetrics
 	gate    *gateMetrics // registry/metrics_gate.go
+	monitor *security.Monitor
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
 	sweeper *push.Sweeper
@@ -163,8 +165,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
+	monitor, err := openMonitor(cfg, shared, events, metrics.registry, logger)
+	if err != nil {
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	ns, err := openNamespace(ctx, cfg, driver)
 	if err != nil {
+		monitor.Close()
 		events.Close()
 		rec.Close()
 		store.Close()
@@ -178,6 +188,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
 		Metrics: gate.push,
+		Watcher: pushWatcher(monitor),
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard")})
@@ -189,18 +200,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
 		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, sharedOrNil(shared, multi), metrics.registry, logger.With("component", "auth")); err != nil {
+			monitor.Close()
 			events.Close()
 			rec.Close()
 			store.Close()
 			return nil, err
 		}
 		dcfg.Auth = authSvc.DistributionAuth()
+		watchAuth(authSvc, monitor)
 	}
 	app, err := newApp(ctx, dcfg)
 	if err == nil {
 		ociOpts = ociOptions(driver, ns, pipeline, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
+		monitor.Close()
 		events.Close()
 		rec.Close()
 		store.Close()
@@ -214,6 +228,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store:   store,
 		rec:     rec,
 		events:  events,
+		monitor: monitor,
 		auth:    authSvc,
 		robots:  robots,
 		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
@@ -385,6 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
 	}
+	s.monitor.Close() // its last alerts go to the notifier, closed next
 	if err := s.events.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: closing notification outbox: %w", err))
 	}

@@ -16,10 +16,15 @@ const module = "github.com/imagegate/imagegate"
 var forbidden = map[string][]string{
 	module + "/config":   {module + "/registry", module + "/middleware", module + "/auth", module + "/metadata"},
 	module + "/metadata": {module + "/registry", module + "/middleware", module + "/api", module + "/auth", module + "/scan/trivy"},
-	module + "/auth":     {module + "/registry", module + "/middleware", module + "/api", module + "/metadata"},
+	module + "/auth":     {module + "/registry", module + "/middleware", module + "/api", module + "/metadata", module + "/notify", module + "/security"},
 	module + "/api":      {module + "/registry", module + "/middleware", module + "/scan/trivy"},
 	// The push pipeline is called by its doors (registry, shim), never the other way.
-	module + "/push": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/notify", module + "/scan/trivy"},
+	module + "/push": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/notify", module + "/scan/trivy",
+		module + "/security"},
+	// Suspicious-activity detection hears auth and push through interfaces they declare (auth.Watcher,
+	// push.Watcher: neither imports it or notify) and reports through notify.
+	module + "/security": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/push",
+		module + "/scan", module + "/cmd"},
 	// The guard on distribution's handlers shares the pipeline's types and locks.
 	module + "/middleware": {module + "/registry", module + "/api", module + "/shim", module + "/scan/trivy"},
 	module + "/validate":   {module + "/registry", module + "/middleware", module + "/push", module + "/metadata"},
