@@ -72,6 +72,25 @@ type ruleTestFile struct {
 	} `yaml:"tests"`
 }
 
+// ruleNames returns the alerts and the recording rules of the rules file.
+func ruleNames(t *testing.T) (alerts, records map[string]bool) {
+	t.Helper()
+	var rules ruleFile
+	readYAML(t, rulesFile, &rules)
+	alerts, records = map[string]bool{}, map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts[r.Alert] = true
+			}
+			if r.Record != "" {
+				records[r.Record] = true
+			}
+		}
+	}
+	return alerts, records
+}
+
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -88,16 +107,7 @@ func readYAML(t *testing.T, path string, v any) {
 // alert that does not exist. (Whether they pass is promtool's job above;
 // this needs no promtool.)
 func TestEveryAlertIsTested(t *testing.T) {
-	var rules ruleFile
-	readYAML(t, rulesFile, &rules)
-	alerts := map[string]bool{}
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			if r.Alert != "" {
-				alerts[r.Alert] = true
-			}
-		}
-	}
+	alerts, _ := ruleNames(t)
 	if len(alerts) == 0 {
 		t.Fatal("no alerts in " + rulesFile)
 	}
@@ -158,16 +168,7 @@ func TestDashboard(t *testing.T) {
 	if err := json.Unmarshal(data, &dash); err != nil {
 		t.Fatalf("%s is not valid JSON: %v", dashboardFile, err)
 	}
-	var rules ruleFile
-	readYAML(t, rulesFile, &rules)
-	recorded := map[string]bool{}
-	for _, g := range rules.Groups {
-		for _, r := range g.Rules {
-			if r.Record != "" {
-				recorded[r.Record] = true
-			}
-		}
-	}
+	_, recorded := ruleNames(t)
 	ids := map[int]bool{}
 	queries := 0
 	for _, p := range dash.Panels {

@@ -76,7 +76,9 @@ func TestBusyFailsFast(t *testing.T) {
 	}
 }
 
-// TestQueueWaitsForAWorker: a queued scan runs when the worker frees up.
+// TestQueueWaitsForAWorker: a queued scan runs when the worker frees up;
+// the scanner's /metrics shows the queue meanwhile and counts the scans
+// after (metricsWhileQueued, metricsAfterQueue in metrics_test.go).
 func TestQueueWaitsForAWorker(t *testing.T) {
 	ns := remotetest.Storage(t)
 	img := scantest.VulnerableImage(t)
@@ -91,6 +93,7 @@ func TestQueueWaitsForAWorker(t *testing.T) {
 	<-blocking.started
 	go func() { _, err := c.Scan(t.Context(), target); errs <- err }()
 	waitFor(t, func() bool { return status(t, url).Queued == 1 })
+	wantMetrics(t, url, metricsWhileQueued)
 	// Worker busy, queue full: a third is refused.
 	if _, err := c.Scan(t.Context(), target); !errors.Is(err, scan.ErrBusy) {
 		t.Fatalf("third scan: err = %v, want scan.ErrBusy", err)
@@ -101,6 +104,7 @@ func TestQueueWaitsForAWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	wantMetrics(t, url, metricsAfterQueue)
 }
 
 // TestBusyScannerSkipped: with two scanners, a busy one is skipped.
