@@ -12,6 +12,7 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/logs"
 )
 
 // withoutUploadPurging turns distribution's own upload purger off: it
@@ -30,7 +31,7 @@ func purgeUploads(driver storagedriver.StorageDriver, p config.UploadPurging, lo
 	return func(ctx context.Context) error {
 		deleted, errs := storage.PurgeUploads(ctx, driver, time.Now().Add(-p.Age), !p.DryRun)
 		logger.InfoContext(ctx, "abandoned uploads purged", "uploads", len(deleted), "dryrun", p.DryRun,
-			"age", p.Age.String(), "errors", len(errs))
+			logs.Ms("age_ms", p.Age), "errors", len(errs))
 		if len(errs) > 0 {
 			return fmt.Errorf("registry: purging uploads: %w", errors.Join(errs...))
 		}
