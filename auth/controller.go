@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -48,7 +49,7 @@ func (s *Service) DistributionAuth() configuration.Auth {
 func (s *Service) Authorized(r *http.Request, access ...distauth.Access) (*distauth.Grant, error) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), bearerPrefix)
 	if !ok || tok == "" {
-		s.decision(r, "challenged", "", access, "no token")
+		s.decision(r, "challenged", "", access, reasonNoToken)
 		return nil, s.challenge(r, access, "")
 	}
 	claims, err := s.verifier.Verify(tok)
@@ -172,6 +173,9 @@ func scopesFor(access []distauth.Access) []string {
 	return scopes
 }
 
+// reasonNoToken is why a request that carried no credentials is challenged.
+const reasonNoToken = "no token"
+
 // decision audits and counts one authorization decision.
 func (s *Service) decision(r *http.Request, result, user string, access []distauth.Access, why string) {
 	if s.opts.Metrics != nil {
@@ -180,7 +184,14 @@ func (s *Service) decision(r *http.Request, result, user string, access []distau
 	if result == "granted" {
 		return // the access log line says who did what
 	}
-	s.opts.Logger.InfoContext(r.Context(), "access "+result, "audit", "auth", "user", user,
+	level := slog.LevelInfo
+	if result == "challenged" && why == reasonNoToken {
+		// A request without credentials asked for them: the first step of
+		// every token flow (docker login, each push), which the access line
+		// records (401, UNAUTHORIZED). Refusals of credentials stay info.
+		level = slog.LevelDebug
+	}
+	s.opts.Logger.Log(r.Context(), level, "access "+result, "audit", "auth", "user", user,
 		"client_ip", s.clientAddr(r), "scope_asked", strings.Join(scopesFor(access), " "), "reason", why)
 }
 

@@ -78,6 +78,30 @@ type Log struct {
 	Level string `yaml:"level"`
 	// AccessLog writes one line per HTTP request.
 	AccessLog bool `yaml:"accesslog"`
+	// Format names the fields: json (plain names, the default) or ecs
+	// (Elastic Common Schema). docs/logging.md lists both.
+	Format string `yaml:"format"`
+	// EMF writes the Prometheus metrics as CloudWatch embedded metric
+	// format lines on the log stream (docs/logging.md).
+	EMF EMF `yaml:"emf"`
+}
+
+// EMF configures CloudWatch embedded-metric-format output: every Interval,
+// one JSON line per set of dimension values, built from the metric
+// families named in Metrics (all imagegate_* families when empty).
+type EMF struct {
+	// Enabled turns the output on.
+	Enabled bool `yaml:"enabled"`
+	// Interval between two emissions; 0 means 60s.
+	Interval time.Duration `yaml:"interval"`
+	// Namespace of the CloudWatch metrics; "" means imagegate.
+	Namespace string `yaml:"namespace"`
+	// Metrics are the Prometheus metric family names to emit.
+	Metrics []string `yaml:"metrics"`
+	// Dimensions are the labels kept as CloudWatch dimensions (at most 9);
+	// series differing only in other labels are summed. Empty means every
+	// label of the family, up to the first 9.
+	Dimensions []string `yaml:"dimensions"`
 }
 
 // Storage configures where blobs and manifests are kept.
@@ -434,7 +458,7 @@ func Default() *Config {
 			IdleTimeout:       2 * time.Minute,
 		},
 		Debug: Debug{Addr: "127.0.0.1:5001", Metrics: true},
-		Log:   Log{Level: "info", AccessLog: true},
+		Log:   Log{Level: "info", AccessLog: true, Format: "json", EMF: EMF{Interval: time.Minute, Namespace: "imagegate", Metrics: []string{}, Dimensions: []string{}}},
 		Storage: Storage{
 			Driver:     "filesystem",
 			Filesystem: Filesystem{RootDirectory: "./data/registry"},

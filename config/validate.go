@@ -76,6 +76,7 @@ func (c *Config) Validate() error {
 	if !slices.Contains(LogLevels, c.Log.Level) {
 		bad("log.level", "must be one of %s, got %q", strings.Join(LogLevels, ", "), c.Log.Level)
 	}
+	c.Log.checkLog(bad)
 
 	if !slices.Contains(StorageDrivers, c.Storage.Driver) {
 		bad("storage.driver", "must be one of %s, got %q", strings.Join(StorageDrivers, ", "), c.Storage.Driver)

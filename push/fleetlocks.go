@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/internal/logs"
 )
 
 // LockSpace is the fleet space of tag locks.
@@ -184,7 +185,7 @@ func (f *FleetLocks) release(leases []*fleet.Lease) {
 	defer cancel()
 	for _, l := range slices.Backward(leases) {
 		if err := l.Release(ctx); err != nil {
-			f.logger.Warn("releasing a tag lock failed; it expires on its own", "tag", l.Key(), "ttl", f.ttl.String(), "error", err.Error())
+			f.logger.Warn("releasing a tag lock failed; it expires on its own", "tag", l.Key(), logs.Ms("ttl_ms", f.ttl), "error", err.Error())
 		}
 	}
 	f.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/validate"
@@ -80,7 +81,7 @@ func (p *Pipeline) decideIndex(ctx context.Context, x *Push, batch []*Push) erro
 		left := time.Until(deadline)
 		if left <= 0 {
 			p.logger.Info("index refused: child records not visible after waiting",
-				"repository", x.Repository, "manifest", unsettled[0].listed.String(), "waited", childWaitTotal.String())
+				"repository", x.Repository, "manifest", unsettled[0].listed.String(), logs.Ms("waited_ms", childWaitTotal))
 			return errChildRefused(unsettled[0].listed, unsettled[0].status)
 		}
 		if err := sleepCtx(ctx, min(pause, left)); err != nil {

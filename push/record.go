@@ -48,8 +48,7 @@ func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 	if err := p.opts.Recorder.Put(ctx, rec); err != nil {
 		p.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())
 	}
-	p.logger.InfoContext(ctx, "push rejected", "repository", rec.Repository, "digest", rec.Digest.String(),
-		"reason", reason, "record_id", rec.ID)
+	p.logger.LogAttrs(ctx, rejectLevel(rec), "push rejected", rejectAttrs(rec, reason)...)
 	x.recorded()
 	p.publish(ctx, rec)
 }

@@ -102,9 +102,9 @@ func imageTarget(repo string, d digest.Digest, mediaType string, manifest, confi
 func (p *Pipeline) unscannable(ctx context.Context, rec *metadata.Record, rule policy.Rule, why string) error {
 	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: p.now(), Error: why, PolicyName: rule.Repositories,
 		Verdict: string(rule.Mode) + ":unscannable"}
-	p.logger.WarnContext(ctx, "image cannot be scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
-		"policy", rule.Repositories, "mode", string(rule.Mode), "reason", why)
-	if rule.Mode != policy.Enforce {
+	if rule.Mode != policy.Enforce { // a refusal is logged once, by reject
+		p.logger.WarnContext(ctx, "image cannot be scanned", "repository", rec.Repository, "digest", rec.Digest.String(),
+			"policy", rule.Repositories, "mode", string(rule.Mode), "reason", why)
 		return nil
 	}
 	return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("%s; policy %q (enforce) refuses images it cannot scan", why, rule.Repositories)).
@@ -114,13 +114,13 @@ func (p *Pipeline) unscannable(ctx context.Context, rec *metadata.Record, rule p
 // scanFailed applies the policy's onerror to a scan that did not finish.
 func (p *Pipeline) scanFailed(ctx context.Context, rec *metadata.Record, rule policy.Rule, err error) error {
 	rec.Scan = &metadata.ScanSummary{Scanner: "trivy", ScannedAt: p.now(), Error: err.Error(), PolicyName: rule.Repositories}
-	p.logger.WarnContext(ctx, "image scan failed", "repository", rec.Repository, "digest", rec.Digest.String(),
-		"policy", rule.Repositories, "onerror", string(rule.OnError), "error", err.Error())
-	if rule.OnError == policy.Accept {
+	if rule.OnError == policy.Accept { // a refusal is logged once, by reject (at warn, with the error)
+		p.logger.WarnContext(ctx, "image scan failed", "repository", rec.Repository, "digest", rec.Digest.String(),
+			"policy", rule.Repositories, "onerror", string(rule.OnError), "error", err.Error())
 		rec.Scan.Verdict = "scan-failed-accepted"
 		return nil
 	}
-	rec.Scan.Verdict = "scan-failed-rejected"
+	rec.Scan.Verdict = verdictScanFailed
 	why := "the scan failed"
 	if errors.Is(err, scan.ErrBusy) {
 		why = "every scan worker stayed busy"

@@ -12,6 +12,7 @@ type responseRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	errs   errorBody // the start of an error answer (status ≥ 400)
 }
 
 func (r *responseRecorder) WriteHeader(code int) {
@@ -27,6 +28,9 @@ func (r *responseRecorder) Write(p []byte) (int, error) {
 	}
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
+	if isError(r.status) {
+		r.errs.keep(p[:n])
+	}
 	return n, err
 }
 
@@ -60,6 +64,14 @@ func (r *responseRecorder) statusCode() int {
 		return http.StatusOK
 	}
 	return r.status
+}
+
+// errorCode is the OCI error code of an error answer, "" otherwise.
+func (r *responseRecorder) errorCode() string {
+	if !isError(r.statusCode()) {
+		return ""
+	}
+	return r.errs.code()
 }
 
 // writerOnly hides ReadFrom so io.Copy does not recurse into responseRecorder.

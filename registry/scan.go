@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
@@ -17,6 +18,8 @@ type options struct {
 	fleet   fleet.Store // registry/fleet.go
 	// startTasks run in New on one replica at a time (registry/singleton.go).
 	startTasks []startTask
+	// emfOut receives the log.emf lines (registry/emf.go); nil: stdout.
+	emfOut io.Writer
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -21,6 +21,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	"github.com/prometheus/client_golang/prometheus"
 
 	// The storage drivers the configuration can name.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
@@ -32,6 +33,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
@@ -59,6 +61,7 @@ type Server struct {
 	metrics *httpMetrics
 	gate    *gateMetrics // registry/metrics_gate.go
 	monitor *security.Monitor
+	emf     *emfEmitter // nil unless log.emf.enabled (registry/emf.go)
 	handler http.Handler
 	oci     oci.Options // OCI 1.1 completions in front of distribution
 	sweeper *push.Sweeper
@@ -149,7 +152,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
-	metrics := newHTTPMetrics(cfg.Debug.Metrics)
+	metrics := newHTTPMetrics(cfg.Debug.Metrics || cfg.Log.EMF.Enabled)
 	gate, err := newGateMetrics(cfg, metrics.registry)
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
@@ -242,6 +245,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		fleet:      shared,
 		singletons: single,
 	}
+	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
 	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, shared, logger); err != nil {
@@ -424,7 +428,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case serveErr = <-s.failed:
 	}
-	s.logger.Info("shutting down", "timeout", s.cfg.HTTP.ShutdownTimeout.String())
+	s.logger.Info("shutting down", logs.Ms("timeout_ms", s.cfg.HTTP.ShutdownTimeout))
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	err := errors.Join(serveErr, s.Shutdown(drain))
@@ -443,6 +447,9 @@ func (s *Server) startBackground() {
 			return err
 		})
 	})
+	if s.emf != nil {
+		s.background.Go(func() { s.emf.run(ctx) })
+	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {
 			s.singletons.every(ctx, "upload-purging", p.Interval, purgeUploads(s.driver, p, s.logger.With("component", "purge")))

@@ -34,7 +34,7 @@ func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []
 	if cfg.Scan.Pool.Secret == "" {
 		return errors.New("scanner: scan.pool.secret must be set (the registry sends it with every scan)")
 	}
-	logger := registry.NewLogger(stdout, cfg.Log.Level)
+	logger := registry.NewConfiguredLogger(stdout, cfg.Log)
 	logger.Info("starting scanner", "version", buildinfo.String(), "config", path, "addr", cfg.Scan.Pool.Addr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -19,7 +19,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer, environ []strin
 	if err != nil {
 		return err
 	}
-	logger := registry.NewLogger(stdout, cfg.Log.Level)
+	logger := registry.NewConfiguredLogger(stdout, cfg.Log)
 	logger.Info("starting", "version", buildinfo.String(), "config", path)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

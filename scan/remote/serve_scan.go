@@ -13,6 +13,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/scan"
 )
 
@@ -68,7 +69,7 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.InfoContext(ctx, "image scanned", "repository", target.Repository, "digest", target.Digest.String(),
-		"vulnerabilities", len(report.Vulnerabilities), "db", ReportDB(report).String(), "took", time.Since(started))
+		"vulnerabilities", len(report.Vulnerabilities), "db", ReportDB(report).String(), logs.Ms("duration_ms", time.Since(started)))
 	writeJSON(w, http.StatusOK, toWireReport(report))
 }
 

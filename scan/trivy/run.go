@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/scan"
 )
 
@@ -92,6 +93,6 @@ func (s *Scanner) analyse(ctx context.Context, t scan.Target, name string) (*sca
 	}
 	r := toReport(t, tr, info, time.Now().UTC())
 	s.log.DebugContext(ctx, "image scanned", "repository", t.Repository, "digest", t.Digest,
-		"vulnerabilities", len(r.Vulnerabilities), "took", time.Since(start))
+		"vulnerabilities", len(r.Vulnerabilities), logs.Ms("duration_ms", time.Since(start)))
 	return r, nil
 }

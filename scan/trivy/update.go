@@ -12,6 +12,8 @@ import (
 	"github.com/aquasecurity/trivy/pkg/db"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/oci"
+
+	"github.com/imagegate/imagegate/internal/logs"
 )
 
 // Retry delays while no DB is loaded: the first retry comes soon, later
@@ -143,7 +145,7 @@ func (s *Scanner) download(ctx context.Context, force bool) error {
 		return fmt.Errorf("swap in vulnerability DB from %s@%s: %w", repo, dgst, err)
 	}
 	s.log.InfoContext(ctx, "vulnerability database updated", "repository", repo, "digest", dgst,
-		"db_version", info.version, "db_updated_at", info.updatedAt, "took", time.Since(start))
+		"db_version", info.version, "db_updated_at", info.updatedAt, logs.Ms("duration_ms", time.Since(start)))
 	return nil
 }
 
@@ -164,10 +166,10 @@ func (s *Scanner) updateLoop(ctx context.Context) {
 			wait = min(retry, wait)
 			retry *= 2
 			s.log.ErrorContext(ctx, "no vulnerability database: every scan fails until one is loaded",
-				"repository", s.opts.DBRepository, "err", err, "retry_in", wait)
+				"repository", s.opts.DBRepository, "err", err, logs.Ms("retry_in_ms", wait))
 		case err != nil:
 			s.log.WarnContext(ctx, "vulnerability database update failed; the loaded one stays in use",
-				"repository", s.opts.DBRepository, "err", err, "retry_in", wait)
+				"repository", s.opts.DBRepository, "err", err, logs.Ms("retry_in_ms", wait))
 		default:
 			retry = firstRetry
 		}

@@ -16,8 +16,8 @@ import (
 // tests read: access log lines ("request": method, route, duration_ms),
 // the gate's "image scanned" (duration_ms, the scan as the replica waited
 // for it) and the scanner's "image scanned" (scan/remote.Server logs one
-// per scan it answered: repository, digest, db, and took in nanoseconds,
-// Trivy's own time).
+// per scan it answered: repository, digest, db, and duration_ms, Trivy's
+// own time).
 type logLine struct {
 	Time       time.Time `json:"time"`
 	Msg        string    `json:"msg"`
@@ -27,7 +27,6 @@ type logLine struct {
 	Repository string    `json:"repository"`
 	Digest     string    `json:"digest"`
 	DB         string    `json:"db"`
-	Took       int64     `json:"took"`
 }
 
 // timeBreakdown sums up where the fleet's time went from since on: per
@@ -52,7 +51,7 @@ func (f *fleet) timeBreakdown(t testing.TB, since time.Time) []string {
 	for _, s := range f.scanners {
 		for _, l := range readLog(t, s.LogPath, since) {
 			if l.Msg == "image scanned" {
-				kinds["scan, scanner's Trivy time"] = append(kinds["scan, scanner's Trivy time"], float64(l.Took)/1e6)
+				kinds["scan, scanner's Trivy time"] = append(kinds["scan, scanner's Trivy time"], l.DurationMS)
 			}
 		}
 	}
