@@ -60,7 +60,9 @@ func (s *Service) Authorized(r *http.Request, access ...distauth.Access) (*dista
 	for _, a := range access {
 		if !claims.allows(a.Type, a.Name, a.Action) {
 			s.decision(r, "denied", claims.Subject, access, "token lacks "+a.Type+":"+a.Name+":"+a.Action)
-			return nil, s.challenge(r, access, errInsufficient)
+			ch := s.challenge(r, access, errInsufficient)
+			s.explainMissing(r.Context(), &ch, claims, access, a.Type, a.Name)
+			return nil, ch
 		}
 	}
 	if info := reqctx.From(r.Context()); info != nil {
@@ -90,6 +92,13 @@ type challenge struct {
 	realm, service string
 	scopes         []string
 	err            string
+	// description, when set, is the challenge's error_description: what
+	// the client is missing (docker and skopeo print it).
+	description string
+	// denied, when set, says why no token would grant the access (the
+	// policy does not): the answer is 403 DENIED with this message, not a
+	// challenge (see ExplainDenials).
+	denied string
 }
 
 func (c challenge) Error() string {
@@ -100,7 +109,7 @@ func (c challenge) Error() string {
 }
 
 // SetHeaders implements distribution's auth.Challenge.
-func (c challenge) SetHeaders(_ *http.Request, w http.ResponseWriter) {
+func (c challenge) SetHeaders(r *http.Request, w http.ResponseWriter) {
 	h := fmt.Sprintf(`Bearer realm=%q,service=%q`, c.realm, c.service)
 	if len(c.scopes) > 0 {
 		h += fmt.Sprintf(`,scope=%q`, strings.Join(c.scopes, " "))
@@ -108,10 +117,23 @@ func (c challenge) SetHeaders(_ *http.Request, w http.ResponseWriter) {
 	if c.err != "" {
 		h += fmt.Sprintf(`,error=%q`, c.err)
 	}
+	if d := c.describe(); d != "" {
+		h += fmt.Sprintf(`,error_description=%q`, d)
+	}
 	w.Header().Set("WWW-Authenticate", h)
+	c.note(r)
 	// A challenge may name a realm derived from the request's Host: no
 	// shared cache may hand it to another client.
 	w.Header().Set("Cache-Control", "no-store")
+}
+
+// describe is the challenge's error_description: the denial, else the
+// description.
+func (c challenge) describe() string {
+	if c.denied != "" {
+		return c.denied
+	}
+	return c.description
 }
 
 func (s *Service) challenge(r *http.Request, access []distauth.Access, errCode string) challenge {

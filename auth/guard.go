@@ -11,9 +11,11 @@ import (
 	"github.com/imagegate/imagegate/internal/reqctx"
 )
 
-// Allow authorizes a request outside /v2/ (imagegate's API, the tarball
-// upload) needing access: a Bearer token like the registry's. On refusal it
-// answers the request (401 with a challenge) and returns false.
+// Allow authorizes a request needing access (the /v2/ manifest PUT door,
+// imagegate's API, the tarball upload): a Bearer token like the
+// registry's. On refusal it answers the request — 403 DENIED naming the
+// identity, the action and the repository when the policy does not grant
+// it, else 401 with a challenge — and returns false.
 func (s *Service) Allow(w http.ResponseWriter, r *http.Request, access ...ResourceActions) bool {
 	var records []distauth.Access
 	for _, ra := range access {
@@ -25,10 +27,16 @@ func (s *Service) Allow(w http.ResponseWriter, r *http.Request, access ...Resour
 		return true
 	}
 	if _, err := s.Authorized(r, records...); err != nil {
-		if ch, ok := err.(challenge); ok {
-			ch.SetHeaders(r, w)
+		ch, ok := err.(challenge)
+		if !ok {
+			ch = s.challenge(r, records, "")
 		}
-		_ = errcode.ServeJSON(w, errcode.ErrorCodeUnauthorized.WithDetail(scopesFor(records))) // 401
+		if ch.denied != "" { // no token would do: 403, see ExplainDenials
+			_ = errcode.ServeJSON(w, errDenied(ch.denied, records))
+			return false
+		}
+		ch.SetHeaders(r, w)
+		_ = errcode.ServeJSON(w, errUnauthorized(ch)) // 401
 		return false
 	}
 	return true
@@ -81,18 +89,7 @@ func (s *Service) CatalogFilter(r *http.Request) func(repo string) bool {
 	if c != nil && c.Admin {
 		return func(string) bool { return true }
 	}
-	var id *Identity
-	if c != nil && c.AuthMethod != "anonymous" {
-		id = &Identity{Subject: c.Subject, Method: c.AuthMethod, Roles: c.Roles}
-		for _, a := range *s.authn.Load() {
-			if res, ok := a.(IdentityResolver); ok {
-				if got, err := res.Resolve(r.Context(), c.Subject); err == nil {
-					id = &got
-					break
-				}
-			}
-		}
-	}
+	id := s.identityOf(r.Context(), c)
 	policy := s.Policy()
 	return func(repo string) bool { return slices.Contains(policy.Allowed(id, repo), ActionPull) }
 }

@@ -119,7 +119,7 @@ func (s *Service) Uploader(w http.ResponseWriter, r *http.Request, repository st
 		ch.err = errInvalidToken
 	}
 	ch.SetHeaders(r, w)
-	_ = errcode.ServeJSON(w, errcode.ErrorCodeUnauthorized.WithDetail(scopesFor(access)))
+	_ = errcode.ServeJSON(w, errUnauthorized(ch))
 	return nil, false
 }
 

@@ -97,8 +97,12 @@ type Verdict struct {
 	// Violations are the findings at or above the threshold that no
 	// exception covers (and, with IgnoreUnfixed, that have a fix).
 	Violations []scan.Vulnerability
-	// Excepted are findings an unexpired exception let through.
+	// Excepted are findings at or above the threshold an unexpired
+	// exception let through.
 	Excepted []scan.Vulnerability
+	// Unfixed are findings at or above the threshold not counted because
+	// no fix exists and the rule ignores unfixed ones.
+	Unfixed []scan.Vulnerability
 	// Message explains the verdict to the pusher.
 	Message string
 }
@@ -107,26 +111,34 @@ type Verdict struct {
 func (r Rule) Evaluate(report *scan.Report, now time.Time) Verdict {
 	var v Verdict
 	for _, f := range report.Vulnerabilities {
-		if !f.Severity.AtLeast(r.Severity) || (r.IgnoreUnfixed && !f.Fixed()) {
+		if !f.Severity.AtLeast(r.Severity) {
 			continue
 		}
-		if r.excepts(f.ID, now) {
+		switch {
+		case r.IgnoreUnfixed && !f.Fixed():
+			v.Unfixed = append(v.Unfixed, f)
+		case r.excepts(f.ID, now):
 			v.Excepted = append(v.Excepted, f)
-			continue
+		default:
+			v.Violations = append(v.Violations, f)
 		}
-		v.Violations = append(v.Violations, f)
 	}
-	n := len(v.Violations)
-	switch {
-	case n == 0:
-		v.Message = fmt.Sprintf("no vulnerabilities at or above %s (policy %q)", r.Severity, r.Repositories)
-	case r.Mode == Enforce:
-		v.Block = true
-		v.Message = fmt.Sprintf("image has %d %s at or above %s (policy %q)", n, plural(n), r.Severity, r.Repositories)
-	default:
-		v.Message = fmt.Sprintf("image has %d %s at or above %s (policy %q, audit only)", n, plural(n), r.Severity, r.Repositories)
-	}
+	v.Block = len(v.Violations) > 0 && r.Mode == Enforce
+	v.Message = r.message(v)
 	return v
+}
+
+// Outcome names the verdict as records keep it: "<mode>:block" when the
+// push is refused, "audit:would-refuse" when an audit policy let through
+// what enforce would have refused, "<mode>:pass" otherwise.
+func (r Rule) Outcome(v Verdict) string {
+	switch {
+	case v.Block:
+		return string(r.Mode) + ":block"
+	case len(v.Violations) > 0:
+		return string(r.Mode) + ":would-refuse"
+	}
+	return string(r.Mode) + ":pass"
 }
 
 // excepts reports whether an unexpired exception covers id.

@@ -138,6 +138,9 @@ func (d *Door) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	var one errcode.Error
 	var many errcode.Errors
 	if errors.As(err, &one) || errors.As(err, &many) {
+		if one.Code == errcode.ErrorCodeTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter.Seconds())))
+		}
 		_ = errcode.ServeJSON(w, err)
 		return
 	}

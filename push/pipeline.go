@@ -71,6 +71,8 @@ type Pipeline struct {
 	locks  TagLocks
 	logger *slog.Logger
 	now    func() time.Time
+	// retries are the retryable refusals recently recorded (retries.go).
+	retries retryMemo
 	// crashPoint, in tests only, is called at the points a crash is
 	// simulated at: "recorded" (pending records written), "stored" (a
 	// manifest stored).
@@ -141,7 +143,7 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 	if err != nil {
 		p.opts.Metrics.stage(stage, start)
 		if refusal, ok := asRefusal(err); ok {
-			p.reject(ctx, x, refusal.Message)
+			p.refuse(ctx, x, refusal)
 		}
 		p.gateStopped(x, stage, err)
 		return err

@@ -53,6 +53,18 @@ func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 	p.publish(ctx, rec)
 }
 
+// refuse records x as rejected for refusal, unless refusal asks the
+// client to try again and this push's earlier attempt was recorded so
+// within the retry window (retries.go).
+func (p *Pipeline) refuse(ctx context.Context, x *Push, refusal errcode.Error) {
+	if retryable(refusal) && p.retries.recent(retryKey(x, refusal.Message), p.now()) {
+		p.logger.InfoContext(ctx, "push refused again, retryable; already recorded", "repository", x.Repository,
+			"digest", x.record.Digest.String(), "reason", refusal.Message)
+		return
+	}
+	p.reject(ctx, x, refusal.Message)
+}
+
 // finishAll records the outcome of every push, then publishes them: events
 // follow the whole commit, never part of it. The pushes have happened (or
 // failed), so a failure to record is logged, not returned: the recorder

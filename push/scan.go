@@ -121,17 +121,38 @@ func (p *Pipeline) scanFailed(ctx context.Context, rec *metadata.Record, rule po
 		return nil
 	}
 	rec.Scan.Verdict = verdictScanFailed
-	why := "the scan failed"
-	if errors.Is(err, scan.ErrBusy) {
-		why = "every scan worker stayed busy"
-	} else if errors.Is(err, context.DeadlineExceeded) {
-		why = fmt.Sprintf("the scan did not finish within %s", p.opts.Scanning.Timeout)
-	} else if errors.Is(err, scan.ErrNoDB) {
-		why = "no vulnerability database is loaded yet"
+	return errScanUnavailable(rec.Repository, rule, scanFailure(err, p.opts.Scanning.Timeout))
+}
+
+// scanFailure says, for the pusher, why a scan did not finish.
+func scanFailure(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, errNoScanner):
+		return "this registry has no scanner configured"
+	case errors.Is(err, scan.ErrUnreachable):
+		return "no scanner is reachable"
+	case errors.Is(err, scan.ErrBusy):
+		return "every scanner stayed busy"
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("the scan did not finish within %s", timeout)
+	case errors.Is(err, scan.ErrNoDB):
+		return "no vulnerability database is loaded yet"
 	}
-	return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf(
-		"image could not be scanned: %s; policy %q refuses unscanned images — retry later", why, rule.Repositories)).
-		WithDetail(map[string]string{"error": err.Error()})
+	return "the scan failed"
+}
+
+// errScanUnavailable refuses a push whose scan did not finish under a
+// policy with onerror: reject: 429 TOOMANYREQUESTS (the door adds
+// Retry-After), since every client prints a 4xx answer's message — a 503
+// only as "received unexpected HTTP status" — and the push may well pass
+// later. The message says what to do; the cause, which may name internal
+// hosts, is in the server's log ("image scan failed"), not the answer.
+func errScanUnavailable(repo string, rule policy.Rule, why string) error {
+	return errcode.ErrorCodeTooManyRequests.WithMessage(fmt.Sprintf(
+		"image not stored: it could not be scanned (%s) and policy %q refuses unscanned images in %s; "+
+			"push again in %s; if it keeps failing, ask the registry's operators to check the scanner",
+		why, rule.Repositories, repo, RetryAfter)).
+		WithDetail(map[string]any{"reason": why, "policy": rule.Repositories, "retry_after_seconds": int(RetryAfter.Seconds())})
 }
 
 // scanInProgress answers a push whose scan goes on in the background
@@ -156,7 +177,7 @@ func summarize(r *scan.Report, rule policy.Rule, v policy.Verdict) *metadata.Sca
 		ScannedAt:  r.ScannedAt,
 		Counts:     map[string]int{},
 		PolicyName: rule.Repositories,
-		Verdict:    string(rule.Mode) + ":" + map[bool]string{true: "block", false: "pass"}[v.Block],
+		Verdict:    rule.Outcome(v),
 	}
 	for sev, n := range r.Count() {
 		s.Counts[sev.String()] = n

@@ -142,8 +142,8 @@ func TestAPIBadRequests(t *testing.T) {
 
 // TestAPIRescanNeedsPush reproduces issue 12 finding 8: a rescan costs a
 // scanner worker for minutes and needed only pull, so a pull-only
-// account could keep the scanners busy. A reader is now refused with a
-// push challenge before any scan starts; a developer gets through (here
+// account could keep the scanners busy. A reader is now refused (403,
+// no role of his pushes) before any scan starts; a developer gets through (here
 // to the 503 of a server without a scanner).
 func TestAPIRescanNeedsPush(t *testing.T) {
 	s := startAuthServer(t)
@@ -154,8 +154,8 @@ func TestAPIRescanNeedsPush(t *testing.T) {
 
 	bob := http.Header{"Authorization": {"Bearer " + token(t, s, "bob", scope)}}
 	status, hdr, body := do(t, "POST", s.base+path, bob, nil)
-	if status != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), "repository:team/app:push") {
-		t.Fatalf("reader rescan: %d %q %s, want 401 asking for push", status, hdr.Get("WWW-Authenticate"), body)
+	if status != http.StatusForbidden || !strings.Contains(string(body), "bob may pull but not push to team/app") {
+		t.Fatalf("reader rescan: %d %q %s, want 403 naming bob and push", status, hdr.Get("WWW-Authenticate"), body)
 	}
 	alice := http.Header{"Authorization": {"Bearer " + token(t, s, "alice", scope)}}
 	if status, _, body := do(t, "POST", s.base+path, alice, nil); status != http.StatusServiceUnavailable ||

@@ -307,6 +307,7 @@ func (s *Server) routes() http.Handler {
 	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
 	if s.auth != nil {
 		v2 = filterCatalog(v2, s.auth.CatalogFilter)
+		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans}

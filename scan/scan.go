@@ -72,6 +72,9 @@ var (
 	// scanner pool refused it at once because every scanner was full
 	// (scan/remote).
 	ErrBusy = errors.New("scan: all scan workers busy")
+	// ErrUnreachable means no scanner of a pool answered at all
+	// (scan/remote); errors wrapping it wrap ErrBusy as well.
+	ErrUnreachable = errors.New("scan: no scanner reachable")
 	// ErrInProgress means the caller stopped waiting while the scan goes on
 	// in the background (scan/detach): asking again for the same manifest
 	// later gets its result.

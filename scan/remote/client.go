@@ -129,7 +129,7 @@ func (c *Client) Scan(ctx context.Context, t scan.Target) (*scan.Report, error) 
 	defer cancel()
 	start := int(c.next.Add(1) - 1)
 	var skipped []error
-	noDB := 0
+	noDB, unreachable := 0, 0
 	for i := range c.opts.Attempts {
 		base := c.urls[(start+i)%len(c.urls)]
 		r, err := c.post(ctx, base, body)
@@ -141,8 +141,11 @@ func (c *Client) Scan(ctx context.Context, t scan.Target) (*scan.Report, error) 
 			return nil, fmt.Errorf("scan %s on %s: %w (%v)", name, base.Host, ctx.Err(), err)
 		case errors.As(err, &sk):
 			skipped = append(skipped, fmt.Errorf("%s: %w", base.Host, err))
-			if sk.code == codeNoDB {
+			switch {
+			case sk.code == codeNoDB:
 				noDB++
+			case sk.unreachable:
+				unreachable++
 			}
 			continue
 		default:
@@ -150,8 +153,11 @@ func (c *Client) Scan(ctx context.Context, t scan.Target) (*scan.Report, error) 
 		}
 	}
 	cause := scan.ErrBusy
-	if noDB == len(skipped) {
+	switch {
+	case noDB == len(skipped):
 		cause = scan.ErrNoDB
+	case unreachable == len(skipped):
+		cause = fmt.Errorf("%w (%w)", scan.ErrUnreachable, scan.ErrBusy)
 	}
 	return nil, fmt.Errorf("scan %s: %w: no scanner of the pool took it (%w)", name, cause, errors.Join(skipped...))
 }
@@ -159,6 +165,8 @@ func (c *Client) Scan(ctx context.Context, t scan.Target) (*scan.Report, error) 
 // skip is an answer after which the next scanner is tried.
 type skip struct {
 	code, message string
+	// unreachable: no answer at all (connection refused, DNS, TLS).
+	unreachable bool
 }
 
 func (s *skip) Error() string {
@@ -181,7 +189,7 @@ func (c *Client) post(ctx context.Context, base *url.URL, body []byte) (*scan.Re
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &skip{message: "unreachable: " + err.Error()}
+		return nil, &skip{message: "unreachable: " + err.Error(), unreachable: true}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
