@@ -1,24 +1,19 @@
 package main
 
 import (
-	"flag"
+	"github.com/spf13/cobra"
 
 	"github.com/imagegate/imagegate/config"
 )
 
-// loadConfigFlag parses args of a command whose only flag is --config
-// (usage describes the file) and loads that configuration over the
-// defaults and environ; it returns the file's path too ("" for none).
-// Positional arguments are a usage error.
-func loadConfigFlag(command, usage string, args, environ []string) (*config.Config, string, error) {
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	path := fs.String("config", "", usage)
-	if err := fs.Parse(args); err != nil {
-		return nil, "", err
+// configFlag adds --config FILE to cmd, usage describing the file, and
+// returns a loader: config.Load of that file (none: the built-in
+// defaults) with environ's IMAGEGATE_* variables over it, and the path.
+func configFlag(cmd *cobra.Command, usage string, environ []string) func() (*config.Config, string, error) {
+	path := cmd.Flags().String("config", "", usage)
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	return func() (*config.Config, string, error) {
+		cfg, err := config.Load(*path, environ)
+		return cfg, *path, err
 	}
-	if fs.NArg() > 0 {
-		return nil, "", errUsage
-	}
-	cfg, err := config.Load(*path, environ)
-	return cfg, *path, err
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +33,8 @@ func TestTokenRobotCommands(t *testing.T) {
 
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := tokenCmd(append(args, "--server", server, "--username", "root"), &out, strings.NewReader("root-pw\n"))
+		args = append(append([]string{"token"}, args...), "--server", server, "--username", "root")
+		err := run(context.Background(), args, strings.NewReader("root-pw\n"), &out, io.Discard, nil)
 		return out.String(), err
 	}
 	out, err := run("robot", "create", "deployer", "--scope", "prod/**:pull", "--expires", "24h")
@@ -48,8 +51,7 @@ func TestTokenRobotCommands(t *testing.T) {
 	if _, err = run("robot", "revoke", "deployer"); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("revoking twice: %v", err)
 	}
-	var out2 bytes.Buffer
-	if err := tokenCmd([]string{"robot", "list", "--server", server, "--username", "root"}, &out2, strings.NewReader("wrong\n")); err == nil {
-		t.Fatal("a wrong admin password was accepted")
+	if _, _, status := cli(t, "wrong\n", nil, "token", "robot", "list", "--server", server, "--username", "root"); status != 1 {
+		t.Fatalf("a wrong admin password: exit status %d, want 1", status)
 	}
 }
