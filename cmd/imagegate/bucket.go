@@ -31,15 +31,11 @@ nothing; --dry-run prints what would change. Exit status 1 when a setting failed
 		Args:              positional(),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	load := configFlag(initCmd, "YAML configuration `file` (default: built-in defaults)", environ)
 	dryRun := initCmd.Flags().Bool("dry-run", false, "print what would change, change nothing")
-	initCmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, _, err := load()
-		if err != nil {
-			return err
-		}
-		return bucketInit(cmd.Context(), cfg, *dryRun, cmd.OutOrStdout())
-	}
+	runWithConfig(initCmd, "YAML configuration `file` (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, _ string) error {
+			return bucketInit(cmd.Context(), cfg, *dryRun, cmd.OutOrStdout())
+		})
 	cmd.AddCommand(initCmd)
 	return cmd
 }

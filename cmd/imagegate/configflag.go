@@ -6,14 +6,19 @@ import (
 	"github.com/imagegate/imagegate/config"
 )
 
-// configFlag adds --config FILE to cmd, usage describing the file, and
-// returns a loader: config.Load of that file (none: the built-in
-// defaults) with environ's IMAGEGATE_* variables over it, and the path.
-func configFlag(cmd *cobra.Command, usage string, environ []string) func() (*config.Config, string, error) {
+// runWithConfig adds --config FILE to cmd (usage describing the file)
+// and makes cmd run do with that configuration: config.Load of the file
+// (none: the built-in defaults) with environ's IMAGEGATE_* variables over
+// it. path is the file's ("" for none).
+func runWithConfig(cmd *cobra.Command, usage string, environ []string, do func(cmd *cobra.Command, cfg *config.Config, path string) error) *cobra.Command {
 	path := cmd.Flags().String("config", "", usage)
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
-	return func() (*config.Config, string, error) {
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := config.Load(*path, environ)
-		return cfg, *path, err
+		if err != nil {
+			return err
+		}
+		return do(cmd, cfg, *path)
 	}
+	return cmd
 }

@@ -38,15 +38,10 @@ func newScannerCmd(environ []string) *cobra.Command {
 		Args:              positional(),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	load := configFlag(cmd, "YAML configuration `file`, the registry's (default: built-in defaults)", environ)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, path, err := load()
-		if err != nil {
-			return err
-		}
-		return scannerCmd(cmd.Context(), cfg, path, cmd.OutOrStdout())
-	}
-	return cmd
+	return runWithConfig(cmd, "YAML configuration `file`, the registry's (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, path string) error {
+			return scannerCmd(cmd.Context(), cfg, path, cmd.OutOrStdout())
+		})
 }
 
 // scannerCmd runs one scanner of the pool (docs/scanning.md) until SIGTERM

@@ -34,15 +34,10 @@ func newServeCmd(environ []string) *cobra.Command {
 		Args:              positional(),
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	load := configFlag(cmd, "YAML configuration `file` (default: built-in defaults)", environ)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, path, err := load()
-		if err != nil {
-			return err
-		}
-		return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), environ)
-	}
-	return cmd
+	return runWithConfig(cmd, "YAML configuration `file` (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, path string) error {
+			return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), environ)
+		})
 }
 
 // serve runs the registry of cfg (loaded from path and environ, which a

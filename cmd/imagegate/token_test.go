@@ -4,32 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
 // TestTokenRobotCommands drives create, list and revoke against a server
 // with auth on, logging in as an admin with the password on stdin.
 func TestTokenRobotCommands(t *testing.T) {
-	dir := t.TempDir()
-	hash, _ := bcrypt.GenerateFromPassword([]byte("root-pw"), bcrypt.MinCost)
-	htpasswd := filepath.Join(dir, "users")
-	if err := os.WriteFile(htpasswd, []byte("root:"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
-		cfg.Auth.Enabled, cfg.Auth.Htpasswd = true, htpasswd
-		cfg.Auth.SigningKey = filepath.Join(dir, "key.pem")
-		cfg.Auth.Bindings = []config.AuthBinding{{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}}}
-	})
-	server := "http://" + srv.Addr().String()
+	server := startAuthRegistry(t)
 
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
