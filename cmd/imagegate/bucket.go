@@ -3,45 +3,55 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/storagedriver/s3"
 )
 
-// bucketCmd runs `imagegate bucket init [--dry-run] [--config FILE]`: it
-// prepares the S3 bucket of storage.s3 (s3.PrepareBucket) and prints one
-// line per setting. Exit status 1 when a setting failed.
-func bucketCmd(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
-	if len(args) == 0 || args[0] != "init" {
-		return errUsage
+// newBucketCmd is `imagegate bucket`, which holds `bucket init`.
+func newBucketCmd(environ []string) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "bucket",
+		Short: "Prepare the S3 bucket (docs/s3.md)",
+	})
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the S3 bucket and apply its security and lifecycle settings",
+		Long: `Create the S3 bucket of storage.s3 and apply its security and lifecycle
+settings (docs/s3.md), printing one line per setting. Running it again changes
+nothing; --dry-run prints what would change. Exit status 1 when a setting failed.`,
+		Example: `  imagegate bucket init --config imagegate.yaml --dry-run
+  imagegate bucket init --config imagegate.yaml`,
+		Args:              positional(),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	fs := flag.NewFlagSet("bucket init", flag.ContinueOnError)
-	path := fs.String("config", "", "YAML configuration `file` (default: built-in defaults)")
-	dryRun := fs.Bool("dry-run", false, "print what would change, change nothing")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return errUsage
-	}
-	cfg, err := config.Load(*path, environ)
-	if err != nil {
-		return err
-	}
+	dryRun := initCmd.Flags().Bool("dry-run", false, "print what would change, change nothing")
+	runWithConfig(initCmd, "YAML configuration `file` (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, _ string) error {
+			return bucketInit(cmd.Context(), cfg, *dryRun, cmd.OutOrStdout())
+		})
+	cmd.AddCommand(initCmd)
+	return cmd
+}
+
+// bucketInit prepares the S3 bucket of storage.s3 (s3.PrepareBucket) and
+// prints one line per setting; the error names a setting that failed.
+func bucketInit(ctx context.Context, cfg *config.Config, dryRun bool, stdout io.Writer) error {
 	mode := s3.PrepareApply
-	if *dryRun {
+	if dryRun {
 		mode = s3.PrepareCheck
 	}
 	report, err := prepareBucket(ctx, cfg, mode)
 	if err != nil {
 		return err
 	}
-	printBucketReport(stdout, report, *dryRun)
+	printBucketReport(stdout, report, dryRun)
 	if err := report.Err(); err != nil {
 		return fmt.Errorf("bucket %s: %w", report.Bucket, err)
 	}

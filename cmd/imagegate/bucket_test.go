@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func TestBucketInit(t *testing.T) {
 		t.Helper()
 		var out bytes.Buffer
 		args := append([]string{"bucket", "init", "--config", cfg}, extra...)
-		if err := run(context.Background(), args, &out, &out, nil); err != nil {
+		if err := run(context.Background(), args, strings.NewReader(""), &out, &out, nil); err != nil {
 			t.Fatalf("imagegate %s: %v\n%s", strings.Join(args, " "), err, out.String())
 		}
 		t.Log(out.String())
@@ -60,12 +61,11 @@ func TestBucketInit(t *testing.T) {
 }
 
 func TestBucketInitNeedsS3(t *testing.T) {
-	var out bytes.Buffer
-	err := run(context.Background(), []string{"bucket", "init"}, &out, &out, nil)
+	_, err := runCLI(t, nil, "bucket", "init")
 	if err == nil || !strings.Contains(err.Error(), "bucket preparation needs s3") {
 		t.Errorf("bucket init with the filesystem driver: %v", err)
 	}
-	if err := run(context.Background(), []string{"bucket", "create"}, &out, &out, nil); err == nil {
-		t.Error("bucket create accepted")
+	if _, err := runCLI(t, nil, "bucket", "create"); !errors.Is(err, errUsage) {
+		t.Errorf("bucket create: %v, want a usage error", err)
 	}
 }

@@ -1,24 +1,24 @@
 package main
 
 import (
-	"flag"
+	"github.com/spf13/cobra"
 
 	"github.com/imagegate/imagegate/config"
 )
 
-// loadConfigFlag parses args of a command whose only flag is --config
-// (usage describes the file) and loads that configuration over the
-// defaults and environ; it returns the file's path too ("" for none).
-// Positional arguments are a usage error.
-func loadConfigFlag(command, usage string, args, environ []string) (*config.Config, string, error) {
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	path := fs.String("config", "", usage)
-	if err := fs.Parse(args); err != nil {
-		return nil, "", err
+// runWithConfig adds --config FILE to cmd (usage describing the file)
+// and makes cmd run do with that configuration: config.Load of the file
+// (none: the built-in defaults) with environ's IMAGEGATE_* variables over
+// it. path is the file's ("" for none).
+func runWithConfig(cmd *cobra.Command, usage string, environ []string, do func(cmd *cobra.Command, cfg *config.Config, path string) error) *cobra.Command {
+	path := cmd.Flags().String("config", "", usage)
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := config.Load(*path, environ)
+		if err != nil {
+			return err
+		}
+		return do(cmd, cfg, *path)
 	}
-	if fs.NArg() > 0 {
-		return nil, "", errUsage
-	}
-	cfg, err := config.Load(*path, environ)
-	return cfg, *path, err
+	return cmd
 }

@@ -12,11 +12,23 @@ import (
 	"time"
 )
 
+// runCLI runs the command line args with environ and an empty standard
+// input; it returns standard output and error together, and the error.
 func runCLI(t *testing.T, environ []string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := run(context.Background(), args, &out, &out, environ)
+	err := run(context.Background(), args, strings.NewReader(""), &out, &out, environ)
 	return out.String(), err
+}
+
+// cli runs the command line args as main does — with stdin, environ and
+// captured streams — and returns what it printed and its exit status.
+func cli(t *testing.T, stdin string, environ []string, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, environ)
+	status = report(err, &errOut)
+	return out.String(), errOut.String(), status
 }
 
 func TestVersion(t *testing.T) {
@@ -76,7 +88,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 	}
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, nil, out, environ) }()
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), out, out, environ) }()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	timeout := time.After(30 * time.Second)

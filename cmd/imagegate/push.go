@@ -1,93 +1,104 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/imagegate/imagegate/pushclient"
 )
 
-// Exit statuses of push besides 0 (pushed), 1 (failed) and 2 (usage).
-const exitRefused = 3 // the server refused the upload (4xx): the gate's verdict, a bad archive, no access
+const pushLong = `Upload a docker save tarball (legacy or OCI form), an OCI image layout tar, or
+either compressed (gzip, zstd) through the gate: validation, scan, record,
+notifications, as for docker push. FILE - reads standard input.
 
-// exitError carries an exit status for main.
-type exitError struct {
-	err  error
-	code int
-}
+Progress goes to standard error (a bar on a terminal, whole lines otherwise);
+standard output gets one line per stored image, or with --json exactly one
+JSON object: the server's answer, or its errors.
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-func (e *exitError) ExitCode() int { return e.code }
+Credentials: --token (an imagegate token or a trusted OIDC ID token), or
+--username and --password for a user or robot (robot$name). The environment
+gives defaults: IMAGEGATE_SERVER, IMAGEGATE_TOKEN, IMAGEGATE_USERNAME,
+IMAGEGATE_PASSWORD (prefer it to --password: flags show in ps).
 
-// exitStatus is the exit status err carries, 1 by default.
-func exitStatus(err error) int {
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 1
-}
+Exit status: 0 every image stored, 1 failed (server unreachable, 5xx, a local
+file error), 2 usage error, 3 refused by the server (4xx: the gate's verdict,
+a bad archive, no push access, too large). See docs/push-cli.md.`
 
-// pushCmd uploads a tarball to a running server (docs/push-cli.md):
-//
-//	imagegate push FILE|- --server URL --to REPO[:TAG] [--tag T]… [--token T | --username U --password P] [--insecure] [--json] [--quiet]
-func pushCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
+// newPushCmd is `imagegate push FILE|- …`: it uploads a tarball to a
+// running server (docs/push-cli.md).
+func newPushCmd(environ []string) *cobra.Command {
 	env := envMap(environ)
-	fs := flag.NewFlagSet("push", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", firstNonEmpty(env["IMAGEGATE_SERVER"], "http://127.0.0.1:5000"), "imagegate base `URL` (env IMAGEGATE_SERVER)")
-	to := fs.String("to", "", "target `REPO[:TAG]`; empty takes names from the archive")
-	var tags multiFlag
-	fs.Var(&tags, "tag", "another `TAG` for the image (repeatable)")
-	// Secrets from the environment are applied after parsing, not as flag
-	// defaults: the usage text prints defaults, and CI logs keep it.
-	token := fs.String("token", "", "bearer `token` (env IMAGEGATE_TOKEN)")
-	user := fs.String("username", env["IMAGEGATE_USERNAME"], "`user` or robot name (env IMAGEGATE_USERNAME)")
-	password := fs.String("password", "", "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
-	insecure := fs.Bool("insecure", false, "do not verify the server's TLS certificate")
-	asJSON := fs.Bool("json", false, "print one JSON object with the outcome on standard output, nothing else")
-	quiet := fs.Bool("quiet", false, "no progress on standard error")
-	if err := fs.Parse(reorderPush(args)); err != nil {
-		return err
+	var o pushOptions
+	cmd := &cobra.Command{
+		Use:   "push FILE|-",
+		Short: "Upload a docker save / OCI layout tarball through the gate",
+		Long:  pushLong,
+		Example: `  docker save app:1.2 | imagegate push - --server https://registry.example.com --to team/app:1.2
+  imagegate push app.tar --to team/app:1.2 --tag latest --json`,
+		Args: positional("FILE (or - for standard input)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Secrets from the environment are applied after parsing, not
+			// as flag defaults: the help prints defaults, and CI logs keep it.
+			o.token = firstNonEmpty(o.token, env["IMAGEGATE_TOKEN"])
+			o.password = firstNonEmpty(o.password, env["IMAGEGATE_PASSWORD"])
+			return pushCmd(cmd, args[0], o)
+		},
 	}
-	*token = firstNonEmpty(*token, env["IMAGEGATE_TOKEN"])
-	*password = firstNonEmpty(*password, env["IMAGEGATE_PASSWORD"])
-	if fs.NArg() != 1 {
-		return errUsage
-	}
-	repo, tag, err := splitTarget(*to)
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", firstNonEmpty(env["IMAGEGATE_SERVER"], "http://127.0.0.1:5000"), "imagegate base `URL` (env IMAGEGATE_SERVER)")
+	f.StringVar(&o.to, "to", "", "target `REPO[:TAG]`; empty takes names from the archive")
+	f.StringArrayVar(&o.tags, "tag", nil, "another `TAG` for the image (repeatable)")
+	f.StringVar(&o.token, "token", "", "bearer `token` (env IMAGEGATE_TOKEN)")
+	f.StringVar(&o.user, "username", env["IMAGEGATE_USERNAME"], "`user` or robot name (env IMAGEGATE_USERNAME)")
+	f.StringVar(&o.password, "password", "", "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
+	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	f.BoolVar(&o.asJSON, "json", false, "print one JSON object with the outcome on standard output, nothing else")
+	f.BoolVar(&o.quiet, "quiet", false, "no progress on standard error")
+	return cmd
+}
+
+// pushOptions are push's flags.
+type pushOptions struct {
+	server, to, token, user, password string
+	tags                              []string
+	insecure, asJSON, quiet           bool
+}
+
+// pushCmd uploads the archive file ("-": standard input) as o says.
+func pushCmd(cmd *cobra.Command, file string, o pushOptions) error {
+	ctx, stdin, stdout, stderr := cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	repo, tag, err := splitTarget(o.to)
 	if err != nil {
-		return fmt.Errorf("push: %w: %w", err, errUsage)
+		return usagef(cmd, "%v", err)
 	}
+	tags := o.tags
 	if tag != "" {
-		tags = append(multiFlag{tag}, tags...)
+		tags = append([]string{tag}, tags...)
 	}
 	if len(tags) > 0 && repo == "" {
-		return fmt.Errorf("push: --tag needs --to REPO: %w", errUsage)
+		return usagef(cmd, "--tag needs --to REPO")
 	}
-	if *user != "" && *password == "" {
+	if o.user != "" && o.password == "" {
 		return errors.New("push: --username needs a password (--password or IMAGEGATE_PASSWORD)")
 	}
 
-	body, size, closeBody, err := openArchive(fs.Arg(0), stdin)
+	body, size, closeBody, err := openArchive(file, stdin)
 	if err != nil {
 		return err
 	}
 	defer closeBody()
 
-	opts := pushclient.Options{Server: *server, Repository: repo, Tags: tags, Token: *token,
-		Username: *user, Password: *password, Insecure: *insecure, Size: size}
+	opts := pushclient.Options{Server: o.server, Repository: repo, Tags: tags, Token: o.token,
+		Username: o.user, Password: o.password, Insecure: o.insecure, Size: size}
 	var view progressView
-	if !*quiet {
+	if !o.quiet {
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			width, _, err := term.GetSize(int(f.Fd()))
 			if err != nil || width < 40 {
@@ -104,9 +115,9 @@ func pushCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		view.finish()
 	}
 	if err != nil {
-		return pushFailed(err, stdout, *asJSON)
+		return pushFailed(err, stdout, o.asJSON)
 	}
-	if *asJSON {
+	if o.asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	for _, img := range res.Images {
@@ -215,31 +226,6 @@ func splitTarget(s string) (repo, tag string, err error) {
 		return repo, tag, nil
 	}
 	return s, "", nil
-}
-
-// reorderPush moves flags before the positional FILE, so that
-// "push app.tar --to x" parses; "-" alone is the positional stdin.
-func reorderPush(args []string) []string {
-	bools := map[string]bool{"insecure": true, "json": true, "quiet": true}
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "-" || !strings.HasPrefix(a, "-") {
-			rest = append(rest, a)
-			continue
-		}
-		if a == "--" {
-			rest = append(rest, args[i+1:]...)
-			break
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && !bools[name] && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	return append(flags, rest...)
 }
 
 func envMap(environ []string) map[string]string {

@@ -48,7 +48,10 @@ func writeTarball(t *testing.T, layers int) (string, string) {
 func runPush(t *testing.T, stdin io.Reader, environ []string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = pushCmd(context.Background(), args, stdin, &out, &errOut, environ)
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	err = run(context.Background(), append([]string{"push"}, args...), stdin, &out, &errOut, environ)
 	return out.String(), errOut.String(), err
 }
 
@@ -179,22 +182,28 @@ func TestClientEnvDoesNotBreakServe(t *testing.T) {
 	}
 }
 
-// TestPushUsageHidesSecretsFromEnv: the usage text a flag mistake (or -h)
-// prints does not show IMAGEGATE_TOKEN or IMAGEGATE_PASSWORD as flag
-// defaults — CI logs keep what a command prints.
+// TestPushUsageHidesSecretsFromEnv: neither the help nor a usage error
+// shows IMAGEGATE_TOKEN or IMAGEGATE_PASSWORD (as flag defaults, say) —
+// CI logs keep what a command prints.
 func TestPushUsageHidesSecretsFromEnv(t *testing.T) {
 	environ := []string{"IMAGEGATE_TOKEN=token-from-env", "IMAGEGATE_PASSWORD=password-from-env", "IMAGEGATE_USERNAME=ci"}
-	for _, args := range [][]string{{"--no-such-flag", "x.tar"}, {"-h"}} {
-		_, stderr, err := runPush(t, nil, environ, args...)
-		if err == nil {
-			t.Fatalf("%v: no error", args)
-		}
-		if !strings.Contains(stderr, "-password") {
-			t.Fatalf("%v: no usage text:\n%s", args, stderr)
+	for _, tc := range []struct {
+		args   []string
+		status int
+		want   string
+	}{
+		{[]string{"push", "--no-such-flag", "x.tar"}, 2, "unknown flag: --no-such-flag"},
+		{[]string{"push", "--help"}, 0, "--password"},
+		{[]string{"push", "-h"}, 0, "--password"},
+		{[]string{"help", "push"}, 0, "--password"},
+	} {
+		stdout, stderr, status := cli(t, "", environ, tc.args...)
+		if status != tc.status || !strings.Contains(stdout+stderr, tc.want) {
+			t.Fatalf("%v: status %d, want %d with %q:\n%s%s", tc.args, status, tc.status, tc.want, stdout, stderr)
 		}
 		for _, s := range []string{"token-from-env", "password-from-env"} {
-			if strings.Contains(stderr, s) {
-				t.Errorf("%v: the usage text shows %s:\n%s", args, s, stderr)
+			if strings.Contains(stdout+stderr, s) {
+				t.Errorf("%v: the output shows %s:\n%s%s", tc.args, s, stdout, stderr)
 			}
 		}
 	}

@@ -1,20 +1,25 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/spf13/cobra"
 )
+
+const scanLong = `Ask a running server to scan REPOSITORY@DIGEST again with its current
+vulnerability DB and print the verdict and the findings (POST
+/api/v1/repositories/REPOSITORY/manifests/DIGEST/scan). Log in with --username
+(password from standard input, prompted on a terminal) or send --token.
+With --json, standard output is the API's answer, or its errors.`
+
+// scanTimeout bounds a rescan: the server scans while the client waits.
+const scanTimeout = 10 * time.Minute
 
 // scanReport mirrors the API's answer to a rescan.
 type scanReport struct {
@@ -32,86 +37,66 @@ type scanReport struct {
 	} `json:"scan"`
 }
 
-// scanCmd asks a running server to scan REPO@DIGEST again with its current
-// vulnerability DB and prints the findings.
-func scanCmd(args []string, stdout io.Writer, stdin io.Reader) error {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	server := fs.String("server", "http://127.0.0.1:5000", "imagegate base `URL`")
-	user := fs.String("username", "", "log in as `user` (password from standard input)")
-	token := fs.String("token", "", "bearer `token` to send instead of logging in")
-	asJSON := fs.Bool("json", false, "print the API's JSON answer")
-	if err := fs.Parse(args); err != nil {
+// newScanCmd is `imagegate scan REPOSITORY@DIGEST`.
+func newScanCmd(environ []string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scan REPOSITORY@DIGEST",
+		Short: "Rescan a stored image with the server's current vulnerability DB",
+		Long:  scanLong,
+		Example: `  imagegate scan team/app@sha256:4f2c… --server https://registry.example.com
+  echo "$PASSWORD" | imagegate scan team/app@sha256:4f2c… --username alice --json`,
+		Args:              positional("REPOSITORY@DIGEST"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	f := addClientFlags(cmd.Flags(), environ, "log in as `user`")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ref, err := reference.ParseNormalizedNamed(args[0])
+		canonical, ok := ref.(reference.Canonical)
+		if err != nil || !ok {
+			return usagef(cmd, "want REPOSITORY@DIGEST, got %q", args[0])
+		}
+		if err := scanImage(cmd, f, canonical); err != nil {
+			if f.asJSON {
+				writeJSONError(cmd.OutOrStdout(), err)
+			}
+			return fmt.Errorf("scan %s: %w", args[0], err)
+		}
+		return nil
+	}
+	return cmd
+}
+
+// scanImage asks the server of f to rescan ref and prints its answer.
+func scanImage(cmd *cobra.Command, f *clientFlags, ref reference.Canonical) error {
+	repo := reference.Path(ref)
+	// A rescan needs push on the repository (api.rescan), not just pull.
+	c, err := f.connect(cmd, scanTimeout, "repository:"+repo+":pull,push")
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return errUsage
-	}
-	ref, err := reference.ParseNormalizedNamed(fs.Arg(0))
-	canonical, ok := ref.(reference.Canonical)
-	if err != nil || !ok {
-		return fmt.Errorf("scan: want REPOSITORY@DIGEST, got %q", fs.Arg(0))
-	}
-	repo := reference.Path(canonical)
-	client := &http.Client{Timeout: 10 * time.Minute}
-	if *user != "" {
-		pw, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("scan: reading the password: %w", err)
-		}
-		if *token, err = fetchToken(client, *server, *user, strings.TrimRight(pw, "\r\n"), "repository:"+repo+":pull"); err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-	}
-	endpoint := fmt.Sprintf("%s/api/v1/repositories/%s/manifests/%s/scan", strings.TrimRight(*server, "/"), repo, canonical.Digest())
-	req, _ := http.NewRequest(http.MethodPost, endpoint, nil)
-	if *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	resp, err := client.Do(req)
+	body, err := c.call(cmd.Context(), http.MethodPost, fmt.Sprintf("/api/v1/repositories/%s/manifests/%s/scan", repo, ref.Digest()), nil)
 	if err != nil {
-		return fmt.Errorf("scan: %w", err)
+		return err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("scan: reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("scan: %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if *asJSON {
-		_, err := stdout.Write(body)
+	if f.asJSON {
+		_, err := cmd.OutOrStdout().Write(body)
 		return err
 	}
 	var r scanReport
 	if err := json.Unmarshal(body, &r); err != nil {
-		return fmt.Errorf("scan: decoding the answer: %w", err)
+		return fmt.Errorf("decoding the answer: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s@%s\nscanner %s, db %s, policy %q: %s\n", r.Repository, r.Digest, r.Scan.Scanner, r.Scan.DBVersion, r.Scan.Policy, r.Scan.Verdict)
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	return printScan(cmd.OutOrStdout(), r)
+}
+
+// printScan prints a rescan: the image, scanner, DB, policy and verdict,
+// then a table of findings.
+func printScan(w io.Writer, r scanReport) error {
+	fmt.Fprintf(w, "%s@%s\nscanner %s, db %s, policy %q: %s\n", r.Repository, r.Digest, r.Scan.Scanner, r.Scan.DBVersion, r.Scan.Policy, r.Scan.Verdict)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tID\tPACKAGE\tINSTALLED\tFIXED")
 	for _, f := range r.Scan.Findings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.Package, f.Installed, f.Fixed)
 	}
 	return tw.Flush()
-}
-
-// fetchToken logs in to the server's token service as user and returns an
-// access token for scope.
-func fetchToken(client *http.Client, server, user, password, scope string) (string, error) {
-	u := strings.TrimRight(server, "/") + "/auth/token?scope=" + url.QueryEscape(scope)
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.SetBasicAuth(user, password)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("logging in: %w", err)
-	}
-	defer resp.Body.Close()
-	var tr struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tr) != nil {
-		return "", fmt.Errorf("logging in as %s: %s", user, resp.Status)
-	}
-	return tr.Token, nil
 }

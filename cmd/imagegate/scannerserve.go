@@ -13,6 +13,7 @@ import (
 
 	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	"github.com/spf13/cobra"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
@@ -22,15 +23,32 @@ import (
 	"github.com/imagegate/imagegate/scan/trivy"
 )
 
+const scannerLong = `Run one scanner of a scanner pool (docs/scanning.md) until SIGTERM or SIGINT:
+Trivy with the vulnerability DB and layer cache of scan.cachedir, reading layers
+straight from the storage configured for the registry, serving scan.pool.addr.
+Give it the registry's configuration; scan.pool.secret must be set.`
+
+// newScannerCmd is `imagegate scanner [--config FILE]`.
+func newScannerCmd(environ []string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:               "scanner",
+		Short:             "Run one scanner of a scanner pool on scan.pool.addr (docs/scanning.md)",
+		Long:              scannerLong,
+		Example:           "  IMAGEGATE_SCAN_POOL_SECRET=… imagegate scanner --config imagegate.yaml",
+		Args:              positional(),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	return runWithConfig(cmd, "YAML configuration `file`, the registry's (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, path string) error {
+			return scannerCmd(cmd.Context(), cfg, path, cmd.OutOrStdout())
+		})
+}
+
 // scannerCmd runs one scanner of the pool (docs/scanning.md) until SIGTERM
 // or SIGINT: Trivy with the DB and layer cache of scan.cachedir, reading
 // layers straight from the storage configured for the registry, serving
 // scan.pool.addr.
-func scannerCmd(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
-	cfg, path, err := loadConfigFlag("scanner", "YAML configuration `file`, the registry's (default: built-in defaults)", args, environ)
-	if err != nil {
-		return err
-	}
+func scannerCmd(ctx context.Context, cfg *config.Config, path string, stdout io.Writer) error {
 	if cfg.Scan.Pool.Secret == "" {
 		return errors.New("scanner: scan.pool.secret must be set (the registry sends it with every scan)")
 	}

@@ -8,17 +8,41 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/buildinfo"
 	"github.com/imagegate/imagegate/registry"
 )
 
-// serve runs the registry until SIGTERM or SIGINT, then drains it.
-func serve(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
-	cfg, path, err := loadConfigFlag("serve", "YAML configuration `file` (default: built-in defaults)", args, environ)
-	if err != nil {
-		return err
+const serveLong = `Run the registry until SIGTERM or SIGINT, then drain it. SIGHUP re-reads the
+configuration and applies what can change while serving (auth rules, policies).
+
+Without --config the built-in defaults apply: 127.0.0.1:5000, storage under
+./data. Every configuration key can be set by environment: http.addr is
+IMAGEGATE_HTTP_ADDR. Logs are JSON lines on standard output.`
+
+// newServeCmd is `imagegate serve [--config FILE]`.
+func newServeCmd(environ []string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry (defaults: 127.0.0.1:5000, storage under ./data)",
+		Long:  serveLong,
+		Example: `  imagegate serve
+  imagegate serve --config imagegate.yaml
+  IMAGEGATE_HTTP_ADDR=0.0.0.0:5000 imagegate serve`,
+		Args:              positional(),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
+	return runWithConfig(cmd, "YAML configuration `file` (default: built-in defaults)", environ,
+		func(cmd *cobra.Command, cfg *config.Config, path string) error {
+			return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), environ)
+		})
+}
+
+// serve runs the registry of cfg (loaded from path and environ, which a
+// SIGHUP reloads) until SIGTERM or SIGINT, then drains it.
+func serve(ctx context.Context, cfg *config.Config, path string, stdout io.Writer, environ []string) error {
 	logger := registry.NewConfiguredLogger(stdout, cfg.Log)
 	logger.Info("starting", "version", buildinfo.String(), "config", path)
 

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,149 +9,167 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// tokenCmd manages robot accounts through a running server's admin API:
-//
-//	imagegate token robot create NAME --scope 'team/**:pull,push' [--expires 720h]
-//	imagegate token robot list
-//	imagegate token robot revoke NAME
-//
-// as an admin (--username, password on standard input; or --token).
-func tokenCmd(args []string, stdout io.Writer, stdin io.Reader) error {
-	if len(args) < 2 || args[0] != "robot" {
-		return errUsage
-	}
-	action := args[1]
-	fs := flag.NewFlagSet("token robot "+action, flag.ContinueOnError)
-	server := fs.String("server", "http://127.0.0.1:5000", "imagegate base `URL`")
-	user := fs.String("username", "", "admin `user` (password from standard input)")
-	token := fs.String("token", "", "admin bearer `token`")
-	var scopes multiFlag
-	fs.Var(&scopes, "scope", "`PATTERN:ACTIONS` the robot may do, e.g. 'team/**:pull,push' (repeatable)")
-	expires := fs.Duration("expires", 30*24*time.Hour, "robot lifetime")
-	if err := fs.Parse(reorder(args[2:])); err != nil {
-		return err
-	}
-	base := strings.TrimRight(*server, "/")
-	client := &http.Client{Timeout: time.Minute}
-	if *user != "" {
-		pw, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("token: reading the password: %w", err)
-		}
+const robotLong = `Create, list and revoke robot accounts (docs/auth.md) through a running
+server's admin API, as an admin: --username (password from standard input,
+prompted on a terminal) or --token.`
+
+// robotTimeout bounds one admin API call.
+const robotTimeout = time.Minute
+
+// newTokenCmd is `imagegate token`, which holds `token robot create|list|revoke`.
+func newTokenCmd(environ []string) *cobra.Command {
+	robot := group(&cobra.Command{
+		Use:   "robot",
+		Short: "Create, list and revoke robot accounts",
+		Long:  robotLong,
+	})
+	f := addClientFlags(robot.PersistentFlags(), environ, "admin `user`")
+	robot.AddCommand(newRobotCreateCmd(f), newRobotListCmd(f), newRobotRevokeCmd(f))
+	token := group(&cobra.Command{
+		Use:   "token",
+		Short: "Manage robot accounts (tokens for CI)",
+	})
+	token.AddCommand(robot)
+	return token
+}
+
+// robotRun runs do with an admin client; with --json its error is also
+// printed on standard output as JSON.
+func robotRun(f *clientFlags, do func(cmd *cobra.Command, args []string, c *apiClient) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
 		// Admin API calls need the catalog scope; the token says whether
 		// its bearer is an admin.
-		if *token, err = fetchToken(client, base, *user, strings.TrimRight(pw, "\r\n"), "registry:catalog:*"); err != nil {
-			return fmt.Errorf("token: %w", err)
+		c, err := f.connect(cmd, robotTimeout, "registry:catalog:*")
+		if err == nil {
+			err = do(cmd, args, c)
 		}
+		if err == nil {
+			return nil
+		}
+		if f.asJSON {
+			writeJSONError(cmd.OutOrStdout(), err)
+		}
+		return fmt.Errorf("token: %w", err)
 	}
-	call := func(method, path string, body any) ([]byte, error) {
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		if *token != "" {
-			req.Header.Set("Authorization", "Bearer "+*token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("token: %w", err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if resp.StatusCode >= 300 {
-			return nil, fmt.Errorf("token: %s: %s", resp.Status, strings.TrimSpace(string(out)))
-		}
-		return out, nil
-	}
+}
 
-	switch {
-	case action == "create" && fs.NArg() == 1:
-		req := map[string]any{"name": fs.Arg(0), "expires_in": expires.String()}
-		var list []map[string]any
-		for _, s := range scopes {
-			pattern, actions, ok := strings.Cut(s, ":")
-			if !ok {
-				return fmt.Errorf("token: --scope %q: want PATTERN:ACTIONS", s)
-			}
-			list = append(list, map[string]any{"repositories": pattern, "actions": strings.Split(actions, ",")})
-		}
-		req["scopes"] = list
-		out, err := call(http.MethodPost, "/api/v1/robots", req)
+func newRobotCreateCmd(f *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create robot$NAME and print its secret (shown only once)",
+		Example: `  imagegate token robot create deployer --scope 'prod/**:pull' --expires 24h --username admin < pw
+  imagegate token robot create ci --scope 'team/**:pull,push' --token "$ADMIN_TOKEN" --json`,
+		Args:              positional("NAME"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	scopes := cmd.Flags().StringArray("scope", nil, "what the robot may do, as `PATTERN:ACTIONS`: 'team/**:pull,push' (repeatable)")
+	expires := cmd.Flags().Duration("expires", 30*24*time.Hour, "robot lifetime")
+	run := robotRun(f, func(cmd *cobra.Command, args []string, c *apiClient) error {
+		req := map[string]any{"name": args[0], "expires_in": expires.String(), "scopes": robotScopes(*scopes)}
+		out, err := c.call(cmd.Context(), http.MethodPost, "/api/v1/robots", req)
 		if err != nil {
+			return err
+		}
+		if f.asJSON {
+			_, err := cmd.OutOrStdout().Write(out)
 			return err
 		}
 		var r struct{ Username, Secret string }
 		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("token: decoding the answer: %w", err)
+			return fmt.Errorf("decoding the answer: %w", err)
 		}
-		fmt.Fprintf(stdout, "username: %s\nsecret:   %s\n(the secret is shown only now; store it in your CI's secret store)\n", r.Username, r.Secret)
+		fmt.Fprintf(cmd.OutOrStdout(), "username: %s\nsecret:   %s\n(the secret is shown only now; store it in your CI's secret store)\n", r.Username, r.Secret)
 		return nil
-	case action == "list" && fs.NArg() == 0:
-		out, err := call(http.MethodGet, "/api/v1/robots", nil)
-		if err != nil {
-			return err
-		}
-		var l struct {
-			Robots []struct {
-				Username  string    `json:"username"`
-				ExpiresAt time.Time `json:"expires_at"`
-				CreatedBy string    `json:"created_by"`
-				Scopes    []struct {
-					Repositories string
-					Actions      []string
-				} `json:"scopes"`
-			} `json:"robots"`
-		}
-		if err := json.Unmarshal(out, &l); err != nil {
-			return fmt.Errorf("token: decoding the answer: %w", err)
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tEXPIRES\tCREATED BY\tSCOPES")
-		for _, r := range l.Robots {
-			var sc []string
-			for _, s := range r.Scopes {
-				sc = append(sc, s.Repositories+":"+strings.Join(s.Actions, ","))
+	})
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		for _, s := range *scopes {
+			if pattern, actions, ok := strings.Cut(s, ":"); !ok || pattern == "" || actions == "" {
+				return usagef(cmd, "--scope %q: want PATTERN:ACTIONS, e.g. 'team/**:pull,push'", s)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Username, r.ExpiresAt.Format(time.RFC3339), r.CreatedBy, strings.Join(sc, " "))
 		}
-		return tw.Flush()
-	case action == "revoke" && fs.NArg() == 1:
-		_, err := call(http.MethodDelete, "/api/v1/robots/"+url.PathEscape(fs.Arg(0)), nil)
-		if err == nil {
-			fmt.Fprintf(stdout, "revoked robot$%s\n", fs.Arg(0))
-		}
-		return err
+		return run(cmd, args)
 	}
-	return errUsage
+	return cmd
 }
 
-// multiFlag collects a repeatable flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// reorder moves flags (all of which take a value) before positional
-// arguments, so that
-// "create NAME --scope …" parses like "create --scope … NAME".
-func reorder(args []string) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if strings.HasPrefix(a, "-") {
-			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		rest = append(rest, a)
+// robotScopes is the API's form of PATTERN:ACTIONS scopes (checked).
+func robotScopes(scopes []string) []map[string]any {
+	list := []map[string]any{}
+	for _, s := range scopes {
+		pattern, actions, _ := strings.Cut(s, ":")
+		list = append(list, map[string]any{"repositories": pattern, "actions": strings.Split(actions, ",")})
 	}
-	return append(flags, rest...)
+	return list
+}
+
+func newRobotListCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:               "list",
+		Short:             "List the robot accounts (never their secrets)",
+		Args:              positional(),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: robotRun(f, func(cmd *cobra.Command, args []string, c *apiClient) error {
+			out, err := c.call(cmd.Context(), http.MethodGet, "/api/v1/robots", nil)
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				_, err := cmd.OutOrStdout().Write(out)
+				return err
+			}
+			return printRobots(cmd.OutOrStdout(), out)
+		}),
+	}
+}
+
+// printRobots prints the API's robot list as a table.
+func printRobots(w io.Writer, answer []byte) error {
+	var l struct {
+		Robots []struct {
+			Username  string    `json:"username"`
+			ExpiresAt time.Time `json:"expires_at"`
+			CreatedBy string    `json:"created_by"`
+			Scopes    []struct {
+				Repositories string
+				Actions      []string
+			} `json:"scopes"`
+		} `json:"robots"`
+	}
+	if err := json.Unmarshal(answer, &l); err != nil {
+		return fmt.Errorf("decoding the answer: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tEXPIRES\tCREATED BY\tSCOPES")
+	for _, r := range l.Robots {
+		var sc []string
+		for _, s := range r.Scopes {
+			sc = append(sc, s.Repositories+":"+strings.Join(s.Actions, ","))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Username, r.ExpiresAt.Format(time.RFC3339), r.CreatedBy, strings.Join(sc, " "))
+	}
+	return tw.Flush()
+}
+
+func newRobotRevokeCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:               "revoke NAME",
+		Short:             "Revoke robot$NAME (the robot$ prefix is optional)",
+		Args:              positional("NAME"),
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: robotRun(f, func(cmd *cobra.Command, args []string, c *apiClient) error {
+			name := strings.TrimPrefix(args[0], "robot$")
+			if _, err := c.call(cmd.Context(), http.MethodDelete, "/api/v1/robots/"+url.PathEscape(name), nil); err != nil {
+				return err
+			}
+			if f.asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"username": "robot$" + name, "revoked": true})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked robot$%s\n", name)
+			return nil
+		}),
+	}
 }
