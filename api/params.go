@@ -176,6 +176,25 @@ func (p params) limit() (int, *paramError) {
 	return n, nil
 }
 
+// page reads parameters limit and cursor.
+func (p params) page() (int, string, *paramError) {
+	limit, perr := p.limit()
+	if perr != nil {
+		return 0, "", perr
+	}
+	cursor, perr := p.cursor()
+	return limit, cursor, perr
+}
+
+// orNil is e with err's text as its reason, or nil when err is nil.
+func (e *paramError) orNil(err error) *paramError {
+	if err == nil {
+		return nil
+	}
+	e.reason = err.Error()
+	return e
+}
+
 // cursor reads parameter cursor: opaque, but bounded and URL-safe base64
 // like every cursor the stores make. The store checks the rest.
 func (p params) cursor() (string, *paramError) {

@@ -47,15 +47,9 @@ func parsePendingQuery(v url.Values) (metadata.PendingQuery, *paramError) {
 	if q.OlderThan, perr = p.time("before"); perr != nil {
 		return q, perr
 	}
-	if q.Limit, perr = p.limit(); perr != nil {
+	if q.Limit, q.Cursor, perr = p.page(); perr != nil {
 		return q, perr
 	}
-	if q.Cursor, perr = p.cursor(); perr != nil {
-		return q, perr
-	}
-	q, err := q.Normalize()
-	if err != nil {
-		return q, badQuery("query", v.Encode(), err.Error())
-	}
-	return q, nil
+	q, err := q.Normalize() // cannot fail once the parameters passed
+	return q, badQuery("query", v.Encode(), "").orNil(err)
 }

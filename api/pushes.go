@@ -99,17 +99,11 @@ func parseQuery(v url.Values) (metadata.Query, *paramError) {
 	if q.Since, perr = p.time("since"); perr != nil {
 		return q, perr
 	}
-	if q.Limit, perr = p.limit(); perr != nil {
+	if q.Limit, q.Cursor, perr = p.page(); perr != nil {
 		return q, perr
 	}
-	if q.Cursor, perr = p.cursor(); perr != nil {
-		return q, perr
-	}
-	q, err := q.Normalize()
-	if err != nil {
-		return q, badQuery("query", v.Encode(), err.Error())
-	}
-	return q, nil
+	q, err := q.Normalize() // cannot fail once the parameters passed
+	return q, badQuery("query", v.Encode(), "").orNil(err)
 }
 
 // storeError answers a store failure: the client's mistake as 400, a

@@ -40,7 +40,7 @@ cleanup() {
 	if [[ "${KEEP_TMP:-}" == 1 ]]; then
 		echo "temporary files kept in $run_tmp ($(du -sh "$run_tmp" 2>/dev/null | cut -f1))"
 	else
-		rm -rf "$run_tmp"
+		rm -rf "$run_tmp" || echo "could not remove all of $run_tmp" >&2
 	fi
 	[[ -z "$current" ]] || timings+=("$(printf '%-12s %6ss  FAILED' "$current" $((SECONDS - phase_start)))")
 	echo "== phases"
