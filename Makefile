@@ -1,5 +1,9 @@
-# imagegate — build, run and test. Every Go command here gets GOEXPERIMENT=jsonv2,
-# which Trivy (the scanner) needs on Go 1.26.
+# imagegate — build, run and test. Every Go command here, in scripts/test.sh and in
+# the Dockerfile gets the same two flags (README "Go flags"): GOEXPERIMENT=jsonv2,
+# which Trivy (the scanner) needs on Go 1.26, and CGO_ENABLED=0, for a static binary.
+# Run `go` by hand with the same ones — `eval "$$(make -s env)"` — or it rebuilds
+# everything (a different CGO_ENABLED is a different build cache key).
+# Only scripts/race.sh differs: -race needs CGO_ENABLED=1.
 export GOEXPERIMENT := jsonv2
 export CGO_ENABLED := 0
 
@@ -8,7 +12,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 
-.PHONY: build run test unit vet fmt clean
+.PHONY: build run test unit vet fmt clean env
 
 ## build: the static binary bin/imagegate
 build:
@@ -28,6 +32,10 @@ unit:
 
 vet:
 	go vet ./...
+
+## env: the Go flags of every build and test, for `eval "$(make -s env)"`
+env:
+	@echo "export GOEXPERIMENT=$(GOEXPERIMENT) CGO_ENABLED=$(CGO_ENABLED)"
 
 fmt:
 	gofmt -l -w .

@@ -18,28 +18,6 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/"
 
-// Guard authorizes API requests. Each method answers the request itself
-// (401 with a challenge) and returns false when it is refused.
-type Guard interface {
-	// AllowPull: the caller may pull repo.
-	AllowPull(w http.ResponseWriter, r *http.Request, repo string) bool
-	// AllowPush: the caller may push to repo.
-	AllowPush(w http.ResponseWriter, r *http.Request, repo string) bool
-	// AllowAdmin: the caller is an administrator.
-	AllowAdmin(w http.ResponseWriter, r *http.Request) bool
-	// IsAdmin reports, answering nothing, whether the caller is an
-	// administrator.
-	IsAdmin(r *http.Request) bool
-}
-
-// open is the Guard of a registry without authentication.
-type open struct{}
-
-func (open) AllowPull(http.ResponseWriter, *http.Request, string) bool { return true }
-func (open) AllowPush(http.ResponseWriter, *http.Request, string) bool { return true }
-func (open) AllowAdmin(http.ResponseWriter, *http.Request) bool        { return true }
-func (open) IsAdmin(*http.Request) bool                                { return true }
-
 // Rescanner scans a stored manifest again with the current vulnerability
 // DB and returns the report's summary.
 type Rescanner interface {
@@ -51,7 +29,7 @@ type API struct {
 	store      metadata.Store
 	rescans    Rescanner
 	robotStore *auth.Robots
-	guard      Guard
+	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
 }
@@ -60,31 +38,43 @@ type API struct {
 type Options struct {
 	// Rescans serves rescans; nil answers them with 503.
 	Rescans Rescanner
-	// Guard authorizes requests; nil leaves the API open.
-	Guard Guard
+	// Auth establishes each request's caller; nil leaves the API open
+	// (a registry without authentication).
+	Auth Authenticator
 	// Robots manages robot accounts; nil when auth is off.
 	Robots *auth.Robots
 }
 
 // New returns the API over store.
 func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
-	guard := opts.Guard
-	if guard == nil {
-		guard = open{}
+	authn := opts.Auth
+	if authn == nil {
+		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, robotStore: opts.Robots, guard: guard, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
+	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)
 	a.mux.HandleFunc("/api/v1/robots/", a.robots)
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
-	})
+	a.mux.HandleFunc("/", notFound)
 	return a
 }
 
-// ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: it establishes the caller once, then
+// routes. Each endpoint authorizes what it does (allow, allowAdmin).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.auth.Authenticate(w, r)
+	if !ok {
+		return
+	}
+	a.mux.ServeHTTP(w, withCaller(r, c))
+}
+
+// notFound answers a path or method that is no API endpoint.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path, "method": r.Method}))
+}
 
 // writeJSON answers v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -37,38 +37,48 @@ type tagEvent struct {
 	RecordID string          `json:"record_id"`
 }
 
-// repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}:
-// repository names contain slashes, so the mux cannot.
+// repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}[/sub]:
+// repository names contain slashes, so the mux cannot. A malformed name
+// is NAME_INVALID, a malformed digest DIGEST_INVALID, both before any
+// authorization; these endpoints take no query parameters.
 func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/api/v1/repositories/")
 	i := strings.LastIndex(rest, "/manifests/")
 	if i < 0 {
-		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/scan]").
+			WithDetail(map[string]string{"path": r.URL.Path}))
 		return
 	}
 	name, ref := rest[:i], rest[i+len("/manifests/"):]
 	ref, sub, _ := strings.Cut(ref, "/")
-	if _, err := reference.WithName(name); err != nil {
-		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("repository name: "+err.Error()))
+	if _, perr := checkRepository("name", name); perr != nil {
+		perr.serve(w)
 		return
 	}
-	d, err := digest.Parse(ref)
-	if err != nil {
-		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail("digest: "+err.Error()))
+	d, perr := checkDigest("digest", ref)
+	if perr != nil {
+		perr.serve(w)
 		return
 	}
-	if !a.guard.AllowPull(w, r, name) {
+	if _, perr := readParams(r.URL.Query()); perr != nil {
+		perr.serve(w)
 		return
 	}
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
-		a.manifest(w, r, name, d)
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.manifest(w, r, name, d)
+		}
 	case sub == "vulnerabilities" && r.Method == http.MethodGet:
-		a.vulnerabilities(w, r, name, d)
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.vulnerabilities(w, r, name, d)
+		}
 	case sub == "scan" && r.Method == http.MethodPost:
-		a.rescan(w, r, name, d)
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.rescan(w, r, name, d)
+		}
 	default:
-		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path, "method": r.Method}))
+		notFound(w, r)
 	}
 }
 
@@ -103,7 +113,7 @@ func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d di
 			}
 		}
 	}
-	info.Latest = a.visible(r, []*metadata.Record{info.Latest})[0]
+	info.Latest = visible(r, []*metadata.Record{info.Latest})[0]
 	slices.SortStableFunc(info.TagHistory, func(x, y tagEvent) int { return y.At.Compare(x.At) })
 	writeJSON(w, http.StatusOK, info)
 }

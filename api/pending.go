@@ -1,11 +1,10 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
-	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -15,9 +14,9 @@ import (
 // store's index of pending records. Like listPushes, a repository's are
 // readable by whoever may pull it, all of them only by admins.
 func (a *API) listPending(w http.ResponseWriter, r *http.Request) {
-	q, err := parsePendingQuery(r.URL.Query())
-	if err != nil {
-		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(err.Error()))
+	q, perr := parsePendingQuery(r.URL.Query())
+	if perr != nil {
+		perr.serve(w)
 		return
 	}
 	if !a.allowRecords(w, r, q.Repository) {
@@ -33,19 +32,24 @@ func (a *API) listPending(w http.ResponseWriter, r *http.Request) {
 
 // parsePendingQuery reads the query parameters of listPending: user,
 // digest and since, which pick or narrow List's indexes, are refused.
-func parsePendingQuery(v url.Values) (metadata.PendingQuery, error) {
-	q := metadata.PendingQuery{Repository: v.Get("repository"), Cursor: v.Get("cursor")}
-	for _, p := range []string{"user", "digest", "since"} {
-		if v.Has(p) {
-			return q, errors.New(p + ": not supported with status=pending (only repository, before, limit, cursor)")
+func parsePendingQuery(v url.Values) (metadata.PendingQuery, *paramError) {
+	p, perr := readParams(v, "status", "repository", "before", "limit", "cursor")
+	if perr != nil {
+		if slices.Contains([]string{"user", "digest", "since"}, perr.param) {
+			perr.reason = "not supported with status=pending (only repository, before, limit, cursor)"
 		}
+		return metadata.PendingQuery{}, perr
 	}
-	var err error
-	if q.OlderThan, err = parseTime(v, "before"); err != nil {
-		return q, err
+	var q metadata.PendingQuery
+	if q.Repository, perr = p.repository("repository"); perr != nil {
+		return q, perr
 	}
-	if q.Limit, err = parseLimit(v); err != nil {
-		return q, err
+	if q.OlderThan, perr = p.time("before"); perr != nil {
+		return q, perr
 	}
-	return q.Normalize()
+	if q.Limit, q.Cursor, perr = p.page(); perr != nil {
+		return q, perr
+	}
+	q, err := q.Normalize() // cannot fail once the parameters passed
+	return q, badQuery("query", v.Encode(), "").orNil(err)
 }

@@ -14,35 +14,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+
+	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/bolt"
 )
 
-// testGuard authorizes by header: "X-Test-Admin: 1" is an admin, and
-// "X-Test-Pull: repo" may pull repo. Refusals answer 403.
-type testGuard struct{}
+// testAuth authenticates by header: "X-Test-Admin: 1" is an admin, and
+// "X-Test-Pull: repo" may pull repo. Every caller is complete, so
+// refusals answer 403.
+type testAuth struct{}
 
-func (testGuard) AllowPull(w http.ResponseWriter, r *http.Request, repo string) bool {
-	if r.Header.Get("X-Test-Admin") == "1" || r.Header.Get("X-Test-Pull") == repo {
-		return true
-	}
-	w.WriteHeader(http.StatusForbidden)
-	return false
+func (testAuth) Authenticate(_ http.ResponseWriter, r *http.Request) (Caller, bool) {
+	return testCaller{admin: r.Header.Get("X-Test-Admin") == "1", pull: r.Header.Get("X-Test-Pull")}, true
 }
 
-func (g testGuard) AllowPush(w http.ResponseWriter, r *http.Request, repo string) bool {
-	return g.AllowPull(w, r, repo)
+func (testAuth) Challenge(w http.ResponseWriter, _ *http.Request, _ string, e errcode.Error) {
+	errcodes.Serve(w, e)
 }
 
-func (g testGuard) AllowAdmin(w http.ResponseWriter, r *http.Request) bool {
-	if g.IsAdmin(r) {
-		return true
-	}
-	w.WriteHeader(http.StatusForbidden)
-	return false
+type testCaller struct {
+	admin bool
+	pull  string
 }
 
-func (testGuard) IsAdmin(r *http.Request) bool { return r.Header.Get("X-Test-Admin") == "1" }
+func (c testCaller) Subject() string { return "tester" }
+func (c testCaller) May(repo, action string) bool {
+	return c.admin || (c.pull == repo && action == "pull")
+}
+func (c testCaller) Admin() bool    { return c.admin }
+func (c testCaller) Complete() bool { return true }
 
 // pendingFixture is an API over a bolt store holding, received one
 // minute apart from base: pending records of team/a (0, 2, 4) and team/b
@@ -81,7 +83,7 @@ func newPendingFixture(t *testing.T) *pendingFixture {
 	if err := s.Finish(ctx, f.ids[5], metadata.Finish{Status: metadata.StatusFailed, Reason: "x", CommittedAt: f.base}); err != nil {
 		t.Fatal(err)
 	}
-	a := New(s, Options{Guard: testGuard{}}, slog.New(slog.DiscardHandler))
+	a := New(s, Options{Auth: testAuth{}}, slog.New(slog.DiscardHandler))
 	f.server = httptest.NewServer(a)
 	t.Cleanup(f.server.Close)
 	return f

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"time"
 
-	"github.com/opencontainers/go-digest"
-
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -23,20 +20,22 @@ type pushesPage struct {
 // listPushes answers GET /api/v1/pushes?repository=&user=&digest=&since=&limit=&cursor=
 // with records newest first, one page at a time; a Link header names the
 // next page. With status=pending it lists pending records instead
-// (listPending); any other status is a QUERY_INVALID.
+// (listPending); any other status is a QUERY_INVALID. Every parameter is
+// checked before anything is read (params.go).
 func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
-	switch status := r.URL.Query().Get("status"); status {
-	case "":
-	case string(metadata.StatusPending):
+	v := r.URL.Query()
+	switch status := v.Get("status"); {
+	case !v.Has("status"):
+	case status == string(metadata.StatusPending) && len(v["status"]) == 1:
 		a.listPending(w, r)
 		return
 	default:
-		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(`status: only "pending" can be listed, got `+strconv.Quote(status)))
+		badQuery("status", status, `only "pending" can be listed (omit status for every record)`).serve(w)
 		return
 	}
-	q, err := parseQuery(r.URL.Query())
-	if err != nil {
-		errcodes.Serve(w, errcodes.QueryInvalid.WithDetail(err.Error()))
+	q, perr := parseQuery(v)
+	if perr != nil {
+		perr.serve(w)
 		return
 	}
 	// Records by user span repositories, even with a repository given.
@@ -60,16 +59,16 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 // admins. Refused, it has answered the request and returns false.
 func (a *API) allowRecords(w http.ResponseWriter, r *http.Request, repo string) bool {
 	if repo != "" {
-		return a.guard.AllowPull(w, r, repo)
+		return a.allow(w, r, repo, auth.ActionPull)
 	}
-	return a.guard.AllowAdmin(w, r)
+	return a.allowAdmin(w, r, "reading records across repositories (without repository, or with user)")
 }
 
 // writePage answers page as a pushesPage, records as the caller may see
 // them, with a Link header to the next page (r's query, its cursor
 // replaced) unless it is the last.
 func (a *API) writePage(w http.ResponseWriter, r *http.Request, page metadata.Page) {
-	out := pushesPage{Records: a.visible(r, page.Records), NextCursor: page.Next}
+	out := pushesPage{Records: visible(r, page.Records), NextCursor: page.Next}
 	if page.Next != "" {
 		next := r.URL.Query()
 		next.Set("cursor", page.Next)
@@ -79,56 +78,32 @@ func (a *API) writePage(w http.ResponseWriter, r *http.Request, page metadata.Pa
 }
 
 // parseQuery reads the query parameters of listPushes.
-func parseQuery(v url.Values) (metadata.Query, error) {
-	q := metadata.Query{
-		Repository: v.Get("repository"),
-		User:       v.Get("user"),
-		Cursor:     v.Get("cursor"),
-	}
-	if d := v.Get("digest"); d != "" {
-		parsed, err := digest.Parse(d)
-		if err != nil {
-			return q, errors.New("digest: " + err.Error())
+func parseQuery(v url.Values) (metadata.Query, *paramError) {
+	p, perr := readParams(v, "repository", "user", "digest", "since", "limit", "cursor")
+	if perr != nil {
+		if perr.param == "before" {
+			perr.reason = "only with status=pending"
 		}
-		q.Digest = parsed
+		return metadata.Query{}, perr
 	}
-	if v.Has("before") {
-		return q, errors.New("before: only with status=pending")
+	var q metadata.Query
+	if q.Repository, perr = p.repository("repository"); perr != nil {
+		return q, perr
 	}
-	var err error
-	if q.Since, err = parseTime(v, "since"); err != nil {
-		return q, err
+	if q.User, perr = p.user(); perr != nil {
+		return q, perr
 	}
-	if q.Limit, err = parseLimit(v); err != nil {
-		return q, err
+	if q.Digest, perr = p.digest("digest"); perr != nil {
+		return q, perr
 	}
-	return q.Normalize()
-}
-
-// parseTime reads the RFC 3339 time of parameter name; zero when absent.
-func parseTime(v url.Values, name string) (time.Time, error) {
-	s := v.Get(name)
-	if s == "" {
-		return time.Time{}, nil
+	if q.Since, perr = p.time("since"); perr != nil {
+		return q, perr
 	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, errors.New(name + `: must be an RFC 3339 time such as 2026-11-27T00:00:00Z`)
+	if q.Limit, q.Cursor, perr = p.page(); perr != nil {
+		return q, perr
 	}
-	return t, nil
-}
-
-// parseLimit reads parameter limit, 1 to metadata.MaxLimit; 0 when absent.
-func parseLimit(v url.Values) (int, error) {
-	l := v.Get("limit")
-	if l == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(l)
-	if err != nil || n < 1 || n > metadata.MaxLimit {
-		return 0, errors.New("limit: must be a number from 1 to 1000")
-	}
-	return n, nil
+	q, err := q.Normalize() // cannot fail once the parameters passed
+	return q, badQuery("query", v.Encode(), "").orNil(err)
 }
 
 // storeError answers a store failure: the client's mistake as 400, a

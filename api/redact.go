@@ -10,11 +10,11 @@ import (
 // administrator; for anyone else (who may pull the repository) without
 // the pusher's client IP address, which is personal data of another user.
 // The records themselves are not changed: they may be the store's.
-func (a *API) visible(r *http.Request, records []*metadata.Record) []*metadata.Record {
+func visible(r *http.Request, records []*metadata.Record) []*metadata.Record {
 	if records == nil {
 		return []*metadata.Record{}
 	}
-	if a.guard.IsAdmin(r) {
+	if callerOf(r).Admin() {
 		return records
 	}
 	out := make([]*metadata.Record, len(records))

@@ -49,10 +49,20 @@ func (a *API) robots(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcode.ErrorCodeUnsupported.WithMessage("robot accounts need auth.enabled"))
 		return
 	}
-	if !a.guard.AllowAdmin(w, r) {
+	if !a.allowAdmin(w, r, "managing robot accounts") {
+		return
+	}
+	if _, perr := readParams(r.URL.Query()); perr != nil {
+		perr.serve(w)
 		return
 	}
 	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v1/robots"), "/")
+	if name != "" {
+		if auth.CheckRobotName(name) != nil {
+			badName("name", name).serve(w)
+			return
+		}
+	}
 	switch {
 	case name == "" && r.Method == http.MethodGet:
 		list, err := a.robotStore.List(r.Context())
@@ -79,7 +89,7 @@ func (a *API) robots(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
-		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path, "method": r.Method}))
+		notFound(w, r)
 	}
 }
 
@@ -91,7 +101,8 @@ func (a *API) createRobot(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl, err := time.ParseDuration(req.ExpiresIn)
 	if err != nil {
-		errcodes.Serve(w, errcodes.QueryInvalid.WithMessage("expires_in must be a duration such as 720h"))
+		errcodes.Serve(w, errcodes.QueryInvalid.WithMessage("expires_in must be a duration such as 720h").
+			WithDetail(map[string]string{"parameter": "expires_in", "value": req.ExpiresIn}))
 		return
 	}
 	scopes := make([]auth.Scope, len(req.Scopes))
@@ -102,8 +113,10 @@ func (a *API) createRobot(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, auth.ErrRobotExists):
 		errcodes.Serve(w, errcodes.QueryInvalid.WithMessage("a robot of that name exists").WithDetail(req.Name))
+	case errors.Is(err, auth.ErrRobotInvalid) && auth.CheckRobotName(req.Name) != nil:
+		badName("name", req.Name).serve(w)
 	case errors.Is(err, auth.ErrRobotInvalid):
-		errcodes.Serve(w, errcodes.QueryInvalid.WithMessage("invalid robot").WithDetail(err.Error()))
+		errcodes.Serve(w, errcodes.QueryInvalid.WithMessage("invalid robot: "+strings.TrimPrefix(err.Error(), "auth: invalid robot: ")))
 	case err != nil:
 		a.storeError(w, r, err)
 	default:

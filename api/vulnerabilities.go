@@ -7,6 +7,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -42,7 +43,7 @@ func (a *API) vulnerabilities(w http.ResponseWriter, r *http.Request, repo strin
 // scan costs minutes of a scanner worker, so it needs push on the
 // repository (admins have it everywhere), not just pull.
 func (a *API) rescan(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) {
-	if !a.guard.AllowPush(w, r, repo) {
+	if !a.allow(w, r, repo, auth.ActionPush) {
 		return
 	}
 	if a.rescans == nil {

@@ -48,14 +48,16 @@ func leaves(v reflect.Value, prefix string) []leaf {
 	return out
 }
 
-// overlayEnv sets every key named by an IMAGEGATE_* variable in environ. A
-// variable that names no key is an error, so that a typo cannot silently
-// leave a default in force.
-func (c *Config) overlayEnv(environ []string) error {
+// overlayEnv sets every key named by an IMAGEGATE_* variable in environ
+// and returns one problem per variable that names no key (a typo must not
+// silently leave a default in force) or holds a value that does not parse.
+// The other variables apply.
+func (c *Config) overlayEnv(environ []string) []error {
 	byName := map[string]leaf{}
 	for _, l := range leaves(reflect.ValueOf(c).Elem(), "") {
 		byName[EnvName(l.path)] = l
 	}
+	var problems []error
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, EnvPrefix) || ClientEnv[name] {
@@ -63,24 +65,46 @@ func (c *Config) overlayEnv(environ []string) error {
 		}
 		l, ok := byName[name]
 		if !ok {
-			return fmt.Errorf("config: %w %s: it names no configuration key", errUnknownEnv, name)
+			problems = append(problems, fmt.Errorf("%w %s: it names no configuration key", errUnknownEnv, name))
+			continue
 		}
 		if err := setFromString(l.value, value); err != nil {
-			return fmt.Errorf("config: %s (key %s): %w", name, l.path, err)
+			problems = append(problems, fmt.Errorf("%s (key %s): %w", name, l.path, err))
 		}
 	}
-	return nil
+	return problems
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
+
+// parseDuration reads a duration key's value, from the file or the
+// environment alike, with a message that says what is expected: a bare
+// number ("30") is refused for want of a unit rather than read as
+// nanoseconds.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err == nil:
+		return d, nil
+	case isNumber(s):
+		return 0, fmt.Errorf("invalid duration %q: a number needs a unit (examples: %ss, 5m, 24h)", s, strings.TrimSpace(s))
+	}
+	return 0, fmt.Errorf("invalid duration %q (examples: 30s, 5m, 24h)", s)
+}
+
+// isNumber reports whether s is a plain decimal number.
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil
+}
 
 // setFromString parses s according to v's type and stores it in v.
 func setFromString(v reflect.Value, s string) error {
 	switch {
 	case v.Type() == durationType:
-		d, err := time.ParseDuration(s)
+		d, err := parseDuration(s)
 		if err != nil {
-			return fmt.Errorf("invalid duration %q (examples: 30s, 5m, 24h)", s)
+			return err
 		}
 		v.SetInt(int64(d))
 	case v.Kind() == reflect.String:

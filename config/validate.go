@@ -28,6 +28,21 @@ var FailModes = []string{"closed", "open"}
 // Validate reports every invalid value at once; each message names the key
 // and what it accepts.
 func (c *Config) Validate() error {
+	if errs := c.problems(); len(errs) > 0 {
+		return invalid(errs)
+	}
+	return nil
+}
+
+// invalid is the error of a configuration with problems: one line each,
+// sorted, after "config: invalid: ". errors.Is and errors.As see each.
+func invalid(problems []error) error {
+	slices.SortFunc(problems, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return fmt.Errorf("config: invalid: %w", errors.Join(problems...))
+}
+
+// problems lists every invalid value, each naming its key.
+func (c *Config) problems() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -190,11 +205,11 @@ func (c *Config) Validate() error {
 		if !slices.Contains([]string{"enforce", "audit", "off"}, p.Mode) {
 			bad(key+".mode", "must be enforce, audit or off, got %q", p.Mode)
 		}
-		if !slices.Contains([]string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}, p.Severity) {
+		if !(p.Mode == "off" && p.Severity == "") && !slices.Contains([]string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}, p.Severity) {
 			bad(key+".severity", "must be UNKNOWN, LOW, MEDIUM, HIGH or CRITICAL, got %q", p.Severity)
 		}
 		if !slices.Contains([]string{"reject", "accept"}, p.OnError) {
-			bad(key+".onerror", "must be reject or accept, got %q", p.OnError)
+			bad(key+".onerror", "must be reject or accept (or left out: reject under enforce, accept under audit), got %q", p.OnError)
 		}
 		for j, e := range p.Allowlist {
 			ekey := fmt.Sprintf("%s.allowlist[%d]", key, j)
@@ -267,11 +282,7 @@ func (c *Config) Validate() error {
 	c.Security.validate(bad)
 	c.validateReplicas(bad)
 
-	if len(errs) == 0 {
-		return nil
-	}
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	return fmt.Errorf("config: invalid: %w", errors.Join(errs...))
+	return errs
 }
 
 func checkAddr(addr string) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/internal/errcodes"
 )
 
@@ -31,14 +32,14 @@ func explainBadRoute(next http.Handler) http.Handler {
 	})
 }
 
-// rejectUncleanPaths wraps next so that a /v2/ path with "." or ".."
+// rejectUncleanPaths wraps next so that a /v2/ or /api/v1/ path with "." or ".."
 // segments or empty segments is refused as an invalid repository name,
 // rather than redirected to its cleaned form (net/http's default), which
 // could address another repository than the one the client named.
 func rejectUncleanPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if strings.HasPrefix(p, "/v2/") && (strings.Contains(p, "//") || strings.Contains(p, "/./") ||
+		if (strings.HasPrefix(p, "/v2/") || strings.HasPrefix(p, api.Prefix)) && (strings.Contains(p, "//") || strings.Contains(p, "/./") ||
 			strings.Contains(p, "/../") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
 			errcodes.Serve(w, errcode.ErrorCodeNameInvalid.WithDetail(map[string]string{
 				"path": p, "reason": "empty, . or .. path segments are not allowed"}))

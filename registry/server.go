@@ -312,7 +312,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans}
 	if s.auth != nil {
-		opts.Guard, opts.Robots = s.auth, s.robots
+		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
 	}
 	registerUploads(mux, s.uploads, s.gate.uploads)

@@ -7,7 +7,11 @@
 #   scripts/dynamodb-local.sh stop DIR
 #
 # Contract:
-#   install  Installs DynamoDB Local when it is not cached yet: `npm pack`s
+#   install  Installs what it needs that is missing, from Debian, as root
+#            (scripts/lib/apt.sh; elsewhere it exits naming the package):
+#            java (default-jre-headless; 17+ is checked), curl, and — only
+#            while DynamoDB Local is not cached — npm. Then installs
+#            DynamoDB Local when it is not cached yet: `npm pack`s
 #            amplify-dynamodb-simulator@2.9.30 (which ships DynamoDBLocal.jar
 #            and its native libraries) and unpacks it into
 #            ${IMAGEGATE_TOOLS_CACHE:-$HOME/.cache/imagegate/tools}/dynamodb-local-2.9.30.
@@ -59,6 +63,8 @@ log() { echo "dynamodb-local.sh: $*" >&2; }
 
 # shellcheck source=lib/process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/process.sh"
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 # answers: any HTTP status means the server is up (an unsigned GET gets 400).
 answers() { http_answers "${endpoint}/"; }
@@ -69,13 +75,24 @@ jar() {
 	cat "${install_dir}/.complete"
 }
 
+# java_major prints the major version of the java on PATH (17 for "17.0.9").
+java_major() {
+	java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p' | head -n 1
+}
+
 ensure_installed() {
-	command -v java >/dev/null 2>&1 || { log "java is missing (DynamoDB Local needs Java 17+)"; exit 1; }
-	command -v curl >/dev/null 2>&1 || { log "curl is missing"; exit 1; }
+	need_command java default-jre-headless "DynamoDB Local needs Java 17+"
+	local major
+	major="$(java_major)"
+	if [[ -z "${major}" || "${major}" -lt 17 ]]; then
+		log "java on PATH is version ${major:-unknown}; DynamoDB Local needs 17+ (Debian 12: default-jre-headless)"
+		exit 1
+	fi
+	need_command curl curl "the readiness probe"
 	if jar >/dev/null && [[ -f "$(jar)" ]]; then
 		return
 	fi
-	command -v npm >/dev/null 2>&1 || { log "npm is missing (needed once to fetch ${package})"; exit 1; }
+	need_command npm npm "needed once to fetch ${package}"
 	log "installing DynamoDB Local from npm package ${package} into ${install_dir}"
 	mkdir -p "${cache_dir}"
 	local scratch
