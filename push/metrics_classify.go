@@ -17,8 +17,10 @@ func doorOf(source metadata.Source) string {
 	return DoorRegistry
 }
 
-// verdictOf maps a record's scan verdict ("enforce:pass", "audit:block",
-// "scan-failed-rejected", …) to a Verdict* value.
+// verdictOf maps a record's scan verdict ("enforce:pass", "enforce:block",
+// "audit:would-refuse", "scan-failed-rejected", …) to a Verdict* value. An
+// audit policy's would-refuse is VerdictBlock: the label counts what the
+// policy's threshold caught, the mode label tells whether it was refused.
 func verdictOf(rec *metadata.Record) string {
 	if rec == nil || rec.Scan == nil || rec.Scan.Verdict == "" {
 		return VerdictNotScanned
@@ -31,7 +33,7 @@ func verdictOf(rec *metadata.Record) string {
 		return VerdictInProgress
 	case strings.HasSuffix(v, "unscannable"):
 		return VerdictUnscannable
-	case strings.Contains(v, "block"):
+	case strings.HasSuffix(v, ":block"), strings.HasSuffix(v, ":would-refuse"):
 		return VerdictBlock
 	case strings.HasSuffix(v, "pass"):
 		return VerdictPass

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
 
@@ -110,6 +111,9 @@ func lintMetrics(t *testing.T, scrape string) {
 	t.Helper()
 	bin := os.Getenv("PROMTOOL_BIN")
 	if bin == "" {
+		if os.Getenv(liveserver.RequireAllEnv) == "1" {
+			t.Fatal("PROMTOOL_BIN is not set (scripts/prometheus.sh install prints it)")
+		}
 		t.Log("PROMTOOL_BIN is not set: promtool check metrics skipped")
 		return
 	}

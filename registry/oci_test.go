@@ -347,15 +347,16 @@ func TestOCIUnderAuth(t *testing.T) {
 	if status, _, _ := do(t, http.MethodGet, s.base+"/v2/team/app/blobs/"+secret512.String(), aliceTok, nil); status != http.StatusNotFound {
 		t.Errorf("alice: GET of the unmounted sha512 blob in team/app answered %d, want 404", status)
 	}
-	if status, _, _ := do(t, http.MethodGet, s.base+"/v2/other/secret/blobs/"+secret512.String(), aliceTok, nil); status != http.StatusUnauthorized {
-		t.Errorf("alice: GET of the sha512 blob in other/secret answered %d, want 401", status)
+	if status, _, body := do(t, http.MethodGet, s.base+"/v2/other/secret/blobs/"+secret512.String(), aliceTok, nil); status != http.StatusForbidden ||
+		!strings.Contains(string(body), `"DENIED"`) || !strings.Contains(string(body), "other/secret") {
+		t.Errorf("alice: GET of the sha512 blob in other/secret answered %d %s, want 403 DENIED naming other/secret", status, body)
 	}
 	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
 	bobTok := token(t, s, "bob", "repository:team/app:pull,push")
 	status, _, body = do(t, http.MethodPut, s.base+"/v2/team/app/manifests/"+digest.SHA512.FromBytes(manifest).String()+"?tag=bob",
 		http.Header{"Authorization": {"Bearer " + bobTok}, "Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}, bytes.NewReader(manifest))
-	if status != http.StatusUnauthorized {
-		t.Errorf("bob (reader): manifest PUT by sha512 answered %d, want 401: %s", status, body)
+	if status != http.StatusForbidden || !strings.Contains(string(body), "bob may pull but not push to team/app") {
+		t.Errorf("bob (reader): manifest PUT by sha512 answered %d, want 403 naming bob and push: %s", status, body)
 	}
 }
 

@@ -82,6 +82,13 @@ while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install
 bash scripts/seaweedfs.sh install
 bash scripts/haproxy.sh install >/dev/null
+export "$(bash scripts/prometheus.sh install | tail -n 1)"
+# The completion test sources bash-completion's library, as a shell does.
+if [[ ! -f /usr/share/bash-completion/bash_completion ]]; then
+	# shellcheck source=scripts/lib/apt.sh
+	source scripts/lib/apt.sh
+	apt_install_package bash-completion "bash-completion is missing (the completion test sources its library)"
+fi
 end
 
 begin servers

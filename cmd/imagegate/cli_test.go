@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
 
 // commandPaths lists every command of the tree but the hidden ones, as
@@ -197,7 +199,7 @@ func TestCompletion(t *testing.T) {
 func TestBashCompletionScript(t *testing.T) {
 	const lib = "/usr/share/bash-completion/bash_completion"
 	if _, err := os.Stat(lib); err != nil {
-		t.Skipf("the bash-completion package is not installed (%s): %v", lib, err)
+		liveserver.Unavailable(t, "the bash-completion package is not installed (%s): %v", lib, err)
 	}
 	script, _, _ := cli(t, "", nil, "completion", "bash")
 	path := filepath.Join(t.TempDir(), "imagegate.bash")
