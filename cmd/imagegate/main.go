@@ -18,12 +18,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+
+	"github.com/imagegate/imagegate/scan/trivy"
 )
 
 func main() {
 	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Environ())
+	// Every Scanner is closed once run returns (serve and scanner drain
+	// before returning); Trivy's per-process scratch directory goes too.
+	if cerr := trivy.RemoveProcessTemp(); cerr != nil {
+		fmt.Fprintln(os.Stderr, "imagegate:", cerr)
+	}
 	os.Exit(report(err, os.Stderr))
 }
 
