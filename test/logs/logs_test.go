@@ -351,9 +351,12 @@ func TestPushLogs(t *testing.T) {
 	checkDurations(t, lines)
 }
 
-// TestRefusalsLoggedOnce: a push the token does not allow (bob) and a push
-// the gate refuses (its scan cannot run under onerror: reject) are each
-// logged by one refusal line besides the access line, in the request.
+// TestRefusalsLoggedOnce: a push the policy does not allow (bob, a reader:
+// 403 DENIED) and a push the gate refuses (its scan cannot run under
+// onerror: reject: 429, which crane retries) are each logged by one
+// refusal line besides the access line, in the request: "push rejected"
+// for the first attempt, "push refused again" for crane's retries, which
+// add no record.
 func TestRefusalsLoggedOnce(t *testing.T) {
 	srv := startServer(t)
 	proxy := newRecordingProxy(t, srv.URL)
@@ -377,22 +380,24 @@ func TestRefusalsLoggedOnce(t *testing.T) {
 	all := append(append([]exchange(nil), denied...), refused...)
 	lines := settledLog(t, srv.LogPath, all)
 	grouped := checkAccessLines(t, all, lines)
-	checkRefusals(t, "bob's push", denied, grouped, func(ex exchange) bool { return ex.status == http.StatusUnauthorized && ex.method == http.MethodPost },
-		"access denied", "auth")
+	checkRefusals(t, "bob's push", denied, grouped, func(ex exchange) bool { return ex.status == http.StatusForbidden && ex.method == http.MethodPost },
+		"auth", "access denied")
 	checkRefusals(t, "the refused push", refused, grouped, func(ex exchange) bool { return ex.method == http.MethodPut && strings.Contains(ex.path, "/manifests/") },
-		"push rejected", "push")
+		"push", "push rejected", "push refused again, retryable; already recorded")
 	checkDurations(t, lines)
 }
 
 // checkRefusals fails unless every exchange matching refusal has, besides
-// its access line, exactly one line at info or above: msg from component.
-func checkRefusals(t *testing.T, what string, exchanges []exchange, grouped map[string][]logLine, refusal func(exchange) bool, msg, component string) {
+// its access line, exactly one line at info or above from component: the
+// n-th matching exchange msgs[n], or the last of msgs for every later one.
+func checkRefusals(t *testing.T, what string, exchanges []exchange, grouped map[string][]logLine, refusal func(exchange) bool, component string, msgs ...string) {
 	t.Helper()
 	n := 0
 	for _, ex := range exchanges {
 		if !refusal(ex) {
 			continue
 		}
+		msg := msgs[min(n, len(msgs)-1)]
 		n++
 		var others []logLine
 		for _, l := range grouped[ex.requestID] {
