@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"net/http"
@@ -28,23 +27,6 @@ import (
 // developer (pull, push) on team/**, bob a reader (pull) there.
 var authUsers = map[string]string{"alice": "alice-Secret-1", "bob": "bob-Secret-2"}
 
-// authConfig is an imagegate configuration with auth on, users from
-// htpasswd and tokens signed with a key created under dir.
-func authConfig(htpasswd, dir string) string {
-	return fmt.Sprintf(`auth:
-  enabled: true
-  htpasswd: %q
-  signingkey: %q
-  bindings:
-    - subjects: [alice]
-      role: developer
-      repositories: ["team/**"]
-    - subjects: [bob]
-      role: reader
-      repositories: ["team/**"]
-`, htpasswd, filepath.Join(dir, "signing-key.pem"))
-}
-
 // refused matches how the docker CLI reports a registry's refusal.
 var refused = regexp.MustCompile(`(?i)denied|unauthorized|insufficient_scope`)
 
@@ -59,7 +41,7 @@ func TestDockerLoginPushPull(t *testing.T) {
 	docker.config = t.TempDir()
 
 	htpasswd := liveserver.WriteHtpasswd(t, authUsers)
-	srv := liveserver.StartWithConfig(t, bin, authConfig(htpasswd, t.TempDir()))
+	srv := liveserver.StartWithConfig(t, bin, liveserver.TeamAuthYAML(htpasswd, t.TempDir()))
 
 	imageID, tag, localRef, remoteRef := stageImage(t, docker, layerCount, "auth-src", srv.Addr+"/team/app")
 
@@ -271,7 +253,7 @@ func TestDockerRobotLogin(t *testing.T) {
 	docker.config = t.TempDir()
 
 	htpasswd := liveserver.WriteHtpasswd(t, authUsers)
-	srv := liveserver.StartWithConfig(t, bin, authConfig(htpasswd, t.TempDir())+`    - subjects: [alice]
+	srv := liveserver.StartWithConfig(t, bin, liveserver.TeamAuthYAML(htpasswd, t.TempDir())+`    - subjects: [alice]
       role: admin
       repositories: ["**"]
 `)

@@ -144,25 +144,12 @@ func byRequest(lines []logLine) map[string][]logLine {
 // startServer runs imagegate with auth, debug logging (so distribution's
 // own lines are there to check), and a policy that refuses unscanned
 // images under team/strict/** (no vulnerability DB is loaded here, so
-// those pushes are refused with 503).
+// those pushes are refused with 429).
 func startServer(t *testing.T) *liveserver.Server {
 	t.Helper()
 	bin := liveserver.RequireBinary(t, "IMAGEGATE_BIN")
 	dir := t.TempDir()
-	return liveserver.StartWithConfig(t, bin, fmt.Sprintf(`log:
-  level: debug
-auth:
-  enabled: true
-  htpasswd: %q
-  signingkey: %q
-  bindings:
-    - subjects: [alice]
-      role: developer
-      repositories: ["team/**"]
-    - subjects: [bob]
-      role: reader
-      repositories: ["team/**"]
-scan:
+	return liveserver.StartWithConfig(t, bin, "log:\n  level: debug\n"+liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir)+`scan:
   skipupdate: true
   policies:
     - repositories: "team/strict/**"
@@ -173,7 +160,7 @@ scan:
       mode: "off"
       severity: HIGH
       onerror: accept
-`, liveserver.WriteHtpasswd(t, users), filepath.Join(dir, "signing-key.pem")))
+`)
 }
 
 // crane runs the crane binary with a private DOCKER_CONFIG; it returns the

@@ -1,6 +1,7 @@
 package liveserver
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -47,4 +48,23 @@ func WriteHtpasswd(t testing.TB, users map[string]string) string {
 		t.Fatalf("liveserver: write htpasswd file: %v", err)
 	}
 	return path
+}
+
+// TeamAuthYAML is the auth section the end-to-end suites share: users
+// from htpasswd, tokens signed with a key created under dir, alice a
+// developer (pull, push) and bob a reader (pull) on team/**. It ends with
+// the bindings list, so a caller may append more bindings.
+func TeamAuthYAML(htpasswd, dir string) string {
+	return fmt.Sprintf(`auth:
+  enabled: true
+  htpasswd: %q
+  signingkey: %q
+  bindings:
+    - subjects: [alice]
+      role: developer
+      repositories: ["team/**"]
+    - subjects: [bob]
+      role: reader
+      repositories: ["team/**"]
+`, htpasswd, filepath.Join(dir, "signing-key.pem"))
 }

@@ -47,18 +47,7 @@ const (
 // signing key.
 func authYAML(t testing.TB, dir string) string {
 	t.Helper()
-	return fmt.Sprintf(`auth:
-  enabled: true
-  htpasswd: %q
-  signingkey: %q
-  bindings:
-    - subjects: [alice]
-      role: developer
-      repositories: ["team/**"]
-    - subjects: [bob]
-      role: reader
-      repositories: ["team/**"]
-`, liveserver.WriteHtpasswd(t, Users), filepath.Join(dir, "signing-key.pem"))
+	return liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, Users), dir)
 }
 
 // policyYAML is the scan and validation policy of every server here.
