@@ -87,7 +87,9 @@ func TestTapCannotBreakTheDiffID(t *testing.T) {
 	tap := &recordingTap{fail: true}
 	r.SetTap(tap)
 	open := func(b []byte) diffid.Opener {
-		return func(context.Context, digest.Digest) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		return func(context.Context, digest.Digest) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
 	}
 	if d, err := r.DiffID(t.Context(), digest.FromBytes(data), digest.SHA256, open(data)); err != nil || d != digest.FromBytes(data) {
 		t.Fatalf("diff_id %s, %v", d, err)
