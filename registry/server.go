@@ -56,6 +56,7 @@ type Server struct {
 	auth    *auth.Service // nil when auth is off
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
+	layers  api.LayerReporter
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
@@ -147,6 +148,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("validation.verifydiffids is off: image configs' diff_ids are not checked, and a pusher can poison the scanner's layer cache")
 	}
 	validator, err := newValidator(cfg.Validation, diffIDs)
+	var analyses push.Analysis
+	if err == nil {
+		analyses, err = newAnalysis(cfg.Analysis, diffIDs, driver)
+	}
 	if err != nil {
 		rec.Close()
 		store.Close()
@@ -189,6 +194,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
+		Analysis: analyses,
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
 		Metrics: gate.push,
 		Watcher: pushWatcher(monitor),
@@ -244,6 +250,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		driver:     driver,
 		fleet:      shared,
 		singletons: single,
+		layers:     pipeline,
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
@@ -310,7 +317,7 @@ func (s *Server) routes() http.Handler {
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
-	opts := api.Options{Rescans: s.rescans}
+	opts := api.Options{Rescans: s.rescans, Layers: s.layers}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
