@@ -36,8 +36,10 @@ type AnalysisPolicy struct {
 	MinEfficiency float64 `yaml:"minefficiency"`
 	// MaxWastedBytes is the most wasted bytes that pass (Dive's "highestWastedBytes").
 	MaxWastedBytes int64 `yaml:"maxwastedbytes"`
-	// MaxWastedPercent is the highest share of wasted bytes that passes,
-	// 0..100 (Dive's "highestUserWastedPercent", as a percentage).
+	// MaxWastedPercent is the highest share of the image's bytes (every
+	// layer's files) that may be wasted, 0..100. Dive's
+	// highestUserWastedPercent divides by the bytes above the base layer
+	// instead; this is the figure the refusal message prints.
 	MaxWastedPercent float64 `yaml:"maxwastedpercent"`
 }
 
