@@ -1,0 +1,172 @@
+package layers
+
+import (
+	"cmp"
+	"path"
+	"slices"
+	"strings"
+)
+
+// wastePattern recognises a directory whose files no running container
+// needs. Each component of dir is matched with path.Match ("*" is one
+// component); an anywhere pattern may start at any depth. The files
+// under the matched directory are the waste.
+type wastePattern struct {
+	kind     string
+	dir      []string
+	anywhere bool
+}
+
+// wastePatterns is the conservative list docs/layers.md documents: caches
+// of package managers and build tools, git metadata, C and Go toolchains
+// (see goToolchain), test data shipped with Go modules or Python
+// packages, temporary files.
+var wastePatterns = []wastePattern{
+	{kind: "package-cache", dir: []string{"var", "cache", "apt"}},
+	{kind: "package-cache", dir: []string{"var", "lib", "apt", "lists"}},
+	{kind: "package-cache", dir: []string{"var", "cache", "apk"}},
+	{kind: "package-cache", dir: []string{"var", "cache", "yum"}},
+	{kind: "package-cache", dir: []string{"var", "cache", "dnf"}},
+	{kind: "package-cache", dir: []string{"root", ".cache", "pip"}},
+	{kind: "package-cache", dir: []string{"home", "*", ".cache", "pip"}},
+	{kind: "package-cache", dir: []string{"root", ".npm", "_cacache"}},
+	{kind: "package-cache", dir: []string{"home", "*", ".npm", "_cacache"}},
+	{kind: "package-cache", dir: []string{"root", ".cache", "yarn"}},
+	{kind: "package-cache", dir: []string{"home", "*", ".cache", "yarn"}},
+	{kind: "package-cache", dir: []string{"usr", "local", "share", ".cache", "yarn"}},
+	{kind: "package-cache", dir: []string{"root", ".cache", "go-build"}},
+	{kind: "package-cache", dir: []string{"home", "*", ".cache", "go-build"}},
+	{kind: "package-cache", dir: []string{"go", "pkg", "mod", "cache"}},
+	{kind: "package-cache", dir: []string{"root", "go", "pkg", "mod", "cache"}},
+	{kind: "git", dir: []string{".git"}, anywhere: true},
+	{kind: "toolchain", dir: []string{"usr", "lib", "gcc"}},
+	{kind: "toolchain", dir: []string{"usr", "libexec", "gcc"}},
+	{kind: "toolchain", dir: []string{"usr", "local", "go", "pkg"}},
+	{kind: "test-data", dir: []string{"testdata"}, anywhere: true},
+	{kind: "test-data", dir: []string{"usr", "lib", "python3*", "site-packages", "*", "tests"}},
+	{kind: "test-data", dir: []string{"usr", "local", "lib", "python3*", "site-packages", "*", "tests"}},
+	{kind: "temp", dir: []string{"tmp"}},
+	{kind: "temp", dir: []string{"var", "tmp"}},
+}
+
+// goToolchain is the file that makes an image a Go toolchain image: in
+// one, /usr/local/go/pkg is the toolchain's own and no waste.
+const goToolchain = "usr/local/go/bin/go"
+
+// classifier matches paths against wastePatterns.
+type classifier struct {
+	patterns []wastePattern
+	comps    []string // scratch
+}
+
+func newClassifier(goImage bool) *classifier {
+	c := &classifier{}
+	for _, p := range wastePatterns {
+		if goImage && slices.Equal(p.dir, []string{"usr", "local", "go", "pkg"}) {
+			continue
+		}
+		c.patterns = append(c.patterns, p)
+	}
+	return c
+}
+
+// classify returns the kind of waste file p is and the directory that
+// makes it so ("" if none). The directory shares p's memory.
+func (c *classifier) classify(p string) (kind, dir string) {
+	c.comps = c.comps[:0]
+	for rest := p; ; {
+		comp, after, found := strings.Cut(rest, "/")
+		c.comps = append(c.comps, comp)
+		if !found {
+			break
+		}
+		rest = after
+	}
+	dirs := c.comps[:len(c.comps)-1] // the file itself is no directory
+	for _, pat := range c.patterns {
+		last := len(dirs) - len(pat.dir)
+		if !pat.anywhere {
+			last = min(last, 0)
+		}
+		for at := 0; at <= last; at++ {
+			if matchComps(pat.dir, dirs[at:at+len(pat.dir)]) {
+				return pat.kind, p[:compEnd(c.comps, at+len(pat.dir))]
+			}
+		}
+	}
+	return "", ""
+}
+
+// matchComps matches components against patterns, one for one.
+func matchComps(patterns, comps []string) bool {
+	for i, pat := range patterns {
+		if pat == comps[i] {
+			continue
+		}
+		if !strings.ContainsRune(pat, '*') {
+			return false
+		}
+		if ok, _ := path.Match(pat, comps[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// compEnd is the byte length of the first n components joined by "/".
+func compEnd(comps []string, n int) int {
+	end := n - 1
+	for _, c := range comps[:n] {
+		end += len(c)
+	}
+	return end
+}
+
+// findingKey groups waste by directory and the layer that wrote it.
+type findingKey struct {
+	dir   string
+	layer int
+}
+
+// waste fills Report.Waste: for every layer, the files of its index that
+// a pattern recognises, grouped by directory; then what of them the
+// final tree still shows.
+func (m *merger) waste() {
+	c := newClassifier(m.tree.get(goToolchain) != nil)
+	found := make(map[findingKey]*Finding)
+	for i, l := range m.layers {
+		for _, e := range l.Index.Entries {
+			if e.Kind != File || e.Whiteout || e.Size == 0 {
+				continue
+			}
+			kind, dir := c.classify(e.Path)
+			if kind == "" {
+				continue
+			}
+			f := found[findingKey{dir, i}]
+			if f == nil {
+				f = &Finding{Kind: kind, Path: displayPath(dir), Layer: i, CreatedBy: l.CreatedBy}
+				found[findingKey{dir, i}] = f
+			}
+			f.Bytes += e.Size
+			f.Files++
+		}
+	}
+	m.tree.walk(func(nd *node) {
+		if nd.kind != File || nd.size == 0 {
+			return
+		}
+		if _, dir := c.classify(nd.path); dir != "" {
+			if f := found[findingKey{dir, int(nd.layer)}]; f != nil {
+				f.FinalBytes += nd.size
+			}
+		}
+	})
+	for _, f := range found {
+		m.rep.Waste = append(m.rep.Waste, *f)
+	}
+	slices.SortFunc(m.rep.Waste, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), cmp.Compare(a.Layer, b.Layer), strings.Compare(a.Path, b.Path))
+	})
+	m.rep.Waste = cut(m, m.rep.Waste, m.lim.MaxListed)
+}
