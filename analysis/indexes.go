@@ -9,15 +9,18 @@ import (
 	"github.com/imagegate/imagegate/layers"
 )
 
-// Indexes keeps one LayerIndex per layer blob. A blob digest names one
-// content forever, so an entry never changes and replicas writing the
-// same one agree.
+// Indexes keeps one LayerIndex per layer blob (layers.Store; the
+// registry uses layers.DriverStore on its storage driver). A blob digest
+// names one content forever, so an entry never changes and replicas
+// writing the same one agree.
 type Indexes interface {
 	// Get returns the index kept for blob, false if none is.
 	Get(ctx context.Context, blob digest.Digest) (*layers.LayerIndex, bool, error)
 	// Put keeps idx, built from blob's own bytes, for blob.
 	Put(ctx context.Context, blob digest.Digest, idx *layers.LayerIndex) error
 }
+
+var _ Indexes = (layers.Store)(nil)
 
 // maxRecent and maxRecentEntries bound the layers a process remembers
 // between the read that indexed them (validation's) and the analysis

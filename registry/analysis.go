@@ -32,7 +32,7 @@ func newAnalysis(c config.Analysis, diffIDs *diffid.Resolver, driver storagedriv
 	if !active {
 		return push.Analysis{}, nil
 	}
-	a := analysis.New(analysis.NewDriverIndexes(driver), diffIDs,
+	a := analysis.New(layers.NewDriverStore(driver), diffIDs,
 		layers.Limits{MaxEntries: c.MaxLayerEntries, MaxImageEntries: c.MaxImageEntries})
 	diffIDs.SetTap(a)
 	return push.Analysis{Analyzer: a, Policies: set}, nil
