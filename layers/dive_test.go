@@ -219,4 +219,3 @@ func anyWrittenBelow(written map[string]bool, d string) bool {
 	}
 	return false
 }
-
