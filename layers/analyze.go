@@ -103,6 +103,12 @@ func (m *merger) merge(i int, l Layer) error {
 	if i > 0 {
 		m.rep.UserBytes += x.TarBytes()
 	}
+	// Pass 0: Dive weighs whiteouts in the tree of the layers below
+	// (efficiency.go: StackTreeRange(trees, 0, currentTree-1)), before
+	// any change of this layer.
+	if err := m.whiteoutOccurrences(entries); err != nil {
+		return err
+	}
 	m.nodes = m.nodes[:0]
 	for k := range entries {
 		e := &entries[k]
@@ -216,33 +222,21 @@ func (m *merger) replace(nd *node, e *Entry) {
 	}
 }
 
-// whiteout applies ".wh.<p>": p leaves the tree with its subtree. Dive
-// counts an occurrence of p weighing the subtree's bytes when its
-// stacked tree holds p as a directory (node.diveDir), 0 otherwise; it
-// fails on a whiteout of a path its stacked tree lacks and stops counting
-// that layer — here such a whiteout is skipped alone.
+// whiteout applies ".wh.<p>": p leaves the tree with its subtree.
 func (m *merger) whiteout(p string) error {
 	m.lr.Whiteouts++
 	parent, err := m.tree.parentOf(p)
 	if err != nil {
 		return err
 	}
-	nd := parent.children[p[len(parent.path)+boolInt(parent != m.tree.root):]]
-	if nd == nil {
-		return nil
+	if nd := parent.children[p[len(parent.path)+boolInt(parent != m.tree.root):]]; nd != nil {
+		m.remove(nd, p)
 	}
-	dir := nd.diveDir
-	bytes := m.remove(nd, p)
-	if !dir {
-		bytes = 0
-	}
-	return m.occur(p, bytes)
+	return nil
 }
 
 // opaque applies the marker of directory d: its lower children leave the
-// tree. Dive does not know the marker (AddPath drops ".wh..wh." names):
-// it is counted as the whiteouts of those children that a builder without
-// markers would have written.
+// tree.
 func (m *merger) opaque(d string) error {
 	m.lr.Whiteouts++
 	t := m.tree
@@ -250,8 +244,7 @@ func (m *merger) opaque(d string) error {
 	if err != nil {
 		return err
 	}
-	name := d[len(parent.path)+boolInt(parent != t.root):]
-	nd, err := t.child(parent, d, name)
+	nd, err := t.child(parent, d, d[len(parent.path)+boolInt(parent != t.root):])
 	if err != nil {
 		return err
 	}
@@ -259,14 +252,7 @@ func (m *merger) opaque(d string) error {
 		nd.diveDir = false
 	}
 	for _, c := range nd.children {
-		dir := c.diveDir
-		bytes := m.remove(c, d)
-		if !dir {
-			bytes = 0
-		}
-		if err := m.occur(c.path, bytes); err != nil {
-			return err
-		}
+		m.remove(c, d)
 	}
 	return nil
 }

@@ -64,6 +64,7 @@ func (m *merger) final() {
 			heap.Fix(largest, 0)
 		}
 	})
+	r.HiddenBytes = r.TotalBytes - r.ImageBytes
 	r.Largest = slices.SortedFunc(slices.Values(*largest), func(a, b FileRef) int {
 		if largerFile(a, b) {
 			return -1

@@ -20,6 +20,11 @@ type Report struct {
 	Layers     []LayerReport `json:"layers"`
 	ImageBytes int64         `json:"image_bytes"` // bytes a container sees (final tree)
 	ImageFiles int           `json:"image_files"` // regular files in the final tree
+	// HiddenBytes is TotalBytes - ImageBytes: what the layers carry that
+	// no container sees (overwritten, deleted, duplicated), Docker's
+	// semantics. Dive's WastedBytes differs: it counts every version of an
+	// overwritten file and none of a deleted directory's.
+	HiddenBytes int64 `json:"hidden_bytes"`
 	// TotalBytes is the sum of every layer's content bytes, duplicates
 	// inside a layer included (Dive's SizeBytes).
 	TotalBytes int64 `json:"total_bytes"`
@@ -32,7 +37,7 @@ type Report struct {
 	// WastedUserPercent (a fraction there, a percentage here), the basis
 	// of its highestUserWastedPercent rule. 0 when UserBytes is 0.
 	WastedUserPercent float64        `json:"wasted_user_percent"`
-	Efficiency        float64        `json:"efficiency"`      // Dive's definition, 0..1
+	Efficiency        float64        `json:"efficiency"`     // Dive's definition, 0..1
 	Inefficiencies    []Inefficiency `json:"inefficiencies"` // Dive's list without its zero-byte rows; largest first
 	Largest           []FileRef      `json:"largest"`
 	Waste             []Finding      `json:"waste"` // recognisable waste, largest first

@@ -1,11 +1,9 @@
 package layers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -95,6 +93,7 @@ func (s *DriverStore) Put(ctx context.Context, blob digest.Digest, x *LayerIndex
 // of each per process, safe for concurrent use.
 var (
 	zEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	zDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxStored))
 )
 
 // encodeStored is x's binary form, zstd-compressed.
@@ -109,17 +108,9 @@ func encodeStored(x *LayerIndex) ([]byte, error) {
 // decodeStored reverses encodeStored, refusing more than maxStored bytes
 // decompressed.
 func decodeStored(b []byte) (*LayerIndex, error) {
-	dec, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxStored))
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	raw, err := io.ReadAll(io.LimitReader(dec, maxStored+1))
+	raw, err := zDecoder.DecodeAll(b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	if len(raw) > maxStored {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errCorrupt, maxStored)
 	}
 	x := &LayerIndex{}
 	if err := x.UnmarshalBinary(raw); err != nil {
