@@ -29,6 +29,7 @@ type sink struct {
 	done chan struct{}
 	idx  *layers.LayerIndex
 	err  error // the index's
+	werr error // the first failed write: later bytes are dropped
 }
 
 func (a *Analyzer) newSink(ctx context.Context, blob digest.Digest) *sink {
@@ -46,8 +47,39 @@ func (a *Analyzer) newSink(ctx context.Context, blob digest.Digest) *sink {
 	return s
 }
 
-// Write implements diffid.Sink.
-func (s *sink) Write(p []byte) (int, error) { return s.pw.Write(p) }
+// Write implements diffid.Sink. It never fails: once the index stopped
+// reading (a limit, not a tar), the bytes are dropped, so that the read
+// feeding it (a diff_id, a stored layer) goes on undisturbed.
+func (s *sink) Write(p []byte) (int, error) {
+	if s.werr == nil {
+		_, s.werr = s.pw.Write(p)
+	}
+	return len(p), nil
+}
+
+// Pending indexes one layer whose blob digest is known only once its
+// bytes are stored (the tarball door compresses layers as it stores
+// them). It is a shim.LayerSink.
+type Pending struct{ s *sink }
+
+// Begin starts indexing a layer from the bytes written to the Pending.
+func (a *Analyzer) Begin(ctx context.Context) *Pending {
+	return &Pending{s: a.newSink(ctx, "")}
+}
+
+// Write takes the layer's next uncompressed bytes; it never fails.
+func (p *Pending) Write(b []byte) (int, error) { return p.s.Write(b) }
+
+// Finish ends the layer, stored as blob: err nil when all of it was
+// written. Like diffid.Sink's Close, it keeps the index or remembers why
+// it could not be built.
+func (p *Pending) Finish(blob digest.Digest, err error) {
+	p.s.blob = blob
+	if err == nil && blob.Validate() != nil {
+		err = errors.New("analysis: a layer finished without a valid blob digest")
+	}
+	p.s.Close(err)
+}
 
 // Close implements diffid.Sink: it waits for the index, keeps it, or
 // remembers why the layer cannot be indexed (a limit, not a tar) when

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -10,6 +11,7 @@ import (
 	"github.com/imagegate/imagegate/diffid"
 	"github.com/imagegate/imagegate/layers"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/shim"
 )
 
 // newAnalysis builds the gate's analyze stage from its configuration: the
@@ -37,3 +39,17 @@ func newAnalysis(c config.Analysis, diffIDs *diffid.Resolver, driver storagedriv
 	diffIDs.SetTap(a)
 	return push.Analysis{Analyzer: a, Policies: set}, nil
 }
+
+// uploadTap is the tarball door's tap: the shim hands it each layer's
+// uncompressed bytes as it stores them, so that the gate's analysis
+// finds the index kept and reads no layer again. Nil when analysis is off.
+func uploadTap(a push.Analysis) shim.LayerTap {
+	if a.Analyzer == nil {
+		return nil
+	}
+	return analyzerTap{a.Analyzer}
+}
+
+type analyzerTap struct{ a *analysis.Analyzer }
+
+func (t analyzerTap) Begin(ctx context.Context) shim.LayerSink { return t.a.Begin(ctx) }

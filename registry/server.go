@@ -255,7 +255,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, shared, logger); err != nil {
+	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, uploadTap(analyses), pipeline, authSvc, events, shared, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {
