@@ -1,0 +1,45 @@
+package layers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzIndex feeds Index arbitrary streams (seeded with real layer tars):
+// it must return an index that keeps its promises or an error, within
+// its limits, and never panic.
+func FuzzIndex(f *testing.F) {
+	for _, l := range knownWasteLayers() {
+		f.Add(layerTar(f, l...))
+	}
+	f.Add(layerTar(f, file("../../x", 3), file("/abs", 1), file(strings.Repeat("d/", 30)+"f", 1), whiteout("a/b"), opaque("c")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lim := Limits{MaxEntries: 200, MaxPathBytes: 256, MaxDepth: 20}
+		x, err := Index(context.Background(), bytes.NewReader(b), lim)
+		if err != nil {
+			return
+		}
+		if len(x.Entries) > lim.MaxEntries {
+			t.Fatalf("%d entries", len(x.Entries))
+		}
+		for i, e := range x.Entries {
+			if clean, escaped, ok := cleanName(e.Path); !ok || escaped || clean != e.Path || e.Path == "" || len(e.Path) > lim.MaxPathBytes {
+				t.Fatalf("entry %d: path %q", i, e.Path)
+			}
+			if i > 0 && compareEntries(x.Entries[i-1], e) >= 0 {
+				t.Fatalf("entry %d out of order", i)
+			}
+		}
+		enc, _ := x.MarshalBinary()
+		var y LayerIndex
+		if err := y.UnmarshalBinary(enc); err != nil {
+			t.Fatalf("round trip: %v", err)
+		}
+		if _, err := Analyze([]Layer{{Index: x}, {Index: &y}}, lim); err != nil && !errors.Is(err, ErrLimit) {
+			t.Fatalf("Analyze: %v", err)
+		}
+	})
+}
