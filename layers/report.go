@@ -139,3 +139,19 @@ func (r *Report) Summary() Summary {
 	}
 	return s
 }
+
+// nonNil makes every list of r a JSON array, never null.
+func (r *Report) nonNil() {
+	if r.Inefficiencies == nil {
+		r.Inefficiencies = []Inefficiency{}
+	}
+	if r.Largest == nil {
+		r.Largest = []FileRef{}
+	}
+	if r.Waste == nil {
+		r.Waste = []Finding{}
+	}
+	if r.Hints == nil {
+		r.Hints = []Hint{}
+	}
+}
