@@ -2,6 +2,8 @@ package layers
 
 import (
 	"errors"
+	"fmt"
+	"path"
 	"math"
 	"reflect"
 	"testing"
@@ -231,5 +233,44 @@ func TestAnalyzeListsAreBounded(t *testing.T) {
 	}
 	if r.Largest[0].Size != 59 || r.Inefficiencies[0].WastedBytes != 118 {
 		t.Errorf("largest first: %+v %+v", r.Largest[0], r.Inefficiencies[0])
+	}
+}
+
+// A hostile image: a 250-deep chain of directories with files at the
+// bottom, 20,000 files deleted one by one, every directory of the chain
+// deleted by its own whiteout. Figures are exact, lists bounded, and
+// every node is summed once (the nested whiteouts reuse their sums).
+func TestAnalyzeHostileImage(t *testing.T) {
+	chain := "d"
+	var l0, l1 []ent
+	for range 249 {
+		chain += "/d"
+	}
+	for i := range 2000 {
+		l0 = append(l0, file(fmt.Sprintf("%s/f%d", chain, i), 3))
+	}
+	for i := range 20000 {
+		name := fmt.Sprintf("top%d", i)
+		l0 = append(l0, file(name, 5))
+		l1 = append(l1, whiteout(name))
+	}
+	for p := chain; p != "."; p = path.Dir(p) {
+		l0 = append(l0, dir(p))
+		l1 = append(l1, whiteout(p))
+	}
+	r, err := Analyze([]Layer{{Index: indexOf(t, l0)}, {Index: indexOf(t, l1)}}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := r.Layers[1]; l.Removed != 22000 || l.RemovedBytes != 106000 || l.Whiteouts != 20250 {
+		t.Errorf("layer 1: removed %d (%d B), whiteouts %d", l.Removed, l.RemovedBytes, l.Whiteouts)
+	}
+	// Every top file: 5 then 0; the chain's whiteouts weigh 6000 each,
+	// once per path; the bottom files once.
+	if r.WastedBytes != 100000 || r.ImageBytes != 0 || r.HiddenBytes != 106000 {
+		t.Errorf("wasted %d image %d hidden %d", r.WastedBytes, r.ImageBytes, r.HiddenBytes)
+	}
+	if len(r.Hints) != DefaultLimits.MaxListed || !r.Truncated || len(r.Inefficiencies) != DefaultLimits.MaxListed {
+		t.Errorf("%d hints, %d inefficiencies, truncated %v", len(r.Hints), len(r.Inefficiencies), r.Truncated)
 	}
 }

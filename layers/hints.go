@@ -16,6 +16,9 @@ import (
 //     layer that removed them named;
 //   - merge, for files a later layer rewrote: merged into one layer, the
 //     first versions are never stored.
+//
+// Texts are written for the hints kept only: a hostile image may remove
+// a million paths.
 func (m *merger) hints() {
 	var hs []Hint
 	for _, f := range m.rep.Waste {
@@ -31,19 +34,7 @@ func (m *merger) hints() {
 			Bytes:  f.Bytes,
 		})
 	}
-	for k, bytes := range m.removal {
-		if bytes == 0 || m.coveredByFinding(k.path, int(k.lower)) {
-			continue
-		}
-		l := m.layers[k.lower]
-		hs = append(hs, Hint{
-			Action: "delete",
-			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
-				displayPath(k.path), command(l.CreatedBy), k.lower, k.upper, humanBytes(bytes)),
-			Layers: []int{int(k.lower), int(k.upper)},
-			Bytes:  bytes,
-		})
-	}
+	hs = append(hs, m.removalHints()...)
 	for k, s := range m.overwrite {
 		hs = append(hs, Hint{
 			Action: "merge",
@@ -57,6 +48,44 @@ func (m *merger) hints() {
 		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), strings.Compare(a.Text, b.Text))
 	})
 	m.rep.Hints = cut(m, hs, m.lim.MaxListed)
+}
+
+// removalHints are the delete hints for removals no finding covers, at
+// most MaxListed+1 of them (one more than fits, so the list is marked
+// truncated), the largest.
+func (m *merger) removalHints() []Hint {
+	type removal struct {
+		removalKey
+		bytes int64
+	}
+	var rs []removal
+	for k, b := range m.removal {
+		if b > 0 {
+			rs = append(rs, removal{k, b})
+		}
+	}
+	slices.SortFunc(rs, func(a, b removal) int {
+		return cmp.Or(cmp.Compare(b.bytes, a.bytes), strings.Compare(a.path, b.path),
+			cmp.Compare(a.lower, b.lower), cmp.Compare(a.upper, b.upper))
+	})
+	var hs []Hint
+	for _, r := range rs {
+		if len(hs) > m.lim.MaxListed {
+			break
+		}
+		if m.coveredByFinding(r.path, int(r.lower)) {
+			continue
+		}
+		l := m.layers[r.lower]
+		hs = append(hs, Hint{
+			Action: "delete",
+			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
+				displayPath(r.path), command(l.CreatedBy), r.lower, r.upper, humanBytes(r.bytes)),
+			Layers: []int{int(r.lower), int(r.upper)},
+			Bytes:  r.bytes,
+		})
+	}
+	return hs
 }
 
 // coveredByFinding says a finding of layer already names the files a
