@@ -3,8 +3,8 @@ package layers
 import (
 	"errors"
 	"fmt"
-	"path"
 	"math"
+	"path"
 	"reflect"
 	"testing"
 )
