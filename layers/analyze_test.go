@@ -114,12 +114,12 @@ func TestAnalyzeKnownWaste(t *testing.T) {
 		t.Errorf("waste\n got %+v\nwant %+v", r.Waste, wantWaste)
 	}
 	wantHints := []Hint{
-		{Action: "delete", Text: `delete /big in the same RUN as "dd if=/dev/zero of=/big" (layer 2), not in layer 3: saves 10.0 kB`, Layers: []int{2, 3}, Bytes: 10000},
-		{Action: "delete", Text: `delete /var/cache/apt in the same RUN as "apt-get update && apt-get install -y curl" (layer 1): saves 5.0 kB`, Layers: []int{1}, Bytes: 5000},
-		{Action: "delete", Text: `delete /var/lib/apt/lists in the same RUN as "apt-get update && apt-get install -y curl" (layer 1), not in a later layer: saves 3.0 kB`, Layers: []int{1}, Bytes: 3000},
-		{Action: "delete", Text: `delete /etc in the same RUN as "apt-get update && apt-get install -y curl" (layer 1), not in layer 4: saves 100 B`, Layers: []int{1, 4}, Bytes: 100},
-		{Action: "merge", Text: `merge layers 0 and 1: layer 1 rewrites 1 files of layer 0 (e.g. /etc/os-release): saves 100 B`, Layers: []int{0, 1}, Bytes: 100},
-		{Action: "delete", Text: `delete /etc in the same RUN as "dd if=/dev/zero of=/big" (layer 2), not in layer 4: saves 70 B`, Layers: []int{2, 4}, Bytes: 70},
+		{Action: "delete", Text: `delete /big in the same RUN as "dd if=/dev/zero of=/big" (layer 3), not in layer 4: saves 10.0 kB`, Layers: []int{2, 3}, Bytes: 10000},
+		{Action: "delete", Text: `delete /var/cache/apt in the same RUN as "apt-get update && apt-get install -y curl" (layer 2): saves 5.0 kB`, Layers: []int{1}, Bytes: 5000},
+		{Action: "delete", Text: `delete /var/lib/apt/lists in the same RUN as "apt-get update && apt-get install -y curl" (layer 2), not in a later layer: saves 3.0 kB`, Layers: []int{1}, Bytes: 3000},
+		{Action: "delete", Text: `delete /etc in the same RUN as "apt-get update && apt-get install -y curl" (layer 2), not in layer 5: saves 100 B`, Layers: []int{1, 4}, Bytes: 100},
+		{Action: "merge", Text: `merge layers 1 and 2: layer 2 rewrites 1 file of layer 1 (e.g. /etc/os-release): saves 100 B`, Layers: []int{0, 1}, Bytes: 100},
+		{Action: "delete", Text: `delete /etc in the same RUN as "dd if=/dev/zero of=/big" (layer 3), not in layer 5: saves 70 B`, Layers: []int{2, 4}, Bytes: 70},
 	}
 	if !reflect.DeepEqual(r.Hints, wantHints) {
 		t.Errorf("hints")

@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// hints fills Report.Hints, largest saving first. Savings are
-// uncompressed bytes of the lower layer's blob:
+// hints fills Report.Hints, largest saving first. Texts number layers
+// from 1, as people (and the gate's messages) do; Hint.Layers are 0-based
+// indexes. Savings are uncompressed bytes of the lower layer's blob:
 //
 //   - delete, for a finding: its bytes go if the layer that wrote them
 //     deletes them in the same RUN;
@@ -23,7 +24,7 @@ func (m *merger) hints() {
 	var hs []Hint
 	for _, f := range m.rep.Waste {
 		l := m.layers[f.Layer]
-		where := fmt.Sprintf("in the same RUN as %q (layer %d)", command(l.CreatedBy), f.Layer)
+		where := fmt.Sprintf("in the same RUN as %q (layer %d)", command(l.CreatedBy), f.Layer+1)
 		if f.FinalBytes == 0 {
 			where += ", not in a later layer"
 		}
@@ -38,8 +39,8 @@ func (m *merger) hints() {
 	for k, s := range m.overwrite {
 		hs = append(hs, Hint{
 			Action: "merge",
-			Text: fmt.Sprintf("merge layers %d and %d: layer %d rewrites %d files of layer %d (e.g. %s): saves %s",
-				k.lower, k.upper, k.upper, s.files, k.lower, displayPath(s.path), humanBytes(s.bytes)),
+			Text: fmt.Sprintf("merge layers %d and %d: layer %d rewrites %s of layer %d (e.g. %s): saves %s",
+				k.lower+1, k.upper+1, k.upper+1, files(s.files), k.lower+1, displayPath(s.path), humanBytes(s.bytes)),
 			Layers: []int{int(k.lower), int(k.upper)},
 			Bytes:  s.bytes,
 		})
@@ -80,7 +81,7 @@ func (m *merger) removalHints() []Hint {
 		hs = append(hs, Hint{
 			Action: "delete",
 			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
-				displayPath(r.path), command(l.CreatedBy), r.lower, r.upper, humanBytes(r.bytes)),
+				displayPath(r.path), command(l.CreatedBy), r.lower+1, r.upper+1, humanBytes(r.bytes)),
 			Layers: []int{int(r.lower), int(r.upper)},
 			Bytes:  r.bytes,
 		})

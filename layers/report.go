@@ -103,7 +103,8 @@ type Finding struct {
 type Hint struct {
 	Action string `json:"action"` // "delete", "merge"
 	// Text reads like `delete /var/cache/apt in the same RUN as
-	// "apt-get install …" (layer 3): saves 380 MB`.
+	// "apt-get install …" (layer 3): saves 380 MB`; it numbers layers
+	// from 1.
 	Text   string `json:"text"`
 	Layers []int  `json:"layers"`
 	Bytes  int64  `json:"bytes"` // the saving, in uncompressed bytes
