@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,33 @@ func FuzzIndex(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 		if _, err := Analyze([]Layer{{Index: x}, {Index: &y}}, lim); err != nil && !errors.Is(err, ErrLimit) {
+			t.Fatalf("Analyze: %v", err)
+		}
+	})
+}
+
+// FuzzUnmarshalIndex feeds UnmarshalBinary arbitrary bytes (seeded with
+// real encodings): an error, or an index that keeps its promises and
+// survives a round trip (varints may come overlong: the bytes may differ).
+func FuzzUnmarshalIndex(f *testing.F) {
+	for _, l := range knownWasteLayers() {
+		b, _ := mustIndex(f, l...).MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var x LayerIndex
+		if err := x.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, errCorrupt) {
+				t.Fatalf("error not errCorrupt: %v", err)
+			}
+			return
+		}
+		again, _ := x.MarshalBinary()
+		var y LayerIndex
+		if err := y.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(x, y) {
+			t.Fatalf("round trip: %v", err)
+		}
+		if _, err := Analyze([]Layer{{Index: &x}}, Limits{}); err != nil && !errors.Is(err, ErrLimit) {
 			t.Fatalf("Analyze: %v", err)
 		}
 	})
