@@ -74,6 +74,7 @@ func Analyze(layers []Layer, lim Limits) (*Report, error) {
 	m.final()
 	m.waste()
 	m.hints()
+	m.rep.nonNil()
 	return m.rep, nil
 }
 

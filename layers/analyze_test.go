@@ -2,7 +2,9 @@ package layers
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"path"
 	"reflect"
 	"testing"
 )
@@ -112,12 +114,12 @@ func TestAnalyzeKnownWaste(t *testing.T) {
 		t.Errorf("waste\n got %+v\nwant %+v", r.Waste, wantWaste)
 	}
 	wantHints := []Hint{
-		{Action: "delete", Text: `delete /big in the same RUN as "dd if=/dev/zero of=/big" (layer 2), not in layer 3: saves 10.0 kB`, Layers: []int{2, 3}, Bytes: 10000},
-		{Action: "delete", Text: `delete /var/cache/apt in the same RUN as "apt-get update && apt-get install -y curl" (layer 1): saves 5.0 kB`, Layers: []int{1}, Bytes: 5000},
-		{Action: "delete", Text: `delete /var/lib/apt/lists in the same RUN as "apt-get update && apt-get install -y curl" (layer 1), not in a later layer: saves 3.0 kB`, Layers: []int{1}, Bytes: 3000},
-		{Action: "delete", Text: `delete /etc in the same RUN as "apt-get update && apt-get install -y curl" (layer 1), not in layer 4: saves 100 B`, Layers: []int{1, 4}, Bytes: 100},
-		{Action: "merge", Text: `merge layers 0 and 1: layer 1 rewrites 1 files of layer 0 (e.g. /etc/os-release): saves 100 B`, Layers: []int{0, 1}, Bytes: 100},
-		{Action: "delete", Text: `delete /etc in the same RUN as "dd if=/dev/zero of=/big" (layer 2), not in layer 4: saves 70 B`, Layers: []int{2, 4}, Bytes: 70},
+		{Action: "delete", Text: `delete /big in the same RUN as "dd if=/dev/zero of=/big" (layer 3), not in layer 4: saves 10.0 kB`, Layers: []int{2, 3}, Bytes: 10000},
+		{Action: "delete", Text: `delete /var/cache/apt in the same RUN as "apt-get update && apt-get install -y curl" (layer 2): saves 5.0 kB`, Layers: []int{1}, Bytes: 5000},
+		{Action: "delete", Text: `delete /var/lib/apt/lists in the same RUN as "apt-get update && apt-get install -y curl" (layer 2), not in a later layer: saves 3.0 kB`, Layers: []int{1}, Bytes: 3000},
+		{Action: "delete", Text: `delete /etc in the same RUN as "apt-get update && apt-get install -y curl" (layer 2), not in layer 5: saves 100 B`, Layers: []int{1, 4}, Bytes: 100},
+		{Action: "merge", Text: `merge layers 1 and 2: layer 2 rewrites 1 file of layer 1 (e.g. /etc/os-release): saves 100 B`, Layers: []int{0, 1}, Bytes: 100},
+		{Action: "delete", Text: `delete /etc in the same RUN as "dd if=/dev/zero of=/big" (layer 3), not in layer 5: saves 70 B`, Layers: []int{2, 4}, Bytes: 70},
 	}
 	if !reflect.DeepEqual(r.Hints, wantHints) {
 		t.Errorf("hints")
@@ -231,5 +233,44 @@ func TestAnalyzeListsAreBounded(t *testing.T) {
 	}
 	if r.Largest[0].Size != 59 || r.Inefficiencies[0].WastedBytes != 118 {
 		t.Errorf("largest first: %+v %+v", r.Largest[0], r.Inefficiencies[0])
+	}
+}
+
+// A hostile image: a 250-deep chain of directories with files at the
+// bottom, 20,000 files deleted one by one, every directory of the chain
+// deleted by its own whiteout. Figures are exact, lists bounded, and
+// every node is summed once (the nested whiteouts reuse their sums).
+func TestAnalyzeHostileImage(t *testing.T) {
+	chain := "d"
+	var l0, l1 []ent
+	for range 249 {
+		chain += "/d"
+	}
+	for i := range 2000 {
+		l0 = append(l0, file(fmt.Sprintf("%s/f%d", chain, i), 3))
+	}
+	for i := range 20000 {
+		name := fmt.Sprintf("top%d", i)
+		l0 = append(l0, file(name, 5))
+		l1 = append(l1, whiteout(name))
+	}
+	for p := chain; p != "."; p = path.Dir(p) {
+		l0 = append(l0, dir(p))
+		l1 = append(l1, whiteout(p))
+	}
+	r, err := Analyze([]Layer{{Index: indexOf(t, l0)}, {Index: indexOf(t, l1)}}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := r.Layers[1]; l.Removed != 22000 || l.RemovedBytes != 106000 || l.Whiteouts != 20250 {
+		t.Errorf("layer 1: removed %d (%d B), whiteouts %d", l.Removed, l.RemovedBytes, l.Whiteouts)
+	}
+	// Every top file: 5 then 0; the chain's whiteouts weigh 6000 each,
+	// once per path; the bottom files once.
+	if r.WastedBytes != 100000 || r.ImageBytes != 0 || r.HiddenBytes != 106000 {
+		t.Errorf("wasted %d image %d hidden %d", r.WastedBytes, r.ImageBytes, r.HiddenBytes)
+	}
+	if len(r.Hints) != DefaultLimits.MaxListed || !r.Truncated || len(r.Inefficiencies) != DefaultLimits.MaxListed {
+		t.Errorf("%d hints, %d inefficiencies, truncated %v", len(r.Hints), len(r.Inefficiencies), r.Truncated)
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// hints fills Report.Hints, largest saving first. Savings are
-// uncompressed bytes of the lower layer's blob:
+// hints fills Report.Hints, largest saving first. Texts number layers
+// from 1, as people (and the gate's messages) do; Hint.Layers are 0-based
+// indexes. Savings are uncompressed bytes of the lower layer's blob:
 //
 //   - delete, for a finding: its bytes go if the layer that wrote them
 //     deletes them in the same RUN;
@@ -16,11 +17,14 @@ import (
 //     layer that removed them named;
 //   - merge, for files a later layer rewrote: merged into one layer, the
 //     first versions are never stored.
+//
+// Texts are written for the hints kept only: a hostile image may remove
+// a million paths.
 func (m *merger) hints() {
 	var hs []Hint
 	for _, f := range m.rep.Waste {
 		l := m.layers[f.Layer]
-		where := fmt.Sprintf("in the same RUN as %q (layer %d)", command(l.CreatedBy), f.Layer)
+		where := fmt.Sprintf("in the same RUN as %q (layer %d)", command(l.CreatedBy), f.Layer+1)
 		if f.FinalBytes == 0 {
 			where += ", not in a later layer"
 		}
@@ -31,24 +35,12 @@ func (m *merger) hints() {
 			Bytes:  f.Bytes,
 		})
 	}
-	for k, bytes := range m.removal {
-		if bytes == 0 || m.coveredByFinding(k.path, int(k.lower)) {
-			continue
-		}
-		l := m.layers[k.lower]
-		hs = append(hs, Hint{
-			Action: "delete",
-			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
-				displayPath(k.path), command(l.CreatedBy), k.lower, k.upper, humanBytes(bytes)),
-			Layers: []int{int(k.lower), int(k.upper)},
-			Bytes:  bytes,
-		})
-	}
+	hs = append(hs, m.removalHints()...)
 	for k, s := range m.overwrite {
 		hs = append(hs, Hint{
 			Action: "merge",
-			Text: fmt.Sprintf("merge layers %d and %d: layer %d rewrites %d files of layer %d (e.g. %s): saves %s",
-				k.lower, k.upper, k.upper, s.files, k.lower, displayPath(s.path), humanBytes(s.bytes)),
+			Text: fmt.Sprintf("merge layers %d and %d: layer %d rewrites %s of layer %d (e.g. %s): saves %s",
+				k.lower+1, k.upper+1, k.upper+1, files(s.files), k.lower+1, displayPath(s.path), humanBytes(s.bytes)),
 			Layers: []int{int(k.lower), int(k.upper)},
 			Bytes:  s.bytes,
 		})
@@ -57,6 +49,44 @@ func (m *merger) hints() {
 		return cmp.Or(cmp.Compare(b.Bytes, a.Bytes), strings.Compare(a.Text, b.Text))
 	})
 	m.rep.Hints = cut(m, hs, m.lim.MaxListed)
+}
+
+// removalHints are the delete hints for removals no finding covers, at
+// most MaxListed+1 of them (one more than fits, so the list is marked
+// truncated), the largest.
+func (m *merger) removalHints() []Hint {
+	type removal struct {
+		removalKey
+		bytes int64
+	}
+	var rs []removal
+	for k, b := range m.removal {
+		if b > 0 {
+			rs = append(rs, removal{k, b})
+		}
+	}
+	slices.SortFunc(rs, func(a, b removal) int {
+		return cmp.Or(cmp.Compare(b.bytes, a.bytes), strings.Compare(a.path, b.path),
+			cmp.Compare(a.lower, b.lower), cmp.Compare(a.upper, b.upper))
+	})
+	var hs []Hint
+	for _, r := range rs {
+		if len(hs) > m.lim.MaxListed {
+			break
+		}
+		if m.coveredByFinding(r.path, int(r.lower)) {
+			continue
+		}
+		l := m.layers[r.lower]
+		hs = append(hs, Hint{
+			Action: "delete",
+			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
+				displayPath(r.path), command(l.CreatedBy), r.lower+1, r.upper+1, humanBytes(r.bytes)),
+			Layers: []int{int(r.lower), int(r.upper)},
+			Bytes:  r.bytes,
+		})
+	}
+	return hs
 }
 
 // coveredByFinding says a finding of layer already names the files a

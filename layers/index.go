@@ -17,7 +17,7 @@ const ctxEvery = 256
 // Index reads one layer's uncompressed tar stream r to its end (the
 // padding after the end-of-archive marker included, so a caller teeing r
 // into a digest sees every byte) and returns its index. It never writes to
-// disk; it keeps about 40 bytes plus the cleaned path per entry and skips
+// disk; it keeps 32 bytes plus the cleaned path per entry and skips
 // file contents without buffering them.
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in

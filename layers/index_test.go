@@ -112,16 +112,20 @@ func TestIndexLimits(t *testing.T) {
 		ents  []ent
 		lim   Limits
 		limit string
+		msg   string
 	}{
-		{"entries", many, Limits{MaxEntries: 100}, "entries"},
-		{"path bytes", []ent{file(long, 1)}, Limits{MaxPathBytes: 256}, "path bytes"},
-		{"depth", []ent{file(deep, 1)}, Limits{MaxDepth: 40}, "depth"},
+		{"entries", many, Limits{MaxEntries: 100}, "entries", "layers: more than 100 entries in one layer"},
+		{"path bytes", []ent{file(long, 1)}, Limits{MaxPathBytes: 256}, "path bytes", "layers: a path longer than 256 bytes"},
+		{"depth", []ent{file(deep, 1)}, Limits{MaxDepth: 40}, "depth", "layers: a path deeper than 40 components"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Index(context.Background(), bytes.NewReader(layerTar(t, c.ents...)), c.lim)
 			var le *LimitError
 			if !errors.As(err, &le) || !errors.Is(err, ErrLimit) || le.Limit != c.limit {
 				t.Fatalf("err = %v, want a %q LimitError", err, c.limit)
+			}
+			if err.Error() != c.msg {
+				t.Errorf("message %q, want %q", err, c.msg)
 			}
 		})
 	}

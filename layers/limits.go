@@ -52,18 +52,24 @@ var ErrLimit = errors.New("layers: a limit was passed")
 type LimitError struct {
 	Limit string // "entries", "path bytes", "depth", "image entries"
 	Max   int
-	Layer int // 0-based layer index, -1 for the image; Index leaves it 0
+	Layer int // 0-based layer index, -1 for the image; Index leaves it 0 (the caller knows the position)
 }
 
-// Error reads like "layer 3 passes the limit of 256 path components
-// (depth)"; Index, which does not know the layer's position, says "the
-// layer".
+// Error says what passed which limit, without the layer (the caller
+// names it: Index does not know the layer's position): "layers: more
+// than 1000000 entries in one layer".
 func (e *LimitError) Error() string {
-	where := "the image"
-	if e.Layer >= 0 {
-		where = fmt.Sprintf("layer %d", e.Layer)
+	switch e.Limit {
+	case "entries":
+		return fmt.Sprintf("layers: more than %d entries in one layer", e.Max)
+	case "path bytes":
+		return fmt.Sprintf("layers: a path longer than %d bytes", e.Max)
+	case "depth":
+		return fmt.Sprintf("layers: a path deeper than %d components", e.Max)
+	case "image entries":
+		return fmt.Sprintf("layers: more than %d paths in the image", e.Max)
 	}
-	return fmt.Sprintf("layers: %s passes the limit of %d %s", where, e.Max, e.Limit)
+	return fmt.Sprintf("layers: past the limit of %d %s", e.Max, e.Limit)
 }
 
 // Is makes errors.Is(err, ErrLimit) true for every *LimitError.

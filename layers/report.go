@@ -103,7 +103,8 @@ type Finding struct {
 type Hint struct {
 	Action string `json:"action"` // "delete", "merge"
 	// Text reads like `delete /var/cache/apt in the same RUN as
-	// "apt-get install …" (layer 3): saves 380 MB`.
+	// "apt-get install …" (layer 3): saves 380 MB`; it numbers layers
+	// from 1.
 	Text   string `json:"text"`
 	Layers []int  `json:"layers"`
 	Bytes  int64  `json:"bytes"` // the saving, in uncompressed bytes
@@ -138,4 +139,20 @@ func (r *Report) Summary() Summary {
 		s.TopWaste = append(s.TopWaste, f)
 	}
 	return s
+}
+
+// nonNil makes every list of r a JSON array, never null.
+func (r *Report) nonNil() {
+	if r.Inefficiencies == nil {
+		r.Inefficiencies = []Inefficiency{}
+	}
+	if r.Largest == nil {
+		r.Largest = []FileRef{}
+	}
+	if r.Waste == nil {
+		r.Waste = []Finding{}
+	}
+	if r.Hints == nil {
+		r.Hints = []Hint{}
+	}
 }

@@ -45,3 +45,11 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %cB", v, "kMGTPE"[exp])
 }
+
+// files is "1 file" or "n files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
+}

@@ -34,6 +34,9 @@ var forbidden = map[string][]string{
 	// The gate's side of the layer analysis: fed by diffid through its Tap, used by push, api and registry.
 	module + "/analysis": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/validate", module + "/scan", module + "/metadata", module + "/config"},
+	// Layer analysis reads tar streams and indexes alone: no gate, no scanner, no records, no config.
+	module + "/layers": {module + "/registry", module + "/middleware", module + "/push", module + "/validate", module + "/scan",
+		module + "/metadata", module + "/shim", module + "/api", module + "/config", module + "/policy", module + "/notify", module + "/analysis"},
 	module + "/policy":   {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry": {module + "/cmd", module + "/scan/trivy"},

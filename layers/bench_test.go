@@ -1,0 +1,106 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// indexOf builds the index of ents as Index would, without writing their
+// contents into a tar (a 200,000-entry image would be gigabytes).
+func indexOf(tb testing.TB, ents []ent) *LayerIndex {
+	x := &LayerIndex{}
+	for _, e := range ents {
+		if err := x.add(&tar.Header{Name: e.name, Typeflag: e.typ, Size: int64(e.size), Linkname: e.link}, DefaultLimits); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	x.settle()
+	return x
+}
+
+// benchImage is a 20-layer image of 200,000 entries: layers share a
+// vocabulary of directories (so later layers rewrite earlier files), and
+// each deletes a few files and a directory of the layer below.
+func benchImage(tb testing.TB) []Layer {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var layers []Layer
+	var prev []ent
+	for range 20 {
+		ents := syntheticEntries(rnd, "", 10000)
+		if prev != nil {
+			for k := 0; k < 500; k++ { // rewrites
+				if e := prev[rnd.IntN(len(prev))]; e.typ == tar.TypeReg {
+					ents[k] = file(e.name, e.size+1)
+				}
+			}
+			for k := 0; k < 10; k++ {
+				if e := prev[rnd.IntN(len(prev))]; e.typ == tar.TypeReg {
+					ents = append(ents[:len(ents)-1], whiteout(e.name))
+				}
+			}
+		}
+		layers = append(layers, Layer{Index: indexOf(tb, ents), CreatedBy: "RUN step"})
+		prev = ents
+	}
+	return layers
+}
+
+func BenchmarkAnalyze(b *testing.B) {
+	layers := benchImage(b)
+	var entries int
+	for _, l := range layers {
+		entries += len(l.Index.Entries)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var r *Report
+	for b.Loop() {
+		var err error
+		if r, err = Analyze(layers, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(entries), "entries")
+	b.ReportMetric(r.Efficiency, "efficiency")
+	runtime.KeepAlive(r)
+}
+
+// BenchmarkIndex reads a 10,000-entry layer tar of small files.
+func BenchmarkIndex(b *testing.B) {
+	ents := syntheticEntries(rand.New(rand.NewPCG(5, 6)), "", 10000)
+	for i := range ents {
+		if ents[i].typ == tar.TypeReg {
+			ents[i].size %= 512
+		}
+	}
+	tarBytes := layerTar(b, ents...)
+	b.SetBytes(int64(len(tarBytes)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Index(context.Background(), struct{ io.Reader }{bytes.NewReader(tarBytes)}, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIndexLargeFiles reads a 128 MiB layer of 16 files: the cost
+// of skipping contents, which the caller reads anyway for the diff_id.
+// The stream does not seek, as a teed blob read does not.
+func BenchmarkIndexLargeFiles(b *testing.B) {
+	var ents []ent
+	for i := range 16 {
+		ents = append(ents, file("data/blob"+string(rune('a'+i)), 8<<20))
+	}
+	tarBytes := layerTar(b, ents...)
+	b.SetBytes(int64(len(tarBytes)))
+	for b.Loop() {
+		if _, err := Index(context.Background(), struct{ io.Reader }{bytes.NewReader(tarBytes)}, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
