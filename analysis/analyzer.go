@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -52,10 +53,11 @@ type UnanalysableError struct {
 }
 
 func (e *UnanalysableError) Error() string {
-	if e.Layer < 0 {
-		return fmt.Sprintf("image cannot be analysed: %v", e.Err)
+	why := strings.TrimPrefix(e.Err.Error(), "layers: ")
+	if e.Layer < 0 || e.Digest == "" {
+		return fmt.Sprintf("image cannot be analysed: %s", why)
 	}
-	return fmt.Sprintf("layer %d (%s) cannot be analysed: %v", e.Layer+1, e.Digest, e.Err)
+	return fmt.Sprintf("layer %d (%s) cannot be analysed: %s", e.Layer+1, e.Digest, why)
 }
 
 func (e *UnanalysableError) Unwrap() error { return e.Err }

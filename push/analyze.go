@@ -68,6 +68,10 @@ func (p *Pipeline) analyze(ctx context.Context, x *Push) error {
 // reason names the limit), audit records why and lets it pass.
 func (p *Pipeline) unanalysable(ctx context.Context, rec *metadata.Record, rule analysis.Rule, bad *analysis.UnanalysableError) error {
 	why := bad.Error()
+	var le *layers.LimitError
+	if errors.As(bad, &le) {
+		why += " (" + limitSetting(le.Limit) + ")"
+	}
 	rec.Analysis = &metadata.AnalysisSummary{AnalyzedAt: p.now(), PolicyName: rule.Repositories,
 		Verdict: string(rule.Mode) + ":unanalysable", Error: cut(why)}
 	if rule.Mode != analysis.Enforce {
@@ -76,8 +80,7 @@ func (p *Pipeline) unanalysable(ctx context.Context, rec *metadata.Record, rule 
 		return nil
 	}
 	detail := map[string]any{"policy": rule.Repositories, "reason": why}
-	var le *layers.LimitError
-	if errors.As(bad, &le) {
+	if le != nil {
 		detail["limit"], detail["max"] = le.Limit, le.Max
 	}
 	if bad.Layer >= 0 {
@@ -85,6 +88,17 @@ func (p *Pipeline) unanalysable(ctx context.Context, rec *metadata.Record, rule 
 	}
 	return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf("%s; policy %q (enforce) refuses images it cannot analyse", why, rule.Repositories)).
 		WithDetail(detail)
+}
+
+// limitSetting names the setting behind a layers limit.
+func limitSetting(limit string) string {
+	switch limit {
+	case "entries":
+		return "analysis.maxlayerentries"
+	case "image entries":
+		return "analysis.maximageentries"
+	}
+	return "a fixed bound on " + limit
 }
 
 // analysisSummary is the bounded summary a record keeps of report.
