@@ -182,6 +182,19 @@ func TestGateAnalysisThroughTheRegistryDoor(t *testing.T) {
 		t.Fatalf("inefficiencies %+v", r.Inefficiencies)
 	}
 
+	// Counted once each, the refusal under its own reason (mode is the
+	// scan policy's: off here); the stage timed.
+	metrics := scrapeMetrics(t, s)
+	for _, want := range []string{
+		`imagegate_push_pushes_total{door="registry",mode="off",outcome="refused",reason="waste",repository="other",verdict="not_scanned"} 1`,
+		`imagegate_push_pushes_total{door="registry",mode="off",outcome="accepted",reason="none",repository="other",verdict="not_scanned"} 1`,
+		`imagegate_push_stage_duration_seconds_count{stage="analyze"} 2`,
+	} {
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// Unknown manifests are 404s; the refused one was never stored.
 	for _, path := range []string{"/api/v1/repositories/team/app/manifests/" + d.String() + "/layers",
 		"/api/v1/repositories/audit/app/manifests/sha256:" + strings.Repeat("0", 64) + "/layers"} {
