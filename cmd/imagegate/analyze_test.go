@@ -77,6 +77,7 @@ func TestAnalyze(t *testing.T) {
 		"rm /var/cache/apt/x.deb\n",
 		"package-cache  /var/cache/apt  50 kB  1      apt-get install -y x",
 		"/var/cache/apt/x.deb  2       50 kB",
+		"HINTS\n  - delete /var/cache/apt in the same RUN as \"apt-get install -y x\" (layer 1)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
