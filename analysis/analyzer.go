@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,7 +22,15 @@ type Analyzer struct {
 	resolver *diffid.Resolver
 	limits   layers.Limits
 	recent   recent
+	// shared and again count the layers indexed (Reads).
+	shared, again atomic.Int64
 }
+
+// Reads returns how many layers were indexed from a read that happened
+// anyway (the diff_id's, the tarball door's: shared) and how many were
+// read once more for the analysis alone (again: layers known from before
+// it existed, or whose diff_id was not verified).
+func (a *Analyzer) Reads() (shared, again int64) { return a.shared.Load(), a.again.Load() }
 
 // New returns an Analyzer keeping indexes in indexes and reading blobs
 // whose index is missing through resolver (its decompression, limits and
@@ -144,6 +153,7 @@ func (a *Analyzer) index(ctx context.Context, blob digest.Digest, open diffid.Op
 		return nil, errors.New("analysis: no resolver to read layers with")
 	}
 	s := a.newSink(ctx, blob)
+	s.again = true
 	if _, err := a.resolver.Read(ctx, blob, open, s); err != nil {
 		return nil, err
 	}

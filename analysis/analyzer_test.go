@@ -103,6 +103,9 @@ func TestOneReadPerLayer(t *testing.T) {
 	if n := bs.opens.Load(); n != 2 {
 		t.Fatalf("%d opens after the report, want 2 (l1 read once more)", n)
 	}
+	if shared, again := a.Reads(); shared != 1 || again != 1 {
+		t.Fatalf("reads: %d shared, %d again; want 1 and 1", shared, again)
+	}
 	if r.WastedBytes != 10000 || r.Layers[1].CreatedBy != "RUN make data" || r.Layers[0].CreatedBy != "ADD base" {
 		t.Fatalf("wasted %d, commands %q %q", r.WastedBytes, r.Layers[0].CreatedBy, r.Layers[1].CreatedBy)
 	}

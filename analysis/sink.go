@@ -30,6 +30,8 @@ type sink struct {
 	idx  *layers.LayerIndex
 	err  error // the index's
 	werr error // the first failed write: later bytes are dropped
+	// again: the layer is read for the analysis alone (Reads).
+	again bool
 }
 
 func (a *Analyzer) newSink(ctx context.Context, blob digest.Digest) *sink {
@@ -95,6 +97,11 @@ func (s *sink) Close(readErr error) {
 	case readErr != nil:
 		s.err = readErr // the read's failure is the cause of the index's
 	case s.err == nil:
+		if s.again {
+			s.a.again.Add(1)
+		} else {
+			s.a.shared.Add(1)
+		}
 		// A failure to keep it costs a read next time, not this push.
 		_ = s.a.indexes.Put(context.WithoutCancel(s.ctx), s.blob, s.idx)
 		s.a.recent.put(s.blob, s.idx, nil)

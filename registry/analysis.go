@@ -6,6 +6,8 @@ import (
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imagegate/imagegate/analysis"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/diffid"
@@ -53,3 +55,28 @@ func uploadTap(a push.Analysis) shim.LayerTap {
 type analyzerTap struct{ a *analysis.Analyzer }
 
 func (t analyzerTap) Begin(ctx context.Context) shim.LayerSink { return t.a.Begin(ctx) }
+
+// registerAnalysisMetrics exports how layers were indexed: from a read
+// the push made anyway, or read once more for the analysis alone.
+func registerAnalysisMetrics(reg prometheus.Registerer, a *analysis.Analyzer) error {
+	if a == nil {
+		return nil
+	}
+	for _, read := range []string{"shared", "again"} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "imagegate", Subsystem: "analysis", Name: "layers_indexed_total",
+			Help:        "Layers indexed for the layer analysis, by read: shared (the diff_id's or the upload's read) or again (read once more for the analysis alone).",
+			ConstLabels: prometheus.Labels{"read": read},
+		}, func() float64 {
+			shared, again := a.Reads()
+			if read == "shared" {
+				return float64(shared)
+			}
+			return float64(again)
+		})
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registry: registering analysis metrics: %w", err)
+		}
+	}
+	return nil
+}

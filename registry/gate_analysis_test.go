@@ -189,6 +189,9 @@ func TestGateAnalysisThroughTheRegistryDoor(t *testing.T) {
 		`imagegate_push_pushes_total{door="registry",mode="off",outcome="refused",reason="waste",repository="other",verdict="not_scanned"} 1`,
 		`imagegate_push_pushes_total{door="registry",mode="off",outcome="accepted",reason="none",repository="other",verdict="not_scanned"} 1`,
 		`imagegate_push_stage_duration_seconds_count{stage="analyze"} 2`,
+		// Three layers, each indexed in the read that verified its diff_id.
+		`imagegate_analysis_layers_indexed_total{read="shared"} 3`,
+		`imagegate_analysis_layers_indexed_total{read="again"} 0`,
 	} {
 		if !strings.Contains(metrics, "\n"+want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
@@ -229,6 +232,14 @@ func TestGateAnalysisThroughTheTarballDoor(t *testing.T) {
 	}
 	if rec := onlyRecord(t, s, "audit/tarred", digest.Digest(d.String())); rec.Analysis == nil || rec.Analysis.Verdict != "audit:would-refuse" || rec.Analysis.WastedBytes != 2_600_000 {
 		t.Fatalf("audit record %+v", rec)
+	}
+	// Both uploads' layers were indexed as the shim stored them: the gate
+	// read none of them again.
+	metrics := scrapeMetrics(t, s)
+	for _, want := range []string{`imagegate_analysis_layers_indexed_total{read="shared"} 6`, `imagegate_analysis_layers_indexed_total{read="again"} 0`} {
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 

@@ -160,6 +160,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	metrics := newHTTPMetrics(cfg.Debug.Metrics || cfg.Log.EMF.Enabled)
 	gate, err := newGateMetrics(cfg, metrics.registry)
 	if err == nil {
+		err = registerAnalysisMetrics(metrics.registry, analyses.Analyzer)
+	}
+	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
 	if err != nil {
