@@ -34,9 +34,12 @@ func (a *API) layerReport(w http.ResponseWriter, r *http.Request, repo string, d
 	}
 	report, err := a.layers.LayerReport(r.Context(), repo, d)
 	var e errcode.Error
+	var code errcode.ErrorCode
 	switch {
 	case errors.As(err, &e):
 		errcodes.Serve(w, e)
+	case errors.As(err, &code):
+		errcodes.Serve(w, code.WithDetail(nil))
 	case err != nil:
 		a.logger.ErrorContext(r.Context(), "layer analysis failed", "repository", repo, "digest", d.String(), "error", err.Error())
 		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the layer analysis failed; retry later"))
