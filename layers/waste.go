@@ -130,9 +130,8 @@ type findingKey struct {
 
 // waste fills Report.Waste: for every layer, the files of its index that
 // a pattern recognises, grouped by directory; then what of them the
-// final tree still shows.
-func (m *merger) waste() {
-	c := newClassifier(m.tree.get(goToolchain) != nil)
+// final tree still shows (final, counted by the final tree's walk).
+func (m *merger) waste(c *classifier, final map[findingKey]int64) {
 	found := make(map[findingKey]*Finding)
 	for i, l := range m.layers {
 		for _, e := range l.Index.Entries {
@@ -143,25 +142,16 @@ func (m *merger) waste() {
 			if kind == "" {
 				continue
 			}
-			f := found[findingKey{dir, i}]
+			k := findingKey{dir, i}
+			f := found[k]
 			if f == nil {
-				f = &Finding{Kind: kind, Path: displayPath(dir), Layer: i, CreatedBy: l.CreatedBy}
-				found[findingKey{dir, i}] = f
+				f = &Finding{Kind: kind, Path: displayPath(dir), Layer: i, CreatedBy: l.CreatedBy, FinalBytes: final[k]}
+				found[k] = f
 			}
 			f.Bytes += e.Size
 			f.Files++
 		}
 	}
-	m.tree.walk(func(nd *node) {
-		if nd.kind != File || nd.size == 0 {
-			return
-		}
-		if _, dir := c.classify(nd.path); dir != "" {
-			if f := found[findingKey{dir, int(nd.layer)}]; f != nil {
-				f.FinalBytes += nd.size
-			}
-		}
-	})
 	for _, f := range found {
 		m.rep.Waste = append(m.rep.Waste, *f)
 	}
