@@ -71,8 +71,8 @@ func Analyze(layers []Layer, lim Limits) (*Report, error) {
 		}
 	}
 	m.efficiency()
-	m.final()
-	m.waste()
+	c := newClassifier(m.tree.get(goToolchain) != nil)
+	m.waste(c, m.final(c))
 	m.hints()
 	m.rep.nonNil()
 	return m.rep, nil
