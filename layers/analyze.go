@@ -78,10 +78,11 @@ func Analyze(layers []Layer, lim Limits) (*Report, error) {
 	return m.rep, nil
 }
 
-// merge applies layer i: first its entries in order (pass 1: markers and
-// whiteouts against the lower layers, then the entries), then Dive's
-// occurrences of the layer's leaves (pass 2), once the layer's own tree
-// is known.
+// merge applies layer i in three passes over its sorted entries: Dive's
+// occurrences of its whiteouts, weighed in the tree below (pass 0); the
+// entries applied in order, each marker and whiteout before the entries
+// at and below its path (pass 1); Dive's occurrences of the layer's
+// leaves, once the layer's own tree is known (pass 2).
 func (m *merger) merge(i int, l Layer) error {
 	x := l.Index
 	entries := x.Entries
