@@ -104,3 +104,36 @@ func BenchmarkIndexLargeFiles(b *testing.B) {
 		}
 	}
 }
+
+// TestAnalyzeMemoryPerPath measures what the merge keeps alive at its
+// peak (the merged tree and Dive's table, once every layer is merged)
+// per distinct path, and holds it under 400 bytes.
+func TestAnalyzeMemoryPerPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 200,000-entry image")
+	}
+	layers := benchImage(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := &merger{
+		lim: DefaultLimits, layers: layers, tree: newTree(DefaultLimits.MaxImageEntries),
+		eff: make(map[string]effStat), rep: &Report{Layers: make([]LayerReport, len(layers))},
+		overwrite: make(map[shadowKey]shadowStat), removal: make(map[removalKey]int64),
+	}
+	for i, l := range layers {
+		if err := m.merge(i, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.nodes = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	paths := max(len(m.eff), m.tree.live)
+	perPath := float64(after.HeapAlloc-before.HeapAlloc) / float64(paths)
+	t.Logf("%d distinct paths (%d in the final tree): %.0f bytes kept per path", len(m.eff), m.tree.live, perPath)
+	if perPath > 400 {
+		t.Errorf("%.0f bytes per path", perPath)
+	}
+	runtime.KeepAlive(m)
+}
