@@ -215,3 +215,21 @@ func TestIndexStopsWithTheContext(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// With GODEBUG=tarinsecurepath=0, archive/tar reports insecure names with
+// tar.ErrInsecurePath and the header: Index roots them as usual.
+func TestIndexUnderTarInsecurePath0(t *testing.T) {
+	t.Setenv("GODEBUG", "tarinsecurepath=0")
+	b := layerTar(t, file("../escape", 3), file("ok", 1))
+	tr := tar.NewReader(bytes.NewReader(b))
+	if _, err := tr.Next(); !errors.Is(err, tar.ErrInsecurePath) {
+		t.Skipf("archive/tar did not report the insecure path (%v)", err)
+	}
+	x, err := Index(context.Background(), bytes.NewReader(b), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Entries) != 2 || x.Entries[0].Path != "escape" || x.Unsafe != 1 {
+		t.Errorf("entries %+v, unsafe %d", x.Entries, x.Unsafe)
+	}
+}
