@@ -22,13 +22,15 @@ const ctxEvery = 256
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in
 // Unsafe, names with a NUL are dropped and counted. A layer with more
-// than lim.MaxEntries entries, or a path longer than lim.MaxPathBytes or
-// deeper than lim.MaxDepth, is refused with a *LimitError (Layer 0: the
-// caller knows the layer's position). A stream that is not a tar, or ends
+// than lim.MaxEntries entries or lim.MaxIndexBytes bytes of paths, or a
+// path longer than lim.MaxPathBytes or deeper than lim.MaxDepth, is
+// refused with a *LimitError (Layer 0: the caller knows the layer's
+// position). A stream that is not a tar, or ends
 // early, is an error wrapping archive/tar's.
 func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 	lim = lim.withDefaults()
 	x := &LayerIndex{}
+	pathBytes := 0
 	tr := tar.NewReader(r)
 	for n := 1; ; n++ {
 		hdr, err := tr.Next()
@@ -48,8 +50,15 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 				return nil, fmt.Errorf("layers: indexing the layer: %w", err)
 			}
 		}
+		before := len(x.Entries)
 		if err := x.add(hdr, lim); err != nil {
 			return nil, err
+		}
+		if len(x.Entries) > before {
+			pathBytes += len(x.Entries[before].Path)
+		}
+		if pathBytes > lim.MaxIndexBytes {
+			return nil, &LimitError{Limit: "index bytes", Max: lim.MaxIndexBytes}
 		}
 	}
 	// tar.Reader stops at the end-of-archive marker; the blob may go on

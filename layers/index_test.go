@@ -117,6 +117,7 @@ func TestIndexLimits(t *testing.T) {
 		{"entries", many, Limits{MaxEntries: 100}, "entries", "layers: more than 100 entries in one layer"},
 		{"path bytes", []ent{file(long, 1)}, Limits{MaxPathBytes: 256}, "path bytes", "layers: a path longer than 256 bytes"},
 		{"depth", []ent{file(deep, 1)}, Limits{MaxDepth: 40}, "depth", "layers: a path deeper than 40 components"},
+		{"index bytes", many, Limits{MaxIndexBytes: 5000}, "index bytes", "layers: more than 5000 bytes of paths in one layer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Index(context.Background(), bytes.NewReader(layerTar(t, c.ents...)), c.lim)
@@ -129,9 +130,12 @@ func TestIndexLimits(t *testing.T) {
 			}
 		})
 	}
-	// At the limit is fine.
+	// At the limit is fine: the 101 names hold 1+2+…+101 = 5151 bytes.
 	if _, err := Index(context.Background(), bytes.NewReader(layerTar(t, file(deep, 1))), Limits{MaxDepth: 41}); err != nil {
 		t.Errorf("41 components under MaxDepth 41: %v", err)
+	}
+	if _, err := Index(context.Background(), bytes.NewReader(layerTar(t, many...)), Limits{MaxIndexBytes: 5151}); err != nil {
+		t.Errorf("5151 bytes of paths under MaxIndexBytes 5151: %v", err)
 	}
 }
 
