@@ -99,6 +99,7 @@ func (m *merger) merge(i int, l Layer) error {
 		Files:             x.Files,
 		DuplicateBytes:    x.DuplicateBytes,
 		Unsafe:            x.Unsafe,
+		ZstdEstimate:      x.zstdEstimate(),
 		CreatedBy:         l.CreatedBy,
 	}
 	m.rep.TotalBytes += x.TarBytes()

@@ -17,8 +17,9 @@ const ctxEvery = 256
 // Index reads one layer's uncompressed tar stream r to its end (the
 // padding after the end-of-archive marker included, so a caller teeing r
 // into a digest sees every byte) and returns its index. It never writes to
-// disk; it keeps 32 bytes plus the cleaned path per entry and skips
-// file contents without buffering them.
+// disk; it keeps 32 bytes plus the cleaned path per entry and reads file
+// contents through one 64 KiB buffer, compressing a sixteenth of them to
+// sample the layer's compressibility (sample.go).
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in
 // Unsafe, names with a NUL are dropped and counted. A layer with more
@@ -31,6 +32,7 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 	lim = lim.withDefaults()
 	x := &LayerIndex{}
 	pathBytes := 0
+	var sample sampler
 	tr := tar.NewReader(r)
 	for n := 1; ; n++ {
 		hdr, err := tr.Next()
@@ -60,7 +62,13 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 		if pathBytes > lim.MaxIndexBytes {
 			return nil, &LimitError{Limit: "index bytes", Max: lim.MaxIndexBytes}
 		}
+		if kindOf(hdr.Typeflag) == File && hdr.Size > 0 {
+			if err := sample.read(tr); err != nil {
+				return nil, fmt.Errorf("layers: reading %q in the layer's tar: %w", hdr.Name, err)
+			}
+		}
 	}
+	x.SampleBytes, x.SampleZstdBytes = sample.raw, sample.packed
 	// tar.Reader stops at the end-of-archive marker; the blob may go on
 	// with zero padding that the caller's digest must still see.
 	if _, err := io.Copy(io.Discard, r); err != nil {

@@ -1,0 +1,83 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"testing"
+)
+
+// One chunk in 16 is compressed: here the first chunk of a 1 MiB file of
+// zeros and the first of a 1 MiB random file (chunks 0 and 16).
+func TestIndexSamplesCompressibility(t *testing.T) {
+	random := make([]byte, 1<<20)
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for i := range random {
+		random[i] = byte(rnd.Uint32())
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"zeros", make([]byte, 1<<20)}, {"random", random}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Size: int64(len(f.data)), Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Index(context.Background(), &buf, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.SampleBytes != 2*sampleChunk {
+		t.Errorf("sampled %d bytes, want %d", x.SampleBytes, 2*sampleChunk)
+	}
+	// Random bytes do not compress (zstd stores them raw, plus a few
+	// bytes of framing); zeros take a few bytes.
+	if x.SampleZstdBytes < sampleChunk || x.SampleZstdBytes > sampleChunk+200 {
+		t.Errorf("sample compressed to %d bytes", x.SampleZstdBytes)
+	}
+}
+
+func TestRecompressHint(t *testing.T) {
+	idx := func(sampled, packed int64) *LayerIndex {
+		x := &LayerIndex{Entries: []Entry{{Path: "big", Size: 40_000_000}}, Bytes: 40_000_000, Files: 1}
+		x.SampleBytes, x.SampleZstdBytes = sampled, packed
+		return x
+	}
+	r, err := Analyze([]Layer{
+		{CompressedSize: 20_000_000, Index: idx(1000, 250)}, // 40 MB → 10 MB
+		{CompressedSize: 5_000_000, Index: idx(0, 0)},       // no sample: left out
+	}, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Layers[0].ZstdEstimate != 10_000_000 || r.Layers[1].ZstdEstimate != 0 {
+		t.Fatalf("estimates %d %d", r.Layers[0].ZstdEstimate, r.Layers[1].ZstdEstimate)
+	}
+	var got []Hint
+	for _, h := range r.Hints {
+		if h.Action == "recompress" {
+			got = append(got, h)
+		}
+	}
+	want := Hint{Action: "recompress", Layers: []int{0}, Bytes: 10_000_000,
+		Text: "recompress with zstd: about 10.0 MB instead of 20.0 MB (estimated from a 1-in-16 sample of file contents): saves about 10.0 MB"}
+	if len(got) != 1 || got[0].Text != want.Text || got[0].Bytes != want.Bytes || len(got[0].Layers) != 1 {
+		t.Errorf("recompress hints %+v, want %+v", got, want)
+	}
+	// Already as small as zstd would make it: no hint.
+	r, _ = Analyze([]Layer{{CompressedSize: 10_500_000, Index: idx(1000, 250)}}, Limits{})
+	for _, h := range r.Hints {
+		if h.Action == "recompress" {
+			t.Errorf("hint for a saving under 10 %%: %+v", h)
+		}
+	}
+}
