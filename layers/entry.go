@@ -74,7 +74,7 @@ type LayerIndex struct {
 	// or held a NUL: the former are kept, rooted as containerd roots them
 	// ("../../etc/x" is "etc/x"), the latter dropped.
 	Unsafe int
-	// SampleBytes of file content, one 64 KiB chunk in 16, compressed
+	// SampleBytes of file content, one 64 KiB chunk in 32, compressed
 	// alone with zstd into SampleZstdBytes (sample.go): the layer's
 	// compressibility, for the recompression hint.
 	SampleBytes, SampleZstdBytes int64

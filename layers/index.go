@@ -18,7 +18,7 @@ const ctxEvery = 256
 // padding after the end-of-archive marker included, so a caller teeing r
 // into a digest sees every byte) and returns its index. It never writes to
 // disk; it keeps 32 bytes plus the cleaned path per entry and reads file
-// contents through one 64 KiB buffer, compressing a sixteenth of them to
+// contents through one 64 KiB buffer, compressing one in 32 of them to
 // sample the layer's compressibility (sample.go).
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in

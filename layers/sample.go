@@ -6,10 +6,10 @@ import "io"
 // content in sampleEvery (counted across the layer), each compressed
 // alone with zstd at its default level — what `zstd -3` would make of the
 // layer, slightly pessimistic (no window across chunks). It costs about
-// a sixteenth of compressing the layer.
+// a thirty-second of compressing the layer.
 const (
 	sampleChunk = 64 << 10
-	sampleEvery = 16
+	sampleEvery = 32
 )
 
 // sampler reads file contents, compressing the sampled chunks.

@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// One chunk in 16 is compressed: here the first chunk of a 1 MiB file of
-// zeros and the first of a 1 MiB random file (chunks 0 and 16).
+// One chunk in sampleEvery is compressed: here the first chunk of a file
+// of zeros and the first of a random file, each sampleEvery chunks long.
 func TestIndexSamplesCompressibility(t *testing.T) {
-	random := make([]byte, 1<<20)
+	random := make([]byte, sampleEvery*sampleChunk)
 	rnd := rand.New(rand.NewPCG(7, 8))
 	for i := range random {
 		random[i] = byte(rnd.Uint32())
@@ -21,7 +21,7 @@ func TestIndexSamplesCompressibility(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"zeros", make([]byte, 1<<20)}, {"random", random}} {
+	}{{"zeros", make([]byte, sampleEvery*sampleChunk)}, {"random", random}} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Size: int64(len(f.data)), Mode: 0o644}); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestRecompressHint(t *testing.T) {
 		}
 	}
 	want := Hint{Action: "recompress", Layers: []int{0}, Bytes: 10_000_000,
-		Text: "recompress with zstd: about 10.0 MB instead of 20.0 MB (estimated from a 1-in-16 sample of file contents): saves about 10.0 MB"}
+		Text: "recompress with zstd: about 10.0 MB instead of 20.0 MB (estimated from a 1-in-32 sample of file contents): saves about 10.0 MB"}
 	if len(got) != 1 || got[0].Text != want.Text || got[0].Bytes != want.Bytes || len(got[0].Layers) != 1 {
 		t.Errorf("recompress hints %+v, want %+v", got, want)
 	}
