@@ -81,3 +81,51 @@ func TestRecompressHint(t *testing.T) {
 		}
 	}
 }
+
+// The estimate is close to what zstd makes of the whole tar: a layer of
+// text files, a random (incompressible) file and a file of zeros.
+func TestZstdEstimateIsClose(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	words := []string{"lorem", "ipsum", "dolor", "sit", "amet", "return", "err", "func", "layer", "image", "{", "}", "\n"}
+	text := func(n int) []byte {
+		var b bytes.Buffer
+		for b.Len() < n {
+			b.WriteString(words[rnd.IntN(len(words))])
+			b.WriteByte(' ')
+		}
+		return b.Bytes()[:n]
+	}
+	random := make([]byte, 3<<20)
+	for i := range random {
+		random[i] = byte(rnd.Uint32())
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, data []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Size: int64(len(data)), Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		add("src/file"+string(rune('a'+i%26))+string(rune('a'+i/26)), text(1000+rnd.IntN(40000)))
+	}
+	add("bin/blob", random)
+	add("var/zeros", make([]byte, 2<<20))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole := len(zEncoder.EncodeAll(buf.Bytes(), nil))
+	x, err := Index(context.Background(), bytes.NewReader(buf.Bytes()), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	est := x.zstdEstimate()
+	ratio := float64(est) / float64(whole)
+	t.Logf("tar %d B, zstd of the whole tar %d B, estimate %d B (%.2f×, sample %d B)", buf.Len(), whole, est, ratio, x.SampleBytes)
+	if ratio < 0.8 || ratio > 1.3 {
+		t.Errorf("estimate %d B is %.2f× the real %d B", est, ratio, whole)
+	}
+}
