@@ -63,7 +63,7 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 			return nil, &LimitError{Limit: "index bytes", Max: lim.MaxIndexBytes}
 		}
 		if kindOf(hdr.Typeflag) == File && hdr.Size > 0 {
-			if err := sample.read(tr); err != nil {
+			if err := sample.read(ctx, tr); err != nil {
 				return nil, fmt.Errorf("layers: reading %q in the layer's tar: %w", hdr.Name, err)
 			}
 		}

@@ -237,3 +237,25 @@ func TestIndexUnderTarInsecurePath0(t *testing.T) {
 		t.Errorf("entries %+v, unsafe %d", x.Entries, x.Unsafe)
 	}
 }
+
+// A file of gigabytes does not hold Index past its context's end.
+func TestIndexStopsInsideALargeFile(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		_ = tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Size: 1 << 40, Mode: 0o644})
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := tw.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Index(ctx, pr, Limits{})
+	pr.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}

@@ -1,6 +1,10 @@
 package layers
 
-import "io"
+import (
+	"context"
+	"fmt"
+	"io"
+)
 
 // The compressibility sample Index takes on the way: one chunk of file
 // content in sampleEvery (counted across the layer), each compressed
@@ -20,8 +24,9 @@ type sampler struct {
 	raw, packed int64
 }
 
-// read consumes r to its end.
-func (s *sampler) read(r io.Reader) error {
+// read consumes r to its end, looking at ctx every ctxEvery chunks
+// (16 MiB): one file may be gigabytes.
+func (s *sampler) read(ctx context.Context, r io.Reader) error {
 	if s.buf == nil {
 		s.buf = make([]byte, sampleChunk)
 	}
@@ -40,6 +45,11 @@ func (s *sampler) read(r io.Reader) error {
 				s.packed += int64(len(s.dst))
 			}
 			s.chunks++
+			if s.chunks%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("layers: indexing the layer: %w", err)
+				}
+			}
 		}
 		if err == io.EOF {
 			return nil
