@@ -260,23 +260,21 @@ func (m *merger) opaque(d string) error {
 	return nil
 }
 
-// remove takes nd's subtree out of the tree for a whiteout (or marker)
-// of path in the current layer, counts what it held in the layer's
-// Removed figures and returns its bytes.
-func (m *merger) remove(nd *node, path string) int64 {
-	var total int64
+// remove takes nd's subtree out of the tree for a whiteout (or marker,
+// or replacing file) of path in the current layer, counting what it held
+// in the layer's Removed figures and, by the layer that wrote it, for
+// the delete hints.
+func (m *merger) remove(nd *node, path string) {
 	m.tree.detach(nd, func(c *node) {
 		if c.kind == Dir {
 			return
 		}
 		m.lr.Removed++
 		m.lr.RemovedBytes += c.size
-		total += c.size
 		if c.size > 0 {
 			m.removal[removalKey{path, c.layer, m.tree.layer}] += c.size
 		}
 	})
-	return total
 }
 
 func boolInt(b bool) int {
