@@ -26,8 +26,8 @@ const ctxEvery = 256
 // than lim.MaxEntries entries or lim.MaxIndexBytes bytes of paths, or a
 // path longer than lim.MaxPathBytes or deeper than lim.MaxDepth, is
 // refused with a *LimitError (Layer 0: the caller knows the layer's
-// position). A stream that is not a tar, or ends
-// early, is an error wrapping archive/tar's.
+// position). A stream that is not a tar, or ends early, is an error
+// wrapping archive/tar's; ctx's end, one wrapping ctx.Err().
 func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 	lim = lim.withDefaults()
 	x := &LayerIndex{}
@@ -64,7 +64,8 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 		}
 		if kindOf(hdr.Typeflag) == File && hdr.Size > 0 {
 			if err := sample.read(ctx, tr); err != nil {
-				return nil, fmt.Errorf("layers: reading %q in the layer's tar: %w", hdr.Name, err)
+				// A name may be 1 MiB long: the message quotes its start.
+				return nil, fmt.Errorf("layers: reading %q in the layer's tar: %w", truncate(hdr.Name, 120), err)
 			}
 		}
 	}

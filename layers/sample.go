@@ -2,7 +2,6 @@ package layers
 
 import (
 	"context"
-	"fmt"
 	"io"
 )
 
@@ -47,7 +46,7 @@ func (s *sampler) read(ctx context.Context, r io.Reader) error {
 			s.chunks++
 			if s.chunks%ctxEvery == 0 {
 				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("layers: indexing the layer: %w", err)
+					return err
 				}
 			}
 		}
