@@ -71,17 +71,18 @@ func Analyze(layers []Layer, lim Limits) (*Report, error) {
 		}
 	}
 	m.efficiency()
-	m.final()
-	m.waste()
+	c := newClassifier(m.tree.get(goToolchain) != nil)
+	m.waste(c, m.final(c))
 	m.hints()
 	m.rep.nonNil()
 	return m.rep, nil
 }
 
-// merge applies layer i: first its entries in order (pass 1: markers and
-// whiteouts against the lower layers, then the entries), then Dive's
-// occurrences of the layer's leaves (pass 2), once the layer's own tree
-// is known.
+// merge applies layer i in three passes over its sorted entries: Dive's
+// occurrences of its whiteouts, weighed in the tree below (pass 0); the
+// entries applied in order, each marker and whiteout before the entries
+// at and below its path (pass 1); Dive's occurrences of the layer's
+// leaves, once the layer's own tree is known (pass 2).
 func (m *merger) merge(i int, l Layer) error {
 	x := l.Index
 	entries := x.Entries
@@ -98,6 +99,7 @@ func (m *merger) merge(i int, l Layer) error {
 		Files:             x.Files,
 		DuplicateBytes:    x.DuplicateBytes,
 		Unsafe:            x.Unsafe,
+		ZstdEstimate:      x.zstdEstimate(),
 		CreatedBy:         l.CreatedBy,
 	}
 	m.rep.TotalBytes += x.TarBytes()
@@ -258,23 +260,21 @@ func (m *merger) opaque(d string) error {
 	return nil
 }
 
-// remove takes nd's subtree out of the tree for a whiteout (or marker)
-// of path in the current layer, counts what it held in the layer's
-// Removed figures and returns its bytes.
-func (m *merger) remove(nd *node, path string) int64 {
-	var total int64
+// remove takes nd's subtree out of the tree for a whiteout (or marker,
+// or replacing file) of path in the current layer, counting what it held
+// in the layer's Removed figures and, by the layer that wrote it, for
+// the delete hints.
+func (m *merger) remove(nd *node, path string) {
 	m.tree.detach(nd, func(c *node) {
 		if c.kind == Dir {
 			return
 		}
 		m.lr.Removed++
 		m.lr.RemovedBytes += c.size
-		total += c.size
 		if c.size > 0 {
 			m.removal[removalKey{path, c.layer, m.tree.layer}] += c.size
 		}
 	})
-	return total
 }
 
 func boolInt(b bool) int {

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -88,19 +90,73 @@ func BenchmarkIndex(b *testing.B) {
 	}
 }
 
-// BenchmarkIndexLargeFiles reads a 128 MiB layer of 16 files: the cost
-// of skipping contents, which the caller reads anyway for the diff_id.
-// The stream does not seek, as a teed blob read does not.
+// BenchmarkIndexLargeFiles reads a 128 MiB layer of 16 files of text
+// (words of a small vocabulary: zstd makes about a third of it), on a
+// stream that does not seek, as a teed blob read does not: the cost of
+// reading the contents and compressing one chunk in 32.
 func BenchmarkIndexLargeFiles(b *testing.B) {
-	var ents []ent
-	for i := range 16 {
-		ents = append(ents, file("data/blob"+string(rune('a'+i)), 8<<20))
+	rnd := rand.New(rand.NewPCG(9, 10))
+	words := strings.Fields("the layer of an image holds files and directories whose bytes a registry stores once " +
+		"func return if err nil package import struct int64 string byte make append len range for")
+	var text bytes.Buffer
+	for text.Len() < 8<<20 {
+		text.WriteString(words[rnd.IntN(len(words))])
+		text.WriteByte(" \n"[rnd.IntN(2)])
 	}
-	tarBytes := layerTar(b, ents...)
-	b.SetBytes(int64(len(tarBytes)))
-	for b.Loop() {
-		if _, err := Index(context.Background(), struct{ io.Reader }{bytes.NewReader(tarBytes)}, Limits{}); err != nil {
+	content := text.Bytes()[:8<<20]
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i := range 16 {
+		if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("data/blob%d", i), Typeflag: tar.TypeReg, Size: int64(len(content)), Mode: 0o644}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tw.Write(content); err != nil {
 			b.Fatal(err)
 		}
 	}
+	if err := tw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	var x *LayerIndex
+	for b.Loop() {
+		var err error
+		if x, err = Index(context.Background(), struct{ io.Reader }{bytes.NewReader(buf.Bytes())}, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(x.SampleZstdBytes)/float64(x.SampleBytes), "zstd-ratio")
+}
+
+// TestAnalyzeMemoryPerPath measures what the merge keeps alive at its
+// peak (the merged tree and Dive's table, once every layer is merged)
+// per distinct path, and holds it under 400 bytes.
+func TestAnalyzeMemoryPerPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 200,000-entry image")
+	}
+	layers := benchImage(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := &merger{
+		lim: DefaultLimits, layers: layers, tree: newTree(DefaultLimits.MaxImageEntries),
+		eff: make(map[string]effStat), rep: &Report{Layers: make([]LayerReport, len(layers))},
+		overwrite: make(map[shadowKey]shadowStat), removal: make(map[removalKey]int64),
+	}
+	for i, l := range layers {
+		if err := m.merge(i, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.nodes = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	paths := max(len(m.eff), m.tree.live)
+	perPath := float64(after.HeapAlloc-before.HeapAlloc) / float64(paths)
+	t.Logf("%d distinct paths (%d in the final tree): %.0f bytes kept per path", len(m.eff), m.tree.live, perPath)
+	if perPath > 400 {
+		t.Errorf("%.0f bytes per path", perPath)
+	}
+	runtime.KeepAlive(m)
 }

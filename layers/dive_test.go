@@ -124,8 +124,8 @@ func TestAgreesWithDiveOnDiveGolden(t *testing.T) {
 	compareWithDive(t, layers, layers)
 }
 
-// Random images over a small namespace: files written, rewritten,
-// deleted, directories deleted (by whiteout or opaque marker) and written
+// Random images over a small namespace: files (and symlinks) written,
+// rewritten, written twice in one layer, deleted, directories deleted (by whiteout or opaque marker) and written
 // again, with and without directory entries (Dive weighs a deleted
 // directory only when the last layer that touched it listed it). Dive
 // reads each marker as the whiteouts of the directory's lower children.
@@ -166,6 +166,13 @@ func randomImage(rnd *rand.Rand) (layers, dive [][]ent) {
 					l, d = append(l, dir(dr)), append(d, dir(dr))
 				}
 				f := file(p, 1+rnd.IntN(1000))
+				switch rnd.IntN(6) {
+				case 0:
+					f = symlink(p, "elsewhere")
+				case 1: // the same path twice in the tar: the last wins
+					l, d = append(l, f), append(d, f)
+					f = file(p, 1+rnd.IntN(1000))
+				}
 				l, d = append(l, f), append(d, f)
 				touch(p)
 			case op < 10: // delete a file or a directory with a whiteout
@@ -202,7 +209,7 @@ func randomImage(rnd *rand.Rand) (layers, dive [][]ent) {
 			}
 		}
 		for _, e := range l {
-			if e.typ != tar.TypeReg || strings.HasPrefix(path.Base(e.name), ".wh.") {
+			if e.typ == tar.TypeDir || strings.HasPrefix(path.Base(e.name), ".wh.") {
 				continue
 			}
 			for p := e.name; p != "."; p = path.Dir(p) {

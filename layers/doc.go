@@ -19,6 +19,8 @@
 // long paths, traversal, duplicate entries) are refused with a *LimitError
 // or tolerated, never allowed to grow memory or time without bound.
 //
-// Definitions follow Dive's source (dive/filetree/efficiency.go,
-// dive/image/...): docs/layers.md cites them.
+// Efficiency, wasted bytes and the inefficiency list follow Dive v0.13.1
+// (dive/filetree/efficiency.go, dive/image/analysis.go) and agree with
+// its code on the same layers (dive_test.go, a test-only dependency);
+// docs/layers.md cites the definitions and lists the few departures.
 package layers

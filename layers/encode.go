@@ -10,7 +10,7 @@ import (
 // The binary form of a LayerIndex (MarshalBinary), version 1:
 //
 //	"LIX" 0x01
-//	uvarint entries, duplicates, duplicate bytes, unsafe
+//	uvarint entries, duplicates, duplicate bytes, unsafe, sample bytes, sample zstd bytes
 //	per entry, in index order:
 //	  uvarint bytes shared with the previous path, uvarint suffix length, suffix
 //	  byte    kind | whiteout<<3 | opaque<<4
@@ -38,6 +38,8 @@ func (x *LayerIndex) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(x.Duplicates))
 	b = binary.AppendUvarint(b, uint64(x.DuplicateBytes))
 	b = binary.AppendUvarint(b, uint64(x.Unsafe))
+	b = binary.AppendUvarint(b, uint64(x.SampleBytes))
+	b = binary.AppendUvarint(b, uint64(x.SampleZstdBytes))
 	prev := ""
 	for _, e := range x.Entries {
 		shared := commonPrefix(prev, e.Path)
@@ -72,12 +74,15 @@ func (x *LayerIndex) UnmarshalBinary(data []byte) error {
 	d.data = data[len(indexMagic):]
 	n := d.uvarint()
 	dups, dupBytes, unsafe := d.uvarint(), d.uvarint(), d.uvarint()
+	sampled, packed := d.uvarint(), d.uvarint()
 	// Every entry takes at least 3 bytes: no count can ask for more
 	// memory than the data justifies.
-	if d.err != nil || n > uint64(len(d.data))/3 || dups > 1<<40 || dupBytes > 1<<62 || unsafe > 1<<40 {
+	if d.err != nil || n > uint64(len(d.data))/3 || dups > 1<<40 || dupBytes > 1<<62 || unsafe > 1<<40 ||
+		sampled > 1<<62 || packed > 1<<62 {
 		return fmt.Errorf("%w: bad header", errCorrupt)
 	}
-	out := LayerIndex{Entries: make([]Entry, 0, n), Duplicates: int(dups), DuplicateBytes: int64(dupBytes), Unsafe: int(unsafe)}
+	out := LayerIndex{Entries: make([]Entry, 0, n), Duplicates: int(dups), DuplicateBytes: int64(dupBytes), Unsafe: int(unsafe),
+		SampleBytes: int64(sampled), SampleZstdBytes: int64(packed)}
 	var prev []byte
 	for i := uint64(0); i < n; i++ {
 		shared, suffix := d.uvarint(), d.uvarint()

@@ -15,8 +15,8 @@ import (
 )
 
 // syntheticEntries makes n entries shaped like a distribution's layer:
-// directories of a small vocabulary 3 to 8 deep, files of
-// skewed sizes, a few symlinks.
+// directories of a small vocabulary 3 to 8 deep holding 1 to 12 files of
+// skewed sizes (mean 8 kB), a few symlinks.
 func syntheticEntries(rnd *rand.Rand, prefix string, n int) []ent {
 	words := []string{"usr", "lib", "share", "python3.12", "site-packages", "node_modules", "doc", "locale",
 		"include", "bin", "x86_64-linux-gnu", "perl5", "man", "man1", "zoneinfo", "Europe", "src", "test", "cache"}
@@ -38,11 +38,13 @@ func syntheticEntries(rnd *rand.Rand, prefix string, n int) []ent {
 				ents = append(ents, dir(p))
 			}
 		}
-		name := fmt.Sprintf("%s/file%d.%s", p, rnd.IntN(100000), []string{"so", "py", "js", "h", "mo", "gz"}[rnd.IntN(6)])
-		if rnd.IntN(20) == 0 {
-			ents = append(ents, symlink(name, "target"))
-		} else {
-			ents = append(ents, file(name, int(rnd.ExpFloat64()*8000)))
+		for range 1 + rnd.IntN(12) {
+			name := fmt.Sprintf("%s/file%d.%s", p, rnd.IntN(100000), []string{"so", "py", "js", "h", "mo", "gz"}[rnd.IntN(6)])
+			if rnd.IntN(20) == 0 {
+				ents = append(ents, symlink(name, "target"))
+			} else {
+				ents = append(ents, file(name, int(rnd.ExpFloat64()*8000)))
+			}
 		}
 	}
 	return ents[:n]

@@ -74,6 +74,10 @@ type LayerIndex struct {
 	// or held a NUL: the former are kept, rooted as containerd roots them
 	// ("../../etc/x" is "etc/x"), the latter dropped.
 	Unsafe int
+	// SampleBytes of file content, one 64 KiB chunk in 32, compressed
+	// alone with zstd into SampleZstdBytes (sample.go): the layer's
+	// compressibility, for the recompression hint.
+	SampleBytes, SampleZstdBytes int64
 }
 
 // TarBytes is the content bytes of the layer's tar: its files plus the

@@ -45,17 +45,24 @@ func (m *merger) efficiency() {
 	}
 }
 
-// final computes the figures of the final tree: its bytes and files and
-// its largest files.
-func (m *merger) final() {
+// final computes the figures of the final tree: its bytes and files, its
+// largest files, and the bytes of its recognisable waste by directory and
+// layer (for waste).
+func (m *merger) final(c *classifier) map[findingKey]int64 {
 	r := m.rep
 	largest := &fileHeap{}
+	waste := make(map[findingKey]int64)
 	m.tree.walk(func(nd *node) {
 		if nd.kind != File {
 			return
 		}
 		r.ImageBytes += nd.size
 		r.ImageFiles++
+		if nd.size > 0 {
+			if _, dir := c.classify(nd.path); dir != "" {
+				waste[findingKey{dir, int(nd.layer)}] += nd.size
+			}
+		}
 		f := FileRef{Path: nd.path, Size: nd.size, Layer: int(nd.layer)}
 		if largest.Len() < m.lim.Largest {
 			heap.Push(largest, f)
@@ -74,6 +81,7 @@ func (m *merger) final() {
 	for i := range r.Largest {
 		r.Largest[i].Path = displayPath(r.Largest[i].Path)
 	}
+	return waste
 }
 
 // largerFile orders files by size, largest first, then path.

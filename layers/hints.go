@@ -16,7 +16,9 @@ import (
 //   - delete, for other files a later layer removed: the same, with the
 //     layer that removed them named;
 //   - merge, for files a later layer rewrote: merged into one layer, the
-//     first versions are never stored.
+//     first versions are never stored;
+//   - recompress, for the whole image, in compressed bytes: the blobs as
+//     pushed against the zstd size their samples predict.
 //
 // Texts are written for the hints kept only: a hostile image may remove
 // a million paths.
@@ -36,6 +38,9 @@ func (m *merger) hints() {
 		})
 	}
 	hs = append(hs, m.removalHints()...)
+	if h, ok := m.recompressHint(); ok {
+		hs = append(hs, h)
+	}
 	for k, s := range m.overwrite {
 		hs = append(hs, Hint{
 			Action: "merge",
@@ -87,6 +92,38 @@ func (m *merger) removalHints() []Hint {
 		})
 	}
 	return hs
+}
+
+// Recompression is worth a hint when it saves at least this many
+// compressed bytes and this fraction of them.
+const (
+	recompressMinBytes    = 1_000_000
+	recompressMinFraction = 0.10
+)
+
+// recompressHint compares the layers' compressed sizes with their zstd
+// estimates, over the layers that have both.
+func (m *merger) recompressHint() (Hint, bool) {
+	var now, est int64
+	var which []int
+	for i, l := range m.rep.Layers {
+		if l.CompressedSize > 0 && l.ZstdEstimate > 0 {
+			now += l.CompressedSize
+			est += l.ZstdEstimate
+			which = append(which, i)
+		}
+	}
+	saving := now - est
+	if saving < recompressMinBytes || float64(saving) < recompressMinFraction*float64(now) {
+		return Hint{}, false
+	}
+	return Hint{
+		Action: "recompress",
+		Text: fmt.Sprintf("recompress with zstd: about %s instead of %s (estimated from a 1-in-%d sample of file contents): saves about %s",
+			humanBytes(est), humanBytes(now), sampleEvery, humanBytes(saving)),
+		Layers: which,
+		Bytes:  saving,
+	}, true
 }
 
 // coveredByFinding says a finding of layer already names the files a

@@ -17,18 +17,22 @@ const ctxEvery = 256
 // Index reads one layer's uncompressed tar stream r to its end (the
 // padding after the end-of-archive marker included, so a caller teeing r
 // into a digest sees every byte) and returns its index. It never writes to
-// disk; it keeps 32 bytes plus the cleaned path per entry and skips
-// file contents without buffering them.
+// disk; it keeps 32 bytes plus the cleaned path per entry and reads file
+// contents through one 64 KiB buffer, compressing one in 32 of them to
+// sample the layer's compressibility (sample.go).
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in
 // Unsafe, names with a NUL are dropped and counted. A layer with more
-// than lim.MaxEntries entries, or a path longer than lim.MaxPathBytes or
-// deeper than lim.MaxDepth, is refused with a *LimitError (Layer 0: the
-// caller knows the layer's position). A stream that is not a tar, or ends
-// early, is an error wrapping archive/tar's.
+// than lim.MaxEntries entries or lim.MaxIndexBytes bytes of paths, or a
+// path longer than lim.MaxPathBytes or deeper than lim.MaxDepth, is
+// refused with a *LimitError (Layer 0: the caller knows the layer's
+// position). A stream that is not a tar, or ends early, is an error
+// wrapping archive/tar's; ctx's end, one wrapping ctx.Err().
 func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 	lim = lim.withDefaults()
 	x := &LayerIndex{}
+	pathBytes := 0
+	var sample sampler
 	tr := tar.NewReader(r)
 	for n := 1; ; n++ {
 		hdr, err := tr.Next()
@@ -48,10 +52,24 @@ func Index(ctx context.Context, r io.Reader, lim Limits) (*LayerIndex, error) {
 				return nil, fmt.Errorf("layers: indexing the layer: %w", err)
 			}
 		}
+		before := len(x.Entries)
 		if err := x.add(hdr, lim); err != nil {
 			return nil, err
 		}
+		if len(x.Entries) > before {
+			pathBytes += len(x.Entries[before].Path)
+		}
+		if pathBytes > lim.MaxIndexBytes {
+			return nil, &LimitError{Limit: "index bytes", Max: lim.MaxIndexBytes}
+		}
+		if kindOf(hdr.Typeflag) == File && hdr.Size > 0 {
+			if err := sample.read(ctx, tr); err != nil {
+				// A name may be 1 MiB long: the message quotes its start.
+				return nil, fmt.Errorf("layers: reading %q in the layer's tar: %w", truncate(hdr.Name, 120), err)
+			}
+		}
 	}
+	x.SampleBytes, x.SampleZstdBytes = sample.raw, sample.packed
 	// tar.Reader stops at the end-of-archive marker; the blob may go on
 	// with zero padding that the caller's digest must still see.
 	if _, err := io.Copy(io.Discard, r); err != nil {

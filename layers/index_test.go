@@ -117,6 +117,7 @@ func TestIndexLimits(t *testing.T) {
 		{"entries", many, Limits{MaxEntries: 100}, "entries", "layers: more than 100 entries in one layer"},
 		{"path bytes", []ent{file(long, 1)}, Limits{MaxPathBytes: 256}, "path bytes", "layers: a path longer than 256 bytes"},
 		{"depth", []ent{file(deep, 1)}, Limits{MaxDepth: 40}, "depth", "layers: a path deeper than 40 components"},
+		{"index bytes", many, Limits{MaxIndexBytes: 5000}, "index bytes", "layers: more than 5000 bytes of paths in one layer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Index(context.Background(), bytes.NewReader(layerTar(t, c.ents...)), c.lim)
@@ -129,9 +130,12 @@ func TestIndexLimits(t *testing.T) {
 			}
 		})
 	}
-	// At the limit is fine.
+	// At the limit is fine: the 101 names hold 1+2+…+101 = 5151 bytes.
 	if _, err := Index(context.Background(), bytes.NewReader(layerTar(t, file(deep, 1))), Limits{MaxDepth: 41}); err != nil {
 		t.Errorf("41 components under MaxDepth 41: %v", err)
+	}
+	if _, err := Index(context.Background(), bytes.NewReader(layerTar(t, many...)), Limits{MaxIndexBytes: 5151}); err != nil {
+		t.Errorf("5151 bytes of paths under MaxIndexBytes 5151: %v", err)
 	}
 }
 
@@ -211,6 +215,46 @@ func TestIndexStopsWithTheContext(t *testing.T) {
 	_, err := Index(ctx, r, Limits{})
 	r.Close()
 	<-done
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// With GODEBUG=tarinsecurepath=0, archive/tar reports insecure names with
+// tar.ErrInsecurePath and the header: Index roots them as usual.
+func TestIndexUnderTarInsecurePath0(t *testing.T) {
+	t.Setenv("GODEBUG", "tarinsecurepath=0")
+	b := layerTar(t, file("../escape", 3), file("ok", 1))
+	tr := tar.NewReader(bytes.NewReader(b))
+	if _, err := tr.Next(); !errors.Is(err, tar.ErrInsecurePath) {
+		t.Skipf("archive/tar did not report the insecure path (%v)", err)
+	}
+	x, err := Index(context.Background(), bytes.NewReader(b), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Entries) != 2 || x.Entries[0].Path != "escape" || x.Unsafe != 1 {
+		t.Errorf("entries %+v, unsafe %d", x.Entries, x.Unsafe)
+	}
+}
+
+// A file of gigabytes does not hold Index past its context's end.
+func TestIndexStopsInsideALargeFile(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		_ = tw.WriteHeader(&tar.Header{Name: "huge", Typeflag: tar.TypeReg, Size: 1 << 40, Mode: 0o644})
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := tw.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Index(ctx, pr, Limits{})
+	pr.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

@@ -8,9 +8,12 @@ import (
 // Limits bound Index and Analyze. A zero field takes its value in
 // DefaultLimits; a negative field is treated as zero (the default).
 type Limits struct {
-	MaxEntries      int // entries in one layer (default 1,000,000)
-	MaxPathBytes    int // bytes of one cleaned path (default 4096)
-	MaxDepth        int // components of one path (default 256)
+	MaxEntries   int // entries in one layer (default 1,000,000)
+	MaxPathBytes int // bytes of one cleaned path (default 4096)
+	MaxDepth     int // components of one path (default 256)
+	// MaxIndexBytes bounds the bytes of all paths of one layer (default
+	// 64 MiB): MaxEntries paths of MaxPathBytes each would be 4 GB.
+	MaxIndexBytes   int
 	MaxImageEntries int // distinct paths across the image (default 2,000,000)
 	Largest         int // files listed in Report.Largest (default 20)
 	// MaxListed bounds each other list of a Report (Inefficiencies,
@@ -23,6 +26,7 @@ var DefaultLimits = Limits{
 	MaxEntries:      1_000_000,
 	MaxPathBytes:    4096,
 	MaxDepth:        256,
+	MaxIndexBytes:   64 << 20,
 	MaxImageEntries: 2_000_000,
 	Largest:         20,
 	MaxListed:       100,
@@ -39,6 +43,7 @@ func (lim Limits) withDefaults() Limits {
 	def(&lim.MaxEntries, DefaultLimits.MaxEntries)
 	def(&lim.MaxPathBytes, DefaultLimits.MaxPathBytes)
 	def(&lim.MaxDepth, DefaultLimits.MaxDepth)
+	def(&lim.MaxIndexBytes, DefaultLimits.MaxIndexBytes)
 	def(&lim.MaxImageEntries, DefaultLimits.MaxImageEntries)
 	def(&lim.Largest, DefaultLimits.Largest)
 	def(&lim.MaxListed, DefaultLimits.MaxListed)
@@ -50,7 +55,7 @@ var ErrLimit = errors.New("layers: a limit was passed")
 
 // LimitError names the limit a layer or image passed (for a 4xx message).
 type LimitError struct {
-	Limit string // "entries", "path bytes", "depth", "image entries"
+	Limit string // "entries", "path bytes", "depth", "index bytes", "image entries"
 	Max   int
 	Layer int // 0-based layer index, -1 for the image; Index leaves it 0 (the caller knows the position)
 }
@@ -66,6 +71,8 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("layers: a path longer than %d bytes", e.Max)
 	case "depth":
 		return fmt.Sprintf("layers: a path deeper than %d components", e.Max)
+	case "index bytes":
+		return fmt.Sprintf("layers: more than %d bytes of paths in one layer", e.Max)
 	case "image entries":
 		return fmt.Sprintf("layers: more than %d paths in the image", e.Max)
 	}

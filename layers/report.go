@@ -65,9 +65,12 @@ type LayerReport struct {
 	Whiteouts         int           `json:"whiteouts"` // whiteout and opaque entries
 	// DuplicateBytes are bytes of entries a later entry of the same path
 	// replaced inside this layer.
-	DuplicateBytes int64  `json:"duplicate_bytes,omitempty"`
-	Unsafe         int    `json:"unsafe,omitempty"` // LayerIndex.Unsafe
-	CreatedBy      string `json:"created_by"`
+	DuplicateBytes int64 `json:"duplicate_bytes,omitempty"`
+	Unsafe         int   `json:"unsafe,omitempty"` // LayerIndex.Unsafe
+	// ZstdEstimate is the layer's file content compressed with zstd, as
+	// its sample predicts (sample.go); 0 without a sample.
+	ZstdEstimate int64  `json:"zstd_estimate,omitempty"`
+	CreatedBy    string `json:"created_by"`
 }
 
 // Inefficiency is one row of Dive's inefficiency list: a path that two
@@ -101,13 +104,15 @@ type Finding struct {
 
 // Hint says what to do and what it saves.
 type Hint struct {
-	Action string `json:"action"` // "delete", "merge"
+	Action string `json:"action"` // "delete", "merge", "recompress"
 	// Text reads like `delete /var/cache/apt in the same RUN as
 	// "apt-get install …" (layer 3): saves 380 MB`; it numbers layers
 	// from 1.
 	Text   string `json:"text"`
 	Layers []int  `json:"layers"`
-	Bytes  int64  `json:"bytes"` // the saving, in uncompressed bytes
+	// Bytes is the saving: uncompressed bytes for delete and merge,
+	// compressed bytes for recompress.
+	Bytes int64 `json:"bytes"`
 }
 
 // Summary is what a push record keeps: a few figures and at most

@@ -89,11 +89,11 @@ func (s *DriverStore) Put(ctx context.Context, blob digest.Digest, x *LayerIndex
 	return nil
 }
 
-// Zstd's stateless helpers (EncodeAll, DecodeAll) on shared coders: one
-// of each per process, safe for concurrent use.
+// Zstd's stateless helpers (EncodeAll, DecodeAll) on shared coders, safe
+// for concurrent use: each keeps GOMAXPROCS coders (its default).
 var (
-	zEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-	zDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxStored))
+	zEncoder, _ = zstd.NewWriter(nil)
+	zDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxStored))
 )
 
 // encodeStored is x's binary form, zstd-compressed.

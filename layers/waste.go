@@ -53,19 +53,39 @@ var wastePatterns = []wastePattern{
 // one, /usr/local/go/pkg is the toolchain's own and no waste.
 const goToolchain = "usr/local/go/bin/go"
 
-// classifier matches paths against wastePatterns.
+// classifier matches paths against wastePatterns: the patterns that
+// start at the root by their first component, the others (anywhere) by
+// a scan of the path's components; of several matches, the first in the
+// list wins.
 type classifier struct {
-	patterns []wastePattern
+	byFirst  map[string][]compiled
+	anywhere []compiled
 	comps    []string // scratch
 }
 
+// compiled is a wastePattern with its place in the list and which
+// components are globs.
+type compiled struct {
+	wastePattern
+	order int
+	glob  []bool
+}
+
 func newClassifier(goImage bool) *classifier {
-	c := &classifier{}
-	for _, p := range wastePatterns {
+	c := &classifier{byFirst: make(map[string][]compiled)}
+	for i, p := range wastePatterns {
 		if goImage && slices.Equal(p.dir, []string{"usr", "local", "go", "pkg"}) {
 			continue
 		}
-		c.patterns = append(c.patterns, p)
+		cp := compiled{wastePattern: p, order: i}
+		for _, comp := range p.dir {
+			cp.glob = append(cp.glob, strings.ContainsAny(comp, "*?["))
+		}
+		if p.anywhere || cp.glob[0] {
+			c.anywhere = append(c.anywhere, cp)
+		} else {
+			c.byFirst[p.dir[0]] = append(c.byFirst[p.dir[0]], cp)
+		}
 	}
 	return c
 }
@@ -83,30 +103,44 @@ func (c *classifier) classify(p string) (kind, dir string) {
 		rest = after
 	}
 	dirs := c.comps[:len(c.comps)-1] // the file itself is no directory
-	for _, pat := range c.patterns {
-		last := len(dirs) - len(pat.dir)
-		if !pat.anywhere {
-			last = min(last, 0)
-		}
-		for at := 0; at <= last; at++ {
-			if matchComps(pat.dir, dirs[at:at+len(pat.dir)]) {
-				return pat.kind, p[:compEnd(c.comps, at+len(pat.dir))]
-			}
+	if len(dirs) == 0 {
+		return "", ""
+	}
+	best, bestEnd := -1, 0
+	try := func(pat *compiled, at int) {
+		if (best < 0 || pat.order < best) && at+len(pat.dir) <= len(dirs) && pat.match(dirs[at:at+len(pat.dir)]) {
+			best, bestEnd = pat.order, at+len(pat.dir)
 		}
 	}
-	return "", ""
+	for i := range c.byFirst[dirs[0]] {
+		try(&c.byFirst[dirs[0]][i], 0)
+	}
+	for i := range c.anywhere {
+		pat := &c.anywhere[i]
+		last := 0
+		if pat.anywhere {
+			last = len(dirs) - len(pat.dir)
+		}
+		for at := 0; at <= last; at++ {
+			try(pat, at)
+		}
+	}
+	if best < 0 {
+		return "", ""
+	}
+	return wastePatterns[best].kind, p[:compEnd(c.comps, bestEnd)]
 }
 
-// matchComps matches components against patterns, one for one.
-func matchComps(patterns, comps []string) bool {
-	for i, pat := range patterns {
-		if pat == comps[i] {
+// match matches components against the pattern's, one for one.
+func (pat *compiled) match(comps []string) bool {
+	for i, want := range pat.dir {
+		if !pat.glob[i] {
+			if want != comps[i] {
+				return false
+			}
 			continue
 		}
-		if !strings.ContainsRune(pat, '*') {
-			return false
-		}
-		if ok, _ := path.Match(pat, comps[i]); !ok {
+		if ok, _ := path.Match(want, comps[i]); !ok {
 			return false
 		}
 	}
@@ -130,9 +164,8 @@ type findingKey struct {
 
 // waste fills Report.Waste: for every layer, the files of its index that
 // a pattern recognises, grouped by directory; then what of them the
-// final tree still shows.
-func (m *merger) waste() {
-	c := newClassifier(m.tree.get(goToolchain) != nil)
+// final tree still shows (final, counted by the final tree's walk).
+func (m *merger) waste(c *classifier, final map[findingKey]int64) {
 	found := make(map[findingKey]*Finding)
 	for i, l := range m.layers {
 		for _, e := range l.Index.Entries {
@@ -143,25 +176,16 @@ func (m *merger) waste() {
 			if kind == "" {
 				continue
 			}
-			f := found[findingKey{dir, i}]
+			k := findingKey{dir, i}
+			f := found[k]
 			if f == nil {
-				f = &Finding{Kind: kind, Path: displayPath(dir), Layer: i, CreatedBy: l.CreatedBy}
-				found[findingKey{dir, i}] = f
+				f = &Finding{Kind: kind, Path: displayPath(dir), Layer: i, CreatedBy: l.CreatedBy, FinalBytes: final[k]}
+				found[k] = f
 			}
 			f.Bytes += e.Size
 			f.Files++
 		}
 	}
-	m.tree.walk(func(nd *node) {
-		if nd.kind != File || nd.size == 0 {
-			return
-		}
-		if _, dir := c.classify(nd.path); dir != "" {
-			if f := found[findingKey{dir, int(nd.layer)}]; f != nil {
-				f.FinalBytes += nd.size
-			}
-		}
-	})
 	for _, f := range found {
 		m.rep.Waste = append(m.rep.Waste, *f)
 	}

@@ -24,6 +24,10 @@ func TestClassify(t *testing.T) {
 		{path: "usr/lib/python3.12/site-packages/numpy/tests/test_a.py", kind: "test-data", dir: "usr/lib/python3.12/site-packages/numpy/tests"},
 		{path: "tmp/build.log", kind: "temp", dir: "tmp"},
 		{path: "var/tmp/x", kind: "temp", dir: "var/tmp"},
+		// Of two matches, the first in the list wins.
+		{path: "tmp/repo/.git/HEAD", kind: "git", dir: "tmp/repo/.git"},
+		{path: "var/cache/apt/.git/HEAD", kind: "package-cache", dir: "var/cache/apt"},
+		{path: "src/.git/testdata/x", kind: "git", dir: "src/.git"},
 		// Not waste:
 		{path: "tmp"},
 		{path: "var/cache/aptitude/x"},
@@ -32,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{path: "usr/lib/python3.12/site-packages/numpy/core/x.so"},
 		{path: "app/.gitignore"},
 		{path: "usr/lib/x86_64-linux-gnu/libgcc_s.so.1"},
+		{path: ".git"},
+		{path: "home/.cache/pip/x"},
 	} {
 		kind, dir := newClassifier(c.goImage).classify(c.path)
 		if kind != c.kind || dir != c.dir {
