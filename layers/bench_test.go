@@ -26,8 +26,8 @@ func indexOf(tb testing.TB, ents []ent) *LayerIndex {
 }
 
 // benchImage is a 20-layer image of 200,000 entries: layers share a
-// vocabulary of directories (so later layers rewrite earlier files), and
-// each deletes a few files and a directory of the layer below.
+// vocabulary of directories, and each rewrites up to 500 files of the
+// layer below and deletes up to 10.
 func benchImage(tb testing.TB) []Layer {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	var layers []Layer
@@ -40,9 +40,9 @@ func benchImage(tb testing.TB) []Layer {
 					ents[k] = file(e.name, e.size+1)
 				}
 			}
-			for k := 0; k < 10; k++ {
+			for k := 0; k < 10; k++ { // deletions
 				if e := prev[rnd.IntN(len(prev))]; e.typ == tar.TypeReg {
-					ents = append(ents[:len(ents)-1], whiteout(e.name))
+					ents[len(ents)-1-k] = whiteout(e.name)
 				}
 			}
 		}
