@@ -28,6 +28,7 @@ type Rescanner interface {
 type API struct {
 	store      metadata.Store
 	rescans    Rescanner
+	layers     LayerReporter
 	robotStore *auth.Robots
 	auth       Authenticator
 	logger     *slog.Logger
@@ -38,6 +39,8 @@ type API struct {
 type Options struct {
 	// Rescans serves rescans; nil answers them with 503.
 	Rescans Rescanner
+	// Layers serves layer analyses; nil answers them with 503.
+	Layers LayerReporter
 	// Auth establishes each request's caller; nil leaves the API open
 	// (a registry without authentication).
 	Auth Authenticator
@@ -51,7 +54,7 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)

@@ -37,7 +37,8 @@ type tagEvent struct {
 	RecordID string          `json:"record_id"`
 }
 
-// repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}[/sub]:
+// repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}[/sub]
+// (sub: vulnerabilities, layers, scan):
 // repository names contain slashes, so the mux cannot. A malformed name
 // is NAME_INVALID, a malformed digest DIGEST_INVALID, both before any
 // authorization; these endpoints take no query parameters.
@@ -45,7 +46,7 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/api/v1/repositories/")
 	i := strings.LastIndex(rest, "/manifests/")
 	if i < 0 {
-		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/scan]").
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/scan]").
 			WithDetail(map[string]string{"path": r.URL.Path}))
 		return
 	}
@@ -72,6 +73,10 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	case sub == "vulnerabilities" && r.Method == http.MethodGet:
 		if a.allow(w, r, name, auth.ActionPull) {
 			a.vulnerabilities(w, r, name, d)
+		}
+	case sub == "layers" && r.Method == http.MethodGet:
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.layerReport(w, r, name, d)
 		}
 	case sub == "scan" && r.Method == http.MethodPost:
 		if a.allow(w, r, name, auth.ActionPull) {

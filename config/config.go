@@ -24,8 +24,10 @@ type Config struct {
 	Metadata   Metadata   `yaml:"metadata"`
 	Validation Validation `yaml:"validation"`
 	Scan       Scan       `yaml:"scan"`
-	Auth       Auth       `yaml:"auth"`
-	Limits     Limits     `yaml:"limits"`
+	// Analysis configures the layer analysis (config/analysis.go).
+	Analysis Analysis `yaml:"analysis"`
+	Auth     Auth     `yaml:"auth"`
+	Limits   Limits   `yaml:"limits"`
 	// Notifications configures webhooks (config/notifications.go).
 	Notifications Notifications `yaml:"notifications"`
 	// Upload configures tarball uploads (config/upload.go).
@@ -412,6 +414,7 @@ func Default() *Config {
 				Window: 15 * time.Minute, Base: time.Minute, Max: time.Hour},
 			OIDC: []OIDCIssuer{},
 		},
+		Analysis:      defaultAnalysis(),
 		Limits:        Limits{ManifestBytes: MaxManifestBytes},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),

@@ -275,6 +275,7 @@ func (c *Config) problems() []error {
 		bad("limits.manifestbytes", "must be between 1 and %d, got %d", MaxManifestBytes, c.Limits.ManifestBytes)
 	}
 
+	c.Analysis.validate(bad)
 	c.Notifications.validate(bad)
 	c.Scan.Pool.validate(c.Scan.Timeout, bad)
 	c.Metrics.validate(c.Scan.MaxDBAge, bad)

@@ -106,6 +106,13 @@ func Compute(ctx context.Context, r io.Reader, lim Limits) (Layer, error) {
 // ComputeWith is Compute with the diff_id in algorithm alg (which must be
 // available, digest.Algorithm.Available).
 func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits) (Layer, error) {
+	return computeTo(ctx, alg, r, lim, nil)
+}
+
+// computeTo is ComputeWith that also writes the uncompressed bytes to tee,
+// when not nil, in the same read. A failing tee stops receiving bytes; it
+// never fails the computation (it is told why through its own means).
+func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer) (Layer, error) {
 	in := &countingReader{r: &ctxReader{ctx: ctx, r: r}}
 	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(4)
@@ -131,7 +138,11 @@ func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Lim
 		plain, c = zr, Zstd
 	}
 	h := alg.Digester()
-	n, err := copyBounded(h.Hash(), plain, in, lim)
+	var dst io.Writer = h.Hash()
+	if tee != nil {
+		dst = &teeWriter{hash: h.Hash(), tee: tee}
+	}
+	n, err := copyBounded(dst, plain, in, lim)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Layer{}, fmt.Errorf("diffid: %w", ctxErr)
@@ -166,7 +177,7 @@ func copyBounded(dst io.Writer, src io.Reader, in *countingReader, lim Limits) (
 			if lim.MaxRatio > 0 && n > ratioFloor && n > lim.MaxRatio*max(in.n, 1) {
 				return n, &LimitError{Ratio: true, Limit: lim.MaxRatio, Uncompressed: n, Compressed: in.n}
 			}
-			_, _ = dst.Write(buf[:k]) // hash.Hash never fails
+			_, _ = dst.Write(buf[:k]) // hash.Hash never fails; teeWriter swallows its tee's errors
 		}
 		if errors.Is(err, io.EOF) {
 			return n, nil
@@ -207,4 +218,22 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// teeWriter writes to hash and to tee until tee fails once; then to hash
+// only. It never returns an error.
+type teeWriter struct {
+	hash io.Writer
+	tee  io.Writer
+	err  error
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	_, _ = t.hash.Write(p)
+	if t.err == nil {
+		if _, err := t.tee.Write(p); err != nil {
+			t.err = err
+		}
+	}
+	return len(p), nil
 }

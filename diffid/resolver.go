@@ -17,6 +17,7 @@ type Resolver struct {
 	store  Store
 	limits Limits
 	slots  chan struct{}
+	tap    Tap // SetTap (tap.go)
 }
 
 // NewResolver returns a Resolver over store; workers ≤ 0 means one per CPU.
@@ -44,20 +45,13 @@ func (r *Resolver) DiffID(ctx context.Context, blob digest.Digest, alg digest.Al
 	} else if ok {
 		return d, nil
 	}
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return "", fmt.Errorf("diffid: waiting to decompress layer %s: %w", blob, ctx.Err())
+	var sink Sink
+	if r.tap != nil {
+		sink = r.tap.Open(ctx, blob)
 	}
-	defer func() { <-r.slots }()
-	rc, err := open(ctx, blob)
+	l, err := r.compute(ctx, blob, alg, open, sink)
 	if err != nil {
-		return "", fmt.Errorf("diffid: opening layer %s: %w", blob, err)
-	}
-	defer rc.Close()
-	l, err := ComputeWith(ctx, alg, rc, r.limits)
-	if err != nil {
-		return "", fmt.Errorf("diffid: layer %s: %w", blob, err)
+		return "", err
 	}
 	_ = r.store.Put(context.WithoutCancel(ctx), blob, l.DiffID)
 	return l.DiffID, nil

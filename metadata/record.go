@@ -82,6 +82,8 @@ type Record struct {
 	Status Status       `json:"status"`
 	Reason string       `json:"reason,omitempty"`
 	Scan   *ScanSummary `json:"scan,omitempty"`
+	// Analysis is the layer analysis's outcome (metadata/analysis.go).
+	Analysis *AnalysisSummary `json:"analysis,omitempty"`
 }
 
 // TagMove is a tag that pointed at another manifest before this push.

@@ -56,6 +56,7 @@ const (
 	ReasonUnscannable     = "unscannable"      // an enforce policy refuses content no scanner can read
 	ReasonScanUnavailable = "scan_unavailable" // the scan failed, timed out or still runs, and onerror rejects
 	ReasonIndex           = "index"            // an index lists children that did not pass the gate
+	ReasonWaste           = "waste"            // the layer analysis policy refused the image (or could not analyse it)
 	ReasonBatch           = "batch"            // another manifest of the same upload was refused
 	ReasonConflict        = "conflict"         // the tags' lock could not be taken
 	ReasonMetadata        = "metadata"         // the push record could not be written
@@ -66,6 +67,7 @@ const (
 // Values of the stage label of the stage histogram.
 const (
 	StageValidate = "validate" // parse, validate, describe
+	StageAnalyze  = "analyze"  // layer analysis (push/analyze.go)
 	StageScan     = "scan"
 	StageDecide   = "decide" // an index's children
 	StageLock     = "lock"

@@ -72,6 +72,8 @@ func gateReason(stage string, err error, rec *metadata.Record) (outcome, reason 
 		return OutcomeRefused, ReasonScanUnavailable
 	case StageDecide:
 		return OutcomeRefused, ReasonIndex
+	case StageAnalyze:
+		return OutcomeRefused, ReasonWaste
 	}
 	return OutcomeRefused, validationReason(refusal)
 }

@@ -3,7 +3,7 @@
 // tarball upload shim — hand it a Push; the pipeline runs it through the
 // same stages, each a plain function over that one value:
 //
-//	gate:   parse → validate → describe → scan → decide        (Pipeline.Gate)
+//	gate:   parse → validate → describe → analyze → scan → decide  (Pipeline.Gate)
 //	commit: lock tags → record pending → store → link → tag →
 //	        record outcome → notify                             (Pipeline.Commit)
 //
@@ -45,6 +45,8 @@ type Options struct {
 	// Records is read to check an index's children passed the gate.
 	Records   metadata.Store
 	Validator *validate.Validator
+	// Analysis is the analyze stage (push/analyze.go); zero: off.
+	Analysis Analysis
 	// Scanning is the scan stage; a nil Scanner with a policy counts as a
 	// failed scan (see policy onerror).
 	Scanning Scanning
@@ -105,7 +107,8 @@ func (p *Pipeline) Run(ctx context.Context, x *Push) error {
 }
 
 // Gate decides whether x may be stored: it parses the manifest once,
-// validates it, describes it as a record, scans an image under its
+// validates it, describes it as a record, analyses an image's layers
+// under its repository's analysis policy, scans an image under its
 // repository's policy and checks an index's children passed the gate.
 // Nothing is stored. A refusal is recorded (rejected), published and
 // returned as an errcode.Error; any other error means the gate could not
@@ -128,6 +131,12 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 		x.result, err = p.validate(ctx, x, batch)
 	}
 	x.record = p.describe(x)
+	if err == nil {
+		p.opts.Metrics.stage(stage, start)
+		stage, start = StageAnalyze, time.Now()
+		x.stage(StageAnalyzing)
+		err = p.analyze(ctx, x)
+	}
 	if err == nil {
 		p.opts.Metrics.stage(stage, start)
 		stage, start = StageScan, time.Now()

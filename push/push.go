@@ -86,6 +86,7 @@ func (x *Push) aliased() bool { return x.Digest != "" && x.Digest != x.canonical
 // Gate stages an Observer is told about, in order.
 const (
 	StageValidating = "validating"
+	StageAnalyzing  = "analyzing"
 	StageScanning   = "scanning"
 	StageStoring    = "storing"
 	StageRecording  = "recording"

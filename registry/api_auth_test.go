@@ -95,6 +95,9 @@ func TestAPIOneTokenScope(t *testing.T) {
 	}{
 		{"alice", alice, "GET", "/api/v1/pushes?repository=team/app", 200, ""},
 		{"alice", alice, "GET", "/api/v1/repositories/team/app/manifests/" + d, 200, ""},
+		{"alice", alice, "GET", "/api/v1/repositories/team/app/manifests/" + d + "/layers", 200, ""},
+		{"alice", alice, "GET", "/api/v1/repositories/other/x/manifests/" + d + "/layers", 403, "DENIED"},
+		{"nobody", nil, "GET", "/api/v1/repositories/team/app/manifests/" + d + "/layers", 401, "UNAUTHORIZED"},
 		{"alice", alice, "GET", "/api/v1/pushes?repository=other/x", 403, "DENIED"},
 		{"alice", alice, "GET", "/api/v1/pushes", 403, "DENIED"},
 		{"alice", alice, "GET", "/api/v1/pushes?status=pending", 403, "DENIED"},

@@ -56,6 +56,7 @@ type Server struct {
 	auth    *auth.Service // nil when auth is off
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
+	layers  api.LayerReporter
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
@@ -147,6 +148,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		logger.Warn("validation.verifydiffids is off: image configs' diff_ids are not checked, and a pusher can poison the scanner's layer cache")
 	}
 	validator, err := newValidator(cfg.Validation, diffIDs)
+	var analyses push.Analysis
+	if err == nil {
+		analyses, err = newAnalysis(cfg.Analysis, diffIDs, driver)
+	}
 	if err != nil {
 		rec.Close()
 		store.Close()
@@ -154,6 +159,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics || cfg.Log.EMF.Enabled)
 	gate, err := newGateMetrics(cfg, metrics.registry)
+	if err == nil {
+		err = registerAnalysisMetrics(metrics.registry, analyses.Analyzer)
+	}
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
@@ -189,6 +197,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
+		Analysis: analyses,
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
 		Metrics: gate.push,
 		Watcher: pushWatcher(monitor),
@@ -244,11 +253,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		driver:     driver,
 		fleet:      shared,
 		singletons: single,
+		layers:     pipeline,
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, pipeline, authSvc, events, shared, logger); err != nil {
+	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, uploadTap(analyses), pipeline, authSvc, events, shared, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {
@@ -310,7 +320,7 @@ func (s *Server) routes() http.Handler {
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
-	opts := api.Options{Rescans: s.rescans}
+	opts := api.Options{Rescans: s.rescans, Layers: s.layers}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)

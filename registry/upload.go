@@ -22,8 +22,8 @@ import (
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
 // registry's storage and push pipeline; progress is shared with the
 // replicas using shared. authSvc nil leaves them open.
-func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, pipeline *push.Pipeline,
-	authSvc *auth.Service, events notify.Publisher, shared fleet.Store, logger *slog.Logger) (*shim.Handler, error) {
+func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, layers shim.LayerTap,
+	pipeline *push.Pipeline, authSvc *auth.Service, events notify.Publisher, shared fleet.Store, logger *slog.Logger) (*shim.Handler, error) {
 	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
 	if err != nil {
 		return nil, fmt.Errorf("registry: upload.layercompression: %w", err)
@@ -31,7 +31,7 @@ func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedri
 	u := cfg.Upload
 	in := shim.New(shim.Options{
 		Namespace: ns, Driver: driver, Pipeline: pipeline, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
-		Logger: logger.With("component", "upload"),
+		Layers: layers, Logger: logger.With("component", "upload"),
 		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
 			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},
 	})

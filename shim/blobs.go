@@ -83,6 +83,8 @@ type blobWriter struct {
 	// alive for two GC cycles, so that memory grew with the layer count.
 	gz *pgzip.Writer
 	zs *zstd.Encoder
+	// tap, when set, takes each layer's uncompressed bytes (layertap.go).
+	tap LayerTap
 }
 
 // store streams r (the whole file) into a new blob and commits it.
@@ -108,19 +110,30 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 	}()
 	raw := sha256.New()
 	st := &stored{format: format}
+	sink := w.beginLayer(ctx, format)
 	switch {
 	case format == formatTar && w.compression != None:
-		st, err = w.compress(br, bw, raw)
+		st, err = w.compress(br, bw, raw, sinkWriter(sink))
 	case format == formatGzip || format == formatZstd:
-		st, err = copyVerifyingDiffID(br, bw, raw, format, w.lim)
+		st, err = copyVerifyingDiffID(br, bw, raw, format, w.lim, sinkWriter(sink))
 	default:
 		var n int64
-		n, err = io.Copy(io.MultiWriter(bw, raw), br)
+		n, err = io.Copy(io.MultiWriter(bw, raw, sinkWriter(sink)), br)
 		st.rawSize, st.blobSize = n, n
 		st.raw = digest.NewDigest(digest.SHA256, raw)
 		st.blob = st.raw
 		if format == formatTar {
 			st.diffID = st.raw
+		}
+	}
+	if sink != nil {
+		switch {
+		case err != nil:
+			sink.Finish("", err)
+		case st.diffErr != nil:
+			sink.Finish(st.blob, st.diffErr)
+		default:
+			sink.Finish(st.blob, nil)
 		}
 	}
 	if err != nil {
@@ -157,7 +170,7 @@ func (w *blobWriter) isNew(ctx context.Context, d digest.Digest) (bool, error) {
 }
 
 // compress stores the tar in br compressed; the tar's digest is its diff_id.
-func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*stored, error) {
+func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain io.Writer) (*stored, error) {
 	comp := sha256.New()
 	out := &countWriter{w: io.MultiWriter(bw, comp)}
 	var enc io.WriteCloser
@@ -190,7 +203,7 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*store
 		}
 		enc = w.gz
 	}
-	n, err := io.Copy(io.MultiWriter(enc, raw), br)
+	n, err := io.Copy(io.MultiWriter(enc, raw, plain), br)
 	if cerr := enc.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("shim: compressing a layer: %w", cerr)
 	}
@@ -206,8 +219,9 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash) (*store
 // goroutine decompresses a copy to compute its diff_id. The decompression
 // is bounded like the archive's own: at most lim.MaxDecompressedBytes,
 // and lim.MaxRatio times the compressed bytes once past 1 MiB; past a
-// bound the copy fails with UPLOAD_TOO_LARGE.
-func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format string, lim Limits) (*stored, error) {
+// bound the copy fails with UPLOAD_TOO_LARGE. The decompressed bytes also
+// go to plain.
+func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format string, lim Limits, plain io.Writer) (*stored, error) {
 	pr, pw := io.Pipe()
 	in := &sharedCount{w: pw}
 	type result struct {
@@ -222,14 +236,14 @@ func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format strin
 		if format == formatGzip {
 			var zr *pgzip.Reader
 			if zr, err = pgzip.NewReaderN(pr, 1<<20, 2); err == nil {
-				_, err = io.Copy(h, bounded(zr))
+				_, err = io.Copy(io.MultiWriter(h, plain), bounded(zr))
 				_ = zr.Close()
 			}
 		} else {
 			var zr *zstd.Decoder
 			if zr, err = zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow),
 				zstd.WithDecoderMaxMemory(uint64(lim.MaxDecompressedBytes))); err == nil {
-				_, err = io.Copy(h, bounded(zr))
+				_, err = io.Copy(io.MultiWriter(h, plain), bounded(zr))
 				zr.Close()
 			}
 		}

@@ -44,7 +44,10 @@ type Options struct {
 	// computed and checked while storing it, before the gate verifies the
 	// image's diff_ids (which then reads no layer again).
 	DiffIDs DiffIDs
-	Logger  *slog.Logger
+	// Layers, when set, takes every layer's uncompressed bytes as it is
+	// stored (the layer analysis indexes them there: layertap.go).
+	Layers LayerTap
+	Logger *slog.Logger
 }
 
 // DiffIDs remembers layer diff_ids computed from the layers' own bytes
@@ -166,7 +169,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 		return nil, err
 	}
 	defer s.close()
-	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression, lim: in.opts.Limits}
+	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression, lim: in.opts.Limits, tap: in.opts.Layers}
 	if in.opts.Driver != nil {
 		w.global = in.opts.Namespace.BlobStatter()
 	}

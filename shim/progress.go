@@ -15,6 +15,7 @@ import (
 const (
 	StageReceiving  = "receiving"
 	StageValidating = "validating"
+	StageAnalyzing  = "analyzing"
 	StageScanning   = "scanning"
 	StageStoring    = "storing"
 	StageRecording  = "recording"

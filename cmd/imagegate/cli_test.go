@@ -69,6 +69,8 @@ func TestUsageErrorMessages(t *testing.T) {
 		{[]string{"config", "chek", "x.yaml"}, `imagegate config: unknown command "chek" for "imagegate config" (did you mean "check"?)`},
 		{[]string{"config", "check"}, `imagegate config check: missing FILE`},
 		{[]string{"config", "check", "a.yaml", "b.yaml"}, `imagegate config check: unexpected argument "b.yaml"`},
+		{[]string{"analyze"}, `imagegate analyze: missing REPOSITORY@DIGEST`},
+		{[]string{"analyze", "team/app:1"}, `imagegate analyze: want REPOSITORY@DIGEST, got "team/app:1"`},
 		{[]string{"scan"}, `imagegate scan: missing REPOSITORY@DIGEST`},
 		{[]string{"scan", "team/app:1"}, `imagegate scan: want REPOSITORY@DIGEST, got "team/app:1"`},
 		{[]string{"scan", "team/app@sha256:" + strings.Repeat("0", 64), "--jsn"}, `imagegate scan: unknown flag: --jsn`},

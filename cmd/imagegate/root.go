@@ -50,6 +50,7 @@ func newRoot(environ []string) *cobra.Command {
 		newBucketCmd(environ),
 		newPushCmd(environ),
 		newScanCmd(environ),
+		newAnalyzeCmd(environ),
 		newTokenCmd(environ),
 		newCompletionCmd(root),
 		newVersionCmd(),

@@ -29,7 +29,14 @@ var forbidden = map[string][]string{
 	module + "/middleware": {module + "/registry", module + "/api", module + "/shim", module + "/scan/trivy"},
 	module + "/validate":   {module + "/registry", module + "/middleware", module + "/push", module + "/metadata"},
 	// diff_ids are computed from blob bytes alone: no gate, no scanner, no records.
-	module + "/diffid":   {module + "/registry", module + "/middleware", module + "/validate", module + "/scan", module + "/metadata", module + "/shim"},
+	module + "/diffid": {module + "/registry", module + "/middleware", module + "/validate", module + "/scan", module + "/metadata", module + "/shim",
+		module + "/analysis", module + "/layers"},
+	// The gate's side of the layer analysis: fed by diffid through its Tap, used by push, api and registry.
+	module + "/analysis": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/validate", module + "/scan", module + "/metadata", module + "/config"},
+	// Layer analysis reads tar streams and indexes alone: no gate, no scanner, no records, no config.
+	module + "/layers": {module + "/registry", module + "/middleware", module + "/push", module + "/validate", module + "/scan",
+		module + "/metadata", module + "/shim", module + "/api", module + "/config", module + "/policy", module + "/notify", module + "/analysis"},
 	module + "/policy":   {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry": {module + "/cmd", module + "/scan/trivy"},

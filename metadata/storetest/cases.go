@@ -259,6 +259,11 @@ func testRejectedWithFindings(t *testing.T, s metadata.Store) {
 			{ID: "CVE-2026-0002", Package: "zlib", InstalledVersion: "1.2", Severity: "HIGH"},
 		},
 	}
+	r.Analysis = &metadata.AnalysisSummary{
+		AnalyzedAt: base, PolicyName: "prod/**", Verdict: "audit:would-refuse", Message: "image wastes 412 MB (38 %)",
+		Efficiency: 0.62, WastedBytes: 412_000_000, WastedPercent: 38, ImageBytes: 1_084_000_000,
+		TopWaste: []metadata.AnalysisWaste{{Kind: "package-cache", Path: "var/cache/apt", Bytes: 380_000_000, Layer: 2, CreatedBy: "RUN apt-get install -y gcc"}},
+	}
 	mustPut(t, s, r)
 	got, err := s.Get(context.Background(), r.ID)
 	if err != nil {

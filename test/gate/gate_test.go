@@ -37,7 +37,7 @@ func serverWithTimeout(t *testing.T, timeout time.Duration, policies ...config.S
 }
 
 // serverWith is server with mutate applied to the configuration.
-func serverWith(t *testing.T, mutate func(*config.Config), policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
+func serverWith(t testing.TB, mutate func(*config.Config), policies ...config.ScanPolicy) (string, func(repo string) []*metadata.Record) {
 	t.Helper()
 	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
 		cfg.Scan.Policies, cfg.Scan.Timeout = policies, time.Minute
@@ -61,7 +61,7 @@ func policy(mode, severity string, mut ...func(*config.ScanPolicy)) config.ScanP
 	return p
 }
 
-func push(t *testing.T, host, repoTag string, img v1.Image) error {
+func push(t testing.TB, host, repoTag string, img v1.Image) error {
 	ref, err := name.ParseReference(host+"/"+repoTag, name.Insecure)
 	if err != nil {
 		t.Fatal(err)

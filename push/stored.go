@@ -1,0 +1,85 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/validate"
+)
+
+// storedImage is an image manifest read back from storage.
+type storedImage struct {
+	mediaType string
+	payload   []byte
+	shape     validate.Shape
+	rawConfig []byte
+	config    v1.Image
+	blobs     distribution.BlobStore
+}
+
+// maxStoredConfig bounds the image config read back.
+const maxStoredConfig = 8 << 20
+
+// loadImage reads image manifest d of repo and its config from storage,
+// for an operation ("scanned", "analysed") on stored images. An unknown
+// manifest, an index, an artifact or a non-distributable layer is
+// answered with an OCI error; anything else is a storage failure.
+func (p *Pipeline) loadImage(ctx context.Context, repo string, d digest.Digest, done string) (*storedImage, error) {
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return nil, errcode.ErrorCodeNameInvalid.WithDetail(err.Error())
+	}
+	r, err := p.opts.Namespace.Repository(ctx, named)
+	if err != nil {
+		return nil, fmt.Errorf("opening repository %s: %w", repo, err)
+	}
+	ms, err := r.Manifests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ms.Get(ctx, d)
+	var unknown distribution.ErrManifestUnknownRevision
+	if errors.As(err, &unknown) {
+		return nil, errcode.ErrorCodeManifestUnknown.WithDetail(map[string]string{"repository": repo, "digest": d.String()})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", d, err)
+	}
+	img := &storedImage{blobs: r.Blobs(ctx)}
+	if img.mediaType, img.payload, err = m.Payload(); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(img.payload, &img.shape); err != nil || img.shape.Config == nil {
+		return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("only image manifests can be %s: use each platform manifest of an index", done))
+	}
+	if !validate.IsImageConfig(img.shape.Config.MediaType) {
+		return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("only images can be %s; this manifest's config is %q", done, img.shape.Config.MediaType))
+	}
+	for _, l := range img.shape.Layers {
+		if validate.IsForeignLayer(l.MediaType) {
+			return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("layer %s is non-distributable: its bytes are not in this registry, so it cannot be %s", l.Digest, done))
+		}
+	}
+	rc, err := img.blobs.Open(ctx, img.shape.Config.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("opening config %s: %w", img.shape.Config.Digest, err)
+	}
+	img.rawConfig, err = io.ReadAll(io.LimitReader(rc, maxStoredConfig))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", img.shape.Config.Digest, err)
+	}
+	if err := json.Unmarshal(img.rawConfig, &img.config); err != nil {
+		return nil, errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
+	}
+	return img, nil
+}
