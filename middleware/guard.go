@@ -16,6 +16,7 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
 )
@@ -36,6 +37,9 @@ type Options struct {
 	// Locks are the push pipeline's tag locks: a tag removal waits for a
 	// push moving the same tag.
 	Locks push.TagLocks
+	// Immutable are the tag immutability rules: deleting a protected tag,
+	// or a manifest one names, is refused; nil: none.
+	Immutable *lifecycle.Immutability
 }
 
 // New returns a guard writing through opts.Recorder.
@@ -81,6 +85,20 @@ func (g *Guard) finish(ctx context.Context, rec *metadata.Record, status metadat
 		final.Status, final.Reason, final.CommittedAt = f.Status, f.Reason, &f.CommittedAt
 		g.opts.Events.Publish(ctx, final)
 	}
+}
+
+// checkDeletion applies the immutability rules to deleting tags (each
+// naming from) of repo in the request ctx belongs to: the refusal, or the
+// overrides to record.
+func (g *Guard) checkDeletion(ctx context.Context, repo string, tags []string, from digest.Digest) ([]string, error) {
+	if !g.opts.Immutable.Enabled() || len(tags) == 0 {
+		return nil, nil
+	}
+	var reason string
+	if req, ok := ctx.Value("http.request").(*http.Request); ok {
+		reason = lifecycle.OverrideReason(req)
+	}
+	return push.CheckDeletion(ctx, g.opts.Immutable, g.opts.Logger, repo, tags, from, push.RequesterFrom(ctx), reason)
 }
 
 // requester fills in who sent the request and from where. ctx is the

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/oci"
 )
 
 // manifestService is the guard on one repository's manifests.
@@ -25,18 +26,38 @@ func (m *manifestService) Put(ctx context.Context, _ distribution.Manifest, _ ..
 }
 
 // Delete records the deletion of manifest dgst, with the tags that pointed
-// at it, around the deletion itself.
+// at it, around the deletion itself. Deleting it deletes those tags, so a
+// manifest named by an immutable tag (under its canonical digest or the
+// sha512 digest the request addressed it by) is refused unless an
+// administrator overrides (lifecycle.OverrideHeader).
 func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error {
 	g := m.repo.guard
-	rec := g.deletion(ctx, m.repo.Named().Name(), metadata.KindDeleteManifest, dgst)
-	if tags, err := m.repo.Repository.Tags(ctx).Lookup(ctx, v1.Descriptor{Digest: dgst}); err == nil {
+	repo := m.repo.Named().Name()
+	rec := g.deletion(ctx, repo, metadata.KindDeleteManifest, dgst)
+	ts := m.repo.Repository.Tags(ctx)
+	if tags, err := ts.Lookup(ctx, v1.Descriptor{Digest: dgst}); err == nil {
 		rec.Tags = tags
 	}
+	notes, err := g.checkDeletion(ctx, repo, rec.Tags, dgst)
+	if err == nil {
+		if alias, ok := oci.PushedDigest(ctx); ok && alias != dgst {
+			var aliasTags []string
+			if aliasTags, err = ts.Lookup(ctx, v1.Descriptor{Digest: alias}); err == nil {
+				var more []string
+				more, err = g.checkDeletion(ctx, repo, aliasTags, alias)
+				notes = append(notes, more...)
+			}
+		}
+	}
+	if err != nil {
+		return oci.Refuse(ctx, err)
+	}
+	rec.Overrides = notes
 	if err := g.opts.Recorder.Put(ctx, rec); err != nil {
-		return errNotRecorded("delete", err)
+		return oci.Refuse(ctx, errNotRecorded("delete", err))
 	}
 	m.repo.deleting = dgst
-	err := m.ManifestService.Delete(ctx, dgst)
+	err = m.ManifestService.Delete(ctx, dgst)
 	if err != nil {
 		g.finish(ctx, rec, metadata.StatusFailed, err.Error())
 		return err

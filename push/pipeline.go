@@ -21,6 +21,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/validate"
@@ -65,6 +66,9 @@ type Options struct {
 	CommitTimeout time.Duration
 	// Metrics, when set, counts outcomes and times stages (push/metrics.go).
 	Metrics *Metrics
+	// Immutable are the tag immutability rules, checked under the tag
+	// lock before any tag moves (push/immutable.go); nil: none.
+	Immutable *lifecycle.Immutability
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.
@@ -181,6 +185,13 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 	defer unlock()
 	p.opts.Metrics.stage(StageLock, start)
 	start = time.Now()
+	if err := p.readMoves(ctx, pushes); err != nil {
+		p.committed(pushes, OutcomeFailed, ReasonStorage)
+		return err
+	}
+	if err := p.checkImmutable(ctx, pushes); err != nil {
+		return err
+	}
 	if err := p.recordPending(ctx, pushes); err != nil {
 		p.committed(pushes, OutcomeFailed, ReasonMetadata)
 		return err

@@ -34,6 +34,7 @@ import (
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/internal/logs"
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
@@ -103,6 +104,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		opt(&o)
 	}
 	policies, err := newPolicies(cfg.Scan)
+	if err != nil {
+		return nil, err
+	}
+	immutable, err := lifecycle.NewImmutability(cfg.Lifecycle.ImmutableRules())
 	if err != nil {
 		return nil, err
 	}
@@ -199,11 +204,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Analysis: analyses,
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
-		Metrics: gate.push,
-		Watcher: pushWatcher(monitor),
+		Metrics:   gate.push,
+		Watcher:   pushWatcher(monitor),
+		Immutable: immutable,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard")})
+		Logger: logger.With("component", "guard"), Immutable: immutable})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
 	var authSvc *auth.Service
