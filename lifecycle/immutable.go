@@ -123,19 +123,13 @@ func (v *Violation) Message() string {
 	return fmt.Sprintf("tag %s is immutable (%s); push a new tag instead", ref, v.Rule)
 }
 
-// Error is the OCI error answering v: 403 DENIED with Message, and what
-// the tag names, what the push would have made it name and the override
-// in the detail.
+// Error is the OCI error answering v: 403 DENIED with Message, and in the
+// detail what the tag names and how an administrator overrides. Clients
+// print the detail after the message, so it stays short.
 func (v *Violation) Error() errcode.Error {
-	detail := map[string]string{
-		"repository": v.Repository, "tag": v.Tag, "digest": v.From.String(),
-		"rule": v.Rule.Repositories, "tags": v.Rule.Tag,
-		"override": "an administrator may send " + OverrideHeader + ": <reason>",
-	}
-	if v.To != "" {
-		detail["pushed"] = v.To.String()
-	}
-	return errcode.ErrorCodeDenied.WithMessage(v.Message()).WithDetail(detail)
+	return errcode.ErrorCodeDenied.WithMessage(v.Message()).WithDetail(map[string]string{
+		"digest": v.From.String(), "override": "administrators only: header " + OverrideHeader,
+	})
 }
 
 // Overridden is what a record and the audit log say of v when an

@@ -1,0 +1,310 @@
+package registry
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/lifecycle"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+const (
+	immutableMoved   = `tag team/app:v1.2.3 is immutable (rule "team/**" tags "v*.*.*"); push a new tag instead`
+	immutableDeleted = `tag team/app:v1.2.3 is immutable (rule "team/**" tags "v*.*.*"); it cannot be deleted`
+)
+
+// startImmutableServer is startAuthServer with tags v*.*.* and semantic
+// versions immutable under team/**.
+func startImmutableServer(t *testing.T) *testServer {
+	t.Helper()
+	htpasswd := writeHtpasswd(t, testUsers)
+	return startServer(t, func(c *config.Config) {
+		c.Auth.Enabled = true
+		c.Auth.Htpasswd = htpasswd
+		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
+		c.Auth.Bindings = []config.AuthBinding{
+			{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}},
+			{Subjects: []string{"alice"}, Role: "maintainer", Repositories: []string{"team/**"}},
+		}
+		c.Lifecycle.Immutable = []config.ImmutableRule{{Repositories: "team/**", Tags: []string{"v*.*.*", lifecycle.Semver}}}
+	})
+}
+
+// refusedWith asserts an answer is 403 DENIED carrying message.
+func refusedWith(t *testing.T, what string, status int, body []byte, message string) {
+	t.Helper()
+	if status != http.StatusForbidden || !slices.Contains(ociErrorCodes(t, body), "DENIED") || !strings.Contains(string(body), jsonString(t, message)) {
+		t.Fatalf("%s: %d %s\nwant 403 DENIED %q", what, status, body, message)
+	}
+}
+
+func bearerFor(t *testing.T, s *testServer, user, repo, actions string, extra ...string) http.Header {
+	h := http.Header{"Authorization": {"Bearer " + token(t, s, user, "repository:"+repo+":"+actions)}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
+	return h
+}
+
+// TestImmutableTagsThroughEveryPath creates team/app:v1.2.3, then tries to
+// move or delete it through every path that writes tags: a push by tag
+// (go-containerregistry), ?tag= on a push by digest, the tarball door, a
+// DELETE by tag and by digest — each refused with the rule's message and
+// the tag unchanged — and checks that a retried push of the same digest
+// and an unprotected tag still work.
+func TestImmutableTagsThroughEveryPath(t *testing.T) {
+	s := startImmutableServer(t)
+	first, _ := random.Image(1024, 1)
+	ref, _ := name.ParseReference(s.host()+"/team/app:v1.2.3", name.Insecure)
+	if err := remote.Write(ref, first, as("alice")); err != nil {
+		t.Fatalf("creating v1.2.3: %v", err)
+	}
+	if err := remote.Write(ref, first, as("alice")); err != nil {
+		t.Fatalf("pushing the same image to v1.2.3 again: %v", err)
+	}
+	want, _ := first.Digest()
+	second, _ := random.Image(1024, 1)
+	unchanged := func(path string) {
+		t.Helper()
+		got, err := remote.Head(ref, as("alice"))
+		if err != nil || got.Digest != want {
+			t.Fatalf("after %s: v1.2.3 = %v (%v), want %s", path, got, err, want)
+		}
+	}
+
+	err := remote.Write(ref, second, as("alice"))
+	if statusOf(err) != http.StatusForbidden || !strings.Contains(err.Error(), immutableMoved) {
+		t.Fatalf("push by tag: %v, want 403 %q", err, immutableMoved)
+	}
+	t.Logf("go-containerregistry prints: %v", err)
+	unchanged("a push by tag")
+
+	byDigest, _ := name.ParseReference(s.host()+"/team/app@"+mustDigest(t, second), name.Insecure)
+	if err := remote.Write(byDigest, second, as("alice")); err != nil {
+		t.Fatalf("push by digest: %v", err)
+	}
+	raw, _ := second.RawManifest()
+	mt, _ := second.MediaType()
+	h := bearerFor(t, s, "alice", "team/app", "pull,push", "Content-Type", string(mt))
+	status, _, body := do(t, http.MethodPut, s.base+"/v2/team/app/manifests/"+mustDigest(t, second)+"?tag=latest&tag=v1.2.3", h, bytes.NewReader(raw))
+	refusedWith(t, "?tag=", status, body, immutableMoved)
+	unchanged("?tag=")
+	if _, err := remote.Head(mustRef(t, s.host()+"/team/app:latest"), as("alice")); err == nil {
+		t.Fatal("a refused ?tag= push set its other tag")
+	}
+
+	var tarBuf bytes.Buffer
+	tag, _ := name.NewTag("example.com/orig:v0")
+	if err := tarball.Write(tag, second, &tarBuf); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/upload-image?repository=team/app&tag=v1.2.3", &tarBuf)
+	req.SetBasicAuth("alice", testUsers["alice"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	refusedWith(t, "tarball door", resp.StatusCode, body, immutableMoved)
+	unchanged("the tarball door")
+
+	del := bearerFor(t, s, "alice", "team/app", "delete")
+	status, _, body = do(t, http.MethodDelete, s.base+"/v2/team/app/manifests/v1.2.3", del, nil)
+	refusedWith(t, "DELETE by tag", status, body, immutableDeleted)
+	status, _, body = do(t, http.MethodDelete, s.base+"/v2/team/app/manifests/"+want.String(), del, nil)
+	refusedWith(t, "DELETE by digest", status, body, immutableDeleted)
+	unchanged("the deletions")
+
+	if err := remote.Write(mustRef(t, s.host()+"/team/app:latest"), second, as("alice")); err != nil {
+		t.Fatalf("pushing an unprotected tag: %v", err)
+	}
+	if err := remote.Write(mustRef(t, s.host()+"/team/app:latest"), first, as("alice")); err != nil {
+		t.Fatalf("moving an unprotected tag: %v", err)
+	}
+	recs, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app", Limit: metadata.MaxLimit})
+	var reasons []string
+	for _, r := range recs.Records {
+		if r.Status == metadata.StatusRejected {
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	if len(reasons) < 3 || !slices.Contains(reasons, immutableMoved) {
+		t.Fatalf("rejected records %q, want the refused pushes recorded with the rule", reasons)
+	}
+}
+
+// TestImmutableOverrideByAdministrator: the override header is ignored for
+// a maintainer; for an administrator it moves and deletes the tag, and the
+// push and deletion records and an audit line say so, with the reason.
+func TestImmutableOverrideByAdministrator(t *testing.T) {
+	s := startImmutableServer(t)
+	first, _ := random.Image(1024, 1)
+	if err := remote.Write(mustRef(t, s.host()+"/team/app:v1.2.3"), first, as("alice")); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := random.Image(1024, 1)
+	if err := remote.Write(mustRef(t, s.host()+"/team/app@"+mustDigest(t, second)), second, as("alice")); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := second.RawManifest()
+	mt, _ := second.MediaType()
+	put := func(user string) (int, []byte) {
+		h := bearerFor(t, s, user, "team/app", "pull,push", "Content-Type", string(mt), lifecycle.OverrideHeader, "INC-7 rebuilt with the fixed base")
+		status, _, body := do(t, http.MethodPut, s.base+"/v2/team/app/manifests/v1.2.3", h, bytes.NewReader(raw))
+		return status, body
+	}
+	status, body := put("alice")
+	refusedWith(t, "override by a maintainer", status, body, immutableMoved)
+	if status, body := put("root"); status != http.StatusCreated {
+		t.Fatalf("override by an administrator: %d %s", status, body)
+	}
+	page, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app", Digest: digest.Digest(mustDigest(t, second))})
+	var overridden *metadata.Record
+	for _, r := range page.Records {
+		if r.Kind == metadata.KindPush && r.Status == metadata.StatusAccepted && len(r.Overrides) > 0 {
+			overridden = r
+		}
+	}
+	if overridden == nil || overridden.User.Subject != "root" ||
+		!strings.Contains(overridden.Overrides[0], `immutable tag team/app:v1.2.3 moved from `+mustDigest(t, first)+` to `+mustDigest(t, second)) ||
+		!strings.HasSuffix(overridden.Overrides[0], `by administrator override of rule "team/**" tags "v*.*.*": INC-7 rebuilt with the fixed base`) {
+		t.Fatalf("records %+v, want root's push recording the override", page.Records)
+	}
+
+	h := bearerFor(t, s, "root", "team/app", "delete", lifecycle.OverrideHeader, "retired")
+	if status, _, body := do(t, http.MethodDelete, s.base+"/v2/team/app/manifests/v1.2.3", h, nil); status != http.StatusAccepted {
+		t.Fatalf("DELETE with override: %d %s", status, body)
+	}
+	all, _ := s.store.List(t.Context(), metadata.Query{Repository: "team/app", Limit: metadata.MaxLimit})
+	var dels []*metadata.Record
+	for _, r := range all.Records {
+		if r.Kind == metadata.KindDeleteTag {
+			dels = append(dels, r)
+		}
+	}
+	if len(dels) != 1 || len(dels[0].Overrides) != 1 || !strings.HasSuffix(dels[0].Overrides[0], ": retired") {
+		t.Fatalf("tag deletion records %+v", dels)
+	}
+	audits := 0
+	for _, l := range s.logs.lines(t) {
+		if l["msg"] == "immutable tag overridden" && l["audit"] == "lifecycle" && l["user"] == "root" {
+			audits++
+		}
+	}
+	if audits != 2 {
+		t.Fatalf("%d audit lines for two overrides", audits)
+	}
+}
+
+// TestImmutableWithCrane runs crane itself (skipped when it is not
+// installed): `crane push` over a protected tag, `crane tag` onto it and
+// `crane delete` of its digest are refused, and what crane prints names
+// the rule (docs/lifecycle.md quotes it).
+func TestImmutableWithCrane(t *testing.T) {
+	bin := craneBinary(t)
+	s := startImmutableServer(t)
+	first, _ := random.Image(1024, 1)
+	if err := remote.Write(mustRef(t, s.host()+"/team/app:v1.2.3"), first, as("alice")); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := random.Image(1024, 1)
+	if err := remote.Write(mustRef(t, s.host()+"/team/app:v2.0.0-rc.1"), rc, as("alice")); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	crane := func(stdin string, args ...string) (string, error) {
+		cmd := exec.CommandContext(t.Context(), bin, append([]string{"--insecure"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "DOCKER_CONFIG="+filepath.Join(home, ".docker"))
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := crane(testUsers["alice"], "auth", "login", s.host(), "-u", "alice", "--password-stdin"); err != nil {
+		t.Fatalf("crane auth login: %v\n%s", err, out)
+	}
+	second, _ := random.Image(1024, 1)
+	tarPath := filepath.Join(t.TempDir(), "second.tar")
+	if err := tarball.WriteToFile(tarPath, mustTag(t, "example.com/second:v0"), second); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		args []string
+		want string
+	}{
+		{"crane push", []string{"push", tarPath, s.host() + "/team/app:v1.2.3"}, immutableMoved},
+		{"crane tag", []string{"tag", s.host() + "/team/app:v2.0.0-rc.1", "v1.2.3"}, immutableMoved},
+		{"crane delete", []string{"delete", s.host() + "/team/app@" + mustDigest(t, first)},
+			`tag team/app:v1.2.3 is immutable (rule "team/**" tags "v*.*.*"); it cannot be deleted`},
+	} {
+		out, err := crane("", c.args...)
+		if err == nil || !strings.Contains(out, "DENIED: "+c.want) {
+			t.Fatalf("%s: %v\n%s\nwant DENIED: %s", c.what, err, out, c.want)
+		}
+		t.Logf("%s prints: %s", c.what, strings.TrimSpace(out))
+	}
+}
+
+func craneBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("crane"); err == nil {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	p := filepath.Join(home, ".cache", "imagegate", "tools", "crane-v0.22.1", "crane")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("crane is not installed (scripts/install-clients.sh)")
+	}
+	return p
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	r, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustDigest(t *testing.T, img v1.Image) string {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
