@@ -1,0 +1,75 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+)
+
+// AdmitBlob checks, before a blob upload to repo completes, that its
+// budget can hold size more bytes: a blob the budget holds already always
+// passes. It reserves nothing — the manifest PUT charges — so it only
+// stops uploads into a budget that is full already. The error is an
+// *Exceeded, or the fleet store's.
+func (q *Quotas) AdmitBlob(ctx context.Context, repo string, d digest.Digest, size int64) error {
+	b, ok := q.BudgetOf(repo)
+	if !ok {
+		return nil
+	}
+	var ref blobRef
+	found, _, err := q.get(ctx, blobKey(b.Name, d), &ref)
+	if err != nil || found {
+		return err
+	}
+	used, err := q.Used(ctx, b)
+	if err != nil {
+		return err
+	}
+	if used+size > b.Limit {
+		return &Exceeded{Budget: b, Used: used, Need: size, Repository: repo, What: "blob"}
+	}
+	return nil
+}
+
+// Exceeded is a push or blob a budget cannot hold.
+type Exceeded struct {
+	Budget     Budget
+	Used, Need int64
+	Repository string
+	// What is "push" (a manifest PUT or upload) or "blob".
+	What string
+}
+
+func (e *Exceeded) Error() string { return e.Message() }
+
+// Message is the refusal a client prints: the budget, what it holds, what
+// this push needs, its limit, and what to do.
+func (e *Exceeded) Message() string {
+	return fmt.Sprintf("quota of %s exceeded: %s used + %s in this %s > %s limit; delete images in %s or ask an administrator to raise lifecycle.quotas",
+		e.Budget.Name, Size(e.Used), Size(e.Need), e.What, Size(e.Budget.Limit), e.Budget.Name)
+}
+
+// OCI is the OCI error answering e: 403 DENIED with Message, the exact
+// numbers in the detail.
+func (e *Exceeded) OCI() errcode.Error {
+	return errcode.ErrorCodeDenied.WithMessage(e.Message()).WithDetail(map[string]any{
+		"namespace": e.Budget.Name, "used": e.Used, "limit": e.Budget.Limit, "need": e.Need,
+	})
+}
+
+// Size prints n bytes in binary units with one decimal ("9.5 MiB"), or
+// in bytes below 1 KiB.
+func Size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,92 @@
+package quota
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/fleet"
+)
+
+// space is the fleet space of every quota item.
+const space = "quota"
+
+// usage is a budget's counter.
+type usage struct {
+	Bytes int64 `json:"bytes"`
+}
+
+// blobRef is how many charged manifests of a budget reference a blob.
+type blobRef struct {
+	Refs int64 `json:"refs"`
+	Size int64 `json:"size"`
+}
+
+// charged is what one (repository, manifest) charged its budget.
+type charged struct {
+	Blobs []Blob `json:"blobs"`
+}
+
+func usageKey(budget string) string { return "u/" + hashed(budget) }
+
+func blobKey(budget string, d digest.Digest) string {
+	return "b/" + hashed(budget+"\x00"+d.String())
+}
+
+func manifestKey(budget, repo string, d digest.Digest) string {
+	return "m/" + hashed(budget+"\x00"+repo+"@"+d.String())
+}
+
+// hashed keeps keys within fleet.MaxKeyBytes whatever the names' lengths.
+func hashed(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// get reads key into v; found false when absent. It returns the version
+// to write against.
+func (q *Quotas) get(ctx context.Context, key string, v any) (found bool, version int64, err error) {
+	it, err := q.opts.Store.Get(ctx, space, key)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("quota: reading %s: %w", key, err)
+	}
+	if err := json.Unmarshal(it.Value, v); err != nil {
+		return false, 0, fmt.Errorf("quota: decoding %s: %w", key, err)
+	}
+	return true, it.Version, nil
+}
+
+// put writes v under key, expecting version (the caller holds the budget's
+// lock, so a conflict means the lock was lost: an error).
+func (q *Quotas) put(ctx context.Context, key string, v any, version int64) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := q.opts.Store.Put(ctx, space, key, b, version, 0); err != nil {
+		return fmt.Errorf("quota: writing %s: %w", key, err)
+	}
+	return nil
+}
+
+func (q *Quotas) del(ctx context.Context, key string, version int64) error {
+	if err := q.opts.Store.Delete(ctx, space, key, version); err != nil {
+		return fmt.Errorf("quota: deleting %s: %w", key, err)
+	}
+	return nil
+}
+
+// Used returns the bytes budget b holds.
+func (q *Quotas) Used(ctx context.Context, b Budget) (int64, error) {
+	var u usage
+	_, _, err := q.get(ctx, usageKey(b.Name), &u)
+	return u.Bytes, err
+}
