@@ -19,6 +19,7 @@ import (
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/quota"
 )
 
 // Guard holds what every request's repository wrapper shares.
@@ -40,6 +41,9 @@ type Options struct {
 	// Immutable are the tag immutability rules: deleting a protected tag,
 	// or a manifest one names, is refused; nil: none.
 	Immutable *lifecycle.Immutability
+	// Quotas are lowered when a manifest is deleted and checked when a
+	// blob upload completes; nil: none.
+	Quotas *quota.Quotas
 }
 
 // New returns a guard writing through opts.Recorder.

@@ -63,5 +63,9 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 		return err
 	}
 	g.finish(ctx, rec, metadata.StatusAccepted, "")
+	if err := g.opts.Quotas.Discharge(context.WithoutCancel(ctx), repo, dgst); err != nil {
+		g.opts.Logger.ErrorContext(ctx, "lowering the quota usage of a deleted manifest failed; usage stays higher until corrected",
+			"repository", repo, "digest", dgst.String(), "error", err.Error())
+	}
 	return nil
 }

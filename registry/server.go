@@ -197,6 +197,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
+	quotas, err := newQuotas(cfg.Lifecycle, shared, locks, events, logger.With("component", "quota"))
+	if err != nil {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	referrers := oci.NewReferrers(driver)
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
@@ -207,9 +215,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Metrics:   gate.push,
 		Watcher:   pushWatcher(monitor),
 		Immutable: immutable,
+		Quotas:    quotas,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard"), Immutable: immutable})
+		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
 	var authSvc *auth.Service

@@ -1,0 +1,31 @@
+package registry
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/quota"
+)
+
+// newQuotas builds the namespace quotas of lc (nil when none is
+// configured), keeping usage in the fleet store shared by the replicas and
+// serialised by their locks; a namespace passing lc.QuotaWarnPercent is
+// published as a quota.warning event.
+func newQuotas(lc config.Lifecycle, shared fleet.Store, locks quota.Locker, events *notify.Notifier, logger *slog.Logger) (*quota.Quotas, error) {
+	if len(lc.Quotas) == 0 {
+		return nil, nil
+	}
+	rules := make([]quota.Rule, 0, len(lc.Quotas))
+	for _, q := range lc.Quotas {
+		rules = append(rules, quota.Rule{Repositories: q.Repositories, Shared: q.Scope == "pattern", MaxBytes: q.MaxBytes})
+	}
+	return quota.New(quota.Options{Rules: rules, Store: shared, Locks: locks, WarnPercent: lc.QuotaWarnPercent, Logger: logger,
+		Warn: func(ctx context.Context, w quota.Warning) {
+			events.QuotaWarning(ctx, notify.QuotaAlert{Repository: w.Repository, At: time.Now().UTC(),
+				Quota: notify.Quota{Namespace: w.Budget, Used: w.Used, Limit: w.Limit, Percent: w.Percent, Threshold: w.ThresholdPct}})
+		}})
+}
