@@ -41,6 +41,7 @@ import (
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/quota"
 	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
@@ -58,6 +59,8 @@ type Server struct {
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	layers  api.LayerReporter
+	// quotas are the namespace quotas (nil: none), for tests to read usage.
+	quotas  *quota.Quotas
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
@@ -269,6 +272,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		fleet:      shared,
 		singletons: single,
 		layers:     pipeline,
+		quotas:     quotas,
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))

@@ -1,0 +1,181 @@
+package registry
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/notify"
+	"github.com/imagegate/imagegate/quota"
+)
+
+// imageBytes is what an image charges its namespace: manifest, config
+// and layers (distinct random images share no blob).
+func imageBytes(t *testing.T, img v1.Image) int64 {
+	t.Helper()
+	raw, _ := img.RawManifest()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(raw)) + m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+// TestQuotaConcurrentPushersAtTheLimit: N pushers of distinct images into
+// one namespace whose quota holds about half of them. The bytes accepted
+// stay within the limit plus one push, the server's counter is exactly
+// what the accepted images hold, every refusal is 403 DENIED with the
+// numbers, the namespace's crossing of 80 % is one quota.warning event and
+// a log line, the tarball door refuses too, and deleting an image gives
+// its bytes back.
+func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
+	hook := &hookReceiver{t: t}
+	rcv := httptest.NewServer(hook)
+	defer rcv.Close()
+	const n = 12
+	images := make([]v1.Image, n)
+	var one int64
+	for i := range images {
+		images[i], _ = random.Image(16<<10, 2)
+		one = max(one, imageBytes(t, images[i]))
+	}
+	limit := one*n/2 + one/3
+	s := startServer(t, func(c *config.Config) {
+		c.Lifecycle.Quotas = []config.Quota{{Repositories: "**", Scope: "namespace", MaxBytes: limit}}
+		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
+		c.Notifications.Backoff = config.NotificationBackoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "ci", URL: rcv.URL, Secret: hookSecret}}
+	})
+	accepted := make([]bool, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var refusals []string
+	for i := range images {
+		wg.Go(func() {
+			ref, _ := name.ParseReference(fmt.Sprintf("%s/team/app%d:v1", s.host(), i), name.Insecure)
+			err := remote.Write(ref, images[i])
+			var terr *transport.Error
+			switch {
+			case err == nil:
+				accepted[i] = true
+			case errors.As(err, &terr) && terr.StatusCode == http.StatusForbidden:
+				mu.Lock()
+				refusals = append(refusals, err.Error())
+				mu.Unlock()
+			default:
+				t.Errorf("push %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	var stored int64
+	count := 0
+	for i, ok := range accepted {
+		if ok {
+			stored += imageBytes(t, images[i])
+			count++
+		}
+	}
+	budget, _ := s.quotas.BudgetOf("team/app0")
+	used, err := s.quotas.Used(t.Context(), budget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("limit %d, one push %d: %d of %d pushes accepted, %d bytes stored, counter %d", limit, one, count, n, stored, used)
+	if stored > limit+one || used != stored || count == 0 || count == n {
+		t.Fatalf("stored %d, counter %d, limit %d (+ one push %d), %d accepted", stored, used, limit, one, count)
+	}
+	for _, r := range refusals {
+		if !strings.Contains(r, "DENIED: quota of team exceeded: ") || !strings.Contains(r, quota.Size(limit)+" limit") ||
+			!strings.Contains(r, `"limit":`) && !strings.Contains(r, "limit:") {
+			t.Fatalf("refusal without the numbers: %s", r)
+		}
+	}
+	t.Logf("a refusal as go-containerregistry prints it: %s", refusals[0])
+
+	ev := awaitType(t, hook, notify.QuotaWarning)
+	if ev.Data.Quota == nil || ev.Data.Quota.Namespace != "team" || ev.Data.Quota.Limit != limit ||
+		ev.Data.Quota.Used*100 < limit*80 || ev.Data.Quota.Threshold != 80 {
+		t.Fatalf("quota.warning %+v", ev.Data.Quota)
+	}
+	warned := 0
+	for _, l := range s.logs.lines(t) {
+		if l["msg"] == "quota warning" && l["namespace"] == "team" {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Fatalf("%d quota warning log lines, want 1", warned)
+	}
+
+	var tarBuf bytes.Buffer
+	extra, _ := random.Image(16<<10, 2)
+	if err := tarball.Write(mustTag(t, "example.com/orig:v0"), extra, &tarBuf); err != nil {
+		t.Fatal(err)
+	}
+	if used+imageBytes(t, extra) <= limit {
+		t.Fatalf("the namespace has room left (%d of %d): the test's sizes are off", used, limit)
+	}
+	status, _, body := do(t, http.MethodPost, s.base+"/upload-image?repository=team/tarred&tag=1", nil, &tarBuf)
+	if status != http.StatusForbidden || !strings.Contains(string(body), "quota of team exceeded: ") {
+		t.Fatalf("tarball over the quota: %d %s", status, body)
+	}
+
+	for i, ok := range accepted {
+		if !ok {
+			continue
+		}
+		d := mustDigest(t, images[i])
+		status, _, body := do(t, http.MethodDelete, fmt.Sprintf("%s/v2/team/app%d/manifests/%s", s.base, i, d), nil, nil)
+		if status != http.StatusAccepted {
+			t.Fatalf("delete: %d %s", status, body)
+		}
+		after, _ := s.quotas.Used(t.Context(), budget)
+		if after != used-imageBytes(t, images[i]) {
+			t.Fatalf("after deleting %s: %d, want %d", d, after, used-imageBytes(t, images[i]))
+		}
+		break
+	}
+}
+
+// awaitType returns the first event of type typ, waiting up to 10 s.
+func awaitType(t *testing.T, h *hookReceiver, typ notify.Type) notify.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h.mu.Lock()
+		for _, e := range h.events {
+			if e.Type == typ {
+				h.mu.Unlock()
+				return e
+			}
+		}
+		h.mu.Unlock()
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no %s event", typ)
+		}
+	}
+}
