@@ -19,7 +19,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/quota"
 )
@@ -41,7 +44,8 @@ func imageBytes(t *testing.T, img v1.Image) int64 {
 }
 
 // TestQuotaConcurrentPushersAtTheLimit: N pushers of distinct images into
-// one namespace whose quota holds about half of them. The bytes accepted
+// one namespace whose quota holds about half of them, through two replicas
+// sharing one fleet store (each its own storage and metadata). The bytes accepted
 // stay within the limit plus one push, the server's counter is exactly
 // what the accepted images hold, every refusal is 403 DENIED with the
 // numbers, the namespace's crossing of 80 % is one quota.warning event and
@@ -59,19 +63,22 @@ func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
 		one = max(one, imageBytes(t, images[i]))
 	}
 	limit := one*n/2 + one/3
-	s := startServer(t, func(c *config.Config) {
+	mutate := func(c *config.Config) {
 		c.Lifecycle.Quotas = []config.Quota{{Repositories: "**", Scope: "namespace", MaxBytes: limit}}
 		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
 		c.Notifications.Backoff = config.NotificationBackoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "ci", URL: rcv.URL, Secret: hookSecret}}
-	})
+	}
+	shared := fleet.NewMemory(0)
+	replicas := []*testServer{startServer(t, mutate, WithFleet(shared)), startServer(t, mutate, WithFleet(shared))}
+	s := replicas[0]
 	accepted := make([]bool, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var refusals []string
 	for i := range images {
 		wg.Go(func() {
-			ref, _ := name.ParseReference(fmt.Sprintf("%s/team/app%d:v1", s.host(), i), name.Insecure)
+			ref, _ := name.ParseReference(fmt.Sprintf("%s/team/app%d:v1", replicas[i%2].host(), i), name.Insecure)
 			err := remote.Write(ref, images[i])
 			var terr *transport.Error
 			switch {
@@ -118,9 +125,11 @@ func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
 		t.Fatalf("quota.warning %+v", ev.Data.Quota)
 	}
 	warned := 0
-	for _, l := range s.logs.lines(t) {
-		if l["msg"] == "quota warning" && l["namespace"] == "team" {
-			warned++
+	for _, r := range replicas {
+		for _, l := range r.logs.lines(t) {
+			if l["msg"] == "quota warning" && l["namespace"] == "team" {
+				warned++
+			}
 		}
 	}
 	if warned != 1 {
@@ -140,12 +149,29 @@ func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
 		t.Fatalf("tarball over the quota: %d %s", status, body)
 	}
 
+	// A blob upload that cannot fit is refused when it completes.
+	status, hdr, body := do(t, http.MethodPost, s.base+"/v2/team/blobs/blobs/uploads/", nil, nil)
+	if status != http.StatusAccepted {
+		t.Fatalf("open upload: %d %s", status, body)
+	}
+	big := bytes.Repeat([]byte("q"), int(limit-used)+1)
+	loc := hdr.Get("Location")
+	if !strings.HasPrefix(loc, "http") {
+		loc = s.base + loc
+	}
+	status, _, body = do(t, http.MethodPut, loc+"&digest="+digest.FromBytes(big).String(),
+		http.Header{"Content-Type": {"application/octet-stream"}}, bytes.NewReader(big))
+	want := fmt.Sprintf("quota of team exceeded: %s used + %s in this blob > %s limit", quota.Size(used), quota.Size(int64(len(big))), quota.Size(limit))
+	if status != http.StatusForbidden || !strings.Contains(string(body), jsonString(t, want)) || !strings.Contains(string(body), fmt.Sprintf(`"used":%d`, used)) {
+		t.Fatalf("blob upload past the quota: %d %s\nwant 403 %q", status, body, want)
+	}
+
 	for i, ok := range accepted {
 		if !ok {
 			continue
 		}
 		d := mustDigest(t, images[i])
-		status, _, body := do(t, http.MethodDelete, fmt.Sprintf("%s/v2/team/app%d/manifests/%s", s.base, i, d), nil, nil)
+		status, _, body := do(t, http.MethodDelete, fmt.Sprintf("%s/v2/team/app%d/manifests/%s", replicas[i%2].base, i, d), nil, nil)
 		if status != http.StatusAccepted {
 			t.Fatalf("delete: %d %s", status, body)
 		}
