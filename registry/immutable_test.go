@@ -213,7 +213,8 @@ func TestImmutableOverrideByAdministrator(t *testing.T) {
 // TestImmutableWithCrane runs crane itself (skipped when it is not
 // installed): `crane push` over a protected tag, `crane tag` onto it and
 // `crane delete` of its digest are refused, and what crane prints names
-// the rule (docs/lifecycle.md quotes it).
+// the rule (docs/lifecycle.md quotes it); so does `skopeo copy`, when
+// skopeo is installed.
 func TestImmutableWithCrane(t *testing.T) {
 	bin := craneBinary(t)
 	s := startImmutableServer(t)
@@ -257,6 +258,19 @@ func TestImmutableWithCrane(t *testing.T) {
 		}
 		t.Logf("%s prints: %s", c.what, strings.TrimSpace(out))
 	}
+	skopeo, err := exec.LookPath("skopeo")
+	if err != nil {
+		return
+	}
+	cmd := exec.CommandContext(t.Context(), skopeo, "copy", "--dest-tls-verify=false", "--dest-creds", "alice:"+testUsers["alice"],
+		"docker-archive:"+tarPath, "docker://"+s.host()+"/team/app:v1.2.3")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	out, err := cmd.CombinedOutput()
+	// skopeo logs through logrus, which escapes the quotes.
+	if err == nil || !strings.Contains(strings.ReplaceAll(string(out), `\"`, `"`), "denied: "+immutableMoved) {
+		t.Fatalf("skopeo copy: %v\n%s\nwant %s", err, out, immutableMoved)
+	}
+	t.Logf("skopeo copy prints: %s", strings.TrimSpace(string(out)))
 }
 
 func craneBinary(t *testing.T) string {
