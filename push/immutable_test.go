@@ -21,6 +21,16 @@ func immutableHarness(t *testing.T) *harness {
 	return newHarness(t, func(o *Options) { o.Immutable = im })
 }
 
+// v123 pushes an image to prod/api:v1.2.3 and returns its manifest.
+func (h *harness) v123() []byte {
+	h.t.Helper()
+	first := h.image("prod/api", "one")
+	if err := h.pipeline.Run(context.Background(), newPush("prod/api", first, "v1.2.3")); err != nil {
+		h.t.Fatalf("creating an immutable tag: %v", err)
+	}
+	return first
+}
+
 const movedV123 = `tag prod/api:v1.2.3 is immutable (rule "prod/**" tags "v*.*.*"); push a new tag instead`
 
 // denied asserts err is 403 DENIED with message want.
@@ -69,10 +79,7 @@ func TestImmutableTagByTag(t *testing.T) {
 func TestImmutableTagParameter(t *testing.T) {
 	h := immutableHarness(t)
 	ctx := context.Background()
-	first := h.image("prod/api", "one")
-	if err := h.pipeline.Run(ctx, newPush("prod/api", first, "v1.2.3")); err != nil {
-		t.Fatal(err)
-	}
+	first := h.v123()
 	payload := h.image("prod/api", "two")
 	x := newPush("prod/api", payload, "latest", "v1.2.3")
 	x.Digest = digest.FromBytes(payload)
@@ -110,10 +117,7 @@ func TestImmutableTagInBatch(t *testing.T) {
 func TestImmutableOverrideIsAdminsAndRecorded(t *testing.T) {
 	h := immutableHarness(t)
 	ctx := context.Background()
-	first := h.image("prod/api", "one")
-	if err := h.pipeline.Run(ctx, newPush("prod/api", first, "v1.2.3")); err != nil {
-		t.Fatal(err)
-	}
+	first := h.v123()
 	payload := h.image("prod/api", "two")
 	notAdmin := newPush("prod/api", payload, "v1.2.3")
 	notAdmin.Override = "hotfix"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/docker/go-units"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -59,17 +60,5 @@ func (e *Exceeded) OCI() errcode.Error {
 	})
 }
 
-// Size prints n bytes in binary units with one decimal ("9.5 MiB"), or
-// in bytes below 1 KiB.
-func Size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// Size prints n bytes in binary units, as docker does ("203.5KiB").
+func Size(n int64) string { return units.BytesSize(float64(n)) }

@@ -191,16 +191,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
-	ns, err := openNamespace(ctx, cfg, driver)
-	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
-		return nil, err
-	}
 	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
-	quotas, err := newQuotas(cfg.Lifecycle, shared, locks, events, logger.With("component", "quota"))
+	ns, err := openNamespace(ctx, cfg, driver)
+	var quotas *quota.Quotas
+	if err == nil {
+		quotas, err = newQuotas(cfg.Lifecycle, shared, locks, events, logger.With("component", "quota"))
+	}
 	if err != nil {
 		monitor.Close()
 		events.Close()
