@@ -49,7 +49,7 @@ func (p *Pipeline) checkImmutable(ctx context.Context, pushes []*Push) error {
 			if lifecycle.MayOverride(x.Requester.Admin, x.Override) {
 				note := v.Overridden(x.Override)
 				x.record.Overrides = append(x.record.Overrides, note)
-				auditOverride(ctx, p, x.Requester, v, x.Override)
+				auditOverride(ctx, p.logger, x.Requester, v, x.Override)
 				continue
 			}
 			p.refuseCommit(ctx, pushes, x, v.Error(), ReasonImmutable)
@@ -72,8 +72,8 @@ func (p *Pipeline) refuseCommit(ctx context.Context, pushes []*Push, x *Push, re
 }
 
 // auditOverride logs an administrator's override of v as an audit line.
-func auditOverride(ctx context.Context, p *Pipeline, who Requester, v *lifecycle.Violation, reason string) {
-	p.logger.WarnContext(ctx, "immutable tag overridden", "audit", "lifecycle", "user", who.User.Subject,
+func auditOverride(ctx context.Context, logger *slog.Logger, who Requester, v *lifecycle.Violation, reason string) {
+	logger.WarnContext(ctx, "immutable tag overridden", "audit", "lifecycle", "user", who.User.Subject,
 		"repository", v.Repository, "tag", v.Tag, "from", v.From.String(), "to", v.To.String(),
 		"rule", v.Rule.Repositories, "tags", v.Rule.Tag, "reason", reason, "request_id", who.RequestID)
 }
@@ -96,9 +96,7 @@ func CheckDeletion(ctx context.Context, im *lifecycle.Immutability, logger *slog
 			return nil, v.Error()
 		}
 		notes = append(notes, v.Overridden(reason))
-		logger.WarnContext(ctx, "immutable tag overridden", "audit", "lifecycle", "user", who.User.Subject,
-			"repository", repo, "tag", tag, "from", from.String(), "to", "", "rule", v.Rule.Repositories,
-			"tags", v.Rule.Tag, "reason", reason, "request_id", who.RequestID)
+		auditOverride(ctx, logger, who, v, reason)
 	}
 	return notes, nil
 }
