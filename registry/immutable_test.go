@@ -178,6 +178,40 @@ func TestImmutableOverrideByAdministrator(t *testing.T) {
 		t.Fatalf("records %+v, want root's push recording the override", page.Records)
 	}
 
+	// Through the tarball door: a developer's header is ignored, an
+	// administrator's moves the tag, recorded in the upload's record.
+	third, _ := random.Image(1024, 1)
+	var tarBuf bytes.Buffer
+	if err := tarball.Write(mustTag(t, "example.com/third:v0"), third, &tarBuf); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(user string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/upload-image?repository=team/app&tag=v1.2.3", bytes.NewReader(tarBuf.Bytes()))
+		req.SetBasicAuth(user, testUsers[user])
+		req.Header.Set(lifecycle.OverrideHeader, "INC-8")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, readAll(t, resp)
+	}
+	status, body = upload("alice")
+	refusedWith(t, "upload override by a developer", status, body, immutableMoved)
+	if status, body := upload("root"); status != http.StatusCreated {
+		t.Fatalf("upload override by an administrator: %d %s", status, body)
+	}
+	page, _ = s.store.List(t.Context(), metadata.Query{Repository: "team/app", Digest: digest.Digest(mustDigest(t, third))})
+	byUpload := 0
+	for _, r := range page.Records {
+		if r.Status == metadata.StatusAccepted && r.Source == metadata.SourceTarUpload && len(r.Overrides) == 1 &&
+			strings.HasSuffix(r.Overrides[0], ": INC-8") && r.User.Subject == "root" {
+			byUpload++
+		}
+	}
+	if byUpload != 1 {
+		t.Fatalf("upload records %+v, want root's accepted upload recording the override", page.Records)
+	}
+
 	h := bearerFor(t, s, "root", "team/app", "delete", lifecycle.OverrideHeader, "retired")
 	if status, _, body := do(t, http.MethodDelete, s.base+"/v2/team/app/manifests/v1.2.3", h, nil); status != http.StatusAccepted {
 		t.Fatalf("DELETE with override: %d %s", status, body)
@@ -198,8 +232,8 @@ func TestImmutableOverrideByAdministrator(t *testing.T) {
 			audits++
 		}
 	}
-	if audits != 2 {
-		t.Fatalf("%d audit lines for two overrides", audits)
+	if audits != 3 {
+		t.Fatalf("%d audit lines for three overrides", audits)
 	}
 }
 
