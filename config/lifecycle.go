@@ -37,8 +37,12 @@ type Quota struct {
 	// of a matching repository has its own budget of MaxBytes) or pattern
 	// (every matching repository shares one budget).
 	Scope string `yaml:"scope"`
-	// MaxBytes is the budget, in bytes, of unique blobs and manifests.
+	// MaxBytes is the budget, in bytes, of unique blobs and manifests;
+	// 0: no byte limit.
 	MaxBytes int64 `yaml:"maxbytes"`
+	// MaxRepositories bounds the repositories holding images in the
+	// budget; 0: no limit.
+	MaxRepositories int64 `yaml:"maxrepositories"`
 }
 
 func defaultLifecycle() Lifecycle {
@@ -77,8 +81,14 @@ func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
 		if !slices.Contains([]string{"namespace", "pattern"}, q.Scope) {
 			bad(key+".scope", "must be namespace or pattern, got %q", q.Scope)
 		}
-		if q.MaxBytes < 1 {
-			bad(key+".maxbytes", "must be at least 1 byte, got %d", q.MaxBytes)
+		if q.MaxBytes < 0 {
+			bad(key+".maxbytes", "must not be negative (0: no byte limit), got %d", q.MaxBytes)
+		}
+		if q.MaxRepositories < 0 {
+			bad(key+".maxrepositories", "must not be negative (0: no limit), got %d", q.MaxRepositories)
+		}
+		if q.MaxBytes == 0 && q.MaxRepositories == 0 {
+			bad(key, "needs maxbytes or maxrepositories")
 		}
 	}
 	if l.QuotaWarnPercent < 1 || l.QuotaWarnPercent > 100 {

@@ -26,16 +26,23 @@ type Charge struct {
 // plan is what a charge will write to one budget.
 type plan struct {
 	budget   Budget
-	used     int64
+	usage    usage
 	version  int64
 	delta    int64
 	refs     map[digest.Digest]*refPlan
+	repos    map[string]*repoPlan
+	newRepos int64
 	items    []Item // manifests not charged yet
 	repoName string // the first repository, for messages
 }
 
 type refPlan struct {
 	ref     blobRef
+	version int64
+}
+
+type repoPlan struct {
+	ref     repoRef
 	version int64
 }
 
@@ -57,7 +64,7 @@ func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
 		}
 		p := byBudget[b.Name]
 		if p == nil {
-			p = &plan{budget: b, refs: map[digest.Digest]*refPlan{}, repoName: it.Repository}
+			p = &plan{budget: b, refs: map[digest.Digest]*refPlan{}, repos: map[string]*repoPlan{}, repoName: it.Repository}
 			byBudget[b.Name] = p
 			keys = append(keys, lockKey(b.Name))
 		}
@@ -89,7 +96,7 @@ func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
 			return nil, err
 		}
 		c.items = append(c.items, p.items...)
-		q.warnIfCrossed(ctx, p.budget, p.used, p.used+p.delta, p.repoName)
+		q.warnIfCrossed(ctx, p.budget, p.usage.Bytes, p.usage.Bytes+p.delta, p.repoName)
 	}
 	return c, nil
 }
@@ -97,12 +104,11 @@ func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
 // planBudget reads the budget's usage and what its items would add, and
 // refuses when that passes the limit.
 func (q *Quotas) planBudget(ctx context.Context, p *plan) error {
-	var u usage
-	_, version, err := q.get(ctx, usageKey(p.budget.Name), &u)
+	version, err := q.getUsage(ctx, p.budget.Name, &p.usage)
 	if err != nil {
 		return err
 	}
-	p.used, p.version = u.Bytes, version
+	p.version = version
 	fresh := p.items[:0]
 	for _, it := range p.items {
 		var done charged
@@ -114,6 +120,9 @@ func (q *Quotas) planBudget(ctx context.Context, p *plan) error {
 			continue
 		}
 		fresh = append(fresh, it)
+		if err := q.planRepository(ctx, p, it.Repository); err != nil {
+			return err
+		}
 		for _, b := range dedupe(it.Blobs) {
 			rp := p.refs[b.Digest]
 			if rp == nil {
@@ -133,9 +142,32 @@ func (q *Quotas) planBudget(ctx context.Context, p *plan) error {
 		}
 	}
 	p.items = fresh
-	if p.delta > 0 && p.used+p.delta > p.budget.Limit {
-		return &Exceeded{Budget: p.budget, Used: p.used, Need: p.delta, Repository: p.repoName, What: "push"}
+	if p.budget.Limit > 0 && p.delta > 0 && p.usage.Bytes+p.delta > p.budget.Limit {
+		return &Exceeded{Budget: p.budget, Used: p.usage.Bytes, Need: p.delta, Repository: p.repoName, What: "push"}
 	}
+	if p.budget.MaxRepositories > 0 && p.newRepos > 0 && p.usage.Repos+p.newRepos > p.budget.MaxRepositories {
+		return &Exceeded{Budget: p.budget, Used: p.usage.Repos, Need: p.newRepos, Repository: p.repoName, What: "repository"}
+	}
+	return nil
+}
+
+// planRepository counts one more charged manifest in repo, and repo as
+// new to the budget when it held none.
+func (q *Quotas) planRepository(ctx context.Context, p *plan, repo string) error {
+	rp := p.repos[repo]
+	if rp == nil {
+		rp = &repoPlan{}
+		found, v, err := q.get(ctx, repoKey(p.budget.Name, repo), &rp.ref)
+		if err != nil {
+			return err
+		}
+		rp.version = v
+		if !found {
+			p.newRepos++
+		}
+		p.repos[repo] = rp
+	}
+	rp.ref.Manifests++
 	return nil
 }
 
@@ -147,15 +179,20 @@ func (q *Quotas) apply(ctx context.Context, p *plan) error {
 			return err
 		}
 	}
+	for repo, rp := range p.repos {
+		if err := q.put(ctx, repoKey(p.budget.Name, repo), rp.ref, rp.version); err != nil {
+			return err
+		}
+	}
 	for _, it := range p.items {
 		if err := q.put(ctx, manifestKey(p.budget.Name, it.Repository, it.Manifest), charged{Blobs: dedupe(it.Blobs)}, 0); err != nil {
 			return err
 		}
 	}
-	if p.delta == 0 {
+	if p.delta == 0 && p.newRepos == 0 {
 		return nil
 	}
-	return q.put(ctx, usageKey(p.budget.Name), usage{Bytes: p.used + p.delta}, p.version)
+	return q.put(ctx, usageKey(p.budget.Name), usage{Bytes: p.usage.Bytes + p.delta, Repos: p.usage.Repos + p.newRepos}, p.version)
 }
 
 // Release gives back what c charged (a commit that failed after it). Its
@@ -218,16 +255,36 @@ func (q *Quotas) Discharge(ctx context.Context, repo string, manifest digest.Dig
 	if err := q.del(ctx, mkey, mversion); err != nil {
 		return err
 	}
-	if freed == 0 {
-		return nil
+	emptied, err := q.dischargeRepository(ctx, b.Name, repo)
+	if err != nil || freed == 0 && !emptied {
+		return err
 	}
 	var u usage
-	_, v, err := q.get(ctx, usageKey(b.Name), &u)
+	v, err := q.getUsage(ctx, b.Name, &u)
 	if err != nil {
 		return err
 	}
 	u.Bytes = max(0, u.Bytes-freed)
+	if emptied {
+		u.Repos = max(0, u.Repos-1)
+	}
 	return q.put(ctx, usageKey(b.Name), u, v)
+}
+
+// dischargeRepository counts one charged manifest less in repo; emptied
+// reports that it held the last one.
+func (q *Quotas) dischargeRepository(ctx context.Context, budget, repo string) (emptied bool, _ error) {
+	var ref repoRef
+	key := repoKey(budget, repo)
+	found, v, err := q.get(ctx, key, &ref)
+	switch {
+	case err != nil || !found:
+		return false, err
+	case ref.Manifests <= 1:
+		return true, q.del(ctx, key, v)
+	}
+	ref.Manifests--
+	return false, q.put(ctx, key, ref, v)
 }
 
 // dedupe drops repeated digests (an image may list a layer twice).

@@ -34,8 +34,11 @@ type Rule struct {
 	// Shared: every matching repository shares one budget named by the
 	// pattern; otherwise each namespace of a matching repository has its own.
 	Shared bool
-	// MaxBytes is the budget's limit.
+	// MaxBytes is the budget's limit in bytes; 0: none.
 	MaxBytes int64
+	// MaxRepositories bounds the repositories holding a charged manifest
+	// in the budget; 0: none.
+	MaxRepositories int64
 }
 
 // Locker serialises the charges of a budget across replicas (the push
@@ -74,9 +77,10 @@ type Quotas struct {
 }
 
 type rule struct {
-	repos  repopattern.Pattern
-	shared bool
-	max    int64
+	repos    repopattern.Pattern
+	shared   bool
+	max      int64
+	maxRepos int64
 }
 
 // New compiles opts.Rules.
@@ -96,10 +100,10 @@ func New(opts Options) (*Quotas, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lifecycle.quotas[%d].repositories: %w", i, err)
 		}
-		if r.MaxBytes < 1 {
-			return nil, fmt.Errorf("lifecycle.quotas[%d].maxbytes: must be at least 1", i)
+		if r.MaxBytes < 0 || r.MaxRepositories < 0 || r.MaxBytes == 0 && r.MaxRepositories == 0 {
+			return nil, fmt.Errorf("lifecycle.quotas[%d]: maxbytes or maxrepositories must be set, neither negative", i)
 		}
-		q.rules = append(q.rules, rule{repos: p, shared: r.Shared, max: r.MaxBytes})
+		q.rules = append(q.rules, rule{repos: p, shared: r.Shared, max: r.MaxBytes, maxRepos: r.MaxRepositories})
 	}
 	return q, nil
 }
@@ -107,8 +111,10 @@ func New(opts Options) (*Quotas, error) {
 // Budget is where a repository's bytes count.
 type Budget struct {
 	// Name is the namespace, or the pattern of a shared quota.
-	Name  string
-	Limit int64
+	Name string
+	// Limit is its limit in bytes; MaxRepositories on the repositories
+	// holding charged manifests. 0: none.
+	Limit, MaxRepositories int64
 }
 
 // BudgetOf returns the budget of repo under the first matching rule.
@@ -121,9 +127,9 @@ func (q *Quotas) BudgetOf(repo string) (Budget, bool) {
 			continue
 		}
 		if r.shared {
-			return Budget{Name: r.repos.String(), Limit: r.max}, true
+			return Budget{Name: r.repos.String(), Limit: r.max, MaxRepositories: r.maxRepos}, true
 		}
-		return Budget{Name: Namespace(repo), Limit: r.max}, true
+		return Budget{Name: Namespace(repo), Limit: r.max, MaxRepositories: r.maxRepos}, true
 	}
 	return Budget{}, false
 }

@@ -204,3 +204,41 @@ func TestWarningOncePerCrossing(t *testing.T) {
 		t.Fatalf("warnings %+v, want one at 810 bytes (81 %%)", warnings)
 	}
 }
+
+// TestRepositoryCount: a budget with MaxRepositories refuses a push that
+// would add one repository too many; more images in a counted repository
+// pass; deleting a repository's last image frees its place.
+func TestRepositoryCount(t *testing.T) {
+	q := newQuotas(t, nil, Rule{Repositories: "**", MaxRepositories: 2})
+	ctx := context.Background()
+	for _, it := range []Item{item("team/a", "m1"), item("team/b", "m2"), item("team/a", "m3")} {
+		if _, err := q.Charge(ctx, []Item{it}); err != nil {
+			t.Fatalf("%s: %v", it.Repository, err)
+		}
+	}
+	_, err := q.Charge(ctx, []Item{item("team/c", "m4")})
+	var e *Exceeded
+	want := "quota of team exceeded: 2 repositories of 2 allowed, and team/c would be one more; delete the images of a repository in team or ask an administrator to raise lifecycle.quotas"
+	if !errors.As(err, &e) || e.OCI().Message != want {
+		t.Fatalf("third repository: %v\nwant %s", err, want)
+	}
+	if err := q.Discharge(ctx, "team/a", digest.FromString("m1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Charge(ctx, []Item{item("team/c", "m4")}); err == nil {
+		t.Fatal("team/a still holds an image, yet team/c was admitted")
+	}
+	if err := q.Discharge(ctx, "team/a", digest.FromString("m3")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Charge(ctx, []Item{item("team/c", "m4")}); err != nil {
+		t.Fatalf("after team/a's last image was deleted: %v", err)
+	}
+	b, _ := q.BudgetOf("team/c")
+	if n, _ := q.Repositories(ctx, b); n != 2 {
+		t.Fatalf("%d repositories counted, want 2", n)
+	}
+	if err := q.AdmitBlob(ctx, "team/d", digest.FromString("big"), 1<<40); err != nil {
+		t.Fatalf("a budget without a byte limit refused a blob: %v", err)
+	}
+}

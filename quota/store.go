@@ -16,9 +16,16 @@ import (
 // space is the fleet space of every quota item.
 const space = "quota"
 
-// usage is a budget's counter.
+// usage is a budget's counters.
 type usage struct {
 	Bytes int64 `json:"bytes"`
+	// Repos are the repositories holding a charged manifest.
+	Repos int64 `json:"repos,omitempty"`
+}
+
+// repoRef is how many charged manifests a repository holds in a budget.
+type repoRef struct {
+	Manifests int64 `json:"manifests"`
 }
 
 // blobRef is how many charged manifests of a budget reference a blob.
@@ -37,6 +44,8 @@ func usageKey(budget string) string { return "u/" + hashed(budget) }
 func blobKey(budget string, d digest.Digest) string {
 	return "b/" + hashed(budget+"\x00"+d.String())
 }
+
+func repoKey(budget, repo string) string { return "r/" + hashed(budget+"\x00"+repo) }
 
 func manifestKey(budget, repo string, d digest.Digest) string {
 	return "m/" + hashed(budget+"\x00"+repo+"@"+d.String())
@@ -84,9 +93,22 @@ func (q *Quotas) del(ctx context.Context, key string, version int64) error {
 	return nil
 }
 
+// getUsage reads budget's counters into u and returns their version.
+func (q *Quotas) getUsage(ctx context.Context, budget string, u *usage) (int64, error) {
+	_, version, err := q.get(ctx, usageKey(budget), u)
+	return version, err
+}
+
 // Used returns the bytes budget b holds.
 func (q *Quotas) Used(ctx context.Context, b Budget) (int64, error) {
 	var u usage
 	_, _, err := q.get(ctx, usageKey(b.Name), &u)
 	return u.Bytes, err
+}
+
+// Repositories returns how many repositories hold charged manifests in b.
+func (q *Quotas) Repositories(ctx context.Context, b Budget) (int64, error) {
+	var u usage
+	_, _, err := q.get(ctx, usageKey(b.Name), &u)
+	return u.Repos, err
 }

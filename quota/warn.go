@@ -6,7 +6,7 @@ import "context"
 // share to at or above it: a log line and Options.Warn.
 func (q *Quotas) warnIfCrossed(ctx context.Context, b Budget, before, after int64, repo string) {
 	threshold := b.Limit * int64(q.opts.WarnPercent) / 100
-	if before >= threshold || after < threshold {
+	if b.Limit == 0 || before >= threshold || after < threshold {
 		return
 	}
 	pct := int(after * 100 / b.Limit)

@@ -21,7 +21,8 @@ func newQuotas(lc config.Lifecycle, shared fleet.Store, locks quota.Locker, even
 	}
 	rules := make([]quota.Rule, 0, len(lc.Quotas))
 	for _, q := range lc.Quotas {
-		rules = append(rules, quota.Rule{Repositories: q.Repositories, Shared: q.Scope == "pattern", MaxBytes: q.MaxBytes})
+		rules = append(rules, quota.Rule{Repositories: q.Repositories, Shared: q.Scope == "pattern", MaxBytes: q.MaxBytes,
+			MaxRepositories: q.MaxRepositories})
 	}
 	return quota.New(quota.Options{Rules: rules, Store: shared, Locks: locks, WarnPercent: lc.QuotaWarnPercent, Logger: logger,
 		Warn: func(ctx context.Context, w quota.Warning) {

@@ -205,3 +205,26 @@ func awaitType(t *testing.T, h *hookReceiver, typ notify.Type) notify.Event {
 		}
 	}
 }
+
+// TestQuotaRepositoryCount: with maxrepositories 1, a second repository
+// in the namespace is refused with the count; the first takes more images.
+func TestQuotaRepositoryCount(t *testing.T) {
+	s := startServer(t, func(c *config.Config) {
+		c.Lifecycle.Quotas = []config.Quota{{Repositories: "**", Scope: "namespace", MaxRepositories: 1}}
+	})
+	for _, tag := range []string{"a:v1", "a:v2"} {
+		img, _ := random.Image(512, 1)
+		if err := remote.Write(mustRef(t, s.host()+"/team/"+tag), img); err != nil {
+			t.Fatalf("team/%s: %v", tag, err)
+		}
+	}
+	img, _ := random.Image(512, 1)
+	err := remote.Write(mustRef(t, s.host()+"/team/b:v1"), img)
+	want := "DENIED: quota of team exceeded: 1 repositories of 1 allowed, and team/b would be one more"
+	if statusOf(err) != http.StatusForbidden || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second repository: %v\nwant %s", err, want)
+	}
+	if err := remote.Write(mustRef(t, s.host()+"/other/b:v1"), img); err != nil {
+		t.Fatalf("another namespace: %v", err)
+	}
+}
