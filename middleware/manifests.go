@@ -11,6 +11,36 @@ import (
 	"github.com/imagegate/imagegate/oci"
 )
 
+// checkImmutable applies the immutability rules to deleting manifest
+// dgst, which tags name, and to the tags naming its sha512 alias (the
+// digest of the same bytes a client may have pushed it by): the
+// overrides to record, or the refusal.
+func (m *manifestService) checkImmutable(ctx context.Context, ts distribution.TagService, tags []string, dgst digest.Digest) ([]string, error) {
+	g, repo := m.repo.guard, m.repo.Named().Name()
+	if !g.opts.Immutable.Enabled() {
+		return nil, nil
+	}
+	notes, err := g.checkDeletion(ctx, repo, tags, dgst)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := m.ManifestService.Get(ctx, dgst)
+	if err != nil {
+		return notes, nil // nothing stored to delete: distribution answers
+	}
+	_, payload, err := stored.Payload()
+	if err != nil {
+		return nil, err
+	}
+	alias := digest.SHA512.FromBytes(payload)
+	aliasTags, err := ts.Lookup(ctx, v1.Descriptor{Digest: alias})
+	if err != nil {
+		return nil, err
+	}
+	more, err := g.checkDeletion(ctx, repo, aliasTags, alias)
+	return append(notes, more...), err
+}
+
 // manifestService is the guard on one repository's manifests.
 type manifestService struct {
 	distribution.ManifestService
@@ -27,9 +57,10 @@ func (m *manifestService) Put(ctx context.Context, _ distribution.Manifest, _ ..
 
 // Delete records the deletion of manifest dgst, with the tags that pointed
 // at it, around the deletion itself. Deleting it deletes those tags, so a
-// manifest named by an immutable tag (under its canonical digest or the
-// sha512 digest the request addressed it by) is refused unless an
-// administrator overrides (lifecycle.OverrideHeader).
+// manifest named by an immutable tag is refused unless an administrator
+// overrides (lifecycle.OverrideHeader) — whether the tag names its
+// canonical digest or its sha512 alias, and whichever of the two the
+// request addressed it by.
 func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error {
 	g := m.repo.guard
 	repo := m.repo.Named().Name()
@@ -38,17 +69,7 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 	if tags, err := ts.Lookup(ctx, v1.Descriptor{Digest: dgst}); err == nil {
 		rec.Tags = tags
 	}
-	notes, err := g.checkDeletion(ctx, repo, rec.Tags, dgst)
-	if err == nil {
-		if alias, ok := oci.PushedDigest(ctx); ok && alias != dgst {
-			var aliasTags []string
-			if aliasTags, err = ts.Lookup(ctx, v1.Descriptor{Digest: alias}); err == nil {
-				var more []string
-				more, err = g.checkDeletion(ctx, repo, aliasTags, alias)
-				notes = append(notes, more...)
-			}
-		}
-	}
+	notes, err := m.checkImmutable(ctx, ts, rec.Tags, dgst)
 	if err != nil {
 		return oci.Refuse(ctx, err)
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -349,4 +350,30 @@ func readAll(t *testing.T, resp *http.Response) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestImmutableTagNamingASHA512Digest: a protected tag set by a push by
+// sha512 digest names the alias; deleting the manifest by that alias, or
+// by its canonical sha256 digest, would delete the tag and is refused.
+func TestImmutableTagNamingASHA512Digest(t *testing.T) {
+	s := startServer(t, func(c *config.Config) {
+		c.Lifecycle.Immutable = []config.ImmutableRule{{Repositories: "big/**", Tags: []string{lifecycle.Semver}}}
+	})
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	ociPushBlob(t, s, "big/one", config)
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		digest.FromBytes(config).String() + `","size":` + fmt.Sprint(len(config)) + `},"layers":[]}`)
+	man512 := digest.SHA512.FromBytes(manifest)
+	ct := http.Header{"Content-Type": {"application/vnd.oci.image.manifest.v1+json"}}
+	if status, _, body := do(t, http.MethodPut, s.base+"/v2/big/one/manifests/"+man512.String()+"?tag=1.0.0", ct, bytes.NewReader(manifest)); status != http.StatusCreated {
+		t.Fatalf("push by sha512 with ?tag=1.0.0: %d %s", status, body)
+	}
+	want := `tag big/one:1.0.0 is immutable (rule "big/**" tags "semver"); it cannot be deleted`
+	for _, d := range []digest.Digest{man512, digest.FromBytes(manifest)} {
+		status, _, body := do(t, http.MethodDelete, s.base+"/v2/big/one/manifests/"+d.String(), nil, nil)
+		refusedWith(t, "DELETE by "+string(d.Algorithm()), status, body, want)
+	}
+	if status, hdr, _ := do(t, http.MethodHead, s.base+"/v2/big/one/manifests/1.0.0", http.Header{"Accept": {"application/vnd.oci.image.manifest.v1+json"}}, nil); status != http.StatusOK || hdr.Get("Docker-Content-Digest") != man512.String() {
+		t.Fatalf("1.0.0 after refused deletions: %d %s", status, hdr.Get("Docker-Content-Digest"))
+	}
 }
