@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -77,26 +78,40 @@ func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	names := make([]string, 0, len(byBudget))
-	for n := range byBudget {
-		names = append(names, n)
+	plans := make([]*plan, 0, len(byBudget))
+	for _, p := range byBudget {
+		plans = append(plans, p)
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := q.planBudget(ctx, byBudget[n]); err != nil {
-			return nil, err
+	slices.SortFunc(plans, func(a, b *plan) int { return strings.Compare(a.budget.Name, b.budget.Name) })
+	c, err := q.chargeLocked(ctx, plans)
+	unlock()
+	if err != nil {
+		// What was written before the failure is given back under the
+		// locks again (Discharge takes them; they are not reentrant).
+		c.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	for _, p := range plans {
+		q.warnIfCrossed(ctx, p.budget, p.usage.Bytes, p.usage.Bytes+p.delta, p.repoName)
+	}
+	return c, nil
+}
+
+// chargeLocked plans every budget, then writes every plan, under the
+// budgets' locks. On an error, the returned charge holds what was written.
+func (q *Quotas) chargeLocked(ctx context.Context, plans []*plan) (*Charge, error) {
+	c := &Charge{q: q}
+	for _, p := range plans {
+		if err := q.planBudget(ctx, p); err != nil {
+			return c, err
 		}
 	}
-	c := &Charge{q: q}
-	for _, n := range names {
-		p := byBudget[n]
+	for _, p := range plans {
 		if err := q.apply(ctx, p); err != nil {
-			c.Release(context.WithoutCancel(ctx))
-			return nil, err
+			c.items = append(c.items, p.items...) // partly written: Discharge tolerates what is missing
+			return c, err
 		}
 		c.items = append(c.items, p.items...)
-		q.warnIfCrossed(ctx, p.budget, p.usage.Bytes, p.usage.Bytes+p.delta, p.repoName)
 	}
 	return c, nil
 }
@@ -171,9 +186,17 @@ func (q *Quotas) planRepository(ctx context.Context, p *plan, repo string) error
 	return nil
 }
 
-// apply writes a checked plan: blob references, the manifests' charges,
-// then the counter.
+// apply writes a checked plan: the counters first, then the blob and
+// repository references, the manifests' charges last. A failure part-way
+// (the fleet store) leaves the budget counting more than it holds, never
+// less: a charge is discharged only once its manifest's record is written.
 func (q *Quotas) apply(ctx context.Context, p *plan) error {
+	if p.delta != 0 || p.newRepos != 0 {
+		next := usage{Bytes: p.usage.Bytes + p.delta, Repos: p.usage.Repos + p.newRepos}
+		if err := q.put(ctx, usageKey(p.budget.Name), next, p.version); err != nil {
+			return err
+		}
+	}
 	for d, rp := range p.refs {
 		if err := q.put(ctx, blobKey(p.budget.Name, d), rp.ref, rp.version); err != nil {
 			return err
@@ -189,10 +212,7 @@ func (q *Quotas) apply(ctx context.Context, p *plan) error {
 			return err
 		}
 	}
-	if p.delta == 0 && p.newRepos == 0 {
-		return nil
-	}
-	return q.put(ctx, usageKey(p.budget.Name), usage{Bytes: p.usage.Bytes + p.delta, Repos: p.usage.Repos + p.newRepos}, p.version)
+	return nil
 }
 
 // Release gives back what c charged (a commit that failed after it). Its

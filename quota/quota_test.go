@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -240,5 +242,32 @@ func TestRepositoryCount(t *testing.T) {
 	}
 	if err := q.AdmitBlob(ctx, "team/d", digest.FromString("big"), 1<<40); err != nil {
 		t.Fatalf("a budget without a byte limit refused a blob: %v", err)
+	}
+}
+
+// failingPuts is a fleet store whose writes of manifest charges fail.
+type failingPuts struct{ fleet.Store }
+
+func (f failingPuts) Put(ctx context.Context, space, key string, value []byte, expect int64, ttl time.Duration) (int64, error) {
+	if strings.HasPrefix(key, "m/") {
+		return 0, errors.New("injected store failure")
+	}
+	return f.Store.Put(ctx, space, key, value, expect, ttl)
+}
+
+// TestChargeFailingPartWayCountsMoreNeverLess: the fleet store fails after
+// the counter was written: Charge returns the error (without deadlocking
+// on its own locks while giving back), and the budget counts at least
+// what it holds, so no later push can pass the limit because of it.
+func TestChargeFailingPartWayCountsMoreNeverLess(t *testing.T) {
+	q, err := New(Options{Rules: []Rule{{Repositories: "**", MaxBytes: 1000}}, Store: failingPuts{fleet.NewMemory(0)}, Locks: &mutexLocks{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Charge(context.Background(), []Item{item("team/a", "m1", blob("l1", 500))}); err == nil {
+		t.Fatal("the charge succeeded although the store failed")
+	}
+	if got := used(t, q, "team/a"); got != 510 {
+		t.Fatalf("used %d, want 510: the failed charge stays counted (more, never less)", got)
 	}
 }
