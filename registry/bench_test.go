@@ -66,7 +66,7 @@ func newPutSide(b *testing.B, base string, s *testServer) *putSide {
 }
 
 func (p *putSide) put(b *testing.B, i int) {
-	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/v2/bench/app/manifests/t%d", p.base, i), bytes.NewReader(p.body))
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/v2/bench/app/manifests/1.0.%d", p.base, i), bytes.NewReader(p.body))
 	req.Header.Set("Content-Type", ociManifest)
 	start := time.Now()
 	resp, err := p.client.Do(req)
