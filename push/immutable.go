@@ -59,8 +59,34 @@ func (p *Pipeline) checkImmutable(ctx context.Context, pushes []*Push) error {
 	return nil
 }
 
-// refuseCommit records a refusal decided under the commit's lock: x
-// rejected for refusal, every other push of the commit withdrawn.
+// precheckImmutable refuses, before validation and scanning, a push whose
+// tag already names another digest under an immutability rule (and that
+// no administrator overrides): a push the commit would refuse anyway
+// costs no diff_id verification and no scan. It reads the tags without
+// the lock; the commit's check (checkImmutable) stays the one that
+// decides, so a tag created in between is still caught there. A tag that
+// cannot be read is left to the commit.
+func (p *Pipeline) precheckImmutable(ctx context.Context, x *Push) (errcode.Error, bool) {
+	if !p.opts.Immutable.Enabled() || lifecycle.MayOverride(x.Requester.Admin, x.Override) {
+		return errcode.Error{}, false
+	}
+	ts := x.repo.Tags(ctx)
+	for _, t := range x.Tags {
+		desc, err := ts.Get(ctx, t)
+		if err != nil {
+			continue
+		}
+		v := p.opts.Immutable.Check(lifecycle.Change{Repository: x.Repository, Tag: t, From: desc.Digest, To: x.tagDigest()})
+		if v != nil {
+			return v.Error(), true
+		}
+	}
+	return errcode.Error{}, false
+}
+
+// refuseCommit records a refusal decided under the commit's lock (or, for
+// one push, before its gate): x rejected for refusal, every other push of
+// the commit withdrawn.
 func (p *Pipeline) refuseCommit(ctx context.Context, pushes []*Push, x *Push, refusal errcode.Error, reason string) {
 	p.reject(ctx, x, refusal.Message)
 	p.opts.Metrics.outcome(doorOf(x.Source), x.Repository, OutcomeRefused, reason, p.modeOf(x.Repository), x.record, x.began)

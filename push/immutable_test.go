@@ -3,13 +3,18 @@ package push
 import (
 	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/policy"
+	"github.com/imagegate/imagegate/scan"
 )
 
 func immutableHarness(t *testing.T) *harness {
@@ -89,14 +94,13 @@ func TestImmutableTagParameter(t *testing.T) {
 	}
 }
 
-// TestImmutableTagInBatch: one push of an upload moving an immutable tag
-// refuses the upload; the others are withdrawn, nothing is stored.
+// TestImmutableTagInBatch: an upload's images passed the gate while
+// v1.2.3 did not exist; another push created it before the upload's
+// commit. The commit's check, under the tag lock, sees it: the whole
+// upload is refused, the other image withdrawn, nothing stored.
 func TestImmutableTagInBatch(t *testing.T) {
 	h := immutableHarness(t)
 	ctx := context.Background()
-	if err := h.pipeline.Run(ctx, newPush("prod/api", h.image("prod/api", "one"), "v1.2.3")); err != nil {
-		t.Fatal(err)
-	}
 	a := newPush("prod/web", h.image("prod/web", "a"), "v1.0.0")
 	b := newPush("prod/api", h.image("prod/api", "b"), "v1.2.3")
 	for _, x := range []*Push{a, b} {
@@ -105,12 +109,16 @@ func TestImmutableTagInBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	h.v123() // the racing push, between the upload's gate and its commit
 	denied(t, h.pipeline.Commit(ctx, a, b), movedV123)
-	if h.tag("prod/web", "v1.0.0") != "" || h.stored("prod/web", a.CanonicalDigest()) {
-		t.Fatal("the upload's other image was published")
+	if h.tag("prod/web", "v1.0.0") != "" || h.stored("prod/web", a.CanonicalDigest()) || h.stored("prod/api", b.CanonicalDigest()) {
+		t.Fatal("the refused upload stored or tagged something")
 	}
 	if rec := h.record(a.Record().ID); rec.Status != metadata.StatusRejected || !strings.Contains(rec.Reason, movedV123) {
 		t.Fatalf("other push recorded %s %q", rec.Status, rec.Reason)
+	}
+	if rec := h.record(b.Record().ID); rec.Status != metadata.StatusRejected || rec.Reason != movedV123 {
+		t.Fatalf("refused push recorded %s %q", rec.Status, rec.Reason)
 	}
 }
 
@@ -169,5 +177,78 @@ func TestFailedCommitRemovesTheImmutableTagItCreated(t *testing.T) {
 	}
 	if got := h.tag("prod/a", "2.0.0"); got != "" {
 		t.Fatalf("prod/a:2.0.0 = %s, want the failed commit's tag removed", got)
+	}
+}
+
+// countingScanner counts scans and finds nothing.
+type countingScanner struct{ scans atomic.Int32 }
+
+func (s *countingScanner) Scan(context.Context, scan.Target) (*scan.Report, error) {
+	s.scans.Add(1)
+	return &scan.Report{Scanner: "counting", ScannedAt: time.Now()}, nil
+}
+func (*countingScanner) Status(context.Context) scan.Status { return scan.Status{} }
+func (*countingScanner) Close() error                       { return nil }
+
+// TestImmutableRefusedBeforeTheScan: a push moving a tag that is already
+// protected is refused before validation and scanning — a doomed push
+// costs no scan — and recorded like a refusal at commit.
+func TestImmutableRefusedBeforeTheScan(t *testing.T) {
+	im, _ := lifecycle.NewImmutability([]lifecycle.ImmutableRule{{Repositories: "prod/**", Tags: []string{"v*.*.*"}}})
+	set, err := policy.NewSet([]policy.Rule{{Repositories: "**", Mode: policy.Audit, Severity: scan.SeverityHigh, OnError: policy.Accept}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &countingScanner{}
+	h := newHarness(t, func(o *Options) {
+		o.Immutable = im
+		o.Scanning = Scanning{Scanner: sc, Policies: set, Timeout: time.Minute}
+	})
+	h.v123()
+	if sc.scans.Load() != 1 {
+		t.Fatalf("%d scans of the first push", sc.scans.Load())
+	}
+	x := newPush("prod/api", h.image("prod/api", "two"), "v1.2.3")
+	denied(t, h.pipeline.Run(context.Background(), x), movedV123)
+	if n := sc.scans.Load(); n != 1 {
+		t.Fatalf("%d scans: the refused push was scanned", n)
+	}
+	if rec := h.record(x.Record().ID); rec.Status != metadata.StatusRejected || rec.Reason != movedV123 {
+		t.Fatalf("record %s %q", rec.Status, rec.Reason)
+	}
+}
+
+// TestImmutableTagRace: eight pushes of different images create the same
+// protected tag at once; exactly one wins, the tag names it, every other
+// push is refused and recorded so.
+func TestImmutableTagRace(t *testing.T) {
+	h := immutableHarness(t)
+	const n = 8
+	pushes := make([]*Push, n)
+	for i := range pushes {
+		pushes[i] = newPush("prod/api", h.image("prod/api", string(rune('a'+i))), "v9.9.9")
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, x := range pushes {
+		wg.Go(func() { errs[i] = h.pipeline.Run(context.Background(), x) })
+	}
+	wg.Wait()
+	var winner *Push
+	for i, err := range errs {
+		switch {
+		case err == nil && winner == nil:
+			winner = pushes[i]
+		case err == nil:
+			t.Fatal("two pushes created the same immutable tag")
+		default:
+			denied(t, err, `tag prod/api:v9.9.9 is immutable (rule "prod/**" tags "v*.*.*"); push a new tag instead`)
+			if rec := h.record(pushes[i].Record().ID); rec.Status != metadata.StatusRejected {
+				t.Fatalf("refused push recorded %s", rec.Status)
+			}
+		}
+	}
+	if winner == nil || h.tag("prod/api", "v9.9.9") != winner.CanonicalDigest() {
+		t.Fatalf("v9.9.9 = %s, want the one accepted push", h.tag("prod/api", "v9.9.9"))
 	}
 }

@@ -136,6 +136,11 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 	x.stage(StageValidating)
 	err = p.parse(x)
 	if err == nil {
+		if refusal, refused := p.precheckImmutable(ctx, x); refused {
+			x.record = p.describe(x)
+			p.refuseCommit(ctx, []*Push{x}, x, refusal, ReasonImmutable)
+			return refusal
+		}
 		x.result, err = p.validate(ctx, x, batch)
 	}
 	x.record = p.describe(x)
