@@ -23,14 +23,7 @@ func BenchmarkManifestPutLifecycle(b *testing.B) {
 		c.Lifecycle.Quotas = []config.Quota{{Repositories: "**", Scope: "namespace", MaxBytes: 1 << 40}}
 	})
 	defer ruled.Shutdown(context.Background())
-	sides := []*putSide{newPutSide(b, plain.base, plain), newPutSide(b, ruled.base, ruled)}
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		for _, side := range sides {
-			side.put(b, i)
-		}
-	}
-	b.StopTimer()
+	sides := alternate(b, newPutSide(b, plain.base, plain), newPutSide(b, ruled.base, ruled))
 	without, with := sides[0].percentile(50), sides[1].percentile(50)
 	b.ReportMetric(without, "plain-p50-ms")
 	b.ReportMetric(with, "lifecycle-p50-ms")
