@@ -112,3 +112,26 @@ func (q *Quotas) Repositories(ctx context.Context, b Budget) (int64, error) {
 	_, _, err := q.get(ctx, usageKey(b.Name), &u)
 	return u.Repos, err
 }
+
+// Usage is what a repository's budget holds, against its limits.
+type Usage struct {
+	// Budget is the namespace, or a shared quota's pattern.
+	Budget          string `json:"budget"`
+	UsedBytes       int64  `json:"used_bytes"`
+	LimitBytes      int64  `json:"limit_bytes,omitempty"`
+	Repositories    int64  `json:"repositories"`
+	MaxRepositories int64  `json:"max_repositories,omitempty"`
+}
+
+// UsageOf returns the usage of repo's budget; false when repo has no quota.
+func (q *Quotas) UsageOf(ctx context.Context, repo string) (Usage, bool, error) {
+	b, ok := q.BudgetOf(repo)
+	if !ok {
+		return Usage{}, false, nil
+	}
+	var u usage
+	if _, err := q.getUsage(ctx, b.Name, &u); err != nil {
+		return Usage{}, true, err
+	}
+	return Usage{Budget: b.Name, UsedBytes: u.Bytes, LimitBytes: b.Limit, Repositories: u.Repos, MaxRepositories: b.MaxRepositories}, true, nil
+}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -107,6 +108,11 @@ func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	status, _, body := do(t, http.MethodGet, replicas[1].base+"/api/v1/quota?repository=team/anything", nil, nil)
+	var u quota.Usage
+	if status != http.StatusOK || json.Unmarshal(body, &u) != nil || u.UsedBytes != used || u.LimitBytes != limit || u.Repositories != int64(count) {
+		t.Fatalf("GET /api/v1/quota on the other replica: %d %s", status, body)
+	}
 	t.Logf("limit %d, one push %d: %d of %d pushes accepted, %d bytes stored, counter %d", limit, one, count, n, stored, used)
 	if stored > limit+one || used != stored || count == 0 || count == n {
 		t.Fatalf("stored %d, counter %d, limit %d (+ one push %d), %d accepted", stored, used, limit, one, count)
@@ -144,7 +150,7 @@ func TestQuotaConcurrentPushersAtTheLimit(t *testing.T) {
 	if used+imageBytes(t, extra) <= limit {
 		t.Fatalf("the namespace has room left (%d of %d): the test's sizes are off", used, limit)
 	}
-	status, _, body := do(t, http.MethodPost, s.base+"/upload-image?repository=team/tarred&tag=1", nil, &tarBuf)
+	status, _, body = do(t, http.MethodPost, s.base+"/upload-image?repository=team/tarred&tag=1", nil, &tarBuf)
 	if status != http.StatusForbidden || !strings.Contains(string(body), "quota of team exceeded: ") {
 		t.Fatalf("tarball over the quota: %d %s", status, body)
 	}
@@ -226,5 +232,13 @@ func TestQuotaRepositoryCount(t *testing.T) {
 	}
 	if err := remote.Write(mustRef(t, s.host()+"/other/b:v1"), img); err != nil {
 		t.Fatalf("another namespace: %v", err)
+	}
+	status, _, body := do(t, http.MethodGet, s.base+"/api/v1/quota?repository=team/a", nil, nil)
+	var u quota.Usage
+	if status != http.StatusOK || json.Unmarshal(body, &u) != nil || u.Budget != "team" || u.Repositories != 1 || u.MaxRepositories != 1 || u.UsedBytes == 0 {
+		t.Fatalf("GET /api/v1/quota: %d %s", status, body)
+	}
+	if status, _, body := do(t, http.MethodGet, s.base+"/api/v1/quota?repository=Bad//name", nil, nil); status != http.StatusBadRequest {
+		t.Fatalf("bad repository: %d %s", status, body)
 	}
 }

@@ -59,7 +59,7 @@ type Server struct {
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	layers  api.LayerReporter
-	// quotas are the namespace quotas (nil: none), for tests to read usage.
+	// quotas are the namespace quotas (nil: none): the API reads usage.
 	quotas  *quota.Quotas
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
@@ -336,6 +336,9 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers}
+	if s.quotas != nil {
+		opts.Quotas = s.quotas
+	}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
