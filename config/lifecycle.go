@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/imagegate/imagegate/internal/repopattern"
 	"github.com/imagegate/imagegate/lifecycle"
@@ -20,6 +21,10 @@ type Lifecycle struct {
 	// QuotaWarnPercent is the share of a quota past which a namespace is
 	// reported (a log line and a quota.warning event), 1..100.
 	QuotaWarnPercent int `yaml:"quotawarnpercent"`
+	// QuotaReconcile is how often one replica walks the stored manifests
+	// of repositories with a quota and charges those not charged yet
+	// (pushed before the quota existed); 0: never.
+	QuotaReconcile time.Duration `yaml:"quotareconcile"`
 }
 
 // ImmutableRule makes tags immutable in repositories matching a pattern.
@@ -46,7 +51,7 @@ type Quota struct {
 }
 
 func defaultLifecycle() Lifecycle {
-	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80}
+	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour}
 }
 
 // ImmutableRules are the immutability rules as package lifecycle takes them.
@@ -90,6 +95,9 @@ func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
 		if q.MaxBytes == 0 && q.MaxRepositories == 0 {
 			bad(key, "needs maxbytes or maxrepositories")
 		}
+	}
+	if l.QuotaReconcile < 0 {
+		bad("lifecycle.quotareconcile", "must not be negative (0: never), got %s", l.QuotaReconcile)
 	}
 	if l.QuotaWarnPercent < 1 || l.QuotaWarnPercent > 100 {
 		bad("lifecycle.quotawarnpercent", "must be between 1 and 100, got %d", l.QuotaWarnPercent)

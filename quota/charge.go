@@ -35,6 +35,7 @@ type plan struct {
 	newRepos int64
 	items    []Item // manifests not charged yet
 	repoName string // the first repository, for messages
+	enforce  bool   // refuse past the limits (false: Adopt)
 }
 
 type refPlan struct {
@@ -53,6 +54,19 @@ type repoPlan struct {
 // a budget would pass its limit nothing is charged and the error is an
 // *Exceeded. Items of repositories without a quota are ignored.
 func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
+	return q.charge(ctx, items, true)
+}
+
+// Adopt charges items that are stored already (Reconcile), like Charge
+// but never refused: a budget may end past its limit, and then refuses
+// new pushes until deletes bring it back.
+func (q *Quotas) Adopt(ctx context.Context, items []Item) error {
+	_, err := q.charge(ctx, items, false)
+	return err
+}
+
+// charge is Charge; enforce false charges past the limits.
+func (q *Quotas) charge(ctx context.Context, items []Item, enforce bool) (*Charge, error) {
 	if !q.Enabled() {
 		return &Charge{q: q}, nil
 	}
@@ -65,7 +79,7 @@ func (q *Quotas) Charge(ctx context.Context, items []Item) (*Charge, error) {
 		}
 		p := byBudget[b.Name]
 		if p == nil {
-			p = &plan{budget: b, refs: map[digest.Digest]*refPlan{}, repos: map[string]*repoPlan{}, repoName: it.Repository}
+			p = &plan{budget: b, refs: map[digest.Digest]*refPlan{}, repos: map[string]*repoPlan{}, repoName: it.Repository, enforce: enforce}
 			byBudget[b.Name] = p
 			keys = append(keys, lockKey(b.Name))
 		}
@@ -157,6 +171,9 @@ func (q *Quotas) planBudget(ctx context.Context, p *plan) error {
 		}
 	}
 	p.items = fresh
+	if !p.enforce {
+		return nil
+	}
 	if p.budget.Limit > 0 && p.delta > 0 && p.usage.Bytes+p.delta > p.budget.Limit {
 		return &Exceeded{Budget: p.budget, Used: p.usage.Bytes, Need: p.delta, Repository: p.repoName, What: "push"}
 	}

@@ -5,11 +5,25 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/distribution/distribution/v3"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/quota"
 )
+
+// reconcileQuotas is the periodic work that charges the stored manifests
+// of ns not charged yet (quota.Reconcile), logging what it found.
+func reconcileQuotas(q *quota.Quotas, ns distribution.Namespace, logger *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		start := time.Now()
+		r, err := q.Reconcile(ctx, ns)
+		logger.InfoContext(ctx, "quota reconciled", "repositories", r.Repositories, "manifests", r.Manifests,
+			"adopted", r.Adopted, "duration_ms", time.Since(start).Milliseconds())
+		return err
+	}
+}
 
 // newQuotas builds the namespace quotas of lc (nil when none is
 // configured), keeping usage in the fleet store shared by the replicas and

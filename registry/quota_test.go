@@ -242,3 +242,50 @@ func TestQuotaRepositoryCount(t *testing.T) {
 		t.Fatalf("bad repository: %d %s", status, body)
 	}
 }
+
+// TestQuotaReconcileAdoptsEarlierContent: images pushed before a quota was
+// configured are charged by the reconcile (the daily singleton work): the
+// counter then equals what they hold, a second run adopts nothing, and
+// pushes are refused once the adopted content fills the budget.
+func TestQuotaReconcileAdoptsEarlierContent(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "registry")
+	before := startServer(t, func(c *config.Config) { c.Storage.Filesystem.RootDirectory = root })
+	shared, _ := random.Image(8<<10, 1)
+	var held int64
+	for i := range 3 {
+		img, _ := random.Image(8<<10, 1)
+		if err := remote.Write(mustRef(t, fmt.Sprintf("%s/team/app%d:v1", before.host(), i)), img); err != nil {
+			t.Fatal(err)
+		}
+		held += imageBytes(t, img)
+	}
+	if err := remote.Write(mustRef(t, before.host()+"/team/app0:again"), shared); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, before.host()+"/team/app1:again"), shared); err != nil {
+		t.Fatal(err)
+	}
+	held += imageBytes(t, shared) // the same image in two repositories counts once
+	s := startServer(t, func(c *config.Config) {
+		c.Storage.Filesystem.RootDirectory = root
+		c.Lifecycle.Quotas = []config.Quota{{Repositories: "**", Scope: "namespace", MaxBytes: held}}
+		c.Lifecycle.QuotaReconcile = 0 // run by hand below
+	})
+	if err := s.reconcileQuotas(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := s.quotas.UsageOf(t.Context(), "team/app0")
+	if err != nil || u.UsedBytes != held || u.Repositories != 3 {
+		t.Fatalf("after reconcile: %+v (%v), want %d bytes in 3 repositories", u, err, held)
+	}
+	if err := s.reconcileQuotas(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if again, _, _ := s.quotas.UsageOf(t.Context(), "team/app0"); again != u {
+		t.Fatalf("a second reconcile changed usage: %+v, want %+v", again, u)
+	}
+	img, _ := random.Image(1024, 1)
+	if err := remote.Write(mustRef(t, s.host()+"/team/new:v1"), img); statusOf(err) != http.StatusForbidden {
+		t.Fatalf("push into the full namespace: %v, want 403", err)
+	}
+}

@@ -59,18 +59,20 @@ type Server struct {
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	layers  api.LayerReporter
-	// quotas are the namespace quotas (nil: none): the API reads usage.
-	quotas  *quota.Quotas
-	uploads *shim.Handler // tarball uploads (registry/upload.go)
-	ready   *readiness
-	metrics *httpMetrics
-	gate    *gateMetrics // registry/metrics_gate.go
-	monitor *security.Monitor
-	emf     *emfEmitter // nil unless log.emf.enabled (registry/emf.go)
-	handler http.Handler
-	oci     oci.Options // OCI 1.1 completions in front of distribution
-	sweeper *push.Sweeper
-	driver  storagedriver.StorageDriver
+	// quotas are the namespace quotas (nil: none): the API reads usage;
+	// reconcileQuotas charges stored manifests not charged yet.
+	quotas          *quota.Quotas
+	reconcileQuotas func(context.Context) error
+	uploads         *shim.Handler // tarball uploads (registry/upload.go)
+	ready           *readiness
+	metrics         *httpMetrics
+	gate            *gateMetrics // registry/metrics_gate.go
+	monitor         *security.Monitor
+	emf             *emfEmitter // nil unless log.emf.enabled (registry/emf.go)
+	handler         http.Handler
+	oci             oci.Options // OCI 1.1 completions in front of distribution
+	sweeper         *push.Sweeper
+	driver          storagedriver.StorageDriver
 	// fleet is the state shared with the other replicas (registry/fleet.go);
 	// singletons run the work one replica does at a time over it.
 	fleet      fleet.Store
@@ -269,6 +271,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		singletons: single,
 		layers:     pipeline,
 		quotas:     quotas,
+	}
+	if quotas != nil {
+		s.reconcileQuotas = reconcileQuotas(quotas, ns, logger.With("component", "quota"))
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
@@ -478,6 +483,9 @@ func (s *Server) startBackground() {
 	})
 	if s.emf != nil {
 		s.background.Go(func() { s.emf.run(ctx) })
+	}
+	if every := s.cfg.Lifecycle.QuotaReconcile; s.reconcileQuotas != nil && every > 0 {
+		s.background.Go(func() { s.singletons.every(ctx, "quota-reconcile", every, s.reconcileQuotas) })
 	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {
