@@ -30,6 +30,7 @@ type API struct {
 	rescans    Rescanner
 	layers     LayerReporter
 	robotStore *auth.Robots
+	quotas     QuotaReader
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -46,6 +47,8 @@ type Options struct {
 	Auth Authenticator
 	// Robots manages robot accounts; nil when auth is off.
 	Robots *auth.Robots
+	// Quotas reads namespace quota usage; nil when none is configured.
+	Quotas QuotaReader
 }
 
 // New returns the API over store.
@@ -54,9 +57,10 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, robotStore: opts.Robots, quotas: opts.Quotas, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
+	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)
 	a.mux.HandleFunc("/api/v1/robots/", a.robots)

@@ -66,7 +66,7 @@ func (s *Service) Authorized(r *http.Request, access ...distauth.Access) (*dista
 		}
 	}
 	if info := reqctx.From(r.Context()); info != nil {
-		info.SetIdentity(reqctx.Identity{Subject: claims.Subject, Method: claims.AuthMethod, Roles: claims.Roles})
+		info.SetIdentity(reqctx.Identity{Subject: claims.Subject, Method: claims.AuthMethod, Roles: claims.Roles, Admin: claims.Admin})
 	}
 	s.decision(r, "granted", claims.Subject, access, "")
 	s.watchGranted(r, claims, access)

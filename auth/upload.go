@@ -102,7 +102,7 @@ func (s *Service) Uploader(w http.ResponseWriter, r *http.Request, repository st
 	if ok && tok != "" {
 		if c, err := s.verifier.Verify(tok); err == nil && !isAnonymous(c) {
 			if info := reqctx.From(r.Context()); info != nil {
-				info.SetIdentity(reqctx.Identity{Subject: c.Subject, Method: c.AuthMethod, Roles: c.Roles})
+				info.SetIdentity(reqctx.Identity{Subject: c.Subject, Method: c.AuthMethod, Roles: c.Roles, Admin: c.Admin})
 			}
 			return &Uploader{subject: c.Subject, claims: c}, true
 		}
@@ -128,7 +128,7 @@ func (s *Service) uploader(r *http.Request, id Identity) *Uploader {
 	p := s.Policy()
 	id.Roles = mergeRoles(id.Roles, p.Roles(&id))
 	if info := reqctx.From(r.Context()); info != nil {
-		info.SetIdentity(reqctx.Identity{Subject: id.Subject, Method: id.Method, Roles: id.Roles})
+		info.SetIdentity(reqctx.Identity{Subject: id.Subject, Method: id.Method, Roles: id.Roles, Admin: p.IsAdmin(&id)})
 	}
 	return &Uploader{subject: id.Subject, id: &id, policy: p}
 }

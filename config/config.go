@@ -36,6 +36,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Security configures suspicious-activity detection (config/security.go).
 	Security Security `yaml:"security"`
+	// Lifecycle configures immutable tags and quotas (config/lifecycle.go).
+	Lifecycle Lifecycle `yaml:"lifecycle"`
 }
 
 // HTTP configures the registry's public listener.
@@ -420,5 +422,6 @@ func Default() *Config {
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},
 		Security:      defaultSecurity(),
+		Lifecycle:     defaultLifecycle(),
 	}
 }

@@ -125,7 +125,7 @@ func TestRejects(t *testing.T) {
 		env     []string
 		wantErr []string // substrings the error must contain
 	}{
-		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: analysis, auth, debug, http, limits, log, metadata, metrics, notifications, scan, security, singlenode, storage, upload, validation"}},
+		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: analysis, auth, debug, http, lifecycle, limits, log, metadata, metrics, notifications, scan, security, singlenode, storage, upload, validation"}},
 		{"unknown nested key", "http:\n  adress: 127.0.0.1:1\n", nil, []string{`unknown key "http.adress"`, "line 2"}},
 		{"unknown deep key", "storage:\n  filesystem:\n    root: /x\n", nil, []string{`"storage.filesystem.root"`}},
 		{"unknown env var", "", []string{"IMAGEGATE_HTTP_ADRR=1"}, []string{"IMAGEGATE_HTTP_ADRR", "names no configuration key"}},
@@ -147,6 +147,10 @@ func TestRejects(t *testing.T) {
 		{"bad fail mode", "metadata:\n  failmode: sometimes\n", nil, []string{`metadata.failmode: must be one of closed, open`}},
 		{"dynamodb without table", "metadata:\n  driver: dynamodb\n  dynamodb:\n    table: \"\"\n", nil, []string{"metadata.dynamodb.table: must be set"}},
 		{"dynamodb bad endpoint", "metadata:\n  driver: dynamodb\n  dynamodb:\n    endpoint: localhost:8000\n", nil, []string{"metadata.dynamodb.endpoint: must be an http or https URL"}},
+		{"immutable rule without tags", "lifecycle:\n  immutable:\n    - repositories: prod/**\n", nil, []string{"lifecycle.immutable[0].tags: needs at least one tag pattern"}},
+		{"bad immutable tag glob", "lifecycle:\n  immutable:\n    - repositories: prod/**\n      tags: [\"v[1\"]\n", nil, []string{"lifecycle.immutable[0].tags[0]:", "syntax error in pattern"}},
+		{"quota without a limit", "lifecycle:\n  quotas:\n    - repositories: \"**\"\n      scope: namespace\n", nil, []string{"lifecycle.quotas[0]: needs maxbytes or maxrepositories"}},
+		{"bad quota scope", "lifecycle:\n  quotas:\n    - repositories: \"**\"\n      scope: team\n      maxbytes: 10\n", nil, []string{`lifecycle.quotas[0].scope: must be namespace or pattern, got "team"`}},
 		{"bad analysis mode", "analysis:\n  policies:\n    - repositories: \"**\"\n      mode: block\n", nil, []string{`analysis.policies[0].mode: must be enforce, audit or off, got "block"`}},
 		{"analysis efficiency as percent", "analysis:\n  policies:\n    - repositories: \"team/**\"\n      mode: enforce\n      minefficiency: 90\n", nil, []string{"analysis.policies[0].minefficiency: must be between 0 and 1 (0.9 is 90 %), got 90"}},
 		{"analysis enforce without threshold", "analysis:\n  policies:\n    - repositories: \"team/**\"\n      mode: enforce\n", nil, []string{"analysis.policies[0]: enforce needs a threshold"}},

@@ -56,7 +56,7 @@ type NotificationEndpoint struct {
 }
 
 // NotificationEvents are the accepted values of notifications.endpoints[].events.
-var NotificationEvents = []string{"push.accepted", "push.rejected", "push.failed", "scan.completed", "upload.failed", "delete.accepted",
+var NotificationEvents = []string{"push.accepted", "push.rejected", "push.failed", "scan.completed", "upload.failed", "delete.accepted", "quota.warning",
 	"security.password_spraying", "security.brute_force", "security.token_many_addresses",
 	"security.refused_push_burst", "security.robot_new_repository", "security.vulnerable_layer_pushed"}
 

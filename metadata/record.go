@@ -84,6 +84,10 @@ type Record struct {
 	Scan   *ScanSummary `json:"scan,omitempty"`
 	// Analysis is the layer analysis's outcome (metadata/analysis.go).
 	Analysis *AnalysisSummary `json:"analysis,omitempty"`
+	// Overrides are the lifecycle rules an administrator overrode in this
+	// push or deletion, each a sentence naming the tag, the rule, the
+	// digests and the reason given (docs/lifecycle.md).
+	Overrides []string `json:"overrides,omitempty"`
 }
 
 // TagMove is a tag that pointed at another manifest before this push.

@@ -16,8 +16,10 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/quota"
 )
 
 // Guard holds what every request's repository wrapper shares.
@@ -36,6 +38,12 @@ type Options struct {
 	// Locks are the push pipeline's tag locks: a tag removal waits for a
 	// push moving the same tag.
 	Locks push.TagLocks
+	// Immutable are the tag immutability rules: deleting a protected tag,
+	// or a manifest one names, is refused; nil: none.
+	Immutable *lifecycle.Immutability
+	// Quotas are lowered when a manifest is deleted and checked when a
+	// blob upload completes; nil: none.
+	Quotas *quota.Quotas
 }
 
 // New returns a guard writing through opts.Recorder.
@@ -81,6 +89,20 @@ func (g *Guard) finish(ctx context.Context, rec *metadata.Record, status metadat
 		final.Status, final.Reason, final.CommittedAt = f.Status, f.Reason, &f.CommittedAt
 		g.opts.Events.Publish(ctx, final)
 	}
+}
+
+// checkDeletion applies the immutability rules to deleting tags (each
+// naming from) of repo in the request ctx belongs to: the refusal, or the
+// overrides to record.
+func (g *Guard) checkDeletion(ctx context.Context, repo string, tags []string, from digest.Digest) ([]string, error) {
+	if !g.opts.Immutable.Enabled() || len(tags) == 0 {
+		return nil, nil
+	}
+	var reason string
+	if req, ok := ctx.Value("http.request").(*http.Request); ok {
+		reason = lifecycle.OverrideReason(req)
+	}
+	return push.CheckDeletion(ctx, g.opts.Immutable, g.opts.Logger, repo, tags, from, push.RequesterFrom(ctx), reason)
 }
 
 // requester fills in who sent the request and from where. ctx is the

@@ -25,6 +25,16 @@ func (r *repository) Manifests(ctx context.Context, options ...distribution.Mani
 	return &manifestService{ManifestService: ms, repo: r}, nil
 }
 
+// Blobs implements distribution.Repository: with a quota, uploads are
+// checked before they complete.
+func (r *repository) Blobs(ctx context.Context) distribution.BlobStore {
+	bs := r.Repository.Blobs(ctx)
+	if !r.guard.opts.Quotas.Enabled() {
+		return bs
+	}
+	return &blobStore{BlobStore: bs, repo: r}
+}
+
 // Tags implements distribution.Repository.
 func (r *repository) Tags(ctx context.Context) distribution.TagService {
 	return &tagService{TagService: r.Repository.Tags(ctx), repo: r}

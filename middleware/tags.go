@@ -7,6 +7,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
 )
 
@@ -24,9 +25,10 @@ func (t *tagService) Tag(ctx context.Context, tag string, _ v1.Descriptor) error
 }
 
 // Untag removes tag, recording the removal — unless it is part of this
-// request's manifest deletion, whose record already lists the tag. It
-// holds the tag's lock, so a removal and a push of the same tag do not
-// interleave.
+// request's manifest deletion, whose record already lists the tag (and
+// whose immutability check covered it). It holds the tag's lock, so a
+// removal and a push of the same tag do not interleave; an immutable tag
+// is refused under that lock unless an administrator overrides.
 func (t *tagService) Untag(ctx context.Context, tag string) error {
 	if t.repo.deleting != "" {
 		return t.TagService.Untag(ctx, tag)
@@ -41,10 +43,15 @@ func (t *tagService) Untag(ctx context.Context, tag string) error {
 	if desc, err := t.TagService.Get(ctx, tag); err == nil {
 		target = desc
 	}
-	rec := g.deletion(ctx, t.repo.Named().Name(), metadata.KindDeleteTag, target.Digest)
-	rec.Tags = []string{tag}
+	repo := t.repo.Named().Name()
+	notes, err := g.checkDeletion(ctx, repo, []string{tag}, target.Digest)
+	if err != nil {
+		return oci.Refuse(ctx, err)
+	}
+	rec := g.deletion(ctx, repo, metadata.KindDeleteTag, target.Digest)
+	rec.Tags, rec.Overrides = []string{tag}, notes
 	if err := g.opts.Recorder.Put(ctx, rec); err != nil {
-		return errNotRecorded("tag delete", err)
+		return oci.Refuse(ctx, errNotRecorded("tag delete", err))
 	}
 	if err := t.TagService.Untag(ctx, tag); err != nil {
 		g.finish(ctx, rec, metadata.StatusFailed, err.Error())

@@ -35,7 +35,7 @@ const (
 
 // Types lists every event type, for validation and documentation (the
 // security ones are in security.go).
-var Types = append([]Type{PushAccepted, PushRejected, PushFailed, ScanCompleted, UploadFailed, DeleteAccepted},
+var Types = append([]Type{PushAccepted, PushRejected, PushFailed, ScanCompleted, UploadFailed, DeleteAccepted, QuotaWarning},
 	SecurityTypes...)
 
 // Short returns t without TypePrefix ("push.accepted").
@@ -86,6 +86,8 @@ type Data struct {
 	Scan       *Scan               `json:"scan,omitempty"`
 	// Security describes a detected incident (security.* events only).
 	Security *Security `json:"security,omitempty"`
+	// Quota describes a namespace's usage (quota.warning events only).
+	Quota *Quota `json:"quota,omitempty"`
 }
 
 // User is who caused the event.

@@ -70,6 +70,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case rt.kind == routeManifest && r.Method == http.MethodDelete:
+		h.serveDelete(w, r, func(w http.ResponseWriter, r *http.Request) {
+			if isAlias(rt.ref) {
+				h.aliasedManifest(w, r, rt)
+				return
+			}
+			h.next.ServeHTTP(w, r)
+		})
 	case rt.kind == routeReferrers && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		h.serveReferrers(w, r, rt)
 	case rt.kind == routeManifest && r.Method == http.MethodPut && h.opts.PutManifest != nil:

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/oci"
 )
@@ -89,7 +90,7 @@ func (d *Door) request(r *http.Request, repo, ref string) (*Push, error) {
 		return nil, errcode.ErrorCodeManifestInvalid.WithDetail(map[string]string{"reason": "reading the body: " + err.Error()})
 	}
 	x := &Push{Repository: repo, MediaType: r.Header.Get("Content-Type"), Payload: body,
-		Source: metadata.SourceDockerPush, Requester: RequesterOf(r)}
+		Source: metadata.SourceDockerPush, Requester: RequesterOf(r), Override: lifecycle.OverrideReason(r)}
 	switch {
 	case strings.Contains(ref, ":"):
 		dg, err := digest.Parse(ref)

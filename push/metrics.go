@@ -58,6 +58,8 @@ const (
 	ReasonIndex           = "index"            // an index lists children that did not pass the gate
 	ReasonWaste           = "waste"            // the layer analysis policy refused the image (or could not analyse it)
 	ReasonBatch           = "batch"            // another manifest of the same upload was refused
+	ReasonImmutable       = "immutable"        // the push would move an immutable tag (lifecycle.immutable)
+	ReasonQuota           = "quota"            // the push would take its namespace past its quota (lifecycle.quotas)
 	ReasonConflict        = "conflict"         // the tags' lock could not be taken
 	ReasonMetadata        = "metadata"         // the push record could not be written
 	ReasonStorage         = "storage"          // storing or tagging failed

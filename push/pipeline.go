@@ -21,8 +21,10 @@ import (
 
 	"github.com/distribution/distribution/v3"
 
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/quota"
 	"github.com/imagegate/imagegate/validate"
 )
 
@@ -65,6 +67,12 @@ type Options struct {
 	CommitTimeout time.Duration
 	// Metrics, when set, counts outcomes and times stages (push/metrics.go).
 	Metrics *Metrics
+	// Immutable are the tag immutability rules, checked under the tag
+	// lock before any tag moves (push/immutable.go); nil: none.
+	Immutable *lifecycle.Immutability
+	// Quotas bound the bytes of each namespace, charged before anything
+	// is recorded or stored (push/quota.go); nil: none.
+	Quotas *quota.Quotas
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.
@@ -128,6 +136,11 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 	x.stage(StageValidating)
 	err = p.parse(x)
 	if err == nil {
+		if refusal, refused := p.precheckImmutable(ctx, x); refused {
+			x.record = p.describe(x)
+			p.refuseCommit(ctx, []*Push{x}, x, refusal, ReasonImmutable)
+			return refusal
+		}
 		x.result, err = p.validate(ctx, x, batch)
 	}
 	x.record = p.describe(x)
@@ -162,7 +175,9 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 }
 
 // Commit stores pushes that passed the gate, all or nothing: it locks
-// every tag they move, records each as pending (with what its tags named
+// every tag they move, reads what those tags name, refuses a move of an
+// immutable tag (push/immutable.go) and a push past its namespace's quota
+// (push/quota.go), records each as pending (with what its tags named
 // before), stores the manifests (in order: an index after its children),
 // links sha512 digests and indexes referrers, points the tags, records
 // each outcome and only then publishes events. Once the pending records
@@ -181,7 +196,19 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 	defer unlock()
 	p.opts.Metrics.stage(StageLock, start)
 	start = time.Now()
+	if err := p.readMoves(ctx, pushes); err != nil {
+		p.committed(pushes, OutcomeFailed, ReasonStorage)
+		return err
+	}
+	if err := p.checkImmutable(ctx, pushes); err != nil {
+		return err
+	}
+	charge, err := p.chargeQuota(ctx, pushes)
+	if err != nil {
+		return err
+	}
 	if err := p.recordPending(ctx, pushes); err != nil {
+		charge.Release(context.WithoutCancel(ctx))
 		p.committed(pushes, OutcomeFailed, ReasonMetadata)
 		return err
 	}
@@ -192,6 +219,7 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 	start = time.Now()
 	if err := p.storeAll(ctx, pushes); err != nil {
 		p.undo(ctx, pushes)
+		charge.Release(ctx)
 		p.finishAll(ctx, pushes, metadata.StatusFailed, err.Error())
 		p.committed(pushes, OutcomeFailed, ReasonStorage)
 		return storeError(err)

@@ -31,6 +31,9 @@ type Push struct {
 	Source metadata.Source
 	// Requester is who sent it, for the record.
 	Requester Requester
+	// Override is the reason an administrator gave to move immutable
+	// tags (lifecycle.OverrideHeader); honoured only when Requester.Admin.
+	Override string
 	// Archive is the original tarball of an upload, when kept.
 	Archive *metadata.Archive
 	// Observer, when set, follows the push's stages (upload progress).

@@ -10,7 +10,7 @@ import (
 )
 
 // recordPending writes each push's record as pending, with the tag moves
-// read under the commit's lock: the one durable write before anything is
+// read under the commit's lock (readMoves): the one durable write before anything is
 // stored. When one cannot be written (fail-closed), nothing is stored, and
 // the records of the batch already written are finished as failed.
 func (p *Pipeline) recordPending(ctx context.Context, pushes []*Push) error {
@@ -26,11 +26,6 @@ func (p *Pipeline) recordPending(ctx context.Context, pushes []*Push) error {
 
 // pending records x as pending.
 func (p *Pipeline) pending(ctx context.Context, x *Push) error {
-	moves, err := p.tagMoves(ctx, x)
-	if err != nil {
-		return err
-	}
-	x.record.TagMoves = moves
 	x.record.Status = metadata.StatusPending
 	if err := p.opts.Recorder.Put(ctx, x.record); err != nil {
 		return errNotRecorded("push", err)

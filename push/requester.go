@@ -16,6 +16,9 @@ type Requester struct {
 	UserAgent string
 	// ClientIP is the connection's peer, never a client-supplied header.
 	ClientIP string
+	// Admin is set when authentication found an administrator (not
+	// recorded as such: the record names the user and roles).
+	Admin bool
 }
 
 // RequesterOf describes the sender of r, once authentication has run (it
@@ -38,6 +41,7 @@ func RequesterFrom(ctx context.Context) Requester {
 		who.RequestID = info.ID
 		id := info.Identity()
 		who.User = metadata.User{Subject: id.Subject, Method: id.Method, Roles: id.Roles}
+		who.Admin = id.Admin
 	}
 	return who
 }

@@ -25,6 +25,10 @@ import (
 // watch the upload's progress while sending.
 const HeaderUploadID = "Imagegate-Upload-Id"
 
+// HeaderOverrideImmutable carries an administrator's reason to move
+// immutable tags (the server's lifecycle.OverrideHeader; docs/lifecycle.md).
+const HeaderOverrideImmutable = "Imagegate-Override-Immutable"
+
 // Options configure one push.
 type Options struct {
 	// Server is the base URL (http://host:port).
@@ -42,6 +46,9 @@ type Options struct {
 	Size int64
 	// UploadID names the upload; empty picks a random one.
 	UploadID string
+	// OverrideImmutable, when set, is the reason sent to move immutable
+	// tags; the server honours it for administrators only, and records it.
+	OverrideImmutable string
 	// OnProgress, when set, is called from one goroutine at a time with
 	// every change: bytes sent, and the server's view of the upload.
 	OnProgress func(Progress)
@@ -137,6 +144,9 @@ func Push(ctx context.Context, body io.Reader, opts Options) (*Result, error) {
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set(HeaderUploadID, opts.UploadID)
+	if opts.OverrideImmutable != "" {
+		req.Header.Set(HeaderOverrideImmutable, opts.OverrideImmutable)
+	}
 	authorize(req, opts)
 
 	wctx, stopWatch := context.WithCancel(ctx)

@@ -42,7 +42,10 @@ func writeHtpasswd(t *testing.T, users map[string]string) string {
 
 var testUsers = map[string]string{"root": "root-pw", "alice": "alice-pw", "bob": "bob-pw"}
 
-func startAuthServer(t *testing.T) *testServer {
+// startAuthServer starts a server with auth on and testUsers bound: root
+// admin everywhere, alice developer and bob reader on team/**; more adjust
+// the configuration further.
+func startAuthServer(t *testing.T, more ...func(*config.Config)) *testServer {
 	htpasswd := writeHtpasswd(t, testUsers)
 	return startServer(t, func(c *config.Config) {
 		c.Auth.Enabled = true
@@ -55,6 +58,9 @@ func startAuthServer(t *testing.T) *testServer {
 		}
 		c.Auth.AnonymousPull = []string{"public/**"}
 		c.Auth.Lockout.MaxFailures = 3
+		for _, m := range more {
+			m(c)
+		}
 	})
 }
 

@@ -34,12 +34,14 @@ import (
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/internal/logs"
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/quota"
 	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
@@ -57,16 +59,20 @@ type Server struct {
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	layers  api.LayerReporter
-	uploads *shim.Handler // tarball uploads (registry/upload.go)
-	ready   *readiness
-	metrics *httpMetrics
-	gate    *gateMetrics // registry/metrics_gate.go
-	monitor *security.Monitor
-	emf     *emfEmitter // nil unless log.emf.enabled (registry/emf.go)
-	handler http.Handler
-	oci     oci.Options // OCI 1.1 completions in front of distribution
-	sweeper *push.Sweeper
-	driver  storagedriver.StorageDriver
+	// quotas are the namespace quotas (nil: none): the API reads usage;
+	// reconcileQuotas charges stored manifests not charged yet.
+	quotas          *quota.Quotas
+	reconcileQuotas func(context.Context) error
+	uploads         *shim.Handler // tarball uploads (registry/upload.go)
+	ready           *readiness
+	metrics         *httpMetrics
+	gate            *gateMetrics // registry/metrics_gate.go
+	monitor         *security.Monitor
+	emf             *emfEmitter // nil unless log.emf.enabled (registry/emf.go)
+	handler         http.Handler
+	oci             oci.Options // OCI 1.1 completions in front of distribution
+	sweeper         *push.Sweeper
+	driver          storagedriver.StorageDriver
 	// fleet is the state shared with the other replicas (registry/fleet.go);
 	// singletons run the work one replica does at a time over it.
 	fleet      fleet.Store
@@ -103,6 +109,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		opt(&o)
 	}
 	policies, err := newPolicies(cfg.Scan)
+	if err != nil {
+		return nil, err
+	}
+	immutable, err := lifecycle.NewImmutability(cfg.Lifecycle.ImmutableRules())
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +193,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
+	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
 	ns, err := openNamespace(ctx, cfg, driver)
+	var quotas *quota.Quotas
+	if err == nil {
+		quotas, err = newQuotas(cfg.Lifecycle, shared, locks, events, logger.With("component", "quota"))
+	}
 	if err != nil {
 		monitor.Close()
 		events.Close()
@@ -191,7 +206,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
-	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
 	referrers := oci.NewReferrers(driver)
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
@@ -199,11 +213,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Scanning: push.Scanning{Scanner: o.scanner, Policies: policies, Timeout: cfg.Scan.Timeout},
 		Analysis: analyses,
 		Locator:  locator(cfg), Logger: logger.With("component", "push"), Events: events,
-		Metrics: gate.push,
-		Watcher: pushWatcher(monitor),
+		Metrics:   gate.push,
+		Watcher:   pushWatcher(monitor),
+		Immutable: immutable,
+		Quotas:    quotas,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard")})
+		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
 	var authSvc *auth.Service
@@ -254,6 +270,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		fleet:      shared,
 		singletons: single,
 		layers:     pipeline,
+		quotas:     quotas,
+	}
+	if quotas != nil {
+		s.reconcileQuotas = reconcileQuotas(quotas, ns, logger.With("component", "quota"))
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
@@ -321,6 +341,9 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers}
+	if s.quotas != nil {
+		opts.Quotas = s.quotas
+	}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)
@@ -460,6 +483,9 @@ func (s *Server) startBackground() {
 	})
 	if s.emf != nil {
 		s.background.Go(func() { s.emf.run(ctx) })
+	}
+	if every := s.cfg.Lifecycle.QuotaReconcile; s.reconcileQuotas != nil && every > 0 {
+		s.background.Go(func() { s.singletons.every(ctx, "quota-reconcile", every, s.reconcileQuotas) })
 	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {

@@ -16,6 +16,7 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/google/uuid"
 
+	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/push"
 )
 
@@ -216,7 +217,8 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, id string, body
 		serveError(w, errcode.ErrorCodeTooManyRequests.WithMessage("too many uploads are running on this replica (upload.progress.maxuploads); retry later"))
 		return
 	}
-	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up, User: owner, Requester: push.RequesterOf(r)}
+	req := Request{Body: body, Repository: repo, Tags: tags, Progress: up, User: owner, Requester: push.RequesterOf(r),
+		Override: lifecycle.OverrideReason(r)}
 	if caller != nil {
 		req.MayPush = func(repo string) error {
 			if caller.MayPush(repo) {

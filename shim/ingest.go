@@ -96,6 +96,9 @@ type Request struct {
 	User string
 	// Requester is who sent the upload, for the push records.
 	Requester push.Requester
+	// Override is the reason an administrator gave to move immutable tags
+	// (lifecycle.OverrideHeader); honoured only when Requester.Admin.
+	Override string
 }
 
 // stagingRoot is the repository namespace under which each upload's blobs
@@ -218,7 +221,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 			}
 		}
 	}
-	return in.publish(ctx, staging, images, targets, u, l, upload{archive: kept, requester: req.Requester})
+	return in.publish(ctx, staging, images, targets, u, l, upload{archive: kept, requester: req.Requester, override: req.Override})
 }
 
 // commitOriginal reads what may be left of the body after the archive's

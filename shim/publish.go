@@ -20,6 +20,7 @@ import (
 type upload struct {
 	archive   *metadata.Archive
 	requester push.Requester
+	override  string
 }
 
 // blobLink is a blob this upload linked (mounted) into a repository.
@@ -76,7 +77,7 @@ func (in *Ingester) publish(ctx context.Context, staging reference.Named, images
 					}
 				}
 				x := &push.Push{Repository: t.Repository, MediaType: n.mediaType, Payload: n.payload,
-					Source: metadata.SourceTarUpload, Requester: up.requester, Archive: up.archive, Observer: obs}
+					Source: metadata.SourceTarUpload, Requester: up.requester, Override: up.override, Archive: up.archive, Observer: obs}
 				if isRoot {
 					x.Tags = t.Tags
 					roots = append(roots, root{target: t, img: img, x: x})

@@ -61,12 +61,14 @@ func newPushCmd(environ []string) *cobra.Command {
 	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object with the outcome on standard output, nothing else")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress on standard error")
+	f.StringVar(&o.override, "override-immutable", "", "administrators: move immutable tags, recording `REASON` (docs/lifecycle.md)")
 	return cmd
 }
 
 // pushOptions are push's flags.
 type pushOptions struct {
 	server, to, token, user, password string
+	override                          string
 	tags                              []string
 	insecure, asJSON, quiet           bool
 }
@@ -96,7 +98,7 @@ func pushCmd(cmd *cobra.Command, file string, o pushOptions) error {
 	defer closeBody()
 
 	opts := pushclient.Options{Server: o.server, Repository: repo, Tags: tags, Token: o.token,
-		Username: o.user, Password: o.password, Insecure: o.insecure, Size: size}
+		Username: o.user, Password: o.password, Insecure: o.insecure, Size: size, OverrideImmutable: o.override}
 	var view progressView
 	if !o.quiet {
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

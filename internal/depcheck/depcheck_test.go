@@ -50,6 +50,12 @@ var forbidden = map[string][]string{
 	// Shared replica state is a leaf: every consumer imports it, it imports none of them.
 	module + "/fleet": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/auth", module + "/notify", module + "/scan", module + "/metadata/recorder", module + "/oci"},
+	// Lifecycle rules decide and write nothing: the pipeline and the guard ask them.
+	module + "/lifecycle": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/fleet", module + "/oci"},
+	// Quotas keep usage in the fleet store; the pipeline and the guard call them, never the other way.
+	module + "/quota": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/oci"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},

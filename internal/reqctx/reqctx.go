@@ -25,6 +25,9 @@ type Identity struct {
 	Method string
 	// Roles are the roles their permissions came from.
 	Roles []string
+	// Admin is set when the caller is an administrator (bound admin on
+	// every repository): it may override lifecycle rules.
+	Admin bool
 }
 
 // SetIdentity records who made the request.

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/imagegate/imagegate/internal/repopattern"
+	"github.com/imagegate/imagegate/lifecycle"
+)
+
+// Lifecycle configures what may happen to content once pushed
+// (docs/lifecycle.md): immutable tags and storage quotas.
+type Lifecycle struct {
+	// Immutable rules: a tag of a repository matching Repositories that
+	// matches one of Tags may be created, never moved to another digest or
+	// deleted (an administrator may override, recorded).
+	Immutable []ImmutableRule `yaml:"immutable"`
+	// Quotas, first match wins; repositories matching none have no quota.
+	Quotas []Quota `yaml:"quotas"`
+	// QuotaWarnPercent is the share of a quota past which a namespace is
+	// reported (a log line and a quota.warning event), 1..100.
+	QuotaWarnPercent int `yaml:"quotawarnpercent"`
+	// QuotaReconcile is how often one replica walks the stored manifests
+	// of repositories with a quota and charges those not charged yet
+	// (pushed before the quota existed); 0: never.
+	QuotaReconcile time.Duration `yaml:"quotareconcile"`
+}
+
+// ImmutableRule makes tags immutable in repositories matching a pattern.
+type ImmutableRule struct {
+	Repositories string `yaml:"repositories"`
+	// Tags are globs ("v*.*.*", "release-*") or "semver" (MAJOR.MINOR.PATCH,
+	// an optional "v" and pre-release).
+	Tags []string `yaml:"tags"`
+}
+
+// Quota bounds the bytes stored for repositories matching a pattern.
+type Quota struct {
+	Repositories string `yaml:"repositories"`
+	// Scope is namespace (each namespace — the name up to the first "/" —
+	// of a matching repository has its own budget of MaxBytes) or pattern
+	// (every matching repository shares one budget).
+	Scope string `yaml:"scope"`
+	// MaxBytes is the budget, in bytes, of unique blobs and manifests;
+	// 0: no byte limit.
+	MaxBytes int64 `yaml:"maxbytes"`
+	// MaxRepositories bounds the repositories holding images in the
+	// budget; 0: no limit.
+	MaxRepositories int64 `yaml:"maxrepositories"`
+}
+
+func defaultLifecycle() Lifecycle {
+	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour}
+}
+
+// ImmutableRules are the immutability rules as package lifecycle takes them.
+func (l Lifecycle) ImmutableRules() []lifecycle.ImmutableRule {
+	out := make([]lifecycle.ImmutableRule, 0, len(l.Immutable))
+	for _, r := range l.Immutable {
+		out = append(out, lifecycle.ImmutableRule{Repositories: r.Repositories, Tags: r.Tags})
+	}
+	return out
+}
+
+func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
+	for i, r := range l.Immutable {
+		key := fmt.Sprintf("lifecycle.immutable[%d]", i)
+		if _, err := repopattern.Compile(r.Repositories); err != nil {
+			bad(key+".repositories", "%v", err)
+		}
+		if len(r.Tags) == 0 {
+			bad(key+".tags", "needs at least one tag pattern (a glob such as \"v*.*.*\", or %q)", lifecycle.Semver)
+		}
+		for j, t := range r.Tags {
+			if _, err := lifecycle.CompileTag(t); err != nil {
+				bad(fmt.Sprintf("%s.tags[%d]", key, j), "%v", err)
+			}
+		}
+	}
+	for i, q := range l.Quotas {
+		key := fmt.Sprintf("lifecycle.quotas[%d]", i)
+		if _, err := repopattern.Compile(q.Repositories); err != nil {
+			bad(key+".repositories", "%v", err)
+		}
+		if !slices.Contains([]string{"namespace", "pattern"}, q.Scope) {
+			bad(key+".scope", "must be namespace or pattern, got %q", q.Scope)
+		}
+		if q.MaxBytes < 0 {
+			bad(key+".maxbytes", "must not be negative (0: no byte limit), got %d", q.MaxBytes)
+		}
+		if q.MaxRepositories < 0 {
+			bad(key+".maxrepositories", "must not be negative (0: no limit), got %d", q.MaxRepositories)
+		}
+		if q.MaxBytes == 0 && q.MaxRepositories == 0 {
+			bad(key, "needs maxbytes or maxrepositories")
+		}
+	}
+	if l.QuotaReconcile < 0 {
+		bad("lifecycle.quotareconcile", "must not be negative (0: never), got %s", l.QuotaReconcile)
+	}
+	if l.QuotaWarnPercent < 1 || l.QuotaWarnPercent > 100 {
+		bad("lifecycle.quotawarnpercent", "must be between 1 and 100, got %d", l.QuotaWarnPercent)
+	}
+}

@@ -1,0 +1,59 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/quota"
+)
+
+// blobStore is the guard on one repository's blobs: an upload completes
+// only when the repository's quota can hold it (quota.AdmitBlob).
+type blobStore struct {
+	distribution.BlobStore
+	repo *repository
+}
+
+// Create implements distribution.BlobIngester.
+func (b *blobStore) Create(ctx context.Context, options ...distribution.BlobCreateOption) (distribution.BlobWriter, error) {
+	w, err := b.BlobStore.Create(ctx, options...)
+	if err != nil {
+		return nil, err
+	}
+	return &blobWriter{BlobWriter: w, repo: b.repo}, nil
+}
+
+// Resume implements distribution.BlobIngester.
+func (b *blobStore) Resume(ctx context.Context, id string) (distribution.BlobWriter, error) {
+	w, err := b.BlobStore.Resume(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &blobWriter{BlobWriter: w, repo: b.repo}, nil
+}
+
+// blobWriter checks the quota before an upload completes.
+type blobWriter struct {
+	distribution.BlobWriter
+	repo *repository
+}
+
+// Commit refuses with 403 DENIED (used, limit, namespace) when the
+// repository's quota cannot hold the blob; distribution then cancels the
+// upload.
+func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descriptor, error) {
+	err := w.repo.guard.opts.Quotas.AdmitBlob(ctx, w.repo.Named().Name(), desc.Digest, w.Size())
+	var exceeded *quota.Exceeded
+	switch {
+	case errors.As(err, &exceeded):
+		return v1.Descriptor{}, exceeded.OCI()
+	case err != nil:
+		w.repo.guard.opts.Logger.WarnContext(ctx, "checking the quota of a blob upload failed", "error", err.Error())
+		return v1.Descriptor{}, errcode.ErrorCodeUnavailable.WithMessage("the quota store is unreachable; retry")
+	}
+	return w.BlobWriter.Commit(ctx, desc)
+}
