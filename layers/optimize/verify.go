@@ -1,0 +1,85 @@
+package optimize
+
+import (
+	"fmt"
+
+	"github.com/imagegate/imagegate/layers"
+)
+
+// VerifyError says the planned layers would not build the original file
+// system: a layer shape the planner does not handle. Nothing is written.
+type VerifyError struct {
+	Path   string // the first path found to differ, absolute
+	Detail string
+}
+
+// Error names the path.
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("optimize: the rewritten layers would change %s (%s); refusing to rewrite this image", e.Path, e.Detail)
+}
+
+// fsKey is what a path of a final file system is compared by: its kind
+// and where its content and metadata come from (the original entry; a
+// hard link's, its target's).
+type fsKey struct {
+	inode verID
+	kind  kind
+}
+
+// verify applies the planned new layers (each one's front first, then
+// its written entries in order, renamed and relinked as planned) and
+// compares the file system they build with want, the original's, path by
+// path. A difference is a *VerifyError.
+func verify(want *applier, pl *Plan, lim layers.Limits) error {
+	got := newApplier(lim)
+	for o := range pl.Layers {
+		out := &pl.Layers[o]
+		for _, f := range out.front {
+			if f.opaque {
+				if err := got.opaque(f.path, f.src); err != nil {
+					return &VerifyError{Path: "/" + f.path, Detail: err.Error()}
+				}
+				continue
+			}
+			got.whiteout(f.path, f.src)
+		}
+		for k, l := range out.Inputs {
+			for i, a := range out.actions[k] {
+				e := pl.entries[l][i]
+				switch {
+				case a.op == opSkip || e.kind == kWhiteout || e.kind == kOpaque || e.kind == kRoot || e.kind == kMeta:
+					continue
+				case a.op == opRename:
+					e.path = a.name
+				case a.op == opRelink:
+					e.link = a.name
+				}
+				if _, err := got.put(&e, verID{int32(l), int32(i)}); err != nil {
+					return &VerifyError{Path: "/" + e.path, Detail: err.Error()}
+				}
+			}
+		}
+	}
+	wantFS := make(map[string]fsKey, want.live)
+	want.walk(func(p string, nd *node) { wantFS[p] = fsKey{nd.inode, nd.kind} })
+	var bad *VerifyError
+	got.walk(func(p string, nd *node) {
+		w, ok := wantFS[p]
+		switch {
+		case bad != nil:
+		case !ok:
+			bad = &VerifyError{Path: "/" + p, Detail: "a path the original does not have"}
+		case w != (fsKey{nd.inode, nd.kind}):
+			bad = &VerifyError{Path: "/" + p, Detail: fmt.Sprintf("from layer %d entry %d, not layer %d entry %d",
+				nd.inode.layer+1, nd.inode.idx, w.inode.layer+1, w.inode.idx)}
+		}
+		delete(wantFS, p)
+	})
+	if bad != nil {
+		return bad
+	}
+	for p := range wantFS {
+		return &VerifyError{Path: "/" + p, Detail: "missing from the rewritten layers"}
+	}
+	return nil
+}
