@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path"
 	"strings"
 	"testing"
@@ -37,8 +38,10 @@ func file(name string, size int, seed uint64) ent {
 	return ent{name: name, typ: tar.TypeReg, size: size, seed: seed, mode: 0o644}
 }
 func dir(name string, mode int64) ent { return ent{name: name + "/", typ: tar.TypeDir, mode: mode} }
-func symlink(name, to string) ent     { return ent{name: name, typ: tar.TypeSymlink, link: to, mode: 0o777} }
-func hardlink(name, to string) ent    { return ent{name: name, typ: tar.TypeLink, link: to, mode: 0o644} }
+func symlink(name, to string) ent {
+	return ent{name: name, typ: tar.TypeSymlink, link: to, mode: 0o777}
+}
+func hardlink(name, to string) ent { return ent{name: name, typ: tar.TypeLink, link: to, mode: 0o644} }
 func whiteout(name string) ent {
 	d, b := path.Split(name)
 	return ent{name: d + ".wh." + b, typ: tar.TypeReg}
@@ -279,4 +282,14 @@ func diffFS(t testing.TB, what string, want, got map[string]fsEntry) {
 			t.Errorf("%s: %s is new", what, p)
 		}
 	}
+}
+
+// readDir lists dir's names.
+func readDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, err
 }

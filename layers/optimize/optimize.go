@@ -37,9 +37,9 @@ type Options struct {
 
 // LayerResult describes one layer of the new image.
 type LayerResult struct {
-	Inputs []int `json:"inputs"`        // the original layers it is made of (0-based)
-	Before int64 `json:"before_bytes"`  // their compressed bytes
-	After  int64 `json:"after_bytes"`   // its compressed bytes; 0 when Empty
+	Inputs []int  `json:"inputs"`       // the original layers it is made of (0-based)
+	Before int64  `json:"before_bytes"` // their compressed bytes
+	After  int64  `json:"after_bytes"`  // its compressed bytes; 0 when Empty
 	Digest string `json:"digest,omitempty"`
 	// Reused: the original blob, unchanged. Empty: nothing was left of
 	// it; the new image has no such layer.
