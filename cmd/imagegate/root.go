@@ -51,6 +51,7 @@ func newRoot(environ []string) *cobra.Command {
 		newPushCmd(environ),
 		newScanCmd(environ),
 		newAnalyzeCmd(environ),
+		newOptimizeCmd(environ),
 		newTokenCmd(environ),
 		newCompletionCmd(root),
 		newVersionCmd(),

@@ -18,6 +18,8 @@ type node struct {
 	inode verID
 	kind  kind // kFile, kDir, kSymlink, kOther; a hard link takes its target's
 	link  bool // written by a hard-link entry
+	// created is the layer whose entry created an implicit directory.
+	created int32
 }
 
 // applier applies entries to a file system the way Docker and containerd
@@ -37,6 +39,7 @@ type applier struct {
 	// onSupersede, when set, hears a directory entry replaced by another
 	// directory entry of the same path (its children stay).
 	onSupersede func(old, by verID)
+	layer       int32 // the layer being applied
 }
 
 func newApplier(lim layers.Limits) *applier {
@@ -67,7 +70,7 @@ func (a *applier) parent(p string) (*node, error) {
 		next := cur.children[name]
 		if next == nil {
 			var err error
-			if next, err = a.add(cur, name, &node{kind: kDir, ver: none, inode: none}); err != nil {
+			if next, err = a.add(cur, name, &node{kind: kDir, ver: none, inode: none, created: a.layer}); err != nil {
 				return nil, err
 			}
 		}
@@ -129,7 +132,7 @@ func (a *applier) opaque(d string, by verID) error {
 		if err != nil {
 			return err
 		}
-		_, err = a.add(parent, d[strings.LastIndexByte(d, '/')+1:], &node{kind: kDir, ver: none, inode: none})
+		_, err = a.add(parent, d[strings.LastIndexByte(d, '/')+1:], &node{kind: kDir, ver: none, inode: none, created: a.layer})
 		return err
 	}
 	for _, c := range nd.children {
@@ -143,7 +146,7 @@ func (a *applier) opaque(d string, by verID) error {
 // a hard link to nothing or to a directory is an error, as it is for
 // Docker.
 func (a *applier) put(e *entry, v verID) (linkTo verID, err error) {
-	nd := &node{ver: v, inode: v, kind: e.kind}
+	nd := &node{ver: v, inode: v, kind: e.kind, created: a.layer}
 	linkTo = none
 	if e.kind == kHardlink {
 		t := a.get(e.link)
@@ -159,6 +162,9 @@ func (a *applier) put(e *entry, v verID) (linkTo verID, err error) {
 	name := e.path[strings.LastIndexByte(e.path, '/')+1:]
 	if old := parent.children[name]; old != nil {
 		if old.kind == kDir && e.kind == kDir {
+			if v == none {
+				return none, nil // an implicit directory over a directory: nothing changes
+			}
 			if old.ver != none && a.onSupersede != nil {
 				a.onSupersede(old.ver, v)
 			}

@@ -233,6 +233,12 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 			if exists && !(old.Type == tar.TypeDir && it.e.Type == tar.TypeDir) {
 				removeTree(it.name)
 			}
+			// Missing parents: created as Docker's applier creates them.
+			for d := path.Dir(it.name); d != "."; d = path.Dir(d) {
+				if _, ok := fs[d]; !ok {
+					fs[d] = fsEntry{Type: tar.TypeDir, Mode: 0o755}
+				}
+			}
 			fs[it.name] = it.e
 		}
 	}

@@ -24,11 +24,16 @@ type action struct {
 	op   op
 }
 
-// front is a whiteout or opaque marker the new layer starts with.
+// front is a whiteout, an opaque marker or a directory the new layer
+// starts with (whiteouts and markers first).
 type front struct {
-	path   string // the path it removes (whiteout) or the directory (marker)
+	path   string // the path it removes (whiteout), the directory (marker, dir)
 	opaque bool
-	src    verID // the original entry it comes from
+	// dir: an implicit directory of the original (a parent no entry
+	// listed) that only dropped entries created: written as Docker
+	// creates it, mode 0755, owned by root.
+	dir bool
+	src verID // the original entry it comes from (none for dir)
 }
 
 // OutLayer is one layer of the new image as planned.
@@ -103,6 +108,9 @@ func plan(entries [][]entry, groups [][]int, lim layers.Limits) (*Plan, error) {
 		out.DroppedFiles += out.Layers[o].DroppedFiles
 		out.DroppedBytes += out.Layers[o].DroppedBytes
 	}
+	if err := implicitDirs(p.final, out, lim); err != nil {
+		return nil, err
+	}
 	if err := verify(p.final, out, lim); err != nil {
 		return nil, err
 	}
@@ -122,6 +130,7 @@ func (p *planner) applyOriginal(lim layers.Limits) error {
 		s.superseded, s.supBy = true, by
 	}
 	for l, es := range p.entries {
+		a.layer = int32(l)
 		if err := applyLayer(a, l, es, func(i int, linkTo verID) { p.st[l][i].linkTo = linkTo }); err != nil {
 			return err
 		}
@@ -366,8 +375,11 @@ func (p *planner) fronts(o int, out *OutLayer) {
 	}
 }
 
-// frontName is the tar name of a front entry.
+// name is the tar name of a front entry.
 func (f *front) name() string {
+	if f.dir {
+		return f.path + "/"
+	}
 	if f.opaque {
 		return f.path + "/.wh..wh..opq"
 	}

@@ -2,6 +2,8 @@ package optimize
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/imagegate/imagegate/layers"
 )
@@ -31,13 +33,29 @@ type fsKey struct {
 // compares the file system they build with want, the original's, path by
 // path. A difference is a *VerifyError.
 func verify(want *applier, pl *Plan, lim layers.Limits) error {
+	got, err := build(pl, lim)
+	if err != nil {
+		return err
+	}
+	return compare(want, got)
+}
+
+// build applies the planned new layers.
+func build(pl *Plan, lim layers.Limits) (*applier, error) {
 	got := newApplier(lim)
 	for o := range pl.Layers {
 		out := &pl.Layers[o]
+		got.layer = int32(o)
 		for _, f := range out.front {
+			if f.dir {
+				if _, err := got.put(&entry{path: f.path, kind: kDir}, none); err != nil {
+					return nil, &VerifyError{Path: "/" + f.path, Detail: err.Error()}
+				}
+				continue
+			}
 			if f.opaque {
 				if err := got.opaque(f.path, f.src); err != nil {
-					return &VerifyError{Path: "/" + f.path, Detail: err.Error()}
+					return nil, &VerifyError{Path: "/" + f.path, Detail: err.Error()}
 				}
 				continue
 			}
@@ -55,11 +73,16 @@ func verify(want *applier, pl *Plan, lim layers.Limits) error {
 					e.link = a.name
 				}
 				if _, err := got.put(&e, verID{int32(l), int32(i)}); err != nil {
-					return &VerifyError{Path: "/" + e.path, Detail: err.Error()}
+					return nil, &VerifyError{Path: "/" + e.path, Detail: err.Error()}
 				}
 			}
 		}
 	}
+	return got, nil
+}
+
+// compare compares two final file systems path by path.
+func compare(want, got *applier) error {
 	wantFS := make(map[string]fsKey, want.live)
 	want.walk(func(p string, nd *node) { wantFS[p] = fsKey{nd.inode, nd.kind} })
 	var bad *VerifyError
@@ -80,6 +103,49 @@ func verify(want *applier, pl *Plan, lim layers.Limits) error {
 	}
 	for p := range wantFS {
 		return &VerifyError{Path: "/" + p, Detail: "missing from the rewritten layers"}
+	}
+	return nil
+}
+
+// implicitDirs adds to the plan the implicit directories of the original
+// (parents no entry listed, created by Docker as it applied an entry
+// below them) that the final file system has but the planned layers no
+// longer create, because every entry below them was dropped: each one is
+// a front directory of the new layer that holds the original layer that
+// created it.
+func implicitDirs(want *applier, pl *Plan, lim layers.Limits) error {
+	got, err := build(pl, lim)
+	if err != nil {
+		return err
+	}
+	outOf := map[int]int{}
+	for o, out := range pl.Layers {
+		for _, l := range out.Inputs {
+			outOf[l] = o
+		}
+	}
+	var missing []struct {
+		p string
+		o int
+	}
+	want.walk(func(p string, nd *node) {
+		if nd.ver == none && nd.kind == kDir && got.get(p) == nil {
+			missing = append(missing, struct {
+				p string
+				o int
+			}{p, outOf[int(nd.created)]})
+		}
+	})
+	slices.SortFunc(missing, func(a, b struct {
+		p string
+		o int
+	}) int {
+		return strings.Compare(a.p, b.p)
+	})
+	for _, m := range missing {
+		out := &pl.Layers[m.o]
+		out.front = append(out.front, front{path: m.p, dir: true, src: none})
+		out.Unchanged, out.Empty = false, false
 	}
 	return nil
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imagegate/imagegate/config"
+)
+
+// pull reads repo's ref (a tag or a digest) from server.
+func pull(t *testing.T, server, ref string) v1.Image {
+	t.Helper()
+	r, err := name.ParseReference(strings.TrimPrefix(server, "http://")+"/"+ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	return img
+}
+
+// flatten is img's file system: path → type, mode, owner, content digest,
+// link target (mutate.Extract).
+func flatten(t *testing.T, img v1.Image) map[string]string {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	fs := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return fs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, tr); err != nil {
+			t.Fatal(err)
+		}
+		fs[hdr.Name] = fmt.Sprintf("%c %o %d:%d %x %s", hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid, h.Sum(nil), hdr.Linkname)
+	}
+}
+
+func compressedSize(t *testing.T, img v1.Image) int64 {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, l := range ls {
+		s, _ := l.Size()
+		n += s
+	}
+	return n
+}
+
+// TestOptimize: a wasteful image pushed to a real server, optimized to a
+// new tag: the new tag passed the gate (its push record says so), holds
+// the same files and config, is smaller and wastes nothing; the original
+// tag and digest are untouched.
+func TestOptimize(t *testing.T) {
+	server := startRegistry(t, nil)
+	orig := pushWasteful(t, server, "team/app")
+	stdout, stderr, status := cli(t, "", nil, "optimize", "team/app:v1", "--to", "team/app:v1-slim", "--server", server)
+	if status != 0 || stderr != "" {
+		t.Fatalf("status %d, stderr %s\n%s", status, stderr, stdout)
+	}
+	t.Logf("\n%s", stdout)
+	before, after := pull(t, server, "team/app@"+orig), pull(t, server, "team/app:v1-slim")
+	newDigest, _ := after.Digest()
+	for _, want := range []string{
+		"optimize team/app:v1 (" + orig + ") → team/app:v1-slim\n",
+		"LAYER  FROM  BEFORE", "1 file (50 kB)", "left out: nothing of it remains",
+		"saved ", "pushed team/app:v1-slim " + newDigest.String() + "\n",
+		"gate: accepted, record ", "analysis: efficiency 100.0 %, wasted 0 B (audit:pass)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if d, _ := before.Digest(); d.String() != orig {
+		t.Fatalf("the original digest now pulls %s", d)
+	}
+	if d, _ := pull(t, server, "team/app:v1").Digest(); d.String() != orig {
+		t.Errorf("the original tag moved to %s", d)
+	}
+	want, got := flatten(t, before), flatten(t, after)
+	// The apt cache's parents were implicit (no entry listed them): Docker
+	// leaves them behind empty, so the new image lists them, as Docker
+	// creates them (mutate.Extract shows only listed directories).
+	for _, d := range []string{"var", "var/cache", "var/cache/apt"} {
+		if got[d] != "5 755 0:0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 " {
+			t.Errorf("%s: %q", d, got[d])
+		}
+		delete(got, d)
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		t.Errorf("file systems differ:\n%v\n%v", want, got)
+	}
+	b, a := compressedSize(t, before), compressedSize(t, after)
+	if a >= b || b-a < 45_000 {
+		t.Errorf("compressed %d → %d bytes: want about 50 kB less", b, a)
+	}
+	ls, _ := after.Layers()
+	if len(ls) != 1 {
+		t.Errorf("%d layers, want 1 (the whiteout-only layer left out)", len(ls))
+	}
+	stdout, _, status = cli(t, "", nil, "analyze", "team/app@"+newDigest.String(), "--server", server, "--json")
+	var rep struct {
+		Report struct {
+			WastedBytes int64   `json:"wasted_bytes"`
+			Efficiency  float64 `json:"efficiency"`
+		} `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); status != 0 || err != nil || rep.Report.WastedBytes != 0 || rep.Report.Efficiency != 1 {
+		t.Errorf("analysis of the optimized image: status %d, %v, %+v", status, err, rep)
+	}
+}
+
+// TestOptimizeJSONAndDryRun: --dry-run pushes nothing and gives the same
+// sizes as the push; --json is one object.
+func TestOptimizeJSONAndDryRun(t *testing.T) {
+	server := startRegistry(t, nil)
+	pushWasteful(t, server, "team/app")
+	decode := func(stdout string) optimizeOutcome {
+		t.Helper()
+		var o optimizeOutcome
+		if err := json.Unmarshal([]byte(stdout), &o); err != nil {
+			t.Fatalf("%v: %q", err, stdout)
+		}
+		return o
+	}
+	stdout, stderr, status := cli(t, "", nil, "optimize", "team/app:v1", "--to", "team/app:dry", "--server", server, "--dry-run", "--json")
+	if status != 0 || stderr != "" {
+		t.Fatalf("dry run: status %d, %s", status, stderr)
+	}
+	dry := decode(stdout)
+	if !dry.DryRun || dry.Digest != "" || dry.Gate != nil || dry.SavedBytes < 45_000 || dry.DroppedBytes != 50_000 || len(dry.Layers) != 2 {
+		t.Errorf("dry run: %+v", dry)
+	}
+	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/team/app:dry", name.Insecure)
+	if _, err := remote.Head(r); err == nil {
+		t.Error("the dry run pushed team/app:dry")
+	}
+	stdout, _, status = cli(t, "", nil, "optimize", "team/app:v1", "--to", "team/app:slim", "--server", server, "--json")
+	real := decode(stdout)
+	if status != 0 || real.Gate == nil || !real.Gate.Accepted || real.Gate.Record == nil || real.Gate.Record.Status != "accepted" ||
+		real.AfterBytes != dry.AfterBytes || real.SavedBytes != dry.SavedBytes || !strings.HasPrefix(real.Digest, "sha256:") {
+		t.Errorf("push: status %d, %+v (gate %+v)", status, real, real.Gate)
+	}
+}
+
+// TestOptimizeRefused: the gate refuses the optimized image (here a lint
+// rule of the target repository): the verdict is printed, the exit
+// status is 3, nothing is tagged.
+func TestOptimizeRefused(t *testing.T) {
+	server := startRegistry(t, func(c *config.Config) {
+		c.Validation.Lint = []config.LintRule{{Repositories: "strict/**", Labels: []string{"org.example.owner"}}}
+	})
+	pushWasteful(t, server, "team/app")
+	stdout, stderr, status := cli(t, "", nil, "optimize", "team/app:v1", "--to", "strict/app:slim", "--server", server)
+	if status != exitRefused {
+		t.Fatalf("status %d, want %d\n%s%s", status, exitRefused, stdout, stderr)
+	}
+	for _, want := range []string{"optimize: the gate refused ", "strict/app:slim (HTTP 4", "org.example.owner", "the original ", "is unchanged"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stdout, "saved ") {
+		t.Errorf("no plan printed:\n%s", stdout)
+	}
+	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/strict/app:slim", name.Insecure)
+	if _, err := remote.Head(r); err == nil {
+		t.Error("the refused image is tagged")
+	}
+	stdout, _, status = cli(t, "", nil, "optimize", "team/app:v1", "--to", "strict/app:slim", "--server", server, "--json")
+	var o optimizeOutcome
+	if err := json.Unmarshal([]byte(stdout), &o); status != exitRefused || err != nil || o.Gate == nil || o.Gate.Accepted ||
+		o.Gate.Status/100 != 4 || len(o.Gate.Errors) == 0 {
+		t.Errorf("--json: status %d, %v, %s", status, err, stdout)
+	}
+}
+
+// TestOptimizeUsage: wrong arguments are usage errors (status 2) and an
+// index is refused naming its platforms.
+func TestOptimizeUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"team/app:v1"},
+		{"team/app:v1", "--to", "team/app:v1"},
+		{"team/app:v1", "--to", "team/app@sha256:" + strings.Repeat("0", 64)},
+		{"team/app:v1", "--to", "team/app:x", "--squash", "3-1"},
+		{"team/app:v1", "--to", "team/app:x", "--compression", "lz4"},
+		{"Team/App:v1", "--to", "team/app:x"},
+	} {
+		_, stderr, status := cli(t, "", nil, append([]string{"optimize"}, args...)...)
+		if status != 2 {
+			t.Errorf("%v: status %d, %s", args, status, stderr)
+		}
+	}
+}
+
+// TestOptimizeRefusesIndex: an index is not rewritten; the message lists
+// each platform with the command for it.
+func TestOptimizeRefusesIndex(t *testing.T) {
+	server := startRegistry(t, nil)
+	pushWasteful(t, server, "team/app")
+	img := pull(t, server, "team/app:v1")
+	d, _ := img.Digest()
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/team/app:multi", name.Insecure)
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, status := cli(t, "", nil, "optimize", "team/app:multi", "--to", "team/app:x", "--server", server)
+	if status != 1 || !strings.Contains(stderr, "is an image index (1 manifests)") ||
+		!strings.Contains(stderr, "linux/amd64  imagegate optimize team/app@"+d.String()) {
+		t.Errorf("status %d: %s", status, stderr)
+	}
+}
