@@ -112,11 +112,16 @@ func (a *applier) remove(nd *node, by verID) {
 	}
 }
 
-// whiteout removes p (and its subtree) if present.
+// whiteout removes p (and its subtree) if present. Like any entry, it
+// first creates p's missing parents as implicit directories (Docker and
+// containerd both do, each with its own mode), unless a non-directory
+// is in the way.
 func (a *applier) whiteout(p string, by verID) {
 	if nd := a.get(p); nd != nil {
 		a.remove(nd, by)
+		return
 	}
+	_, _ = a.parent(p)
 }
 
 // opaque removes d's children; d becomes an implicit directory if absent

@@ -208,6 +208,8 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 				continue
 			case strings.HasPrefix(base, ".wh."):
 				removeTree(path.Join(dir, base[4:]))
+				// Missing parents: created as for any entry (below).
+				items = append(items, item{name: path.Clean(dir)})
 				continue
 			}
 			e := fsEntry{Type: hdr.Typeflag, Mode: hdr.Mode, UID: hdr.Uid, GID: hdr.Gid, Link: hdr.Linkname}
@@ -222,6 +224,14 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 		}
 		rc.Close()
 		for _, it := range items {
+			if it.e == (fsEntry{}) { // a whiteout's parent
+				for d := it.name; d != "."; d = path.Dir(d) {
+					if _, ok := fs[d]; !ok {
+						fs[d] = fsEntry{Type: tar.TypeDir, Mode: 0o755}
+					}
+				}
+				continue
+			}
 			old, exists := fs[it.name]
 			if it.e.Type == tar.TypeLink {
 				target, ok := fs[path.Clean(it.e.Link)]

@@ -24,16 +24,11 @@ type action struct {
 	op   op
 }
 
-// front is a whiteout, an opaque marker or a directory the new layer
-// starts with (whiteouts and markers first).
+// front is a whiteout or opaque marker the new layer starts with.
 type front struct {
-	path   string // the path it removes (whiteout), the directory (marker, dir)
+	path   string // the path it removes (whiteout) or the directory (marker)
 	opaque bool
-	// dir: an implicit directory of the original (a parent no entry
-	// listed) that only dropped entries created: written as Docker
-	// creates it, mode 0755, owned by root.
-	dir bool
-	src verID // the original entry it comes from (none for dir)
+	src    verID // the original entry it comes from (none: see implicitDirs)
 }
 
 // OutLayer is one layer of the new image as planned.
@@ -377,9 +372,6 @@ func (p *planner) fronts(o int, out *OutLayer) {
 
 // name is the tar name of a front entry.
 func (f *front) name() string {
-	if f.dir {
-		return f.path + "/"
-	}
 	if f.opaque {
 		return f.path + "/.wh..wh..opq"
 	}

@@ -38,9 +38,6 @@ func writeLayer(ctx context.Context, w io.Writer, out *OutLayer, pl *Plan, comp 
 	tw := tar.NewWriter(io.MultiWriter(cw, res.diff, &tc))
 	for _, f := range out.front {
 		hdr := &tar.Header{Name: f.name(), Typeflag: tar.TypeReg, Mode: 0o644, ModTime: time.Unix(0, 0)}
-		if f.dir {
-			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
-		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, fmt.Errorf("optimize: writing %s: %w", hdr.Name, err)
 		}

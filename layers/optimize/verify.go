@@ -47,12 +47,6 @@ func build(pl *Plan, lim layers.Limits) (*applier, error) {
 		out := &pl.Layers[o]
 		got.layer = int32(o)
 		for _, f := range out.front {
-			if f.dir {
-				if _, err := got.put(&entry{path: f.path, kind: kDir}, none); err != nil {
-					return nil, &VerifyError{Path: "/" + f.path, Detail: err.Error()}
-				}
-				continue
-			}
 			if f.opaque {
 				if err := got.opaque(f.path, f.src); err != nil {
 					return nil, &VerifyError{Path: "/" + f.path, Detail: err.Error()}
@@ -107,12 +101,20 @@ func compare(want, got *applier) error {
 	return nil
 }
 
-// implicitDirs adds to the plan the implicit directories of the original
-// (parents no entry listed, created by Docker as it applied an entry
-// below them) that the final file system has but the planned layers no
-// longer create, because every entry below them was dropped: each one is
-// a front directory of the new layer that holds the original layer that
-// created it.
+// implicitName is the name implicitDirs whites out in a directory to
+// have it created.
+const implicitName = "imagegate-implicit-dir"
+
+// implicitDirs keeps the implicit directories of the original (parents
+// no entry lists, which Docker and containerd create as they apply an
+// entry below them, each with its own mode) that the final file system
+// has but the planned layers no longer create, because every entry
+// below them was dropped. An entry that creates them without adding
+// anything is a whiteout of a name nothing has: the deepest of such
+// directories gets one, "<dir>/.wh.imagegate-implicit-dir", at the
+// front of the new layer that holds the original layer that created
+// it, and the runtime creates it and its parents as it did before —
+// with the same mode, whichever runtime it is.
 func implicitDirs(want *applier, pl *Plan, lim layers.Limits) error {
 	got, err := build(pl, lim)
 	if err != nil {
@@ -124,27 +126,26 @@ func implicitDirs(want *applier, pl *Plan, lim layers.Limits) error {
 			outOf[l] = o
 		}
 	}
-	var missing []struct {
+	type dir struct {
 		p string
 		o int
 	}
+	var missing []dir
 	want.walk(func(p string, nd *node) {
 		if nd.ver == none && nd.kind == kDir && got.get(p) == nil {
-			missing = append(missing, struct {
-				p string
-				o int
-			}{p, outOf[int(nd.created)]})
+			missing = append(missing, dir{p, outOf[int(nd.created)]})
 		}
 	})
-	slices.SortFunc(missing, func(a, b struct {
-		p string
-		o int
-	}) int {
-		return strings.Compare(a.p, b.p)
-	})
-	for _, m := range missing {
+	slices.SortFunc(missing, func(a, b dir) int { return strings.Compare(a.p, b.p) })
+	for i, m := range missing {
+		if i+1 < len(missing) && strings.HasPrefix(missing[i+1].p, m.p+"/") {
+			continue // a deeper one creates it
+		}
+		if want.get(m.p+"/"+implicitName) != nil {
+			return &VerifyError{Path: "/" + m.p, Detail: "an implicit directory that holds " + implicitName}
+		}
 		out := &pl.Layers[m.o]
-		out.front = append(out.front, front{path: m.p, dir: true, src: none})
+		out.front = append(out.front, front{path: m.p + "/" + implicitName, src: none})
 		out.Unchanged, out.Empty = false, false
 	}
 	return nil
