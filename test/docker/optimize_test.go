@@ -227,69 +227,87 @@ func TestDockerRunOptimized(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatalf("pushing the original: %v", err)
 	}
-	cmd := exec.CommandContext(t.Context(), bin, "optimize", "e2e/opt:"+tag, "--to", "e2e/opt:"+tag+"-slim",
-		"--server", "http://"+srv.Addr, "--json")
+	orig := srv.Addr + "/e2e/opt:" + tag
+	t.Cleanup(func() { removeImage(t, docker, orig) })
+	docker.must(t, "pull", "-q", orig)
+	want := docker.must(t, "run", "--rm", "--network", "none", orig)
+	for _, tc := range []struct {
+		suffix string
+		args   []string
+	}{
+		{"-slim", nil},
+		{"-flat", []string{"--squash", "all"}},
+	} {
+		slim := runOptimized(t, docker, bin, srv.Addr, "e2e/opt:"+tag, "e2e/opt:"+tag+tc.suffix, tc.args...)
+		got := docker.must(t, "run", "--rm", "--network", "none", slim)
+		if want != got {
+			wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+			for _, l := range wl {
+				if !slices.Contains(gl, l) {
+					t.Errorf("%s: only in the original: %s", tc.suffix, l)
+				}
+			}
+			for _, l := range gl {
+				if !slices.Contains(wl, l) {
+					t.Errorf("%s: only in the optimized: %s", tc.suffix, l)
+				}
+			}
+		}
+		for _, line := range []string{"/usr/bin/tool-link -rw-r--r-- 0:0 ", "/lib/a-link -rw-r--r-- 0:0 ",
+			"/var/cache/apt/archives d", // implicit: mode 0600 on Docker's own layer store, 0755 on containerd's
+			"/app/data/keep -rw-r--r-- 0:0 ", "/opq/new ", "/usr/bin/t Lrwxrwxrwx 0:0 tool"} {
+			if !strings.Contains(got, line) {
+				t.Errorf("%s: the listing lacks %q:\n%s", tc.suffix, line, got)
+			}
+		}
+		for _, gone := range []string{"/lib/a.so ", "/opq/old ", "/app/data/big ", "/tmp/scratch ", "pkg.deb"} {
+			if strings.Contains(got, gone) {
+				t.Errorf("%s: the listing has %q", tc.suffix, gone)
+			}
+		}
+		cfgOf := func(ref string) string {
+			return docker.must(t, "image", "inspect", "--format", "{{json .Config.Entrypoint}} {{json .Config.Cmd}}", ref)
+		}
+		if a, b := cfgOf(orig), cfgOf(slim); a != b || a != `["/bin/lsfs"] ["/"]` {
+			t.Errorf("%s: entrypoint and command: original %s, optimized %s", tc.suffix, a, b)
+		}
+	}
+}
+
+// runOptimized runs `imagegate optimize SRC --to DST ARGS… --json`
+// against the server at addr, checks the gate accepted it and the bytes
+// it dropped, pulls DST into the engine and returns its reference.
+func runOptimized(t *testing.T, docker dockerCLI, bin, addr, src, dst string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"optimize", src, "--to", dst, "--server", "http://" + addr, "--json"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("imagegate optimize: %v\n%s", err, out)
+		t.Fatalf("imagegate optimize %v: %v\n%s", args, err, out)
 	}
 	var res struct {
-		Digest       string `json:"digest"`
-		BeforeBytes  int64  `json:"before_bytes"`
-		AfterBytes   int64  `json:"after_bytes"`
-		SavedBytes   int64  `json:"saved_bytes"`
-		DroppedBytes int64  `json:"dropped_bytes"`
-		Gate         struct {
+		BeforeBytes  int64 `json:"before_bytes"`
+		AfterBytes   int64 `json:"after_bytes"`
+		SavedBytes   int64 `json:"saved_bytes"`
+		DroppedBytes int64 `json:"dropped_bytes"`
+		Layers       []struct {
+			Empty bool `json:"empty"`
+		} `json:"layers"`
+		Gate struct {
 			Accepted bool `json:"accepted"`
 		} `json:"gate"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil || !res.Gate.Accepted {
 		t.Fatalf("optimize --json: %v\n%s", err, out)
 	}
-	t.Logf("optimize: %d → %d bytes compressed, saved %d; %d bytes of files dropped", res.BeforeBytes, res.AfterBytes, res.SavedBytes, res.DroppedBytes)
+	t.Logf("optimize %v: %d → %d bytes compressed in %d layers, saved %d; %d bytes of files dropped",
+		args, res.BeforeBytes, res.AfterBytes, len(res.Layers), res.SavedBytes, res.DroppedBytes)
 	// opq/old 40,000 + app/data/big 200,000 + keep 300 + pkg.deb 300,000
 	// + tmp/scratch 70,000 + etc/config 100.
 	if res.DroppedBytes != 610_400 || res.SavedBytes < 600_000 {
-		t.Errorf("dropped %d bytes, saved %d compressed", res.DroppedBytes, res.SavedBytes)
+		t.Errorf("optimize %v: dropped %d bytes, saved %d compressed", args, res.DroppedBytes, res.SavedBytes)
 	}
-
-	orig, slim := srv.Addr+"/e2e/opt:"+tag, srv.Addr+"/e2e/opt:"+tag+"-slim"
-	t.Cleanup(func() {
-		removeImage(t, docker, orig)
-		removeImage(t, docker, slim)
-	})
-	docker.must(t, "pull", "-q", orig)
-	docker.must(t, "pull", "-q", slim)
-	want := docker.must(t, "run", "--rm", "--network", "none", orig)
-	got := docker.must(t, "run", "--rm", "--network", "none", slim)
-	if want != got {
-		wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-		for _, l := range wl {
-			if !slices.Contains(gl, l) {
-				t.Errorf("only in the original: %s", l)
-			}
-		}
-		for _, l := range gl {
-			if !slices.Contains(wl, l) {
-				t.Errorf("only in the optimized: %s", l)
-			}
-		}
-	}
-	for _, line := range []string{"/usr/bin/tool-link -rw-r--r-- 0:0 ", "/lib/a-link -rw-r--r-- 0:0 ", "/var/cache/apt/archives d", // implicit: mode 0600 on Docker's own layer store, 0755 on containerd's
-		"/app/data/keep -rw-r--r-- 0:0 ", "/opq/new ", "/usr/bin/t Lrwxrwxrwx 0:0 tool"} {
-		if !strings.Contains(got, line) {
-			t.Errorf("the listing lacks %q:\n%s", line, got)
-		}
-	}
-	for _, gone := range []string{"/lib/a.so ", "/opq/old ", "/app/data/big ", "/tmp/scratch ", "pkg.deb"} {
-		if strings.Contains(got, gone) {
-			t.Errorf("the listing has %q", gone)
-		}
-	}
-	cfgOf := func(ref string) string {
-		return docker.must(t, "image", "inspect", "--format", "{{json .Config.Entrypoint}} {{json .Config.Cmd}}", ref)
-	}
-	if a, b := cfgOf(orig), cfgOf(slim); a != b || a != `["/bin/lsfs"] ["/"]` {
-		t.Errorf("entrypoint and command: original %s, optimized %s", a, b)
-	}
+	ref := addr + "/" + dst
+	t.Cleanup(func() { removeImage(t, docker, ref) })
+	docker.must(t, "pull", "-q", ref)
+	return ref
 }
