@@ -176,6 +176,23 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 			}
 		}
 	}
+	// mkparents creates d and its missing parents, as a runtime does for
+	// an entry below d; not below a non-directory.
+	mkparents := func(d string) {
+		var missing []string
+		for ; d != "."; d = path.Dir(d) {
+			e, ok := fs[d]
+			if ok && e.Type != tar.TypeDir {
+				return
+			}
+			if !ok {
+				missing = append(missing, d)
+			}
+		}
+		for _, m := range missing {
+			fs[m] = fsEntry{Type: tar.TypeDir, Mode: 0o755}
+		}
+	}
 	for _, l := range ls {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -205,11 +222,11 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 						delete(fs, k)
 					}
 				}
+				mkparents(d) // the marker's directory is its parent
 				continue
 			case strings.HasPrefix(base, ".wh."):
 				removeTree(path.Join(dir, base[4:]))
-				// Missing parents: created as for any entry (below).
-				items = append(items, item{name: path.Clean(dir)})
+				mkparents(path.Clean(dir))
 				continue
 			}
 			e := fsEntry{Type: hdr.Typeflag, Mode: hdr.Mode, UID: hdr.Uid, GID: hdr.Gid, Link: hdr.Linkname}
@@ -224,14 +241,6 @@ func applyFS(t testing.TB, img v1.Image) map[string]fsEntry {
 		}
 		rc.Close()
 		for _, it := range items {
-			if it.e == (fsEntry{}) { // a whiteout's parent
-				for d := it.name; d != "."; d = path.Dir(d) {
-					if _, ok := fs[d]; !ok {
-						fs[d] = fsEntry{Type: tar.TypeDir, Mode: 0o755}
-					}
-				}
-				continue
-			}
 			old, exists := fs[it.name]
 			if it.e.Type == tar.TypeLink {
 				target, ok := fs[path.Clean(it.e.Link)]

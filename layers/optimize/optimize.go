@@ -128,13 +128,13 @@ func Optimize(ctx context.Context, img v1.Image, o Options) (res *Result, err er
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{DroppedFiles: pl.DroppedFiles, DroppedBytes: pl.DroppedBytes}
+	made := &Result{DroppedFiles: pl.DroppedFiles, DroppedBytes: pl.DroppedBytes}
 	defer func() {
 		if err != nil {
-			res.Close()
-			res = nil
+			made.Close() // every temporary file written so far
 		}
 	}()
+	res = made
 	oci := m.MediaType == types.OCIManifestSchema1 || o.Compression == Zstd
 	var adds []mutate.Addendum
 	for k := range pl.Layers {
