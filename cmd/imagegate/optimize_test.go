@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imagegate/imagegate/config"
 )
@@ -169,6 +171,7 @@ func TestOptimizeRefused(t *testing.T) {
 	if status != exitRefused {
 		t.Fatalf("status %d, want %d\n%s%s", status, exitRefused, stdout, stderr)
 	}
+	t.Logf("\n%s%s", stdout, stderr)
 	for _, want := range []string{"optimize: the gate refused ", "strict/app:slim (HTTP 4", "org.example.owner", "the original ", "is unchanged"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -222,6 +225,35 @@ func TestOptimizeRefusesIndex(t *testing.T) {
 	_, stderr, status := cli(t, "", nil, "optimize", "team/app:multi", "--to", "team/app:x", "--server", server)
 	if status != 1 || !strings.Contains(stderr, "is an image index (1 manifests)") ||
 		!strings.Contains(stderr, "linux/amd64  imagegate optimize team/app@"+d.String()) {
+		t.Errorf("status %d: %s", status, stderr)
+	}
+}
+
+// TestOptimizeRefusesHostileImage: an image the gate stored with a layer
+// entry named "../../etc/passwd" (containerd roots it) is not rewritten:
+// a clear error naming the layer and the entry, exit status 1.
+func TestOptimizeRefusesHostileImage(t *testing.T) {
+	server := startRegistry(t, nil)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: "../../etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4})
+	_, _ = tw.Write([]byte("evil"))
+	_ = tw.Close()
+	b := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/team/evil:v1", name.Insecure)
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, status := cli(t, "", nil, "optimize", "team/evil:v1", "--to", "team/evil:slim", "--server", server)
+	if status != 1 || !strings.Contains(stderr, `optimize: layer 1: entry "../../etc/passwd" leaves the image root; refusing to rewrite the image`) {
 		t.Errorf("status %d: %s", status, stderr)
 	}
 }
