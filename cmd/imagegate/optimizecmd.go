@@ -59,9 +59,10 @@ const optimizeTimeout = 2 * time.Hour
 
 // optimizeOptions are optimize's flags.
 type optimizeOptions struct {
-	server, to, token, user, password, compression string
-	squash                                         []string
-	dryRun, asJSON, insecure                       bool
+	registryFlags
+	to, compression string
+	squash          []string
+	dryRun, asJSON  bool
 }
 
 // newOptimizeCmd is `imagegate optimize REPO:TAG --to REPO:NEWTAG`.
@@ -78,22 +79,17 @@ func newOptimizeCmd(environ []string) *cobra.Command {
 		Args:              positional("REPOSITORY:TAG"),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.token = firstNonEmpty(o.token, env["IMAGEGATE_TOKEN"])
-			o.password = firstNonEmpty(o.password, env["IMAGEGATE_PASSWORD"])
+			o.applyEnv(env)
 			return optimizeCmd(cmd, args[0], o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", firstNonEmpty(env["IMAGEGATE_SERVER"], "http://127.0.0.1:5000"), "imagegate base `URL` (env IMAGEGATE_SERVER)")
+	o.define(f, env, "`password` (prefer env IMAGEGATE_PASSWORD or standard input: flags show in ps)")
 	f.StringVar(&o.to, "to", "", "the new image's `REPOSITORY:TAG` (required; not the original's tag)")
 	f.StringArrayVar(&o.squash, "squash", nil, "merge layers `FIRST-LAST` (from 1), or all (repeatable)")
 	f.StringVar(&o.compression, "compression", "gzip", "`gzip` or zstd for rewritten layers (zstd needs Docker 23+ to pull)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and the sizes, push nothing")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object with the outcome on standard output, nothing else")
-	f.StringVar(&o.token, "token", "", "bearer `token` (env IMAGEGATE_TOKEN)")
-	f.StringVar(&o.user, "username", env["IMAGEGATE_USERNAME"], "`user` or robot name (env IMAGEGATE_USERNAME)")
-	f.StringVar(&o.password, "password", "", "`password` (prefer env IMAGEGATE_PASSWORD or standard input: flags show in ps)")
-	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	return cmd
 }
 
