@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -18,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
 
 // pull reads repo's ref (a tag or a digest) from server.
@@ -172,7 +176,7 @@ func TestOptimizeRefused(t *testing.T) {
 		t.Fatalf("status %d, want %d\n%s%s", status, exitRefused, stdout, stderr)
 	}
 	t.Logf("\n%s%s", stdout, stderr)
-	for _, want := range []string{"optimize: the gate refused ", "strict/app:slim (HTTP 4", "org.example.owner", "the original ", "is unchanged"} {
+	for _, want := range []string{"optimize: the server refused ", "strict/app:slim (HTTP 4", "org.example.owner", "the original ", "is unchanged"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -256,4 +260,56 @@ func TestOptimizeRefusesHostileImage(t *testing.T) {
 	if status != 1 || !strings.Contains(stderr, `optimize: layer 1: entry "../../etc/passwd" leaves the image root; refusing to rewrite the image`) {
 		t.Errorf("status %d: %s", status, stderr)
 	}
+}
+
+// TestOptimizeWithAuth: the registry's token flow, with a user's
+// password from the environment or from standard input, or with a
+// token; a reader (no push) is refused with exit status 3.
+func TestOptimizeWithAuth(t *testing.T) {
+	htpasswd := liveserver.WriteHtpasswd(t, map[string]string{"alice": "alice-pw", "bob": "bob-pw"})
+	server := startRegistry(t, func(c *config.Config) {
+		c.Auth.Enabled = true
+		c.Auth.Htpasswd = htpasswd
+		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing-key.pem")
+		c.Auth.PersonalNamespace = false
+		c.Auth.Bindings = []config.AuthBinding{
+			{Subjects: []string{"alice"}, Role: "developer", Repositories: []string{"team/**"}},
+			{Subjects: []string{"bob"}, Role: "reader", Repositories: []string{"team/**"}},
+		}
+	})
+	img := wastefulImage(t)
+	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/team/app:v1", name.Insecure)
+	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: "alice-pw"})); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := cli(t, "", []string{"IMAGEGATE_USERNAME=alice", "IMAGEGATE_PASSWORD=alice-pw"},
+		"optimize", "team/app:v1", "--to", "team/app:env", "--server", server)
+	if status != 0 || !strings.Contains(stdout, "gate: accepted, record ") {
+		t.Fatalf("password from the environment: status %d\n%s%s", status, stdout, stderr)
+	}
+	stdout, stderr, status = cli(t, "alice-pw\n", nil, "optimize", "team/app:v1", "--to", "team/app:stdin", "--server", server, "--username", "alice")
+	if status != 0 || !strings.Contains(stdout, "gate: accepted, record ") {
+		t.Fatalf("password from standard input: status %d\n%s%s", status, stdout, stderr)
+	}
+	token, err := fetchToken(http.DefaultClient, server, "alice", "alice-pw", "repository:team/app:pull,push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status = cli(t, "", []string{"IMAGEGATE_TOKEN=" + token}, "optimize", "team/app:v1", "--to", "team/app:token", "--server", server)
+	if status != 0 || !strings.Contains(stdout, "gate: accepted, record ") {
+		t.Fatalf("token: status %d\n%s%s", status, stdout, stderr)
+	}
+	_, stderr, status = cli(t, "", []string{"IMAGEGATE_USERNAME=bob", "IMAGEGATE_PASSWORD=bob-pw"},
+		"optimize", "team/app:v1", "--to", "team/app:bob", "--server", server)
+	if status != exitRefused || !strings.Contains(stderr, "optimize: the server refused team/app:bob (HTTP 40") {
+		t.Errorf("a reader: status %d, %s", status, stderr)
+	}
+}
+
+// wastefulImage is pushWasteful's image, not pushed.
+func wastefulImage(t *testing.T) v1.Image {
+	t.Helper()
+	server := startRegistry(t, nil)
+	pushWasteful(t, server, "tmp/app")
+	return pull(t, server, "tmp/app:v1")
 }

@@ -51,7 +51,8 @@ or standard input). IMAGEGATE_SERVER, IMAGEGATE_TOKEN and
 IMAGEGATE_USERNAME give defaults.
 
 Exit status: 0 pushed and accepted (or a dry run), 1 failed, 2 usage error,
-3 the gate refused the optimized image (its verdict is printed).`
+3 the server refused the optimized image: the gate's verdict, no push
+access, too large (its answer is printed).`
 
 // optimizeTimeout bounds a whole optimization: two reads of every layer
 // and an upload of the rewritten ones.
@@ -208,6 +209,7 @@ func runOptimize(ctx context.Context, o optimizeOptions, srcArg string, src name
 	}
 	res, err := optimize.Optimize(ctx, img, opts)
 	if err != nil {
+		refusal(out, err) // a layer upload refused: no push access, too large…
 		return out, err
 	}
 	defer res.Close()
@@ -226,10 +228,7 @@ func runOptimize(ctx context.Context, o optimizeOptions, srcArg string, src name
 	}
 	out.Digest = d.String()
 	if err := remote.Write(dst, res.Image, ropts...); err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode >= 400 && te.StatusCode < 500 {
-			out.Gate = &gateOutcome{Status: te.StatusCode, Errors: te.Errors}
-		}
+		refusal(out, err)
 		return out, fmt.Errorf("pushing %s: %w", o.to, err)
 	}
 	out.Gate = &gateOutcome{Accepted: true}
@@ -238,6 +237,15 @@ func runOptimize(ctx context.Context, o optimizeOptions, srcArg string, src name
 		out.Gate.RecordError = err.Error()
 	}
 	return out, nil
+}
+
+// refusal records in out the server's refusal (a 4xx answer) that err
+// carries, if it does.
+func refusal(out *optimizeOutcome, err error) {
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode >= 400 && te.StatusCode < 500 {
+		out.Gate = &gateOutcome{Status: te.StatusCode, Errors: te.Errors}
+	}
 }
 
 // indexRefusal explains that an index is not optimized, naming its

@@ -59,7 +59,8 @@ func readPushRecord(ctx context.Context, o optimizeOptions, repo, digest string)
 }
 
 // reportOptimize prints out (text or --json) and returns the command's
-// error: exit status 3 for a gate refusal, 1 for other failures.
+// error: exit status 3 for a refusal (4xx: the gate's verdict, no push
+// access), 1 for other failures.
 func reportOptimize(cmd *cobra.Command, o optimizeOptions, out *optimizeOutcome, err error) error {
 	w := cmd.OutOrStdout()
 	refused := out.Gate != nil && !out.Gate.Accepted
@@ -80,7 +81,7 @@ func reportOptimize(cmd *cobra.Command, o optimizeOptions, out *optimizeOutcome,
 	switch {
 	case refused:
 		var b strings.Builder
-		fmt.Fprintf(&b, "optimize: the gate refused %s (HTTP %d)", out.Target, out.Gate.Status)
+		fmt.Fprintf(&b, "optimize: the server refused %s (HTTP %d)", out.Target, out.Gate.Status)
 		for _, e := range out.Gate.Errors {
 			fmt.Fprintf(&b, "\n  %s: %s", e.Code, e.Message)
 			if e.Detail != nil {
