@@ -363,7 +363,8 @@ func (p *planner) fronts(o int, out *OutLayer) {
 			if a.op != opKeep {
 				out.Unchanged = false
 			}
-			if a.op != opSkip && e.kind != kRoot && e.kind != kMeta {
+			// The root's own entry counts: it sets the mode and owner of "/".
+			if a.op != opSkip && e.kind != kMeta {
 				out.Empty = false
 			}
 		}
