@@ -114,23 +114,25 @@ func (a *applier) remove(nd *node, by verID) {
 
 // whiteout removes p (and its subtree) if present. Like any entry, it
 // first creates p's missing parents as implicit directories (Docker and
-// containerd both do, each with its own mode), unless a non-directory
-// is in the way.
-func (a *applier) whiteout(p string, by verID) {
+// containerd both do, each with its own mode); a non-directory in the
+// way is an error, as it is for them.
+func (a *applier) whiteout(p string, by verID) error {
+	if _, err := a.parent(p); err != nil {
+		return err
+	}
 	if nd := a.get(p); nd != nil {
 		a.remove(nd, by)
-		return
 	}
-	_, _ = a.parent(p)
+	return nil
 }
 
-// opaque removes d's children; d becomes an implicit directory if absent
-// (or replaces a non-directory).
+// opaque removes d's children; d becomes an implicit directory if
+// absent. A non-directory at d or above is an error: the marker is an
+// entry below d, which no applier can create there.
 func (a *applier) opaque(d string, by verID) error {
 	nd := a.get(d)
 	if nd != nil && nd.kind != kDir {
-		a.remove(nd, by)
-		nd = nil
+		return fmt.Errorf("an opaque marker in %q, which is not a directory", d)
 	}
 	if nd == nil {
 		parent, err := a.parent(d)

@@ -141,7 +141,9 @@ func applyLayer(a *applier, l int, es []entry, linked func(i int, linkTo verID))
 		v := verID{int32(l), int32(i)}
 		switch es[i].kind {
 		case kWhiteout:
-			a.whiteout(es[i].path, v)
+			if err := a.whiteout(es[i].path, v); err != nil {
+				return fmt.Errorf("optimize: layer %d: %w", l+1, err)
+			}
 		case kOpaque:
 			if err := a.opaque(es[i].path, v); err != nil {
 				return fmt.Errorf("optimize: layer %d: %w", l+1, err)

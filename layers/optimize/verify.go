@@ -53,7 +53,9 @@ func build(pl *Plan, lim layers.Limits) (*applier, error) {
 				}
 				continue
 			}
-			got.whiteout(f.path, f.src)
+			if err := got.whiteout(f.path, f.src); err != nil {
+				return nil, &VerifyError{Path: "/" + f.path, Detail: err.Error()}
+			}
 		}
 		for k, l := range out.Inputs {
 			for i, a := range out.actions[k] {
