@@ -18,8 +18,8 @@ const (
 	kOther                // device, FIFO
 	kWhiteout             // ".wh.<name>": removes <name> from lower layers
 	kOpaque               // "<dir>/.wh..wh..opq": hides dir's lower children
-	kRoot                 // the root directory itself ("./"): always kept
-	kMeta                 // AUFS metadata (".wh..wh.<x>") or a PAX global header: kept as is
+	kRoot                 // the root directory itself ("./"): kept (the last one, in a squash)
+	kMeta                 // AUFS metadata (".wh..wh.<x>") or a PAX global header: kept likewise
 )
 
 // entry is one tar entry as the planner keeps it: its cleaned path (the
@@ -58,7 +58,7 @@ func (e *HostileError) Error() string {
 // has them is no image to rewrite silently.
 func classify(layer int, hdr *tar.Header) (entry, error) {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return entry{kind: kMeta}, nil
+		return entry{kind: kMeta, path: "\x00pax-global"}, nil
 	}
 	p, why := cleanPath(hdr.Name)
 	if why != "" {
@@ -72,11 +72,11 @@ func classify(layer int, hdr *tar.Header) (entry, error) {
 	switch {
 	case base == ".wh..wh..opq":
 		if dir == "" {
-			return entry{kind: kMeta}, nil // a marker at the root: appliers differ, kept as is
+			return entry{kind: kMeta, path: p}, nil // a marker at the root: appliers differ, kept as is
 		}
 		return entry{path: dir, kind: kOpaque}, nil
 	case strings.HasPrefix(base, ".wh..wh."):
-		return entry{kind: kMeta}, nil
+		return entry{kind: kMeta, path: p}, nil
 	case strings.HasPrefix(base, ".wh."):
 		return entry{path: path.Join(dir, base[len(".wh."):]), kind: kWhiteout}, nil
 	}

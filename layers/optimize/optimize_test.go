@@ -1,7 +1,9 @@
 package optimize
 
 import (
+	"archive/tar"
 	"context"
+	"path"
 	"strings"
 	"testing"
 
@@ -68,6 +70,7 @@ func optimize(t testing.TB, img v1.Image, o Options) *Result {
 func sameFS(t *testing.T, orig, opt v1.Image, extractExcept ...string) {
 	t.Helper()
 	diffFS(t, "applied", applyFS(t, orig), applyFS(t, opt))
+	noRepeatedNames(t, opt)
 	want, got := extractFS(t, orig), extractFS(t, opt)
 	for _, p := range extractExcept {
 		if _, ok := want[p]; !ok {
@@ -288,5 +291,51 @@ func TestOptimizeKeepsImplicitDirectories(t *testing.T) {
 	fs := applyFS(t, res.Image)
 	if _, ok := fs["var/cache/apt"]; !ok || res.DroppedBytes != 40_000 || len(res.Layers) != 2 || !res.Layers[1].Empty {
 		t.Errorf("fs %v, result %+v", fs, res.Layers)
+	}
+}
+
+// noRepeatedNames: no layer of img repeats a name (cleaned): Docker
+// refuses to pull such a layer ("duplicates of file paths not
+// supported").
+func noRepeatedNames(t *testing.T, img v1.Image) {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		tr := tar.NewReader(rc)
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				break
+			}
+			name := path.Clean(hdr.Name)
+			if seen[name] {
+				t.Errorf("layer %d repeats %s", n+1, name)
+			}
+			seen[name] = true
+		}
+		rc.Close()
+	}
+}
+
+// TestOptimizeSquashRootEntries: layers that each list the root ("./")
+// squash into one layer that lists it once, with the last layer's mode.
+func TestOptimizeSquashRootEntries(t *testing.T) {
+	img := image(t,
+		[]ent{dir(".", 0o755), file("a", 10, 1)},
+		[]ent{dir(".", 0o700), file("b", 10, 2)},
+	)
+	res := optimize(t, img, Options{Squash: []Range{{All: true}}})
+	sameFS(t, img, res.Image)
+	fs := extractFS(t, res.Image)
+	if fs["."].Mode != 0o700 {
+		t.Errorf("root %+v", fs["."])
 	}
 }

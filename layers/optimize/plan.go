@@ -175,13 +175,27 @@ func applyLayer(a *applier, l int, es []entry, linked func(i int, linkTo verID))
 func (p *planner) emit(o int, out *OutLayer) {
 	out.Inputs = p.groups[o]
 	out.actions = make([][]action, len(out.Inputs))
+	// In a squash, the root's entry and metadata entries of the same name
+	// may come from several layers: the last of each is kept (Docker
+	// refuses a layer that repeats a name).
+	last := map[string]verID{}
+	if len(out.Inputs) > 1 {
+		for _, l := range out.Inputs {
+			for i, e := range p.entries[l] {
+				if e.kind == kRoot || e.kind == kMeta {
+					last[e.path] = verID{int32(l), int32(i)}
+				}
+			}
+		}
+	}
 	for k, l := range out.Inputs {
 		out.actions[k] = make([]action, len(p.entries[l]))
 		for i := range p.entries[l] {
 			e, s := &p.entries[l][i], &p.st[l][i]
 			switch e.kind {
 			case kRoot, kMeta:
-				s.emitted = true
+				v, ok := last[e.path]
+				s.emitted = !ok || v == verID{int32(l), int32(i)}
 			case kWhiteout, kOpaque:
 				// decided by keepWhiteouts
 			case kDir:
