@@ -2,6 +2,7 @@ package optimize
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,8 +16,9 @@ const maxMergedCommand = 500
 // empty, marked empty_layer (kept: it says how the image was built); a
 // line per squash, after the last of its layers, saying which layers it
 // merged and their commands; then note (an empty_layer line saying what
-// optimize did). It needs one non-empty line per original layer when the
-// history is not empty; without history it adds only note.
+// optimize did). Without history it adds only note. A history whose
+// layer lines do not match the layers is kept as it is (plus note) when
+// every layer stays a layer, and is an error otherwise.
 func rewriteHistory(h []v1.History, groups [][]int, emptied []bool, note v1.History) ([]v1.History, error) {
 	n := 0
 	for _, g := range groups {
@@ -32,7 +34,12 @@ func rewriteHistory(h []v1.History, groups [][]int, emptied []bool, note v1.Hist
 		}
 	}
 	if nonEmpty != n {
-		return nil, fmt.Errorf("optimize: the config's history has %d layer lines for %d layers: cannot tell which line is which layer's", nonEmpty, n)
+		// Which line is which layer's cannot be told: the lines stay as
+		// they are when the layers do (none squashed or left out).
+		if len(groups) == n && !slices.Contains(emptied, true) {
+			return append(slices.Clone(h), note), nil
+		}
+		return nil, fmt.Errorf("optimize: the config's history has %d layer lines for %d layers: cannot tell which line is which layer's, to squash or leave one out", nonEmpty, n)
 	}
 	groupOf := make([]int, n)
 	for o, g := range groups {

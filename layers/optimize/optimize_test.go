@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -337,5 +338,28 @@ func TestOptimizeSquashRootEntries(t *testing.T) {
 	fs := extractFS(t, res.Image)
 	if fs["."].Mode != 0o700 {
 		t.Errorf("root %+v", fs["."])
+	}
+}
+
+// TestOptimizeMismatchedHistory: a history with fewer layer lines than
+// layers stays as it is when no layer is squashed or left out, and makes
+// a squash an error.
+func TestOptimizeMismatchedHistory(t *testing.T) {
+	img := image(t, []ent{file("a", 10, 1)}, []ent{file("b", 10, 2)})
+	cfg, _ := img.ConfigFile()
+	cfg = cfg.DeepCopy()
+	cfg.History = cfg.History[:1]
+	img, err := mutate.ConfigFile(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := optimize(t, img, Options{})
+	got, _ := res.Image.ConfigFile()
+	if len(got.History) != 2 || got.History[0].CreatedBy != "RUN step 1" || !got.History[1].EmptyLayer {
+		t.Errorf("history %+v", got.History)
+	}
+	_, err = Optimize(context.Background(), img, Options{Squash: []Range{{All: true}}, TempDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "history has 1 layer lines for 2 layers") {
+		t.Errorf("squash: %v", err)
 	}
 }
