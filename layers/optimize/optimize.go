@@ -79,8 +79,9 @@ func (r *Result) Close() error {
 // then rewrite) and keeps none of their content; with Upload, at most
 // one temporary file exists at a time. On error every temporary file is
 // removed. Layers whose media type is not a plain, gzip or zstd tar
-// (foreign, non-distributable) are an error, as is a history that does
-// not line up with the layers.
+// (foreign, non-distributable) are an error, as is a squash or an
+// emptied layer in an image whose history does not line up with its
+// layers (rewriteHistory).
 func Optimize(ctx context.Context, img v1.Image, o Options) (res *Result, err error) {
 	if o.Compression == "" {
 		o.Compression = Gzip
