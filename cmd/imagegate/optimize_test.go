@@ -313,3 +313,46 @@ func wastefulImage(t *testing.T) v1.Image {
 	pushWasteful(t, server, "tmp/app")
 	return pull(t, server, "tmp/app:v1")
 }
+
+// TestOptimizeSquashAndZstd: --squash all --compression zstd through a
+// real server: one zstd layer in an OCI manifest, the history saying what
+// was merged, the same files; --dry-run's text names no push.
+func TestOptimizeSquashAndZstd(t *testing.T) {
+	server := startRegistry(t, nil)
+	orig := pushWasteful(t, server, "team/app")
+	stdout, stderr, status := cli(t, "", nil, "optimize", "team/app:v1", "--to", "team/app:flat", "--server", server, "--squash", "all", "--dry-run")
+	if status != 0 || !strings.Contains(stdout, "1      1-2   ") || !strings.Contains(stdout, "squashed") || !strings.HasSuffix(stdout, "dry run: nothing pushed\n") {
+		t.Errorf("dry run: status %d\n%s%s", status, stdout, stderr)
+	}
+	_, stderr, status = cli(t, "", nil, "optimize", "team/app:v1", "--to", "team/app:flat", "--server", server, "--squash", "all", "--compression", "zstd")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	img := pull(t, server, "team/app:flat")
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" || m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
+		t.Errorf("manifest %+v", m)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, h := range cfg.History {
+		lines = append(lines, fmt.Sprintf("%v %s", h.EmptyLayer, h.CreatedBy))
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"true /bin/sh -c apt-get install -y x", "true /bin/sh -c rm /var/cache/apt/x.deb",
+		"false imagegate optimize: squashed layers 1-2 (/bin/sh -c apt-get install -y x; /bin/sh -c rm /var/cache/apt/x.deb)",
+		"true imagegate optimize team/app:v1 --to team/app:flat"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("history lacks %q:\n%s", want, joined)
+		}
+	}
+	if w, g := flatten(t, pull(t, server, "team/app@"+orig)), flatten(t, img); fmt.Sprint(w) != fmt.Sprint(g) {
+		t.Errorf("file systems differ:\n%v\n%v", w, g)
+	}
+}
