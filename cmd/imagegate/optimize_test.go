@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -214,22 +215,64 @@ func TestOptimizeUsage(t *testing.T) {
 	}
 }
 
-// TestOptimizeRefusesIndex: an index is not rewritten; the message lists
-// each platform with the command for it.
-func TestOptimizeRefusesIndex(t *testing.T) {
+// TestOptimizeIndex: an index's images are each optimized and pushed
+// through the gate, and a new index names them with their platforms;
+// an attestation manifest is left out; the original index is untouched.
+func TestOptimizeIndex(t *testing.T) {
 	server := startRegistry(t, nil)
 	pushWasteful(t, server, "team/app")
 	img := pull(t, server, "team/app:v1")
-	d, _ := img.Digest()
-	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
-	r, _ := name.ParseReference(strings.TrimPrefix(server, "http://")+"/team/app:multi", name.Insecure)
+	att, err := random.Image(100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(server, "http://")
+	attRef, _ := name.ParseReference(host+"/team/app:att", name.Insecure)
+	if err := remote.Write(attRef, att); err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}})
+	r, _ := name.ParseReference(host+"/team/app:multi", name.Insecure)
 	if err := remote.WriteIndex(r, idx); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, status := cli(t, "", nil, "optimize", "team/app:multi", "--to", "team/app:x", "--server", server)
-	if status != 1 || !strings.Contains(stderr, "is an image index (1 manifests)") ||
-		!strings.Contains(stderr, "linux/amd64  imagegate optimize team/app@"+d.String()) {
-		t.Errorf("status %d: %s", status, stderr)
+	origIdx, _ := idx.Digest()
+	stdout, stderr, status := cli(t, "", nil, "optimize", "team/app:multi", "--to", "team/app:multi-slim", "--server", server)
+	if status != 0 {
+		t.Fatalf("status %d\n%s%s", status, stdout, stderr)
+	}
+	t.Logf("\n%s", stdout)
+	for _, want := range []string{"\nlinux/amd64: ", "\nlinux/arm64: ", "left out of the new index: ", "an attestation of the original image",
+		"dropped 2 files (100 kB) no container sees", "gate: accepted, record "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	nr, _ := name.ParseReference(host+"/team/app:multi-slim", name.Insecure)
+	ni, err := remote.Index(nr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ni.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) != 2 || m.Manifests[0].Platform.Architecture != "amd64" || m.Manifests[1].Platform.Architecture != "arm64" {
+		t.Fatalf("new index: %+v", m.Manifests)
+	}
+	child, err := ni.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, a := compressedSize(t, img), compressedSize(t, child); a >= b || fmt.Sprint(flatten(t, img)) != fmt.Sprint(flatten(t, child)) {
+		t.Errorf("child: %d → %d bytes, or its files differ", b, a)
+	}
+	if d, err := remote.Head(r); err != nil || d.Digest != origIdx {
+		t.Errorf("the original index: %v %v", d, err)
 	}
 }
 

@@ -38,8 +38,10 @@ environment, user, labels…) except rootfs.diff_ids and history:
     (smaller; the manifest becomes OCI). A layer with nothing to drop that
     is already in that compression is reused as it is.
 
-Only single-platform images: for an index (several platforms) optimize
-refuses and lists the platforms' digests, to optimize one at a time.
+For an index (several platforms), each platform's image is optimized and
+pushed by digest, each through the gate, then a new index naming them is
+pushed to --to; attestation manifests (they name the original images) are
+left out.
 
 Each original layer is read twice (to plan, then to rewrite) and never
 held in memory; one rewritten layer at a time sits in a temporary file
@@ -159,7 +161,11 @@ type optimizeOutcome struct {
 	SavedPercent float64                `json:"saved_percent"`
 	DroppedFiles int                    `json:"dropped_files"`
 	DroppedBytes int64                  `json:"dropped_bytes"`
-	Gate         *gateOutcome           `json:"gate,omitempty"`
+	// Platforms are an index's images (Layers is then empty); LeftOut
+	// what of the index the new one does not list, and why.
+	Platforms []platformOutcome `json:"platforms,omitempty"`
+	LeftOut   []string          `json:"left_out,omitempty"`
+	Gate      *gateOutcome      `json:"gate,omitempty"`
 }
 
 // gateOutcome is the gate's verdict on the pushed image: accepted with
@@ -195,17 +201,26 @@ func runOptimize(ctx context.Context, o optimizeOptions, srcArg string, src name
 		return nil, fmt.Errorf("reading %s: %w", srcArg, err)
 	}
 	out := &optimizeOutcome{Source: srcArg, SourceDigest: desc.Digest.String(), Target: o.to, DryRun: opts.DryRun}
-	if desc.MediaType.IsIndex() {
-		return out, indexRefusal(srcArg, src, desc)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return out, fmt.Errorf("reading %s: %w", srcArg, err)
-	}
 	if !opts.DryRun {
 		opts.Upload = func(ctx context.Context, l v1.Layer) error {
 			return remote.WriteLayer(dst.Repository, l, append(ropts, remote.WithContext(ctx))...)
 		}
+	}
+	if desc.MediaType.IsIndex() {
+		if err := optimizeIndex(ctx, out, desc, dst, ropts, opts); err != nil {
+			return out, err
+		}
+		if !opts.DryRun {
+			out.Gate.Record, err = readPushRecord(ctx, o, dst.RepositoryStr(), out.Digest)
+			if err != nil {
+				out.Gate.RecordError = err.Error()
+			}
+		}
+		return out, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return out, fmt.Errorf("reading %s: %w", srcArg, err)
 	}
 	res, err := optimize.Optimize(ctx, img, opts)
 	if err != nil {
@@ -246,27 +261,4 @@ func refusal(out *optimizeOutcome, err error) {
 	if errors.As(err, &te) && te.StatusCode >= 400 && te.StatusCode < 500 {
 		out.Gate = &gateOutcome{Status: te.StatusCode, Errors: te.Errors}
 	}
-}
-
-// indexRefusal explains that an index is not optimized, naming its
-// platforms' digests.
-func indexRefusal(srcArg string, src name.Reference, desc *remote.Descriptor) error {
-	idx, err := desc.ImageIndex()
-	if err != nil {
-		return fmt.Errorf("reading the index %s: %w", srcArg, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return fmt.Errorf("reading the index %s: %w", srcArg, err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s is an image index (%d manifests); optimize rewrites one platform's image at a time:", srcArg, len(m.Manifests))
-	for _, c := range m.Manifests {
-		p := "unknown platform"
-		if c.Platform != nil {
-			p = c.Platform.String()
-		}
-		fmt.Fprintf(&b, "\n  %s  imagegate optimize %s@%s --to …", p, src.Context().RepositoryStr(), c.Digest)
-	}
-	return errors.New(b.String())
 }

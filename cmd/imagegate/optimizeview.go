@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagegate/imagegate/analysis"
+	"github.com/imagegate/imagegate/layers/optimize"
 )
 
 // pushRecord is the part of the gate's push record optimize shows.
@@ -75,7 +76,7 @@ func reportOptimize(cmd *cobra.Command, o optimizeOptions, out *optimizeOutcome,
 		if jerr := json.NewEncoder(w).Encode(v); jerr != nil && err == nil {
 			err = jerr
 		}
-	} else if len(out.Layers) > 0 {
+	} else if len(out.Layers) > 0 || len(out.Platforms) > 0 {
 		printOptimize(w, out)
 	}
 	switch {
@@ -98,15 +99,45 @@ func reportOptimize(cmd *cobra.Command, o optimizeOptions, out *optimizeOutcome,
 	return nil
 }
 
-// printOptimize prints the table of layers, the totals, and the push and
-// the gate's verdict.
+// printOptimize prints the table of layers (one per platform for an
+// index), the totals, and the push and the gate's verdict.
 func printOptimize(w io.Writer, out *optimizeOutcome) {
 	b := analysis.Bytes
 	fmt.Fprintf(w, "optimize %s (%s) → %s\n", out.Source, out.SourceDigest, out.Target)
+	printLayerTable(w, out.Layers)
+	for _, p := range out.Platforms {
+		fmt.Fprintf(w, "\n%s: %s → %s\n", p.Platform, p.SourceDigest, firstNonEmpty(p.Digest, "(dry run)"))
+		printLayerTable(w, p.Layers)
+	}
+	for _, l := range out.LeftOut {
+		fmt.Fprintf(w, "\nleft out of the new index: %s\n", l)
+	}
+	if len(out.Platforms) > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "total %s → %s: saved %s (%.1f %%); dropped %s no container sees\n",
+		b(out.BeforeBytes), b(out.AfterBytes), b(out.SavedBytes), out.SavedPercent, files(out.DroppedFiles, out.DroppedBytes))
+	switch {
+	case out.DryRun:
+		fmt.Fprintln(w, "dry run: nothing pushed")
+		return
+	case out.Gate == nil || !out.Gate.Accepted:
+		return
+	}
+	fmt.Fprintf(w, "pushed %s %s\n", out.Target, out.Digest)
+	fmt.Fprintln(w, "gate: "+verdictLine(out.Gate))
+}
+
+// printLayerTable prints one image's layers, before and after.
+func printLayerTable(w io.Writer, layers []optimize.LayerResult) {
+	if len(layers) == 0 {
+		return
+	}
+	b := analysis.Bytes
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LAYER\tFROM\tBEFORE\tAFTER\tDROPPED\tNOTE")
 	n := 0
-	for _, l := range out.Layers {
+	for _, l := range layers {
 		from := fmt.Sprint(l.Inputs[0] + 1)
 		if len(l.Inputs) > 1 {
 			from = fmt.Sprintf("%d-%d", l.Inputs[0]+1, l.Inputs[len(l.Inputs)-1]+1)
@@ -128,17 +159,6 @@ func printOptimize(w io.Writer, out *optimizeOutcome) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", layer, from, b(l.Before), after, files(l.DroppedFiles, l.DroppedBytes), note)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "total %s → %s: saved %s (%.1f %%); dropped %s no container sees\n",
-		b(out.BeforeBytes), b(out.AfterBytes), b(out.SavedBytes), out.SavedPercent, files(out.DroppedFiles, out.DroppedBytes))
-	switch {
-	case out.DryRun:
-		fmt.Fprintln(w, "dry run: nothing pushed")
-		return
-	case out.Gate == nil || !out.Gate.Accepted:
-		return
-	}
-	fmt.Fprintf(w, "pushed %s %s\n", out.Target, out.Digest)
-	fmt.Fprintln(w, "gate: "+verdictLine(out.Gate))
 }
 
 // files is "3 files (12 kB)".
