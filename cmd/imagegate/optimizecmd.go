@@ -149,23 +149,34 @@ func optimizeCmd(cmd *cobra.Command, src string, o optimizeOptions) error {
 
 // optimizeOutcome is what optimize prints (--json: this object).
 type optimizeOutcome struct {
-	Source       string                 `json:"source"`
-	SourceDigest string                 `json:"source_digest,omitempty"`
-	Target       string                 `json:"target"`
-	DryRun       bool                   `json:"dry_run,omitempty"`
-	Digest       string                 `json:"digest,omitempty"` // the new image's
-	Layers       []optimize.LayerResult `json:"layers,omitempty"`
-	BeforeBytes  int64                  `json:"before_bytes"`
-	AfterBytes   int64                  `json:"after_bytes"`
-	SavedBytes   int64                  `json:"saved_bytes"`
-	SavedPercent float64                `json:"saved_percent"`
-	DroppedFiles int                    `json:"dropped_files"`
-	DroppedBytes int64                  `json:"dropped_bytes"`
+	Source       string `json:"source"`
+	SourceDigest string `json:"source_digest,omitempty"`
+	Target       string `json:"target"`
+	DryRun       bool   `json:"dry_run,omitempty"`
+	Digest       string `json:"digest,omitempty"` // the new image's (or index's)
+	figures
+	SavedBytes   int64   `json:"saved_bytes"`
+	SavedPercent float64 `json:"saved_percent"`
 	// Platforms are an index's images (Layers is then empty); LeftOut
 	// what of the index the new one does not list, and why.
 	Platforms []platformOutcome `json:"platforms,omitempty"`
 	LeftOut   []string          `json:"left_out,omitempty"`
 	Gate      *gateOutcome      `json:"gate,omitempty"`
+}
+
+// figures are an optimized image's layers and totals (an index's totals
+// have no layers).
+type figures struct {
+	Layers       []optimize.LayerResult `json:"layers,omitempty"`
+	BeforeBytes  int64                  `json:"before_bytes"`
+	AfterBytes   int64                  `json:"after_bytes"`
+	DroppedFiles int                    `json:"dropped_files"`
+	DroppedBytes int64                  `json:"dropped_bytes"`
+}
+
+// figuresOf are res's figures.
+func figuresOf(res *optimize.Result) figures {
+	return figures{Layers: res.Layers, BeforeBytes: res.Before, AfterBytes: res.After, DroppedFiles: res.DroppedFiles, DroppedBytes: res.DroppedBytes}
 }
 
 // gateOutcome is the gate's verdict on the pushed image: accepted with
@@ -228,12 +239,8 @@ func runOptimize(ctx context.Context, o optimizeOptions, srcArg string, src name
 		return out, err
 	}
 	defer res.Close()
-	out.Layers, out.BeforeBytes, out.AfterBytes = res.Layers, res.Before, res.After
-	out.SavedBytes = res.Before - res.After
-	if res.Before > 0 {
-		out.SavedPercent = float64(out.SavedBytes) * 100 / float64(res.Before)
-	}
-	out.DroppedFiles, out.DroppedBytes = res.DroppedFiles, res.DroppedBytes
+	out.figures = figuresOf(res)
+	out.saved()
 	if opts.DryRun {
 		return out, nil
 	}
@@ -260,5 +267,13 @@ func refusal(out *optimizeOutcome, err error) {
 	var te *transport.Error
 	if errors.As(err, &te) && te.StatusCode >= 400 && te.StatusCode < 500 {
 		out.Gate = &gateOutcome{Status: te.StatusCode, Errors: te.Errors}
+	}
+}
+
+// saved computes the saving from the totals.
+func (out *optimizeOutcome) saved() {
+	out.SavedBytes = out.BeforeBytes - out.AfterBytes
+	if out.BeforeBytes > 0 {
+		out.SavedPercent = float64(out.SavedBytes) * 100 / float64(out.BeforeBytes)
 	}
 }

@@ -15,14 +15,10 @@ import (
 
 // platformOutcome is one platform of an optimized index.
 type platformOutcome struct {
-	Platform     string                 `json:"platform"`
-	SourceDigest string                 `json:"source_digest"`
-	Digest       string                 `json:"digest,omitempty"` // the new image's
-	Layers       []optimize.LayerResult `json:"layers"`
-	BeforeBytes  int64                  `json:"before_bytes"`
-	AfterBytes   int64                  `json:"after_bytes"`
-	DroppedFiles int                    `json:"dropped_files"`
-	DroppedBytes int64                  `json:"dropped_bytes"`
+	Platform     string `json:"platform"`
+	SourceDigest string `json:"source_digest"`
+	Digest       string `json:"digest,omitempty"` // the new image's
+	figures
 }
 
 // attestationType is the annotation BuildKit marks the manifests of an
@@ -66,8 +62,7 @@ func optimizeIndex(ctx context.Context, out *optimizeOutcome, desc *remote.Descr
 			refusal(out, err)
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		po := platformOutcome{Platform: p, SourceDigest: c.Digest.String(), Layers: res.Layers, BeforeBytes: res.Before,
-			AfterBytes: res.After, DroppedFiles: res.DroppedFiles, DroppedBytes: res.DroppedBytes}
+		po := platformOutcome{Platform: p, SourceDigest: c.Digest.String(), figures: figuresOf(res)}
 		out.BeforeBytes += res.Before
 		out.AfterBytes += res.After
 		out.DroppedFiles += res.DroppedFiles
@@ -88,10 +83,7 @@ func optimizeIndex(ctx context.Context, out *optimizeOutcome, desc *remote.Descr
 		res.Close()
 		out.Platforms = append(out.Platforms, po)
 	}
-	out.SavedBytes = out.BeforeBytes - out.AfterBytes
-	if out.BeforeBytes > 0 {
-		out.SavedPercent = float64(out.SavedBytes) * 100 / float64(out.BeforeBytes)
-	}
+	out.saved()
 	if opts.DryRun {
 		return nil
 	}
