@@ -7,7 +7,7 @@ import (
 )
 
 // Exit statuses besides 0 (done), 1 (failed) and 2 (usage error).
-const exitRefused = 3 // push: the server refused the upload (4xx): the gate's verdict, a bad archive, no access
+const exitRefused = 3 // push, optimize: the server refused the upload (4xx): the gate's verdict, a bad archive, no access
 
 // exitError carries an exit status for main.
 type exitError struct {

@@ -44,21 +44,14 @@ func newPushCmd(environ []string) *cobra.Command {
   imagegate push app.tar --to team/app:1.2 --tag latest --json`,
 		Args: positional("FILE (or - for standard input)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// Secrets from the environment are applied after parsing, not
-			// as flag defaults: the help prints defaults, and CI logs keep it.
-			o.token = firstNonEmpty(o.token, env["IMAGEGATE_TOKEN"])
-			o.password = firstNonEmpty(o.password, env["IMAGEGATE_PASSWORD"])
+			o.applyEnv(env)
 			return pushCmd(cmd, args[0], o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.server, "server", firstNonEmpty(env["IMAGEGATE_SERVER"], "http://127.0.0.1:5000"), "imagegate base `URL` (env IMAGEGATE_SERVER)")
+	o.define(f, env, "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
 	f.StringVar(&o.to, "to", "", "target `REPO[:TAG]`; empty takes names from the archive")
 	f.StringArrayVar(&o.tags, "tag", nil, "another `TAG` for the image (repeatable)")
-	f.StringVar(&o.token, "token", "", "bearer `token` (env IMAGEGATE_TOKEN)")
-	f.StringVar(&o.user, "username", env["IMAGEGATE_USERNAME"], "`user` or robot name (env IMAGEGATE_USERNAME)")
-	f.StringVar(&o.password, "password", "", "`password` or robot secret (prefer env IMAGEGATE_PASSWORD: flags show in ps)")
-	f.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object with the outcome on standard output, nothing else")
 	f.BoolVar(&o.quiet, "quiet", false, "no progress on standard error")
 	f.StringVar(&o.override, "override-immutable", "", "administrators: move immutable tags, recording `REASON` (docs/lifecycle.md)")
@@ -67,10 +60,11 @@ func newPushCmd(environ []string) *cobra.Command {
 
 // pushOptions are push's flags.
 type pushOptions struct {
-	server, to, token, user, password string
-	override                          string
-	tags                              []string
-	insecure, asJSON, quiet           bool
+	registryFlags
+	to            string
+	override      string
+	tags          []string
+	asJSON, quiet bool
 }
 
 // pushCmd uploads the archive file ("-": standard input) as o says.

@@ -12,9 +12,9 @@ const rootLong = `imagegate is an OCI registry push endpoint: every image pushed
 validated and scanned before it becomes pullable.
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
-The client commands (push, scan, token) read IMAGEGATE_SERVER and IMAGEGATE_TOKEN.
+The client commands (push, scan, analyze, optimize, token) read IMAGEGATE_SERVER and IMAGEGATE_TOKEN.
 
-Exit status: 0 done, 1 failed, 2 usage error, 3 push refused by the server.`
+Exit status: 0 done, 1 failed, 2 usage error, 3 push or optimize refused by the server.`
 
 // newRoot builds the command tree; environ is the process environment
 // the commands read (configuration overlay, client defaults). Errors are
@@ -51,6 +51,7 @@ func newRoot(environ []string) *cobra.Command {
 		newPushCmd(environ),
 		newScanCmd(environ),
 		newAnalyzeCmd(environ),
+		newOptimizeCmd(environ),
 		newTokenCmd(environ),
 		newCompletionCmd(root),
 		newVersionCmd(),

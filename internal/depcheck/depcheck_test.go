@@ -31,6 +31,10 @@ var forbidden = map[string][]string{
 	// diff_ids are computed from blob bytes alone: no gate, no scanner, no records.
 	module + "/diffid": {module + "/registry", module + "/middleware", module + "/validate", module + "/scan", module + "/metadata", module + "/shim",
 		module + "/analysis", module + "/layers"},
+	// Rewriting images is a client's job: it reads layers and writes new ones, knowing no gate, store or server.
+	module + "/layers/optimize": {module + "/registry", module + "/middleware", module + "/push", module + "/validate", module + "/scan",
+		module + "/metadata", module + "/shim", module + "/api", module + "/config", module + "/policy", module + "/notify", module + "/analysis",
+		module + "/pushclient", module + "/auth"},
 	// The gate's side of the layer analysis: fed by diffid through its Tap, used by push, api and registry.
 	module + "/analysis": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/validate", module + "/scan", module + "/metadata", module + "/config"},
