@@ -27,6 +27,10 @@ type Rule struct {
 	MaxWastedBytes int64
 	// MaxWastedPercent is the highest share of wasted bytes (0..100) that passes.
 	MaxWastedPercent float64
+	// AllowUnsafePaths lets layers through whose entry names leave the
+	// root or hold a NUL byte; otherwise they are refused in every mode
+	// but Off (unsafe.go).
+	AllowUnsafePaths bool
 }
 
 // Set is an ordered list of rules; the first matching rule applies.

@@ -9,7 +9,8 @@ import (
 
 // Violation is one threshold an image passed.
 type Violation struct {
-	// Rule is the config key: "minefficiency", "maxwastedbytes" or "maxwastedpercent".
+	// Rule is the config key: "minefficiency", "maxwastedbytes",
+	// "maxwastedpercent", or "unsafepaths" (Actual: the entries).
 	Rule string `json:"rule"`
 	// Limit and Actual are the threshold and the image's figure (a ratio
 	// 0..1 for minefficiency, bytes or percent for the others).
@@ -29,8 +30,13 @@ type Verdict struct {
 	Outcome string
 }
 
-// Evaluate judges r under rule.
+// Evaluate judges r under rule. An image holding names that leave its
+// root is refused under every mode that analyses (unsafeVerdict) unless
+// rule.AllowUnsafePaths.
 func (rule Rule) Evaluate(r *layers.Report) Verdict {
+	if count, first := unsafeNames(r); count > 0 && !rule.AllowUnsafePaths {
+		return rule.unsafeVerdict(count, first)
+	}
 	var v Verdict
 	if rule.MinEfficiency > 0 && r.Efficiency < rule.MinEfficiency {
 		v.Violations = append(v.Violations, Violation{Rule: "minefficiency", Limit: rule.MinEfficiency, Actual: r.Efficiency})

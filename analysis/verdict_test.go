@@ -89,3 +89,22 @@ func TestBytesAndCommand(t *testing.T) {
 		t.Errorf("Command: %q", got)
 	}
 }
+
+// TestUnsafeNamesRefusedInEveryMode: a report whose layer 2 holds names
+// that left the root is refused under audit as under enforce, naming the
+// layer and the count — unless the rule allows unsafe paths.
+func TestUnsafeNamesRefusedInEveryMode(t *testing.T) {
+	r := wasteful()
+	r.Layers = []layers.LayerReport{{}, {Unsafe: 2}, {Unsafe: 1}}
+	want := `layer 2 holds 3 entries whose names leave the image's root ("..") or hold a NUL byte: a tool that extracts it without rooting names would write outside its directory; build the layer from relative paths (analysis.allowunsafepaths lets such layers through)`
+	for _, mode := range []analysis.Mode{analysis.Audit, analysis.Enforce} {
+		v := analysis.Rule{Repositories: "**", Mode: mode}.Evaluate(r)
+		if !v.Block || v.Outcome != string(mode)+":block" || v.Message != want ||
+			len(v.Violations) != 1 || v.Violations[0].Rule != "unsafepaths" || v.Violations[0].Actual != 3 {
+			t.Fatalf("%s: %+v", mode, v)
+		}
+	}
+	if v := (analysis.Rule{Repositories: "**", Mode: analysis.Audit, AllowUnsafePaths: true}).Evaluate(r); v.Block || v.Outcome != "audit:pass" {
+		t.Fatalf("allowed: %+v", v)
+	}
+}

@@ -24,6 +24,12 @@ type Analysis struct {
 	MaxLayerEntries int `yaml:"maxlayerentries"`
 	// MaxImageEntries bounds the distinct paths of one image, likewise.
 	MaxImageEntries int `yaml:"maximageentries"`
+	// AllowUnsafePaths lets layers through whose entry names leave the
+	// image's root ("../../etc/passwd") or hold a NUL byte. By default
+	// every policy that analyses (enforce and audit) refuses them: no
+	// build tool writes such names, and a tool that extracts a layer
+	// without rooting them writes outside its directory.
+	AllowUnsafePaths bool `yaml:"allowunsafepaths"`
 }
 
 // AnalysisPolicy is what the gate does with the analysis of images pushed

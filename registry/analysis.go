@@ -26,7 +26,7 @@ func newAnalysis(c config.Analysis, diffIDs *diffid.Resolver, driver storagedriv
 	active := false
 	for _, p := range c.Policies {
 		rules = append(rules, analysis.Rule{Repositories: p.Repositories, Mode: analysis.Mode(p.Mode),
-			MinEfficiency: p.MinEfficiency, MaxWastedBytes: p.MaxWastedBytes, MaxWastedPercent: p.MaxWastedPercent})
+			MinEfficiency: p.MinEfficiency, MaxWastedBytes: p.MaxWastedBytes, MaxWastedPercent: p.MaxWastedPercent, AllowUnsafePaths: c.AllowUnsafePaths})
 		active = active || p.Mode != string(analysis.Off)
 	}
 	set, err := analysis.NewSet(rules)
