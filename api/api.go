@@ -29,6 +29,7 @@ type API struct {
 	store      metadata.Store
 	rescans    Rescanner
 	layers     LayerReporter
+	catalog    Catalog
 	robotStore *auth.Robots
 	auth       Authenticator
 	logger     *slog.Logger
@@ -46,6 +47,8 @@ type Options struct {
 	Auth Authenticator
 	// Robots manages robot accounts; nil when auth is off.
 	Robots *auth.Robots
+	// Catalog lists repositories and tags; nil answers them with 404.
+	Catalog Catalog
 }
 
 // New returns the API over store.
@@ -54,9 +57,10 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
+	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)
 	a.mux.HandleFunc("/api/v1/robots/", a.robots)
@@ -71,6 +75,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	a.mux.ServeHTTP(w, withCaller(r, c))
+}
+
+// ServeAs answers r for caller c, established by the embedding server
+// (the web UI's session) instead of from r's credentials: every endpoint
+// authorizes c exactly as it would an authenticated request's caller.
+func (a *API) ServeAs(w http.ResponseWriter, r *http.Request, c Caller) {
 	a.mux.ServeHTTP(w, withCaller(r, c))
 }
 

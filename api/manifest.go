@@ -45,8 +45,12 @@ type tagEvent struct {
 func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/api/v1/repositories/")
 	i := strings.LastIndex(rest, "/manifests/")
+	if name, ok := strings.CutSuffix(rest, "/tags"); i < 0 && ok && r.Method == http.MethodGet {
+		a.tagRoute(w, r, name)
+		return
+	}
 	if i < 0 {
-		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/scan]").
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/tags and /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/scan]").
 			WithDetail(map[string]string{"path": r.URL.Path}))
 		return
 	}
@@ -84,6 +88,22 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		notFound(w, r)
+	}
+}
+
+// tagRoute checks GET /api/v1/repositories/{name}/tags (a valid name, no
+// query parameters) and authorizes pull before listing.
+func (a *API) tagRoute(w http.ResponseWriter, r *http.Request, name string) {
+	if _, perr := checkRepository("name", name); perr != nil {
+		perr.serve(w)
+		return
+	}
+	if _, perr := readParams(r.URL.Query()); perr != nil {
+		perr.serve(w)
+		return
+	}
+	if a.allow(w, r, name, auth.ActionPull) {
+		a.tags(w, r, name)
 	}
 }
 

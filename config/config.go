@@ -36,6 +36,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Security configures suspicious-activity detection (config/security.go).
 	Security Security `yaml:"security"`
+	// UI configures the web UI (config/ui.go).
+	UI UI `yaml:"ui"`
 }
 
 // HTTP configures the registry's public listener.
@@ -420,5 +422,6 @@ func Default() *Config {
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},
 		Security:      defaultSecurity(),
+		UI:            defaultUI(),
 	}
 }

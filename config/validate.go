@@ -281,6 +281,7 @@ func (c *Config) problems() []error {
 	c.Metrics.validate(c.Scan.MaxDBAge, bad)
 	c.Upload.validate(bad)
 	c.Security.validate(bad)
+	c.UI.validate(bad)
 	c.validateReplicas(bad)
 
 	return errs
