@@ -23,6 +23,8 @@ type imageView struct {
 	// Findings are the recorded scan's, worst first (GET …/vulnerabilities).
 	Scan     *metadata.ScanSummary
 	Findings []metadata.Finding
+	// Counts are the scan's counts by severity, worst first.
+	Counts []severityCount
 	// Layers is the layer analysis (GET …/layers); nil when the server
 	// has none or it failed (LayersNote says why).
 	Layers     *layers.Report
@@ -65,6 +67,12 @@ type tagEvent struct {
 	Status string    `json:"status"`
 }
 
+// severityCount is how many findings of one severity the scan counted.
+type severityCount struct {
+	Severity string
+	N        int
+}
+
 // severityRank orders findings worst first.
 var severityRank = map[string]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "UNKNOWN": 4}
 
@@ -96,6 +104,15 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		v.Findings = slices.Clone(v.Scan.Findings)
 		slices.SortStableFunc(v.Findings, func(a, b metadata.Finding) int {
 			return rank(a.Severity) - rank(b.Severity)
+		})
+		for sev, n := range v.Scan.Counts {
+			v.Counts = append(v.Counts, severityCount{Severity: sev, N: n})
+		}
+		slices.SortFunc(v.Counts, func(a, b severityCount) int {
+			if d := rank(a.Severity) - rank(b.Severity); d != 0 {
+				return d
+			}
+			return strings.Compare(a.Severity, b.Severity)
 		})
 	}
 	var rep struct {
