@@ -76,3 +76,32 @@ func (s *Service) personCredential(ctx context.Context, subject string) (string,
 	}
 	return "", ErrSignedOut
 }
+
+// personKey carries a signed-in person in a request's context.
+type personKey struct{}
+
+// WithPerson returns ctx carrying p: the web UI forwards a signed-in
+// person's upload to the upload endpoints with it, instead of credentials.
+// Only code in this process can set it (the key is unexported), and
+// Uploader judges p exactly as PersonCaller does.
+func WithPerson(ctx context.Context, p Person) context.Context {
+	return context.WithValue(ctx, personKey{}, p)
+}
+
+// personUploader is the Uploader of a person the UI forwarded (WithPerson);
+// ok false when r carries none. A person whose credential changed since
+// the sign-in is refused (err).
+func (s *Service) personUploader(r *http.Request) (u *Uploader, ok bool, err error) {
+	p, ok := r.Context().Value(personKey{}).(Person)
+	if !ok {
+		return nil, false, nil
+	}
+	cur, err := s.personCredential(r.Context(), p.Subject)
+	if err != nil {
+		return nil, true, err
+	}
+	if !equal(cur, p.Credential) {
+		return nil, true, ErrSignedOut
+	}
+	return s.uploader(r, Identity{Subject: p.Subject, Method: MethodPassword}), true, nil
+}

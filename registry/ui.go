@@ -18,8 +18,11 @@ func (s *Server) mountUI(mux *http.ServeMux, apiHandler *api.API) error {
 	if !s.cfg.UI.Enabled {
 		return nil
 	}
+	uploads := http.NewServeMux()
+	registerUploads(uploads, s.uploads, s.gate.uploads)
 	h, err := ui.New(ui.Options{
 		API:          apiHandler,
+		Uploads:      uploads,
 		Auth:         s.auth,
 		Sessions:     s.fleet,
 		SessionTTL:   s.cfg.UI.SessionTTL,

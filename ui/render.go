@@ -12,7 +12,7 @@ import (
 
 // pageNames are the templates under assets/templates, each rendered
 // inside layout.html.
-var pageNames = []string{"login", "repositories", "repository", "image", "error"}
+var pageNames = []string{"login", "repositories", "repository", "image", "upload", "error"}
 
 // pages are the parsed templates by page name.
 type pages map[string]*template.Template
@@ -56,13 +56,15 @@ type frame struct {
 	Subject string
 	CSRF    string
 	NoAuth  bool
+	// Uploads: the server takes uploads (the header links the page).
+	Uploads bool
 	Data    any
 }
 
 // render answers with page, rendered to a buffer first so that a
 // template error is a clean 500, never half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, status int, page, title string, data any) {
-	f := frame{Title: title, Data: data, NoAuth: h.opts.Auth == nil}
+	f := frame{Title: title, Data: data, NoAuth: h.opts.Auth == nil, Uploads: h.opts.Uploads != nil}
 	if s != nil && s.caller != nil {
 		f.Subject, f.CSRF = s.caller.Subject(), s.CSRF
 	}

@@ -40,6 +40,9 @@ type Options struct {
 	// Secure marks cookies Secure (the registry serves TLS, or sits
 	// behind a proxy that does: http.host is https).
 	Secure bool
+	// Uploads serves the upload endpoints (POST /upload-image, GET
+	// /api/v1/uploads/{id}/events); nil: the UI has no upload page.
+	Uploads http.Handler
 	// RegistryHost is the host[:port] shown in pull commands; "" uses
 	// each request's Host.
 	RegistryHost string
@@ -83,6 +86,9 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /ui/repositories", h.signedIn(h.repositories))
 	h.mux.HandleFunc("GET /ui/repository", h.signedIn(h.repository))
 	h.mux.HandleFunc("GET /ui/image", h.signedIn(h.image))
+	h.mux.HandleFunc("GET /ui/upload", h.signedIn(h.uploadForm))
+	h.mux.HandleFunc("POST /ui/upload-image", h.signedIn(h.upload))
+	h.mux.HandleFunc("GET /ui/uploads/{id}/events", h.signedIn(h.uploadEvents))
 	h.mux.HandleFunc("/ui/", h.notFound)
 	return h, nil
 }

@@ -32,11 +32,19 @@ const (
 	privateRepo = "alice/private"
 )
 
-// scanYAML audits every push with Trivy on the fixture DB under cache.
+// strictRepo is under an enforce policy: the vulnerable image is refused.
+const strictRepo = "team/strict"
+
+// scanYAML enforces HIGH in strictRepo and audits every other push, with
+// Trivy on the fixture DB under cache.
 const scanYAML = `scan:
   skipupdate: true
   cachedir: %q
   policies:
+    - repositories: "team/strict"
+      mode: enforce
+      severity: HIGH
+      onerror: reject
     - repositories: "**"
       mode: audit
       severity: HIGH

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
+	"github.com/imagegate/imagegate/internal/testutil/outcomes"
 	"github.com/imagegate/imagegate/scan/scantest"
 	"github.com/imagegate/imagegate/ui"
 )
@@ -211,6 +212,44 @@ func TestUI(t *testing.T) {
 			t.Errorf("the image page scrolls sideways at phone width")
 		}
 		tb.shot("image-phone")
+	})
+
+	t.Run("Upload", func(t *testing.T) {
+		tb := b.newTab(t)
+		tb.signIn(base, "alice", users["alice"])
+		upload := func(file, repo, tag string) string {
+			tb.open(base + "/ui/upload")
+			tb.run(
+				chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{file}),
+				chromedp.SendKeys(chromedp.CSS("#repository"), repo),
+				chromedp.SendKeys(chromedp.CSS("#tag"), tag),
+				chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS("#upload-result")),
+			)
+			return tb.text("#verdict")
+		}
+		archive := outcomes.WriteTarball(t, outcomes.VulnerableImage(t), "example.test/any:1")
+		if v := upload(archive, teamRepo, "2.0"); !strings.HasPrefix(v, "Accepted") || !strings.Contains(v, teamRepo+":2.0") {
+			t.Errorf("verdict %q, want accepted %s:2.0", v, teamRepo)
+		}
+		// The bar follows the upload's event stream to its end.
+		progress := get(tb, chromedp.Poll[string](`document.getElementById("stage").dataset.stage === "done" && document.getElementById("bar").value + " " + document.getElementById("stage").textContent`))
+		if !strings.HasPrefix(progress, "100 done:") {
+			t.Errorf("progress at the end: %q, want 100 %% done", progress)
+		}
+		tb.shot("upload-accepted")
+		if v := upload(archive, strictRepo, "1.0"); !strings.HasPrefix(v, "Refused (403 DENIED)") || !strings.Contains(v, "vulnerabilit") {
+			t.Errorf("verdict %q, want the gate's refusal naming the vulnerabilities", v)
+		}
+		if end := get(tb, chromedp.Poll[string](`document.getElementById("stage").dataset.stage === "failed" && document.getElementById("stage").textContent`)); !strings.HasPrefix(end, "failed:") {
+			t.Errorf("progress of the refused upload ends %q", end)
+		}
+		tb.shot("upload-refused")
+		p := newPerson(t, base)
+		p.mustSignIn("alice", users["alice"])
+		if status, _ := p.post("/ui/upload-image?repository="+teamRepo, nil); status != http.StatusForbidden {
+			t.Errorf("an upload without the CSRF header: %d, want 403", status)
+		}
 	})
 
 	t.Run("LockoutSharedWithTokenEndpoint", func(t *testing.T) {
