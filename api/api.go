@@ -30,6 +30,7 @@ type API struct {
 	rescans    Rescanner
 	layers     LayerReporter
 	catalog    Catalog
+	configs    ConfigReader
 	robotStore *auth.Robots
 	auth       Authenticator
 	logger     *slog.Logger
@@ -49,6 +50,8 @@ type Options struct {
 	Robots *auth.Robots
 	// Catalog lists repositories and tags; nil answers them with 404.
 	Catalog Catalog
+	// Configs serves image configs; nil answers them with 503.
+	Configs ConfigReader
 }
 
 // New returns the API over store.
@@ -57,7 +60,7 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)

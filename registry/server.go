@@ -57,7 +57,8 @@ type Server struct {
 	robots  *auth.Robots  // nil when auth is off
 	rescans api.Rescanner // nil without a scanner
 	layers  api.LayerReporter
-	catalog api.Catalog   // repositories and tags, for the API
+	catalog api.Catalog // repositories and tags, for the API
+	configs api.ConfigReader
 	uploads *shim.Handler // tarball uploads (registry/upload.go)
 	ready   *readiness
 	metrics *httpMetrics
@@ -256,6 +257,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		singletons: single,
 		layers:     pipeline,
 		catalog:    catalogSource{ns},
+		configs:    pipeline,
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
@@ -324,7 +326,7 @@ func (s *Server) routes() (http.Handler, error) {
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
-	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog}
+	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
 		mux.Handle(auth.TokenPath, s.auth)

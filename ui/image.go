@@ -29,9 +29,25 @@ type imageView struct {
 	// has none or it failed (LayersNote says why).
 	Layers     *layers.Report
 	LayersNote string
+	// Config is what the image's config says (GET …/config); nil when
+	// it could not be read (ConfigNote says why).
+	Config     *imageConfig
+	ConfigNote string
 	// Rows are the manifest's layers with what the analysis says of each.
 	Rows []layerRow
 	Pull string
+}
+
+// imageConfig is the answer of GET …/manifests/{digest}/config.
+type imageConfig struct {
+	Created      *time.Time        `json:"created"`
+	Author       string            `json:"author"`
+	User         string            `json:"user"`
+	Entrypoint   []string          `json:"entrypoint"`
+	Cmd          []string          `json:"cmd"`
+	WorkingDir   string            `json:"working_dir"`
+	ExposedPorts []string          `json:"exposed_ports"`
+	Labels       map[string]string `json:"labels"`
 }
 
 // layerRow is one layer: as pushed (digest, compressed size) and, when
@@ -125,6 +141,15 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		v.LayersNote = e.Message
 	default:
 		v.LayersNote = "the layer analysis could not be read"
+	}
+	var cfg imageConfig
+	switch err := h.callAPI(r, s, base+"/config", nil, &cfg); {
+	case err == nil:
+		v.Config = &cfg
+	case errors.As(err, &e):
+		v.ConfigNote = e.Message
+	default:
+		v.ConfigNote = "the image config could not be read"
 	}
 	v.Rows = layerRows(v.Latest, v.Layers)
 	v.Pull = "docker pull " + h.registryHost(r) + "/" + name + "@" + d

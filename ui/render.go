@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -33,6 +34,7 @@ var funcs = template.FuncMap{
 	"percent": func(f float64) string { return fmt.Sprintf("%.1f %%", f) },
 	"ratio":   func(f float64) string { return fmt.Sprintf("%.1f %%", f*100) },
 	"inc":     func(i int) int { return i + 1 },
+	"join":    func(s []string) string { return strings.Join(s, " ") },
 }
 
 // parsePages parses every page with the layout.

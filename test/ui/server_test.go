@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
@@ -68,9 +69,28 @@ func startServer(t *testing.T, bin string) *fixture {
 	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + fmt.Sprintf(scanYAML, cache)
 	srv := liveserver.StartWithConfig(t, bin, cfg)
 	f := &fixture{srv: srv}
-	f.vulnerable = push(t, srv, teamRepo+":1.0", scantest.VulnerableImage(t))
+	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))
 	f.private = push(t, srv, privateRepo+":1", scantest.CleanImage(t))
 	return f
+}
+
+// sourceLabel is a label of the vulnerable image, for its image page.
+const sourceLabel = "https://git.example.test/team/app"
+
+// labelled is img with the OCI source label.
+func labelled(t *testing.T, img v1.Image) v1.Image {
+	t.Helper()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Labels = map[string]string{"org.opencontainers.image.source": sourceLabel}
+	out, err := mutate.ConfigFile(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // push writes img to ref on srv as alice and returns its digest.

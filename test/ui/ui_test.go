@@ -198,6 +198,9 @@ func TestUI(t *testing.T) {
 		if first := tb.text("table.findings tbody tr"); !strings.HasPrefix(first, "CRITICAL") {
 			t.Errorf("findings are not worst first: %q", findings)
 		}
+		if c := tb.text("dl.labels"); !strings.Contains(c, "org.opencontainers.image.source") || !strings.Contains(c, sourceLabel) {
+			t.Errorf("labels %q lack the source label", c)
+		}
 		if a := tb.text("#analysis-h + dl"); !strings.Contains(a, "Efficiency") {
 			t.Errorf("no layer analysis summary: %q", a)
 		}
