@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/layers"
 )
 
 // pageNames are the templates under assets/templates, each rendered
@@ -20,7 +22,7 @@ type pages map[string]*template.Template
 
 // funcs are the helpers templates may call.
 var funcs = template.FuncMap{
-	"bytes": humanBytes,
+	"bytes": layers.HumanBytes,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -88,18 +90,4 @@ type errorView struct{ Heading, Message string }
 // renderError answers status with a page saying what went wrong.
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, s *session, status int, heading, message string) {
 	h.render(w, r, s, status, "error", heading, errorView{Heading: heading, Message: message})
-}
-
-// humanBytes is n in B, KB, MB, GB (powers of 1000, as registries show sizes).
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
