@@ -29,6 +29,8 @@ type API struct {
 	store      metadata.Store
 	rescans    Rescanner
 	layers     LayerReporter
+	catalog    Catalog
+	configs    ConfigReader
 	robotStore *auth.Robots
 	quotas     QuotaReader
 	auth       Authenticator
@@ -49,6 +51,10 @@ type Options struct {
 	Robots *auth.Robots
 	// Quotas reads namespace quota usage; nil when none is configured.
 	Quotas QuotaReader
+	// Catalog lists repositories and tags; nil answers them with 404.
+	Catalog Catalog
+	// Configs serves image configs; nil answers them with 503.
+	Configs ConfigReader
 }
 
 // New returns the API over store.
@@ -57,10 +63,11 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, robotStore: opts.Robots, quotas: opts.Quotas, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
+	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)
 	a.mux.HandleFunc("/api/v1/robots/", a.robots)
@@ -75,6 +82,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	a.mux.ServeHTTP(w, withCaller(r, c))
+}
+
+// ServeAs answers r for caller c, established by the embedding server
+// (the web UI's session) instead of from r's credentials: every endpoint
+// authorizes c exactly as it would an authenticated request's caller.
+func (a *API) ServeAs(w http.ResponseWriter, r *http.Request, c Caller) {
 	a.mux.ServeHTTP(w, withCaller(r, c))
 }
 

@@ -29,10 +29,20 @@ type layersReport struct {
 // its push (a layer without one is read once more). Nothing is recorded.
 func (a *API) layerReport(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) {
 	if a.layers == nil {
-		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("layer analysis is off on this server"))
+		answerStored(w, r, a, "layer analysis", repo, d, nil, errOff("layer analysis is off on this server"))
 		return
 	}
 	report, err := a.layers.LayerReport(r.Context(), repo, d)
+	answerStored(w, r, a, "layer analysis", repo, d, layersReport{Repository: repo, Digest: d, Report: report}, err)
+}
+
+// errOff is the 503 of a feature this server does not run.
+func errOff(msg string) error { return errcode.ErrorCodeUnavailable.WithMessage(msg) }
+
+// answerStored answers a read of a stored image (what names it): v as
+// JSON, or err — its OCI error as it is, anything else (storage) logged
+// and a 503 without internals.
+func answerStored(w http.ResponseWriter, r *http.Request, a *API, what, repo string, d digest.Digest, v any, err error) {
 	var e errcode.Error
 	var code errcode.ErrorCode
 	switch {
@@ -41,9 +51,9 @@ func (a *API) layerReport(w http.ResponseWriter, r *http.Request, repo string, d
 	case errors.As(err, &code):
 		errcodes.Serve(w, code.WithDetail(nil))
 	case err != nil:
-		a.logger.ErrorContext(r.Context(), "layer analysis failed", "repository", repo, "digest", d.String(), "error", err.Error())
-		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the layer analysis failed; retry later"))
+		a.logger.ErrorContext(r.Context(), what+" failed", "repository", repo, "digest", d.String(), "error", err.Error())
+		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the "+what+" failed; retry later"))
 	default:
-		writeJSON(w, http.StatusOK, layersReport{Repository: repo, Digest: d, Report: report})
+		writeJSON(w, http.StatusOK, v)
 	}
 }

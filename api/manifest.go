@@ -38,15 +38,19 @@ type tagEvent struct {
 }
 
 // repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}[/sub]
-// (sub: vulnerabilities, layers, scan):
+// (sub: vulnerabilities, layers, config, scan):
 // repository names contain slashes, so the mux cannot. A malformed name
 // is NAME_INVALID, a malformed digest DIGEST_INVALID, both before any
 // authorization; these endpoints take no query parameters.
 func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/api/v1/repositories/")
 	i := strings.LastIndex(rest, "/manifests/")
+	if name, ok := strings.CutSuffix(rest, "/tags"); i < 0 && ok && r.Method == http.MethodGet {
+		a.tagRoute(w, r, name)
+		return
+	}
 	if i < 0 {
-		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/scan]").
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/tags and /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/config|/scan]").
 			WithDetail(map[string]string{"path": r.URL.Path}))
 		return
 	}
@@ -78,12 +82,32 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 		if a.allow(w, r, name, auth.ActionPull) {
 			a.layerReport(w, r, name, d)
 		}
+	case sub == "config" && r.Method == http.MethodGet:
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.imageConfigOf(w, r, name, d)
+		}
 	case sub == "scan" && r.Method == http.MethodPost:
 		if a.allow(w, r, name, auth.ActionPull) {
 			a.rescan(w, r, name, d)
 		}
 	default:
 		notFound(w, r)
+	}
+}
+
+// tagRoute checks GET /api/v1/repositories/{name}/tags (a valid name, no
+// query parameters) and authorizes pull before listing.
+func (a *API) tagRoute(w http.ResponseWriter, r *http.Request, name string) {
+	if _, perr := checkRepository("name", name); perr != nil {
+		perr.serve(w)
+		return
+	}
+	if _, perr := readParams(r.URL.Query()); perr != nil {
+		perr.serve(w)
+		return
+	}
+	if a.allow(w, r, name, auth.ActionPull) {
+		a.tags(w, r, name)
 	}
 }
 

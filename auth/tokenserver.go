@@ -159,46 +159,14 @@ type lockKey struct {
 // client address after Lockout.MaxPerAddress. On failure it has answered
 // the request.
 func (s *Service) login(w http.ResponseWriter, r *http.Request, username, password string) (Identity, bool) {
-	lo := s.opts.Lockout
-	addr := s.clientAddr(r)
-	keys := []lockKey{{"addr", addrKey(addr), lo.MaxPerAddress}}
-	// Federated logins share usernames ("oidc", "gitlab-ci-token"):
-	// counting them per name would let one broken pipeline lock out every
-	// other on the same runner. They are counted per address only.
-	if !looksLikeJWT(password) {
-		keys = append(keys, lockKey{"user", pairKey(username, addr), lo.MaxFailures})
-	}
-	for _, k := range keys {
-		if locked, left := lo.Locked(r.Context(), k.key); locked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(left.Seconds())+1))
-			s.countLogin("locked", attemptedMethod(username, password))
-			s.fail(w, r, http.StatusTooManyRequests, errcode.ErrorCodeTooManyRequests.WithMessage(
-				"too many failed logins; try again later"), username, "locked_out")
-			return Identity{}, false
+	id, refused := s.checkLogin(r, username, password)
+	if refused != nil {
+		if refused.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(refused.RetryAfter.Seconds())+1))
 		}
-	}
-	id, err := s.authenticate(r.Context(), username, password)
-	if err != nil {
-		result := "bad_credentials"
-		if !errors.Is(err, ErrBadCredentials) {
-			result = "error"
-			s.opts.Logger.ErrorContext(r.Context(), "authentication error", "user", username, "error", err.Error())
-		}
-		s.countLogin(result, attemptedMethod(username, password))
-		if result == "bad_credentials" {
-			s.watchLoginFailed(r, username, password, addr)
-		}
-		for _, k := range keys {
-			if lo.Failure(r.Context(), k.key, k.limit) {
-				s.countLockout(k.kind)
-				s.opts.Logger.WarnContext(r.Context(), "login locked out", "audit", "auth", "key", k.kind, "user", username, "client_ip", addr)
-			}
-		}
-		s.fail(w, r, http.StatusUnauthorized, errcode.ErrorCodeUnauthorized.WithMessage("invalid username or password"), username, result)
+		s.fail(w, r, refused.status, refused.err, username, refused.reason)
 		return Identity{}, false
 	}
-	lo.Success(r.Context(), pairKey(username, addr))
-	s.countLogin("success", id.Method)
 	return id, true
 }
 

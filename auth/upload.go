@@ -80,7 +80,8 @@ func isAnonymous(c *Claims) bool {
 	return c.AuthMethod == "anonymous"
 }
 
-// Uploader authenticates the caller of an upload endpoint by Basic
+// Uploader authenticates the caller of an upload endpoint: a person the
+// web UI forwarded (WithPerson), Basic
 // credentials (under the lockout rules, like the token endpoint), an
 // imagegate Bearer token, or a Bearer token an authenticator vouches for
 // (OIDC). Anonymous tokens are no credentials. Without valid credentials
@@ -90,6 +91,13 @@ func (s *Service) Uploader(w http.ResponseWriter, r *http.Request, repository st
 	var access []distauth.Access
 	if repository != "" {
 		access = []distauth.Access{{Resource: distauth.Resource{Type: "repository", Name: repository}, Action: ActionPush}}
+	}
+	if u, ok, err := s.personUploader(r); ok {
+		if err != nil {
+			_ = errcode.ServeJSON(w, errcode.ErrorCodeUnauthorized.WithMessage(err.Error()))
+			return nil, false
+		}
+		return u, true
 	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		id, ok := s.login(w, r, user, pass)

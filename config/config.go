@@ -38,6 +38,8 @@ type Config struct {
 	Security Security `yaml:"security"`
 	// Lifecycle configures immutable tags and quotas (config/lifecycle.go).
 	Lifecycle Lifecycle `yaml:"lifecycle"`
+	// UI configures the web UI (config/ui.go).
+	UI UI `yaml:"ui"`
 }
 
 // HTTP configures the registry's public listener.
@@ -423,5 +425,6 @@ func Default() *Config {
 		Metrics:       Metrics{Repositories: []string{}},
 		Security:      defaultSecurity(),
 		Lifecycle:     defaultLifecycle(),
+		UI:            defaultUI(),
 	}
 }

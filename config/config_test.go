@@ -125,7 +125,7 @@ func TestRejects(t *testing.T) {
 		env     []string
 		wantErr []string // substrings the error must contain
 	}{
-		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: analysis, auth, debug, http, lifecycle, limits, log, metadata, metrics, notifications, scan, security, singlenode, storage, upload, validation"}},
+		{"unknown top-level key", "htp:\n  addr: x\n", nil, []string{`unknown key "htp"`, "line 1", "valid keys here: analysis, auth, debug, http, lifecycle, limits, log, metadata, metrics, notifications, scan, security, singlenode, storage, ui, upload, validation"}},
 		{"unknown nested key", "http:\n  adress: 127.0.0.1:1\n", nil, []string{`unknown key "http.adress"`, "line 2"}},
 		{"unknown deep key", "storage:\n  filesystem:\n    root: /x\n", nil, []string{`"storage.filesystem.root"`}},
 		{"unknown env var", "", []string{"IMAGEGATE_HTTP_ADRR=1"}, []string{"IMAGEGATE_HTTP_ADRR", "names no configuration key"}},

@@ -282,6 +282,7 @@ func (c *Config) problems() []error {
 	c.Upload.validate(bad)
 	c.Security.validate(bad)
 	c.Lifecycle.validate(bad)
+	c.UI.validate(bad)
 	c.validateReplicas(bad)
 
 	return errs

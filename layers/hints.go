@@ -32,7 +32,7 @@ func (m *merger) hints() {
 		}
 		hs = append(hs, Hint{
 			Action: "delete",
-			Text:   fmt.Sprintf("delete %s %s: saves %s", f.Path, where, humanBytes(f.Bytes)),
+			Text:   fmt.Sprintf("delete %s %s: saves %s", f.Path, where, HumanBytes(f.Bytes)),
 			Layers: []int{f.Layer},
 			Bytes:  f.Bytes,
 		})
@@ -45,7 +45,7 @@ func (m *merger) hints() {
 		hs = append(hs, Hint{
 			Action: "merge",
 			Text: fmt.Sprintf("merge layers %d and %d: layer %d rewrites %s of layer %d (e.g. %s): saves %s",
-				k.lower+1, k.upper+1, k.upper+1, files(s.files), k.lower+1, displayPath(s.path), humanBytes(s.bytes)),
+				k.lower+1, k.upper+1, k.upper+1, files(s.files), k.lower+1, displayPath(s.path), HumanBytes(s.bytes)),
 			Layers: []int{int(k.lower), int(k.upper)},
 			Bytes:  s.bytes,
 		})
@@ -86,7 +86,7 @@ func (m *merger) removalHints() []Hint {
 		hs = append(hs, Hint{
 			Action: "delete",
 			Text: fmt.Sprintf("delete %s in the same RUN as %q (layer %d), not in layer %d: saves %s",
-				displayPath(r.path), command(l.CreatedBy), r.lower+1, r.upper+1, humanBytes(r.bytes)),
+				displayPath(r.path), command(l.CreatedBy), r.lower+1, r.upper+1, HumanBytes(r.bytes)),
 			Layers: []int{int(r.lower), int(r.upper)},
 			Bytes:  r.bytes,
 		})
@@ -120,7 +120,7 @@ func (m *merger) recompressHint() (Hint, bool) {
 	return Hint{
 		Action: "recompress",
 		Text: fmt.Sprintf("recompress with zstd: about %s instead of %s (estimated from a 1-in-%d sample of file contents): saves about %s",
-			humanBytes(est), humanBytes(now), sampleEvery, humanBytes(saving)),
+			HumanBytes(est), HumanBytes(now), sampleEvery, HumanBytes(saving)),
 		Layers: which,
 		Bytes:  saving,
 	}, true

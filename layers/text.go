@@ -28,8 +28,9 @@ func command(createdBy string) string {
 	return truncate(strings.TrimSpace(c), 60)
 }
 
-// humanBytes prints n in decimal units (412 MB), as Dive and docker do.
-func humanBytes(n int64) string {
+// HumanBytes prints n in decimal units (412 MB), as Dive and docker do
+// (also the web UI's sizes).
+func HumanBytes(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

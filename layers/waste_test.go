@@ -78,8 +78,8 @@ func TestWasteFinalBytes(t *testing.T) {
 
 func TestText(t *testing.T) {
 	for in, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 412_000_000: "412 MB", 1_500_000_000: "1.5 GB"} {
-		if got := humanBytes(in); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", in, got, want)
+		if got := HumanBytes(in); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", in, got, want)
 		}
 	}
 	if got := command("/bin/sh -c #(nop)  CMD [\"x\"]"); got != `CMD ["x"]` {

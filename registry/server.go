@@ -63,6 +63,8 @@ type Server struct {
 	// reconcileQuotas charges stored manifests not charged yet.
 	quotas          *quota.Quotas
 	reconcileQuotas func(context.Context) error
+	catalog         api.Catalog // repositories and tags, for the API
+	configs         api.ConfigReader
 	uploads         *shim.Handler // tarball uploads (registry/upload.go)
 	ready           *readiness
 	metrics         *httpMetrics
@@ -270,6 +272,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		fleet:      shared,
 		singletons: single,
 		layers:     pipeline,
+		catalog:    catalogSource{ns},
+		configs:    pipeline,
 		quotas:     quotas,
 	}
 	if quotas != nil {
@@ -289,7 +293,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		s.ready.addInfo("scanner", scannerInfo(o.scanner, cfg.Scan.MaxDBAge))
 		s.rescans = pipeline.Rescanner()
 	}
-	s.handler = s.routes()
+	if s.handler, err = s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -330,7 +336,7 @@ func (s *Server) AddReadinessCheck(name string, check Check) { s.ready.add(name,
 // embedding behind another listener.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
@@ -340,7 +346,7 @@ func (s *Server) routes() http.Handler {
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
-	opts := api.Options{Rescans: s.rescans, Layers: s.layers}
+	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}
@@ -349,11 +355,15 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(auth.TokenPath, s.auth)
 	}
 	registerUploads(mux, s.uploads, s.gate.uploads)
-	mux.Handle(api.Prefix, api.New(s.store, opts, s.logger.With("component", "api")))
+	apiHandler := api.New(s.store, opts, s.logger.With("component", "api"))
+	mux.Handle(api.Prefix, apiHandler)
+	if err := s.mountUI(mux, apiHandler); err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})
-	return observe(recoverPanics(rejectUncleanPaths(mux), s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog)
+	return observe(recoverPanics(rejectUncleanPaths(mux), s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
 }
 
 // Start binds the public listener (and the debug listener when configured)

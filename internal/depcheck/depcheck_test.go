@@ -17,7 +17,7 @@ var forbidden = map[string][]string{
 	module + "/config":   {module + "/registry", module + "/middleware", module + "/auth", module + "/metadata"},
 	module + "/metadata": {module + "/registry", module + "/middleware", module + "/api", module + "/auth", module + "/scan/trivy"},
 	module + "/auth":     {module + "/registry", module + "/middleware", module + "/api", module + "/metadata", module + "/notify", module + "/security"},
-	module + "/api":      {module + "/registry", module + "/middleware", module + "/scan/trivy"},
+	module + "/api":      {module + "/registry", module + "/middleware", module + "/scan/trivy", module + "/ui"},
 	// The push pipeline is called by its doors (registry, shim), never the other way.
 	module + "/push": {module + "/registry", module + "/middleware", module + "/shim", module + "/api", module + "/notify", module + "/scan/trivy",
 		module + "/security"},
@@ -60,6 +60,11 @@ var forbidden = map[string][]string{
 	// Quotas keep usage in the fleet store; the pipeline and the guard call them, never the other way.
 	module + "/quota": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/oci"},
+	// The web UI renders the API's answers for a signed-in person: it calls api and auth, never the
+	// stores, the gate or storage directly (so it cannot decide anything the API would not).
+	module + "/ui": {module + "/registry", module + "/cmd", module + "/middleware", module + "/push", module + "/shim",
+		module + "/scan", module + "/validate", module + "/notify", module + "/security", module + "/oci", module + "/analysis",
+		module + "/metadata/bolt", module + "/metadata/dynamodb", module + "/metadata/recorder", module + "/storagedriver"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/auth"
+	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// Catalog reads the repositories and tags in storage (the registry
+// implements it over distribution's namespace).
+type Catalog interface {
+	// Repositories returns up to n repository names after last, in
+	// lexical order, and whether more follow.
+	Repositories(ctx context.Context, last string, n int) (names []string, more bool, err error)
+	// Tags returns repo's tags and the manifest each names, by tag name;
+	// none (and no error) when repo holds nothing.
+	Tags(ctx context.Context, repo string) ([]Tag, error)
+}
+
+// Tag is one tag of a repository and the manifest it names.
+type Tag struct {
+	Name   string        `json:"name"`
+	Digest digest.Digest `json:"digest"`
+}
+
+// Bounds of the repository list: names are read catalogBatch at a time,
+// at most catalogRounds batches per request, so a caller who may see few
+// repositories costs a bounded read (then the page ends early, with
+// next_last naming where to go on).
+const (
+	catalogBatch  = 1000
+	catalogRounds = 20
+)
+
+// repositoriesPage is the answer of GET /api/v1/repositories.
+type repositoriesPage struct {
+	Repositories []string `json:"repositories"`
+	// NextLast is the last parameter of the next page; absent on the last.
+	NextLast string `json:"next_last,omitempty"`
+}
+
+// tagsPage is the answer of GET /api/v1/repositories/{name}/tags.
+type tagsPage struct {
+	Repository string `json:"repository"`
+	Tags       []Tag  `json:"tags"`
+}
+
+// listRepositories answers GET /api/v1/repositories?last=&limit=: the
+// repositories the caller may pull, in lexical order, limit at most
+// (default metadata.DefaultLimit) — the same filter as /v2/_catalog.
+func (a *API) listRepositories(w http.ResponseWriter, r *http.Request) {
+	p, perr := readParams(r.URL.Query(), "last", "limit")
+	if perr != nil {
+		perr.serve(w)
+		return
+	}
+	last := ""
+	if p.has("last") {
+		if last, perr = p.repository("last"); perr != nil {
+			perr.serve(w)
+			return
+		}
+	}
+	limit, perr := p.limit()
+	if perr != nil {
+		perr.serve(w)
+		return
+	}
+	if limit == 0 {
+		limit = metadata.DefaultLimit
+	}
+	if a.catalog == nil {
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("this server lists no repositories"))
+		return
+	}
+	c := callerOf(r)
+	out := repositoriesPage{Repositories: []string{}}
+	for range catalogRounds {
+		names, more, err := a.catalog.Repositories(r.Context(), last, catalogBatch)
+		if err != nil {
+			a.logger.ErrorContext(r.Context(), "listing repositories failed", "error", err.Error())
+			errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the repositories could not be listed; retry later"))
+			return
+		}
+		for _, name := range names {
+			last = name
+			if !c.May(name, auth.ActionPull) {
+				continue
+			}
+			out.Repositories = append(out.Repositories, name)
+			if len(out.Repositories) == limit {
+				more = more || name != names[len(names)-1]
+				break
+			}
+		}
+		if !more {
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		if len(out.Repositories) == limit {
+			break
+		}
+	}
+	out.NextLast = last
+	writeJSON(w, http.StatusOK, out)
+}
+
+// tags answers GET /api/v1/repositories/{name}/tags to whoever may pull
+// the repository: its tags and the manifest each names.
+func (a *API) tags(w http.ResponseWriter, r *http.Request, repo string) {
+	if a.catalog == nil {
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("this server lists no tags"))
+		return
+	}
+	tags, err := a.catalog.Tags(r.Context(), repo)
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "listing tags failed", "repository", repo, "error", err.Error())
+		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the tags could not be listed; retry later"))
+		return
+	}
+	if tags == nil {
+		tags = []Tag{}
+	}
+	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags})
+}

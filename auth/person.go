@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrNotAPerson: the credentials were right but belong to an identity
+// that may not sign in to the web UI (a robot: robots act through tokens).
+var ErrNotAPerson = errors.New("auth: only people (htpasswd users) can sign in; robots use tokens")
+
+// ErrSignedOut: a signed-in person's credential changed or was removed
+// since the sign-in, so the session ends.
+var ErrSignedOut = errors.New("auth: the account changed since sign-in; sign in again")
+
+// Person is a signed-in htpasswd user: the subject and a fingerprint of
+// the credential it proved, which PersonCaller checks against the
+// current one on every request.
+type Person struct {
+	Subject    string `json:"subject"`
+	Credential string `json:"credential"`
+}
+
+// PersonLogin checks a sign-in form's username and password with the
+// same authenticators, lockout, metrics and security watcher as the token
+// endpoint (checkLogin). It returns a *LoginRefused for a wrong password
+// or a locked-out login, ErrNotAPerson for a robot's (or any identity
+// other than an htpasswd user's) right password.
+func (s *Service) PersonLogin(r *http.Request, username, password string) (Person, error) {
+	id, refused := s.checkLogin(r, username, password)
+	if refused != nil {
+		s.audit(r, "sign-in refused", username, nil, nil, refused.reason)
+		return Person{}, refused
+	}
+	if id.Method != MethodPassword || id.credential == "" {
+		s.audit(r, "sign-in refused", username, nil, nil, "not_a_person")
+		return Person{}, ErrNotAPerson
+	}
+	s.audit(r, "signed in", username, nil, nil, "")
+	return Person{Subject: id.Subject, Credential: id.credential}, nil
+}
+
+// PersonCaller is the API caller of a signed-in person, judged by the
+// policy in force now (a reload applies to sessions at once). It returns
+// ErrSignedOut when the person's htpasswd entry was removed or its
+// password changed since the sign-in.
+func (s *Service) PersonCaller(r *http.Request, p Person) (*APICaller, error) {
+	cur, err := s.personCredential(r.Context(), p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if !equal(cur, p.Credential) {
+		return nil, ErrSignedOut
+	}
+	return s.judgedCaller(r, Identity{Subject: p.Subject, Method: MethodPassword}, s.Policy()), nil
+}
+
+// personCredential is the current credential fingerprint of an htpasswd
+// user, from the first authenticator that knows the subject.
+func (s *Service) personCredential(ctx context.Context, subject string) (string, error) {
+	for _, a := range *s.authn.Load() {
+		h, ok := a.(*Htpasswd)
+		if !ok {
+			continue
+		}
+		cur, err := h.Credential(ctx, subject)
+		if errors.Is(err, ErrNotMine) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("auth: checking %s's credential: %w", subject, err)
+		}
+		return cur, nil
+	}
+	return "", ErrSignedOut
+}
+
+// personKey carries a signed-in person in a request's context.
+type personKey struct{}
+
+// WithPerson returns ctx carrying p: the web UI forwards a signed-in
+// person's upload to the upload endpoints with it, instead of credentials.
+// Only code in this process can set it (the key is unexported), and
+// Uploader judges p exactly as PersonCaller does.
+func WithPerson(ctx context.Context, p Person) context.Context {
+	return context.WithValue(ctx, personKey{}, p)
+}
+
+// personUploader is the Uploader of a person the UI forwarded (WithPerson);
+// ok false when r carries none. A person whose credential changed since
+// the sign-in is refused (err).
+func (s *Service) personUploader(r *http.Request) (u *Uploader, ok bool, err error) {
+	p, ok := r.Context().Value(personKey{}).(Person)
+	if !ok {
+		return nil, false, nil
+	}
+	cur, err := s.personCredential(r.Context(), p.Subject)
+	if err != nil {
+		return nil, true, err
+	}
+	if !equal(cur, p.Credential) {
+		return nil, true, ErrSignedOut
+	}
+	return s.uploader(r, Identity{Subject: p.Subject, Method: MethodPassword}), true, nil
+}

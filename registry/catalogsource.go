@@ -1,0 +1,73 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
+
+	"github.com/imagegate/imagegate/api"
+)
+
+// maxTags bounds the tags one API answer lists for a repository.
+const maxTags = 10000
+
+// catalogSource is the API's Catalog over distribution's namespace: the
+// same storage /v2/_catalog and /v2/<name>/tags/list read.
+type catalogSource struct{ ns distribution.Namespace }
+
+// Repositories implements api.Catalog.
+func (c catalogSource) Repositories(ctx context.Context, last string, n int) ([]string, bool, error) {
+	buf := make([]string, n)
+	got, err := c.ns.Repositories(ctx, buf, last)
+	var empty storagedriver.PathNotFoundError
+	if errors.Is(err, io.EOF) || errors.As(err, &empty) { // nothing pushed yet: no repositories directory
+		return buf[:got], false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("registry: listing repositories after %q: %w", last, err)
+	}
+	return buf[:got], true, nil
+}
+
+// Tags implements api.Catalog.
+func (c catalogSource) Tags(ctx context.Context, repo string) ([]api.Tag, error) {
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return nil, fmt.Errorf("registry: repository name %q: %w", repo, err)
+	}
+	r, err := c.ns.Repository(ctx, named)
+	if err != nil {
+		return nil, fmt.Errorf("registry: opening %s: %w", repo, err)
+	}
+	ts := r.Tags(ctx)
+	names, err := ts.All(ctx)
+	var unknown distribution.ErrRepositoryUnknown
+	if errors.As(err, &unknown) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: listing tags of %s: %w", repo, err)
+	}
+	slices.Sort(names)
+	out := make([]api.Tag, 0, min(len(names), maxTags))
+	for _, t := range names[:min(len(names), maxTags)] {
+		d, err := ts.Get(ctx, t)
+		var gone distribution.ErrTagUnknown
+		if errors.As(err, &gone) {
+			continue // untagged meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: reading tag %s:%s: %w", repo, t, err)
+		}
+		out = append(out, api.Tag{Name: t, Digest: d.Digest})
+	}
+	return out, nil
+}
+
+var _ api.Catalog = catalogSource{}

@@ -1,0 +1,182 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/layers"
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// imageView is the image page's data.
+type imageView struct {
+	Name   string
+	Digest digest.Digest
+	// Latest is the manifest's newest push record (GET …/manifests/{digest}).
+	Latest     *metadata.Record `json:"latest"`
+	TagHistory []tagEvent       `json:"tag_history"`
+	// Findings are the recorded scan's, worst first (GET …/vulnerabilities).
+	Scan     *metadata.ScanSummary
+	Findings []metadata.Finding
+	// Counts are the scan's counts by severity, worst first.
+	Counts []severityCount
+	// Layers is the layer analysis (GET …/layers); nil when the server
+	// has none or it failed (LayersNote says why).
+	Layers     *layers.Report
+	LayersNote string
+	// Config is what the image's config says (GET …/config); nil when
+	// it could not be read (ConfigNote says why).
+	Config     *imageConfig
+	ConfigNote string
+	// Rows are the manifest's layers with what the analysis says of each.
+	Rows []layerRow
+	Pull string
+}
+
+// imageConfig is the answer of GET …/manifests/{digest}/config.
+type imageConfig struct {
+	Created      *time.Time        `json:"created"`
+	Author       string            `json:"author"`
+	User         string            `json:"user"`
+	Entrypoint   []string          `json:"entrypoint"`
+	Cmd          []string          `json:"cmd"`
+	WorkingDir   string            `json:"working_dir"`
+	ExposedPorts []string          `json:"exposed_ports"`
+	Labels       map[string]string `json:"labels"`
+}
+
+// layerRow is one layer: as pushed (digest, compressed size) and, when
+// the analysis has it, what it holds.
+type layerRow struct {
+	metadata.Blob
+	Analysis *layers.LayerReport
+}
+
+// layerRows joins the record's layers with the report's, by digest.
+func layerRows(rec *metadata.Record, rep *layers.Report) []layerRow {
+	if rec == nil {
+		return nil
+	}
+	byDigest := map[digest.Digest]*layers.LayerReport{}
+	if rep != nil {
+		for i := range rep.Layers {
+			byDigest[rep.Layers[i].Digest] = &rep.Layers[i]
+		}
+	}
+	rows := make([]layerRow, 0, len(rec.Layers))
+	for _, b := range rec.Layers {
+		rows = append(rows, layerRow{Blob: b, Analysis: byDigest[b.Digest]})
+	}
+	return rows
+}
+
+// tagEvent is one change of a tag with respect to the manifest.
+type tagEvent struct {
+	At     time.Time `json:"at"`
+	Tag    string    `json:"tag"`
+	Event  string    `json:"event"`
+	Status string    `json:"status"`
+}
+
+// severityCount is how many findings of one severity the scan counted.
+type severityCount struct {
+	Severity string
+	N        int
+}
+
+// severityRank orders findings worst first.
+var severityRank = map[string]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "UNKNOWN": 4}
+
+// image answers GET /ui/image?name=&digest=: platforms, layers with their
+// sizes, the scan's findings, the layer analysis and the pull command.
+func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	name, d := q.Get("name"), q.Get("digest")
+	base := "/api/v1/repositories/" + name + "/manifests/" + d
+	v := imageView{Name: name, Digest: digest.Digest(d)}
+	if !pathSafe(name) || !pathSafe(d) {
+		h.renderError(w, r, s, http.StatusBadRequest, "Bad request", "name and digest must be a repository name and a digest")
+		return
+	}
+	if err := h.callAPI(r, s, base, nil, &v); err != nil {
+		h.apiFailed(w, r, s, err, "image "+name+"@"+d)
+		return
+	}
+	var scan struct {
+		Scan *metadata.ScanSummary `json:"scan"`
+	}
+	var e *apiError
+	if err := h.callAPI(r, s, base+"/vulnerabilities", nil, &scan); err != nil && !(errors.As(err, &e) && e.Status == http.StatusNotFound) {
+		h.apiFailed(w, r, s, err, "image "+name+"@"+d)
+		return
+	}
+	v.Scan = scan.Scan
+	if v.Scan != nil {
+		v.Findings = slices.Clone(v.Scan.Findings)
+		slices.SortStableFunc(v.Findings, func(a, b metadata.Finding) int {
+			return rank(a.Severity) - rank(b.Severity)
+		})
+		for sev, n := range v.Scan.Counts {
+			v.Counts = append(v.Counts, severityCount{Severity: sev, N: n})
+		}
+		slices.SortFunc(v.Counts, func(a, b severityCount) int {
+			if d := rank(a.Severity) - rank(b.Severity); d != 0 {
+				return d
+			}
+			return strings.Compare(a.Severity, b.Severity)
+		})
+	}
+	var rep struct {
+		Report *layers.Report `json:"report"`
+	}
+	switch err := h.callAPI(r, s, base+"/layers", nil, &rep); {
+	case err == nil:
+		v.Layers = rep.Report
+	case errors.As(err, &e):
+		v.LayersNote = e.Message
+	default:
+		v.LayersNote = "the layer analysis could not be read"
+	}
+	var cfg imageConfig
+	switch err := h.callAPI(r, s, base+"/config", nil, &cfg); {
+	case err == nil:
+		v.Config = &cfg
+	case errors.As(err, &e):
+		v.ConfigNote = e.Message
+	default:
+		v.ConfigNote = "the image config could not be read"
+	}
+	v.Rows = layerRows(v.Latest, v.Layers)
+	v.Pull = "docker pull " + h.registryHost(r) + "/" + name + "@" + d
+	h.render(w, r, s, http.StatusOK, "image", name+"@"+v.Digest.Encoded()[:min(12, len(v.Digest.Encoded()))], v)
+}
+
+// pathSafe reports whether s may be put in an API path as it is: the
+// characters of repository names and digests only (the API checks the
+// grammar itself; this keeps a "?" or "%" from changing the request).
+func pathSafe(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:", c))
+	})
+}
+
+// rank is a severity's place, worst first; unknown names last.
+func rank(severity string) int {
+	if r, ok := severityRank[severity]; ok {
+		return r
+	}
+	return len(severityRank)
+}
+
+// registryHost is the host in pull commands.
+func (h *Handler) registryHost(r *http.Request) string {
+	if h.opts.RegistryHost != "" {
+		return h.opts.RegistryHost
+	}
+	return r.Host
+}
