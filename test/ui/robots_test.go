@@ -45,7 +45,13 @@ func testRobots(t *testing.T, b *browser, f *fixture) {
 		t.Fatalf("the new robot's token: %d, want 200", code)
 	}
 
-	// Never again: not on the list, not going back, not posting the form again.
+	// Never again: not reloading (the browser posts the form again), not
+	// going back, not on the list.
+	tb.run(chromedp.Reload(), chromedp.WaitReady(chromedp.CSS("main")))
+	if html := get(tb, chromedp.Evaluate[string]("document.documentElement.outerHTML")); strings.Contains(html, secret) ||
+		!strings.Contains(html, "a robot of that name exists") {
+		t.Errorf("reloading the secret's page: %s", excerpt(html))
+	}
 	tb.run(chromedp.NavigateBack(), chromedp.WaitReady(chromedp.CSS("main")))
 	if html := get(tb, chromedp.Evaluate[string]("document.documentElement.outerHTML")); strings.Contains(html, secret) {
 		t.Errorf("going back shows the secret again")
