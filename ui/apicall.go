@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 )
@@ -44,24 +45,45 @@ func (h *Handler) callAPI(r *http.Request, s *session, path string, query url.Va
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	return h.sendAPI(r, s, http.MethodGet, u, nil, http.StatusOK, out)
+}
+
+// sendAPI sends method u to the API as s's caller, with body (if not nil)
+// as JSON, and decodes an answer of status want into out (nil: none is
+// read). Any other answer is an *apiError.
+func (h *Handler) sendAPI(r *http.Request, s *session, method, u string, body any, want int, out any) error {
+	var payload io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("ui: encoding %s %s: %w", method, u, err)
+		}
+		payload = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, u, payload)
 	if err != nil {
 		return fmt.Errorf("ui: api request %s: %w", u, err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp := &apiResponse{header: http.Header{}}
 	h.opts.API.ServeAs(resp, req, s.caller)
-	if resp.status == http.StatusOK {
+	if resp.status == want {
+		if out == nil {
+			return nil
+		}
 		if err := json.Unmarshal(resp.body.Bytes(), out); err != nil {
 			return fmt.Errorf("ui: decoding %s: %w", u, err)
 		}
 		return nil
 	}
-	var body struct {
+	var answer struct {
 		Errors []struct{ Code, Message string } `json:"errors"`
 	}
 	e := &apiError{Status: resp.status}
-	if json.Unmarshal(resp.body.Bytes(), &body) == nil && len(body.Errors) > 0 {
-		e.Code, e.Message = body.Errors[0].Code, body.Errors[0].Message
+	if json.Unmarshal(resp.body.Bytes(), &answer) == nil && len(answer.Errors) > 0 {
+		e.Code, e.Message = answer.Errors[0].Code, answer.Errors[0].Message
 	}
 	return e
 }

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under assets/templates, each rendered
 // inside layout.html.
-var pageNames = []string{"login", "repositories", "repository", "image", "upload", "error"}
+var pageNames = []string{"login", "repositories", "repository", "image", "upload", "robots", "robot-created", "robot-revoke", "error"}
 
 // pages are the parsed templates by page name.
 type pages map[string]*template.Template
@@ -62,7 +62,10 @@ type frame struct {
 	NoAuth  bool
 	// Uploads: the server takes uploads (the header links the page).
 	Uploads bool
-	Data    any
+	// Robots: the person is an administrator of a registry with
+	// authentication, whom the robots API serves (the header links it).
+	Robots bool
+	Data   any
 }
 
 // render answers with page, rendered to a buffer first so that a
@@ -71,6 +74,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	f := frame{Title: title, Data: data, NoAuth: h.opts.Auth == nil, Uploads: h.opts.Uploads != nil}
 	if s != nil && s.caller != nil {
 		f.Subject, f.CSRF = s.caller.Subject(), s.CSRF
+		f.Robots = h.opts.Auth != nil && s.caller.Admin()
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].Execute(&buf, f); err != nil {

@@ -19,10 +19,19 @@ import (
 
 // users of the server: alice a developer and bob a reader on team/**
 // (liveserver.TeamAuthYAML), carol bound to nothing (her personal
-// namespace only), dave only there to be locked out.
+// namespace only), dave only there to be locked out, root the
+// administrator (adminBinding).
 var users = map[string]string{
 	"alice": "alice-Secret-1", "bob": "bob-Secret-2", "carol": "carol-Secret-3", "dave": "dave-Secret-4",
+	"root": "root-Secret-5",
 }
+
+// adminBinding makes root an administrator: one more entry of
+// liveserver.TeamAuthYAML's auth.bindings.
+const adminBinding = `    - subjects: [root]
+      role: admin
+      repositories: ["**"]
+`
 
 // Repositories pushed before the tests.
 const (
@@ -66,7 +75,7 @@ func startServer(t *testing.T, bin string) *fixture {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "trivy")
 	trivytest.WriteFixtureDB(t, cache)
-	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + fmt.Sprintf(scanYAML, cache)
+	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + fmt.Sprintf(scanYAML, cache)
 	srv := liveserver.StartWithConfig(t, bin, cfg)
 	f := &fixture{srv: srv}
 	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))

@@ -255,6 +255,8 @@ func TestUI(t *testing.T) {
 		}
 	})
 
+	t.Run("Robots", func(t *testing.T) { testRobots(t, b, f) })
+
 	t.Run("LockoutSharedWithTokenEndpoint", func(t *testing.T) {
 		p := newPerson(t, base)
 		// auth.lockout's default: 5 failures lock the (user, address) pair.

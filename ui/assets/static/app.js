@@ -9,7 +9,7 @@ function addCopyButtons() {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy the pull command");
+    button.setAttribute("aria-label", input.dataset.copy || "Copy the pull command");
     const status = document.createElement("span");
     status.className = "copied";
     status.setAttribute("role", "status");
