@@ -18,8 +18,8 @@
 #            DIR/mariadb (mariadb-install-db on first start, kept after),
 #            owned by and run as a non-root user (as root: the system user
 #            imagegate-db, created if needed — see scripts/lib/dbserver.sh),
-#            with no option file read (--no-defaults), log in DIR/mariadb.log,
-#            pid in DIR/mariadb.pid. TCP on 127.0.0.1 only, on
+#            with no option file read (--no-defaults), temporary files in
+#            DIR/mariadb-tmp, log in DIR/mariadb.log, pid in DIR/mariadb.pid. TCP on 127.0.0.1 only, on
 #            ${MARIADB_PORT}, else the port of an earlier start from the same
 #            DIR (DIR/mariadb.port, so a restarted server keeps its DSN), else
 #            a free port; its unix socket is DIR/mariadb/mariadb.sock, or
@@ -66,6 +66,9 @@ readonly pidfile="${dir}/mariadb.pid"
 readonly portfile="${dir}/mariadb.port"
 readonly logfile="${dir}/mariadb.log"
 readonly datadir="${dir}/mariadb"
+# The server's temporary files: TMPDIR may be a directory the server user
+# cannot write (scripts/test.sh points it at its own 0700 directory).
+readonly tmpdir="${dir}/mariadb-tmp"
 
 log() { echo "mariadb.sh: $*" >&2; }
 
@@ -121,7 +124,7 @@ init_datadir() {
 	local user
 	user="$(id -un)"
 	[[ "$(id -u)" -ne 0 ]] || user="${db_user}"
-	if ! "${as_db_user[@]}" mariadb-install-db --no-defaults --datadir="${datadir}" --user="${user}" \
+	if ! TMPDIR="${tmpdir}" "${as_db_user[@]}" mariadb-install-db --no-defaults --datadir="${datadir}" --user="${user}" \
 		--auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
 		>>"${logfile}" 2>&1; then
 		log "mariadb-install-db failed; last log lines:"
@@ -149,6 +152,7 @@ start() {
 		log "port ${port} is in use; set MARIADB_PORT"
 		exit 1
 	fi
+	own_dir "${tmpdir}"
 	init_datadir
 	echo "${port}" >"${portfile}"
 	local flush=0 doublewrite=0
@@ -157,7 +161,8 @@ start() {
 	fi
 	log "starting MariaDB on 127.0.0.1:${port}, fsync $(db_fsync) (log: ${logfile})"
 	# setsid: the server must outlive this script and not get the caller's signals.
-	setsid "${as_db_user[@]}" mariadbd --no-defaults --datadir="${datadir}" \
+	TMPDIR="${tmpdir}" setsid "${as_db_user[@]}" mariadbd --no-defaults --datadir="${datadir}" \
+		--tmpdir="${tmpdir}" \
 		--socket="$(socket_path "${port}")" --port="${port}" --bind-address=127.0.0.1 \
 		--pid-file="${datadir}/mariadbd.pid" --skip-name-resolve --skip-log-bin \
 		--character-set-server=utf8mb4 --max-connections=400 \
