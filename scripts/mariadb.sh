@@ -29,9 +29,9 @@
 #            buffer, unless IMAGEGATE_DB_FSYNC=on: fast, and a machine crash
 #            may lose the last second — for tests only. Once it answers
 #            (bounded poll), the user imagegate (password imagegate, from
-#            127.0.0.1, all privileges on the databases imagegate and
-#            imagegate_* — suites may make a database each) and the database
-#            imagegate are created if missing, and
+#            127.0.0.1, all privileges but GRANT on this private server:
+#            suites make a database each) and the database imagegate are
+#            created if missing, and
 #            IMAGEGATE_TEST_MYSQL_DSN=imagegate:imagegate@tcp(127.0.0.1:PORT)/imagegate
 #            (go-sql-driver/mysql's form) is the last stdout line. A server
 #            started earlier from the same DIR that still answers is reused.
@@ -175,8 +175,7 @@ start() {
 	wait_started MariaDB "${launched}" "${start_timeout_s}" answers "${port}"
 	admin_sql "${port}" "CREATE DATABASE IF NOT EXISTS ${app_db};
 		CREATE USER IF NOT EXISTS '${app_user}'@'127.0.0.1' IDENTIFIED BY '${app_password}';
-		GRANT ALL PRIVILEGES ON \`${app_db}\`.* TO '${app_user}'@'127.0.0.1';
-		GRANT ALL PRIVILEGES ON \`${app_db}\\_%\`.* TO '${app_user}'@'127.0.0.1';"
+		GRANT ALL PRIVILEGES ON *.* TO '${app_user}'@'127.0.0.1';"
 	log "MariaDB ready (pid ${launched})"
 	dsn "${port}"
 }

@@ -48,18 +48,23 @@ port_in_use() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port prints a port of 20000–59999 that nothing accepts connections
-# on right now (bounded: 100 tries).
+# free_port prints a port that nothing accepts connections on right now,
+# from 20000 up to the start of the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768 by default): a port in that range
+# may be taken by an outgoing connection between this check and the
+# server's bind. Bounded: 100 tries.
 free_port() {
-	local p
+	local p low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((low > 21000)) || low=32768
 	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		if ! port_in_use "${p}"; then
 			echo "${p}"
 			return
 		fi
 	done
-	log "no free port found in 20000–59999"
+	log "no free port found in 20000–$((low - 1))"
 	exit 1
 }
 
