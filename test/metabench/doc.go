@@ -8,19 +8,20 @@
 // digest, by repository and time, the second page through the cursor,
 // and a full page of 1,000.
 //
-// It is not part of `make test` (it runs for about half an hour on the
-// project's 2-core machine). Run it by hand with the servers up:
+// It is not part of `make test` (about half an hour on the project's
+// 2-core machine). scripts/metabench.sh runs it with all four stores:
 //
-//	scripts/postgres.sh start /tmp/metabench/pg           # prints IMAGEGATE_TEST_POSTGRES_DSN=...
-//	scripts/mariadb.sh start /tmp/metabench/mariadb       # prints IMAGEGATE_TEST_MYSQL_DSN=...
-//	scripts/in-netns.sh ... or DYNAMODB_PORT=8000 scripts/dynamodb-local.sh start /tmp/metabench/ddb
+//	sudo scripts/metabench.sh /tmp/metabench    # the table ends /tmp/metabench/metabench.log
+//
+// By hand, with servers of your own (DynamoDB Local listens on every
+// interface: start it, and run the test, inside scripts/in-netns.sh, or
+// on a machine with no network):
+//
 //	export IMAGEGATE_TEST_POSTGRES_DSN=... IMAGEGATE_TEST_MYSQL_DSN=... IMAGEGATE_TEST_DYNAMODB_ENDPOINT=...
 //	IMAGEGATE_METABENCH=1 GOEXPERIMENT=jsonv2 CGO_ENABLED=0 \
 //	    go test -count=1 -v -timeout 3h -run TestMetadataBench ./test/metabench/
 //
-// DynamoDB Local listens on every interface: start it (and run the test)
-// inside scripts/in-netns.sh as make test does, or on a machine with no
-// network. A store whose server is not configured is left out of the
-// table (and named), unless IMAGEGATE_TEST_REQUIRE_ALL=1. The table is
+// A store whose server is not configured is left out of the table (and
+// named), unless IMAGEGATE_TEST_REQUIRE_ALL=1. The table is
 // printed as Markdown at the end; docs/metadata-sql.md keeps the last one.
 package metabench
