@@ -15,6 +15,7 @@ import (
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/bolt"
 	"github.com/imagegate/imagegate/metadata/recorder"
+	"github.com/imagegate/imagegate/metadata/sqlstore"
 	"github.com/imagegate/imagegate/push"
 )
 
@@ -35,6 +36,12 @@ func openMetadata(ctx context.Context, cfg *config.Config, driver storagedriver.
 		store = s
 	case "dynamodb":
 		s, err := openDynamoDB(ctx, cfg.Metadata.DynamoDB)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
+	case "postgres", "mysql":
+		s, err := sqlstore.New(ctx, sqlConfig(cfg.Metadata))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,8 +70,11 @@ type Server struct {
 	driver  storagedriver.StorageDriver
 	// fleet is the state shared with the other replicas (registry/fleet.go);
 	// singletons run the work one replica does at a time over it.
-	fleet      fleet.Store
-	singletons singletons
+	fleet fleet.Store
+	// fleetCloser closes the fleet store this server opened (the pool of
+	// fleet/sqlstore); nil when it has nothing to release or was given one.
+	fleetCloser io.Closer
+	singletons  singletons
 	// stopBackground ends the background loops (sweeper, upload purging);
 	// background is done when they have.
 	stopBackground context.CancelFunc
@@ -250,10 +254,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		oci:     ociOpts,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
 			Logger: logger.With("component", "sweeper")}),
-		driver:     driver,
-		fleet:      shared,
-		singletons: single,
-		layers:     pipeline,
+		driver:      driver,
+		fleet:       shared,
+		fleetCloser: ownCloser(shared, o.fleet == nil),
+		singletons:  single,
+		layers:      pipeline,
 	}
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
@@ -424,6 +429,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: closing metadata store: %w", err))
+	}
+	if s.fleetCloser != nil {
+		if err := s.fleetCloser.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("registry: closing shared state store: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -115,3 +115,12 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Raw opens a plain pool on cfg's database (no migration), closed at the
+// test's end, for tests that look under the stores.
+func Raw(tb testing.TB, cfg sqlstore.Config) *sql.DB {
+	tb.Helper()
+	db := adminDB(tb, cfg.Driver, cfg.DSN)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
