@@ -11,8 +11,8 @@ import (
 // List implements metadata.Store with one SELECT, newest first, that
 // range-scans one index: by digest (narrowed to the repository when both
 // are given), by repository, by user, or the primary key without a
-// filter; bounded below by the id floor of q.Since and above by the
-// cursor's id. It reads Limit+1 rows to know whether a page follows; the
+// filter; bounded below by the id floor of q.Since (or of the retention,
+// when later) and above by the cursor's id. It reads Limit+1 rows to know whether a page follows; the
 // cursor is the id of the page's last record, so pages neither skip nor
 // repeat.
 func (s *Store) List(ctx context.Context, q metadata.Query) (metadata.Page, error) {
@@ -50,8 +50,12 @@ func (s *Store) List(ctx context.Context, q metadata.Query) (metadata.Page, erro
 	if before != "" {
 		and("id < ?", before)
 	}
+	floor := s.retentionFloor()
 	if !q.Since.IsZero() {
-		and("id >= ?", metadata.IDFloor(q.Since))
+		floor = max(floor, metadata.IDFloor(q.Since))
+	}
+	if floor != "" {
+		and("id >= ?", floor)
 	}
 	query := "SELECT " + recordColumns + " FROM " + tableRecords
 	if len(where) > 0 {

@@ -10,7 +10,8 @@ import (
 // Pending implements metadata.Store with one SELECT, oldest first, over
 // the pending index (PostgreSQL: the partial index of pending rows;
 // MySQL: the index on the pending flag and id), above the cursor's id and
-// below the id floor of q.OlderThan, narrowed to q.Repository when set.
+// below the id floor of q.OlderThan, narrowed to q.Repository when set
+// (records past their retention are left out).
 // Its cost follows the number of pending records. Put and Finish keep the
 // index in the statement that writes the row, so every record returned
 // is pending when read.
@@ -34,6 +35,10 @@ func (s *Store) Pending(ctx context.Context, q metadata.PendingQuery) (metadata.
 	if after != "" {
 		query += " AND id > ?"
 		args = append(args, after)
+	}
+	if floor := s.retentionFloor(); floor != "" {
+		query += " AND id >= ?" // past their retention: hidden
+		args = append(args, floor)
 	}
 	if ceiling := q.Ceiling(); ceiling != "" {
 		query += " AND id < ?"
