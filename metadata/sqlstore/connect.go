@@ -63,7 +63,8 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 			return nil, err
 		}
 		opts = append(opts, stdlib.OptionBeforeConnect(func(ctx context.Context, cc *pgx.ConnConfig) error {
-			cc.Password, err = token(ctx)
+			password, err := token(ctx)
+			cc.Password = password
 			return err
 		}))
 	}
@@ -90,7 +91,8 @@ func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
 		}
 		mc.AllowCleartextPasswords = true // RDS's IAM plugin; the TLS check above guards it
 		err = mc.Apply(gomysql.BeforeConnect(func(ctx context.Context, mc *gomysql.Config) error {
-			mc.Passwd, err = token(ctx)
+			password, err := token(ctx)
+			mc.Passwd = password
 			return err
 		}))
 		if err != nil {
