@@ -72,6 +72,7 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 }
 
 func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
+	routeDriverLog()
 	mc, err := gomysql.ParseDSN(c.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
