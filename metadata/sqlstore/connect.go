@@ -77,6 +77,9 @@ func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
 	}
+	if mc.DBName == "" {
+		return nil, errors.New("dsn: names no database: end it with /DATABASE, e.g. imagegate@tcp(db:3306)/imagegate")
+	}
 	mc.Timeout = c.ConnectTimeout
 	if c.TLS.Mode != "" {
 		host, _, _ := net.SplitHostPort(mc.Addr)

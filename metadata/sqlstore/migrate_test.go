@@ -135,6 +135,15 @@ func TestMigrateUnreachable(t *testing.T) {
 	}
 }
 
+// TestMySQLNeedsDatabase: a MySQL DSN without a database is refused with
+// a message that says how to name one, before any connection.
+func TestMySQLNeedsDatabase(t *testing.T) {
+	_, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.MySQL, DSN: "u:p@tcp(127.0.0.1:1)/"})
+	if err == nil || !strings.Contains(err.Error(), "names no database") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func latestVersion(t *testing.T, cfg sqlstore.Config) int {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), cfg)
