@@ -58,7 +58,7 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 	}
 	var opts []stdlib.OptionOpenDB
 	if c.IAMAuth.Enabled {
-		token, err := tokenSource(ctx, c.IAMAuth, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
+		token, err := newTokenSource(ctx, c.IAMAuth, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +89,7 @@ func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
 		mc.TLSConfig = ""
 	}
 	if c.IAMAuth.Enabled {
-		token, err := tokenSource(ctx, c.IAMAuth, mc.Addr, mc.User)
+		token, err := newTokenSource(ctx, c.IAMAuth, mc.Addr, mc.User)
 		if err != nil {
 			return nil, err
 		}
@@ -148,6 +148,9 @@ func tlsConfig(t TLS, host string) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// newTokenSource is tokenSource; tests count its tokens.
+var newTokenSource = tokenSource
 
 // tokenSource returns the function that builds an RDS IAM token for user
 // at endpoint (a.Endpoint and a.User override the DSN's), signed with the
