@@ -44,6 +44,11 @@ type Config struct {
 	// IAMAuth makes every new connection authenticate with an RDS IAM
 	// token instead of the DSN's password.
 	IAMAuth IAMAuth
+	// SkipMigrations makes Open only check that the schema is at this
+	// build's version, for a database user without DDL rights: the schema
+	// is then migrated by `imagegate metadata migrate` (Migrate), run
+	// with a user that has them.
+	SkipMigrations bool
 	// Retention, when positive, hides records that long after they were
 	// received and deletes them in the background (retention.go); 0
 	// keeps them forever. At least one hour.
