@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,13 @@ func TestSQLMetadata(t *testing.T) {
 			for _, r := range page.Records {
 				if r.Status != "accepted" {
 					t.Errorf("record %s is %s", r.Digest, r.Status)
+				}
+			}
+
+			status, _, metricsText := do(t, "GET", "http://"+a.DebugAddr().String()+"/metrics", nil, nil)
+			for _, want := range []string{`go_sql_max_open_connections{db_name="metadata"} 10`, `go_sql_max_open_connections{db_name="fleet"} 10`} {
+				if status != 200 || !strings.Contains(string(metricsText), want) {
+					t.Errorf("/metrics lacks %s", want)
 				}
 			}
 

@@ -72,6 +72,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// DB is the store's pool, for its statistics (sql.DBStats).
+func (s *Store) DB() *DB { return s.db }
+
 // Close implements metadata.Store: it stops the purger and closes the
 // pool.
 func (s *Store) Close() error {
