@@ -16,6 +16,7 @@ import (
 	rdsauth "github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -50,11 +51,9 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 	}
 	cc.ConnectTimeout = c.ConnectTimeout
 	if c.TLS.Mode != "" {
-		cc.TLSConfig, err = tlsConfig(c.TLS, cc.Host)
-		if err != nil {
+		if err := postgresTLS(cc, c.TLS); err != nil {
 			return nil, err
 		}
-		cc.Fallbacks = nil // no plain-text retry of sslmode=prefer
 	}
 	var opts []stdlib.OptionOpenDB
 	if c.IAMAuth.Enabled {
@@ -69,6 +68,30 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 		}))
 	}
 	return stdlib.OpenDB(*cc, opts...), nil
+}
+
+// postgresTLS gives every host of cc (a DSN may list several) t's TLS,
+// and drops the plain-text retries sslmode=prefer adds.
+func postgresTLS(cc *pgx.ConnConfig, t TLS) error {
+	var err error
+	if cc.TLSConfig, err = tlsConfig(t, cc.Host); err != nil {
+		return err
+	}
+	seen := map[string]bool{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))): true}
+	var hosts []*pgconn.FallbackConfig
+	for _, fb := range cc.Fallbacks {
+		addr := net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port)))
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		if fb.TLSConfig, err = tlsConfig(t, fb.Host); err != nil {
+			return err
+		}
+		hosts = append(hosts, fb)
+	}
+	cc.Fallbacks = hosts
+	return nil
 }
 
 func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // testCA is a CA that issues a server certificate for db.internal.
@@ -107,5 +109,24 @@ func TestTLSModes(t *testing.T) {
 	_ = os.WriteFile(bad, []byte("not a certificate"), 0o600)
 	if _, err := tlsConfig(TLS{Mode: "verify-full", CAFile: bad}, "db"); err == nil {
 		t.Error("a CA file without certificates was accepted")
+	}
+}
+
+// TestPostgresTLSEveryHost: a DSN listing several hosts keeps them all,
+// each with the configured TLS (its own server name), and loses the
+// plain-text retries of sslmode=prefer.
+func TestPostgresTLSEveryHost(t *testing.T) {
+	cc := must(t, func() (*pgx.ConnConfig, error) {
+		return pgx.ParseConfig("postgres://u@db1.internal:5432,db2.internal:5433/ig?sslmode=prefer")
+	})
+	if err := postgresTLS(cc, TLS{Mode: "verify-full"}); err != nil {
+		t.Fatal(err)
+	}
+	if cc.TLSConfig == nil || cc.TLSConfig.ServerName != "db1.internal" {
+		t.Fatalf("first host TLS: %+v", cc.TLSConfig)
+	}
+	if len(cc.Fallbacks) != 1 || cc.Fallbacks[0].Host != "db2.internal" || cc.Fallbacks[0].TLSConfig == nil ||
+		cc.Fallbacks[0].TLSConfig.ServerName != "db2.internal" {
+		t.Fatalf("other hosts: %d fallbacks, %+v", len(cc.Fallbacks), cc.Fallbacks)
 	}
 }
