@@ -25,14 +25,11 @@ func (s *Store) listStatement(q metadata.Query) (statement, error) {
 	if err != nil {
 		return statement{}, err
 	}
-	before, err := metadata.DecodeIDCursor(q.Cursor)
+	before, err := cursorAndRepository(q.Cursor, q.Repository)
+	if err == nil {
+		err = checkFilter("user", q.User)
+	}
 	if err != nil {
-		return statement{}, err
-	}
-	if err := checkFilter("repository", q.Repository); err != nil {
-		return statement{}, err
-	}
-	if err := checkFilter("user", q.User); err != nil {
 		return statement{}, err
 	}
 	var where []string
@@ -74,11 +71,8 @@ func (s *Store) pendingStatement(q metadata.PendingQuery) (statement, error) {
 	if err != nil {
 		return statement{}, err
 	}
-	after, err := metadata.DecodeIDCursor(q.Cursor)
+	after, err := cursorAndRepository(q.Cursor, q.Repository)
 	if err != nil {
-		return statement{}, err
-	}
-	if err := checkFilter("repository", q.Repository); err != nil {
 		return statement{}, err
 	}
 	query := "SELECT " + recordColumns + " FROM " + tableRecords + " WHERE " + s.d.pendingTrue
@@ -97,6 +91,17 @@ func (s *Store) pendingStatement(q metadata.PendingQuery) (statement, error) {
 		and("repository = ?", q.Repository)
 	}
 	return statement{query: query + " ORDER BY id LIMIT ?", args: args, limit: q.Limit}, nil
+}
+
+// cursorAndRepository decodes a page cursor to its record id ("" for the
+// first page) and checks the repository filter: what List and Pending
+// both take.
+func cursorAndRepository(cursor, repository string) (string, error) {
+	id, err := metadata.DecodeIDCursor(cursor)
+	if err != nil {
+		return "", err
+	}
+	return id, checkFilter("repository", repository)
 }
 
 // checkFilter refuses a filter value no record can match (too long, not
