@@ -372,7 +372,7 @@ func Default() *Config {
 			Bolt:     BoltMetadata{Path: "./data/metadata.db"},
 			DynamoDB: DynamoDBMetadata{Table: "imagegate", MaxAttempts: 5},
 			SQL: SQLMetadata{MaxOpenConns: 10, MaxIdleConns: 2, ConnMaxLifetime: 30 * time.Minute,
-				ConnectTimeout: 10 * time.Second, QueryTimeout: 30 * time.Second, AutoMigrate: true},
+				ConnectTimeout: 10 * time.Second, QueryTimeout: 30 * time.Second},
 			FailMode: "closed",
 			Outbox:   "./data/metadata-outbox.db",
 			Timeout:  5 * time.Second,

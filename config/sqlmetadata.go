@@ -28,10 +28,11 @@ type SQLMetadata struct {
 	QueryTimeout   time.Duration `yaml:"querytimeout"`
 	TLS            SQLTLS        `yaml:"tls"`
 	IAMAuth        SQLIAMAuth    `yaml:"iamauth"`
-	// AutoMigrate makes serve (and scanner) migrate the schema at start;
-	// off, they only check its version, and `imagegate metadata migrate`
-	// (run with a user allowed DDL) migrates it.
-	AutoMigrate bool `yaml:"automigrate"`
+	// SkipMigrations makes serve (and scanner) only check the schema's
+	// version at start instead of migrating it, for a database user
+	// without DDL rights: `imagegate metadata migrate`, run with a user
+	// that has them, migrates it. Off (the default), they migrate.
+	SkipMigrations bool `yaml:"skipmigrations"`
 	// Retention hides records this long after they were received and
 	// deletes them in the background; 0 keeps them forever.
 	Retention time.Duration `yaml:"retention"`

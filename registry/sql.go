@@ -23,7 +23,7 @@ func sqlConfig(m config.Metadata) sqlstore.Config {
 		TLS: sqlstore.TLS{Mode: c.TLS.Mode, CAFile: c.TLS.CAFile},
 		IAMAuth: sqlstore.IAMAuth{Enabled: c.IAMAuth.Enabled, Region: c.IAMAuth.Region,
 			Endpoint: c.IAMAuth.Endpoint, User: c.IAMAuth.User},
-		Retention: c.Retention, SkipMigrations: !c.AutoMigrate,
+		Retention: c.Retention, SkipMigrations: c.SkipMigrations,
 	}
 }
 
