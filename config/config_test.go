@@ -149,6 +149,7 @@ func TestRejects(t *testing.T) {
 		{"sql bad tls mode", "metadata:\n  driver: postgres\n  sql:\n    dsn: postgres://db/ig\n    tls:\n      mode: prefer\n", nil, []string{`metadata.sql.tls.mode: must be one of disable, require, verify-ca, verify-full (or empty: as the dsn says), got "prefer"`}},
 		{"sql iam without region or tls", "metadata:\n  driver: postgres\n  sql:\n    dsn: postgres://db/ig\n    iamauth:\n      enabled: true\n      endpoint: db\n", nil,
 			[]string{"metadata.sql.iamauth.region: must be set", `metadata.sql.iamauth.endpoint: must be host:port`, "metadata.sql.tls.mode: must be require, verify-ca or verify-full with iamauth"}},
+		{"sql short retention", "metadata:\n  driver: postgres\n  sql:\n    dsn: postgres://db/ig\n    retention: 10m\n", nil, []string{"metadata.sql.retention: must be 0 (keep forever) or at least 1h, got 10m0s"}},
 		{"sql zero query timeout", "metadata:\n  driver: mysql\n  sql:\n    dsn: u@tcp(db:3306)/ig\n    querytimeout: 0s\n", nil, []string{"metadata.sql.querytimeout: must be a positive duration"}},
 		{"bad fail mode", "metadata:\n  failmode: sometimes\n", nil, []string{`metadata.failmode: must be one of closed, open`}},
 		{"dynamodb without table", "metadata:\n  driver: dynamodb\n  dynamodb:\n    table: \"\"\n", nil, []string{"metadata.dynamodb.table: must be set"}},

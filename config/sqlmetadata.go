@@ -28,6 +28,14 @@ type SQLMetadata struct {
 	QueryTimeout   time.Duration `yaml:"querytimeout"`
 	TLS            SQLTLS        `yaml:"tls"`
 	IAMAuth        SQLIAMAuth    `yaml:"iamauth"`
+	// SkipMigrations makes serve (and scanner) only check the schema's
+	// version at start instead of migrating it, for a database user
+	// without DDL rights: `imagegate metadata migrate`, run with a user
+	// that has them, migrates it. Off (the default), they migrate.
+	SkipMigrations bool `yaml:"skipmigrations"`
+	// Retention hides records this long after they were received and
+	// deletes them in the background; 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // SQLTLS is the transport security of the database connections.
@@ -79,6 +87,9 @@ func (s SQLMetadata) validate(driver string, bad func(key, format string, args .
 		if d <= 0 || d > 24*time.Hour {
 			bad(key, "must be a positive duration of at most 24h such as 30s, got %v", d)
 		}
+	}
+	if s.Retention < 0 || (s.Retention > 0 && s.Retention < time.Hour) {
+		bad("metadata.sql.retention", "must be 0 (keep forever) or at least 1h, got %v", s.Retention)
 	}
 	if s.TLS.Mode != "" && !slices.Contains(SQLTLSModes, s.TLS.Mode) {
 		bad("metadata.sql.tls.mode", "must be one of %s (or empty: as the dsn says), got %q", strings.Join(SQLTLSModes, ", "), s.TLS.Mode)

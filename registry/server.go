@@ -169,6 +169,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
+	if err == nil {
+		err = registerPoolMetrics(metrics.registry, store, shared)
+	}
 	if err != nil {
 		rec.Close()
 		store.Close()

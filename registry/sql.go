@@ -1,7 +1,13 @@
 package registry
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/fleet"
+	fleetsql "github.com/imagegate/imagegate/fleet/sqlstore"
+	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/sqlstore"
 )
 
@@ -17,8 +23,26 @@ func sqlConfig(m config.Metadata) sqlstore.Config {
 		TLS: sqlstore.TLS{Mode: c.TLS.Mode, CAFile: c.TLS.CAFile},
 		IAMAuth: sqlstore.IAMAuth{Enabled: c.IAMAuth.Enabled, Region: c.IAMAuth.Region,
 			Endpoint: c.IAMAuth.Endpoint, User: c.IAMAuth.User},
+		Retention: c.Retention, SkipMigrations: c.SkipMigrations,
 	}
 }
 
 // SQLConfig is sqlConfig for `imagegate metadata migrate`.
 func SQLConfig(m config.Metadata) sqlstore.Config { return sqlConfig(m) }
+
+// registerPoolMetrics exports the connection pool statistics of the SQL
+// stores among store and shared (go_sql_* with db_name "metadata" and
+// "fleet": open, in use and idle connections, waits for one and their
+// total time, connections closed by the idle and lifetime bounds); other
+// stores have no pool.
+func registerPoolMetrics(reg prometheus.Registerer, store metadata.Store, shared fleet.Store) error {
+	if s, ok := store.(*sqlstore.Store); ok {
+		if err := reg.Register(collectors.NewDBStatsCollector(s.DB().SQL(), "metadata")); err != nil {
+			return err
+		}
+	}
+	if s, ok := shared.(*fleetsql.Store); ok {
+		return reg.Register(collectors.NewDBStatsCollector(s.DB().SQL(), "fleet"))
+	}
+	return nil
+}

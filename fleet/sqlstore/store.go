@@ -43,6 +43,9 @@ func New(ctx context.Context, c metasql.Config) (*Store, error) {
 	return &Store{db: db, now: time.Now}, nil
 }
 
+// DB is the Store's pool, for its statistics (sql.DBStats).
+func (s *Store) DB() *metasql.DB { return s.db }
+
 // Close closes the Store's pool.
 func (s *Store) Close() error { return s.db.Close() }
 

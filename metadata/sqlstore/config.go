@@ -44,6 +44,15 @@ type Config struct {
 	// IAMAuth makes every new connection authenticate with an RDS IAM
 	// token instead of the DSN's password.
 	IAMAuth IAMAuth
+	// SkipMigrations makes Open only check that the schema is at this
+	// build's version, for a database user without DDL rights: the schema
+	// is then migrated by `imagegate metadata migrate` (Migrate), run
+	// with a user that has them.
+	SkipMigrations bool
+	// Retention, when positive, hides records that long after they were
+	// received and deletes them in the background (retention.go); 0
+	// keeps them forever. At least one hour.
+	Retention time.Duration
 }
 
 // TLS configures transport security.
@@ -119,6 +128,9 @@ func (c Config) Validate() error {
 		if d < 0 || d > 24*time.Hour {
 			bad("%s %v: want 0 (default) to 24h", name, d)
 		}
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Hour) {
+		bad("retention %v: want 0 (keep forever) or at least 1h", c.Retention)
 	}
 	if !slices.Contains(TLSModes, c.TLS.Mode) {
 		bad("tls.mode %q: want disable, require, verify-ca or verify-full (or empty: as the DSN says)", c.TLS.Mode)

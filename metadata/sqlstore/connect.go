@@ -16,6 +16,7 @@ import (
 	rdsauth "github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -50,30 +51,57 @@ func openPostgres(ctx context.Context, c Config) (*sql.DB, error) {
 	}
 	cc.ConnectTimeout = c.ConnectTimeout
 	if c.TLS.Mode != "" {
-		cc.TLSConfig, err = tlsConfig(c.TLS, cc.Host)
-		if err != nil {
+		if err := postgresTLS(cc, c.TLS); err != nil {
 			return nil, err
 		}
-		cc.Fallbacks = nil // no plain-text retry of sslmode=prefer
 	}
 	var opts []stdlib.OptionOpenDB
 	if c.IAMAuth.Enabled {
-		token, err := tokenSource(ctx, c.IAMAuth, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
+		token, err := newTokenSource(ctx, c.IAMAuth, net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))), cc.User)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, stdlib.OptionBeforeConnect(func(ctx context.Context, cc *pgx.ConnConfig) error {
-			cc.Password, err = token(ctx)
+			password, err := token(ctx)
+			cc.Password = password
 			return err
 		}))
 	}
 	return stdlib.OpenDB(*cc, opts...), nil
 }
 
+// postgresTLS gives every host of cc (a DSN may list several) t's TLS,
+// and drops the plain-text retries sslmode=prefer adds.
+func postgresTLS(cc *pgx.ConnConfig, t TLS) error {
+	var err error
+	if cc.TLSConfig, err = tlsConfig(t, cc.Host); err != nil {
+		return err
+	}
+	seen := map[string]bool{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))): true}
+	var hosts []*pgconn.FallbackConfig
+	for _, fb := range cc.Fallbacks {
+		addr := net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port)))
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		if fb.TLSConfig, err = tlsConfig(t, fb.Host); err != nil {
+			return err
+		}
+		hosts = append(hosts, fb)
+	}
+	cc.Fallbacks = hosts
+	return nil
+}
+
 func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
+	routeDriverLog()
 	mc, err := gomysql.ParseDSN(c.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", err)
+	}
+	if mc.DBName == "" {
+		return nil, errors.New("dsn: names no database: end it with /DATABASE, e.g. imagegate@tcp(db:3306)/imagegate")
 	}
 	mc.Timeout = c.ConnectTimeout
 	if c.TLS.Mode != "" {
@@ -84,13 +112,14 @@ func openMySQL(ctx context.Context, c Config) (*sql.DB, error) {
 		mc.TLSConfig = ""
 	}
 	if c.IAMAuth.Enabled {
-		token, err := tokenSource(ctx, c.IAMAuth, mc.Addr, mc.User)
+		token, err := newTokenSource(ctx, c.IAMAuth, mc.Addr, mc.User)
 		if err != nil {
 			return nil, err
 		}
 		mc.AllowCleartextPasswords = true // RDS's IAM plugin; the TLS check above guards it
 		err = mc.Apply(gomysql.BeforeConnect(func(ctx context.Context, mc *gomysql.Config) error {
-			mc.Passwd, err = token(ctx)
+			password, err := token(ctx)
+			mc.Passwd = password
 			return err
 		}))
 		if err != nil {
@@ -142,6 +171,9 @@ func tlsConfig(t TLS, host string) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// newTokenSource is tokenSource; tests count its tokens.
+var newTokenSource = tokenSource
 
 // tokenSource returns the function that builds an RDS IAM token for user
 // at endpoint (a.Endpoint and a.User override the DSN's), signed with the

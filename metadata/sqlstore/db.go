@@ -17,9 +17,10 @@ type DB struct {
 }
 
 // Open validates c, opens its pool and brings the schema to the latest
-// version (migrate.go), bounded by ctx and c.ConnectTimeout for the first
-// connection. It fails when the database is unreachable, the schema is
-// newer than this build, or a migration fails.
+// version (migrate.go; with c.SkipMigrations it only checks the version),
+// bounded by ctx and c.ConnectTimeout for the first connection. It fails
+// when the database is unreachable, the schema is older (SkipMigrations)
+// or newer than this build, or a migration fails.
 func Open(ctx context.Context, c Config) (*DB, error) {
 	db, _, err := open(ctx, c)
 	return db, err
@@ -28,6 +29,7 @@ func Open(ctx context.Context, c Config) (*DB, error) {
 // Migrate is Open for `imagegate metadata migrate`: it reports the
 // versions and closes the pool.
 func Migrate(ctx context.Context, c Config) (Migration, error) {
+	c.SkipMigrations = false
 	db, m, err := open(ctx, c)
 	if err != nil {
 		return m, err
@@ -50,7 +52,12 @@ func open(ctx context.Context, c Config) (*DB, Migration, error) {
 	}
 	mctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout+time.Minute)
 	defer cancel()
-	m, err := migrate(mctx, pool, d)
+	var m Migration
+	if c.SkipMigrations {
+		err = checkVersion(mctx, pool, d)
+	} else {
+		m, err = migrate(mctx, pool, d)
+	}
 	if err != nil {
 		pool.Close()
 		return nil, m, fmt.Errorf("metadata/sqlstore: %s: %w", c.Driver, err)

@@ -13,11 +13,9 @@ import (
 // as parameters only.
 type Dialect struct {
 	name string
-	// insertIgnore starts an INSERT that does nothing when the primary key
-	// exists: the statement ends with onConflict.
-	insertIgnore string
-	// onConflict ends it: ON CONFLICT DO NOTHING, or MySQL's no-op
-	// ON DUPLICATE KEY UPDATE (INSERT IGNORE would also hide data errors).
+	// onConflict ends an INSERT that does nothing when the primary key
+	// exists: ON CONFLICT DO NOTHING, or MySQL's no-op ON DUPLICATE KEY
+	// UPDATE (INSERT IGNORE would also turn data errors into warnings).
 	onConflict func(key string) string
 	// pendingTrue is the predicate of pending records, as the pending
 	// index is defined (a partial index in PostgreSQL).
@@ -28,18 +26,16 @@ type Dialect struct {
 
 var (
 	postgres = &Dialect{
-		name:         Postgres,
-		insertIgnore: "INSERT INTO",
-		onConflict:   func(string) string { return " ON CONFLICT DO NOTHING" },
-		pendingTrue:  "pending",
-		migrations:   postgresMigrations,
+		name:        Postgres,
+		onConflict:  func(string) string { return " ON CONFLICT DO NOTHING" },
+		pendingTrue: "pending",
+		migrations:  postgresMigrations,
 	}
 	mysql = &Dialect{
-		name:         MySQL,
-		insertIgnore: "INSERT INTO",
-		onConflict:   func(key string) string { return " ON DUPLICATE KEY UPDATE " + key + " = " + key },
-		pendingTrue:  "pending = 1",
-		migrations:   mysqlMigrations,
+		name:        MySQL,
+		onConflict:  func(key string) string { return " ON DUPLICATE KEY UPDATE " + key + " = " + key },
+		pendingTrue: "pending = 1",
+		migrations:  mysqlMigrations,
 	}
 )
 
@@ -51,7 +47,7 @@ func (d *Dialect) Name() string { return d.name }
 // primary key column. table and columns are the caller's constants.
 func (d *Dialect) InsertIgnore(table, key string, columns ...string) string {
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ")
-	return d.Rebind(d.insertIgnore + " " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + marks + ")" + d.onConflict(key))
+	return d.Rebind("INSERT INTO " + table + " (" + strings.Join(columns, ", ") + ") VALUES (" + marks + ")" + d.onConflict(key))
 }
 
 // Rebind returns query (a constant with ? placeholders, none inside

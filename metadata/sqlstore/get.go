@@ -25,6 +25,8 @@ func (s *Store) Get(ctx context.Context, id string) (*metadata.Record, error) {
 		return nil, fmt.Errorf("metadata/sqlstore: get %s: %w", id, metadata.ErrNotFound)
 	case err != nil:
 		return nil, s.fail(ctx, "get", id, err)
+	case s.expired(id):
+		return nil, fmt.Errorf("metadata/sqlstore: get %s: %w (past its retention)", id, metadata.ErrNotFound)
 	}
 	r, err := w.decode()
 	if err != nil {

@@ -46,8 +46,7 @@ func migrate(ctx context.Context, db *sql.DB, d *Dialect) (Migration, error) {
 	}
 	m := Migration{From: int(current.Int64), To: int(current.Int64)}
 	if latest := d.LatestVersion(); m.From > latest {
-		return m, fmt.Errorf("%w: the database schema is at version %d, newer than this imagegate knows (%d): "+
-			"a newer imagegate migrated it; run that version (or newer) against this database", ErrSchemaTooNew, m.From, latest)
+		return m, tooNew(m.From, latest)
 	}
 	for _, step := range d.migrations {
 		if step.version <= m.To {
@@ -60,6 +59,34 @@ func migrate(ctx context.Context, db *sql.DB, d *Dialect) (Migration, error) {
 	}
 	return m, nil
 }
+
+// checkVersion returns nil when the schema is at d's latest version, and
+// says what to do otherwise.
+func checkVersion(ctx context.Context, db *sql.DB, d *Dialect) error {
+	var current sql.NullInt64
+	err := db.QueryRowContext(ctx, "SELECT MAX(version) FROM "+tableVersion).Scan(&current)
+	latest := d.LatestVersion()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: reading the schema version (%v): run `imagegate metadata migrate` first, "+
+			"or leave migrations to serve", ErrSchemaTooOld, err)
+	case int(current.Int64) < latest:
+		return fmt.Errorf("%w: the database schema is at version %d, this imagegate needs %d: run `imagegate metadata migrate` first",
+			ErrSchemaTooOld, current.Int64, latest)
+	case int(current.Int64) > latest:
+		return tooNew(int(current.Int64), latest)
+	}
+	return nil
+}
+
+// tooNew is the error of a schema at version current, above latest.
+func tooNew(current, latest int) error {
+	return fmt.Errorf("%w: the database schema is at version %d, newer than this imagegate knows (%d): "+
+		"a newer imagegate migrated it; run that version (or newer) against this database", ErrSchemaTooNew, current, latest)
+}
+
+// ErrSchemaTooOld: migrations are skipped and the database lacks some.
+var ErrSchemaTooOld = errors.New("metadata/sqlstore: schema not migrated")
 
 // ErrSchemaTooNew: the database's schema is of a version this build does
 // not know.

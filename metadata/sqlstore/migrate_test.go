@@ -135,6 +135,52 @@ func TestMigrateUnreachable(t *testing.T) {
 	}
 }
 
+// TestSkipMigrations: with SkipMigrations, Open refuses an unmigrated
+// database, saying to run `imagegate metadata migrate`, and changes
+// nothing; after Migrate it opens, and a newer schema is refused.
+func TestSkipMigrations(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		cfg := sqltest.Config(t, driver)
+		cfg.SkipMigrations = true
+		ctx := migrateCtx(t)
+		if _, err := sqlstore.Open(ctx, cfg); !errors.Is(err, sqlstore.ErrSchemaTooOld) || !strings.Contains(err.Error(), "imagegate metadata migrate") {
+			t.Fatalf("Open of an empty database: got %v, want ErrSchemaTooOld", err)
+		}
+		var tables int
+		q := "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'imagegate%' AND table_schema = current_schema()"
+		if driver == sqlstore.MySQL {
+			q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE 'imagegate%' AND table_schema = DATABASE()"
+		}
+		if err := sqltest.Raw(t, cfg).QueryRowContext(ctx, q).Scan(&tables); err != nil || tables != 0 {
+			t.Fatalf("%d tables after a refused Open (%v), want none", tables, err)
+		}
+		if m, err := sqlstore.Migrate(ctx, cfg); err != nil || m.To == 0 {
+			t.Fatalf("Migrate with SkipMigrations set: %+v, %v", m, err)
+		}
+		db, err := sqlstore.Open(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Open after Migrate: %v", err)
+		}
+		future := db.Dialect().LatestVersion() + 1
+		if _, err := db.SQL().ExecContext(ctx, db.Dialect().Rebind("INSERT INTO imagegate_schema_version (version) VALUES (?)"), future); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if _, err := sqlstore.Open(ctx, cfg); !errors.Is(err, sqlstore.ErrSchemaTooNew) {
+			t.Fatalf("Open of a newer schema: got %v, want ErrSchemaTooNew", err)
+		}
+	})
+}
+
+// TestMySQLNeedsDatabase: a MySQL DSN without a database is refused with
+// a message that says how to name one, before any connection.
+func TestMySQLNeedsDatabase(t *testing.T) {
+	_, err := sqlstore.Open(t.Context(), sqlstore.Config{Driver: sqlstore.MySQL, DSN: "u:p@tcp(127.0.0.1:1)/"})
+	if err == nil || !strings.Contains(err.Error(), "names no database") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func latestVersion(t *testing.T, cfg sqlstore.Config) int {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), cfg)

@@ -18,6 +18,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -27,6 +28,13 @@ import (
 type Store struct {
 	db *DB
 	d  *Dialect
+	// retention hides and purges records that old (retention.go); 0
+	// keeps them.
+	retention time.Duration
+	// now is the clock of retention.
+	now        func() time.Time
+	stopPurger context.CancelFunc
+	purgerDone chan struct{}
 }
 
 // New opens c's database (Open: pool and migrations) and returns the
@@ -36,11 +44,17 @@ func New(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, d: db.dialect}, nil
+	s := &Store{db: db, d: db.dialect, retention: c.Retention, now: time.Now}
+	if s.retention > 0 {
+		s.startPurger()
+	}
+	return s, nil
 }
 
-// Ping implements metadata.Store: one round trip to the database, and
-// the schema is the one this build reads.
+// Ping implements metadata.Store: one round trip to the database, whose
+// schema is at least the one this build reads (a newer one, migrated by a
+// newer replica during a rolling upgrade, still serves this one: every
+// migration keeps the previous version's statements working).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("metadata/sqlstore: ping: %w", err)
@@ -52,13 +66,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return s.fail(ctx, "ping", "", err)
 	}
-	if version != s.d.LatestVersion() {
+	if version < s.d.LatestVersion() {
 		return fmt.Errorf("metadata/sqlstore: ping: %w: schema version %d, this build reads %d", metadata.ErrUnavailable, version, s.d.LatestVersion())
 	}
 	return nil
 }
 
-// Close implements metadata.Store: it closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// DB is the store's pool, for its statistics (sql.DBStats).
+func (s *Store) DB() *DB { return s.db }
+
+// Close implements metadata.Store: it stops the purger and closes the
+// pool.
+func (s *Store) Close() error {
+	if s.stopPurger != nil {
+		s.stopPurger()
+		<-s.purgerDone
+	}
+	return s.db.Close()
+}
 
 var _ metadata.Store = (*Store)(nil)

@@ -124,3 +124,41 @@ func Raw(tb testing.TB, cfg sqlstore.Config) *sql.DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// Addr is the host:port cfg's DSN connects to.
+func Addr(tb testing.TB, cfg sqlstore.Config) string {
+	tb.Helper()
+	if cfg.Driver == sqlstore.MySQL {
+		c, err := gomysql.ParseDSN(cfg.DSN)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return c.Addr
+	}
+	u, err := url.Parse(cfg.DSN)
+	if err != nil || u.Host == "" {
+		tb.Fatalf("%s: want a postgres:// URL to change its address", EnvPostgres)
+	}
+	return u.Host
+}
+
+// WithAddr returns cfg connecting to addr (host:port) instead.
+func WithAddr(tb testing.TB, cfg sqlstore.Config, addr string) sqlstore.Config {
+	tb.Helper()
+	if cfg.Driver == sqlstore.MySQL {
+		c, err := gomysql.ParseDSN(cfg.DSN)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Addr = addr
+		cfg.DSN = c.FormatDSN()
+		return cfg
+	}
+	u, err := url.Parse(cfg.DSN)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Host = addr
+	cfg.DSN = u.String()
+	return cfg
+}
