@@ -10,9 +10,9 @@ import (
 )
 
 // SQLMetadata configures the PostgreSQL and MySQL (MariaDB) stores
-// (metadata.driver postgres or mysql): one bounded connection pool for the
-// records and one for the replicas' shared state, each of at most
-// maxopenconns connections.
+// (metadata.driver postgres or mysql): one bounded connection pool per
+// process, of at most maxopenconns connections, for the records and the
+// replicas' shared state.
 type SQLMetadata struct {
 	// DSN is the driver's connection string: postgres://user:pass@host:5432/db
 	// (or key=value) for postgres, user:pass@tcp(host:3306)/db for mysql.

@@ -15,7 +15,6 @@ import (
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/metadata/bolt"
 	"github.com/imagegate/imagegate/metadata/recorder"
-	"github.com/imagegate/imagegate/metadata/sqlstore"
 	"github.com/imagegate/imagegate/push"
 )
 
@@ -41,7 +40,7 @@ func openMetadata(ctx context.Context, cfg *config.Config, driver storagedriver.
 		}
 		store = s
 	case "postgres", "mysql":
-		s, err := sqlstore.New(ctx, sqlConfig(cfg.Metadata))
+		s, err := openSQL(ctx, cfg.Metadata, shared)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -33,8 +33,12 @@ func TestSQLMetadata(t *testing.T) {
 			if _, ok := a.Records().(*sqlstore.Store); !ok {
 				t.Fatalf("records in %T, want the SQL store", a.Records())
 			}
-			if _, ok := a.fleet.(*fleetsql.Store); !ok || a.fleetCloser == nil {
+			fs, ok := a.fleet.(*fleetsql.Store)
+			if !ok || a.fleetCloser == nil {
 				t.Fatalf("shared state in %T (closer %v), want fleet/sqlstore, closed with the server", a.fleet, a.fleetCloser)
+			}
+			if a.Records().(*sqlstore.Store).DB() != fs.DB() {
+				t.Fatal("records and shared state have a pool each, want one per server")
 			}
 			ds := pushN(t, a, "sql/app", "v1", 2)
 
@@ -58,10 +62,11 @@ func TestSQLMetadata(t *testing.T) {
 			}
 
 			status, _, metricsText := do(t, "GET", "http://"+a.DebugAddr().String()+"/metrics", nil, nil)
-			for _, want := range []string{`go_sql_max_open_connections{db_name="metadata"} 10`, `go_sql_max_open_connections{db_name="fleet"} 10`} {
-				if status != 200 || !strings.Contains(string(metricsText), want) {
-					t.Errorf("/metrics lacks %s", want)
-				}
+			if want := `go_sql_max_open_connections{db_name="metadata"} 10`; status != 200 || !strings.Contains(string(metricsText), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+			if strings.Contains(string(metricsText), `db_name="fleet"`) {
+				t.Error("/metrics shows the one pool twice")
 			}
 
 			v, err := a.fleet.Put(t.Context(), "test-leases", "x", []byte("a"), 0, time.Minute)

@@ -86,11 +86,11 @@ func tooNew(current, latest int) error {
 }
 
 // ErrSchemaTooOld: migrations are skipped and the database lacks some.
-var ErrSchemaTooOld = errors.New("metadata/sqlstore: schema not migrated")
+var ErrSchemaTooOld = errors.New("schema not migrated")
 
 // ErrSchemaTooNew: the database's schema is of a version this build does
 // not know.
-var ErrSchemaTooNew = errors.New("metadata/sqlstore: schema too new")
+var ErrSchemaTooNew = errors.New("schema too new")
 
 // apply runs step's statements and records its version: in one
 // transaction in PostgreSQL (all or nothing), one by one in MySQL (whose

@@ -181,6 +181,22 @@ func TestMySQLNeedsDatabase(t *testing.T) {
 	}
 }
 
+// TestDSNErrorsHidePassword: a DSN the driver cannot parse is refused
+// with an error that does not print its password.
+func TestDSNErrorsHidePassword(t *testing.T) {
+	for _, c := range []sqlstore.Config{
+		{Driver: sqlstore.Postgres, DSN: "postgres://u:sup3rsecret@db:notaport/x"},
+		{Driver: sqlstore.Postgres, DSN: "host=db password=sup3rsecret port=abc"},
+		{Driver: sqlstore.MySQL, DSN: "u:sup3rsecret@tcp(db:3306)/x?timeout=soon"},
+		{Driver: sqlstore.MySQL, DSN: "u:sup3rsecret@db:3306/x"},
+	} {
+		_, err := sqlstore.Open(t.Context(), c)
+		if err == nil || strings.Contains(err.Error(), "sup3rsecret") {
+			t.Errorf("%s: %v", c.Driver, err)
+		}
+	}
+}
+
 func latestVersion(t *testing.T, cfg sqlstore.Config) int {
 	t.Helper()
 	db, err := sqlstore.Open(t.Context(), cfg)

@@ -35,6 +35,8 @@ type Store struct {
 	now        func() time.Time
 	stopPurger context.CancelFunc
 	purgerDone chan struct{}
+	// ownsDB: Close closes the pool (New), or leaves it to its owner (NewOn).
+	ownsDB bool
 }
 
 // New opens c's database (Open: pool and migrations) and returns the
@@ -44,11 +46,20 @@ func New(ctx context.Context, c Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: db.dialect, retention: c.Retention, now: time.Now}
+	s := NewOn(db, c.Retention)
+	s.ownsDB = true
+	return s, nil
+}
+
+// NewOn returns the Store on db, an open pool its caller keeps and closes
+// after the Store (the fleet store's, so that a replica holds one pool),
+// with retention as Config.Retention.
+func NewOn(db *DB, retention time.Duration) *Store {
+	s := &Store{db: db, d: db.dialect, retention: retention, now: time.Now}
 	if s.retention > 0 {
 		s.startPurger()
 	}
-	return s, nil
+	return s
 }
 
 // Ping implements metadata.Store: one round trip to the database, whose
@@ -76,11 +87,14 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) DB() *DB { return s.db }
 
 // Close implements metadata.Store: it stops the purger and closes the
-// pool.
+// pool when the Store owns it (New).
 func (s *Store) Close() error {
 	if s.stopPurger != nil {
 		s.stopPurger()
 		<-s.purgerDone
+	}
+	if !s.ownsDB {
+		return nil
 	}
 	return s.db.Close()
 }
