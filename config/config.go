@@ -173,12 +173,15 @@ type UploadPurging struct {
 
 // Metadata configures where push records are kept.
 type Metadata struct {
-	// Driver is bolt (an embedded file, the default) or dynamodb.
+	// Driver is bolt (an embedded file, the default), dynamodb, postgres
+	// or mysql (MySQL 8 or MariaDB).
 	Driver string `yaml:"driver"`
 	// Bolt configures the embedded store.
 	Bolt BoltMetadata `yaml:"bolt"`
 	// DynamoDB configures the DynamoDB store.
 	DynamoDB DynamoDBMetadata `yaml:"dynamodb"`
+	// SQL configures the postgres and mysql stores.
+	SQL SQLMetadata `yaml:"sql"`
 	// FailMode is what a push does when the store is unreachable: closed
 	// refuses it (503, nothing stored); open accepts it and queues the
 	// record in the outbox, replayed when the store is back.
@@ -372,6 +375,8 @@ func Default() *Config {
 			Driver:   "bolt",
 			Bolt:     BoltMetadata{Path: "./data/metadata.db"},
 			DynamoDB: DynamoDBMetadata{Table: "imagegate", MaxAttempts: 5},
+			SQL: SQLMetadata{MaxOpenConns: 10, MaxIdleConns: 2, ConnMaxLifetime: 30 * time.Minute,
+				ConnectTimeout: 10 * time.Second, QueryTimeout: 30 * time.Second},
 			FailMode: "closed",
 			Outbox:   "./data/metadata-outbox.db",
 			Timeout:  5 * time.Second,

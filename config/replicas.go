@@ -17,6 +17,17 @@ func (c *Config) Replicated() bool {
 	return c.Storage.Driver == "s3" && !c.SingleNode
 }
 
+// SharedMetadata reports whether metadata.driver is a database every
+// replica reaches (dynamodb, postgres, mysql): the one that also holds
+// the replicas' shared state (locks, leases, counters, outboxes).
+func (c *Config) SharedMetadata() bool {
+	switch c.Metadata.Driver {
+	case "dynamodb", "postgres", "mysql":
+		return true
+	}
+	return false
+}
+
 // GenerateSigningKey is the command that makes a token signing key
 // imagegate reads (EC P-256, PKCS #8 PEM).
 const GenerateSigningKey = "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out signing-key.pem"
@@ -58,6 +69,6 @@ func (c *Config) validateReplicas(bad func(key, format string, args ...any)) {
 	if c.Metadata.Driver == "bolt" {
 		bad("metadata.driver", "bolt keeps push records in a file on each replica's disk; with storage.driver s3 every replica "+
 			"would have its own records (an index pushed through one is refused for children accepted by another): "+
-			"use metadata.driver: dynamodb"+orSingleNode)
+			"use metadata.driver: dynamodb, postgres or mysql"+orSingleNode)
 	}
 }

@@ -26,6 +26,8 @@ func TestReplicatedRequiresSharedState(t *testing.T) {
 		s3       = "storage:\n  driver: s3\n  s3:\n    bucket: b\n"
 		secret   = "http:\n  secret: 0123456789abcdef0123456789abcdef\n"
 		dynamodb = "metadata:\n  driver: dynamodb\n"
+		postgres = "metadata:\n  driver: postgres\n  sql:\n    dsn: postgres://imagegate@db:5432/imagegate\n"
+		mysql    = "metadata:\n  driver: mysql\n  sql:\n    dsn: imagegate@tcp(db:3306)/imagegate\n"
 	)
 	auth := func(signingKey string) string {
 		return "auth:\n  enabled: true\n  htpasswd: " + users + "\n  signingkey: " + signingKey + "\n"
@@ -42,7 +44,7 @@ func TestReplicatedRequiresSharedState(t *testing.T) {
 			"http.secret": {"must be set when storage.driver is s3", "fails uploads whose requests reach another replica",
 				"openssl rand -base64 48", "on every replica", "set singlenode: true"}}},
 		{name: "bolt metadata", yaml: s3 + secret, replicated: true, refused: map[string][]string{
-			"metadata.driver": {"each replica's disk", "children accepted by another", "use metadata.driver: dynamodb", "set singlenode: true"}}},
+			"metadata.driver": {"each replica's disk", "children accepted by another", "use metadata.driver: dynamodb, postgres or mysql", "set singlenode: true"}}},
 		{name: "signing key missing", yaml: s3 + secret + dynamodb + auth(missing), replicated: true, refused: map[string][]string{
 			"auth.signingkey": {missing, "does not exist", "refuse the tokens the others issue", GenerateSigningKey,
 				"mount the same file on every replica", "set singlenode: true"}}},
@@ -53,6 +55,8 @@ func TestReplicatedRequiresSharedState(t *testing.T) {
 
 		{name: "shared secret, dynamodb, auth off", yaml: s3 + secret + dynamodb, replicated: true},
 		{name: "shared secret, dynamodb, key file present", yaml: s3 + secret + dynamodb + auth(key), replicated: true},
+		{name: "shared secret, postgres", yaml: s3 + secret + postgres + auth(key), replicated: true},
+		{name: "shared secret, mysql", yaml: s3 + secret + mysql, replicated: true},
 		{name: "single node on s3: per-process state", yaml: "singlenode: true\n" + s3 + auth(missing)},
 		{name: "single node from the environment", yaml: s3 + auth(missing), env: []string{"IMAGEGATE_SINGLENODE=true"}},
 		{name: "filesystem storage is one node", yaml: auth(missing)},

@@ -20,7 +20,7 @@ var LogLevels = []string{"debug", "info", "warn", "error"}
 var StorageDrivers = []string{"filesystem", "s3", "inmemory"}
 
 // MetadataDrivers are the accepted values of metadata.driver.
-var MetadataDrivers = []string{"bolt", "dynamodb"}
+var MetadataDrivers = []string{"bolt", "dynamodb", "postgres", "mysql"}
 
 // FailModes are the accepted values of metadata.failmode.
 var FailModes = []string{"closed", "open"}
@@ -143,6 +143,8 @@ func (c *Config) problems() []error {
 		if c.Metadata.DynamoDB.MaxAttempts < 1 {
 			bad("metadata.dynamodb.maxattempts", "must be at least 1")
 		}
+	case "postgres", "mysql":
+		c.Metadata.SQL.validate(c.Metadata.Driver, bad)
 	default:
 		bad("metadata.driver", "must be one of %s, got %q", strings.Join(MetadataDrivers, ", "), c.Metadata.Driver)
 	}

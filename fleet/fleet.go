@@ -5,8 +5,8 @@
 // a backend implements.
 //
 // A single node uses Memory. Replicas use the backend of the metadata
-// database they already share (fleet/dynamodb), so a deployment gains no
-// new moving part.
+// database they already share (fleet/dynamodb, fleet/sqlstore), so a
+// deployment gains no new moving part.
 package fleet
 
 import (

@@ -1,8 +1,8 @@
 // Package metadata keeps one record per push attempt (accepted or
 // rejected) and per tag or manifest deletion: who pushed what, where it is
 // stored, and what the gate decided. Store is the interface; bolt (the
-// embedded default) and dynamodb implement it, and storetest holds the one
-// contract suite both pass.
+// embedded default), dynamodb and sqlstore (PostgreSQL, MySQL) implement
+// it, and storetest holds the one contract suite they all pass.
 package metadata
 
 import (

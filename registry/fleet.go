@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	fleetdynamodb "github.com/imagegate/imagegate/fleet/dynamodb"
+	fleetsql "github.com/imagegate/imagegate/fleet/sqlstore"
 )
 
 // OpenFleet is openFleet for the processes beside the registry that share
@@ -30,9 +32,24 @@ func openFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) {
 			return nil, fmt.Errorf("registry: opening the shared state in DynamoDB: %w", err)
 		}
 		return s, nil
+	case "postgres", "mysql":
+		s, err := fleetsql.New(ctx, sqlConfig(cfg.Metadata))
+		if err != nil {
+			return nil, fmt.Errorf("registry: opening the shared state in %s: %w", cfg.Metadata.Driver, err)
+		}
+		return s, nil
 	default:
 		return fleet.NewMemory(0), nil
 	}
+}
+
+// ownCloser is store as an io.Closer when this server opened it (owned)
+// and it holds something to release, else nil.
+func ownCloser(store fleet.Store, owned bool) io.Closer {
+	if c, ok := store.(io.Closer); ok && owned {
+		return c
+	}
+	return nil
 }
 
 // singleNode reports whether store is this process's own (fleet.Memory):

@@ -39,6 +39,12 @@ func openMetadata(ctx context.Context, cfg *config.Config, driver storagedriver.
 			return nil, nil, err
 		}
 		store = s
+	case "postgres", "mysql":
+		s, err := openSQL(ctx, cfg.Metadata, shared)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = s
 	default:
 		return nil, nil, fmt.Errorf("registry: unknown metadata driver %q", cfg.Metadata.Driver)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,8 +78,11 @@ type Server struct {
 	driver          storagedriver.StorageDriver
 	// fleet is the state shared with the other replicas (registry/fleet.go);
 	// singletons run the work one replica does at a time over it.
-	fleet      fleet.Store
-	singletons singletons
+	fleet fleet.Store
+	// fleetCloser closes the fleet store this server opened (the pool of
+	// fleet/sqlstore); nil when it has nothing to release or was given one.
+	fleetCloser io.Closer
+	singletons  singletons
 	// stopBackground ends the background loops (sweeper, upload purging);
 	// background is done when they have.
 	stopBackground context.CancelFunc
@@ -177,6 +181,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
+	if err == nil {
+		err = registerPoolMetrics(metrics.registry, store, shared)
+	}
 	if err != nil {
 		rec.Close()
 		store.Close()
@@ -268,13 +275,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		oci:     ociOpts,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
 			Logger: logger.With("component", "sweeper")}),
-		driver:     driver,
-		fleet:      shared,
-		singletons: single,
-		layers:     pipeline,
-		catalog:    catalogSource{ns},
-		configs:    pipeline,
-		quotas:     quotas,
+		driver:      driver,
+		fleet:       shared,
+		fleetCloser: ownCloser(shared, o.fleet == nil),
+		singletons:  single,
+		layers:      pipeline,
+		catalog:     catalogSource{ns},
+		configs:     pipeline,
+		quotas:      quotas,
 	}
 	if quotas != nil {
 		s.reconcileQuotas = reconcileQuotas(quotas, ns, logger.With("component", "quota"))
@@ -457,6 +465,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: closing metadata store: %w", err))
+	}
+	if s.fleetCloser != nil {
+		if err := s.fleetCloser.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("registry: closing shared state store: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

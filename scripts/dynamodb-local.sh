@@ -148,22 +148,7 @@ start() {
 	local launched=$!
 	echo "${launched}" >"${pidfile}"
 
-	local deadline=$((SECONDS + start_timeout_s))
-	until answers; do
-		if ! kill -0 "${launched}" 2>/dev/null; then
-			log "DynamoDB Local exited during startup; last log lines:"
-			tail -n 30 "${logfile}" >&2
-			rm -f "${pidfile}"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "DynamoDB Local did not answer within ${start_timeout_s}s; last log lines:"
-			tail -n 30 "${logfile}" >&2
-			stop
-			exit 1
-		fi
-		sleep 0.3
-	done
+	wait_started "DynamoDB Local" "${launched}" "${start_timeout_s}" answers
 	log "DynamoDB Local ready (pid ${launched})"
 	echo "IMAGEGATE_TEST_DYNAMODB_ENDPOINT=${endpoint}"
 }

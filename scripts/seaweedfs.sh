@@ -182,22 +182,7 @@ start() {
 	local launched=$!
 	echo "${launched}" >"${pidfile}"
 
-	local deadline=$((SECONDS + start_timeout_s))
-	until answers "${s3_port}"; do
-		if ! kill -0 "${launched}" 2>/dev/null; then
-			log "weed mini exited during startup; last log lines:"
-			tail -n 30 "${logfile}" >&2
-			rm -f "${pidfile}"
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "S3 did not answer within ${start_timeout_s}s; last log lines:"
-			tail -n 30 "${logfile}" >&2
-			stop
-			exit 1
-		fi
-		sleep 0.3
-	done
+	wait_started "weed mini" "${launched}" "${start_timeout_s}" answers "${s3_port}"
 	log "SeaweedFS ready (pid ${launched})"
 	echo "IMAGEGATE_TEST_S3_ENDPOINT=http://127.0.0.1:${s3_port}"
 }

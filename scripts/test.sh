@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: builds imagegate, installs and
 # starts what the tests need (Docker engine, DynamoDB Local, SeaweedFS for
-# S3, HAProxy, crane, skopeo, OCI conformance suite), runs every Go test with
+# S3, PostgreSQL and MariaDB for the SQL metadata stores, HAProxy, crane,
+# skopeo, OCI conformance suite), runs every Go test with
 # all of them required (none may skip), and prints the conformance summary.
 # Called by `make test` and CI.
 #
@@ -28,6 +29,8 @@ export TMPDIR=$run_tmp
 docker_dir=$run_tmp/dockerd
 ns_dir=$run_tmp/ns
 s3_dir=$run_tmp/s3
+pg_dir=$run_tmp/postgres
+mariadb_dir=$run_tmp/mariadb
 
 timings=()
 current=""
@@ -37,6 +40,8 @@ cleanup() {
 	[[ -z "$beat" ]] || kill "$beat" 2>/dev/null || true
 	bash scripts/dockerd.sh stop "$docker_dir" >/dev/null 2>&1 || true
 	bash scripts/seaweedfs.sh stop "$s3_dir" >/dev/null 2>&1 || true
+	bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+	bash scripts/mariadb.sh stop "$mariadb_dir" >/dev/null 2>&1 || true
 	if [[ "${KEEP_TMP:-}" == 1 ]]; then
 		echo "temporary files kept in $run_tmp ($(du -sh "$run_tmp" 2>/dev/null | cut -f1))"
 	else
@@ -81,6 +86,8 @@ client_env=$(bash scripts/install-clients.sh)
 while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install
 bash scripts/seaweedfs.sh install
+bash scripts/postgres.sh install
+bash scripts/mariadb.sh install
 bash scripts/haproxy.sh install >/dev/null
 export "$(bash scripts/prometheus.sh install | tail -n 1)"
 export "$(bash scripts/chromium.sh install | tail -n 1)"
@@ -95,6 +102,11 @@ end
 begin servers
 eval "export $(bash scripts/dockerd.sh start "$docker_dir" | tail -n 1)"
 eval "export $(bash scripts/seaweedfs.sh start "$s3_dir" | tail -n 1)"
+# PostgreSQL and MariaDB listen on 127.0.0.1 only: the SQL store suites run
+# on the host (host-tests). The outage tests start servers of their own
+# inside the namespace with the same scripts.
+export "$(bash scripts/postgres.sh start "$pg_dir" | tail -n 1)"
+export "$(bash scripts/mariadb.sh start "$mariadb_dir" | tail -n 1)"
 end
 
 export IMAGEGATE_BIN=$root/bin/imagegate

@@ -89,6 +89,8 @@ func TestUsageErrorMessages(t *testing.T) {
 		{[]string{"bucket"}, `imagegate bucket: missing command (one of: init)`},
 		{[]string{"bucket", "create"}, `imagegate bucket: unknown command "create" for "imagegate bucket"`},
 		{[]string{"bucket", "init", "extra"}, `imagegate bucket init: unexpected argument "extra"`},
+		{[]string{"metadata"}, `imagegate metadata: missing command (one of: migrate)`},
+		{[]string{"metadata", "migrate", "extra"}, `imagegate metadata migrate: unexpected argument "extra"`},
 		{[]string{"completion"}, `imagegate completion: missing SHELL (bash, zsh, fish or powershell)`},
 		{[]string{"completion", "tcsh"}, `imagegate completion: unknown shell "tcsh": want one of bash, zsh, fish, powershell`},
 		{[]string{"version", "x"}, `imagegate version: unexpected argument "x"`},

@@ -48,6 +48,7 @@ func newRoot(environ []string) *cobra.Command {
 		newScannerCmd(environ),
 		newConfigCmd(environ),
 		newBucketCmd(environ),
+		newMetadataCmd(environ),
 		newPushCmd(environ),
 		newScanCmd(environ),
 		newAnalyzeCmd(environ),

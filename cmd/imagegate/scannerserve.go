@@ -86,9 +86,9 @@ func scannerCmd(ctx context.Context, cfg *config.Config, path string, stdout io.
 }
 
 // scannerFleet is the fleet store the scanners share with the replicas
-// (metadata.driver dynamodb), nil when there is none.
+// (metadata.driver dynamodb, postgres or mysql), nil when there is none.
 func scannerFleet(ctx context.Context, cfg *config.Config) (fleet.Store, error) {
-	if cfg.Metadata.Driver != "dynamodb" {
+	if !cfg.SharedMetadata() {
 		return nil, nil
 	}
 	return registry.OpenFleet(ctx, cfg)

@@ -41,6 +41,10 @@ var forbidden = map[string][]string{
 	// Layer analysis reads tar streams and indexes alone: no gate, no scanner, no records, no config.
 	module + "/layers": {module + "/registry", module + "/middleware", module + "/push", module + "/validate", module + "/scan",
 		module + "/metadata", module + "/shim", module + "/api", module + "/config", module + "/policy", module + "/notify", module + "/analysis"},
+	// The SQL stores' package knows neither the configuration file (registry maps it) nor the fleet
+	// (fleet/sqlstore builds on its pool, never the other way).
+	module + "/metadata/sqlstore": {module + "/config", module + "/fleet", module + "/push", module + "/notify", module + "/registry",
+		module + "/middleware", module + "/api", module + "/auth", module + "/scan"},
 	module + "/policy":   {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry": {module + "/cmd", module + "/scan/trivy"},

@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,57 +16,36 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/registry"
 	"github.com/imagegate/imagegate/registry/registrytest"
 )
 
-// dynamo is a DynamoDB Local instance this test stops and starts, keeping
-// its tables on disk across restarts.
-type dynamo struct {
-	t        *testing.T
-	dir      string
-	port     string
-	endpoint string
+// database is a metadata database the tests stop in the middle of a run
+// and start again, its data kept across restarts.
+type database interface {
+	// configure points cfg's metadata store at the database; name keeps
+	// the tests' tables apart where the server is shared.
+	configure(cfg *config.Config, name string)
+	start()
+	stop()
 }
 
-func newDynamo(t *testing.T) *dynamo {
-	// The shared instance's presence says we run where DynamoDB Local can.
-	liveserver.RequireEnv(t, "IMAGEGATE_TEST_DYNAMODB_ENDPOINT", "DynamoDB Local (make test starts it)")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	d := &dynamo{t: t, dir: t.TempDir(), port: port, endpoint: "http://127.0.0.1:" + port}
-	d.start()
-	t.Cleanup(d.stop)
-	return d
+// databases are the stores the outage tests run on: every driver that
+// reaches a database over the network.
+var databases = []struct {
+	driver string
+	open   func(t *testing.T) database
+}{
+	{"dynamodb", newDynamo},
+	{"postgres", newPostgres},
+	{"mysql", newMariaDB},
 }
 
-func (d *dynamo) script(action string) {
-	d.t.Helper()
-	cmd := exec.Command("bash", "../../scripts/dynamodb-local.sh", action, d.dir)
-	cmd.Env = append(os.Environ(), "DYNAMODB_PORT="+d.port, "DYNAMODB_DBPATH="+filepath.Join(d.dir, "db"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		d.t.Fatalf("dynamodb-local.sh %s: %v\n%s", action, err, out)
-	}
-}
-
-func (d *dynamo) start() { d.script("start") }
-func (d *dynamo) stop()  { d.script("stop") }
-
-// server runs imagegate on DynamoDB with the given fail mode.
-func server(t *testing.T, d *dynamo, failMode string) (*registry.Server, string) {
+// server runs imagegate on db with the given fail mode.
+func server(t *testing.T, db database, failMode string) (*registry.Server, string) {
 	srv, _ := registrytest.Start(t, func(cfg *config.Config) {
-		cfg.Metadata.Driver = "dynamodb"
-		cfg.Metadata.DynamoDB.Endpoint = d.endpoint
-		cfg.Metadata.DynamoDB.Table = "imagegate-" + failMode
-		cfg.Metadata.DynamoDB.CreateTable = true
-		cfg.Metadata.DynamoDB.MaxAttempts = 2
+		db.configure(cfg, "imagegate-"+failMode)
 		cfg.Metadata.FailMode = failMode
 		cfg.Metadata.Timeout = 2 * time.Second
 	})
@@ -127,10 +102,16 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// TestFailOpenOutage: pushes during a DynamoDB outage succeed, queue their
-// records, and once DynamoDB is back every record is there exactly once.
+// TestFailOpenOutage: pushes during an outage of the metadata database
+// succeed, queue their records, and once the database is back every
+// record is there exactly once.
 func TestFailOpenOutage(t *testing.T) {
-	d := newDynamo(t)
+	for _, db := range databases {
+		t.Run(db.driver, func(t *testing.T) { failOpenOutage(t, db.open(t)) })
+	}
+}
+
+func failOpenOutage(t *testing.T, d database) {
 	_, host := server(t, d, "open")
 	want := map[string]bool{}
 	for i := range 3 {
@@ -175,10 +156,16 @@ func TestFailOpenOutage(t *testing.T) {
 	}
 }
 
-// TestFailClosedOutage: during the outage pushes are refused with 503 and
-// nothing is tagged; afterwards pushes work and nothing was recorded twice.
+// TestFailClosedOutage: during an outage of the metadata database pushes
+// are refused with 503 and nothing is tagged; afterwards pushes work and
+// nothing was recorded twice.
 func TestFailClosedOutage(t *testing.T) {
-	d := newDynamo(t)
+	for _, db := range databases {
+		t.Run(db.driver, func(t *testing.T) { failClosedOutage(t, db.open(t)) })
+	}
+}
+
+func failClosedOutage(t *testing.T, d database) {
 	_, host := server(t, d, "closed")
 	if _, err := push(t, host, "outage/closed", "before"); err != nil {
 		t.Fatalf("push before the outage: %v", err)
