@@ -8,6 +8,13 @@ const (
 	tableVersion = "imagegate_schema_version"
 )
 
+// The indexes List reads by filter (created by the migrations below).
+const (
+	indexRepository = "imagegate_records_repository"
+	indexUser       = "imagegate_records_user"
+	indexDigest     = "imagegate_records_digest"
+)
+
 // Bounds of the indexed columns, in bytes, checked before any statement
 // runs (a longer value is metadata.ErrInvalid, never a database error).
 const (

@@ -35,16 +35,20 @@ func (s *Store) listStatement(q metadata.Query) (statement, error) {
 	var where []string
 	var args []any
 	and := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
+	index := ""
 	switch {
 	case q.Digest != "":
 		and("digest = ?", q.Digest.String())
 		if q.Repository != "" {
 			and("repository = ?", q.Repository)
 		}
+		index = indexDigest
 	case q.Repository != "":
 		and("repository = ?", q.Repository)
+		index = indexRepository
 	case q.User != "":
 		and("user_subject = ?", q.User)
+		index = indexUser
 	}
 	if before != "" {
 		and("id < ?", before)
@@ -57,6 +61,9 @@ func (s *Store) listStatement(q metadata.Query) (statement, error) {
 		and("id >= ?", floor)
 	}
 	query := "SELECT " + recordColumns + " FROM " + tableRecords
+	if index != "" {
+		query += s.d.useIndex(index)
+	}
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
