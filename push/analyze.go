@@ -55,7 +55,7 @@ func (p *Pipeline) analyze(ctx context.Context, x *Push) error {
 	}
 	v := rule.Evaluate(report)
 	rec.Analysis = analysisSummary(report, rule, v, p.now())
-	p.logger.InfoContext(ctx, "image analysed", "repository", rec.Repository, "digest", rec.Digest.String(),
+	p.logger.DebugContext(ctx, "image analysed", "repository", rec.Repository, "digest", rec.Digest.String(),
 		"efficiency", report.Efficiency, "wasted_bytes", report.WastedBytes, "verdict", v.Outcome)
 	if !v.Block {
 		return nil
