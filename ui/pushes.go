@@ -37,18 +37,18 @@ func (h *Handler) pushes(w http.ResponseWriter, r *http.Request, s *session) {
 	if v.User == "" && !v.Admin {
 		v.User = s.caller.Subject()
 	}
-	api := url.Values{"limit": {strconv.Itoa(historyLimit)}}
+	params := url.Values{"limit": {strconv.Itoa(historyLimit)}}
 	if v.User != "" {
-		api.Set("user", v.User)
+		params.Set("user", v.User)
 	}
 	if v.Cursor != "" {
-		api.Set("cursor", v.Cursor)
+		params.Set("cursor", v.Cursor)
 	}
 	var page struct {
 		Records    []*metadata.Record `json:"records"`
 		NextCursor string             `json:"next_cursor"`
 	}
-	if err := h.callAPI(r, s, "/api/v1/pushes", api, &page); err != nil {
+	if err := h.callAPI(r, s, "/api/v1/pushes", params, &page); err != nil {
 		h.apiFailed(w, r, s, err, "push history of "+v.User)
 		return
 	}
