@@ -33,6 +33,8 @@ type API struct {
 	configs    ConfigReader
 	robotStore *auth.Robots
 	quotas     QuotaReader
+	policies   PolicyReader
+	referrers  ReferrerLister
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -55,6 +57,11 @@ type Options struct {
 	Catalog Catalog
 	// Configs serves image configs; nil answers them with 503.
 	Configs ConfigReader
+	// Policies gives the scan policy of a repository, for the allowlist
+	// of the vulnerabilities endpoint; nil reports none.
+	Policies PolicyReader
+	// Referrers lists a manifest's OCI 1.1 referrers; nil answers them with 503.
+	Referrers ReferrerLister
 }
 
 // New returns the API over store.
@@ -63,7 +70,7 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)

@@ -38,7 +38,7 @@ type tagEvent struct {
 }
 
 // repositoryRoutes splits /api/v1/repositories/{name}/manifests/{digest}[/sub]
-// (sub: vulnerabilities, layers, config, scan):
+// (sub: vulnerabilities, layers, config, referrers, scan):
 // repository names contain slashes, so the mux cannot. A malformed name
 // is NAME_INVALID, a malformed digest DIGEST_INVALID, both before any
 // authorization; these endpoints take no query parameters.
@@ -50,7 +50,7 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if i < 0 {
-		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/tags and /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/config|/scan]").
+		errcodes.Serve(w, errcodes.NotFound.WithMessage("no such endpoint: repository endpoints are /api/v1/repositories/{name}/tags and /api/v1/repositories/{name}/manifests/{digest}[/vulnerabilities|/layers|/config|/referrers|/scan]").
 			WithDetail(map[string]string{"path": r.URL.Path}))
 		return
 	}
@@ -85,6 +85,10 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	case sub == "config" && r.Method == http.MethodGet:
 		if a.allow(w, r, name, auth.ActionPull) {
 			a.imageConfigOf(w, r, name, d)
+		}
+	case sub == "referrers" && r.Method == http.MethodGet:
+		if a.allow(w, r, name, auth.ActionPull) {
+			a.referrersOf(w, r, name, d)
 		}
 	case sub == "scan" && r.Method == http.MethodPost:
 		if a.allow(w, r, name, auth.ActionPull) {

@@ -20,7 +20,9 @@ type pushesPage struct {
 // listPushes answers GET /api/v1/pushes?repository=&user=&digest=&since=&limit=&cursor=
 // with records newest first, one page at a time; a Link header names the
 // next page. With status=pending it lists pending records instead
-// (listPending); any other status is a QUERY_INVALID. Every parameter is
+// (listPending); any other status is a QUERY_INVALID. Records across
+// repositories are for admins, except a person's own (user= their own
+// subject), less those of repositories they may not pull. Every parameter is
 // checked before anything is read (params.go).
 func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
@@ -43,7 +45,9 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 	if q.User != "" {
 		repo = ""
 	}
-	if !a.allowRecords(w, r, repo) {
+	c := callerOf(r)
+	own := q.User != "" && q.User == c.Subject() && !c.Admin()
+	if !own && !a.allowRecords(w, r, repo) {
 		return
 	}
 	page, err := a.store.List(r.Context(), q)
@@ -51,7 +55,23 @@ func (a *API) listPushes(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	if own {
+		page.Records = mayPull(c, page.Records)
+	}
 	a.writePage(w, r, page)
+}
+
+// mayPull returns the records of repositories c may pull: a person's own
+// pushes, less those of repositories they may no longer see. A page may
+// so hold fewer records than its limit; its cursor still continues it.
+func mayPull(c Caller, records []*metadata.Record) []*metadata.Record {
+	out := make([]*metadata.Record, 0, len(records))
+	for _, rec := range records {
+		if rec != nil && c.May(rec.Repository, auth.ActionPull) {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // allowRecords authorizes reading records: those of repository repo by

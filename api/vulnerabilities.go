@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
@@ -18,6 +19,10 @@ type scanReport struct {
 	Digest     digest.Digest         `json:"digest"`
 	RecordID   string                `json:"record_id,omitempty"`
 	Scan       *metadata.ScanSummary `json:"scan"`
+	// Allowlist are the entries of the scan policy in force now that name
+	// one of the scan's findings (the gate judged the push by the policy
+	// of its time; this says what today's allows).
+	Allowlist []allowlisted `json:"allowlist,omitempty"`
 }
 
 // vulnerabilities answers GET …/manifests/{digest}/vulnerabilities: the
@@ -30,7 +35,11 @@ func (a *API) vulnerabilities(w http.ResponseWriter, r *http.Request, repo strin
 	}
 	for _, rec := range page.Records {
 		if rec.Kind == metadata.KindPush && rec.Scan != nil {
-			writeJSON(w, http.StatusOK, scanReport{Repository: repo, Digest: d, RecordID: rec.ID, Scan: rec.Scan})
+			out := scanReport{Repository: repo, Digest: d, RecordID: rec.ID, Scan: rec.Scan}
+			if a.policies != nil {
+				out.Allowlist = allowlistOf(a.policies.For(repo), rec.Scan.Findings, time.Now())
+			}
+			writeJSON(w, http.StatusOK, out)
 			return
 		}
 	}

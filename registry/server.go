@@ -66,6 +66,8 @@ type Server struct {
 	reconcileQuotas func(context.Context) error
 	catalog         api.Catalog // repositories and tags, for the API
 	configs         api.ConfigReader
+	policies        api.PolicyReader // nil without scan policies
+	referrers       api.ReferrerLister
 	uploads         *shim.Handler // tarball uploads (registry/upload.go)
 	ready           *readiness
 	metrics         *httpMetrics
@@ -283,6 +285,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		catalog:     catalogSource{ns},
 		configs:     pipeline,
 		quotas:      quotas,
+		referrers:   referrers,
+	}
+	if policies != nil {
+		s.policies = policies
 	}
 	if quotas != nil {
 		s.reconcileQuotas = reconcileQuotas(quotas, ns, logger.With("component", "quota"))
@@ -354,7 +360,8 @@ func (s *Server) routes() (http.Handler, error) {
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
 	}
 	mux.Handle("/v2/", v2)
-	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs}
+	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs,
+		Policies: s.policies, Referrers: s.referrers}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}

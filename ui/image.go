@@ -22,7 +22,17 @@ type imageView struct {
 	TagHistory []tagEvent       `json:"tag_history"`
 	// Findings are the recorded scan's, worst first (GET …/vulnerabilities).
 	Scan     *metadata.ScanSummary
-	Findings []metadata.Finding
+	Findings []findingRow
+	// Total is how many findings the scan has; Findings are those Filter keeps.
+	Total  int
+	Filter findingFilter
+	// Allowlist is what the policy in force allowlists of the findings.
+	Allowlist []allowEntry
+	// Referrers name the image as their subject (GET …/referrers);
+	// ReferrersNote says why they could not be listed.
+	Referrers          []imageReferrer
+	ReferrersTruncated bool
+	ReferrersNote      string
 	// Counts are the scan's counts by severity, worst first.
 	Counts []severityCount
 	// Layers is the layer analysis (GET …/layers); nil when the server
@@ -75,6 +85,17 @@ func layerRows(rec *metadata.Record, rep *layers.Report) []layerRow {
 	return rows
 }
 
+// imageReferrer is one referrer of GET …/manifests/{digest}/referrers.
+type imageReferrer struct {
+	Digest       digest.Digest     `json:"digest"`
+	MediaType    string            `json:"media_type"`
+	ArtifactType string            `json:"artifact_type"`
+	Size         int64             `json:"size"`
+	Annotations  map[string]string `json:"annotations"`
+	PushedAt     *time.Time        `json:"pushed_at"`
+	PushedBy     string            `json:"pushed_by"`
+}
+
 // tagEvent is one change of a tag with respect to the manifest.
 type tagEvent struct {
 	At     time.Time `json:"at"`
@@ -103,24 +124,32 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		h.renderError(w, r, s, http.StatusBadRequest, "Bad request", "name and digest must be a repository name and a digest")
 		return
 	}
+	filter, ok := readFindingFilter(q)
+	if !ok {
+		h.renderError(w, r, s, http.StatusBadRequest, "Bad request", "severity, fix and allowlist must be one of the filter's choices")
+		return
+	}
+	v.Filter = filter
 	if err := h.callAPI(r, s, base, nil, &v); err != nil {
 		h.apiFailed(w, r, s, err, "image "+name+"@"+d)
 		return
 	}
 	var scan struct {
-		Scan *metadata.ScanSummary `json:"scan"`
+		Scan      *metadata.ScanSummary `json:"scan"`
+		Allowlist []allowEntry          `json:"allowlist"`
 	}
 	var e *apiError
 	if err := h.callAPI(r, s, base+"/vulnerabilities", nil, &scan); err != nil && !(errors.As(err, &e) && e.Status == http.StatusNotFound) {
 		h.apiFailed(w, r, s, err, "image "+name+"@"+d)
 		return
 	}
-	v.Scan = scan.Scan
+	v.Scan, v.Allowlist = scan.Scan, scan.Allowlist
 	if v.Scan != nil {
-		v.Findings = slices.Clone(v.Scan.Findings)
-		slices.SortStableFunc(v.Findings, func(a, b metadata.Finding) int {
+		sorted := slices.Clone(v.Scan.Findings)
+		slices.SortStableFunc(sorted, func(a, b metadata.Finding) int {
 			return rank(a.Severity) - rank(b.Severity)
 		})
+		v.Total, v.Findings = len(sorted), filterFindings(sorted, v.Allowlist, filter)
 		for sev, n := range v.Scan.Counts {
 			v.Counts = append(v.Counts, severityCount{Severity: sev, N: n})
 		}
@@ -141,6 +170,18 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		v.LayersNote = e.Message
 	default:
 		v.LayersNote = "the layer analysis could not be read"
+	}
+	var refs struct {
+		Referrers []imageReferrer `json:"referrers"`
+		Truncated bool            `json:"truncated"`
+	}
+	switch err := h.callAPI(r, s, base+"/referrers", nil, &refs); {
+	case err == nil:
+		v.Referrers, v.ReferrersTruncated = refs.Referrers, refs.Truncated
+	case errors.As(err, &e):
+		v.ReferrersNote = e.Message
+	default:
+		v.ReferrersNote = "the referrers could not be listed"
 	}
 	var cfg imageConfig
 	switch err := h.callAPI(r, s, base+"/config", nil, &cfg); {

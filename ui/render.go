@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under assets/templates, each rendered
 // inside layout.html.
-var pageNames = []string{"login", "repositories", "repository", "image", "upload", "robots", "robot-created", "robot-revoke", "error"}
+var pageNames = []string{"login", "repositories", "repository", "image", "upload", "robots", "robot-created", "robot-revoke", "error", "pushes"}
 
 // pages are the parsed templates by page name.
 type pages map[string]*template.Template
@@ -29,6 +29,13 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
+	"whenp": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"storedAt": storedAt,
 	"short": func(d digest.Digest) string {
 		e := d.Encoded()
 		return d.Algorithm().String() + ":" + e[:min(12, len(e))]
@@ -44,7 +51,7 @@ func parsePages() (pages, error) {
 	p := pages{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets,
-			"assets/templates/layout.html", "assets/templates/"+name+".html")
+			"assets/templates/layout.html", "assets/templates/history.html", "assets/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parsing template %s: %w", name, err)
 		}

@@ -86,6 +86,7 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /ui/repositories", h.signedIn(h.repositories))
 	h.mux.HandleFunc("GET /ui/repository", h.signedIn(h.repository))
 	h.mux.HandleFunc("GET /ui/image", h.signedIn(h.image))
+	h.mux.HandleFunc("GET /ui/pushes", h.signedIn(h.pushes))
 	h.mux.HandleFunc("GET /ui/upload", h.signedIn(h.uploadForm))
 	h.mux.HandleFunc("POST /ui/upload-image", h.signedIn(h.upload))
 	h.mux.HandleFunc("GET /ui/uploads/{id}/events", h.signedIn(h.uploadEvents))

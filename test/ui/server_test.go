@@ -9,8 +9,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
@@ -58,7 +62,17 @@ const scanYAML = `scan:
     - repositories: "**"
       mode: audit
       severity: HIGH
+      allowlist:
+        - id: %s
+          reason: the busybox applet is not installed
+          expires: "%s"
+        - id: %s
+          reason: was reviewed once
+          expires: "2020-01-01"
 `
+
+// allowedUntil is when the allowlist entry of scantest.CVEHigh expires.
+const allowedUntil = "2099-01-31"
 
 // fixture is the running server and what was pushed to it.
 type fixture struct {
@@ -66,6 +80,8 @@ type fixture struct {
 	// vulnerable is the digest of teamRepo:1.0.
 	vulnerable v1.Hash
 	private    v1.Hash
+	// sbom is an artifact in teamRepo whose subject is vulnerable.
+	sbom v1.Hash
 }
 
 // startServer starts imagegate with the UI on, and pushes the vulnerable
@@ -75,11 +91,12 @@ func startServer(t *testing.T, bin string) *fixture {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "trivy")
 	trivytest.WriteFixtureDB(t, cache)
-	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + fmt.Sprintf(scanYAML, cache)
+	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium)
 	srv := liveserver.StartWithConfig(t, bin, cfg)
 	f := &fixture{srv: srv}
 	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))
 	f.private = push(t, srv, privateRepo+":1", scantest.CleanImage(t))
+	f.sbom = push(t, srv, teamRepo+":sbom", sbomOf(t, labelled(t, scantest.VulnerableImage(t))))
 	return f
 }
 
@@ -98,6 +115,30 @@ func labelled(t *testing.T, img v1.Image) v1.Image {
 	out, err := mutate.ConfigFile(img, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// sbomType is the artifact type of the SBOM fixture.
+const sbomType = "application/vnd.example.sbom+json"
+
+// sbomOf is an OCI 1.1 artifact whose subject is img: an SBOM, its
+// config's media type its artifact type.
+func sbomOf(t *testing.T, img v1.Image) v1.Image {
+	t.Helper()
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := static.NewLayer([]byte(`{"spdxVersion":"SPDX-2.3"}`), types.MediaType("application/spdx+json"))
+	art, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), sbomType),
+		mutate.Addendum{Layer: layer, MediaType: "application/spdx+json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok := mutate.Subject(art, *desc).(v1.Image)
+	if !ok {
+		t.Fatal("mutate.Subject of an image is not an image")
 	}
 	return out
 }

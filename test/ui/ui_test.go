@@ -185,7 +185,7 @@ func TestUI(t *testing.T) {
 			}
 		}
 		tb.shot("repository")
-		tb.follow(chromedp.Click(chromedp.CSS(`table.history a[href*="/ui/image"]`)))
+		tb.follow(chromedp.Click(chromedp.CSS(`table.history a[href*="` + f.vulnerable.Hex + `"]`)))
 		if n := tb.count("table.layers tbody tr"); n != 1 {
 			t.Errorf("%d layer rows, want the fixture's 1", n)
 		}
@@ -216,6 +216,10 @@ func TestUI(t *testing.T) {
 		}
 		tb.shot("image-phone")
 	})
+
+	t.Run("Findings", func(t *testing.T) { testFindings(t, b, f) })
+	t.Run("Referrers", func(t *testing.T) { testReferrers(t, b, f) })
+	t.Run("PushesByUser", func(t *testing.T) { testPushesByUser(t, b, f) })
 
 	t.Run("Upload", func(t *testing.T) {
 		tb := b.newTab(t)
