@@ -1,0 +1,46 @@
+package auth
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TestOIDCSignInPerson: a sign-in's ID token is accepted only for the
+// client id as audience and with the sign-in's nonce; the person carries
+// what the rules grant.
+func TestOIDCSignInPerson(t *testing.T) {
+	ti := newTestIssuer(t)
+	kid := ti.addKey("ec")
+	s, err := NewOIDCSignIn(ti.config(), "imagegate-ui", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func(c jwt.MapClaims) { c["aud"] = "imagegate-ui"; c["nonce"] = "n-1" }
+	p, err := s.Person(t.Context(), ti.sign(kid, ti.claims(good)), "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "gitlab:group/app" || p.Method != MethodOIDC || !scopesEqual(p.Scopes, ciScope) {
+		t.Fatalf("person %+v", p)
+	}
+	for name, tc := range map[string]struct {
+		mut   func(jwt.MapClaims)
+		nonce string
+	}{
+		"registry audience": {func(c jwt.MapClaims) { c["nonce"] = "n-1" }, "n-1"},
+		"other audience":    {func(c jwt.MapClaims) { good(c); c["aud"] = "other-client" }, "n-1"},
+		"wrong nonce":       {good, "n-2"},
+		"no nonce claim":    {func(c jwt.MapClaims) { good(c); delete(c, "nonce") }, "n-1"},
+		"no nonce expected": {func(c jwt.MapClaims) { good(c); c["nonce"] = "" }, ""},
+		"no rule matches":   {func(c jwt.MapClaims) { good(c); c["namespace_path"] = "other" }, "n-1"},
+	} {
+		if p, err := s.Person(t.Context(), ti.sign(kid, ti.claims(tc.mut)), tc.nonce); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("%s: %+v %v, want bad credentials", name, p, err)
+		}
+	}
+	if _, err := NewOIDCSignIn(ti.config(), "", nil); err == nil {
+		t.Fatal("no client id accepted")
+	}
+}
