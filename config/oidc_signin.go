@@ -13,7 +13,7 @@ type OIDCSignIn struct {
 	Name         string   `yaml:"name"`         // on the button: "Sign in with <name>"
 	ClientID     string   `yaml:"clientid"`     // required; the ID tokens' audience
 	ClientSecret string   `yaml:"clientsecret"` // empty: a public client (PKCE alone)
-	RedirectURL  string   `yaml:"redirecturl"`  // this UI's /ui/login/oidc/callback, as registered
+	RedirectURL  string   `yaml:"redirecturl"`  // this UI's /ui/login/oidc/callback, as registered; "": http.host's, else the request's origin
 	Scopes       []string `yaml:"scopes"`       // "openid" is always asked for
 }
 
@@ -39,6 +39,9 @@ func validateOIDCSignIns(issuers []OIDCIssuer, bad func(key, format string, args
 		}
 		if s.ClientID == "" {
 			bad(key+".clientid", "must be set")
+		}
+		if s.RedirectURL == "" {
+			continue
 		}
 		u, err := url.Parse(s.RedirectURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "/ui/login/oidc/callback" {

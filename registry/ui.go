@@ -68,8 +68,12 @@ func (s *Server) oidcSignIn() (*ui.OIDCLogin, error) {
 		if err != nil {
 			return nil, fmt.Errorf("registry: auth.oidc[%d].signin: %w", i, err)
 		}
+		redirect := o.SignIn.RedirectURL
+		if redirect == "" && s.cfg.HTTP.Host != "" {
+			redirect = strings.TrimSuffix(s.cfg.HTTP.Host, "/") + "/ui/login/oidc/callback"
+		}
 		return &ui.OIDCLogin{Name: o.SignIn.Name, SignIn: v, ClientID: o.SignIn.ClientID, ClientSecret: o.SignIn.ClientSecret,
-			RedirectURL: o.SignIn.RedirectURL, Scopes: o.SignIn.Scopes}, nil
+			RedirectURL: redirect, Scopes: o.SignIn.Scopes}, nil
 	}
 	return nil, nil
 }

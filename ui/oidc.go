@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,8 @@ type OIDCLogin struct {
 	// are the UI's registration with the issuer.
 	ClientID, ClientSecret string
 	// RedirectURL is this UI's /ui/login/oidc/callback as the issuer
-	// knows it.
+	// knows it; "": that path on the origin of the request that starts
+	// the sign-in.
 	RedirectURL string
 	// Scopes asked for; "openid" is always asked for.
 	Scopes []string
@@ -35,6 +38,10 @@ type OIDCLogin struct {
 
 // OIDCStateSpace is the fleet space of sign-ins under way with an issuer.
 const OIDCStateSpace = "ui-oidc-state"
+
+// discoveryWait bounds how long the sign-in page waits for the issuer's
+// discovery document (fetched once, then kept) before showing no button.
+const discoveryWait = 3 * time.Second
 
 // oidcStateTTL is how long a person has to finish signing in at the issuer.
 const oidcStateTTL = 10 * time.Minute
@@ -55,6 +62,8 @@ type oidcState struct {
 	Verifier string `json:"verifier"`
 	Nonce    string `json:"nonce"`
 	Next     string `json:"next"`
+	// Redirect is the redirect_uri sent, which the exchange repeats.
+	Redirect string `json:"redirect"`
 }
 
 // oidcFlow is the OAuth 2.0 client, its endpoints discovered on first use
@@ -82,7 +91,7 @@ func (f *oidcFlow) config(ctx context.Context) (*oauth2.Config, error) {
 			scopes = append(scopes, s)
 		}
 	}
-	f.cfg = &oauth2.Config{ClientID: f.opts.ClientID, ClientSecret: f.opts.ClientSecret, RedirectURL: f.opts.RedirectURL,
+	f.cfg = &oauth2.Config{ClientID: f.opts.ClientID, ClientSecret: f.opts.ClientSecret,
 		Scopes: scopes, Endpoint: oauth2.Endpoint{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL}}
 	return f.cfg, nil
 }
@@ -114,7 +123,8 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := newToken()
-	st := oidcState{Verifier: oauth2.GenerateVerifier(), Nonce: newToken(), Next: safeNext(r.PostFormValue("next"))}
+	st := oidcState{Verifier: oauth2.GenerateVerifier(), Nonce: newToken(), Next: safeNext(r.PostFormValue("next")),
+		Redirect: h.oidcRedirect(r)}
 	v, err := json.Marshal(st)
 	if err == nil {
 		_, err = h.opts.Sessions.Put(r.Context(), OIDCStateSpace, storeKey(state), v, 0, oidcStateTTL)
@@ -126,8 +136,8 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: h.oidcCookieName(), Value: state, Path: "/", MaxAge: int(oidcStateTTL.Seconds()),
 		HttpOnly: true, Secure: h.opts.Secure, SameSite: http.SameSiteLaxMode}) // Lax: sent on the issuer's redirect back
-	http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(st.Verifier), oauth2.SetAuthURLParam("nonce", st.Nonce)),
-		http.StatusSeeOther)
+	http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(st.Verifier), oauth2.SetAuthURLParam("nonce", st.Nonce),
+		oauth2.SetAuthURLParam("redirect_uri", st.Redirect)), http.StatusSeeOther)
 }
 
 // oidcCallback answers GET /ui/login/oidc/callback: the state must be this
@@ -210,7 +220,7 @@ func (h *Handler) oidcPerson(ctx context.Context, code string, st oidcState) (au
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, h.opts.OIDC.SignIn.HTTPClient()), 15*time.Second)
 	defer cancel()
-	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
+	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier), oauth2.SetAuthURLParam("redirect_uri", st.Redirect))
 	if err != nil {
 		return auth.Person{}, fmt.Errorf("ui: exchanging the code: %w", err)
 	}
@@ -233,4 +243,46 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// oidcCallbackPath is where the issuer sends the browser back.
+const oidcCallbackPath = "/ui/login/oidc/callback"
+
+// oidcRedirect is the redirect_uri of a sign-in r starts: the configured
+// one, else the callback on r's own origin.
+func (h *Handler) oidcRedirect(r *http.Request) string {
+	if h.oidc.opts.RedirectURL != "" {
+		return h.oidc.opts.RedirectURL
+	}
+	scheme := "http"
+	if r.TLS != nil || h.opts.Secure {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + oidcCallbackPath
+}
+
+// allowIssuerForm lets the sign-in page's issuer button work under the
+// CSP: a form's redirect is bound by form-action, so the page's policy
+// also names the origin of the issuer's authorization endpoint (and only
+// that page's). It reports false when the endpoint is unknown (discovery
+// failed): the page then shows no button.
+func (h *Handler) allowIssuerForm(w http.ResponseWriter, r *http.Request) bool {
+	if h.oidc == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), discoveryWait)
+	defer cancel()
+	cfg, err := h.oidc.config(ctx)
+	if err != nil {
+		h.opts.Logger.WarnContext(r.Context(), "ui oidc discovery failed", "error", err.Error())
+		return false
+	}
+	u, err := url.Parse(cfg.Endpoint.AuthURL)
+	if err != nil {
+		return false
+	}
+	origin := u.Scheme + "://" + u.Host
+	w.Header().Set("Content-Security-Policy",
+		strings.Replace(ContentSecurityPolicy, "form-action 'self'", "form-action 'self' "+origin, 1))
+	return true
 }

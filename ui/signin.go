@@ -49,7 +49,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, nil, http.StatusOK, "login", "Sign in", loginView{CSRF: h.loginToken(w, r), Next: next, OIDCName: h.oidcName()})
+	h.render(w, r, nil, http.StatusOK, "login", "Sign in", loginView{CSRF: h.loginToken(w, r), Next: next, OIDCName: h.oidcName(w, r)})
 }
 
 // login answers POST /ui/login: username and password checked by the
@@ -69,7 +69,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, pass, next := r.PostFormValue("username"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
-	view := loginView{CSRF: c.Value, Next: next, Username: user, OIDCName: h.oidcName()}
+	view := loginView{CSRF: c.Value, Next: next, Username: user, OIDCName: h.oidcName(w, r)}
 	if user == "" || pass == "" || len(user) > maxUsernameLen || len(pass) > maxPasswordLen {
 		view.Message = "Enter your username and password."
 		h.render(w, r, nil, http.StatusBadRequest, "login", "Sign in", view)
@@ -123,9 +123,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
 
-// oidcName is the name on the "Sign in with" button, "" without one.
-func (h *Handler) oidcName() string {
-	if h.oidc == nil {
+// oidcName is the name on the "Sign in with" button, "" without one; it
+// lets the page's form reach the issuer (allowIssuerForm).
+func (h *Handler) oidcName(w http.ResponseWriter, r *http.Request) string {
+	if !h.allowIssuerForm(w, r) {
 		return ""
 	}
 	return h.oidc.opts.Name

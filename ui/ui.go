@@ -87,12 +87,12 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /ui/login", h.loginForm)
 	h.mux.HandleFunc("POST /ui/login", h.login)
 	if opts.OIDC != nil && opts.Auth != nil {
-		if opts.OIDC.SignIn == nil || opts.OIDC.ClientID == "" || opts.OIDC.RedirectURL == "" {
-			return nil, fmt.Errorf("ui: oidc sign-in needs a verifier, a client id and a redirect URL")
+		if opts.OIDC.SignIn == nil || opts.OIDC.ClientID == "" {
+			return nil, fmt.Errorf("ui: oidc sign-in needs a verifier and a client id")
 		}
 		h.oidc = &oidcFlow{opts: opts.OIDC}
 		h.mux.HandleFunc("POST /ui/login/oidc", h.oidcStart)
-		h.mux.HandleFunc("GET /ui/login/oidc/callback", h.oidcCallback)
+		h.mux.HandleFunc("GET "+oidcCallbackPath, h.oidcCallback)
 	}
 	h.mux.HandleFunc("POST /ui/logout", h.signedIn(h.logout))
 	h.mux.HandleFunc("GET /ui/repositories", h.signedIn(h.repositories))
