@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -42,5 +44,21 @@ func TestOIDCSignInPerson(t *testing.T) {
 	}
 	if _, err := NewOIDCSignIn(ti.config(), "", nil); err == nil {
 		t.Fatal("no client id accepted")
+	}
+}
+
+// TestOIDCPersonCaller: a person signed in with OIDC acts with the scopes
+// granted at sign-in (no htpasswd entry needed), and nothing more.
+func TestOIDCPersonCaller(t *testing.T) {
+	ts := newTestService(t, nil)
+	p := Person{Subject: "sso:erin", Method: MethodOIDC, Scopes: []Scope{{Repositories: "team/**", Actions: []string{ActionPull}}}}
+	r := httptest.NewRequest(http.MethodGet, "/ui/repositories", nil)
+	c, err := ts.PersonCaller(r, p)
+	if err != nil || !c.May("team/app", ActionPull) || c.May("team/app", ActionPush) || c.May("other/app", ActionPull) || c.Admin() {
+		t.Fatalf("erin's caller: %+v %v", c, err)
+	}
+	// The same subject as an htpasswd person is not a user: signed out.
+	if _, err := ts.PersonCaller(r, Person{Subject: "sso:erin", Credential: "x"}); !errors.Is(err, ErrSignedOut) {
+		t.Fatalf("as a password person: %v, want ErrSignedOut", err)
 	}
 }
