@@ -29,6 +29,7 @@ func TestUI(t *testing.T) {
 	f := startServer(t, bin)
 	b := newBrowser(t, chromium)
 	base := f.srv.URL
+	t.Cleanup(func() { t.Logf("axe-core checked (serious+critical violations): %v", b.checked) })
 
 	t.Run("SignInForm", func(t *testing.T) {
 		tb := b.newTab(t)
