@@ -25,6 +25,12 @@ func (is *oidcIssuer) authenticate(ctx context.Context, token string) (Identity,
 	if err != nil {
 		return Identity{}, err
 	}
+	return is.identity(claims)
+}
+
+// identity maps verified claims to an identity: the subject, and the
+// scopes of the rules that match (none matching is ErrBadCredentials).
+func (is *oidcIssuer) identity(claims jwt.MapClaims) (Identity, error) {
 	subject, err := is.subject(claims)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: oidc: %w", ErrBadCredentials, err)

@@ -21,6 +21,20 @@ var ErrSignedOut = errors.New("auth: the account changed since sign-in; sign in 
 type Person struct {
 	Subject    string `json:"subject"`
 	Credential string `json:"credential"`
+	// Method is MethodOIDC for a person signed in with an OIDC issuer
+	// (OIDCSignIn), whose Scopes are what the issuer's rules granted at
+	// sign-in; empty for an htpasswd user.
+	Method string  `json:"method,omitempty"`
+	Scopes []Scope `json:"scopes,omitempty"`
+}
+
+// identity is the identity p acts as (an htpasswd user's only while its
+// credential is unchanged: the callers check that first).
+func (p Person) identity() Identity {
+	if p.Method == MethodOIDC {
+		return Identity{Subject: p.Subject, Method: MethodOIDC, Scopes: p.Scopes}
+	}
+	return Identity{Subject: p.Subject, Method: MethodPassword}
 }
 
 // PersonLogin checks a sign-in form's username and password with the
@@ -46,7 +60,13 @@ func (s *Service) PersonLogin(r *http.Request, username, password string) (Perso
 // policy in force now (a reload applies to sessions at once). It returns
 // ErrSignedOut when the person's htpasswd entry was removed or its
 // password changed since the sign-in.
+//
+// A person signed in with OIDC keeps the scopes granted at sign-in for the
+// session's life (the issuer is not asked again).
 func (s *Service) PersonCaller(r *http.Request, p Person) (*APICaller, error) {
+	if p.Method == MethodOIDC {
+		return s.judgedCaller(r, p.identity(), s.Policy()), nil
+	}
 	cur, err := s.personCredential(r.Context(), p.Subject)
 	if err != nil {
 		return nil, err
@@ -54,7 +74,7 @@ func (s *Service) PersonCaller(r *http.Request, p Person) (*APICaller, error) {
 	if !equal(cur, p.Credential) {
 		return nil, ErrSignedOut
 	}
-	return s.judgedCaller(r, Identity{Subject: p.Subject, Method: MethodPassword}, s.Policy()), nil
+	return s.judgedCaller(r, p.identity(), s.Policy()), nil
 }
 
 // personCredential is the current credential fingerprint of an htpasswd
@@ -96,6 +116,9 @@ func (s *Service) personUploader(r *http.Request) (u *Uploader, ok bool, err err
 	if !ok {
 		return nil, false, nil
 	}
+	if p.Method == MethodOIDC {
+		return s.uploader(r, p.identity()), true, nil
+	}
 	cur, err := s.personCredential(r.Context(), p.Subject)
 	if err != nil {
 		return nil, true, err
@@ -103,5 +126,5 @@ func (s *Service) personUploader(r *http.Request) (u *Uploader, ok bool, err err
 	if !equal(cur, p.Credential) {
 		return nil, true, ErrSignedOut
 	}
-	return s.uploader(r, Identity{Subject: p.Subject, Method: MethodPassword}), true, nil
+	return s.uploader(r, p.identity()), true, nil
 }

@@ -65,6 +65,8 @@ type OIDCIssuer struct {
 	RefreshInterval  time.Duration `yaml:"refreshinterval"`  // 0: 30s
 	MaxTokenLifetime time.Duration `yaml:"maxtokenlifetime"` // 0: 24h
 	Rules            []OIDCRule    `yaml:"rules"`            // a token matching no rule is refused
+	// SignIn lets people sign in to the web UI with this issuer; nil: no.
+	SignIn *OIDCSignIn `yaml:"signin"`
 }
 
 // OIDCRule grants actions on repositories to tokens whose claims match.

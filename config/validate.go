@@ -233,6 +233,7 @@ func (c *Config) problems() []error {
 				bad("auth.htpasswd", "cannot read %q: %v", a.Htpasswd, errors.Unwrap(err))
 			}
 		}
+		validateOIDCSignIns(a.OIDC, bad)
 		if a.Service == "" || a.Issuer == "" {
 			bad("auth.service", "service and issuer must be set")
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/imagegate/imagegate/api"
+	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/ui"
 )
 
@@ -20,7 +21,12 @@ func (s *Server) mountUI(mux *http.ServeMux, apiHandler *api.API) error {
 	}
 	uploads := http.NewServeMux()
 	registerUploads(uploads, s.uploads, s.gate.uploads)
+	signIn, err := s.oidcSignIn()
+	if err != nil {
+		return err
+	}
 	h, err := ui.New(ui.Options{
+		OIDC:         signIn,
 		API:          apiHandler,
 		Uploads:      uploads,
 		Auth:         s.auth,
@@ -45,4 +51,29 @@ func hostOf(base string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// oidcSignIn is the UI's sign-in with the auth.oidc issuer that has a
+// signin section (its rules decide), nil when none or without auth.
+func (s *Server) oidcSignIn() (*ui.OIDCLogin, error) {
+	if s.auth == nil || !s.cfg.Auth.Enabled {
+		return nil, nil
+	}
+	configs := oidcConfigs(s.cfg.Auth)
+	for i, o := range s.cfg.Auth.OIDC {
+		if o.SignIn == nil {
+			continue
+		}
+		v, err := auth.NewOIDCSignIn(configs[i], o.SignIn.ClientID, s.logger.With("component", "ui-oidc"))
+		if err != nil {
+			return nil, fmt.Errorf("registry: auth.oidc[%d].signin: %w", i, err)
+		}
+		redirect := o.SignIn.RedirectURL
+		if redirect == "" && s.cfg.HTTP.Host != "" {
+			redirect = strings.TrimSuffix(s.cfg.HTTP.Host, "/") + "/ui/login/oidc/callback"
+		}
+		return &ui.OIDCLogin{Name: o.SignIn.Name, SignIn: v, ClientID: o.SignIn.ClientID, ClientSecret: o.SignIn.ClientSecret,
+			RedirectURL: redirect, Scopes: o.SignIn.Scopes}, nil
+	}
+	return nil, nil
 }

@@ -91,6 +91,7 @@ bash scripts/mariadb.sh install
 bash scripts/haproxy.sh install >/dev/null
 export "$(bash scripts/prometheus.sh install | tail -n 1)"
 export "$(bash scripts/chromium.sh install | tail -n 1)"
+export "$(bash scripts/axe.sh install | tail -n 1)"
 # The completion test sources bash-completion's library, as a shell does.
 if [[ ! -f /usr/share/bash-completion/bash_completion ]]; then
 	# shellcheck source=scripts/lib/apt.sh

@@ -22,6 +22,8 @@ type loginView struct {
 	Username string
 	Message  string
 	NoAuth   bool
+	// OIDCName names the issuer of the "Sign in with" button; "" none.
+	OIDCName string
 }
 
 // safeNext is where to go after signing in: a UI path of this origin
@@ -47,7 +49,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	h.render(w, r, nil, http.StatusOK, "login", "Sign in", loginView{CSRF: h.loginToken(w, r), Next: next})
+	h.render(w, r, nil, http.StatusOK, "login", "Sign in", loginView{CSRF: h.loginToken(w, r), Next: next, OIDCName: h.oidcName(w, r)})
 }
 
 // login answers POST /ui/login: username and password checked by the
@@ -67,7 +69,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, pass, next := r.PostFormValue("username"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
-	view := loginView{CSRF: c.Value, Next: next, Username: user}
+	view := loginView{CSRF: c.Value, Next: next, Username: user, OIDCName: h.oidcName(w, r)}
 	if user == "" || pass == "" || len(user) > maxUsernameLen || len(pass) > maxPasswordLen {
 		view.Message = "Enter your username and password."
 		h.render(w, r, nil, http.StatusBadRequest, "login", "Sign in", view)
@@ -119,4 +121,13 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	h.endSession(r.Context(), s.key)
 	h.clearCookie(w)
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+// oidcName is the name on the "Sign in with" button, "" without one; it
+// lets the page's form reach the issuer (allowIssuerForm).
+func (h *Handler) oidcName(w http.ResponseWriter, r *http.Request) string {
+	if !h.allowIssuerForm(w, r) {
+		return ""
+	}
+	return h.oidc.opts.Name
 }

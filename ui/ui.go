@@ -46,7 +46,10 @@ type Options struct {
 	// RegistryHost is the host[:port] shown in pull commands; "" uses
 	// each request's Host.
 	RegistryHost string
-	Logger       *slog.Logger
+	// OIDC adds "Sign in with <Name>" to the sign-in page; nil: the form
+	// only.
+	OIDC   *OIDCLogin
+	Logger *slog.Logger
 }
 
 // Handler serves /ui/.
@@ -58,6 +61,7 @@ type Handler struct {
 	// says it came from another site: the first line against cross-site
 	// request forgery, before each form's CSRF token (csrf.go).
 	crossOrigin *http.CrossOriginProtection
+	oidc        *oidcFlow // nil without Options.OIDC
 }
 
 // New returns the UI's handler, its templates parsed.
@@ -82,6 +86,14 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /ui/{$}", h.home)
 	h.mux.HandleFunc("GET /ui/login", h.loginForm)
 	h.mux.HandleFunc("POST /ui/login", h.login)
+	if opts.OIDC != nil && opts.Auth != nil {
+		if opts.OIDC.SignIn == nil || opts.OIDC.ClientID == "" {
+			return nil, fmt.Errorf("ui: oidc sign-in needs a verifier and a client id")
+		}
+		h.oidc = &oidcFlow{opts: opts.OIDC}
+		h.mux.HandleFunc("POST /ui/login/oidc", h.oidcStart)
+		h.mux.HandleFunc("GET "+oidcCallbackPath, h.oidcCallback)
+	}
 	h.mux.HandleFunc("POST /ui/logout", h.signedIn(h.logout))
 	h.mux.HandleFunc("GET /ui/repositories", h.signedIn(h.repositories))
 	h.mux.HandleFunc("GET /ui/repository", h.signedIn(h.repository))

@@ -22,6 +22,10 @@ const actionTimeout = 30 * time.Second
 type browser struct {
 	root  context.Context
 	shots string
+	// axe is axe-core's script, run on every page screenshotted; "" none.
+	axe string
+	// checked lists the pages axe-core checked.
+	checked []string
 
 	mu sync.Mutex
 	// problems are CSP violations and uncaught script errors, from every tab.
@@ -54,7 +58,7 @@ func newBrowser(t *testing.T, path string) *browser {
 	if err := chromedp.Do(root); err != nil {
 		t.Fatalf("browser: starting %s: %v", path, err)
 	}
-	return &browser{root: root, shots: screenshotDir(t)}
+	return &browser{root: root, shots: screenshotDir(t), axe: loadAxe(t)}
 }
 
 // tab is one browsing context of its own (cookies included): one person.
@@ -181,9 +185,11 @@ func (tb *tab) signIn(base, user, password string) int64 {
 	return tb.follow(chromedp.Click(chromedp.CSS(`form[action="/ui/login"] button[type=submit]`)))
 }
 
-// shot saves a full-page screenshot of the tab as build/ui/NAME.png.
+// shot saves a full-page screenshot of the tab as build/ui/NAME.png, and
+// checks the page's accessibility (checkAccessibility).
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
+	tb.checkAccessibility(name)
 	png := get(tb, chromedp.FullScreenshot(100))
 	path := filepath.Join(tb.b.shots, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {

@@ -82,6 +82,8 @@ type fixture struct {
 	private    v1.Hash
 	// sbom is an artifact in teamRepo whose subject is vulnerable.
 	sbom v1.Hash
+	// issuer is the OIDC provider people may sign in with.
+	issuer *issuer
 }
 
 // startServer starts imagegate with the UI on, and pushes the vulnerable
@@ -91,9 +93,10 @@ func startServer(t *testing.T, bin string) *fixture {
 	dir := t.TempDir()
 	cache := filepath.Join(dir, "trivy")
 	trivytest.WriteFixtureDB(t, cache)
-	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium)
+	is := newIssuer(t)
+	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + is.oidcYAML() + fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium)
 	srv := liveserver.StartWithConfig(t, bin, cfg)
-	f := &fixture{srv: srv}
+	f := &fixture{srv: srv, issuer: is}
 	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))
 	f.private = push(t, srv, privateRepo+":1", scantest.CleanImage(t))
 	f.sbom = push(t, srv, teamRepo+":sbom", sbomOf(t, labelled(t, scantest.VulnerableImage(t))))

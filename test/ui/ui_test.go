@@ -29,6 +29,7 @@ func TestUI(t *testing.T) {
 	f := startServer(t, bin)
 	b := newBrowser(t, chromium)
 	base := f.srv.URL
+	t.Cleanup(func() { t.Logf("axe-core checked (serious+critical violations): %v", b.checked) })
 
 	t.Run("SignInForm", func(t *testing.T) {
 		tb := b.newTab(t)
@@ -260,6 +261,7 @@ func TestUI(t *testing.T) {
 	})
 
 	t.Run("Robots", func(t *testing.T) { testRobots(t, b, f) })
+	t.Run("SignInOIDC", func(t *testing.T) { testOIDC(t, b, f) })
 
 	t.Run("LockoutSharedWithTokenEndpoint", func(t *testing.T) {
 		p := newPerson(t, base)
