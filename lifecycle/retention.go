@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/imagegate/imagegate/internal/repopattern"
@@ -53,21 +54,21 @@ func NewRetention(rules []RetentionRule) (*Retention, error) {
 		key := fmt.Sprintf("lifecycle.retention[%d]", i)
 		repos, err := repopattern.Compile(r.Repositories)
 		if err != nil {
-			return nil, fmt.Errorf("%s.repositories: %w", key, err)
+			return nil, &KeyError{Key: key + ".repositories", Err: err}
 		}
 		switch {
 		case r.KeepLast < 0 || r.KeepLast > maxKeepLast:
-			return nil, fmt.Errorf("%s.keeplast: must be between 0 and %d, got %d", key, maxKeepLast, r.KeepLast)
+			return nil, &KeyError{Key: key + ".keeplast", Err: fmt.Errorf("must be between 0 and %d, got %d", maxKeepLast, r.KeepLast)}
 		case r.KeepDays < 0 || r.KeepDays > maxKeepDays:
-			return nil, fmt.Errorf("%s.keepdays: must be between 0 and %d, got %d", key, maxKeepDays, r.KeepDays)
+			return nil, &KeyError{Key: key + ".keepdays", Err: fmt.Errorf("must be between 0 and %d, got %d", maxKeepDays, r.KeepDays)}
 		case r.KeepLast == 0 && r.KeepDays == 0:
-			return nil, fmt.Errorf("%s: needs keeplast or keepdays (a rule keeping only keeptags would delete every other tag)", key)
+			return nil, &KeyError{Key: key, Err: errors.New("needs keeplast or keepdays (a rule keeping only keeptags would delete every other tag)")}
 		}
 		c := retentionRule{RetentionRule: r, repos: repos}
 		for j, t := range r.KeepTags {
 			p, err := CompileTag(t)
 			if err != nil {
-				return nil, fmt.Errorf("%s.keeptags[%d]: %w", key, j, err)
+				return nil, &KeyError{Key: fmt.Sprintf("%s.keeptags[%d]", key, j), Err: err}
 			}
 			c.keep = append(c.keep, p)
 		}
@@ -113,3 +114,13 @@ func (r RetentionRule) String() string {
 	}
 	return s + ")"
 }
+
+// KeyError is a configuration error at Key (lifecycle.retention[2].keepdays).
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+func (e *KeyError) Unwrap() error { return e.Err }
