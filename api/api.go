@@ -33,6 +33,7 @@ type API struct {
 	configs    ConfigReader
 	robotStore *auth.Robots
 	quotas     QuotaReader
+	retention  Retention
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -55,6 +56,8 @@ type Options struct {
 	Catalog Catalog
 	// Configs serves image configs; nil answers them with 503.
 	Configs ConfigReader
+	// Retention plans and applies retention; nil answers 404.
+	Retention Retention
 }
 
 // New returns the API over store.
@@ -63,10 +66,12 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, retention: opts.Retention, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
+	a.mux.HandleFunc("GET /api/v1/retention/plan", a.retentionPlan)
+	a.mux.HandleFunc("POST /api/v1/retention/apply", a.retentionApply)
 	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)
