@@ -135,9 +135,11 @@ func TestRetentionPlanAndApply(t *testing.T) {
 	s, images := startRetentionServer(t, history)
 
 	var plan retention.Plan
+	started := time.Now()
 	if st := retentionCall(t, s, "GET", "plan", "root", &plan); st != http.StatusOK {
 		t.Fatalf("plan: %d", st)
 	}
+	planTook := time.Since(started)
 	got := map[string]bool{}
 	kept := 0
 	for _, rp := range plan.Repositories {
@@ -176,6 +178,7 @@ func TestRetentionPlanAndApply(t *testing.T) {
 
 	deleted := map[string]retention.Deletion{}
 	calls := 0
+	started = time.Now()
 	for {
 		var res retention.Result
 		if st := retentionCall(t, s, "POST", "apply", "root", &res); st != http.StatusOK {
@@ -192,6 +195,8 @@ func TestRetentionPlanAndApply(t *testing.T) {
 			break
 		}
 	}
+	t.Logf("plan of %d tags took %v; applying %d deletions took %v", len(history), planTook.Round(time.Millisecond),
+		len(deleted), time.Since(started).Round(time.Millisecond))
 	if calls != (len(want)+99)/100 || len(deleted) != len(want) {
 		t.Fatalf("%d calls deleted %d, want %d in %d", calls, len(deleted), len(want), (len(want)+99)/100)
 	}
