@@ -20,7 +20,8 @@ type Plan struct {
 	// by name; a repository without tags is left out.
 	Repositories []lifecycle.RepositoryPlan `json:"repositories"`
 	// Truncated names what was not read whole: more than 10,000
-	// repositories, or a repository with more than 10,000 tags.
+	// repositories, a repository with more than 10,000 tags, or
+	// repositories past 100,000 tags in all.
 	Truncated []string `json:"truncated,omitempty"`
 }
 
@@ -47,10 +48,16 @@ func (s *Service) Plan(ctx context.Context, filter *repopattern.Pattern) (Plan, 
 	if more {
 		p.Truncated = append(p.Truncated, fmt.Sprintf("repositories past the first %d", maxRepositories))
 	}
-	for _, repo := range repos {
+	read := 0
+	for i, repo := range repos {
 		tags, cut, err := s.tags(ctx, repo)
 		if err != nil {
 			return Plan{}, err
+		}
+		if read += len(tags); read > maxPlanTags {
+			p.Truncated = append(p.Truncated, fmt.Sprintf("%d repositories from %s on: past %d tags in one plan (narrow it with a repository pattern)",
+				len(repos)-i, repo, maxPlanTags))
+			break
 		}
 		if cut {
 			p.Truncated = append(p.Truncated, fmt.Sprintf("%s: tags past the first %d", repo, maxTags))

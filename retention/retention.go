@@ -26,12 +26,14 @@ import (
 	"github.com/imagegate/imagegate/lifecycle"
 )
 
-// Bounds of one plan: the repositories it reads and the tags per
-// repository (a repository with more is planned over its first maxTags
-// tags by name, and the plan says so).
+// Bounds of one plan: the repositories it reads, the tags per repository
+// (a repository with more is planned over its first maxTags tags by name)
+// and the tags in all (repositories past maxPlanTags are left for a plan
+// narrowed with a filter). The plan says what it left out.
 const (
 	maxRepositories = 10000
 	maxTags         = 10000
+	maxPlanTags     = 100000
 )
 
 // Options configure a Service.
