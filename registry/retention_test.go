@@ -89,6 +89,7 @@ func startRetentionServer(t *testing.T, history []generatedTag) (*testServer, ma
 			{Repositories: "dev/**", KeepDays: 10, Untagged: "delete"},
 		}
 		c.Lifecycle.RetentionMaxDeletions = 100
+		c.Lifecycle.Quotas = []config.Quota{{Repositories: "dev/**", Scope: "namespace", MaxBytes: 1 << 30}}
 	})
 	images := map[string][]v1.Image{}
 	root := s.cfg.Storage.Filesystem.RootDirectory
@@ -110,6 +111,19 @@ func startRetentionServer(t *testing.T, history []generatedTag) (*testServer, ma
 		}
 	}
 	return s, images
+}
+
+// devUsage is the bytes the dev namespace's quota counts.
+func devUsage(t *testing.T, s *testServer) int64 {
+	t.Helper()
+	status, _, body := do(t, http.MethodGet, s.base+"/api/v1/quota?repository=dev/tool", basic("root", testUsers["root"]), nil)
+	var u struct {
+		UsedBytes int64 `json:"used_bytes"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &u) != nil {
+		t.Fatalf("quota of dev: %d %s", status, body)
+	}
+	return u.UsedBytes
 }
 
 func retentionCall(t *testing.T, s *testServer, method, path, user string, out any) int {
@@ -176,6 +190,7 @@ func TestRetentionPlanAndApply(t *testing.T) {
 		t.Fatalf("alice (no admin) applied: %d", st)
 	}
 
+	devBefore := devUsage(t, s)
 	deleted := map[string]retention.Deletion{}
 	calls := 0
 	started = time.Now()
@@ -234,7 +249,18 @@ func TestRetentionPlanAndApply(t *testing.T) {
 		}
 	}
 
-	recorded := 0
+	// Deleting those manifests went through the registry's deletion path,
+	// so the dev namespace's quota usage went down.
+	if after := devUsage(t, s); after >= devBefore {
+		t.Errorf("dev quota usage %d before apply, %d after: not discharged", devBefore, after)
+	}
+
+	recorded, manifestRecords, manifestsDeleted := 0, 0, 0
+	for _, d := range deleted {
+		if d.ManifestDeleted {
+			manifestsDeleted++
+		}
+	}
 	for _, repo := range []string{"team/app", "team/web", "dev/tool"} {
 		q := metadata.Query{Repository: repo, Limit: metadata.MaxLimit}
 		for {
@@ -243,6 +269,9 @@ func TestRetentionPlanAndApply(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, rec := range page.Records {
+				if rec.Kind == metadata.KindDeleteManifest && rec.Status == metadata.StatusAccepted {
+					manifestRecords++
+				}
 				if rec.Kind != metadata.KindDeleteTag {
 					continue
 				}
@@ -260,6 +289,9 @@ func TestRetentionPlanAndApply(t *testing.T) {
 		}
 	}
 	t.Logf("apply: %d calls, %d deleted, %d recorded", calls, len(deleted), recorded)
+	if manifestsDeleted == 0 || manifestRecords != manifestsDeleted {
+		t.Fatalf("%d manifests deleted, %d manifest deletions recorded", manifestsDeleted, manifestRecords)
+	}
 	if recorded != len(want) {
 		t.Fatalf("%d deletions recorded, want %d", recorded, len(want))
 	}
