@@ -35,6 +35,7 @@ type API struct {
 	quotas     QuotaReader
 	policies   PolicyReader
 	referrers  ReferrerLister
+	retention  Retention
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -62,6 +63,8 @@ type Options struct {
 	Policies PolicyReader
 	// Referrers lists a manifest's OCI 1.1 referrers; nil answers them with 503.
 	Referrers ReferrerLister
+	// Retention plans and applies retention; nil answers 404.
+	Retention Retention
 }
 
 // New returns the API over store.
@@ -70,10 +73,12 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
+	a.mux.HandleFunc("GET /api/v1/retention/plan", a.retentionPlan)
+	a.mux.HandleFunc("POST /api/v1/retention/apply", a.retentionApply)
 	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)

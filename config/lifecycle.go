@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -25,6 +26,26 @@ type Lifecycle struct {
 	// of repositories with a quota and charges those not charged yet
 	// (pushed before the quota existed); 0: never.
 	QuotaReconcile time.Duration `yaml:"quotareconcile"`
+	// Retention rules, first match wins: which tags `imagegate retention
+	// apply` deletes (docs/lifecycle.md); repositories matching none keep
+	// every tag.
+	Retention []RetentionRule `yaml:"retention"`
+	// RetentionMaxDeletions bounds the tags one apply call deletes; the
+	// caller calls again for the rest.
+	RetentionMaxDeletions int `yaml:"retentionmaxdeletions"`
+}
+
+// RetentionRule is one retention policy: a tag of a matching repository is
+// kept when it is immutable, matches KeepTags, is among the KeepLast most
+// recently pushed, or was pushed within KeepDays; otherwise deleted.
+type RetentionRule struct {
+	Repositories string   `yaml:"repositories"`
+	KeepLast     int      `yaml:"keeplast"`
+	KeepDays     int      `yaml:"keepdays"`
+	KeepTags     []string `yaml:"keeptags"`
+	// Untagged is keep (default: a manifest left without tags stays, for
+	// garbage collection) or delete.
+	Untagged string `yaml:"untagged"`
 }
 
 // ImmutableRule makes tags immutable in repositories matching a pattern.
@@ -51,7 +72,8 @@ type Quota struct {
 }
 
 func defaultLifecycle() Lifecycle {
-	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour}
+	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour,
+		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000}
 }
 
 // ImmutableRules are the immutability rules as package lifecycle takes them.
@@ -63,7 +85,40 @@ func (l Lifecycle) ImmutableRules() []lifecycle.ImmutableRule {
 	return out
 }
 
+// RetentionRules are the retention rules as package lifecycle takes them.
+func (l Lifecycle) RetentionRules() []lifecycle.RetentionRule {
+	out := make([]lifecycle.RetentionRule, 0, len(l.Retention))
+	for _, r := range l.Retention {
+		out = append(out, lifecycle.RetentionRule{Repositories: r.Repositories, KeepLast: r.KeepLast,
+			KeepDays: r.KeepDays, KeepTags: r.KeepTags, DeleteUntagged: r.Untagged == "delete"})
+	}
+	return out
+}
+
+// maxRetentionDeletions bounds lifecycle.retentionmaxdeletions.
+const maxRetentionDeletions = 100000
+
+func (l Lifecycle) validateRetention(bad func(key, format string, args ...any)) {
+	for i, r := range l.Retention {
+		if !slices.Contains([]string{"", "keep", "delete"}, r.Untagged) {
+			bad(fmt.Sprintf("lifecycle.retention[%d].untagged", i), "must be keep or delete, got %q", r.Untagged)
+		}
+	}
+	if _, err := lifecycle.NewRetention(l.RetentionRules()); err != nil {
+		var ke *lifecycle.KeyError
+		if errors.As(err, &ke) {
+			bad(ke.Key, "%v", ke.Err)
+		} else {
+			bad("lifecycle.retention", "%v", err)
+		}
+	}
+	if l.RetentionMaxDeletions < 1 || l.RetentionMaxDeletions > maxRetentionDeletions {
+		bad("lifecycle.retentionmaxdeletions", "must be between 1 and %d, got %d", maxRetentionDeletions, l.RetentionMaxDeletions)
+	}
+}
+
 func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
+	l.validateRetention(bad)
 	for i, r := range l.Immutable {
 		key := fmt.Sprintf("lifecycle.immutable[%d]", i)
 		if _, err := repopattern.Compile(r.Repositories); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/opencontainers/go-digest"
 
@@ -76,9 +77,13 @@ func (g *Guard) deletion(ctx context.Context, repo string, kind metadata.Kind, d
 	return rec
 }
 
-// finish records the outcome of rec's action. The action has happened, so
-// a failure here is logged, never returned: the recorder queues it.
+// finish records the outcome of rec's action, with reason (or, when "",
+// the cause ctx carries: lifecycle.WithCause). The action has happened,
+// so a failure here is logged, never returned: the recorder queues it.
 func (g *Guard) finish(ctx context.Context, rec *metadata.Record, status metadata.Status, reason string) {
+	if reason == "" {
+		reason = lifecycle.Cause(ctx) // a deletion done by retention says why
+	}
 	f := metadata.Finish{Status: status, Reason: reason, CommittedAt: g.now()}
 	if err := g.opts.Recorder.Finish(ctx, rec.ID, f); err != nil {
 		g.opts.Logger.ErrorContext(ctx, "recording outcome failed", "record_id", rec.ID,
@@ -103,6 +108,14 @@ func (g *Guard) checkDeletion(ctx context.Context, repo string, tags []string, f
 		reason = lifecycle.OverrideReason(req)
 	}
 	return push.CheckDeletion(ctx, g.opts.Immutable, g.opts.Logger, repo, tags, from, push.RequesterFrom(ctx), reason)
+}
+
+// Wrap returns repo behind the guard: its tag and manifest deletions are
+// locked, checked, recorded and discharged exactly as a DELETE through
+// distribution's handlers. Retention deletes through it. One wrapper
+// serves one deletion (it carries that deletion's state).
+func (g *Guard) Wrap(repo distribution.Repository) distribution.Repository {
+	return &repository{Repository: repo, guard: g}
 }
 
 // requester fills in who sent the request and from where. ctx is the

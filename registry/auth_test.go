@@ -46,6 +46,11 @@ var testUsers = map[string]string{"root": "root-pw", "alice": "alice-pw", "bob":
 // admin everywhere, alice developer and bob reader on team/**; more adjust
 // the configuration further.
 func startAuthServer(t *testing.T, more ...func(*config.Config)) *testServer {
+	return startAuthServerWith(t, nil, more...)
+}
+
+// startAuthServerWith is startAuthServer with server options.
+func startAuthServerWith(t *testing.T, opts []Option, more ...func(*config.Config)) *testServer {
 	htpasswd := writeHtpasswd(t, testUsers)
 	return startServer(t, func(c *config.Config) {
 		c.Auth.Enabled = true
@@ -61,7 +66,7 @@ func startAuthServer(t *testing.T, more ...func(*config.Config)) *testServer {
 		for _, m := range more {
 			m(c)
 		}
-	})
+	}, opts...)
 }
 
 func as(user string) remote.Option {

@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
@@ -20,6 +21,8 @@ type options struct {
 	startTasks []startTask
 	// emfOut receives the log.emf lines (registry/emf.go); nil: stdout.
 	emfOut io.Writer
+	// retentionNow is retention's clock (registry/retention.go); nil: the wall clock.
+	retentionNow func() time.Time
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

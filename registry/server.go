@@ -43,6 +43,7 @@ import (
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/quota"
+	"github.com/imagegate/imagegate/retention"
 	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
@@ -63,6 +64,7 @@ type Server struct {
 	// quotas are the namespace quotas (nil: none): the API reads usage;
 	// reconcileQuotas charges stored manifests not charged yet.
 	quotas          *quota.Quotas
+	retention       *retention.Service
 	reconcileQuotas func(context.Context) error
 	catalog         api.Catalog // repositories and tags, for the API
 	configs         api.ConfigReader
@@ -121,6 +123,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	immutable, err := lifecycle.NewImmutability(cfg.Lifecycle.ImmutableRules())
+	if err != nil {
+		return nil, err
+	}
+	retentionRules, err := lifecycle.NewRetention(cfg.Lifecycle.RetentionRules())
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +239,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
+	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, logger.With("component", "retention"))
 	var authSvc *auth.Service
 	var robots *auth.Robots
 	var ociOpts oci.Options
@@ -286,6 +293,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		configs:     pipeline,
 		quotas:      quotas,
 		referrers:   referrers,
+		retention:   retain,
 	}
 	if policies != nil {
 		s.policies = policies
@@ -361,7 +369,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs,
-		Policies: s.policies, Referrers: s.referrers}
+		Policies: s.policies, Referrers: s.referrers, Retention: s.retention}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}

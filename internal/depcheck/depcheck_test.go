@@ -64,6 +64,9 @@ var forbidden = map[string][]string{
 	// Quotas keep usage in the fleet store; the pipeline and the guard call them, never the other way.
 	module + "/quota": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/oci"},
+	// Retention reads storage and deletes through the guard it is handed (a func), never importing it.
+	module + "/retention": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/ui", module + "/cmd"},
 	// The web UI renders the API's answers for a signed-in person: it calls api and auth, never the
 	// stores, the gate or storage directly (so it cannot decide anything the API would not).
 	module + "/ui": {module + "/registry", module + "/cmd", module + "/middleware", module + "/push", module + "/shim",
