@@ -55,6 +55,8 @@ type AllowlistItem struct {
 	ID      string `json:"id"`
 	Reason  string `json:"reason"`
 	Expires string `json:"expires,omitempty"`
+	// Expired: Expires is past; the entry no longer lets anything through.
+	Expired bool `json:"expired"`
 }
 
 // AnalysisPolicy is one analysis.policies entry, in order.

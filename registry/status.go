@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/config"
@@ -31,11 +32,14 @@ func (s statusSource) Status(ctx context.Context) (api.Status, error) {
 		out.Scanner = &api.ScannerStatus{Loaded: db.Loaded, Version: db.Version, UpdatedAt: db.UpdatedAt,
 			AgeSeconds: db.AgeSeconds, MaxAgeSeconds: db.MaxAgeSeconds}
 	}
+	now := time.Now()
 	for _, p := range s.cfg.Scan.Policies {
 		sp := api.ScanPolicy{Repositories: p.Repositories, Mode: p.Mode, Severity: p.Severity, IgnoreUnfixed: p.IgnoreUnfixed,
 			OnError: p.OnError, Allowlist: []api.AllowlistItem{}}
 		for _, e := range p.Allowlist {
-			sp.Allowlist = append(sp.Allowlist, api.AllowlistItem{ID: e.ID, Reason: e.Reason, Expires: e.Expires})
+			until, err := config.ParseExpiry(e.Expires) // validated at start-up
+			expired := err == nil && !until.IsZero() && !now.Before(until)
+			sp.Allowlist = append(sp.Allowlist, api.AllowlistItem{ID: e.ID, Reason: e.Reason, Expires: e.Expires, Expired: expired})
 		}
 		out.ScanPolicies = append(out.ScanPolicies, sp)
 	}

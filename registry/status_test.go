@@ -19,7 +19,8 @@ func TestStatus(t *testing.T) {
 	const pathSecret = "T000/B000/xoxb-path-secret"
 	s := startAuthServerWith(t, []Option{WithScanner(&scantest.Fake{})}, func(c *config.Config) {
 		c.Scan.Policies = []config.ScanPolicy{{Repositories: "prod/**", Mode: "enforce", Severity: "HIGH", OnError: "reject",
-			Allowlist: []config.ScanException{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2027-01-31"}}}}
+			Allowlist: []config.ScanException{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2999-01-31"},
+				{ID: "CVE-2020-0002", Reason: "reviewed once", Expires: "2020-01-01"}}}}
 		c.Lifecycle.Immutable = []config.ImmutableRule{{Repositories: "prod/**", Tags: []string{"v*"}}}
 		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")
 		c.Notifications.Endpoints = []config.NotificationEndpoint{{Name: "chat", URL: "https://user:pw@hooks.example.com/" + pathSecret + "?token=q",
@@ -43,7 +44,8 @@ func TestStatus(t *testing.T) {
 		t.Errorf("scanner: %+v", st.Scanner)
 	}
 	if len(st.ScanPolicies) != 1 || st.ScanPolicies[0].Mode != "enforce" || st.ScanPolicies[0].Severity != "HIGH" ||
-		len(st.ScanPolicies[0].Allowlist) != 1 || st.ScanPolicies[0].Allowlist[0].Expires != "2027-01-31" {
+		len(st.ScanPolicies[0].Allowlist) != 2 || st.ScanPolicies[0].Allowlist[0].Expires != "2999-01-31" ||
+		st.ScanPolicies[0].Allowlist[0].Expired || !st.ScanPolicies[0].Allowlist[1].Expired {
 		t.Errorf("scan policies: %+v", st.ScanPolicies)
 	}
 	if len(st.Immutable) != 1 || st.Immutable[0].Tags[0] != "v*" {

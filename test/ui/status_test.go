@@ -30,7 +30,7 @@ func testStatus(t *testing.T, b *browser, f *fixture) {
 	}
 	policies := tb.text("#scan-policies")
 	for _, want := range []string{strictRepo, "enforce", "HIGH", "reject", "audit", scantest.CVEHigh, allowedUntil,
-		scantest.CVEMedium, "2020-01-01", "the busybox applet is not installed"} {
+		scantest.CVEMedium, "expired 2020-01-01", "the busybox applet is not installed"} {
 		if !strings.Contains(policies, want) {
 			t.Errorf("the scan policies %q lack %q", policies, want)
 		}
