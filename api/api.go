@@ -36,6 +36,7 @@ type API struct {
 	policies   PolicyReader
 	referrers  ReferrerLister
 	retention  Retention
+	statuses   StatusReader
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -65,6 +66,8 @@ type Options struct {
 	Referrers ReferrerLister
 	// Retention plans and applies retention; nil answers 404.
 	Retention Retention
+	// Status gives GET /api/v1/status; nil answers 503.
+	Status StatusReader
 }
 
 // New returns the API over store.
@@ -73,10 +76,11 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, statuses: opts.Status, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
+	a.mux.HandleFunc("GET /api/v1/status", a.status)
 	a.mux.HandleFunc("GET /api/v1/retention/plan", a.retentionPlan)
 	a.mux.HandleFunc("POST /api/v1/retention/apply", a.retentionApply)
 	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)

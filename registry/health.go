@@ -79,6 +79,16 @@ func (rd *readiness) detailed() http.Handler {
 // each check's outcome, with its error text only when details is set.
 // Checks run concurrently.
 func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool) {
+	status, body := rd.report(r.Context(), details)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// report runs the checks and infos: the HTTP status and the body of
+// /readyz, whose "status" is ready, degraded or not ready.
+func (rd *readiness) report(ctx context.Context, details bool) (int, map[string]any) {
 	rd.mu.RLock()
 	names := append([]string(nil), rd.names...)
 	checks := make([]Check, len(names))
@@ -91,7 +101,7 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool)
 	}
 	rd.mu.RUnlock()
 
-	ctx, cancel := context.WithTimeout(r.Context(), rd.timeout)
+	ctx, cancel := context.WithTimeout(ctx, rd.timeout)
 	defer cancel()
 	results := make(map[string]checkResult, len(names))
 	var mu sync.Mutex
@@ -136,14 +146,11 @@ func (rd *readiness) serve(w http.ResponseWriter, r *http.Request, details bool)
 	if !ready {
 		status, word = http.StatusServiceUnavailable, "not ready"
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
 	body := map[string]any{"status": word, "checks": results}
 	if len(info) > 0 {
 		body["info"] = info
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	return status, body
 }
 
 // logChange logs a check's outcome when it differs from its previous one,

@@ -72,6 +72,7 @@ type Server struct {
 	referrers       api.ReferrerLister
 	uploads         *shim.Handler // tarball uploads (registry/upload.go)
 	ready           *readiness
+	status          statusSource // GET /api/v1/status
 	metrics         *httpMetrics
 	gate            *gateMetrics // registry/metrics_gate.go
 	monitor         *security.Monitor
@@ -310,6 +311,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if len(cfg.Notifications.Endpoints) > 0 {
 		s.ready.add("notifications", events.Check)
 	}
+	s.status = statusSource{cfg: cfg, scanner: o.scanner, ready: s.ready, events: events}
 	if o.scanner != nil {
 		s.ready.add("scanner", scannerCheck(o.scanner, cfg.Scan.MaxDBAge))
 		s.ready.addInfo("scanner", scannerInfo(o.scanner, cfg.Scan.MaxDBAge))
@@ -369,7 +371,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs,
-		Policies: s.policies, Referrers: s.referrers, Retention: s.retention}
+		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}

@@ -15,7 +15,7 @@ import (
 
 // pageNames are the templates under assets/templates, each rendered
 // inside layout.html.
-var pageNames = []string{"login", "repositories", "repository", "image", "upload", "robots", "robot-created", "robot-revoke", "error", "pushes"}
+var pageNames = []string{"login", "repositories", "repository", "image", "upload", "robots", "robot-created", "robot-revoke", "status", "error", "pushes"}
 
 // pages are the parsed templates by page name.
 type pages map[string]*template.Template
@@ -72,7 +72,10 @@ type frame struct {
 	// Robots: the person is an administrator of a registry with
 	// authentication, whom the robots API serves (the header links it).
 	Robots bool
-	Data   any
+	// Admin: the person is an administrator (the header links the
+	// status page; the API decides).
+	Admin bool
+	Data  any
 }
 
 // render answers with page, rendered to a buffer first so that a
@@ -82,6 +85,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	if s != nil && s.caller != nil {
 		f.Subject, f.CSRF = s.caller.Subject(), s.CSRF
 		f.Robots = h.opts.Auth != nil && s.caller.Admin()
+		f.Admin = s.caller.Admin()
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].Execute(&buf, f); err != nil {

@@ -103,6 +103,7 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("POST /ui/upload-image", h.signedIn(h.upload))
 	h.mux.HandleFunc("GET /ui/uploads/{id}/events", h.signedIn(h.uploadEvents))
 	h.mux.HandleFunc("GET /ui/robots", h.signedIn(h.robotsPage))
+	h.mux.HandleFunc("GET /ui/status", h.signedIn(h.statusPage))
 	h.mux.HandleFunc("POST /ui/robots", h.signedIn(h.createRobot))
 	h.mux.HandleFunc("GET /ui/robots/revoke", h.signedIn(h.revokeForm))
 	h.mux.HandleFunc("POST /ui/robots/revoke", h.signedIn(h.revokeRobot))

@@ -104,17 +104,7 @@ func testRobots(t *testing.T, b *browser, f *fixture) {
 	}
 
 	// Non-admins: no link, no list, the API's refusal as a page.
-	alice := b.newTab(t)
-	alice.signIn(base, "alice", users["alice"])
-	if nav := alice.text("header nav"); strings.Contains(nav, "Robots") {
-		t.Errorf("alice's header %q links the robots", nav)
-	}
-	if status := alice.visit(base + "/ui/robots"); status != http.StatusForbidden {
-		t.Errorf("alice opening the robots page: %d, want 403", status)
-	}
-	if h, main := alice.text("main h1"), alice.text("main"); h != "Administrators only" || strings.Contains(main, "robot$") {
-		t.Errorf("alice sees %q: %q", h, main)
-	}
+	alice := adminOnly(t, b, base, "/ui/robots", "Robots", "robot$")
 	alice.shot("robots-refused")
 	bob := newPerson(t, base)
 	bob.mustSignIn("bob", users["bob"])

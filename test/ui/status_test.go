@@ -1,0 +1,81 @@
+package ui
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/imagegate/imagegate/scan/scantest"
+)
+
+// testStatus: root opens the status page from the header and sees the
+// DB version /readyz reports and the fixture's scan policies with their
+// allowlist; alice has no link and gets the 403 page.
+func testStatus(t *testing.T, b *browser, f *fixture) {
+	base := f.srv.URL
+	version := readyDBVersion(t, base)
+	tb := b.newTab(t)
+	tb.signIn(base, "root", users["root"])
+	if status := tb.follow(chromedp.Click(chromedp.CSS(`header nav a[href="/ui/status"]`))); status != http.StatusOK {
+		t.Fatalf("root opening the status page: %d: %s", status, tb.text("main"))
+	}
+	if got := tb.text("#db-version"); got != version {
+		t.Errorf("the page's DB version %q, /readyz says %q", got, version)
+	}
+	if got := tb.text("#readiness"); got != "ready" && got != "degraded" {
+		t.Errorf("readiness %q", got)
+	}
+	policies := tb.text("#scan-policies")
+	for _, want := range []string{strictRepo, "enforce", "HIGH", "reject", "audit", scantest.CVEHigh, allowedUntil,
+		scantest.CVEMedium, "expired 2020-01-01", "the busybox applet is not installed"} {
+		if !strings.Contains(policies, want) {
+			t.Errorf("the scan policies %q lack %q", policies, want)
+		}
+	}
+	tb.shot("status")
+
+	adminOnly(t, b, base, "/ui/status", "Status", scantest.CVEHigh)
+}
+
+// readyDBVersion is the scanner DB version the public /readyz reports.
+func readyDBVersion(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Info struct {
+			Scanner struct {
+				Version string `json:"db_version"`
+			} `json:"scanner"`
+		} `json:"info"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Info.Scanner.Version == "" {
+		t.Fatalf("/readyz: %v, no DB version", err)
+	}
+	return body.Info.Scanner.Version
+}
+
+// adminOnly checks that alice, a developer, has no header link named
+// link and gets the 403 "Administrators only" page at path, without
+// hidden in it; it returns her tab.
+func adminOnly(t *testing.T, b *browser, base, path, link, hidden string) *tab {
+	t.Helper()
+	alice := b.newTab(t)
+	alice.signIn(base, "alice", users["alice"])
+	if nav := alice.text("header nav"); strings.Contains(nav, link) {
+		t.Errorf("alice's header %q links %s", nav, path)
+	}
+	if status := alice.visit(base + path); status != http.StatusForbidden {
+		t.Errorf("alice opening %s: %d, want 403", path, status)
+	}
+	if h, main := alice.text("main h1"), alice.text("main"); h != "Administrators only" || strings.Contains(main, hidden) {
+		t.Errorf("alice at %s sees %q: %q", path, h, main)
+	}
+	return alice
+}
