@@ -26,15 +26,16 @@ func (s *Server) mountUI(mux *http.ServeMux, apiHandler *api.API) error {
 		return err
 	}
 	h, err := ui.New(ui.Options{
-		OIDC:         signIn,
-		API:          apiHandler,
-		Uploads:      uploads,
-		Auth:         s.auth,
-		Sessions:     s.fleet,
-		SessionTTL:   s.cfg.UI.SessionTTL,
-		Secure:       s.cfg.HTTP.TLS.Certificate != "" || strings.HasPrefix(s.cfg.HTTP.Host, "https://"),
-		RegistryHost: hostOf(s.cfg.HTTP.Host),
-		Logger:       s.logger.With("component", "ui"),
+		OIDC:           signIn,
+		API:            apiHandler,
+		Uploads:        uploads,
+		UploadMaxBytes: s.cfg.Upload.MaxBytes,
+		Auth:           s.auth,
+		Sessions:       s.fleet,
+		SessionTTL:     s.cfg.UI.SessionTTL,
+		Secure:         s.cfg.HTTP.TLS.Certificate != "" || strings.HasPrefix(s.cfg.HTTP.Host, "https://"),
+		RegistryHost:   hostOf(s.cfg.HTTP.Host),
+		Logger:         s.logger.With("component", "ui"),
 	})
 	if err != nil {
 		return fmt.Errorf("registry: the web UI: %w", err)

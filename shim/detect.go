@@ -65,7 +65,7 @@ type stream struct {
 // receivedMeter counts the body's bytes under upload.maxbytes.
 func receivedMeter(body io.Reader, lim Limits) *meter {
 	return &meter{r: body, limit: lim.MaxUploadBytes, tooBig: func() error {
-		return tooLarge("the upload is larger than upload.maxbytes (%d bytes)", lim.MaxUploadBytes)
+		return tooLarge("the upload is larger than upload.maxbytes allows: %s", sizeText(lim.MaxUploadBytes))
 	}}
 }
 

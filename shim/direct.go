@@ -65,7 +65,7 @@ func (h *Handler) serveDirect(w http.ResponseWriter, r *http.Request, id string,
 		return
 	}
 	if limit := h.in.Limits().MaxUploadBytes; size > limit {
-		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", size, limit))
+		serveError(w, tooLarge("the upload is %s; upload.maxbytes allows %s", sizeText(size), sizeText(limit)))
 		return
 	}
 	url, headers, err := h.presigner.PresignPut(r.Context(), stagingObject(subject(caller), id), size, directExpiry)
@@ -110,7 +110,7 @@ func (h *Handler) ServeComplete(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if fi.Size() > h.in.Limits().MaxUploadBytes {
-		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", fi.Size(), h.in.Limits().MaxUploadBytes))
+		serveError(w, tooLarge("the upload is %s; upload.maxbytes allows %s", sizeText(fi.Size()), sizeText(h.in.Limits().MaxUploadBytes)))
 		return
 	}
 	rc, err := h.driver.Reader(r.Context(), path, 0)

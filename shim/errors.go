@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+
+	"github.com/imagegate/imagegate/layers"
 )
 
 var (
@@ -45,6 +47,14 @@ var (
 // invalid is a TARBALL_INVALID error with a specific message.
 func invalid(format string, args ...any) errcode.Error {
 	return ErrTarballInvalid.WithMessage(fmt.Sprintf(format, args...))
+}
+
+// sizeText is n bytes for a person and exactly: "2.1 MB (2097152 bytes)".
+func sizeText(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", layers.HumanBytes(n), n)
 }
 
 // tooLarge is an UPLOAD_TOO_LARGE error with a specific message.

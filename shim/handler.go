@@ -124,7 +124,7 @@ func (h *Handler) ServeUpload(w http.ResponseWriter, r *http.Request) {
 		limit += maxFormBytes // the form's framing and fields around the archive
 	}
 	if r.ContentLength > limit {
-		serveError(w, tooLarge("the upload is %d bytes; upload.maxbytes allows %d", r.ContentLength, lim.MaxUploadBytes))
+		serveError(w, tooLarge("the upload is %s; upload.maxbytes allows %s", sizeText(r.ContentLength), sizeText(lim.MaxUploadBytes)))
 		return
 	}
 	body := io.Reader(r.Body)

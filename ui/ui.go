@@ -43,6 +43,10 @@ type Options struct {
 	// Uploads serves the upload endpoints (POST /upload-image, GET
 	// /api/v1/uploads/{id}/events); nil: the UI has no upload page.
 	Uploads http.Handler
+	// UploadMaxBytes is upload.maxbytes, the largest upload Uploads
+	// takes: the page says it and refuses a larger file before sending
+	// it (the server refuses it anyway); 0: not shown, not checked.
+	UploadMaxBytes int64
 	// RegistryHost is the host[:port] shown in pull commands; "" uses
 	// each request's Host.
 	RegistryHost string

@@ -17,7 +17,12 @@ var uploadIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,128}$`)
 const csrfHeader = "X-Csrf-Token"
 
 // uploadView is the upload page's data.
-type uploadView struct{ Repository string }
+type uploadView struct {
+	Repository string
+	// MaxBytes is upload.maxbytes (0: unknown), which the page's script
+	// checks the file's size against before sending it.
+	MaxBytes int64
+}
 
 // uploadForm answers GET /ui/upload: choose a file, repository and tag.
 func (h *Handler) uploadForm(w http.ResponseWriter, r *http.Request, s *session) {
@@ -25,7 +30,7 @@ func (h *Handler) uploadForm(w http.ResponseWriter, r *http.Request, s *session)
 	if !pathSafe(name) {
 		name = ""
 	}
-	h.render(w, r, s, http.StatusOK, "upload", "Upload an image", uploadView{Repository: name})
+	h.render(w, r, s, http.StatusOK, "upload", "Upload an image", uploadView{Repository: name, MaxBytes: h.opts.UploadMaxBytes})
 }
 
 // upload answers POST /ui/upload-image (the page's fetch, with the CSRF

@@ -19,6 +19,7 @@
   const stage = document.getElementById("stage");
   const resultBox = document.getElementById("upload-result");
   const verdict = document.getElementById("verdict");
+  const fileNote = document.getElementById("file-note");
   fields.disabled = false; // the form needs this script: enabled only with it
 
   function formatBytes(n) {
@@ -30,6 +31,27 @@
     }
     return (i === 0 ? String(n) : n.toFixed(1)) + " " + units[i];
   }
+
+  // sizeText is n bytes for a person and exactly, as the server says it.
+  function sizeText(n) {
+    return n < 1000 ? n + " bytes" : formatBytes(n) + " (" + n + " bytes)";
+  }
+
+  // tooLarge is why file may not be sent: over upload.maxbytes, which the
+  // page carries (the server refuses it anyway); "" when it may.
+  function tooLarge(file) {
+    const max = Number(form.dataset.maxBytes || 0);
+    if (!file || !(max > 0) || file.size <= max) {
+      return "";
+    }
+    return "The file is " + sizeText(file.size) + "; upload.maxbytes allows " + sizeText(max) + " on this server.";
+  }
+
+  fileInput.addEventListener("change", () => {
+    if (fileNote) {
+      fileNote.textContent = tooLarge(fileInput.files[0]);
+    }
+  });
 
   function newUploadID() {
     const b = new Uint8Array(16);
@@ -119,7 +141,7 @@
     const err = body && body.errors && body.errors[0];
     line(verdict, "Refused (" + status + (err ? " " + err.code : "") + ")", "status status-rejected");
     line(verdict, err ? err.message : "The server gave no reason.", "reason-text");
-    if (repo) {
+    if (repo && status !== 413) {
       const p = line(verdict, "A refusal by the gate is recorded in the ");
       link(p, "/ui/repository?name=" + encodeURIComponent(repo), "push history of " + repo);
       p.append(".");
@@ -132,6 +154,15 @@
     if (!file || !form.reportValidity()) {
       return;
     }
+    const over = tooLarge(file);
+    if (over) {
+      progressBox.hidden = true;
+      verdict.replaceChildren();
+      resultBox.hidden = false;
+      line(verdict, "Not sent: the file is over this server's upload limit", "status status-rejected");
+      line(verdict, over + " Nothing was sent.", "reason-text");
+      return;
+    }
     const id = newUploadID();
     const query = new URLSearchParams({ repository: repoInput.value });
     if (tagInput.value) {
@@ -141,6 +172,7 @@
     progressBox.hidden = false;
     resultBox.hidden = true;
     bar.value = 0;
+    delete stage.dataset.stage;
     stage.textContent = "starting: " + formatBytes(file.size) + " to send";
     const stop = watch(id, file.size);
     let status = 0;
@@ -158,6 +190,13 @@
       });
       status = resp.status;
       body = await resp.json().catch(() => null);
+      if (!resp.ok && !stage.dataset.stage) {
+        // Refused before the upload began (a limit, a permission): its
+        // event stream will never exist.
+        stop();
+        stage.textContent = "failed: refused before the upload began";
+        stage.dataset.stage = "failed";
+      }
     } catch (e) {
       stop();
       body = { errors: [{ code: "NETWORK", message: "The upload did not complete: " + e.message }] };
