@@ -103,6 +103,24 @@ type Webhook struct {
 	URL          string   `json:"url"`
 	Events       []string `json:"events"`
 	Repositories []string `json:"repositories"`
+	// Recent are the last delivery attempts to it, newest first (at most
+	// notify.RecentPerEndpoint): successes and failures.
+	Recent []WebhookAttempt `json:"recent"`
+}
+
+// WebhookAttempt is one delivery attempt to an endpoint.
+type WebhookAttempt struct {
+	At      time.Time `json:"at"`
+	EventID string    `json:"event_id"`
+	Type    string    `json:"type"`
+	// Attempt is its number for this event, 1 the first.
+	Attempt int `json:"attempt"`
+	// Status is the receiver's HTTP status, 0 when it answered none.
+	Status     int   `json:"status"`
+	DurationMS int64 `json:"duration_ms"`
+	// Outcome is delivered, retry or dead (the last attempt failed).
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
 }
 
 // DeadLetter is one delivery given up.

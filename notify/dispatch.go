@@ -256,7 +256,10 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 	n.metrics.duration.WithLabelValues(ep.Name).Observe(elapsed.Seconds())
 	log := n.logger.With("endpoint", ep.Name, "event_id", d.EventID, "type", string(d.Type),
 		"attempt", d.Attempts, "status", status, "duration_ms", elapsed.Milliseconds())
+	rec := Attempt{At: started.UTC(), EventID: d.EventID, Type: d.Type, Attempt: d.Attempts, Status: status, Duration: elapsed}
 	if err == nil {
+		rec.Outcome = outcomeDelivered
+		n.record(wctx, ep, rec)
 		ep.health.record(true, n.now(), n.backoff)
 		if rerr := n.box.remove(wctx, key); rerr != nil {
 			log.Error("removing a delivered notification from the outbox failed; it will be sent again", "error", rerr.Error())
@@ -268,7 +271,10 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 	}
 	d.LastError = err.Error()
 	d.Next = ep.health.record(false, n.now(), n.backoff)
+	rec.Error = d.LastError
 	if d.Attempts >= n.opts.MaxAttempts {
+		rec.Outcome = outcomeDead
+		n.record(wctx, ep, rec)
 		if berr := n.box.bury(wctx, key, d); berr != nil {
 			log.Error("moving a notification to the dead letters failed", "error", berr.Error())
 		}
@@ -278,6 +284,8 @@ func (n *Notifier) attempt(ctx context.Context, ep *endpoint, key string, d deli
 		d.Body = nil
 		return true, d
 	}
+	rec.Outcome = outcomeRetry
+	n.record(wctx, ep, rec)
 	uerr := n.box.update(wctx, key, d)
 	d.Body = nil
 	if errors.Is(uerr, errLost) {

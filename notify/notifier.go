@@ -109,6 +109,7 @@ type Notifier struct {
 	endpoints map[string]*endpoint
 	order     []*endpoint // as configured, for filtering
 	box       outbox
+	recent    recentLog // the last attempts per endpoint
 	queue     *queue
 	turn      int // round robin over endpoints (dispatcher only)
 	metrics   *metrics
@@ -180,7 +181,7 @@ func New(opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.box, n.queue = box, newQueue()
+	n.box, n.queue, n.recent = box, newQueue(), newRecentLog(opts)
 	n.metrics = newMetrics(opts.Registerer, box)
 	registerBacklog(opts.Registerer, n.queue, n.order)
 	if err := box.start(n); err != nil {

@@ -65,7 +65,16 @@ func (s statusSource) Status(ctx context.Context) (api.Status, error) {
 func (s statusSource) webhooks(ctx context.Context) (api.WebhookStatus, error) {
 	out := api.WebhookStatus{Endpoints: []api.Webhook{}, DeadLetters: []api.DeadLetter{}}
 	for _, e := range s.cfg.Notifications.Endpoints {
-		out.Endpoints = append(out.Endpoints, api.Webhook{Name: e.Name, URL: hostOnly(e.URL), Events: e.Events, Repositories: e.Repositories})
+		hook := api.Webhook{Name: e.Name, URL: hostOnly(e.URL), Events: e.Events, Repositories: e.Repositories, Recent: []api.WebhookAttempt{}}
+		recent, err := s.events.Recent(ctx, e.Name) // nil without a notifier
+		if err != nil {
+			return out, fmt.Errorf("status: recent webhook deliveries: %w", err)
+		}
+		for _, a := range recent {
+			hook.Recent = append(hook.Recent, api.WebhookAttempt{At: a.At, EventID: a.EventID, Type: string(a.Type), Attempt: a.Attempt,
+				Status: a.Status, DurationMS: a.Duration.Milliseconds(), Outcome: a.Outcome, Error: a.Error})
+		}
+		out.Endpoints = append(out.Endpoints, hook)
 	}
 	if len(out.Endpoints) == 0 || s.events == nil {
 		return out, nil

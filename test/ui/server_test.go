@@ -84,6 +84,8 @@ type fixture struct {
 	sbom v1.Hash
 	// issuer is the OIDC provider people may sign in with.
 	issuer *issuer
+	// hooks receives the server's webhooks.
+	hooks *hookReceiver
 }
 
 // startServer starts imagegate with the UI on, and pushes the vulnerable
@@ -94,9 +96,11 @@ func startServer(t *testing.T, bin string) *fixture {
 	cache := filepath.Join(dir, "trivy")
 	trivytest.WriteFixtureDB(t, cache)
 	is := newIssuer(t)
-	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + is.oidcYAML() + fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium)
+	hooks := newHookReceiver(t)
+	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + is.oidcYAML() +
+		fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium) + hooks.notificationsYAML(dir)
 	srv := liveserver.StartWithConfig(t, bin, cfg)
-	f := &fixture{srv: srv, issuer: is}
+	f := &fixture{srv: srv, issuer: is, hooks: hooks}
 	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))
 	f.private = push(t, srv, privateRepo+":1", scantest.CleanImage(t))
 	f.sbom = push(t, srv, teamRepo+":sbom", sbomOf(t, labelled(t, scantest.VulnerableImage(t))))

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -34,6 +35,33 @@ func testStatus(t *testing.T, b *browser, f *fixture) {
 		if !strings.Contains(policies, want) {
 			t.Errorf("the scan policies %q lack %q", policies, want)
 		}
+	}
+	// The fixture's pushes were sent to the receiver: each event's first
+	// attempt refused (503), the second delivered (204).
+	select {
+	case <-f.hooks.delivered:
+	case <-time.After(actionTimeout):
+		t.Fatal("no webhook delivered within the action timeout")
+	}
+	// The notifier records an attempt once it has the receiver's answer:
+	// reload (bounded) until the page shows the delivery.
+	sel := `table.recent[data-endpoint="` + hookName + `"]`
+	var recent string
+	for range 100 {
+		tb.open(base + "/ui/status")
+		if tb.count(sel) == 1 {
+			if recent = tb.text(sel); strings.Contains(recent, "delivered") {
+				break
+			}
+		}
+	}
+	for _, want := range []string{"push.accepted", "delivered", "204", "retry", "503", "warming up", " ms"} {
+		if !strings.Contains(recent, want) {
+			t.Errorf("the recent deliveries %q lack %q", recent, want)
+		}
+	}
+	if hooks := tb.text("#webhooks"); strings.Contains(hooks, "not-shown") || strings.Contains(hooks, "/hooks/") {
+		t.Errorf("the webhook list shows the URL's path or query: %q", hooks)
 	}
 	tb.shot("status")
 
