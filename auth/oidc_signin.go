@@ -23,6 +23,9 @@ type OIDCSignIn struct {
 type Endpoints struct {
 	AuthURL  string
 	TokenURL string
+	// EndSessionURL is the issuer's end_session_endpoint (OpenID Connect
+	// RP-Initiated Logout), "" when discovery advertises none.
+	EndSessionURL string
 }
 
 // NewOIDCSignIn returns the verifier of sign-ins with c's issuer for the
@@ -57,6 +60,7 @@ func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 		Issuer   string `json:"issuer"`
 		AuthURL  string `json:"authorization_endpoint"`
 		TokenURL string `json:"token_endpoint"`
+		EndURL   string `json:"end_session_endpoint"`
 	}
 	iss := s.is.cfg.Issuer
 	if err := s.is.keys.getJSON(ctx, strings.TrimSuffix(iss, "/")+oidcDiscoveryPath, &doc); err != nil {
@@ -65,7 +69,10 @@ func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 	if doc.Issuer != iss {
 		return Endpoints{}, fmt.Errorf("auth: oidc discovery: document names issuer %q, want %q", doc.Issuer, iss)
 	}
-	for name, u := range map[string]string{"authorization_endpoint": doc.AuthURL, "token_endpoint": doc.TokenURL} {
+	for name, u := range map[string]string{"authorization_endpoint": doc.AuthURL, "token_endpoint": doc.TokenURL, "end_session_endpoint": doc.EndURL} {
+		if name == "end_session_endpoint" && u == "" {
+			continue // optional
+		}
 		if err := checkFetchURL(u); err != nil {
 			return Endpoints{}, fmt.Errorf("auth: oidc discovery of %s: %s: %w", iss, name, err)
 		}
@@ -73,7 +80,7 @@ func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 			return Endpoints{}, fmt.Errorf("auth: oidc discovery of %s: %s %q is not https", iss, name, u)
 		}
 	}
-	return Endpoints{AuthURL: doc.AuthURL, TokenURL: doc.TokenURL}, nil
+	return Endpoints{AuthURL: doc.AuthURL, TokenURL: doc.TokenURL, EndSessionURL: doc.EndURL}, nil
 }
 
 // errNonce: the ID token's nonce is not the sign-in's.
@@ -81,7 +88,8 @@ var errNonce = errors.New("oidc: the token's nonce is not this sign-in's")
 
 // Person verifies idToken (signature, iss, aud = the client id, exp,
 // lifetime), requires its nonce claim to equal nonce, and applies the
-// issuer's rules: the person signed in, with the scopes the rules grant.
+// issuer's rules: the person signed in, with the scopes the rules grant,
+// until the token's expiry (Person.Expires), which a session must not outlive.
 // Any failure is ErrBadCredentials (or an unavailable issuer's error).
 func (s *OIDCSignIn) Person(ctx context.Context, idToken, nonce string) (Person, error) {
 	if len(idToken) > maxIDTokenBytes {
@@ -99,5 +107,9 @@ func (s *OIDCSignIn) Person(ctx context.Context, idToken, nonce string) (Person,
 	if err != nil {
 		return Person{}, err
 	}
-	return Person{Subject: id.Subject, Method: MethodOIDC, Scopes: id.Scopes}, nil
+	p := Person{Subject: id.Subject, Method: MethodOIDC, Scopes: id.Scopes}
+	if exp, _ := claims.GetExpirationTime(); exp != nil { // required: checked by verify
+		p.Expires = exp.UTC()
+	}
+	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // ErrNotAPerson: the credentials were right but belong to an identity
@@ -26,6 +27,9 @@ type Person struct {
 	// sign-in; empty for an htpasswd user.
 	Method string  `json:"method,omitempty"`
 	Scopes []Scope `json:"scopes,omitempty"`
+	// Expires is when the ID token of an OIDC sign-in expires (its exp):
+	// a UI session must end by then. Zero for an htpasswd user.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // identity is the identity p acts as (an htpasswd user's only while its

@@ -72,6 +72,8 @@ type oidcFlow struct {
 	opts *OIDCLogin
 	mu   sync.Mutex
 	cfg  *oauth2.Config
+	// endSession is the issuer's end_session_endpoint, "" none (set with cfg).
+	endSession string
 }
 
 // config is the client, discovering the issuer's endpoints if not yet.
@@ -93,6 +95,7 @@ func (f *oidcFlow) config(ctx context.Context) (*oauth2.Config, error) {
 	}
 	f.cfg = &oauth2.Config{ClientID: f.opts.ClientID, ClientSecret: f.opts.ClientSecret,
 		Scopes: scopes, Endpoint: oauth2.Endpoint{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL}}
+	f.endSession = ep.EndSessionURL
 	return f.cfg, nil
 }
 
@@ -173,7 +176,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.refuseOIDC(w, r, http.StatusBadRequest, "no or oversized code", "The sign-in service's answer holds no usable code. Sign in again.")
 		return
 	}
-	person, err := h.oidcPerson(r.Context(), code, st)
+	person, idToken, err := h.oidcPerson(r.Context(), code, st)
 	if err != nil {
 		h.opts.Logger.WarnContext(r.Context(), "ui oidc sign-in refused", "audit", "ui", "error", err.Error())
 		status, msg := http.StatusBadGateway, "The sign-in service's answer could not be used; retry in a moment."
@@ -183,7 +186,10 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, status, "Not signed in", msg)
 		return
 	}
-	if err := h.startSession(w, r, person); err != nil {
+	if err := h.startSession(w, r, person, idToken); errors.Is(err, errTokenExpired) {
+		h.refuseOIDC(w, r, http.StatusUnauthorized, "id token expires now", "The sign-in service's answer expires at once; sign in again.")
+		return
+	} else if err != nil {
 		h.opts.Logger.ErrorContext(r.Context(), "ui session not stored", "error", err.Error())
 		h.renderError(w, r, nil, http.StatusServiceUnavailable, "Unavailable", "Signing in is not possible right now; retry in a moment.")
 		return
@@ -213,22 +219,23 @@ func (h *Handler) takeOIDCState(ctx context.Context, state string) (oidcState, e
 
 // oidcPerson exchanges code (with the PKCE verifier) for tokens and
 // verifies the ID token with st's nonce.
-func (h *Handler) oidcPerson(ctx context.Context, code string, st oidcState) (auth.Person, error) {
+func (h *Handler) oidcPerson(ctx context.Context, code string, st oidcState) (auth.Person, string, error) {
 	cfg, err := h.oidc.config(ctx)
 	if err != nil {
-		return auth.Person{}, err
+		return auth.Person{}, "", err
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, h.opts.OIDC.SignIn.HTTPClient()), 15*time.Second)
 	defer cancel()
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier), oauth2.SetAuthURLParam("redirect_uri", st.Redirect))
 	if err != nil {
-		return auth.Person{}, fmt.Errorf("ui: exchanging the code: %w", err)
+		return auth.Person{}, "", fmt.Errorf("ui: exchanging the code: %w", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return auth.Person{}, fmt.Errorf("%w: the token response holds no id_token", auth.ErrBadCredentials)
+		return auth.Person{}, "", fmt.Errorf("%w: the token response holds no id_token", auth.ErrBadCredentials)
 	}
-	return h.opts.OIDC.SignIn.Person(ctx, raw, st.Nonce)
+	p, err := h.opts.OIDC.SignIn.Person(ctx, raw, st.Nonce)
+	return p, raw, err
 }
 
 // refuseOIDC answers a callback that belongs to no sign-in under way.

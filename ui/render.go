@@ -93,6 +93,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
+	h.allowLogoutRedirect(w, r, s)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

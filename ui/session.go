@@ -36,6 +36,9 @@ type session struct {
 	Person  auth.Person `json:"person"`
 	CSRF    string      `json:"csrf"`
 	Created time.Time   `json:"created"`
+	// IDToken is the ID token of an OIDC sign-in, kept server-side only
+	// for the sign-out's id_token_hint (RP-initiated logout).
+	IDToken string `json:"id_token,omitempty"`
 
 	key    string     // store key
 	caller api.Caller // judged for this request
@@ -62,19 +65,32 @@ func (h *Handler) cookieName() string {
 	return sessionCookie
 }
 
+// errTokenExpired: the ID token expires before a session could start.
+var errTokenExpired = errors.New("ui: the ID token expires now")
+
 // startSession stores a new session for p and sets its cookie: a new
-// token on every sign-in, so a token planted before cannot be adopted.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p auth.Person) error {
+// token on every sign-in, so a token planted before cannot be adopted. The
+// session lasts ui.sessionttl, and never past p.Expires (an OIDC sign-in's
+// ID token expiry); idToken is kept for the sign-out's hint.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p auth.Person, idToken string) error {
 	token := newToken()
-	s := session{Person: p, CSRF: newToken(), Created: time.Now().UTC()}
+	now := time.Now().UTC()
+	ttl := h.opts.SessionTTL
+	if !p.Expires.IsZero() {
+		ttl = min(ttl, p.Expires.Sub(now).Truncate(time.Second))
+	}
+	if ttl < time.Second {
+		return errTokenExpired
+	}
+	s := session{Person: p, CSRF: newToken(), Created: now, IDToken: idToken}
 	v, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("ui: encoding a session: %w", err)
 	}
-	if _, err := h.opts.Sessions.Put(r.Context(), SessionSpace, storeKey(token), v, 0, h.opts.SessionTTL); err != nil {
+	if _, err := h.opts.Sessions.Put(r.Context(), SessionSpace, storeKey(token), v, 0, ttl); err != nil {
 		return fmt.Errorf("ui: storing a session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: token, Path: "/", MaxAge: int(h.opts.SessionTTL.Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: token, Path: "/", MaxAge: int(ttl.Seconds()),
 		HttpOnly: true, Secure: h.opts.Secure, SameSite: http.SameSiteLaxMode})
 	return nil
 }
@@ -107,6 +123,11 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 		return nil, errNoSession
 	}
 	s.key = key
+	if !s.Person.Expires.IsZero() && !time.Now().Before(s.Person.Expires) {
+		// The store's TTL ends it too; this holds for a store whose expiry is coarse.
+		h.endSession(r.Context(), key)
+		return nil, errNoSession
+	}
 	caller, err := h.opts.Auth.PersonCaller(r, s.Person)
 	if errors.Is(err, auth.ErrSignedOut) {
 		h.endSession(r.Context(), key)

@@ -93,7 +93,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		view.Message = "Signing in is not possible right now; retry in a moment."
 		h.render(w, r, nil, http.StatusServiceUnavailable, "login", "Sign in", view)
 	default:
-		if err := h.startSession(w, r, person); err != nil {
+		if err := h.startSession(w, r, person, ""); err != nil {
 			h.opts.Logger.ErrorContext(r.Context(), "ui session not stored", "error", err.Error())
 			view.Message = "Signing in is not possible right now; retry in a moment."
 			h.render(w, r, nil, http.StatusServiceUnavailable, "login", "Sign in", view)
@@ -120,6 +120,12 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	h.endSession(r.Context(), s.key)
 	h.clearCookie(w)
+	if end := h.oidcLogoutURL(r, s); end != "" {
+		// RP-initiated logout: the issuer ends its own session, then sends
+		// the browser back to the sign-in page.
+		http.Redirect(w, r, end, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 }
 

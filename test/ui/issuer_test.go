@@ -39,6 +39,8 @@ type issuer struct {
 	lastCallback string
 	// verified counts code exchanges whose PKCE verifier matched.
 	verified int
+	// logouts are the queries of the requests to the end_session_endpoint.
+	logouts []url.Values
 }
 
 // grant is one authorization request, kept until its code is exchanged.
@@ -63,7 +65,8 @@ func newIssuer(t *testing.T) *issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"issuer": is.srv.URL, "jwks_uri": is.srv.URL + "/jwks",
-			"authorization_endpoint": is.srv.URL + "/authorize", "token_endpoint": is.srv.URL + "/token"})
+			"authorization_endpoint": is.srv.URL + "/authorize", "token_endpoint": is.srv.URL + "/token",
+			"end_session_endpoint": is.srv.URL + "/logout"})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		b := func(n []byte) string { return base64.RawURLEncoding.EncodeToString(n) }
@@ -75,6 +78,7 @@ func newIssuer(t *testing.T) *issuer {
 	})
 	mux.HandleFunc("GET /authorize", is.authorize)
 	mux.HandleFunc("POST /token", is.token)
+	mux.HandleFunc("GET /logout", is.logout)
 	is.srv = httptest.NewServer(mux)
 	t.Cleanup(is.srv.Close)
 	return is
@@ -176,4 +180,26 @@ func (is *issuer) oidcYAML() string {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// logout is the end_session_endpoint: it records the request and sends
+// the browser to its post_logout_redirect_uri.
+func (is *issuer) logout(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	is.mu.Lock()
+	is.logouts = append(is.logouts, q)
+	is.mu.Unlock()
+	back := q.Get("post_logout_redirect_uri")
+	if back == "" {
+		fmt.Fprint(w, "signed out")
+		return
+	}
+	http.Redirect(w, r, back, http.StatusFound)
+}
+
+// loggedOut returns the queries of the requests to the end_session_endpoint so far.
+func (is *issuer) loggedOut() []url.Values {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return append([]url.Values(nil), is.logouts...)
 }

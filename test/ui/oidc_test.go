@@ -1,11 +1,14 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -133,4 +136,124 @@ func (p *person) getLocation(u string) (int, string) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// testOIDCSession: a session from an OIDC sign-in ends when its ID token
+// expires (the cookie's expiry, and the server's session, whatever the
+// browser keeps sending); signing out sends the browser through the
+// issuer's end_session_endpoint with the ID token as hint and back to
+// the sign-in page, while an htpasswd user's sign-out does not.
+func testOIDCSession(t *testing.T, b *browser, f *fixture) {
+	base, is := f.srv.URL, f.issuer
+
+	t.Run("EndsWithTheIDToken", func(t *testing.T) {
+		const life = 3 * time.Second
+		var exp time.Time
+		is.setTamper(func(c jwt.MapClaims, _ *string) {
+			if c != nil {
+				exp = time.Now().Add(life).Truncate(time.Second)
+				c["exp"] = exp.Unix()
+			}
+		})
+		defer is.setTamper(nil)
+		tb := b.newTab(t)
+		tb.open(base + "/ui/login")
+		if status := tb.follow(chromedp.Click(chromedp.CSS("#oidc-signin"))); status != http.StatusOK {
+			t.Fatalf("sign-in with the issuer ended with %d", status)
+		}
+		cookie := sessionCookie(tb)
+		if cookie == nil {
+			t.Fatal("no session cookie after the issuer's sign-in")
+		}
+		if until := time.Unix(int64(cookie.Expires), 0); until.After(exp.Add(time.Second)) {
+			t.Errorf("the session cookie lasts until %s, past the ID token's expiry %s", until, exp)
+		}
+		// The server ends the session itself: a client that keeps sending
+		// the cookie past its expiry is signed out at the token's expiry.
+		poll := time.NewTicker(100 * time.Millisecond)
+		defer poll.Stop()
+		for range poll.C {
+			status := rawGet(t, base+"/ui/repositories", "imagegate_session="+cookie.Value)
+			if status == http.StatusSeeOther {
+				break
+			}
+			if status != http.StatusOK || time.Now().After(exp.Add(3*time.Second)) {
+				t.Fatalf("at %s (the ID token expired at %s) the session answers %d", time.Now().Format(time.TimeOnly), exp.Format(time.TimeOnly), status)
+			}
+		}
+		if now := time.Now(); now.Before(exp.Add(-time.Second)) {
+			t.Errorf("the session ended at %s, before the ID token's expiry %s", now, exp)
+		}
+	})
+
+	t.Run("SignOutAtTheIssuer", func(t *testing.T) {
+		tb := b.newTab(t)
+		tb.open(base + "/ui/login")
+		tb.follow(chromedp.Click(chromedp.CSS("#oidc-signin")))
+		before := len(is.loggedOut())
+		if status := tb.follow(chromedp.Click(chromedp.CSS(`form.signout button`))); status != http.StatusOK {
+			t.Fatalf("sign-out ended with %d", status)
+		}
+		if loc := tb.location(); loc != base+"/ui/login" {
+			t.Errorf("after signing out at %s, want back on the sign-in page", loc)
+		}
+		logouts := is.loggedOut()
+		if len(logouts) != before+1 {
+			t.Fatalf("%d requests to the end_session_endpoint, want 1", len(logouts)-before)
+		}
+		q := logouts[len(logouts)-1]
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(q.Get("id_token_hint"), claims); err != nil || claims["sub"] != "erin" {
+			t.Errorf("id_token_hint %q: %v, %v; want erin's ID token", q.Get("id_token_hint"), claims, err)
+		}
+		if got := q.Get("post_logout_redirect_uri"); got != base+"/ui/login" {
+			t.Errorf("post_logout_redirect_uri %q", got)
+		}
+		if got := q.Get("client_id"); got != oidcClientID {
+			t.Errorf("client_id %q", got)
+		}
+		tb.signedOut(base)
+		if problems := b.takeProblems(); len(problems) > 0 {
+			t.Errorf("the sign-out reported: %q", problems)
+		}
+
+		alice := b.newTab(t)
+		alice.signIn(base, "alice", users["alice"])
+		alice.follow(chromedp.Click(chromedp.CSS(`form.signout button`)))
+		if n := len(is.loggedOut()); n != len(logouts) {
+			t.Errorf("an htpasswd user's sign-out went to the issuer")
+		}
+		alice.signedOut(base)
+	})
+}
+
+// sessionCookie is the tab's session cookie, nil without one.
+func sessionCookie(tb *tab) *network.Cookie {
+	tb.t.Helper()
+	cookies := get(tb, func(ctx context.Context, _ *chromedp.Target) (network.GetCookiesResult, error) {
+		return chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+	})
+	for _, c := range cookies.Cookies {
+		if c.Name == "imagegate_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+// rawGet GETs url with the Cookie header cookie, following no redirect:
+// the server's answer, whatever a browser would keep.
+func rawGet(t *testing.T, url, cookie string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", cookie)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -263,6 +263,7 @@ func TestUI(t *testing.T) {
 	t.Run("Robots", func(t *testing.T) { testRobots(t, b, f) })
 	t.Run("Status", func(t *testing.T) { testStatus(t, b, f) })
 	t.Run("SignInOIDC", func(t *testing.T) { testOIDC(t, b, f) })
+	t.Run("OIDCSession", func(t *testing.T) { testOIDCSession(t, b, f) })
 
 	t.Run("LockoutSharedWithTokenEndpoint", func(t *testing.T) {
 		p := newPerson(t, base)
