@@ -64,6 +64,11 @@ func testStatus(t *testing.T, b *browser, f *fixture) {
 		t.Errorf("the webhook list shows the URL's path or query: %q", hooks)
 	}
 	tb.shot("status")
+	tb.run(chromedp.EmulateViewport(390, 844))
+	if overflow := get(tb, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); overflow {
+		t.Errorf("the status page scrolls sideways at phone width")
+	}
+	tb.shot("status-phone")
 
 	adminOnly(t, b, base, "/ui/status", "Status", scantest.CVEHigh)
 }
