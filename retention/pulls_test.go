@@ -25,7 +25,9 @@ func (f fakePulls) Lookup(context.Context, string) (map[string]pulls.Record, boo
 	return f.recs, f.truncated, nil
 }
 
-func (f fakePulls) Since(context.Context) (time.Time, bool, error) { return f.since, !f.since.IsZero(), nil }
+func (f fakePulls) Since(context.Context) (time.Time, bool, error) {
+	return f.since, !f.since.IsZero(), nil
+}
 
 // TestPlanReadsPulls: under a rule with keeppulleddays the plan reads the
 // pulls of the tags' manifests and keeps the pulled tag; when the pull
@@ -81,4 +83,3 @@ func TestPlanReadsPulls(t *testing.T) {
 		t.Fatalf("no pull reader: %v, want nothing deleted as unpulled", got)
 	}
 }
-
