@@ -109,6 +109,23 @@ func (rd Reader) Lookup(ctx context.Context, repo string) (out map[string]Record
 	}
 }
 
+// Last returns the latest pull of digest in repo; false when none is
+// recorded.
+func (rd Reader) Last(ctx context.Context, repo, digest string) (Record, bool, error) {
+	it, err := rd.Store.Get(ctx, Space, itemKey(Key{Repository: repo, Digest: digest}))
+	if errors.Is(err, fleet.ErrNotFound) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("pulls: reading the last pull of %s@%s: %w", repo, digest, err)
+	}
+	var r Record
+	if err := json.Unmarshal(it.Value, &r); err != nil {
+		return Record{}, false, fmt.Errorf("pulls: reading the last pull of %s@%s: %w", repo, digest, err)
+	}
+	return r, true, nil
+}
+
 // Since returns when this deployment began tracking pulls; false when it
 // has not (no flush yet, or a memory store restarted).
 func (rd Reader) Since(ctx context.Context) (time.Time, bool, error) {

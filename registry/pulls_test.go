@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +147,21 @@ func TestPullsKeepPulledTags(t *testing.T) {
 		}
 	}
 	t.Logf("tags API: %s", body)
+
+	byTag, _ := images["by-tag"].Digest()
+	status, _, body = do(t, "GET", s.base+"/api/v1/repositories/dev/tool/manifests/"+byTag.String(), nil, nil)
+	var m struct {
+		LastPulledAt  time.Time `json:"last_pulled_at"`
+		LastPulledTag string    `json:"last_pulled_tag"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &m) != nil || !m.LastPulledAt.Equal(pulledAt) || m.LastPulledTag != "by-tag" {
+		t.Fatalf("manifest API: %d %s, want last pulled at %v as by-tag", status, body, pulledAt)
+	}
+	headed, _ := images["headed"].Digest()
+	status, _, body = do(t, "GET", s.base+"/api/v1/repositories/dev/tool/manifests/"+headed.String(), nil, nil)
+	if status != http.StatusOK || strings.Contains(string(body), "last_pulled") {
+		t.Fatalf("manifest API of the never pulled manifest: %d %s", status, body)
+	}
 }
 
 // TestPullsTwoReplicasConverge: two replicas sharing the fleet store note

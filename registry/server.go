@@ -69,6 +69,8 @@ type Server struct {
 	// pulls is this replica's pull tracker (registry/pulls.go); nil when
 	// lifecycle.pulls is off.
 	pulls *pulls.Tracker
+	// pullRecords reads the fleet's pull records; nil when not tracked.
+	pullRecords *pulls.Reader
 	// retentionRuns counts the scheduled retention runs (registry/retentionschedule.go).
 	retentionRuns   *retentionMetrics
 	reconcileQuotas func(context.Context) error
@@ -311,6 +313,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		layers:        pipeline,
 		catalog:       catalogSource{ns: ns, pulls: pullRecords},
 		pulls:         pullTracker,
+		pullRecords:   pullRecords,
 		retentionRuns: retentionRuns,
 		configs:       pipeline,
 		quotas:        quotas,
@@ -396,6 +399,9 @@ func (s *Server) routes() (http.Handler, error) {
 		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
+	}
+	if s.pullRecords != nil {
+		opts.Pulls = s.pullRecords
 	}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
