@@ -47,6 +47,17 @@ func newPulls(c config.Pulls, shared fleet.Store, now func() time.Time, reg prom
 	return t, nil
 }
 
+// pullsStore is where pull records live: the shared store with replicas;
+// on a single node a memory store of their own, so that pull records
+// (one per manifest pulled) can never fill the memory store that holds
+// the tag locks and leases (fleet.Memory refuses new items when full).
+func pullsStore(shared fleet.Store, multi bool) fleet.Store {
+	if multi {
+		return shared
+	}
+	return fleet.NewMemory(0)
+}
+
 // pullReader is the reader of the pull records, nil when pulls are not
 // tracked.
 func pullReader(c config.Pulls, shared fleet.Store) *pulls.Reader {

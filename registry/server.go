@@ -248,9 +248,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
-	pullRecords := pullReader(cfg.Lifecycle.Pulls, shared)
+	pullStore := pullsStore(shared, multi)
+	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore)
 	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))
-	pullTracker, err := newPulls(cfg.Lifecycle.Pulls, shared, o.pullNow, metrics.registry, logger.With("component", "pulls"))
+	pullTracker, err := newPulls(cfg.Lifecycle.Pulls, pullStore, o.pullNow, metrics.registry, logger.With("component", "pulls"))
 	var retentionRuns *retentionMetrics
 	if err == nil {
 		retentionRuns, err = newRetentionMetrics(metrics.registry)
