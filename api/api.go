@@ -13,6 +13,7 @@ import (
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/metadata"
+	"github.com/imagegate/imagegate/pulls"
 )
 
 // Prefix is where the API is mounted.
@@ -37,6 +38,7 @@ type API struct {
 	referrers  ReferrerLister
 	retention  Retention
 	statuses   StatusReader
+	pulls      PullReader
 	auth       Authenticator
 	logger     *slog.Logger
 	mux        *http.ServeMux
@@ -68,6 +70,13 @@ type Options struct {
 	Retention Retention
 	// Status gives GET /api/v1/status; nil answers 503.
 	Status StatusReader
+	// Pulls reads a manifest's last pull; nil: pulls are not tracked.
+	Pulls PullReader
+}
+
+// PullReader reads the last pull of a manifest (package pulls' Reader).
+type PullReader interface {
+	Last(ctx context.Context, repo, digest string) (pulls.Record, bool, error)
 }
 
 // New returns the API over store.
@@ -76,7 +85,7 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, statuses: opts.Status, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, statuses: opts.Status, pulls: opts.Pulls, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
@@ -27,6 +28,13 @@ type Catalog interface {
 type Tag struct {
 	Name   string        `json:"name"`
 	Digest digest.Digest `json:"digest"`
+	// LastPulledAt is when the manifest was last pulled (a GET by any tag
+	// or by digest), as recorded by lifecycle.pulls; absent when no pull
+	// is recorded (never pulled since tracking began, or tracking off).
+	// Up to lifecycle.pulls.flushinterval behind.
+	LastPulledAt time.Time `json:"last_pulled_at,omitzero"`
+	// LastPulledTag is the tag that pull went by; absent when by digest.
+	LastPulledTag string `json:"last_pulled_tag,omitempty"`
 }
 
 // Bounds of the repository list: names are read catalogBatch at a time,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/auth"
@@ -25,6 +26,11 @@ type manifestInfo struct {
 	Latest *metadata.Record `json:"latest"`
 	// TagHistory lists what happened to tags on this manifest, newest first.
 	TagHistory []tagEvent `json:"tag_history"`
+	// LastPulledAt is when the manifest was last pulled (lifecycle.pulls),
+	// LastPulledTag the tag that pull went by; absent when none is
+	// recorded or pulls are not tracked.
+	LastPulledAt  time.Time `json:"last_pulled_at,omitzero"`
+	LastPulledTag string    `json:"last_pulled_tag,omitempty"`
 }
 
 // tagEvent is one change of a tag with respect to a manifest.
@@ -144,6 +150,17 @@ func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d di
 				info.TagHistory = append(info.TagHistory, tagEvent{At: rec.ReceivedAt, Tag: mv.Tag,
 					Event: "moved-away", To: rec.Digest, Status: rec.Status, RecordID: rec.ID})
 			}
+		}
+	}
+	if a.pulls != nil {
+		last, ok, err := a.pulls.Last(ctx, repo, d.String())
+		if err != nil {
+			a.logger.ErrorContext(ctx, "reading the last pull failed", "repository", repo, "digest", d.String(), "error", err.Error())
+			errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the last pull could not be read; retry later"))
+			return
+		}
+		if ok {
+			info.LastPulledAt, info.LastPulledTag = last.At.UTC(), last.Tag
 		}
 	}
 	info.Latest = visible(r, []*metadata.Record{info.Latest})[0]

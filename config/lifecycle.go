@@ -33,16 +33,42 @@ type Lifecycle struct {
 	// RetentionMaxDeletions bounds the tags one apply call deletes; the
 	// caller calls again for the rest.
 	RetentionMaxDeletions int `yaml:"retentionmaxdeletions"`
+	// RetentionSchedule is how often one replica applies retention on its
+	// own (as `imagegate retention apply`, at most retentionmaxdeletions
+	// tags a run); 0 (the default): never, only when an administrator
+	// calls apply.
+	RetentionSchedule time.Duration `yaml:"retentionschedule"`
+	// Pulls configures last-pull tracking (package pulls).
+	Pulls Pulls `yaml:"pulls"`
+}
+
+// Pulls configures last-pull tracking: each replica notes manifest GETs
+// in a bounded buffer and flushes it to the fleet store every
+// FlushInterval.
+type Pulls struct {
+	Enabled bool `yaml:"enabled"`
+	// FlushInterval is how often a replica writes its buffered pulls; a
+	// replica that crashes loses at most this much.
+	FlushInterval time.Duration `yaml:"flushinterval"`
+	// MaxEntries bounds the (repository, digest) pairs buffered between
+	// two flushes; pulls of new pairs past it are dropped and counted.
+	MaxEntries int `yaml:"maxentries"`
+	// Expiry is how long a pull record lives after the latest pull it
+	// records; it must cover every rule's keeppulleddays.
+	Expiry time.Duration `yaml:"expiry"`
 }
 
 // RetentionRule is one retention policy: a tag of a matching repository is
 // kept when it is immutable, matches KeepTags, is among the KeepLast most
 // recently pushed, or was pushed within KeepDays; otherwise deleted.
 type RetentionRule struct {
-	Repositories string   `yaml:"repositories"`
-	KeepLast     int      `yaml:"keeplast"`
-	KeepDays     int      `yaml:"keepdays"`
-	KeepTags     []string `yaml:"keeptags"`
+	Repositories string `yaml:"repositories"`
+	KeepLast     int    `yaml:"keeplast"`
+	KeepDays     int    `yaml:"keepdays"`
+	// KeepPulledDays keeps tags whose manifest was pulled within that
+	// many days (lifecycle.pulls must be enabled); 0: no pull clause.
+	KeepPulledDays int      `yaml:"keeppulleddays"`
+	KeepTags       []string `yaml:"keeptags"`
 	// Untagged is keep (default: a manifest left without tags stays, for
 	// garbage collection) or delete.
 	Untagged string `yaml:"untagged"`
@@ -73,7 +99,8 @@ type Quota struct {
 
 func defaultLifecycle() Lifecycle {
 	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour,
-		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000}
+		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000,
+		Pulls: Pulls{Enabled: true, FlushInterval: time.Minute, MaxEntries: 100000, Expiry: 90 * 24 * time.Hour}}
 }
 
 // ImmutableRules are the immutability rules as package lifecycle takes them.
@@ -90,7 +117,7 @@ func (l Lifecycle) RetentionRules() []lifecycle.RetentionRule {
 	out := make([]lifecycle.RetentionRule, 0, len(l.Retention))
 	for _, r := range l.Retention {
 		out = append(out, lifecycle.RetentionRule{Repositories: r.Repositories, KeepLast: r.KeepLast,
-			KeepDays: r.KeepDays, KeepTags: r.KeepTags, DeleteUntagged: r.Untagged == "delete"})
+			KeepDays: r.KeepDays, KeepPulledDays: r.KeepPulledDays, KeepTags: r.KeepTags, DeleteUntagged: r.Untagged == "delete"})
 	}
 	return out
 }
@@ -110,6 +137,34 @@ func (l Lifecycle) validateRetention(bad func(key, format string, args ...any)) 
 			bad(ke.Key, "%v", ke.Err)
 		} else {
 			bad("lifecycle.retention", "%v", err)
+		}
+	}
+	for i, r := range l.Retention {
+		if r.KeepPulledDays == 0 {
+			continue
+		}
+		key := fmt.Sprintf("lifecycle.retention[%d].keeppulleddays", i)
+		switch {
+		case !l.Pulls.Enabled:
+			bad(key, "needs lifecycle.pulls.enabled: true (pulls are not tracked)")
+		case time.Duration(r.KeepPulledDays)*24*time.Hour > l.Pulls.Expiry:
+			bad(key, "%d days is longer than lifecycle.pulls.expiry %s: pulls would be forgotten before the rule reads them", r.KeepPulledDays, l.Pulls.Expiry)
+		}
+	}
+	if l.RetentionSchedule < 0 {
+		bad("lifecycle.retentionschedule", "must not be negative (0: never), got %s", l.RetentionSchedule)
+	} else if l.RetentionSchedule > 0 && l.RetentionSchedule < time.Minute {
+		bad("lifecycle.retentionschedule", "must be at least 1m (or 0: never), got %s", l.RetentionSchedule)
+	}
+	if p := l.Pulls; p.Enabled {
+		if p.FlushInterval < time.Second || p.FlushInterval > time.Hour {
+			bad("lifecycle.pulls.flushinterval", "must be between 1s and 1h, got %s", p.FlushInterval)
+		}
+		if p.MaxEntries < 1 || p.MaxEntries > 10000000 {
+			bad("lifecycle.pulls.maxentries", "must be between 1 and 10000000, got %d", p.MaxEntries)
+		}
+		if p.Expiry < 24*time.Hour {
+			bad("lifecycle.pulls.expiry", "must be at least 24h, got %s", p.Expiry)
 		}
 	}
 	if l.RetentionMaxDeletions < 1 || l.RetentionMaxDeletions > maxRetentionDeletions {

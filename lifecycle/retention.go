@@ -18,6 +18,10 @@ type RetentionRule struct {
 	// KeepDays keeps tags pushed within the last KeepDays days; 0: no age
 	// clause.
 	KeepDays int
+	// KeepPulledDays keeps tags whose manifest was pulled within the last
+	// KeepPulledDays days (package pulls records pulls); 0: no pull
+	// clause. It adds to keeplast or keepdays, which a rule still needs.
+	KeepPulledDays int
 	// KeepTags keeps tags matching any of these patterns (as
 	// lifecycle.immutable's: globs or "semver"), whatever their age.
 	KeepTags []string
@@ -61,8 +65,10 @@ func NewRetention(rules []RetentionRule) (*Retention, error) {
 			return nil, &KeyError{Key: key + ".keeplast", Err: fmt.Errorf("must be between 0 and %d, got %d", maxKeepLast, r.KeepLast)}
 		case r.KeepDays < 0 || r.KeepDays > maxKeepDays:
 			return nil, &KeyError{Key: key + ".keepdays", Err: fmt.Errorf("must be between 0 and %d, got %d", maxKeepDays, r.KeepDays)}
+		case r.KeepPulledDays < 0 || r.KeepPulledDays > maxKeepDays:
+			return nil, &KeyError{Key: key + ".keeppulleddays", Err: fmt.Errorf("must be between 0 and %d, got %d", maxKeepDays, r.KeepPulledDays)}
 		case r.KeepLast == 0 && r.KeepDays == 0:
-			return nil, &KeyError{Key: key, Err: errors.New("needs keeplast or keepdays (a rule keeping only keeptags would delete every other tag)")}
+			return nil, &KeyError{Key: key, Err: errors.New("needs keeplast or keepdays (a rule keeping only keeptags or pulled tags would delete every other tag, even one pushed a second ago)")}
 		}
 		c := retentionRule{RetentionRule: r, repos: repos}
 		for j, t := range r.KeepTags {
@@ -101,7 +107,7 @@ func (rt *Retention) rule(repo string) *retentionRule {
 	return nil
 }
 
-// String names a rule in a plan: `retention "team/**" (keeplast 10, keepdays 30)`.
+// String names a rule in a plan: `retention "team/**" (keeplast 10, keepdays 30, keeppulleddays 14)`.
 func (r RetentionRule) String() string {
 	s := fmt.Sprintf("retention %q (", r.Repositories)
 	sep := ""
@@ -111,6 +117,10 @@ func (r RetentionRule) String() string {
 	}
 	if r.KeepDays > 0 {
 		s += fmt.Sprintf("%skeepdays %d", sep, r.KeepDays)
+		sep = ", "
+	}
+	if r.KeepPulledDays > 0 {
+		s += fmt.Sprintf("%skeeppulleddays %d", sep, r.KeepPulledDays)
 	}
 	return s + ")"
 }

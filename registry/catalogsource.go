@@ -12,6 +12,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/imagegate/imagegate/api"
+	"github.com/imagegate/imagegate/pulls"
 )
 
 // maxTags bounds the tags one API answer lists for a repository.
@@ -19,7 +20,11 @@ const maxTags = 10000
 
 // catalogSource is the API's Catalog over distribution's namespace: the
 // same storage /v2/_catalog and /v2/<name>/tags/list read.
-type catalogSource struct{ ns distribution.Namespace }
+type catalogSource struct {
+	ns distribution.Namespace
+	// pulls reads the last pull of each manifest; nil: not tracked.
+	pulls *pulls.Reader
+}
 
 // Repositories implements api.Catalog.
 func (c catalogSource) Repositories(ctx context.Context, last string, n int) ([]string, bool, error) {
@@ -66,6 +71,18 @@ func (c catalogSource) Tags(ctx context.Context, repo string) ([]api.Tag, error)
 			return nil, fmt.Errorf("registry: reading tag %s:%s: %w", repo, t, err)
 		}
 		out = append(out, api.Tag{Name: t, Digest: d.Digest})
+	}
+	if c.pulls == nil || len(out) == 0 {
+		return out, nil
+	}
+	recs, _, err := c.pulls.Lookup(ctx, repo)
+	if err != nil {
+		return nil, fmt.Errorf("registry: reading the last pulls of %s: %w", repo, err)
+	}
+	for i, t := range out {
+		if r, ok := recs[t.Digest.String()]; ok {
+			out[i].LastPulledAt, out[i].LastPulledTag = r.At.UTC(), r.Tag
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/middleware"
+	"github.com/imagegate/imagegate/pulls"
 	"github.com/imagegate/imagegate/retention"
 )
 
@@ -22,7 +23,11 @@ func WithRetentionClock(now func() time.Time) Option {
 // newRetention is the API's retention service under rules: plans over ns
 // and driver, deletions through guard.
 func newRetention(lc config.Lifecycle, rules *lifecycle.Retention, ns distribution.Namespace, driver storagedriver.StorageDriver,
-	guard *middleware.Guard, immutable *lifecycle.Immutability, now func() time.Time, logger *slog.Logger) *retention.Service {
-	return retention.New(retention.Options{Namespace: ns, Driver: driver, Guard: guard.Wrap, Rules: rules,
-		Immutable: immutable, MaxDeletions: lc.RetentionMaxDeletions, Logger: logger, Now: now})
+	guard *middleware.Guard, immutable *lifecycle.Immutability, now func() time.Time, pullRecords *pulls.Reader, logger *slog.Logger) *retention.Service {
+	opts := retention.Options{Namespace: ns, Driver: driver, Guard: guard.Wrap, Rules: rules,
+		Immutable: immutable, MaxDeletions: lc.RetentionMaxDeletions, Logger: logger, Now: now}
+	if pullRecords != nil {
+		opts.Pulls = pullRecords
+	}
+	return retention.New(opts)
 }

@@ -23,6 +23,8 @@ type options struct {
 	emfOut io.Writer
 	// retentionNow is retention's clock (registry/retention.go); nil: the wall clock.
 	retentionNow func() time.Time
+	// pullNow is pull tracking's clock (registry/pulls.go); nil: the wall clock.
+	pullNow func() time.Time
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -41,6 +41,7 @@ import (
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/pulls"
 	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/quota"
 	"github.com/imagegate/imagegate/retention"
@@ -63,8 +64,15 @@ type Server struct {
 	layers  api.LayerReporter
 	// quotas are the namespace quotas (nil: none): the API reads usage;
 	// reconcileQuotas charges stored manifests not charged yet.
-	quotas          *quota.Quotas
-	retention       *retention.Service
+	quotas    *quota.Quotas
+	retention *retention.Service
+	// pulls is this replica's pull tracker (registry/pulls.go); nil when
+	// lifecycle.pulls is off.
+	pulls *pulls.Tracker
+	// pullRecords reads the fleet's pull records; nil when not tracked.
+	pullRecords *pulls.Reader
+	// retentionRuns counts the scheduled retention runs (registry/retentionschedule.go).
+	retentionRuns   *retentionMetrics
 	reconcileQuotas func(context.Context) error
 	catalog         api.Catalog // repositories and tags, for the API
 	configs         api.ConfigReader
@@ -240,7 +248,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
-	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, logger.With("component", "retention"))
+	pullStore := pullsStore(shared, multi)
+	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore)
+	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))
+	pullTracker, err := newPulls(cfg.Lifecycle.Pulls, pullStore, o.pullNow, metrics.registry, logger.With("component", "pulls"))
+	var retentionRuns *retentionMetrics
+	if err == nil {
+		retentionRuns, err = newRetentionMetrics(metrics.registry)
+	}
+	if err != nil {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	var authSvc *auth.Service
 	var robots *auth.Robots
 	var ociOpts oci.Options
@@ -285,16 +307,19 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		oci:     ociOpts,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
 			Logger: logger.With("component", "sweeper")}),
-		driver:      driver,
-		fleet:       shared,
-		fleetCloser: ownCloser(shared, o.fleet == nil),
-		singletons:  single,
-		layers:      pipeline,
-		catalog:     catalogSource{ns},
-		configs:     pipeline,
-		quotas:      quotas,
-		referrers:   referrers,
-		retention:   retain,
+		driver:        driver,
+		fleet:         shared,
+		fleetCloser:   ownCloser(shared, o.fleet == nil),
+		singletons:    single,
+		layers:        pipeline,
+		catalog:       catalogSource{ns: ns, pulls: pullRecords},
+		pulls:         pullTracker,
+		pullRecords:   pullRecords,
+		retentionRuns: retentionRuns,
+		configs:       pipeline,
+		quotas:        quotas,
+		referrers:     referrers,
+		retention:     retain,
 	}
 	if policies != nil {
 		s.policies = policies
@@ -365,6 +390,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
 	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
+	v2 = pulls.Observe(v2, s.pulls) // manifest GETs answered 200: a map update, no I/O
 	if s.auth != nil {
 		v2 = filterCatalog(v2, s.auth.CatalogFilter)
 		v2 = s.auth.ExplainDenials(v2) // 403 DENIED when no token would grant the access
@@ -374,6 +400,9 @@ func (s *Server) routes() (http.Handler, error) {
 		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
+	}
+	if s.pullRecords != nil {
+		opts.Pulls = s.pullRecords
 	}
 	if s.auth != nil {
 		opts.Auth, opts.Robots = apiAuth{s.auth}, s.robots
@@ -526,6 +555,12 @@ func (s *Server) startBackground() {
 	}
 	if every := s.cfg.Lifecycle.QuotaReconcile; s.reconcileQuotas != nil && every > 0 {
 		s.background.Go(func() { s.singletons.every(ctx, "quota-reconcile", every, s.reconcileQuotas) })
+	}
+	if s.pulls != nil { // every replica flushes its own pulls
+		s.background.Go(func() { s.pulls.Run(ctx, s.cfg.Lifecycle.Pulls.FlushInterval, nil) })
+	}
+	if every := s.cfg.Lifecycle.RetentionSchedule; every > 0 && s.retention.Enabled() {
+		s.background.Go(func() { s.singletons.every(ctx, retentionLease, every, s.scheduledRetention) })
 	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {

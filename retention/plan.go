@@ -48,6 +48,10 @@ func (s *Service) Plan(ctx context.Context, filter *repopattern.Pattern) (Plan, 
 	if more {
 		p.Truncated = append(p.Truncated, fmt.Sprintf("repositories past the first %d", maxRepositories))
 	}
+	since, err := s.pullsSince(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
 	read := 0
 	for i, repo := range repos {
 		tags, cut, err := s.tags(ctx, repo)
@@ -65,7 +69,16 @@ func (s *Service) Plan(ctx context.Context, filter *repopattern.Pattern) (Plan, 
 		if len(tags) == 0 {
 			continue
 		}
-		if rp, ok := s.opts.Rules.Plan(repo, tags, s.opts.Immutable, p.At); ok {
+		known, err := s.addPulls(ctx, repo, tags)
+		if err != nil {
+			return Plan{}, err
+		}
+		repoSince := since
+		if !known {
+			repoSince = time.Time{} // some pulls unread: none is known missing
+			p.Truncated = append(p.Truncated, fmt.Sprintf("%s: pulls past the first 100000 digests (its tags are kept as not known unpulled)", repo))
+		}
+		if rp, ok := s.opts.Rules.PlanWithPulls(repo, tags, s.opts.Immutable, p.At, repoSince); ok {
 			p.Repositories = append(p.Repositories, rp)
 		}
 	}
@@ -102,4 +115,37 @@ func (s *Service) repositories(ctx context.Context, filter *repopattern.Pattern)
 		}
 		last = buf[n-1]
 	}
+}
+
+// pullsSince is when pull tracking began; zero when it has not or pulls
+// are not tracked.
+func (s *Service) pullsSince(ctx context.Context) (time.Time, error) {
+	if s.opts.Pulls == nil {
+		return time.Time{}, nil
+	}
+	since, ok, err := s.opts.Pulls.Since(ctx)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	return since, nil
+}
+
+// addPulls sets the last pull of each tag's manifest when repo's rule
+// keeps pulled tags (one read of the repository's pull records); false
+// when the records were too many to read whole.
+func (s *Service) addPulls(ctx context.Context, repo string, tags []lifecycle.TagState) (bool, error) {
+	rule, ok := s.opts.Rules.Governs(repo)
+	if !ok || rule.KeepPulledDays == 0 || s.opts.Pulls == nil {
+		return true, nil
+	}
+	recs, truncated, err := s.opts.Pulls.Lookup(ctx, repo)
+	if err != nil {
+		return false, fmt.Errorf("retention: reading the pulls of %s: %w", repo, err)
+	}
+	for i, t := range tags {
+		if r, ok := recs[t.Digest.String()]; ok {
+			tags[i].PulledAt = r.At.UTC()
+		}
+	}
+	return !truncated, nil
 }

@@ -17,6 +17,7 @@
 package retention
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/imagegate/imagegate/lifecycle"
+	"github.com/imagegate/imagegate/pulls"
 )
 
 // Bounds of one plan: the repositories it reads, the tags per repository
@@ -54,6 +56,18 @@ type Options struct {
 	Logger       *slog.Logger
 	// Now is the clock plans are made at; nil: time.Now.
 	Now func() time.Time
+	// Pulls reads when manifests were last pulled, for rules with
+	// keeppulleddays; nil: pulls are not tracked (such rules then keep
+	// every tag they would delete as unpulled).
+	Pulls PullReader
+}
+
+// PullReader reads the pull records (package pulls' Reader).
+type PullReader interface {
+	// Lookup returns the latest pull of each digest of repo, by digest.
+	Lookup(ctx context.Context, repo string) (map[string]pulls.Record, bool, error)
+	// Since returns when pull tracking began; false: not yet.
+	Since(ctx context.Context) (time.Time, bool, error)
 }
 
 // Service plans and applies retention.

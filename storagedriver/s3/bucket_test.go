@@ -229,6 +229,9 @@ func readBack(t *testing.T, endpoint, bucket string) {
 			if r.NoncurrentVersionExpiration == nil || aws.ToInt32(r.NoncurrentVersionExpiration.NoncurrentDays) != DefaultNoncurrentVersionDays {
 				t.Errorf("rule %s: %+v", id, r.NoncurrentVersionExpiration)
 			}
+			if r.Expiration == nil || !aws.ToBool(r.Expiration.ExpiredObjectDeleteMarker) {
+				t.Errorf("rule %s: expiration %+v, want lone delete markers removed", id, r.Expiration)
+			}
 		case "imagegate-expire-leftovers":
 			if r.Expiration == nil || aws.ToInt32(r.Expiration.Days) != DefaultLeftoverDays || aws.ToString(r.Filter.Prefix) != "reg/_imagegate/" {
 				t.Errorf("rule %s: %+v %+v", id, r.Expiration, r.Filter)

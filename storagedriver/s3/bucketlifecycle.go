@@ -42,8 +42,12 @@ func (b *bucketPrep) lifecycleRules() []types.LifecycleRule {
 		rules = append(rules, r)
 	}
 	if d := b.o.NoncurrentVersionDays; d > 0 {
+		// With versioning a delete leaves a delete marker; once the
+		// versions behind it expired, the marker alone remains, hiding
+		// nothing, listed by every ListObjectVersions: removed too.
 		r := rule("expire-noncurrent", root)
 		r.NoncurrentVersionExpiration = &types.NoncurrentVersionExpiration{NoncurrentDays: aws.Int32(d)}
+		r.Expiration = &types.LifecycleExpiration{ExpiredObjectDeleteMarker: aws.Bool(true)}
 		rules = append(rules, r)
 	}
 	if d := b.o.LeftoverDays; d > 0 {
@@ -86,6 +90,9 @@ func describeRules(rules []types.LifecycleRule) string {
 		}
 		if e := r.Expiration; e != nil && aws.ToInt32(e.Days) > 0 {
 			f = append(f, fmt.Sprintf("expire-after=%dd", aws.ToInt32(e.Days)))
+		}
+		if e := r.Expiration; e != nil && aws.ToBool(e.ExpiredObjectDeleteMarker) {
+			f = append(f, "expire-lone-delete-markers")
 		}
 		for _, t := range r.Transitions {
 			f = append(f, fmt.Sprintf("transition-after=%dd:%s", aws.ToInt32(t.Days), t.StorageClass))
