@@ -28,7 +28,7 @@ const (
 	// envBenchRounds is the number of interleaved rounds (default 3).
 	envBenchRounds = "IMAGEGATE_BENCH_ROUNDS"
 	// envBenchDoors lists the doors to run, comma-separated (default
-	// imagegate,skopeo,none).
+	// imagegate,skopeo,none; zstd is the fourth).
 	envBenchDoors = "IMAGEGATE_BENCH_DOORS"
 	// envBenchKinds lists the data kinds, comma-separated (default
 	// compressible,incompressible).
@@ -41,11 +41,13 @@ const (
 
 // Doors of the tarball bench: imagegate's /upload-image with the default
 // gzip layers, skopeo copy docker-archive: into the same server, and
-// /upload-image with upload.layercompression: none (another server).
+// /upload-image with upload.layercompression: none, or zstd (one more
+// server each).
 const (
 	doorImagegate = "imagegate"
 	doorSkopeo    = "skopeo"
 	doorNone      = "none"
+	doorZstd      = "zstd"
 )
 
 // doorSample is one measured upload.
@@ -106,9 +108,11 @@ func TestTarballDoorBench(t *testing.T) {
 		for _, k := range kinds {
 			t.Run(fmt.Sprintf("round%d/%s", r+1, k.name), func(t *testing.T) {
 				s := start(t, nil)
-				var none *testServer
-				if slices.Contains(doors, doorNone) {
-					none = start(t, func(c *config.Config) { c.Upload.LayerCompression = string(doorNone) })
+				servers := map[string]*testServer{doorImagegate: s, doorSkopeo: s}
+				for _, d := range []string{doorNone, doorZstd} {
+					if slices.Contains(doors, d) {
+						servers[d] = start(t, func(c *config.Config) { c.Upload.LayerCompression = d })
+					}
 				}
 				order := slices.Clone(doors)
 				rotate(order, r) // who goes first changes each round
@@ -119,13 +123,10 @@ func TestTarballDoorBench(t *testing.T) {
 					}
 					repo := fmt.Sprintf("bench/%s-%s-%d", d, k.name, r)
 					var smp doorSample
-					switch d {
-					case doorImagegate:
-						smp = benchUpload(t, s, k.path, k.size, repo, profile)
-					case doorNone:
-						smp = benchUpload(t, none, k.path, k.size, repo, profile)
-					case doorSkopeo:
+					if d == doorSkopeo {
 						smp = benchSkopeo(t, s, skopeo, k.path, k.size, repo)
+					} else {
+						smp = benchUpload(t, servers[d], k.path, k.size, repo, profile)
 					}
 					t.Logf("%s %s: %.0f MB/s, server CPU %.1f s, peak RSS %.0f MiB", k.name, d, smp.mbps, smp.serverCPU, smp.peakMiB)
 					samples[k.name+"/"+d] = append(samples[k.name+"/"+d], smp)
