@@ -118,7 +118,7 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 		st, err = copyVerifyingDiffID(br, bw, raw, format, w.lim, sinkWriter(sink))
 	default:
 		var n int64
-		n, err = io.Copy(io.MultiWriter(bw, raw, sinkWriter(sink)), br)
+		n, err = copyFanout(br, bw, raw, sinkWriter(sink))
 		st.rawSize, st.blobSize = n, n
 		st.raw = digest.NewDigest(digest.SHA256, raw)
 		st.blob = st.raw
@@ -172,7 +172,10 @@ func (w *blobWriter) isNew(ctx context.Context, d digest.Digest) (bool, error) {
 // compress stores the tar in br compressed; the tar's digest is its diff_id.
 func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain io.Writer) (*stored, error) {
 	comp := sha256.New()
-	out := &countWriter{w: io.MultiWriter(bw, comp)}
+	// The compressed stream is stored and hashed on two goroutines.
+	outFan := newFanout(bw, comp)
+	defer outFan.Close() // on an early return; a no-op after the one below
+	out := &countWriter{w: outFan}
 	var enc io.WriteCloser
 	format := formatGzip
 	switch w.compression {
@@ -203,9 +206,12 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain i
 		}
 		enc = w.gz
 	}
-	n, err := io.Copy(io.MultiWriter(enc, raw, plain), br)
+	n, err := copyFanout(br, enc, raw, plain)
 	if cerr := enc.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("shim: compressing a layer: %w", cerr)
+	}
+	if ferr := outFan.Close(); err == nil && ferr != nil {
+		err = ferr
 	}
 	if err != nil {
 		return nil, err
@@ -254,7 +260,7 @@ func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format strin
 		}
 		done <- result{digest.NewDigest(digest.SHA256, h), err}
 	}()
-	n, err := io.Copy(io.MultiWriter(bw, raw, in), br)
+	n, err := copyFanout(br, bw, raw, in)
 	pw.CloseWithError(err)
 	res := <-done
 	if err != nil {
@@ -296,6 +302,18 @@ type sharedCount struct {
 func (c *sharedCount) Write(p []byte) (int, error) {
 	c.n.Add(int64(len(p)))
 	return c.w.Write(p)
+}
+
+// copyFanout copies r to every writer of ws, each on its own goroutine
+// (fanout.go), and returns when all of them have everything: the bytes
+// read and the first read or write error.
+func copyFanout(r io.Reader, ws ...io.Writer) (int64, error) {
+	f := newFanout(ws...)
+	n, err := f.ReadFrom(r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 // countWriter counts the bytes written through it.

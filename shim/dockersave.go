@@ -35,7 +35,7 @@ type descriptor struct {
 // dockerSave builds one manifest per entry of manifest.json: the layers
 // (compressed on the way when they were plain tars) checked against the
 // config's diff_ids; a Docker schema 2 manifest, or an OCI one when a
-// layer is zstd-compressed (which schema 2 cannot say).
+// layer is zstd-compressed or kept as a plain tar (layercompression none).
 func dockerSave(ctx context.Context, a *archive) ([]*image, error) {
 	raw, err := a.document("manifest.json", "the archive")
 	if err != nil {
@@ -85,7 +85,9 @@ func saveImage(ctx context.Context, a *archive, e saveEntry, label string) (*ima
 		if err := checkDiffID(st, diffs[i], fmt.Sprintf("%s layer %q", label, l)); err != nil {
 			return nil, err
 		}
-		if st.format == formatZstd {
+		if st.format == formatZstd || st.format == formatTar {
+			// Docker schema 2 has no zstd layer type, and its plain tar
+			// type is not one the gate accepts: an OCI manifest says both.
 			docker = false
 		}
 		layers[i] = st

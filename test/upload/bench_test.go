@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,7 +50,7 @@ func BenchmarkUpload(b *testing.B) {
 	}
 	dir := b.TempDir()
 	plain := filepath.Join(dir, "image.tar")
-	if err := writeBenchTarball(plain, int64(mib)<<20); err != nil {
+	if err := writeBenchTarball(plain, int64(mib)<<20, false); err != nil {
 		b.Fatal(err)
 	}
 	gzipped := filepath.Join(dir, "image.tar.gz")
@@ -165,8 +166,9 @@ const (
 )
 
 // writeBenchTarball writes a docker save tarball (legacy layout, plain
-// layers) of about size bytes to path, streaming.
-func writeBenchTarball(path string, size int64) error {
+// layers) of about size bytes to path, streaming: files of text-like
+// content (about 3:1), or of random bytes (incompressible) when random.
+func writeBenchTarball(path string, size int64, random bool) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -175,6 +177,8 @@ func writeBenchTarball(path string, size int64) error {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	tw := tar.NewWriter(bw)
 	text := benchText(8 << 20)
+	rnd := rand.NewChaCha8([32]byte{'i', 'g'})
+	noise := make([]byte, benchFileSize)
 	layers := int(max(size/benchLayerSize, 1))
 	var diffIDs, paths []string
 	for l := range layers {
@@ -190,7 +194,12 @@ func writeBenchTarball(path string, size int64) error {
 				return err
 			}
 			off := ((l*benchFiles + i) * 7919 * 4099) % (len(text) - benchFileSize)
-			if _, err := inner.Write(text[off : off+benchFileSize]); err != nil {
+			content := text[off : off+benchFileSize]
+			if random {
+				_, _ = rnd.Read(noise)
+				content = noise
+			}
+			if _, err := inner.Write(content); err != nil {
 				return err
 			}
 		}

@@ -137,6 +137,32 @@ func TestZstdLayerCompression(t *testing.T) {
 	}
 }
 
+// TestNoLayerCompression: with upload.layercompression none, docker save
+// layers are stored as they are, as OCI plain tar layers of an OCI
+// manifest (the gate refuses Docker's plain tar type), each blob the
+// layer itself: its digest is its diff_id.
+func TestNoLayerCompression(t *testing.T) {
+	s := start(t, func(c *config.Config) { c.Upload.LayerCompression = "none" })
+	img := randomImage(t, 64<<10, 2)
+	s.mustUpload(t, "repository=team/plain&tag=1", dockerSave(t, false, saveImage{img: img}))
+	got := s.pullUnverified(t, "team/plain:1") // go-containerregistry would gunzip the layers: checked below
+	if mt, _ := got.MediaType(); mt != types.OCIManifestSchema1 {
+		t.Fatalf("media type %s", mt)
+	}
+	layers, _ := got.Layers()
+	want := diffIDs(t, img)
+	for i, l := range layers {
+		mt, _ := l.MediaType()
+		d, _ := l.Digest()
+		if mt != types.OCIUncompressedLayer || d != want[i] {
+			t.Fatalf("layer %d: media type %s, digest %s; want %s, %s", i, mt, d, types.OCIUncompressedLayer, want[i])
+		}
+	}
+	if !slices.Equal(diffIDs(t, got), want) {
+		t.Fatal("diff_ids differ")
+	}
+}
+
 // TestMultipart uploads through a browser-style form.
 func TestMultipart(t *testing.T) {
 	s := start(t, nil)
