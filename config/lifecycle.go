@@ -33,6 +33,8 @@ type Lifecycle struct {
 	// RetentionMaxDeletions bounds the tags one apply call deletes; the
 	// caller calls again for the rest.
 	RetentionMaxDeletions int `yaml:"retentionmaxdeletions"`
+	// GC is online garbage collection (config/gc.go).
+	GC GC `yaml:"gc"`
 }
 
 // RetentionRule is one retention policy: a tag of a matching repository is
@@ -73,7 +75,7 @@ type Quota struct {
 
 func defaultLifecycle() Lifecycle {
 	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour,
-		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000}
+		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000, GC: defaultGC()}
 }
 
 // ImmutableRules are the immutability rules as package lifecycle takes them.
@@ -119,6 +121,7 @@ func (l Lifecycle) validateRetention(bad func(key, format string, args ...any)) 
 
 func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
 	l.validateRetention(bad)
+	l.GC.validate(bad)
 	for i, r := range l.Immutable {
 		key := fmt.Sprintf("lifecycle.immutable[%d]", i)
 		if _, err := repopattern.Compile(r.Repositories); err != nil {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"github.com/imagegate/imagegate/gc"
 	"io"
 	"time"
 
@@ -23,6 +24,10 @@ type options struct {
 	emfOut io.Writer
 	// retentionNow is retention's clock (registry/retention.go); nil: the wall clock.
 	retentionNow func() time.Time
+	// gcNow is garbage collection's clock (registry/gc.go); gcHooks sees
+	// its collector and fence (tests).
+	gcNow   func() time.Time
+	gcHooks func(*gc.Collector, *gc.Fence)
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens
