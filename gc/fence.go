@@ -168,25 +168,34 @@ func (f *Fence) Claim(ctx context.Context, d digest.Digest, owner string) (*Tomb
 	return &Tombstone{f: f, d: d, version: v, at: time.Now()}, nil
 }
 
-// Touched reports the newest touch of d of kind ("" any kind) that is
-// still live, after the tombstone was written: the zero time when none.
+// Touched reports the newest touch of d of kind ("" every kind) that is
+// still live, read after the tombstone was written: the zero time when
+// none. Keys order each kind's touches newest first, so a kind costs one
+// read of one item.
 func (t *Tombstone) Touched(ctx context.Context, kind string) (time.Time, error) {
-	prefix := t.d.String() + "/"
-	if kind != "" {
-		prefix += kind + "/"
+	kinds := []string{kind}
+	if kind == "" {
+		kinds = []string{KindBlob, KindRef, KindSelf}
 	}
-	items, err := t.f.store.List(ctx, touchSpace, prefix, 1)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("gc: reading the touches of %s: %w", t.d, err)
+	var newest time.Time
+	for _, k := range kinds {
+		prefix := t.d.String() + "/" + k + "/"
+		items, err := t.f.store.List(ctx, touchSpace, prefix, 1)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("gc: reading the touches of %s: %w", t.d, err)
+		}
+		if len(items) == 0 || !strings.HasPrefix(items[0].Key, prefix) {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, string(items[0].Value))
+		if err != nil {
+			at = t.f.now() // touched, time unreadable: count it as now
+		}
+		if at.After(newest) {
+			newest = at
+		}
 	}
-	if len(items) == 0 || !strings.HasPrefix(items[0].Key, prefix) {
-		return time.Time{}, nil
-	}
-	at, err := time.Parse(time.RFC3339Nano, string(items[0].Value))
-	if err != nil {
-		return time.Unix(0, 0), nil // touched, time unreadable: still a touch
-	}
-	return at, nil
+	return newest, nil
 }
 
 // Fresh reports whether the tombstone is young enough to delete under:

@@ -153,7 +153,7 @@ func (c *Collector) fenced(ctx context.Context, d digest.Digest) (*Tombstone, st
 		return nil, "", err
 	}
 	c.reach("checked", d.String())
-	if !at.IsZero() {
+	if !at.IsZero() && c.now().Sub(at) < c.opts.Grace {
 		c.opts.Metrics.skip("touched")
 		return t, fmt.Sprintf("used by a push or upload at %s", at.UTC().Format(time.RFC3339)), nil
 	}
