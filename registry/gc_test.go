@@ -37,6 +37,20 @@ func imageWith(t *testing.T, l v1.Layer) v1.Image {
 	return img
 }
 
+// awaitWaiting returns the digest a writer waits on (the fence's
+// "waiting" point); it fails the test when no writer waits within a
+// minute — the protocol is not there — and lets the pass go on.
+func awaitWaiting(t *testing.T, waiting <-chan digest.Digest) digest.Digest {
+	t.Helper()
+	select {
+	case d := <-waiting:
+		return d
+	case <-time.After(time.Minute):
+		t.Error("no writer waited on the collector's tombstone")
+		return ""
+	}
+}
+
 // runGC is one pass that must succeed.
 func runGC(t *testing.T, g *gcServer) gc.Result {
 	t.Helper()
@@ -133,7 +147,7 @@ func TestGCBlobPushedDuringSweep(t *testing.T) {
 			// The collector decided to delete late; a push naming it now
 			// must wait for the decision and then find the blob gone.
 			go func() { lateDone <- pushImage(t, g, "team/app", "late", imageWith(t, late)) }()
-			if d := <-waiting; d.String() != digestOf(late).String() {
+			if d := awaitWaiting(t, waiting); d != "" && d.String() != digestOf(late).String() {
 				t.Errorf("the push waited on %s, want %s", d, digestOf(late))
 			}
 		}
@@ -179,11 +193,11 @@ func TestGCMountDuringSweep(t *testing.T) {
 		}
 		return status
 	}
-	waiting := make(chan struct{}, 16)
+	waiting := make(chan digest.Digest, 16)
 	g.fence.SetHook(func(point string, d digest.Digest) {
 		if point == "waiting" {
 			select {
-			case waiting <- struct{}{}:
+			case waiting <- d:
 			default:
 			}
 		}
@@ -200,7 +214,7 @@ func TestGCMountDuringSweep(t *testing.T) {
 			}
 		case point == "checked" && subject == digestOf(late).String():
 			go func() { lateStatus <- mount(late) }()
-			<-waiting
+			awaitWaiting(t, waiting)
 		}
 	})
 	runGC(t, g)
@@ -241,11 +255,11 @@ func TestGCManifestDeletedWhileIndexPut(t *testing.T) {
 	index := func(img v1.Image) v1.ImageIndex {
 		return mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
 	}
-	waiting := make(chan struct{}, 16)
+	waiting := make(chan digest.Digest, 16)
 	g.fence.SetHook(func(point string, d digest.Digest) {
 		if point == "waiting" {
 			select {
-			case waiting <- struct{}{}:
+			case waiting <- d:
 			default:
 			}
 		}
@@ -263,7 +277,7 @@ func TestGCManifestDeletedWhileIndexPut(t *testing.T) {
 				ref, _ := name.ParseReference(g.host()+"/team/multi:late", name.Insecure)
 				lateErr <- remote.WriteIndex(ref, index(doomed))
 			}()
-			<-waiting
+			awaitWaiting(t, waiting)
 		}
 	})
 	res := runGC(t, g)
