@@ -2,12 +2,8 @@ package gc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -81,16 +77,14 @@ func (f *Fence) reach(point string, d digest.Digest) {
 	}
 }
 
-// touchKey orders a digest's touches newest first.
-func touchKey(d digest.Digest, kind string, at time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%s/%016x%s", d, kind, uint64(math.MaxInt64-at.UnixNano()), hex.EncodeToString(b[:]))
-}
+// touchKey is the key of d's touches of kind: one item per digest and
+// kind, holding the newest touch's time, so the store holds at most one
+// per digest used within the grace period.
+func touchKey(d digest.Digest, kind string) string { return d.String() + "/" + kind }
 
 // Touch marks digests as used by a writer of kind, then waits for any
 // tombstone on them to go: when it returns nil the writer may check that
-// they exist and use them. Each digest costs one write and one read. A
+// they exist and use them. Each digest costs two reads and one write. A
 // nil Fence does nothing.
 func (f *Fence) Touch(ctx context.Context, kind string, digests ...digest.Digest) error {
 	if f == nil || len(digests) == 0 {
@@ -103,7 +97,8 @@ func (f *Fence) Touch(ctx context.Context, kind string, digests ...digest.Digest
 			continue
 		}
 		seen[d] = true
-		if _, err := f.store.Put(ctx, touchSpace, touchKey(d, kind, now), []byte(now.UTC().Format(time.RFC3339Nano)), 0, f.ttl); err != nil {
+		stamp := []byte(now.UTC().Format(time.RFC3339Nano))
+		if _, err := fleet.Update(ctx, f.store, touchSpace, touchKey(d, kind), f.ttl, func([]byte, bool) ([]byte, error) { return stamp, nil }); err != nil {
 			return fmt.Errorf("gc: touching %s: %w", d, err)
 		}
 	}
@@ -170,8 +165,7 @@ func (f *Fence) Claim(ctx context.Context, d digest.Digest, owner string) (*Tomb
 
 // Touched reports the newest touch of d of kind ("" every kind) that is
 // still live, read after the tombstone was written: the zero time when
-// none. Keys order each kind's touches newest first, so a kind costs one
-// read of one item.
+// none. One read per kind.
 func (t *Tombstone) Touched(ctx context.Context, kind string) (time.Time, error) {
 	kinds := []string{kind}
 	if kind == "" {
@@ -179,15 +173,14 @@ func (t *Tombstone) Touched(ctx context.Context, kind string) (time.Time, error)
 	}
 	var newest time.Time
 	for _, k := range kinds {
-		prefix := t.d.String() + "/" + k + "/"
-		items, err := t.f.store.List(ctx, touchSpace, prefix, 1)
+		it, err := t.f.store.Get(ctx, touchSpace, touchKey(t.d, k))
+		if errors.Is(err, fleet.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			return time.Time{}, fmt.Errorf("gc: reading the touches of %s: %w", t.d, err)
 		}
-		if len(items) == 0 || !strings.HasPrefix(items[0].Key, prefix) {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, string(items[0].Value))
+		at, err := time.Parse(time.RFC3339Nano, string(it.Value))
 		if err != nil {
 			at = t.f.now() // touched, time unreadable: count it as now
 		}
