@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -47,11 +48,18 @@ func newCollector(lc config.Lifecycle, g push.GC, shared fleet.Store, ns distrib
 		Replica: replica, Logger: logger, Metrics: m, Now: now})
 }
 
-// collectGarbage is the scheduled pass (lifecycle.gc.interval): a pass
-// refused for want of a backfill is logged, not failed.
+// collectGarbage is the scheduled pass (lifecycle.gc.interval). An
+// operator who scheduled passes asked for them: when the references index
+// is not backfilled (first run, or a single node's in-memory fleet store
+// after a restart) the pass backfills it first.
 func collectGarbage(c *gc.Collector) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := c.Run(ctx)
+		if errors.Is(err, gc.ErrNotBackfilled) {
+			if _, err = c.Backfill(ctx); err == nil {
+				_, err = c.Run(ctx)
+			}
+		}
 		return err
 	}
 }
