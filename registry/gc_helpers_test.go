@@ -4,9 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,16 +16,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // gcClock is an injectable clock garbage collection reads: tests move it
 // past the grace period instead of sleeping.
 type gcClock struct{ off atomic.Int64 }
 
-func (c *gcClock) now() time.Time            { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *gcClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *gcClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // gcServer is a registry with garbage collection reachable by the test.
@@ -36,17 +38,42 @@ type gcServer struct {
 	fence     *gc.Fence
 }
 
-// startGCServer runs a filesystem server sharing store and clk; untagged
-// is lifecycle.gc.untagged; root, when given, is the storage directory
-// (replicas share it).
-func startGCServer(t *testing.T, store fleet.Store, clk *gcClock, untagged string, root ...string) *gcServer {
+// gcBackend is a storage the garbage collection tests run on; storage
+// returns the configuration change that selects one instance of it
+// (replicas of a test share it).
+type gcBackend struct {
+	name    string
+	storage func(t *testing.T) func(*config.Config)
+}
+
+// gcBackends are the filesystem, always, and S3 (SeaweedFS; required by
+// make test, IMAGEGATE_TEST_S3_ENDPOINT).
+var gcBackends = []gcBackend{
+	{"filesystem", func(t *testing.T) func(*config.Config) {
+		root := t.TempDir()
+		return func(c *config.Config) { c.Storage.Filesystem.RootDirectory = root }
+	}},
+	{"s3", func(t *testing.T) func(*config.Config) {
+		_, bucket, endpoint := s3test.Bucket(t, "imagegate-gc-")
+		return func(c *config.Config) { s3test.Configure(c, endpoint, bucket) }
+	}},
+}
+
+// eachGCBackend runs race as a subtest on every backend.
+func eachGCBackend(t *testing.T, race func(t *testing.T, storage func(*config.Config))) {
+	for _, b := range gcBackends {
+		t.Run(b.name, func(t *testing.T) { race(t, b.storage(t)) })
+	}
+}
+
+// startGCServer runs a server on storage sharing store and clk; untagged
+// is lifecycle.gc.untagged.
+func startGCServer(t *testing.T, store fleet.Store, clk *gcClock, untagged string, storage func(*config.Config)) *gcServer {
 	t.Helper()
 	g := &gcServer{}
 	s := startServer(t, func(c *config.Config) {
 		c.Lifecycle.GC.Untagged = untagged
-		if len(root) > 0 { // replicas sharing one storage
-			c.Storage.Filesystem.RootDirectory = root[0]
-		}
+		storage(c)
 	},
 		WithFleet(store), WithGCClock(clk.now), WithGCHooks(func(c *gc.Collector, f *gc.Fence) { g.collector, g.fence = c, f }))
 	g.testServer = s
@@ -85,8 +112,12 @@ func digestOf(l v1.Layer) v1.Hash {
 // blobStored reports whether d's data is in the server's storage.
 func blobStored(t *testing.T, g *gcServer, d v1.Hash) bool {
 	t.Helper()
-	p := filepath.Join(g.cfg.Storage.Filesystem.RootDirectory, "docker/registry/v2/blobs", d.Algorithm, d.Hex[:2], d.Hex, "data")
-	_, err := os.Stat(p)
+	p := "/docker/registry/v2/blobs/" + d.Algorithm + "/" + d.Hex[:2] + "/" + d.Hex + "/data"
+	_, err := g.driver.Stat(t.Context(), p)
+	var missing storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &missing) {
+		t.Fatalf("stat %s: %v", p, err)
+	}
 	return err == nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
 )
@@ -66,7 +67,7 @@ func runGC(t *testing.T, g *gcServer) gc.Result {
 // dry run still answers.
 func TestGCRefusesBeforeBackfill(t *testing.T) {
 	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep)
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, gcBackends[0].storage(t))
 	junk := garbageBlob(t, g, "team/app")
 	clk.advance(pastGrace)
 	status, _, body := do(t, http.MethodPost, g.base+"/api/v1/gc/run", nil, nil)
@@ -92,7 +93,7 @@ func TestGCRefusesBeforeBackfill(t *testing.T) {
 // existed) survives a pass once backfilled, and pulls completely.
 func TestGCBackfillKeepsEarlierContent(t *testing.T) {
 	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep)
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, gcBackends[0].storage(t))
 	img, _ := random.Image(512, 2)
 	if err := pushImage(t, g, "team/old", "v1", img); err != nil {
 		t.Fatal(err)
@@ -117,9 +118,11 @@ func TestGCBackfillKeepsEarlierContent(t *testing.T) {
 // collector, which deleted the blob, and is refused MANIFEST_BLOB_UNKNOWN;
 // the client's retry uploads it again). Every accepted image pulls
 // completely, and the garbage is gone after the grace period.
-func TestGCBlobPushedDuringSweep(t *testing.T) {
+func TestGCBlobPushedDuringSweep(t *testing.T) { eachGCBackend(t, raceBlobPushedDuringSweep) }
+
+func raceBlobPushedDuringSweep(t *testing.T, storage func(*config.Config)) {
 	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep)
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, storage)
 	early := garbageBlob(t, g, "team/app")
 	late := garbageBlob(t, g, "team/app")
 	junk := garbageBlob(t, g, "team/app")
@@ -179,9 +182,11 @@ func TestGCBlobPushedDuringSweep(t *testing.T) {
 // kept (and the image pushed with it pulls); mounted after the collector
 // decided, the mount waits and answers 202 (an upload to do) rather than
 // 201 over a deleted blob.
-func TestGCMountDuringSweep(t *testing.T) {
+func TestGCMountDuringSweep(t *testing.T) { eachGCBackend(t, raceMountDuringSweep) }
+
+func raceMountDuringSweep(t *testing.T, storage func(*config.Config)) {
 	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep)
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, storage)
 	early := garbageBlob(t, g, "team/src")
 	late := garbageBlob(t, g, "team/src")
 	g.backfill(t)
@@ -237,8 +242,12 @@ func TestGCMountDuringSweep(t *testing.T) {
 // the collector decided waits and is refused (its child is gone) — never
 // an accepted index naming a deleted manifest.
 func TestGCManifestDeletedWhileIndexPut(t *testing.T) {
+	eachGCBackend(t, raceManifestDeletedWhileIndexPut)
+}
+
+func raceManifestDeletedWhileIndexPut(t *testing.T, storage func(*config.Config)) {
 	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedDelete)
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedDelete, storage)
 	kept, _ := random.Image(256, 1)
 	doomed, _ := random.Image(256, 1)
 	for _, img := range []v1.Image{kept, doomed} {
@@ -305,12 +314,13 @@ func TestGCManifestDeletedWhileIndexPut(t *testing.T) {
 // TestGCTwoReplicas runs a pass on two replicas sharing one fleet store at
 // once: one runs, the other is told another replica is running; the
 // garbage goes once and every image pulls.
-func TestGCTwoReplicas(t *testing.T) {
+func TestGCTwoReplicas(t *testing.T) { eachGCBackend(t, raceTwoReplicas) }
+
+func raceTwoReplicas(t *testing.T, storage func(*config.Config)) {
 	clk := &gcClock{}
 	store := fleet.NewMemory(0)
-	root := t.TempDir()
-	a := startGCServer(t, store, clk, gc.UntaggedKeep, root)
-	b := startGCServer(t, store, clk, gc.UntaggedKeep, root)
+	a := startGCServer(t, store, clk, gc.UntaggedKeep, storage)
+	b := startGCServer(t, store, clk, gc.UntaggedKeep, storage)
 	img, _ := random.Image(512, 2)
 	if err := pushImage(t, a, "team/app", "v1", img); err != nil {
 		t.Fatal(err)
