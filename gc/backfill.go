@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
@@ -93,6 +94,10 @@ func (c *Collector) backfillRepository(ctx context.Context, name string) (int, e
 		n++
 		return c.refs.Put(ctx, EntryOf(name, d, m, payload, c.now()))
 	})
+	var missing storagedriver.PathNotFoundError
+	if errors.As(err, &missing) {
+		return n, nil // a repository without manifest revisions (only blobs, or tags)
+	}
 	return n, err
 }
 

@@ -2,10 +2,12 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
@@ -15,10 +17,10 @@ type Plan struct {
 	At time.Time `json:"at"`
 	// Backfilled: the references index covers content stored before it
 	// existed; until then Run deletes nothing.
-	Backfilled bool               `json:"backfilled"`
-	Grace      string             `json:"grace"`
-	Untagged   string             `json:"untagged"`
-	Indexed    int                `json:"indexed_manifests"`
+	Backfilled bool                `json:"backfilled"`
+	Grace      string              `json:"grace"`
+	Untagged   string              `json:"untagged"`
+	Indexed    int                 `json:"indexed_manifests"`
 	Manifests  []ManifestCandidate `json:"manifests"`
 	Blobs      []BlobCandidate     `json:"blobs"`
 	// Truncated: the pass's bounds left candidates for a later pass.
@@ -185,14 +187,22 @@ func (c *Collector) tagged(ctx context.Context, repo string) (map[digest.Digest]
 	}
 	ts := r.Tags(ctx)
 	tags, err := ts.All(ctx)
-	if err != nil {
-		return map[digest.Digest]bool{}, nil // no tags (the repository's tag folder is absent)
+	var unknownRepo distribution.ErrRepositoryUnknown
+	switch {
+	case errors.As(err, &unknownRepo):
+		return map[digest.Digest]bool{}, nil // no tag folder: no tags
+	case err != nil: // never read a failure as "untagged"
+		return nil, fmt.Errorf("gc: reading the tags of %s: %w", repo, err)
 	}
 	out := make(map[digest.Digest]bool, len(tags))
 	for _, t := range tags {
 		desc, err := ts.Get(ctx, t)
-		if err != nil {
+		var unknownTag distribution.ErrTagUnknown
+		switch {
+		case errors.As(err, &unknownTag):
 			continue // deleted meanwhile
+		case err != nil:
+			return nil, fmt.Errorf("gc: reading tag %s:%s: %w", repo, t, err)
 		}
 		d := desc.Digest
 		if d.Algorithm() != digest.Canonical {
@@ -201,8 +211,13 @@ func (c *Collector) tagged(ctx context.Context, repo string) (map[digest.Digest]
 				return nil, err
 			}
 			m, err := ms.Get(ctx, d)
-			if err != nil {
-				continue
+			var unknown distribution.ErrManifestUnknownRevision
+			var unknownM distribution.ErrManifestUnknown
+			switch {
+			case errors.As(err, &unknown), errors.As(err, &unknownM), errors.Is(err, distribution.ErrBlobUnknown):
+				continue // the tag names nothing stored: it keeps nothing
+			case err != nil:
+				return nil, fmt.Errorf("gc: reading %s@%s, which tag %s names: %w", repo, d, t, err)
 			}
 			_, payload, err := m.Payload()
 			if err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/lifecycle"
@@ -183,6 +185,17 @@ func (c *Collector) deleteManifest(ctx context.Context, m ManifestCandidate, res
 	repo, err := c.opts.Namespace.Repository(ctx, named)
 	if err != nil {
 		return err
+	}
+	// Deleting a manifest deletes the tags naming it: one tagged since the
+	// plan (a push touches it too) is skipped.
+	if tags, err := repo.Tags(ctx).Lookup(ctx, v1.Descriptor{Digest: m.Digest}); err != nil || len(tags) > 0 {
+		why := fmt.Sprintf("tagged since the plan (%s)", strings.Join(tags, ", "))
+		if err != nil {
+			why = "its tags could not be read: " + err.Error()
+		}
+		c.opts.Metrics.skip("touched")
+		res.Skipped = append(res.Skipped, Skip{Repository: m.Repository, Digest: m.Digest, Why: why})
+		return nil
 	}
 	ms, err := c.opts.Guard(repo).Manifests(ctx)
 	if err != nil {
