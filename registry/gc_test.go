@@ -18,6 +18,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
+	"github.com/imagegate/imagegate/metadata"
 )
 
 // pastGrace is how far the tests move the clock to put everything
@@ -300,6 +301,15 @@ func raceManifestDeletedWhileIndexPut(t *testing.T, storage func(*config.Config)
 	}
 	if len(deleted) != 1 || deleted[0] != doomedD.String() {
 		t.Fatalf("deleted %v, want only %s (kept %s is in an index)", deleted, doomedD, keptD)
+	}
+	recorded := false
+	for _, r := range g.records(t, "team/multi") {
+		if r.Kind == metadata.KindDeleteManifest && r.Digest.String() == doomedD.String() {
+			recorded = r.Status == metadata.StatusAccepted && strings.HasPrefix(r.Reason, "gc: untagged since ")
+		}
+	}
+	if !recorded {
+		t.Fatal("the collector's deletion is not recorded as an accepted delete-manifest with its reason")
 	}
 	pullVerified(t, g, "team/multi", "kept")
 	status, _, _ := do(t, http.MethodGet, g.base+"/v2/team/multi/manifests/late", nil, nil)
