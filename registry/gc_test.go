@@ -353,3 +353,33 @@ func raceTwoReplicas(t *testing.T, storage func(*config.Config)) {
 	}
 	pullVerified(t, b, "team/app", "v1")
 }
+
+// TestGCDeleteWhileIndexPut replays a client's DELETE of a manifest while
+// an index listing it is being committed (after the index's push touched
+// it): the DELETE is refused 503 UNAVAILABLE naming the push in progress,
+// and the index, accepted, pulls completely.
+func TestGCDeleteWhileIndexPut(t *testing.T) {
+	clk := &gcClock{}
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, gcBackends[0].storage(t))
+	child, _ := random.Image(256, 1)
+	cd, _ := child.Digest()
+	ref, _ := name.ParseReference(g.host()+"/team/multi@"+cd.String(), name.Insecure)
+	if err := remote.Write(ref, child); err != nil {
+		t.Fatal(err)
+	}
+	var status int
+	var body []byte
+	g.fence.SetHook(func(point string, d digest.Digest) {
+		if point == "touched" && d.String() == cd.String() && status == 0 {
+			status, _, body = do(t, http.MethodDelete, g.base+"/v2/team/multi/manifests/"+cd.String(), nil, nil)
+		}
+	})
+	idx, _ := name.ParseReference(g.host()+"/team/multi:all", name.Insecure)
+	if err := remote.WriteIndex(idx, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: child})); err != nil {
+		t.Fatalf("index push: %v", err)
+	}
+	if status != http.StatusServiceUnavailable || !strings.Contains(string(body), "named by a push in progress") {
+		t.Fatalf("DELETE during the index push: %d %s", status, body)
+	}
+	pullVerified(t, g, "team/multi", "all")
+}
