@@ -11,8 +11,8 @@ import (
 func (c *Config) Distribution(secret string) *configuration.Configuration {
 	storage := configuration.Storage{
 		c.StorageDriverName(): c.StorageParameters(),
-		"delete":         configuration.Parameters{"enabled": c.Storage.Delete},
-		"redirect":       configuration.Parameters{"disable": !c.Storage.Redirect},
+		"delete":              configuration.Parameters{"enabled": c.Storage.Delete},
+		"redirect":            configuration.Parameters{"disable": !c.Storage.Redirect},
 		"maintenance": configuration.Parameters{
 			"uploadpurging": map[any]any{
 				"enabled":  c.Storage.UploadPurging.Enabled,
