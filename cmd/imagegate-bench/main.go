@@ -27,7 +27,7 @@ type options struct {
 	imagegate, distribution, crane, workdir, profile, only string
 	size, chunk, image                                     int64
 	rounds, concurrent                                     int
-	quick                                                  bool
+	quick, keep                                            bool
 	env                                                    multiFlag
 }
 
@@ -49,6 +49,7 @@ func main() {
 	flag.Int64Var(&o.image, "image", 512<<20, "crane image layer `bytes` (4 layers)")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved `rounds` (medians over them)")
 	flag.IntVar(&o.concurrent, "concurrent", 8, "concurrent uploads (size/concurrent bytes each)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (data, servers' storage and logs)")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 64 MiB blobs, 8 MiB PATCHes, 32 MiB image, 1 round")
 	flag.Var(&o.env, "imagegate-env", "`KEY=VALUE` for imagegate (repeatable), e.g. IMAGEGATE_STORAGE_FILESYSTEM_WRITER=distribution")
 	flag.Parse()
@@ -74,7 +75,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if !o.keep {
+		defer os.RemoveAll(dir)
+	}
 	fmt.Fprintf(out, "load before: %s\n", loadavg())
 	fmt.Fprintf(os.Stderr, "generating %d MiB of random data in %s...\n", o.size>>20, dir)
 	data, err := generate(dir, o.size, o.concurrent, o.image, 4)
