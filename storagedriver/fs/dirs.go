@@ -54,7 +54,8 @@ func syncDirs(dir string, created []string) error {
 	return errors.Join(errs...)
 }
 
-func syncDir(dir string) error {
+// syncDir fsyncs a directory; a variable for tests to observe.
+var syncDir = func(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("fs: sync dir: %w", err)

@@ -90,7 +90,7 @@ func (d *driver) PutContent(_ context.Context, sub string, content []byte) error
 	}
 	_, err = tmp.Write(content)
 	if err == nil {
-		err = tmp.Sync()
+		err = syncFile(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

@@ -40,6 +40,9 @@ var (
 	errCancelled = errors.New("fs: writer already cancelled")
 )
 
+// syncFile is fsync(2); tests observe it.
+var syncFile = (*os.File).Sync
+
 // fileWriter is a storagedriver.FileWriter that copies writes into 4 MiB
 // aligned buffers and has a flusher goroutine write each full one with
 // O_DIRECT (DMA from the buffer: no copy into the page cache, no dirty
@@ -236,7 +239,7 @@ func (w *fileWriter) Commit(context.Context) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := syncFile(w.f); err != nil {
 		return fmt.Errorf("fs: fsync %s: %w", w.f.Name(), err)
 	}
 	w.committed = true
@@ -261,7 +264,7 @@ func (w *fileWriter) Close() error {
 	if !w.committed && !w.cancelled {
 		err = w.flush()
 		if err == nil {
-			if err = w.f.Sync(); err != nil {
+			if err = syncFile(w.f); err != nil {
 				err = fmt.Errorf("fs: fsync %s: %w", w.f.Name(), err)
 			}
 		}
