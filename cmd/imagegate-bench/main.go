@@ -42,7 +42,7 @@ func main() {
 	flag.StringVar(&o.distribution, "distribution", "", "distribution registry `binary` (scripts/build-distribution.sh prints it)")
 	flag.StringVar(&o.crane, "crane", os.Getenv("CRANE_BIN"), "crane `binary` (scripts/install-clients.sh; empty skips the crane row)")
 	flag.StringVar(&o.workdir, "workdir", os.TempDir(), "`dir` for the data and both servers' storage (one disk)")
-	flag.StringVar(&o.profile, "profile", "", "write imagegate CPU profiles of the monolithic and chunked uploads to `dir` (needs IMAGEGATE_DEBUG_PPROF) instead of the table")
+	flag.StringVar(&o.profile, "profile", "", "write 10 s imagegate CPU profiles of the rows (-only; default monolithic,chunked) to `dir` instead of the table (needs -imagegate-env IMAGEGATE_DEBUG_PPROF=true)")
 	flag.StringVar(&o.only, "only", "", "comma-separated row names to run (default all)")
 	flag.Int64Var(&o.size, "size", 1<<30, "blob `bytes` (monolithic, chunked, pull; concurrent splits it)")
 	flag.Int64Var(&o.chunk, "chunk", 64<<20, "PATCH `bytes` of the chunked upload")
@@ -107,7 +107,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer ig.Stop()
 	if o.profile != "" {
-		return profile(ctx, env, ig, o.profile, out)
+		rows := o.only
+		if rows == "" {
+			rows = "monolithic,chunked"
+		}
+		return profile(ctx, env, ig, o.profile, rows, out)
 	}
 	dist, err := startDistribution(o.distribution, distDir)
 	if err != nil {
@@ -241,11 +245,11 @@ func loadavg() string {
 
 // profile takes one CPU profile of imagegate per upload row, repeating the
 // row for the profile's duration, and writes them to dir.
-func profile(ctx context.Context, e *Env, ig *Server, dir string, out io.Writer) error {
+func profile(ctx context.Context, e *Env, ig *Server, dir, rows string, out io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, c := range selected("monolithic,chunked") {
+	for _, c := range selected(rows) {
 		path := filepath.Join(dir, strings.ReplaceAll(c.Name, " ", "-")+".pprof")
 		done := make(chan error, 1)
 		go func() { done <- fetchProfile(ig, path, 10) }()
