@@ -243,13 +243,6 @@ func (w *fileWriter) Commit(context.Context) error {
 		return fmt.Errorf("fs: fsync %s: %w", w.f.Name(), err)
 	}
 	w.committed = true
-	if w.direct != nil {
-		// Direct writes left the content out of the page cache, and a
-		// committed blob is read again soon (the gate's diff_id and layer
-		// checks at the manifest, the first pulls): start reading it back
-		// in the background. Only advisory.
-		_ = unix.Fadvise(int(w.f.Fd()), 0, 0, unix.FADV_WILLNEED)
-	}
 	return nil
 }
 
@@ -283,3 +276,4 @@ func (w *fileWriter) Cancel(context.Context) error {
 	_ = w.f.Close()
 	return os.Remove(w.f.Name())
 }
+
