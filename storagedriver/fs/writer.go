@@ -276,4 +276,3 @@ func (w *fileWriter) Cancel(context.Context) error {
 	_ = w.f.Close()
 	return os.Remove(w.f.Name())
 }
-
