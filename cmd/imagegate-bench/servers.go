@@ -23,6 +23,7 @@ type Server struct {
 	Debug string // imagegate's debug listener (pprof when enabled), "" for others
 	cmd   *exec.Cmd
 	log   *os.File
+	exit  chan struct{} // closed when the process has exited
 }
 
 // freePort returns a loopback port free at the time of the call.
@@ -49,7 +50,15 @@ func startImagegate(bin, dir string, extraEnv []string) (*Server, error) {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	// Only the settings below: an IMAGEGATE_* variable of the caller's
+	// (IMAGEGATE_BIN under make test) would be read as configuration.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IMAGEGATE_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
 		"IMAGEGATE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"IMAGEGATE_DEBUG_ADDR=127.0.0.1:"+strconv.Itoa(dport),
 		"IMAGEGATE_LOG_LEVEL=warn")
@@ -96,7 +105,8 @@ func (s *Server) start(cmd *exec.Cmd, dir string, port int) error {
 		log.Close()
 		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
-	s.cmd, s.log = cmd, log
+	s.cmd, s.log, s.exit = cmd, log, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.exit) }()
 	s.Host = "127.0.0.1:" + strconv.Itoa(port)
 	s.URL = "http://" + s.Host
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -110,6 +120,10 @@ func (s *Server) start(cmd *exec.Cmd, dir string, port int) error {
 			}
 		}
 		select {
+		case <-s.exit:
+			log.Close()
+			b, _ := os.ReadFile(log.Name())
+			return fmt.Errorf("%s exited at start: %s", s.Name, lastLines(string(b), 5))
 		case <-ctx.Done():
 			s.Stop()
 			return fmt.Errorf("%s did not answer /v2/ within 60s (log: %s)", s.Name, log.Name())
@@ -127,13 +141,11 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exit:
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-done
+		<-s.exit
 	}
 	s.log.Close()
 }
@@ -164,4 +176,9 @@ func CPUSeconds(pid int) (float64, error) {
 		return 0, fmt.Errorf("malformed times in /proc/%d/stat", pid)
 	}
 	return float64(ut+st) / clockTicks, nil
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
