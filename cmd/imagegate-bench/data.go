@@ -22,8 +22,9 @@ type Data struct {
 	Size     int64
 	Digest   string   // sha256:… of the whole file
 	Sections []string // digests of Size/len(Sections) consecutive sections
-	Layout   string   // an OCI image layout of layers cut from the file (crane push)
+	Layout   string   // an OCI image layout of layers cut from the file (crane push), new each round
 	Image    int64    // the layout's layer bytes
+	layers   int
 }
 
 // SectionSize is the size of one of the Sections.
@@ -85,9 +86,21 @@ func generate(dir string, size int64, sections int, image int64, layers int) (*D
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}
-	d.Layout = filepath.Join(dir, "layout")
-	d.Image = image
-	return d, d.writeLayout(layers)
+	d.Image, d.layers = image, layers
+	return d, d.NewLayout(dir, 0)
+}
+
+// NewLayout replaces the layout by one whose layers' digests are new
+// (the round is in the tar entries' names), so no server has seen them:
+// the gate's diff_id cache and blob existence checks get nothing for free.
+func (d *Data) NewLayout(dir string, round int) error {
+	if d.Layout != "" {
+		if err := os.RemoveAll(d.Layout); err != nil {
+			return err
+		}
+	}
+	d.Layout = filepath.Join(dir, fmt.Sprintf("layout%d", round))
+	return d.writeLayout(d.layers, round)
 }
 
 type descriptor struct {
@@ -98,7 +111,7 @@ type descriptor struct {
 
 // writeLayout writes an OCI layout of one image whose layers are
 // uncompressed tars (digest = diff_id) each holding one file cut from the data.
-func (d *Data) writeLayout(layers int) error {
+func (d *Data) writeLayout(layers, round int) error {
 	blobs := filepath.Join(d.Layout, "blobs", "sha256")
 	if err := os.MkdirAll(blobs, 0o755); err != nil {
 		return err
@@ -107,7 +120,7 @@ func (d *Data) writeLayout(layers int) error {
 	var descs []descriptor
 	var diffIDs []string
 	for i := range layers {
-		desc, err := d.writeLayer(blobs, i, int64(i)*per, per)
+		desc, err := d.writeLayer(blobs, i, round, int64(i)*per, per)
 		if err != nil {
 			return err
 		}
@@ -140,7 +153,7 @@ func (d *Data) writeLayout(layers int) error {
 	return os.WriteFile(filepath.Join(d.Layout, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 }
 
-func (d *Data) writeLayer(blobs string, i int, off, n int64) (descriptor, error) {
+func (d *Data) writeLayer(blobs string, i, round int, off, n int64) (descriptor, error) {
 	tmp := filepath.Join(blobs, fmt.Sprintf("layer%d.tmp", i))
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -151,7 +164,7 @@ func (d *Data) writeLayer(blobs string, i int, off, n int64) (descriptor, error)
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	tw := tar.NewWriter(bw)
-	if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("data%d.bin", i), Mode: 0o644, Size: n, Typeflag: tar.TypeReg}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("round%d/data%d.bin", round, i), Mode: 0o644, Size: n, Typeflag: tar.TypeReg}); err != nil {
 		return descriptor{}, err
 	}
 	r, err := d.Open(off, n)

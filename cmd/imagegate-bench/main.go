@@ -122,6 +122,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	rows := selected(o.only)
 	res := map[string]*result{}
 	for r := range o.rounds {
+		if r > 0 {
+			if err := data.NewLayout(dir, r); err != nil {
+				return fmt.Errorf("round %d: new image layout: %w", r+1, err)
+			}
+		}
 		for _, c := range rows {
 			if c.Skip != nil && c.Skip(env) != "" {
 				continue
