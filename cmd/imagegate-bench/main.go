@@ -66,9 +66,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if o.distribution == "" {
 		return errors.New("-distribution is required (bash scripts/build-distribution.sh prints its path)")
 	}
-	if o.crane != "" {
-		if _, err := exec.LookPath(o.crane); err != nil {
-			return fmt.Errorf("-crane: %w", err)
+	// The servers run in their own directories: make the paths absolute.
+	for _, p := range []*string{&o.imagegate, &o.distribution, &o.crane} {
+		if *p == "" {
+			continue
+		}
+		found, err := exec.LookPath(*p)
+		if err != nil {
+			return err
+		}
+		if *p, err = filepath.Abs(found); err != nil {
+			return err
 		}
 	}
 	dir, err := os.MkdirTemp(o.workdir, "imagegate-bench-")
