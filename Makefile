@@ -12,7 +12,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 
-.PHONY: build run test unit vet fmt clean env
+.PHONY: build run test unit vet fmt clean env bench
 
 ## build: the static binary bin/imagegate
 build:
@@ -25,6 +25,14 @@ run: build
 ## test: the whole suite — installs and starts what it needs (Docker engine, conformance suite)
 test:
 	bash scripts/test.sh
+
+## bench: imagegate against distribution v3.1.2 on this disk (docs/performance.md);
+## BENCHFLAGS passes flags (e.g. BENCHFLAGS=-quick for a smoke run, -rounds 5)
+bench: build
+	go build -o bin/imagegate-bench ./cmd/imagegate-bench
+	eval "$$(bash scripts/install-clients.sh)" && \
+	./bin/imagegate-bench -imagegate bin/imagegate -distribution "$$(bash scripts/build-distribution.sh)" \
+		-crane "$$CRANE_BIN" $(BENCHFLAGS)
 
 ## unit: only the Go tests that need nothing installed
 unit:

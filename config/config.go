@@ -76,6 +76,9 @@ type Debug struct {
 	Addr string `yaml:"addr"`
 	// Metrics enables Prometheus metrics (ours and distribution's).
 	Metrics bool `yaml:"metrics"`
+	// PProf serves Go's profiles under /debug/pprof/ on this listener
+	// (off by default: a CPU profile costs the server while it runs).
+	PProf bool `yaml:"pprof"`
 }
 
 // Log configures logging; logs are always JSON on standard output.
@@ -130,6 +133,11 @@ type Storage struct {
 type Filesystem struct {
 	// RootDirectory is where the registry tree lives.
 	RootDirectory string `yaml:"rootdirectory"`
+	// Writer is the write path: imagegate (the default: large writes by a
+	// second goroutine, writeback started as it goes, directories fsynced
+	// after renames — storagedriver/fs) or distribution (distribution's own
+	// driver, unchanged). Both keep the same layout on disk.
+	Writer string `yaml:"writer"`
 }
 
 // S3 configures the S3 storage driver; see docs/s3.md for every option.
@@ -362,7 +370,7 @@ func Default() *Config {
 		Log:   Log{Level: "info", AccessLog: true, Format: "json", EMF: EMF{Interval: time.Minute, Namespace: "imagegate", Metrics: []string{}, Dimensions: []string{}}},
 		Storage: Storage{
 			Driver:     "filesystem",
-			Filesystem: Filesystem{RootDirectory: "./data/registry"},
+			Filesystem: Filesystem{RootDirectory: "./data/registry", Writer: FilesystemWriterImagegate},
 			S3:         S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5, Prepare: "off", Lifecycle: defaultS3Lifecycle()},
 			Delete:     true,
 			UploadPurging: UploadPurging{
@@ -433,3 +441,9 @@ func Default() *Config {
 		UI:            defaultUI(),
 	}
 }
+
+// The write paths of the filesystem driver (storage.filesystem.writer).
+const (
+	FilesystemWriterImagegate    = "imagegate"
+	FilesystemWriterDistribution = "distribution"
+)

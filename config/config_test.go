@@ -230,7 +230,7 @@ func TestDistributionConfig(t *testing.T) {
 	cfg := Default()
 	cfg.Storage.Delete = false
 	d := cfg.Distribution("s3cr3t-0123456789abcdef0123456789")
-	if d.Storage.Type() != "filesystem" || d.Storage.Parameters()["rootdirectory"] != "./data/registry" {
+	if d.Storage.Type() != FilesystemDriverImagegate || d.Storage.Parameters()["rootdirectory"] != "./data/registry" {
 		t.Fatalf("storage: %#v", d.Storage)
 	}
 	if d.Storage["delete"]["enabled"] != false {

@@ -10,9 +10,9 @@ import (
 // force (http.secret, or the one generated at start-up).
 func (c *Config) Distribution(secret string) *configuration.Configuration {
 	storage := configuration.Storage{
-		c.Storage.Driver: c.StorageParameters(),
-		"delete":         configuration.Parameters{"enabled": c.Storage.Delete},
-		"redirect":       configuration.Parameters{"disable": !c.Storage.Redirect},
+		c.StorageDriverName(): c.StorageParameters(),
+		"delete":              configuration.Parameters{"enabled": c.Storage.Delete},
+		"redirect":            configuration.Parameters{"disable": !c.Storage.Redirect},
 		"maintenance": configuration.Parameters{
 			"uploadpurging": map[any]any{
 				"enabled":  c.Storage.UploadPurging.Enabled,
@@ -46,6 +46,20 @@ const (
 	maxCatalogEntries = 1000
 	maxTagsPage       = 1000
 )
+
+// StorageDriverName is the name, in distribution's driver factory, of the
+// configured storage driver: storage.driver, except that the filesystem
+// driver is imagegate's (FilesystemDriverImagegate, storagedriver/fs)
+// unless storage.filesystem.writer is distribution.
+func (c *Config) StorageDriverName() string {
+	if c.Storage.Driver == "filesystem" && c.Storage.Filesystem.Writer != FilesystemWriterDistribution {
+		return FilesystemDriverImagegate
+	}
+	return c.Storage.Driver
+}
+
+// FilesystemDriverImagegate is the factory name storagedriver/fs registers.
+const FilesystemDriverImagegate = "imagegate-filesystem"
 
 // StorageParameters returns the parameters of the configured storage driver,
 // as distribution's driver factory expects them.

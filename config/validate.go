@@ -96,6 +96,9 @@ func (c *Config) problems() []error {
 	if !slices.Contains(StorageDrivers, c.Storage.Driver) {
 		bad("storage.driver", "must be one of %s, got %q", strings.Join(StorageDrivers, ", "), c.Storage.Driver)
 	}
+	if w := c.Storage.Filesystem.Writer; w != FilesystemWriterImagegate && w != FilesystemWriterDistribution {
+		bad("storage.filesystem.writer", "must be %s or %s, got %q", FilesystemWriterImagegate, FilesystemWriterDistribution, w)
+	}
 	if c.Storage.Driver == "filesystem" && c.Storage.Filesystem.RootDirectory == "" {
 		bad("storage.filesystem.rootdirectory", "must be set for the filesystem driver")
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/prometheus/client_golang/prometheus"
 
 	// The storage drivers the configuration can name.
@@ -170,9 +169,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		dcfg.HTTP.Debug.Prometheus.Enabled = true
 	}
 
-	driver, err := factory.Create(ctx, cfg.Storage.Driver, cfg.StorageParameters())
+	driver, err := newStorageDriver(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
+		return nil, err
 	}
 	store, rec, err := openMetadata(ctx, cfg, driver, shared, replica, logger)
 	if err != nil {
@@ -481,6 +480,9 @@ func (s *Server) Start() error {
 	dmux.Handle("GET /readyz", s.ready.detailed()) // with error texts: operators only
 	if s.cfg.Debug.Metrics {
 		dmux.Handle("GET /metrics", s.metrics.handler())
+	}
+	if s.cfg.Debug.PProf {
+		handlePProf(dmux)
 	}
 	s.debug = &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {

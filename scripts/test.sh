@@ -82,6 +82,9 @@ end
 
 begin tools
 conformance_bin=$(bash scripts/build-conformance.sh)
+# distribution's own registry, for the bench's smoke run (cmd/imagegate-bench).
+DISTRIBUTION_BIN=$(bash scripts/build-distribution.sh)
+export DISTRIBUTION_BIN
 client_env=$(bash scripts/install-clients.sh)
 while IFS= read -r line; do export "${line?}"; done <<<"$client_env"
 bash scripts/dynamodb-local.sh install

@@ -81,6 +81,12 @@ var forbidden = map[string][]string{
 	module + "/ui": {module + "/registry", module + "/cmd", module + "/middleware", module + "/push", module + "/shim",
 		module + "/scan", module + "/validate", module + "/notify", module + "/security", module + "/oci", module + "/analysis",
 		module + "/metadata/bolt", module + "/metadata/dynamodb", module + "/metadata/recorder", module + "/storagedriver"},
+	// Storage drivers are distribution's plugins: they know no gate, store, configuration or server.
+	module + "/storagedriver": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/config", module + "/metadata", module + "/notify", module + "/scan", module + "/auth", module + "/cmd"},
+	// The bench drives servers as processes over HTTP: it imports no imagegate package.
+	module + "/cmd/imagegate-bench": {module + "/registry", module + "/middleware", module + "/push", module + "/shim",
+		module + "/api", module + "/config", module + "/metadata", module + "/storagedriver", module + "/auth"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},

@@ -1,0 +1,26 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+
+	"github.com/imagegate/imagegate/config"
+	// imagegate's filesystem driver, registered as config.FilesystemDriverImagegate.
+	_ "github.com/imagegate/imagegate/storagedriver/fs"
+)
+
+// newStorageDriver creates the configured storage driver: the one
+// distribution's App creates from the same configuration (config.Distribution),
+// so both write the same way. The filesystem driver is imagegate's
+// (storagedriver/fs: distribution's layout and reads, a faster write path)
+// unless storage.filesystem.writer is distribution.
+func newStorageDriver(ctx context.Context, cfg *config.Config) (storagedriver.StorageDriver, error) {
+	driver, err := factory.Create(ctx, cfg.StorageDriverName(), cfg.StorageParameters())
+	if err != nil {
+		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
+	}
+	return driver, nil
+}
