@@ -198,16 +198,22 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(st.Next), http.StatusSeeOther)
 }
 
-// takeOIDCState reads and deletes the sign-in stored under state; of two
-// callbacks with one state, only one gets it (the other ErrConflict or
-// ErrNotFound).
+// takeOIDCState reads the sign-in stored under state and marks it used;
+// of two callbacks with one state, only one gets it (the other
+// ErrConflict or ErrNotFound). The mark is a compare-and-swap on the
+// item's version: a Delete would not do, since deleting an absent key is
+// no error and a second callback that read the state before the first
+// deleted it would get it too. The used mark expires on its own.
 func (h *Handler) takeOIDCState(ctx context.Context, state string) (oidcState, error) {
 	key := storeKey(state)
 	it, err := h.opts.Sessions.Get(ctx, OIDCStateSpace, key)
 	if err != nil {
 		return oidcState{}, err
 	}
-	if err := h.opts.Sessions.Delete(ctx, OIDCStateSpace, key, it.Version); err != nil {
+	if string(it.Value) == usedOIDCState {
+		return oidcState{}, fmt.Errorf("ui: sign-in state already used: %w", fleet.ErrNotFound)
+	}
+	if _, err := h.opts.Sessions.Put(ctx, OIDCStateSpace, key, []byte(usedOIDCState), it.Version, usedOIDCStateTTL); err != nil {
 		return oidcState{}, err
 	}
 	var st oidcState
@@ -216,6 +222,13 @@ func (h *Handler) takeOIDCState(ctx context.Context, state string) (oidcState, e
 	}
 	return st, nil
 }
+
+// usedOIDCState replaces a sign-in state once a callback took it, for
+// usedOIDCStateTTL (longer than any callback's retry of the same URL).
+const (
+	usedOIDCState    = "used"
+	usedOIDCStateTTL = 10 * time.Minute
+)
 
 // oidcPerson exchanges code (with the PKCE verifier) for tokens and
 // verifies the ID token with st's nonce.
