@@ -67,11 +67,7 @@ func (p *Pipeline) unstore(ctx context.Context, x *Push) error {
 	if err != nil {
 		return err
 	}
-	if err := ms.Delete(ctx, x.canonical); err != nil {
-		return err
-	}
-	p.unindex(ctx, x)
-	return nil
+	return ms.Delete(ctx, x.canonical)
 }
 
 // storeError turns what distribution's manifest service returned into the

@@ -32,7 +32,6 @@ import (
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
-	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/lifecycle"
@@ -73,7 +72,6 @@ type Server struct {
 	pullRecords *pulls.Reader
 	// retentionRuns counts the scheduled retention runs (registry/retentionschedule.go).
 	retentionRuns   *retentionMetrics
-	gc              *gc.Collector // online garbage collection (registry/gc.go)
 	reconcileQuotas func(context.Context) error
 	catalog         api.Catalog // repositories and tags, for the API
 	configs         api.ConfigReader
@@ -234,7 +232,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
-	gcFence := newGCFence(cfg.Lifecycle, shared, o.gcNow)
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
@@ -245,21 +242,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Watcher:   pushWatcher(monitor),
 		Immutable: immutable,
 		Quotas:    quotas,
-		GC:        gcFence,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
-	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, metrics.registry, o.gcNow, logger.With("component", "gc"))
-	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
-		return nil, err
-	}
-	if o.gcHooks != nil {
-		o.gcHooks(collector, gcFence.Fence)
-	}
+		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
 		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
 	pullStore := pullsStore(shared, multi)
@@ -334,7 +319,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		quotas:        quotas,
 		referrers:     referrers,
 		retention:     retain,
-		gc:            collector,
 	}
 	if policies != nil {
 		s.policies = policies
@@ -412,7 +396,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs,
-		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status, GC: s.gc}
+		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}
@@ -579,9 +563,6 @@ func (s *Server) startBackground() {
 	}
 	if every := s.cfg.Lifecycle.RetentionSchedule; every > 0 && s.retention.Enabled() {
 		s.background.Go(func() { s.singletons.every(ctx, retentionLease, every, s.scheduledRetention) })
-	}
-	if every := s.cfg.Lifecycle.GC.Interval; every > 0 {
-		s.background.Go(func() { s.singletons.every(ctx, "gc", every, collectGarbage(s.gc)) })
 	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {
