@@ -138,6 +138,11 @@ type Filesystem struct {
 	// after renames — storagedriver/fs) or distribution (distribution's own
 	// driver, unchanged). Both keep the same layout on disk.
 	Writer string `yaml:"writer"`
+	// Ingest is who stores a blob upload's body: imagegate (the default:
+	// reading, hashing and writing on three goroutines — ingest/) or
+	// distribution (its blob writer, one after the other). Same files
+	// either way.
+	Ingest string `yaml:"ingest"`
 }
 
 // S3 configures the S3 storage driver; see docs/s3.md for every option.
@@ -369,10 +374,11 @@ func Default() *Config {
 		Debug: Debug{Addr: "127.0.0.1:5001", Metrics: true},
 		Log:   Log{Level: "info", AccessLog: true, Format: "json", EMF: EMF{Interval: time.Minute, Namespace: "imagegate", Metrics: []string{}, Dimensions: []string{}}},
 		Storage: Storage{
-			Driver:     "filesystem",
-			Filesystem: Filesystem{RootDirectory: "./data/registry", Writer: FilesystemWriterImagegate},
-			S3:         S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5, Prepare: "off", Lifecycle: defaultS3Lifecycle()},
-			Delete:     true,
+			Driver: "filesystem",
+			Filesystem: Filesystem{RootDirectory: "./data/registry", Writer: FilesystemWriterImagegate,
+				Ingest: FilesystemWriterImagegate},
+			S3:     S3{Encrypt: true, ChunkSize: 10 << 20, Checksum: "sha256", MaxAttempts: 5, Prepare: "off", Lifecycle: defaultS3Lifecycle()},
+			Delete: true,
 			UploadPurging: UploadPurging{
 				Enabled:  true,
 				Age:      7 * 24 * time.Hour,
@@ -442,7 +448,8 @@ func Default() *Config {
 	}
 }
 
-// The write paths of the filesystem driver (storage.filesystem.writer).
+// The write paths of the filesystem driver (storage.filesystem.writer), and
+// who stores upload bodies (storage.filesystem.ingest).
 const (
 	FilesystemWriterImagegate    = "imagegate"
 	FilesystemWriterDistribution = "distribution"

@@ -99,6 +99,9 @@ func (c *Config) problems() []error {
 	if w := c.Storage.Filesystem.Writer; w != FilesystemWriterImagegate && w != FilesystemWriterDistribution {
 		bad("storage.filesystem.writer", "must be %s or %s, got %q", FilesystemWriterImagegate, FilesystemWriterDistribution, w)
 	}
+	if w := c.Storage.Filesystem.Ingest; w != FilesystemWriterImagegate && w != FilesystemWriterDistribution {
+		bad("storage.filesystem.ingest", "must be %s or %s, got %q", FilesystemWriterImagegate, FilesystemWriterDistribution, w)
+	}
 	if c.Storage.Driver == "filesystem" && c.Storage.Filesystem.RootDirectory == "" {
 		bad("storage.filesystem.rootdirectory", "must be set for the filesystem driver")
 	}

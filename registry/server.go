@@ -242,8 +242,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
-	dcfg.Middleware = map[string][]configuration.Middleware{"repository": {
-		middleware.ReferrersMiddleware(referrers), guard.Middleware()}}
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, logger),
+		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	pullStore := pullsStore(shared, multi)
 	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore)
 	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))
