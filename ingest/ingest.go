@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
@@ -41,6 +42,8 @@ type Ingester struct {
 	driver storagedriver.StorageDriver
 	logger *slog.Logger
 	locks  uploadLocks
+	// bodies counts the bodies stored by the parallel copy (tests read it).
+	bodies atomic.Int64
 }
 
 // New returns an Ingester writing through driver, which must address the

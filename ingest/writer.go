@@ -58,6 +58,7 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 	if err := w.BlobWriter.Close(); err != nil {
 		return 0, fmt.Errorf("ingest: closing upload %s before its body: %w", id, err)
 	}
+	w.in.bodies.Add(1)
 	n, copyErr := w.appendBody(ctx, id, offset, h, r)
 	resumed, err := w.store.Resume(ctx, id)
 	if err != nil {
