@@ -79,6 +79,11 @@ var forbidden = map[string][]string{
 	// Storage drivers are distribution's plugins: they know no gate, store, configuration or server.
 	module + "/storagedriver": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/config", module + "/metadata", module + "/notify", module + "/scan", module + "/auth", module + "/cmd"},
+	// Upload bodies are stored below the gate, through distribution's storage API alone: no gate,
+	// store, configuration or imagegate driver.
+	module + "/ingest": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/config", module + "/metadata", module + "/notify", module + "/scan", module + "/auth", module + "/cmd",
+		module + "/storagedriver", module + "/quota", module + "/fleet"},
 	// The bench drives servers as processes over HTTP: it imports no imagegate package.
 	module + "/cmd/imagegate-bench": {module + "/registry", module + "/middleware", module + "/push", module + "/shim",
 		module + "/api", module + "/config", module + "/metadata", module + "/storagedriver", module + "/auth"},
