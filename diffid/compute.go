@@ -106,13 +106,17 @@ func Compute(ctx context.Context, r io.Reader, lim Limits) (Layer, error) {
 // ComputeWith is Compute with the diff_id in algorithm alg (which must be
 // available, digest.Algorithm.Available).
 func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits) (Layer, error) {
-	return computeTo(ctx, alg, r, lim, nil)
+	return computeTo(ctx, alg, r, lim, nil, "")
 }
 
 // computeTo is ComputeWith that also writes the uncompressed bytes to tee,
 // when not nil, in the same read. A failing tee stops receiving bytes; it
 // never fails the computation (it is told why through its own means).
-func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer) (Layer, error) {
+// blob, when not empty, is the digest r's bytes are stored under (verified
+// by the registry when they were uploaded): when r turns out to be
+// uncompressed and blob is in alg, blob is the diff_id and the bytes are
+// not hashed again — only read, for tee and the limits.
+func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer, blob digest.Digest) (Layer, error) {
 	in := &countingReader{r: &ctxReader{ctx: ctx, r: r}}
 	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(4)
@@ -139,7 +143,13 @@ func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limit
 	}
 	h := alg.Digester()
 	var dst io.Writer = h.Hash()
-	if tee != nil {
+	known := c == None && blob != "" && blob.Algorithm() == alg
+	switch {
+	case known && tee != nil:
+		dst = &teeWriter{hash: io.Discard, tee: tee}
+	case known:
+		dst = io.Discard
+	case tee != nil:
 		dst = &teeWriter{hash: h.Hash(), tee: tee}
 	}
 	n, err := copyBounded(dst, plain, in, lim)
@@ -154,6 +164,9 @@ func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limit
 			return Layer{}, &CorruptError{Compression: c, Err: err}
 		}
 		return Layer{}, fmt.Errorf("diffid: reading layer: %w", err)
+	}
+	if known {
+		return Layer{DiffID: blob, Size: n, Compression: c}, nil
 	}
 	return Layer{DiffID: h.Digest(), Size: n, Compression: c}, nil
 }
