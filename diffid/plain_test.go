@@ -24,7 +24,9 @@ func TestUncompressedLayerTakesTheBlobDigest(t *testing.T) {
 	data := []byte(strings.Repeat("plain tar ", 30000))
 	stored := digest.FromString("the name the registry verified")
 	open := func(b []byte) diffid.Opener {
-		return func(context.Context, digest.Digest) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		return func(context.Context, digest.Digest) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
 	}
 	r := diffid.NewResolver(diffid.NewDriverStore(inmemory.New()), diffid.Limits{}, 1)
 	tap := &recordingTap{}
