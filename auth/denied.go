@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -180,6 +181,18 @@ func (w *explainingWriter) Write(p []byte) (int, error) {
 		return len(p), nil // distribution's own body of the replaced answer
 	}
 	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the underlying writer's fast path (sendfile for blobs);
+// the body of a replaced answer is dropped, as Write drops it.
+func (w *explainingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.replaced {
+		return io.Copy(io.Discard, src)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, src)
 }
 
 // Unwrap lets http.ResponseController reach the connection.

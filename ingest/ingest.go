@@ -44,6 +44,8 @@ type Ingester struct {
 	locks  uploadLocks
 	// bodies counts the bodies stored by the parallel copy (tests read it).
 	bodies atomic.Int64
+	// served counts the blobs served from an *os.File (tests read it).
+	served atomic.Int64
 }
 
 // New returns an Ingester writing through driver, which must address the

@@ -1,13 +1,26 @@
 package ingest
 
 import (
+	"fmt"
 	"path"
 	"strconv"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // repositoriesRoot is where distribution's storage keeps repositories
 // (registry/storage/paths.go: <root>/v2/repositories).
 const repositoriesRoot = "/docker/registry/v2/repositories"
+
+// blobDataPath is distribution's blobDataPathSpec:
+// <root>/v2/blobs/<algorithm>/<first two hex digits>/<hex>/data.
+func blobDataPath(d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", fmt.Errorf("ingest: blob digest: %w", err)
+	}
+	hex := d.Encoded()
+	return path.Join("/docker/registry/v2/blobs", d.Algorithm().String(), hex[:2], hex, "data"), nil
+}
 
 // uploadDataPath is distribution's uploadDataPathSpec:
 // <root>/v2/repositories/<name>/_uploads/<id>/data.

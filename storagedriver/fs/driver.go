@@ -25,9 +25,12 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/base"
@@ -49,7 +52,29 @@ type driver struct {
 // Its Name is "filesystem": the layout is distribution's.
 func New(root string) storagedriver.StorageDriver {
 	inner := filesystem.New(filesystem.DriverParameters{RootDirectory: root, MaxThreads: maxThreads})
-	return &base.Base{StorageDriver: &driver{StorageDriver: inner, root: root}}
+	return &Driver{Base: base.Base{StorageDriver: &driver{StorageDriver: inner, root: root}}, root: root}
+}
+
+// Driver is the driver New returns: distribution's base (path checks,
+// metrics, tracing) around driver, plus OpenFile.
+type Driver struct {
+	base.Base
+	root string
+}
+
+// OpenFile opens the file at path (a storage path, as the driver's other
+// methods take) for reading, as an *os.File, so that a server can send it
+// with sendfile(2). path must be a valid storage path
+// (storagedriver.PathRegexp: absolute, no "." or ".." component).
+func (d *Driver) OpenFile(path string) (*os.File, error) {
+	if !storagedriver.PathRegexp.MatchString(path) || slices.Contains(strings.Split(path, "/"), "..") || slices.Contains(strings.Split(path, "/"), ".") {
+		return nil, storagedriver.InvalidPathError{Path: path, DriverName: d.Name()}
+	}
+	f, err := os.Open(filepath.Join(d.root, path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, storagedriver.PathNotFoundError{Path: path, DriverName: d.Name()}
+	}
+	return f, err
 }
 
 func (d *driver) fullPath(sub string) string { return filepath.Join(d.root, sub) }
