@@ -80,27 +80,50 @@ type readerFromWriter struct {
 
 func (w readerFromWriter) ReadFrom(src io.Reader) (int64, error) { return w.rf.ReadFrom(src) }
 
-// sendfileWriter returns w if it passes io.ReaderFrom through; else, when
-// w is distribution's instrumented response writer (unexported, it keeps
-// the request's status and byte count for distribution's logs, and has
-// no ReadFrom), a writer that sends the body to the writer it wraps (its
-// exported ResponseWriter field) while the status still goes through w.
-// Anything else is returned as it is (the body is then copied, correctly,
-// without sendfile).
+// maxUnwrap bounds how many response writers sendfileWriter looks through.
+const maxUnwrap = 4
+
+// sendfileWriter returns w if it passes io.ReaderFrom through; else a
+// writer whose headers and status still go through w but whose body goes
+// to the first writer below w that has ReadFrom, looking through at most
+// maxUnwrap writers by their Unwrap method or their exported
+// ResponseWriter field. Inside distribution's App those are its
+// instrumented writer (unexported, no ReadFrom) and, with debug metrics,
+// Prometheus' delegators around it: they then count the status but not
+// the body's bytes (distribution's "response completed" log line and its
+// response-size histogram say 0 for a blob GET; imagegate's access log
+// and metrics, outside the App, count them). Without such a writer below,
+// w is returned as it is (the body is copied, correctly, without
+// sendfile).
 func sendfileWriter(w http.ResponseWriter) http.ResponseWriter {
 	if _, ok := w.(io.ReaderFrom); ok {
 		return w
 	}
+	inner := w
+	for range maxUnwrap {
+		if inner = unwrapWriter(inner); inner == nil {
+			return w
+		}
+		if rf, ok := inner.(io.ReaderFrom); ok {
+			return readerFromWriter{ResponseWriter: w, rf: rf}
+		}
+	}
+	return w
+}
+
+// unwrapWriter returns the writer w wraps, or nil.
+func unwrapWriter(w http.ResponseWriter) http.ResponseWriter {
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		return u.Unwrap()
+	}
 	v := reflect.ValueOf(w)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return w
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
 	}
 	field := v.Elem().FieldByName("ResponseWriter")
 	if !field.IsValid() || !field.CanInterface() {
-		return w
+		return nil
 	}
-	if rf, ok := field.Interface().(io.ReaderFrom); ok {
-		return readerFromWriter{ResponseWriter: w, rf: rf}
-	}
-	return w
+	inner, _ := field.Interface().(http.ResponseWriter)
+	return inner
 }

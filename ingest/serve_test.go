@@ -107,3 +107,26 @@ func (b neverEnding) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// unwrapping is a writer like Prometheus' delegators: Unwrap, no ReadFrom.
+type unwrapping struct{ http.ResponseWriter }
+
+func (u unwrapping) Unwrap() http.ResponseWriter { return u.ResponseWriter }
+
+// TestSendfileWriterLooksThroughLayers: the body reaches a ReadFrom two
+// layers down (an Unwrap layer over a field layer), and a chain longer
+// than maxUnwrap is left alone.
+func TestSendfileWriterLooksThroughLayers(t *testing.T) {
+	spy := &spyReaderFrom{ResponseRecorder: httptest.NewRecorder()}
+	w := sendfileWriter(unwrapping{&instrumented{ResponseWriter: spy}})
+	if _, err := io.Copy(w, io.LimitReader(neverEnding('y'), 3)); err != nil || !spy.readFrom {
+		t.Fatalf("ReadFrom reached: %v (%v)", spy.readFrom, err)
+	}
+	var deep http.ResponseWriter = spy
+	for range maxUnwrap + 1 {
+		deep = unwrapping{deep}
+	}
+	if _, ok := sendfileWriter(deep).(readerFromWriter); ok {
+		t.Fatalf("looked through more than %d writers", maxUnwrap)
+	}
+}

@@ -264,6 +264,11 @@ func profile(ctx context.Context, e *Env, ig *Server, dir, rows string, out io.W
 	}
 	for _, c := range selected(rows) {
 		path := filepath.Join(dir, strings.ReplaceAll(c.Name, " ", "-")+".pprof")
+		if c.Prepare != nil {
+			if err := c.Prepare(ctx, e, ig); err != nil {
+				return fmt.Errorf("%s: preparing: %w", c.Name, err)
+			}
+		}
 		done := make(chan error, 1)
 		go func() { done <- fetchProfile(ig, path, 10) }()
 		for i := 0; ; i++ {
