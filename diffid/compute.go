@@ -115,7 +115,8 @@ func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Lim
 // blob, when not empty, is the digest r's bytes are stored under (verified
 // by the registry when they were uploaded): when r turns out to be
 // uncompressed and blob is in alg, blob is the diff_id and the bytes are
-// not hashed again — only read, for tee and the limits.
+// not hashed again — only read for tee, or, without a tee, not read at
+// all when r is an io.Seeker (the size comes from its end).
 func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer, blob digest.Digest) (Layer, error) {
 	in := &countingReader{r: &ctxReader{ctx: ctx, r: r}}
 	br := bufio.NewReaderSize(in, 64<<10)
@@ -144,6 +145,9 @@ func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limit
 	h := alg.Digester()
 	var dst io.Writer = h.Hash()
 	known := c == None && blob != "" && blob.Algorithm() == alg
+	if s, ok := r.(io.Seeker); ok && known && tee == nil {
+		return knownLayer(s, blob, lim)
+	}
 	switch {
 	case known && tee != nil:
 		dst = &teeWriter{hash: io.Discard, tee: tee}
@@ -169,6 +173,20 @@ func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limit
 		return Layer{DiffID: blob, Size: n, Compression: c}, nil
 	}
 	return Layer{DiffID: h.Digest(), Size: n, Compression: c}, nil
+}
+
+// knownLayer is the Layer of an uncompressed blob whose diff_id is its
+// digest and whose bytes nobody wants: its size is taken from the end of
+// s, not read (an uncompressed layer's ratio is 1: only MaxBytes applies).
+func knownLayer(s io.Seeker, blob digest.Digest, lim Limits) (Layer, error) {
+	size, err := s.Seek(0, io.SeekEnd)
+	if err != nil {
+		return Layer{}, fmt.Errorf("diffid: sizing layer: %w: %w", errSource, err)
+	}
+	if lim.MaxBytes > 0 && size > lim.MaxBytes {
+		return Layer{}, &LimitError{Limit: lim.MaxBytes, Uncompressed: size, Compressed: size}
+	}
+	return Layer{DiffID: blob, Size: size, Compression: None}, nil
 }
 
 // errSource marks a failure of the underlying blob reader (storage), as

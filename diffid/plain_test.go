@@ -3,6 +3,7 @@ package diffid_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -47,5 +48,43 @@ func TestUncompressedLayerTakesTheBlobDigest(t *testing.T) {
 	limited := diffid.NewResolver(diffid.NewDriverStore(inmemory.New()), diffid.Limits{MaxBytes: int64(len(data) - 1)}, 1)
 	if _, err := limited.DiffID(t.Context(), stored, digest.SHA256, open(data)); err == nil {
 		t.Fatal("a plain layer over the size limit was accepted")
+	}
+}
+
+// countingSeeker is a blob that counts the bytes read from it.
+type countingSeeker struct {
+	*bytes.Reader
+	read int
+}
+
+func (c *countingSeeker) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	c.read += n
+	return n, err
+}
+
+func (c *countingSeeker) Close() error { return nil }
+
+// TestUncompressedLayerIsNotReadWithoutATap: with no tap, a plain layer
+// that can seek is sized, not read (beyond the bytes that tell its
+// compression), and MaxBytes still applies to it.
+func TestUncompressedLayerIsNotReadWithoutATap(t *testing.T) {
+	data := []byte(strings.Repeat("plain tar ", 300000))
+	stored := digest.FromBytes(data)
+	var blob *countingSeeker
+	open := func(context.Context, digest.Digest) (io.ReadCloser, error) {
+		blob = &countingSeeker{Reader: bytes.NewReader(data)}
+		return blob, nil
+	}
+	r := diffid.NewResolver(diffid.NewDriverStore(inmemory.New()), diffid.Limits{}, 1)
+	if got, err := r.DiffID(t.Context(), stored, digest.SHA256, open); err != nil || got != stored {
+		t.Fatalf("diff_id %s (%v)", got, err)
+	}
+	if blob.read > 64<<10 {
+		t.Fatalf("read %d of %d bytes of a plain layer nobody taps", blob.read, len(data))
+	}
+	limited := diffid.NewResolver(diffid.NewDriverStore(inmemory.New()), diffid.Limits{MaxBytes: int64(len(data) - 1)}, 1)
+	if _, err := limited.DiffID(t.Context(), stored, digest.SHA256, open); !errors.Is(err, diffid.ErrTooLarge) {
+		t.Fatalf("a plain layer over MaxBytes: %v, want ErrTooLarge", err)
 	}
 }
