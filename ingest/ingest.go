@@ -90,9 +90,5 @@ type blobStore struct {
 
 // Resume implements distribution.BlobIngester.
 func (b *blobStore) Resume(ctx context.Context, id string) (distribution.BlobWriter, error) {
-	w, err := b.BlobStore.Resume(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &blobWriter{BlobWriter: w, ctx: ctx, store: b.BlobStore, repo: b.repo, in: b.in}, nil
+	return resume(ctx, b.BlobStore, b.in, b.repo, id)
 }

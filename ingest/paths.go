@@ -28,6 +28,12 @@ func uploadDataPath(repo, id string) string {
 	return path.Join(repositoriesRoot, repo, "_uploads", id, "data")
 }
 
+// uploadStartedAtPath is distribution's uploadStartedAtPathSpec:
+// <root>/v2/repositories/<name>/_uploads/<id>/startedat.
+func uploadStartedAtPath(repo, id string) string {
+	return path.Join(repositoriesRoot, repo, "_uploads", id, "startedat")
+}
+
 // hashStatePath is distribution's uploadHashStatePathSpec for sha256 (the
 // canonical algorithm, the only one its blob writer hashes with):
 // <root>/v2/repositories/<name>/_uploads/<id>/hashstates/sha256/<offset>,
