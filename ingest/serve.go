@@ -30,7 +30,9 @@ const blobCacheMaxAge = 365 * 24 * time.Hour
 // *os.File, so that the body goes out with sendfile(2) where every
 // response writer on the way passes io.ReaderFrom through. Without a
 // FileOpener driver, or when the file is not where distribution keeps it,
-// distribution serves the blob.
+// distribution serves the blob. (distribution's "blob pulled" event, sent
+// by its notification listener below this middleware, is not sent for the
+// blobs served here; imagegate configures no distribution endpoint.)
 func (b *blobStore) ServeBlob(ctx context.Context, w http.ResponseWriter, r *http.Request, dgst digest.Digest) error {
 	opener, ok := b.in.driver.(FileOpener)
 	if !ok {
