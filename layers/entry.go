@@ -74,9 +74,11 @@ type LayerIndex struct {
 	// or held a NUL: the former are kept, rooted as containerd roots them
 	// ("../../etc/x" is "etc/x"), the latter dropped.
 	Unsafe int
-	// SampleBytes of file content, one 64 KiB chunk in 32, compressed
-	// alone with zstd into SampleZstdBytes (sample.go): the layer's
-	// compressibility, for the recompression hint.
+	// SampleBytes of file content, chunks of 64 KiB or less (one in 32,
+	// sparser past 16 MiB, each counted for the chunks it stands for),
+	// compressed alone with zstd into SampleZstdBytes (sample.go): the
+	// layer's compressibility, for the recompression hint. Only their
+	// ratio means something.
 	SampleBytes, SampleZstdBytes int64
 }
 

@@ -119,8 +119,8 @@ func (m *merger) recompressHint() (Hint, bool) {
 	}
 	return Hint{
 		Action: "recompress",
-		Text: fmt.Sprintf("recompress with zstd: about %s instead of %s (estimated from a 1-in-%d sample of file contents): saves about %s",
-			HumanBytes(est), HumanBytes(now), sampleEvery, HumanBytes(saving)),
+		Text: fmt.Sprintf("recompress with zstd: about %s instead of %s (estimated from a sample of file contents): saves about %s",
+			HumanBytes(est), HumanBytes(now), HumanBytes(saving)),
 		Layers: which,
 		Bytes:  saving,
 	}, true

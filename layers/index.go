@@ -18,8 +18,9 @@ const ctxEvery = 256
 // padding after the end-of-archive marker included, so a caller teeing r
 // into a digest sees every byte) and returns its index. It never writes to
 // disk; it keeps 32 bytes plus the cleaned path per entry and reads file
-// contents through one 64 KiB buffer, compressing one in 32 of them to
-// sample the layer's compressibility (sample.go).
+// contents through one 64 KiB buffer, compressing a sample of them (one
+// in 32, sparser past 16 MiB) to estimate the layer's compressibility
+// (sample.go).
 //
 // Paths are cleaned (cleanName): traversal is rooted and counted in
 // Unsafe, names with a NUL are dropped and counted. A layer with more

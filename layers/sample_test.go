@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -69,7 +70,7 @@ func TestRecompressHint(t *testing.T) {
 		}
 	}
 	want := Hint{Action: "recompress", Layers: []int{0}, Bytes: 10_000_000,
-		Text: "recompress with zstd: about 10.0 MB instead of 20.0 MB (estimated from a 1-in-32 sample of file contents): saves about 10.0 MB"}
+		Text: "recompress with zstd: about 10.0 MB instead of 20.0 MB (estimated from a sample of file contents): saves about 10.0 MB"}
 	if len(got) != 1 || got[0].Text != want.Text || got[0].Bytes != want.Bytes || len(got[0].Layers) != 1 {
 		t.Errorf("recompress hints %+v, want %+v", got, want)
 	}
@@ -129,3 +130,37 @@ func TestZstdEstimateIsClose(t *testing.T) {
 		t.Errorf("estimate %d B is %.2f× the real %d B", est, ratio, whole)
 	}
 }
+
+// TestSampleThinsOnLargeFiles: past the first 16 MiB the spacing
+// doubles, so a 128 MiB file costs about a 1/82 of its bytes in zstd
+// instead of a 1/32, and each sample counts for the chunks it stands
+// for: 32 MiB of zeros then 96 MiB of random bytes estimate to about
+// 96 MiB, although the zeros hold most of the samples (unweighted, they
+// would make it about 66 MiB).
+func TestSampleThinsOnLargeFiles(t *testing.T) {
+	const size = 128 << 20
+	rnd := rand.NewChaCha8([32]byte{3})
+	file := io.MultiReader(io.LimitReader(zeroReader{}, 32<<20), io.LimitReader(rnd, size-32<<20))
+	var s sampler
+	if err := s.read(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	if s.chunks != size/sampleChunk {
+		t.Fatalf("%d chunks, want %d", s.chunks, size/sampleChunk)
+	}
+	if s.taken > size/80 || s.taken < size/90 {
+		t.Errorf("compressed %d bytes of %d (1/%d), want about 1/82", s.taken, size, size/max(s.taken, 1))
+	}
+	// Weighted, the sample stands for the whole file.
+	if s.raw != size/sampleEvery {
+		t.Errorf("weighted sample %d bytes, want %d", s.raw, size/sampleEvery)
+	}
+	est := float64(size) * float64(s.packed) / float64(s.raw)
+	if want := float64(96 << 20); est < 0.9*want || est > 1.1*want {
+		t.Errorf("estimate %.0f bytes, want about %.0f", est, want)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

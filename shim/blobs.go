@@ -90,7 +90,9 @@ type blobWriter struct {
 // store streams r (the whole file) into a new blob and commits it.
 func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 	if w.buf == nil {
-		w.buf = bufio.NewReaderSize(r, 256<<10)
+		// Only for the sniff's Peek: the copy's large reads (1 MiB
+		// chunks) bypass a small buffer and go straight into the chunk.
+		w.buf = bufio.NewReaderSize(r, 4<<10)
 	} else {
 		w.buf.Reset(r)
 	}
@@ -172,10 +174,12 @@ func (w *blobWriter) isNew(ctx context.Context, d digest.Digest) (bool, error) {
 // compress stores the tar in br compressed; the tar's digest is its diff_id.
 func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain io.Writer) (*stored, error) {
 	comp := sha256.New()
-	// The compressed stream is stored and hashed on two goroutines.
-	outFan := newFanout(bw, comp)
-	defer outFan.Close() // on an early return; a no-op after the one below
-	out := &countWriter{w: outFan}
+	// Each compressed block is stored and hashed on two goroutines at
+	// once, and handed back to the compressor when both are done: no
+	// copy of it (parallel.go).
+	outPar := newParallelWriter(bw, comp)
+	defer outPar.Close() // on an early return; a no-op after the one below
+	out := &countWriter{w: outPar}
 	var enc io.WriteCloser
 	format := formatGzip
 	switch w.compression {
@@ -210,7 +214,7 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain i
 	if cerr := enc.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("shim: compressing a layer: %w", cerr)
 	}
-	if ferr := outFan.Close(); err == nil && ferr != nil {
+	if ferr := outPar.Close(); err == nil && ferr != nil {
 		err = ferr
 	}
 	if err != nil {

@@ -74,7 +74,11 @@ func receivedMeter(body io.Reader, lim Limits) *meter {
 // its entries under lim. received meters the body.
 func open(received *meter, lim Limits) (*stream, error) {
 	s := &stream{compression: "none", close: func() {}, received: received}
-	br := bufio.NewReaderSize(s.received, 1<<20)
+	// Small enough that the large reads of a stored file (the fanout's
+	// 1 MiB chunks) bypass it and go straight from the socket into the
+	// chunk instead of through a copy (bufio.Reader reads directly into
+	// p when it is empty and p is at least its size).
+	br := bufio.NewReaderSize(s.received, 64<<10)
 	magic, err := br.Peek(4)
 	if len(magic) == 0 {
 		if err != nil && !errors.Is(err, io.EOF) {
