@@ -8,6 +8,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/quota"
 )
 
@@ -20,6 +21,9 @@ type blobStore struct {
 
 // Create implements distribution.BlobIngester.
 func (b *blobStore) Create(ctx context.Context, options ...distribution.BlobCreateOption) (distribution.BlobWriter, error) {
+	if err := b.touchMount(ctx, options); err != nil {
+		return nil, err
+	}
 	w, err := b.BlobStore.Create(ctx, options...)
 	if err != nil {
 		return nil, err
@@ -46,6 +50,10 @@ type blobWriter struct {
 // repository's quota cannot hold the blob; distribution then cancels the
 // upload.
 func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descriptor, error) {
+	if err := w.repo.guard.opts.GC.Fence.Touch(ctx, gc.KindBlob, desc.Digest); err != nil {
+		w.repo.guard.opts.Logger.WarnContext(ctx, "touching an uploaded blob failed", "error", err.Error())
+		return v1.Descriptor{}, errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; retry")
+	}
 	err := w.repo.guard.opts.Quotas.AdmitBlob(ctx, w.repo.Named().Name(), desc.Digest, w.Size())
 	var exceeded *quota.Exceeded
 	switch {
@@ -56,4 +64,24 @@ func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descrip
 		return v1.Descriptor{}, errcode.ErrorCodeUnavailable.WithMessage("the quota store is unreachable; retry")
 	}
 	return w.BlobWriter.Commit(ctx, desc)
+}
+
+// touchMount touches the blob a cross-repository mount links, before
+// distribution checks that it exists and links it: garbage collection
+// then either skips the blob or is waited out (gc.Fence).
+func (b *blobStore) touchMount(ctx context.Context, options []distribution.BlobCreateOption) error {
+	var opts distribution.CreateOptions
+	for _, o := range options {
+		if o.Apply(&opts) != nil {
+			return nil // not a mount option distribution knows: it decides
+		}
+	}
+	if !opts.Mount.ShouldMount || opts.Mount.From == nil {
+		return nil
+	}
+	if err := b.repo.guard.opts.GC.Fence.Touch(ctx, gc.KindBlob, opts.Mount.From.Digest()); err != nil {
+		b.repo.guard.opts.Logger.WarnContext(ctx, "touching a mounted blob failed", "error", err.Error())
+		return errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; retry")
+	}
+	return nil
 }
