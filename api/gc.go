@@ -34,8 +34,9 @@ func (a *API) gcPlan(w http.ResponseWriter, r *http.Request) {
 }
 
 // gcRun answers POST /api/v1/gc/run: one bounded pass (truncated: call
-// again). 409 when another replica runs one or the references index is
-// not backfilled yet. Administrators only.
+// again). 503 when another replica runs one, the references index is not
+// backfilled yet, or manifests pushed during a metadata store outage are
+// not indexed yet (gc.ErrUnindexed). Administrators only.
 func (a *API) gcRun(w http.ResponseWriter, r *http.Request) {
 	if !a.gcRequest(w, r, "running garbage collection") {
 		return
@@ -82,7 +83,7 @@ func (a *API) gcRequest(w http.ResponseWriter, r *http.Request, what string) boo
 
 func (a *API) gcFailed(w http.ResponseWriter, r *http.Request, doing string, err error) {
 	switch {
-	case errors.Is(err, gc.ErrNotBackfilled), errors.Is(err, gc.ErrBusy):
+	case errors.Is(err, gc.ErrNotBackfilled), errors.Is(err, gc.ErrUnindexed), errors.Is(err, gc.ErrBusy):
 		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage(err.Error()))
 		return
 	}

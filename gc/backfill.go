@@ -28,13 +28,17 @@ var ErrNotBackfilled = errors.New("garbage collection deletes nothing until the 
 
 // Backfilled is what one Backfill did.
 type Backfilled struct {
-	Repositories int   `json:"repositories"`
-	Manifests    int   `json:"manifests"`
-	DurationMS   int64 `json:"duration_ms"`
+	Repositories int `json:"repositories"`
+	Manifests    int `json:"manifests"`
+	// UnindexedLeft counts the not-indexed markers that remain (their
+	// pushes may still be storing): passes delete nothing until they go.
+	UnindexedLeft int   `json:"unindexed_left"`
+	DurationMS    int64 `json:"duration_ms"`
 }
 
 // Backfill writes the entry of every manifest revision stored in ns
-// (walking every repository), then the marker that lets the collector
+// (walking every repository), resolves the not-indexed markers
+// (gc/reindex.go), then writes the marker that lets the collector
 // delete. Entries written meanwhile by pushes are replaced by the same
 // content; a manifest deleted while the walk runs may leave an extra
 // entry (its blobs kept: never a missing reference). It is idempotent.
@@ -53,6 +57,9 @@ func (c *Collector) Backfill(ctx context.Context) (Backfilled, error) {
 	})
 	if err != nil {
 		return out, fmt.Errorf("gc: backfilling the references index: %w", err)
+	}
+	if out.UnindexedLeft, err = c.reindex(ctx); err != nil {
+		return out, fmt.Errorf("gc: indexing the manifests pushed while the index was unreachable: %w", err)
 	}
 	if _, err := fleet.Update(ctx, c.opts.Store, stateSpace, backfilledKey, 0, func([]byte, bool) ([]byte, error) {
 		return []byte(c.now().UTC().Format(time.RFC3339)), nil

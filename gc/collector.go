@@ -20,11 +20,13 @@ const (
 // Options configure a Collector.
 type Options struct {
 	// Store is the fleet store holding the references index, the
-	// protocol's touches and tombstones, the lease and the markers.
+	// protocol's touches and tombstones, the lease and the backfill
+	// marker.
 	Store     fleet.Store
 	Namespace distribution.Namespace
-	// Driver is the storage the blobs are walked and deleted in; when it
-	// implements BatchDeleter, blobs go in batches.
+	// Driver is the storage the blobs are walked and deleted in (when it
+	// implements BatchDeleter, blobs go in batches), and where pushes
+	// leave their not-indexed markers (gc/unindexed.go).
 	Driver storagedriver.StorageDriver
 	// Guard wraps a repository so that its manifest deletions are
 	// recorded, discharged from the quota and removed from the index
@@ -57,7 +59,10 @@ type Options struct {
 type Collector struct {
 	opts Options
 	refs *Refs
-	now  func() time.Time
+	// unindexed are the markers of manifests pushed while the references
+	// index could not be written (gc/unindexed.go).
+	unindexed *Unindexed
+	now       func() time.Time
 	// hook, in tests, is called at a pass's points ("planned",
 	// "tombstoned", "checked") to replay races deterministically.
 	hook func(point string, subject string)
@@ -101,7 +106,7 @@ func New(opts Options) (*Collector, error) {
 	if opts.Fence == nil {
 		opts.Fence = NewFence(opts.Store, opts.Grace, opts.Now)
 	}
-	return &Collector{opts: opts, refs: NewRefs(opts.Store), now: opts.Now}, nil
+	return &Collector{opts: opts, refs: NewRefs(opts.Store), unindexed: NewUnindexed(opts.Driver), now: opts.Now}, nil
 }
 
 // Refs is the references index the collector reads.

@@ -111,6 +111,10 @@ func (f *Fence) Touch(ctx context.Context, kind string, digests ...digest.Digest
 	return nil
 }
 
+// ErrTombstoned: a digest a writer touched stayed tombstoned longer than
+// a deleter may hold it (the store answered: it is not unreachable).
+var ErrTombstoned = errors.New("gc: a digest stayed tombstoned")
+
 // awaitNoTombstone returns once d carries no tombstone (its deleter
 // decided), polling with a growing interval, bounded by ctx and the
 // tombstone's own life.
@@ -127,7 +131,7 @@ func (f *Fence) awaitNoTombstone(ctx context.Context, d digest.Digest) error {
 		}
 		f.reach("waiting", d)
 		if time.Now().After(deadline) {
-			return fmt.Errorf("gc: %s stayed tombstoned past %s", d, TombstoneTTL)
+			return fmt.Errorf("%w: %s past %s", ErrTombstoned, d, TombstoneTTL)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	manifests, blobs, bytes prometheus.Counter
 	skipped                 *prometheus.CounterVec
+	unreachable             *prometheus.CounterVec
 	pass                    prometheus.Histogram
 }
 
@@ -26,10 +27,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "skipped_total",
 			Help: "Candidates a pass did not delete, by reason (touched: a push used it; claimed: another deleter held it; stale: the tombstone aged; refused: the deletion path refused)."},
 			[]string{"reason"}),
+		unreachable: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "fence_unreachable_total",
+			Help: "Writes that went on without the fleet store (upload: a blob upload's touch; mount: a mount's touch; manifest: a manifest stored with a not-indexed marker, fail-open)."},
+			[]string{"what"}),
 		pass: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "imagegate", Subsystem: "gc", Name: "pass_duration_seconds",
 			Help: "Time of one garbage collection pass.", Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}}),
 	}
-	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.skipped, m.pass} {
+	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.skipped, m.unreachable, m.pass} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -55,5 +59,20 @@ func (m *Metrics) skip(reason string) {
 func (m *Metrics) passed(start time.Time) {
 	if m != nil {
 		m.pass.Observe(time.Since(start).Seconds())
+	}
+}
+
+// What went on without the fleet store (Metrics.Unreachable).
+const (
+	UnreachableUpload   = "upload"
+	UnreachableMount    = "mount"
+	UnreachableManifest = "manifest"
+)
+
+// Unreachable counts a write that went on although the fleet store could
+// not be reached for its touch or its references entry.
+func (m *Metrics) Unreachable(what string) {
+	if m != nil {
+		m.unreachable.WithLabelValues(what).Inc()
 	}
 }

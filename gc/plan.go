@@ -17,12 +17,18 @@ type Plan struct {
 	At time.Time `json:"at"`
 	// Backfilled: the references index covers content stored before it
 	// existed; until then Run deletes nothing.
-	Backfilled bool                `json:"backfilled"`
-	Grace      string              `json:"grace"`
-	Untagged   string              `json:"untagged"`
-	Indexed    int                 `json:"indexed_manifests"`
-	Manifests  []ManifestCandidate `json:"manifests"`
-	Blobs      []BlobCandidate     `json:"blobs"`
+	Backfilled bool `json:"backfilled"`
+	// Unindexed counts the manifests pushed while the references index
+	// could not be written (a metadata store outage under fail-open) and
+	// not indexed since; while any remain Run deletes nothing.
+	Unindexed int `json:"unindexed_manifests"`
+	// Blocked, when set, says why Run would delete nothing now.
+	Blocked   string              `json:"blocked,omitempty"`
+	Grace     string              `json:"grace"`
+	Untagged  string              `json:"untagged"`
+	Indexed   int                 `json:"indexed_manifests"`
+	Manifests []ManifestCandidate `json:"manifests"`
+	Blobs     []BlobCandidate     `json:"blobs"`
 	// Truncated: the pass's bounds left candidates for a later pass.
 	Truncated bool `json:"truncated,omitempty"`
 	// indexComplete: every index entry was read (else no blob is a
@@ -59,6 +65,20 @@ func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 	var err error
 	if p.Backfilled, err = c.backfilled(ctx); err != nil {
 		return nil, err
+	}
+	markers, moreMarkers, err := c.unindexed.List(ctx, maxMarkers)
+	if err != nil {
+		return nil, err
+	}
+	p.Unindexed = len(markers)
+	if moreMarkers {
+		p.Unindexed++
+	}
+	switch {
+	case !p.Backfilled:
+		p.Blocked = ErrNotBackfilled.Error()
+	case p.Unindexed > 0:
+		p.Blocked = ErrUnindexed.Error()
 	}
 	byRepo := map[string]map[digest.Digest]Entry{}
 	live := map[digest.Digest]bool{}

@@ -60,7 +60,8 @@ func Claimed(ctx context.Context, d digest.Digest) bool {
 }
 
 // Run is one pass, on one replica at a time (ErrBusy otherwise): it
-// plans, then deletes each candidate manifest through the guard and each
+// indexes the manifests pushed while the index could not be written
+// (ErrUnindexed, deleting nothing, while one remains), plans, then deletes each candidate manifest through the guard and each
 // candidate blob through the storage driver, every one only after
 // tombstoning it and finding no touch (Fence). It deletes nothing before
 // the references index is backfilled (ErrNotBackfilled). A manifest's
@@ -78,6 +79,13 @@ func (c *Collector) Run(ctx context.Context) (Result, error) {
 	ctx, stop := c.renew(ctx, lease)
 	defer stop()
 	defer c.opts.Metrics.passed(start)
+	// Manifests pushed while the fleet store was unreachable (fail-open)
+	// are indexed first; while one cannot be, nothing is deleted.
+	if left, err := c.reindex(ctx); err != nil {
+		return res, err
+	} else if left > 0 {
+		return res, ErrUnindexed
+	}
 	p, err := c.Plan(ctx)
 	if err != nil {
 		return res, err
@@ -178,6 +186,9 @@ func (c *Collector) deleteManifest(ctx context.Context, m ManifestCandidate, res
 		res.Skipped = append(res.Skipped, Skip{Repository: m.Repository, Digest: m.Digest, Why: skip})
 		return nil
 	}
+	if err := c.blockedByMarkers(ctx); err != nil {
+		return err
+	}
 	named, err := reference.WithName(m.Repository)
 	if err != nil {
 		return err
@@ -245,6 +256,11 @@ func (c *Collector) sweepBlobs(ctx context.Context, batch []BlobCandidate, res *
 	for _, t := range held { // a writer reading the tombstone later than its life would miss it
 		if !t.Fresh() {
 			return fmt.Errorf("gc: the batch's tombstones aged (%s) before the deletion; nothing deleted", TombstoneTTL/4)
+		}
+	}
+	if len(doomed) > 0 {
+		if err := c.blockedByMarkers(ctx); err != nil {
+			return err
 		}
 	}
 	if err := c.deleteBlobs(ctx, doomed); err != nil {

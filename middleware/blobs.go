@@ -6,6 +6,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/gc"
@@ -21,9 +22,7 @@ type blobStore struct {
 
 // Create implements distribution.BlobIngester.
 func (b *blobStore) Create(ctx context.Context, options ...distribution.BlobCreateOption) (distribution.BlobWriter, error) {
-	if err := b.touchMount(ctx, options); err != nil {
-		return nil, err
-	}
+	b.touchMount(ctx, options)
 	w, err := b.BlobStore.Create(ctx, options...)
 	if err != nil {
 		return nil, err
@@ -50,10 +49,7 @@ type blobWriter struct {
 // repository's quota cannot hold the blob; distribution then cancels the
 // upload.
 func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descriptor, error) {
-	if err := w.repo.guard.opts.GC.Fence.Touch(ctx, gc.KindBlob, desc.Digest); err != nil {
-		w.repo.guard.opts.Logger.WarnContext(ctx, "touching an uploaded blob failed", "error", err.Error())
-		return v1.Descriptor{}, errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; retry")
-	}
+	w.repo.touch(ctx, gc.UnreachableUpload, desc.Digest)
 	err := w.repo.guard.opts.Quotas.AdmitBlob(ctx, w.repo.Named().Name(), desc.Digest, w.Size())
 	var exceeded *quota.Exceeded
 	switch {
@@ -69,19 +65,31 @@ func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descrip
 // touchMount touches the blob a cross-repository mount links, before
 // distribution checks that it exists and links it: garbage collection
 // then either skips the blob or is waited out (gc.Fence).
-func (b *blobStore) touchMount(ctx context.Context, options []distribution.BlobCreateOption) error {
+func (b *blobStore) touchMount(ctx context.Context, options []distribution.BlobCreateOption) {
 	var opts distribution.CreateOptions
 	for _, o := range options {
 		if o.Apply(&opts) != nil {
-			return nil // not a mount option distribution knows: it decides
+			return // not a mount option distribution knows: it decides
 		}
 	}
 	if !opts.Mount.ShouldMount || opts.Mount.From == nil {
-		return nil
+		return
 	}
-	if err := b.repo.guard.opts.GC.Fence.Touch(ctx, gc.KindBlob, opts.Mount.From.Digest()); err != nil {
-		b.repo.guard.opts.Logger.WarnContext(ctx, "touching a mounted blob failed", "error", err.Error())
-		return errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; retry")
+	b.repo.touch(ctx, gc.UnreachableMount, opts.Mount.From.Digest())
+}
+
+// touch touches blob d for an upload or a mount (what), best effort: a
+// failure (the fleet store unreachable, a tombstone held too long) is
+// logged and counted, never refused. That is safe: an uploaded blob is
+// younger than the grace period, so no pass collects it; a mounted one
+// the collector may take before its manifest is pushed, and the
+// manifest's commit touches every blob again and checks that each exists
+// (MANIFEST_BLOB_UNKNOWN otherwise, and the client uploads it again).
+func (r *repository) touch(ctx context.Context, what string, d digest.Digest) {
+	g := r.guard.opts.GC
+	if err := g.Fence.Touch(ctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
+		g.Metrics.Unreachable(what)
+		r.guard.opts.Logger.WarnContext(ctx, "touching a blob for garbage collection failed; going on (its manifest's push touches it again)",
+			"repository", r.Named().Name(), "digest", d.String(), "for", what, "error", err.Error())
 	}
-	return nil
 }

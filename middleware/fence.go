@@ -12,6 +12,16 @@ import (
 	"github.com/imagegate/imagegate/gc"
 )
 
+// errFenceUnreachable refuses a deletion that could not be fenced
+// against pushes because the fleet store (the metadata database's) is
+// unreachable — in either fail mode: a deletion that cannot tombstone
+// cannot be safe.
+func errFenceUnreachable(cause error) error {
+	return errcode.ErrorCodeUnavailable.WithMessage(
+		"delete refused: the deletion could not be fenced against pushes (metadata store unreachable); nothing was deleted — retry later").
+		WithDetail(map[string]string{"reason": cause.Error()})
+}
+
 // fence tombstones manifest dgst for the time of its deletion and refuses
 // the deletion when a push naming it (an index listing it, a referrer of
 // it) touched it within gc.InFlight: that push may be
@@ -28,13 +38,13 @@ func (m *manifestService) fence(ctx context.Context, dgst digest.Digest) (releas
 		return nil, errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("manifest %s is being deleted by garbage collection or another request; retry", dgst))
 	}
 	if err != nil {
-		return nil, errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; nothing was deleted — retry")
+		return nil, errFenceUnreachable(err)
 	}
 	release = func() { _ = t.Release(context.WithoutCancel(ctx)) }
 	at, err := t.Touched(ctx, gc.KindRef)
 	if err != nil {
 		release()
-		return nil, errcode.ErrorCodeUnavailable.WithMessage("the references store is unreachable; nothing was deleted — retry")
+		return nil, errFenceUnreachable(err)
 	}
 	if !at.IsZero() && time.Since(at) < gc.InFlight {
 		release()

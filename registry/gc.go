@@ -13,6 +13,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
+	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/push"
 )
@@ -30,22 +31,26 @@ func WithGCHooks(fn func(*gc.Collector, *gc.Fence)) Option {
 }
 
 // newGCFence is the pipeline's and the guard's side of garbage
-// collection over the fleet store.
-func newGCFence(lc config.Lifecycle, shared fleet.Store, now func() time.Time) push.GC {
-	return push.GC{Refs: gc.NewRefs(shared), Fence: gc.NewFence(shared, lc.GC.Grace, now)}
+// collection over the fleet store, with the collector's metrics. The
+// fleet store is the metadata database's, so its outage follows
+// metadata.failmode: under open a push goes on with a not-indexed marker
+// in storage (push/gcrefs.go), under closed it is refused.
+func newGCFence(cfg *config.Config, shared fleet.Store, driver storagedriver.StorageDriver, reg prometheus.Registerer, now func() time.Time) (push.GC, error) {
+	m, err := gc.NewMetrics(reg)
+	if err != nil {
+		return push.GC{}, err
+	}
+	return push.GC{Refs: gc.NewRefs(shared), Fence: gc.NewFence(shared, cfg.Lifecycle.GC.Grace, now),
+		Unindexed: gc.NewUnindexed(driver), FailOpen: recorder.Mode(cfg.Metadata.FailMode) == recorder.FailOpen, Metrics: m}, nil
 }
 
 // newCollector is the collector of lc.GC, deleting manifests through
 // guard.
 func newCollector(lc config.Lifecycle, g push.GC, shared fleet.Store, ns distribution.Namespace, driver storagedriver.StorageDriver,
-	guard *middleware.Guard, replica string, reg prometheus.Registerer, now func() time.Time, logger *slog.Logger) (*gc.Collector, error) {
-	m, err := gc.NewMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
+	guard *middleware.Guard, replica string, now func() time.Time, logger *slog.Logger) (*gc.Collector, error) {
 	return gc.New(gc.Options{Store: shared, Namespace: ns, Driver: driver, Guard: guard.Wrap, Fence: g.Fence,
 		Grace: lc.GC.Grace, Untagged: lc.GC.Untagged, UntaggedAge: lc.GC.UntaggedAge, MaxDeletions: lc.GC.MaxDeletions,
-		Replica: replica, Logger: logger, Metrics: m, Now: now})
+		Replica: replica, Logger: logger, Metrics: g.Metrics, Now: now})
 }
 
 // collectGarbage is the scheduled pass (lifecycle.gc.interval). An

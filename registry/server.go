@@ -231,7 +231,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
-	gcFence := newGCFence(cfg.Lifecycle, shared, o.gcNow)
+	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o.gcNow)
+	if err != nil {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
@@ -246,7 +253,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
-	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, metrics.registry, o.gcNow, logger.With("component", "gc"))
+	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, o.gcNow, logger.With("component", "gc"))
 	if err != nil {
 		monitor.Close()
 		events.Close()
