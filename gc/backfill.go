@@ -55,7 +55,8 @@ func (c *Collector) Backfill(ctx context.Context) (Backfilled, error) {
 		out.Manifests += n
 		return err
 	})
-	if err != nil {
+	var empty storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &empty) { // no repository stored yet: nothing to index
 		return out, fmt.Errorf("gc: backfilling the references index: %w", err)
 	}
 	if out.UnindexedLeft, err = c.reindex(ctx); err != nil {
