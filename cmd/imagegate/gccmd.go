@@ -84,8 +84,11 @@ func printGCPlan(w io.Writer, body []byte) error {
 	}
 	fmt.Fprintf(w, "gc plan at %s (grace %s, untagged %s): %d manifests and %d blobs (%d bytes) to delete, %d manifests indexed\n",
 		p.At.Format(time.RFC3339), p.Grace, p.Untagged, len(p.Manifests), len(p.Blobs), bytes, p.Indexed)
-	if !p.Backfilled {
+	switch {
+	case !p.Backfilled:
 		fmt.Fprintln(w, "not backfilled: a pass deletes nothing until `imagegate gc --backfill` has run once")
+	case p.Unindexed > 0:
+		fmt.Fprintf(w, "%d manifests pushed during a metadata store outage are not indexed yet: a pass indexes them first and deletes nothing while one remains\n", p.Unindexed)
 	}
 	if p.Truncated {
 		fmt.Fprintln(w, "truncated: more candidates remain for later passes")
@@ -126,6 +129,11 @@ func printBackfilled(w io.Writer, body []byte) error {
 	var b gc.Backfilled
 	if err := json.Unmarshal(body, &b); err != nil {
 		return fmt.Errorf("decoding the answer: %w", err)
+	}
+	if b.UnindexedLeft > 0 {
+		_, err := fmt.Fprintf(w, "indexed the references of %d manifests in %d repositories in %d ms; %d manifests pushed during a metadata store outage are not stored yet: gc deletes nothing until they are indexed or 5 minutes old\n",
+			b.Manifests, b.Repositories, b.DurationMS, b.UnindexedLeft)
+		return err
 	}
 	_, err := fmt.Fprintf(w, "indexed the references of %d manifests in %d repositories in %d ms; gc may now delete\n", b.Manifests, b.Repositories, b.DurationMS)
 	return err
