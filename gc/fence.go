@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagegate/imagegate/fleet"
 )
@@ -54,6 +55,8 @@ type Fence struct {
 	// grace period.
 	ttl time.Duration
 	now func() time.Time
+	// parallel bounds the store calls of one TouchAll in flight.
+	parallel int
 	// hook, in tests, is called at the protocol's points ("touched",
 	// "waiting") to replay races deterministically.
 	hook func(point string, d digest.Digest)
@@ -65,8 +68,13 @@ func NewFence(store fleet.Store, ttl time.Duration, now func() time.Time) *Fence
 	if now == nil {
 		now = time.Now
 	}
-	return &Fence{store: store, ttl: max(ttl, InFlight), now: now}
+	return &Fence{store: store, ttl: max(ttl, InFlight), now: now, parallel: TouchParallelism}
 }
+
+// SetParallelism bounds the store calls one TouchAll has in flight; 1
+// makes them sequential (right for a store in this process's memory,
+// where there is no round trip to overlap). Call it before use.
+func (f *Fence) SetParallelism(n int) { f.parallel = max(n, 1) }
 
 // SetHook installs a test hook called at the protocol's points.
 func (f *Fence) SetHook(h func(point string, d digest.Digest)) { f.hook = h }
@@ -82,33 +90,92 @@ func (f *Fence) reach(point string, d digest.Digest) {
 // per digest used within the grace period.
 func touchKey(d digest.Digest, kind string) string { return d.String() + "/" + kind }
 
+// TouchParallelism is the default bound on the fleet store calls one
+// writer has in flight (a manifest PUT touches its config, its layers,
+// its index's children).
+const TouchParallelism = 8
+
+// Touches are digests a writer uses as one kind.
+type Touches struct {
+	Kind    string
+	Digests []digest.Digest
+}
+
 // Touch marks digests as used by a writer of kind, then waits for any
 // tombstone on them to go: when it returns nil the writer may check that
-// they exist and use them. Each digest costs two reads and one write. A
-// nil Fence does nothing.
+// they exist and use them. See TouchAll.
 func (f *Fence) Touch(ctx context.Context, kind string, digests ...digest.Digest) error {
-	if f == nil || len(digests) == 0 {
+	return f.TouchAll(ctx, Touches{Kind: kind, Digests: digests})
+}
+
+// TouchAll is Touch for several kinds at once: it writes every touch, in
+// parallel (at most TouchParallelism store calls at a time, see
+// SetParallelism), and only
+// once all are written reads the digests' tombstones, in parallel too,
+// waiting out each present one — so each digest's touch still precedes
+// its tombstone read, which is all the protocol needs. Each (kind,
+// digest) costs one read and one write, each digest one more read; the
+// time is that of about three round trips, not three per digest. It
+// returns the first error (the others are cancelled). A nil Fence does
+// nothing.
+func (f *Fence) TouchAll(ctx context.Context, sets ...Touches) error {
+	if f == nil {
 		return nil
 	}
-	now := f.now()
-	seen := make(map[digest.Digest]bool, len(digests))
-	for _, d := range digests {
-		if seen[d] {
-			continue
-		}
-		seen[d] = true
-		stamp := []byte(now.UTC().Format(time.RFC3339Nano))
-		if _, err := fleet.Update(ctx, f.store, touchSpace, touchKey(d, kind), f.ttl, func([]byte, bool) ([]byte, error) { return stamp, nil }); err != nil {
-			return fmt.Errorf("gc: touching %s: %w", d, err)
+	stamp := []byte(f.now().UTC().Format(time.RFC3339Nano))
+	type touch struct {
+		kind string
+		d    digest.Digest
+	}
+	var touches []touch
+	var digests []digest.Digest
+	seenT, seenD := map[touch]bool{}, map[digest.Digest]bool{}
+	for _, set := range sets {
+		for _, d := range set.Digests {
+			if t := (touch{set.Kind, d}); !seenT[t] {
+				seenT[t] = true
+				touches = append(touches, t)
+			}
+			if !seenD[d] {
+				seenD[d] = true
+				digests = append(digests, d)
+			}
 		}
 	}
-	for d := range seen {
-		f.reach("touched", d)
-		if err := f.awaitNoTombstone(ctx, d); err != nil {
-			return err
+	err := f.each(ctx, len(touches), func(ctx context.Context, i int) error {
+		t := touches[i]
+		if _, err := fleet.Update(ctx, f.store, touchSpace, touchKey(t.d, t.kind), f.ttl, func([]byte, bool) ([]byte, error) { return stamp, nil }); err != nil {
+			return fmt.Errorf("gc: touching %s: %w", t.d, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return nil
+	return f.each(ctx, len(digests), func(ctx context.Context, i int) error {
+		f.reach("touched", digests[i])
+		return f.awaitNoTombstone(ctx, digests[i])
+	})
+}
+
+// each calls fn for 0…n-1, at most f.parallel at a time, and returns the
+// first error (cancelling the calls still running). With a parallelism
+// of 1 (a store in this process: nothing to overlap) it runs them in turn.
+func (f *Fence) each(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	if f.parallel <= 1 || n <= 1 {
+		for i := range n {
+			if err := fn(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(f.parallel)
+	for i := range n {
+		g.Go(func() error { return fn(gctx, i) })
+	}
+	return g.Wait()
 }
 
 // ErrTombstoned: a digest a writer touched stayed tombstoned longer than

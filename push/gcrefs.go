@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/gc"
 )
@@ -71,14 +72,14 @@ func (p *Pipeline) fenceRefs(ctx context.Context, x *Push) error {
 	return nil
 }
 
-// fenceAndIndex is fenceRefs's work in the fleet store.
+// fenceAndIndex is fenceRefs's work in the fleet store: every touch in
+// parallel, then every tombstone read (gc.Fence.TouchAll), then the entry
+// — written last, so a refused push leaves no entry.
 func (p *Pipeline) fenceAndIndex(ctx context.Context, x *Push) error {
 	g := p.opts.GC
 	e := gc.EntryOf(x.Repository, x.canonical, x.manifest, x.Payload, p.now())
-	if err := g.Fence.Touch(ctx, gc.KindSelf, x.canonical); err != nil {
-		return err
-	}
-	if err := g.Fence.Touch(ctx, gc.KindRef, e.Referenced()...); err != nil {
+	if err := g.Fence.TouchAll(ctx, gc.Touches{Kind: gc.KindSelf, Digests: []digest.Digest{x.canonical}},
+		gc.Touches{Kind: gc.KindRef, Digests: e.Referenced()}); err != nil {
 		return err
 	}
 	return g.Refs.Put(ctx, e)

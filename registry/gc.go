@@ -40,7 +40,11 @@ func newGCFence(cfg *config.Config, shared fleet.Store, driver storagedriver.Sto
 	if err != nil {
 		return push.GC{}, err
 	}
-	return push.GC{Refs: gc.NewRefs(shared), Fence: gc.NewFence(shared, cfg.Lifecycle.GC.Grace, now),
+	fence := gc.NewFence(shared, cfg.Lifecycle.GC.Grace, now)
+	if _, local := shared.(*fleet.Memory); local {
+		fence.SetParallelism(1) // no round trip to overlap
+	}
+	return push.GC{Refs: gc.NewRefs(shared), Fence: fence,
 		Unindexed: gc.NewUnindexed(driver), FailOpen: recorder.Mode(cfg.Metadata.FailMode) == recorder.FailOpen, Metrics: m}, nil
 }
 
