@@ -49,7 +49,7 @@ type blobWriter struct {
 // repository's quota cannot hold the blob; distribution then cancels the
 // upload.
 func (w *blobWriter) Commit(ctx context.Context, desc v1.Descriptor) (v1.Descriptor, error) {
-	w.repo.touch(ctx, gc.UnreachableUpload, desc.Digest)
+	w.repo.guard.touch(ctx, w.repo.Named().Name(), gc.UnreachableUpload, desc.Digest)
 	err := w.repo.guard.opts.Quotas.AdmitBlob(ctx, w.repo.Named().Name(), desc.Digest, w.Size())
 	var exceeded *quota.Exceeded
 	switch {
@@ -75,7 +75,14 @@ func (b *blobStore) touchMount(ctx context.Context, options []distribution.BlobC
 	if !opts.Mount.ShouldMount || opts.Mount.From == nil {
 		return
 	}
-	b.repo.touch(ctx, gc.UnreachableMount, opts.Mount.From.Digest())
+	b.repo.guard.touch(ctx, b.repo.Named().Name(), gc.UnreachableMount, opts.Mount.From.Digest())
+}
+
+// TouchMount touches blob d for a mount into repo that distribution does
+// not see as one (a mount naming no source repository, oci/blobs.go),
+// before its existence is checked; best effort, as every blob touch.
+func (g *Guard) TouchMount(ctx context.Context, repo string, d digest.Digest) {
+	g.touch(ctx, repo, gc.UnreachableMount, d)
 }
 
 // touch touches blob d for an upload or a mount (what), best effort: a
@@ -85,11 +92,10 @@ func (b *blobStore) touchMount(ctx context.Context, options []distribution.BlobC
 // the collector may take before its manifest is pushed, and the
 // manifest's commit touches every blob again and checks that each exists
 // (MANIFEST_BLOB_UNKNOWN otherwise, and the client uploads it again).
-func (r *repository) touch(ctx context.Context, what string, d digest.Digest) {
-	g := r.guard.opts.GC
-	if err := g.Fence.Touch(ctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
-		g.Metrics.Unreachable(what)
-		r.guard.opts.Logger.WarnContext(ctx, "touching a blob for garbage collection failed; going on (its manifest's push touches it again)",
-			"repository", r.Named().Name(), "digest", d.String(), "for", what, "error", err.Error())
+func (g *Guard) touch(ctx context.Context, repo, what string, d digest.Digest) {
+	if err := g.opts.GC.Fence.Touch(ctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
+		g.opts.GC.Metrics.Unreachable(what)
+		g.opts.Logger.WarnContext(ctx, "touching a blob for garbage collection failed; going on (its manifest's push touches it again)",
+			"repository", repo, "digest", d.String(), "for", what, "error", err.Error())
 	}
 }

@@ -183,9 +183,21 @@ func raceBlobPushedDuringSweep(t *testing.T, storage func(*config.Config)) {
 // kept (and the image pushed with it pulls); mounted after the collector
 // decided, the mount waits and answers 202 (an upload to do) rather than
 // 201 over a deleted blob.
-func TestGCMountDuringSweep(t *testing.T) { eachGCBackend(t, raceMountDuringSweep) }
+func TestGCMountDuringSweep(t *testing.T) {
+	eachGCBackend(t, func(t *testing.T, storage func(*config.Config)) { raceMountDuringSweep(t, storage, "&from=team/src") })
+}
 
-func raceMountDuringSweep(t *testing.T, storage func(*config.Config)) {
+// TestGCAnonymousMountDuringSweep is TestGCMountDuringSweep for a mount
+// that names no source repository (oci/blobs.go; administrators, or
+// anyone without auth): it touches its blob before checking it exists,
+// as distribution's mounts do through the guard.
+func TestGCAnonymousMountDuringSweep(t *testing.T) {
+	eachGCBackend(t, func(t *testing.T, storage func(*config.Config)) { raceMountDuringSweep(t, storage, "") })
+}
+
+// raceMountDuringSweep replays the mounts, with from the query's source
+// ("&from=…", or "" for an anonymous mount).
+func raceMountDuringSweep(t *testing.T, storage func(*config.Config), from string) {
 	clk := &gcClock{}
 	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, storage)
 	early := garbageBlob(t, g, "team/src")
@@ -193,7 +205,7 @@ func raceMountDuringSweep(t *testing.T, storage func(*config.Config)) {
 	g.backfill(t)
 	clk.advance(pastGrace)
 	mount := func(l v1.Layer) int {
-		status, _, body := do(t, http.MethodPost, g.base+"/v2/team/dst/blobs/uploads/?mount="+digestOf(l).String()+"&from=team/src", nil, nil)
+		status, _, body := do(t, http.MethodPost, g.base+"/v2/team/dst/blobs/uploads/?mount="+digestOf(l).String()+from, nil, nil)
 		if status != http.StatusCreated && status != http.StatusAccepted {
 			t.Errorf("mount: %d %s", status, body)
 		}

@@ -298,7 +298,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	app, err := newApp(ctx, dcfg)
 	if err == nil {
-		ociOpts = ociOptions(driver, ns, pipeline, authSvc, logger.With("component", "oci"))
+		ociOpts = ociOptions(driver, ns, pipeline, guard, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
 		monitor.Close()
