@@ -99,8 +99,12 @@ func TestGCOutageFailOpen(t *testing.T) {
 	if err != nil || len(markers) != 1 || markers[0].Manifest.String() != d.String() || markers[0].Repository != "team/app" {
 		t.Fatalf("not-indexed markers after the outage push: %+v, %v", markers, err)
 	}
-	if status, _, body := do(t, http.MethodPost, g.base+"/api/v1/gc/run", nil, nil); status != http.StatusServiceUnavailable {
+	// No pass can run: its lease is in the store that is down.
+	if status, _, body := do(t, http.MethodPost, g.base+"/api/v1/gc/run", nil, nil); status != http.StatusServiceUnavailable || !strings.Contains(string(body), "fleet store") {
 		t.Fatalf("a pass during the outage: %d %s", status, body)
+	}
+	if _, err := g.collector.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "taking the lease") {
+		t.Fatalf("a pass during the outage: %v, want the lease refused", err)
 	}
 
 	store.down.Store(false)
