@@ -66,6 +66,11 @@ func eachGCBackend(t *testing.T, race func(t *testing.T, storage func(*config.Co
 	}
 }
 
+// remoteFleet is a fake: store, seen by the server as a store of the
+// fleet's (not its own memory), so that the fence runs its calls in
+// parallel as on DynamoDB or SQL (registry/gc.go).
+type remoteFleet struct{ fleet.Store }
+
 // startGCServer runs a server on storage sharing store and clk; untagged
 // is lifecycle.gc.untagged.
 func startGCServer(t *testing.T, store fleet.Store, clk *gcClock, untagged string, storage func(*config.Config)) *gcServer {
@@ -75,7 +80,7 @@ func startGCServer(t *testing.T, store fleet.Store, clk *gcClock, untagged strin
 		c.Lifecycle.GC.Untagged = untagged
 		storage(c)
 	},
-		WithFleet(store), WithGCClock(clk.now), WithGCHooks(func(c *gc.Collector, f *gc.Fence) { g.collector, g.fence = c, f }))
+		WithFleet(remoteFleet{store}), WithGCClock(clk.now), WithGCHooks(func(c *gc.Collector, f *gc.Fence) { g.collector, g.fence = c, f }))
 	g.testServer = s
 	return g
 }
