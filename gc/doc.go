@@ -14,6 +14,9 @@
 //     candidate, then reads its touches. Whichever comes second sees the
 //     other and backs off, so a collected digest is never one a push
 //     accepted.
+//   - Unindexed, markers in storage for the manifests a push stored while
+//     the fleet store was unreachable (metadata.failmode open): no pass
+//     deletes anything until it has indexed them (reindex.go).
 //   - Collector: plans (dry run, with reasons) and runs passes, bounded,
 //     one replica at a time (a fleet lease), deleting manifests through
 //     the guard (records, quota) and blobs through the storage driver.

@@ -110,8 +110,8 @@ func (f *Fence) Touch(ctx context.Context, kind string, digests ...digest.Digest
 
 // TouchAll is Touch for several kinds at once: it writes every touch, in
 // parallel (at most TouchParallelism store calls at a time, see
-// SetParallelism), and only
-// once all are written reads the digests' tombstones, in parallel too,
+// SetParallelism), and only once all are written reads the digests'
+// tombstones, in parallel too,
 // waiting out each present one — so each digest's touch still precedes
 // its tombstone read, which is all the protocol needs. Each (kind,
 // digest) costs one read and one write, each digest one more read; the

@@ -61,8 +61,9 @@ func Claimed(ctx context.Context, d digest.Digest) bool {
 
 // Run is one pass, on one replica at a time (ErrBusy otherwise): it
 // indexes the manifests pushed while the index could not be written
-// (ErrUnindexed, deleting nothing, while one remains), plans, then deletes each candidate manifest through the guard and each
-// candidate blob through the storage driver, every one only after
+// (ErrUnindexed, deleting nothing, while one remains), plans, then
+// deletes each candidate manifest through the guard and each candidate
+// blob through the storage driver, every one only after
 // tombstoning it and finding no touch (Fence). It deletes nothing before
 // the references index is backfilled (ErrNotBackfilled). A manifest's
 // blobs go at a later pass, once nothing references them.

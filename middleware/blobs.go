@@ -88,10 +88,12 @@ func (g *Guard) TouchMount(ctx context.Context, repo string, d digest.Digest) {
 // touch touches blob d for an upload or a mount (what), best effort: a
 // failure (the fleet store unreachable, a tombstone held too long) is
 // logged and counted, never refused. That is safe: an uploaded blob is
-// younger than the grace period, so no pass collects it; a mounted one
-// the collector may take before its manifest is pushed, and the
-// manifest's commit touches every blob again and checks that each exists
-// (MANIFEST_BLOB_UNKNOWN otherwise, and the client uploads it again).
+// usually new, younger than the grace period, so no pass collects it; a
+// mounted one, or an upload of content stored long ago, the collector may
+// take before its manifest is pushed — and the manifest's commit touches
+// every blob again and checks that each exists (MANIFEST_BLOB_UNKNOWN
+// otherwise, and the client uploads it again): never an accepted image
+// with a missing blob.
 func (g *Guard) touch(ctx context.Context, repo, what string, d digest.Digest) {
 	if err := g.opts.GC.Fence.Touch(ctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
 		g.opts.GC.Metrics.Unreachable(what)
