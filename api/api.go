@@ -37,6 +37,7 @@ type API struct {
 	policies   PolicyReader
 	referrers  ReferrerLister
 	retention  Retention
+	gc         GC
 	statuses   StatusReader
 	pulls      PullReader
 	auth       Authenticator
@@ -68,6 +69,8 @@ type Options struct {
 	Referrers ReferrerLister
 	// Retention plans and applies retention; nil answers 404.
 	Retention Retention
+	// GC plans and runs garbage collection; nil answers 404.
+	GC GC
 	// Status gives GET /api/v1/status; nil answers 503.
 	Status StatusReader
 	// Pulls reads a manifest's last pull; nil: pulls are not tracked.
@@ -85,13 +88,16 @@ func New(store metadata.Store, opts Options, logger *slog.Logger) *API {
 	if authn == nil {
 		authn = open{}
 	}
-	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, statuses: opts.Status, pulls: opts.Pulls, auth: authn, logger: logger, mux: http.NewServeMux()}
+	a := &API{store: store, rescans: opts.Rescans, layers: opts.Layers, catalog: opts.Catalog, configs: opts.Configs, robotStore: opts.Robots, quotas: opts.Quotas, policies: opts.Policies, referrers: opts.Referrers, retention: opts.Retention, gc: opts.GC, statuses: opts.Status, pulls: opts.Pulls, auth: authn, logger: logger, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/pushes", a.listPushes)
 	a.mux.HandleFunc("GET /api/v1/pushes/{id}", a.record)
 	a.mux.HandleFunc("GET /api/v1/quota", a.quotaUsage)
 	a.mux.HandleFunc("GET /api/v1/status", a.status)
 	a.mux.HandleFunc("GET /api/v1/retention/plan", a.retentionPlan)
 	a.mux.HandleFunc("POST /api/v1/retention/apply", a.retentionApply)
+	a.mux.HandleFunc("GET /api/v1/gc/plan", a.gcPlan)
+	a.mux.HandleFunc("POST /api/v1/gc/run", a.gcRun)
+	a.mux.HandleFunc("POST /api/v1/gc/backfill", a.gcBackfill)
 	a.mux.HandleFunc("GET /api/v1/repositories", a.listRepositories)
 	a.mux.HandleFunc("/api/v1/repositories/", a.repositoryRoutes)
 	a.mux.HandleFunc("/api/v1/robots", a.robots)

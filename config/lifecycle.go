@@ -40,6 +40,8 @@ type Lifecycle struct {
 	RetentionSchedule time.Duration `yaml:"retentionschedule"`
 	// Pulls configures last-pull tracking (package pulls).
 	Pulls Pulls `yaml:"pulls"`
+	// GC is online garbage collection (config/gc.go).
+	GC GC `yaml:"gc"`
 }
 
 // Pulls configures last-pull tracking: each replica notes manifest GETs
@@ -99,7 +101,7 @@ type Quota struct {
 
 func defaultLifecycle() Lifecycle {
 	return Lifecycle{Immutable: []ImmutableRule{}, Quotas: []Quota{}, QuotaWarnPercent: 80, QuotaReconcile: 24 * time.Hour,
-		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000,
+		Retention: []RetentionRule{}, RetentionMaxDeletions: 1000, GC: defaultGC(),
 		Pulls: Pulls{Enabled: true, FlushInterval: time.Minute, MaxEntries: 100000, Expiry: 90 * 24 * time.Hour}}
 }
 
@@ -174,6 +176,7 @@ func (l Lifecycle) validateRetention(bad func(key, format string, args ...any)) 
 
 func (l Lifecycle) validate(bad func(key, format string, args ...any)) {
 	l.validateRetention(bad)
+	l.GC.validate(bad)
 	for i, r := range l.Immutable {
 		key := fmt.Sprintf("lifecycle.immutable[%d]", i)
 		if _, err := repopattern.Compile(r.Repositories); err != nil {

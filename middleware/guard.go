@@ -45,6 +45,10 @@ type Options struct {
 	// Quotas are lowered when a manifest is deleted and checked when a
 	// blob upload completes; nil: none.
 	Quotas *quota.Quotas
+	// GC, when set: a manifest deletion removes the manifest's entry from
+	// the references index, and is fenced against pushes naming it; blob
+	// uploads and mounts touch their blob (package gc).
+	GC push.GC
 }
 
 // New returns a guard writing through opts.Recorder.

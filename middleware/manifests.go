@@ -74,6 +74,11 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 		return oci.Refuse(ctx, err)
 	}
 	rec.Overrides = notes
+	release, err := m.fence(ctx, dgst)
+	if err != nil {
+		return oci.Refuse(ctx, err)
+	}
+	defer release()
 	if err := g.opts.Recorder.Put(ctx, rec); err != nil {
 		return oci.Refuse(ctx, errNotRecorded("delete", err))
 	}
@@ -84,6 +89,12 @@ func (m *manifestService) Delete(ctx context.Context, dgst digest.Digest) error 
 		return err
 	}
 	g.finish(ctx, rec, metadata.StatusAccepted, "")
+	if refs := g.opts.GC.Refs; refs != nil {
+		if err := refs.Delete(context.WithoutCancel(ctx), repo, dgst); err != nil {
+			g.opts.Logger.ErrorContext(ctx, "removing the gc references of a deleted manifest failed; its blobs stay until corrected",
+				"repository", repo, "digest", dgst.String(), "error", err.Error())
+		}
+	}
 	if err := g.opts.Quotas.Discharge(context.WithoutCancel(ctx), repo, dgst); err != nil {
 		g.opts.Logger.ErrorContext(ctx, "lowering the quota usage of a deleted manifest failed; usage stays higher until corrected",
 			"repository", repo, "digest", dgst.String(), "error", err.Error())

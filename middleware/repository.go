@@ -29,7 +29,7 @@ func (r *repository) Manifests(ctx context.Context, options ...distribution.Mani
 // checked before they complete.
 func (r *repository) Blobs(ctx context.Context) distribution.BlobStore {
 	bs := r.Repository.Blobs(ctx)
-	if !r.guard.opts.Quotas.Enabled() {
+	if !r.guard.opts.Quotas.Enabled() && r.guard.opts.GC.Fence == nil {
 		return bs
 	}
 	return &blobStore{BlobStore: bs, repo: r}

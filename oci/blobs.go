@@ -125,6 +125,9 @@ func (h *Handler) mountAnonymous(w http.ResponseWriter, r *http.Request, rt rout
 		}
 		canonical = c
 	}
+	if h.opts.TouchMount != nil { // before the existence check (gc.Fence)
+		h.opts.TouchMount(ctx, rt.repo, canonical)
+	}
 	desc, err := h.opts.Namespace.BlobStatter().Stat(ctx, canonical)
 	if err != nil {
 		h.next.ServeHTTP(w, r)

@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 // Options configure a Handler.
@@ -34,6 +35,11 @@ type Options struct {
 	// repo without naming the repository it comes from; false makes the
 	// client upload it instead. Nil allows every request.
 	MayMountAnonymously func(r *http.Request, repo string) bool
+	// TouchMount, when set, is called with the blob a mount without a
+	// source repository links, before its existence is checked: garbage
+	// collection's touch (middleware.Guard.TouchMount), as distribution's
+	// own mounts get it from the guard's blob store.
+	TouchMount func(ctx context.Context, repo string, d digest.Digest)
 	// PageSize bounds the descriptors of one referrers page (default 1000).
 	PageSize int
 	Logger   *slog.Logger

@@ -73,6 +73,10 @@ type Options struct {
 	// Quotas bound the bytes of each namespace, charged before anything
 	// is recorded or stored (push/quota.go); nil: none.
 	Quotas *quota.Quotas
+	// GC, when set, indexes each manifest's references and fences the
+	// digests it uses against garbage collection before storing it
+	// (push/gcrefs.go).
+	GC GC
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.
@@ -245,6 +249,9 @@ func (p *Pipeline) Withdraw(ctx context.Context, x *Push, reason string) {
 func (p *Pipeline) storeAll(ctx context.Context, pushes []*Push) error {
 	for _, x := range pushes {
 		x.stage(StageStoring)
+		if err := p.fenceRefs(ctx, x); err != nil {
+			return err
+		}
 		if err := p.store(ctx, x); err != nil {
 			return err
 		}

@@ -67,7 +67,11 @@ func (p *Pipeline) unstore(ctx context.Context, x *Push) error {
 	if err != nil {
 		return err
 	}
-	return ms.Delete(ctx, x.canonical)
+	if err := ms.Delete(ctx, x.canonical); err != nil {
+		return err
+	}
+	p.unindex(ctx, x)
+	return nil
 }
 
 // storeError turns what distribution's manifest service returned into the

@@ -3,9 +3,9 @@ package registry
 import "context"
 
 // startBackground runs, until Shutdown, the fleet's periodic jobs — the
-// sweeper, quota reconciliation, scheduled retention and the upload purger,
-// each on one replica at a time — and each replica's own loops: the EMF
-// emitter and the pull-tracking flush.
+// sweeper, quota reconciliation, scheduled retention, garbage collection
+// and the upload purger, each on one replica at a time — and each
+// replica's own loops: the EMF emitter and the pull-tracking flush.
 func (s *Server) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
@@ -26,6 +26,9 @@ func (s *Server) startBackground() {
 	}
 	if every := s.cfg.Lifecycle.RetentionSchedule; every > 0 && s.retention.Enabled() {
 		s.background.Go(func() { s.singletons.every(ctx, retentionLease, every, s.scheduledRetention) })
+	}
+	if every := s.cfg.Lifecycle.GC.Interval; every > 0 {
+		s.background.Go(func() { s.singletons.every(ctx, "gc", every, collectGarbage(s.gc)) })
 	}
 	if p := s.cfg.Storage.UploadPurging; p.Enabled {
 		s.background.Go(func() {

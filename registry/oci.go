@@ -9,6 +9,7 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/imagegate/imagegate/auth"
+	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
 )
@@ -18,9 +19,11 @@ import (
 // (pull, push, as distribution asks for a PUT) before the body is read.
 // Referrers are read like manifests (pull). A mount that names no source
 // repository is honoured only for administrators when auth is on, since it
-// could otherwise copy a blob out of a repository the caller may not read.
-func ociOptions(driver storagedriver.StorageDriver, ns distribution.Namespace, pipeline *push.Pipeline, authSvc *auth.Service, logger *slog.Logger) oci.Options {
-	opts := oci.Options{Driver: driver, Namespace: ns, Logger: logger}
+// could otherwise copy a blob out of a repository the caller may not read;
+// it touches its blob through guard (garbage collection), as other mounts do.
+func ociOptions(driver storagedriver.StorageDriver, ns distribution.Namespace, pipeline *push.Pipeline, guard *middleware.Guard,
+	authSvc *auth.Service, logger *slog.Logger) oci.Options {
+	opts := oci.Options{Driver: driver, Namespace: ns, Logger: logger, TouchMount: guard.TouchMount}
 	var allowPush func(w http.ResponseWriter, r *http.Request, repo string) bool
 	if authSvc != nil {
 		opts.AllowPull = authSvc.AllowPull

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"github.com/imagegate/imagegate/gc"
 	"io"
 	"time"
 
@@ -25,6 +26,10 @@ type options struct {
 	retentionNow func() time.Time
 	// pullNow is pull tracking's clock (registry/pulls.go); nil: the wall clock.
 	pullNow func() time.Time
+	// gcNow is garbage collection's clock (registry/gc.go); gcHooks sees
+	// its collector and fence (tests).
+	gcNow   func() time.Time
+	gcHooks func(*gc.Collector, *gc.Fence)
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

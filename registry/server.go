@@ -30,6 +30,7 @@ import (
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
@@ -69,6 +70,7 @@ type Server struct {
 	pullRecords *pulls.Reader
 	// retentionRuns counts the scheduled retention runs (registry/retentionschedule.go).
 	retentionRuns   *retentionMetrics
+	gc              *gc.Collector // online garbage collection (registry/gc.go)
 	reconcileQuotas func(context.Context) error
 	catalog         api.Catalog // repositories and tags, for the API
 	configs         api.ConfigReader
@@ -229,6 +231,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
+	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o.gcNow)
+	if err != nil {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
 	pipeline := push.New(push.Options{
 		Namespace: ns, Referrers: referrers, Aliases: oci.NewAliases(driver),
 		Recorder: rec, Records: store, Validator: validator, Locks: locks,
@@ -239,9 +249,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Watcher:   pushWatcher(monitor),
 		Immutable: immutable,
 		Quotas:    quotas,
+		GC:        gcFence,
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas})
+		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
+	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, o.gcNow, logger.With("component", "gc"))
+	if err != nil {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+		return nil, err
+	}
+	if o.gcHooks != nil {
+		o.gcHooks(collector, gcFence.Fence)
+	}
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, logger),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	pullStore := pullsStore(shared, multi)
@@ -276,7 +298,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	app, err := newApp(ctx, dcfg)
 	if err == nil {
-		ociOpts = ociOptions(driver, ns, pipeline, authSvc, logger.With("component", "oci"))
+		ociOpts = ociOptions(driver, ns, pipeline, guard, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
 		monitor.Close()
@@ -316,6 +338,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		quotas:        quotas,
 		referrers:     referrers,
 		retention:     retain,
+		gc:            collector,
 	}
 	if policies != nil {
 		s.policies = policies
@@ -393,7 +416,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	mux.Handle("/v2/", v2)
 	opts := api.Options{Rescans: s.rescans, Layers: s.layers, Catalog: s.catalog, Configs: s.configs,
-		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status}
+		Policies: s.policies, Referrers: s.referrers, Retention: s.retention, Status: s.status, GC: s.gc}
 	if s.quotas != nil {
 		opts.Quotas = s.quotas
 	}

@@ -12,7 +12,7 @@ const rootLong = `imagegate is an OCI registry push endpoint: every image pushed
 validated and scanned before it becomes pullable.
 
 Every configuration key can be set by environment: http.addr is IMAGEGATE_HTTP_ADDR.
-The client commands (push, scan, analyze, optimize, token, retention) read IMAGEGATE_SERVER and IMAGEGATE_TOKEN.
+The client commands (push, scan, analyze, optimize, token, retention, gc) read IMAGEGATE_SERVER and IMAGEGATE_TOKEN.
 
 Exit status: 0 done, 1 failed, 2 usage error, 3 push or optimize refused by the server.`
 
@@ -55,6 +55,7 @@ func newRoot(environ []string) *cobra.Command {
 		newOptimizeCmd(environ),
 		newTokenCmd(environ),
 		newRetentionCmd(environ),
+		newGCCmd(environ),
 		newCompletionCmd(root),
 		newVersionCmd(),
 	)

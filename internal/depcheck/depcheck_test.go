@@ -71,6 +71,11 @@ var forbidden = map[string][]string{
 	module + "/pulls": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
 		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/retention",
 		module + "/lifecycle", module + "/ui", module + "/cmd", module + "/storagedriver"},
+	// Garbage collection keeps its index and protocol in the fleet store; the pipeline and the guard call
+	// it, and it deletes manifests through the guard it is handed (a func), never importing them.
+	module + "/gc": {module + "/registry", module + "/middleware", module + "/push", module + "/shim", module + "/api",
+		module + "/metadata", module + "/config", module + "/notify", module + "/scan", module + "/auth", module + "/ui",
+		module + "/cmd", module + "/retention", module + "/quota", module + "/storagedriver"},
 	// The web UI renders the API's answers for a signed-in person: it calls api and auth, never the
 	// stores, the gate or storage directly (so it cannot decide anything the API would not).
 	module + "/ui": {module + "/registry", module + "/cmd", module + "/middleware", module + "/push", module + "/shim",
