@@ -46,17 +46,17 @@ const (
 // base has nanoseconds: a store must keep the time as written.
 var base = time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC)
 
-// Clock is a settable clock for a Tracker.
-type Clock struct {
+// clock is a settable clock for a Tracker.
+type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+// now returns the clock's time.
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
-// Set sets the clock's time.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+// set sets the clock's time.
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // digest is the i-th digest of the cases.
 func digest(i int) string { return fmt.Sprintf("sha256:%064x", i) }
@@ -74,10 +74,10 @@ const repo = "team/app"
 func testRacingFlushersConverge(t *testing.T, s fleet.Store) {
 	ctx := t.Context()
 	meet := newMeetStore(s)
-	clocks := [2]*Clock{{}, {}}
+	clocks := [2]*clock{{}, {}}
 	var trs [2]*pulls.Tracker
 	for i := range trs {
-		trs[i] = pulls.New(pulls.Options{Store: meet, Now: clocks[i].Now})
+		trs[i] = pulls.New(pulls.Options{Store: meet, Now: clocks[i].now})
 	}
 	rd := pulls.Reader{Store: s}
 
@@ -124,7 +124,7 @@ func testRacingFlushersConverge(t *testing.T, s fleet.Store) {
 		at[later] = base.Add(time.Duration(2*round+1) * time.Minute)
 		at[1-later] = base.Add(time.Duration(2*round) * time.Minute)
 		for i, tr := range trs {
-			clocks[i].Set(at[i])
+			clocks[i].set(at[i])
 			for k := range keys {
 				tr.Note(repo, digest(k), fmt.Sprintf("r%d-replica%d", round, i))
 			}
@@ -185,9 +185,9 @@ func testRacingFlushersConverge(t *testing.T, s fleet.Store) {
 // moves only that key.
 func testStaleFlushDoesNotMoveBack(t *testing.T, s fleet.Store) {
 	ctx := t.Context()
-	fresh, stale := &Clock{t: base.Add(time.Hour)}, &Clock{t: base}
-	a := pulls.New(pulls.Options{Store: s, Now: fresh.Now})
-	b := pulls.New(pulls.Options{Store: s, Now: stale.Now})
+	fresh, stale := &clock{t: base.Add(time.Hour)}, &clock{t: base}
+	a := pulls.New(pulls.Options{Store: s, Now: fresh.now})
+	b := pulls.New(pulls.Options{Store: s, Now: stale.now})
 	for k := range keys {
 		a.Note(repo, digest(k), "new")
 		b.Note(repo, digest(k), "old")
@@ -198,7 +198,7 @@ func testStaleFlushDoesNotMoveBack(t *testing.T, s fleet.Store) {
 	if n, err := b.Flush(ctx); err != nil || n != 0 {
 		t.Fatalf("stale flush: %d written, %v; want 0", n, err)
 	}
-	stale.Set(base.Add(2 * time.Hour))
+	stale.set(base.Add(2 * time.Hour))
 	b.Note(repo, digest(0), "newer")
 	if n, err := b.Flush(ctx); err != nil || n != 1 {
 		t.Fatalf("newer flush: %d written, %v; want 1", n, err)
