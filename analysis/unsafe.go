@@ -6,6 +6,11 @@ import (
 	"github.com/imagegate/imagegate/layers"
 )
 
+// RuleUnsafePaths is the Violation.Rule of an image refused for names
+// that leave its root (unsafeVerdict): the gate counts such refusals
+// apart from waste.
+const RuleUnsafePaths = "unsafepaths"
+
 // unsafeNames counts the entries of r whose names tried to leave the
 // image's root ("..") or held a NUL byte (layers.LayerIndex.Unsafe), and
 // the first layer (0-based) holding one; -1 when there are none.
@@ -32,7 +37,7 @@ func (rule Rule) unsafeVerdict(count, first int) Verdict {
 	}
 	return Verdict{
 		Block:      true,
-		Violations: []Violation{{Rule: "unsafepaths", Limit: 0, Actual: float64(count)}},
+		Violations: []Violation{{Rule: RuleUnsafePaths, Limit: 0, Actual: float64(count)}},
 		Outcome:    string(rule.Mode) + ":block",
 		Message: fmt.Sprintf("layer %d holds %d %s a NUL byte: "+
 			"a tool that extracts it without rooting names would write outside its directory; build the layer from relative paths "+

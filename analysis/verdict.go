@@ -10,7 +10,7 @@ import (
 // Violation is one threshold an image passed.
 type Violation struct {
 	// Rule is the config key: "minefficiency", "maxwastedbytes",
-	// "maxwastedpercent", or "unsafepaths" (Actual: the entries).
+	// "maxwastedpercent", or RuleUnsafePaths (Actual: the entries).
 	Rule string `json:"rule"`
 	// Limit and Actual are the threshold and the image's figure (a ratio
 	// 0..1 for minefficiency, bytes or percent for the others).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -73,13 +74,16 @@ type Options struct {
 	GC GC
 	// Status gives GET /api/v1/status; nil answers 503.
 	Status StatusReader
-	// Pulls reads a manifest's last pull; nil: pulls are not tracked.
+	// Pulls reads a manifest's last pull and when tracking began; nil:
+	// pulls are not tracked.
 	Pulls PullReader
 }
 
-// PullReader reads the last pull of a manifest (package pulls' Reader).
+// PullReader reads the last pull of a manifest and when pull tracking
+// began (package pulls' Reader).
 type PullReader interface {
 	Last(ctx context.Context, repo, digest string) (pulls.Record, bool, error)
+	Since(ctx context.Context) (time.Time, bool, error)
 }
 
 // New returns the API over store.

@@ -57,6 +57,10 @@ type repositoriesPage struct {
 type tagsPage struct {
 	Repository string `json:"repository"`
 	Tags       []Tag  `json:"tags"`
+	// PullsTrackedSince is when pull tracking began: a tag without
+	// last_pulled_at was not pulled since then. Absent when pulls are not
+	// tracked (or not yet: before the first flush).
+	PullsTrackedSince time.Time `json:"pulls_tracked_since,omitzero"`
 }
 
 // listRepositories answers GET /api/v1/repositories?last=&limit=: the
@@ -135,5 +139,27 @@ func (a *API) tags(w http.ResponseWriter, r *http.Request, repo string) {
 	if tags == nil {
 		tags = []Tag{}
 	}
-	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags})
+	since, ok := a.pullsSince(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags, PullsTrackedSince: since})
+}
+
+// pullsSince is when pull tracking began (zero when pulls are not tracked
+// or not yet); false when it could not be read, after answering 503.
+func (a *API) pullsSince(w http.ResponseWriter, r *http.Request) (time.Time, bool) {
+	if a.pulls == nil {
+		return time.Time{}, true
+	}
+	since, ok, err := a.pulls.Since(r.Context())
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "reading when pull tracking began failed", "error", err.Error())
+		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the pull records could not be read; retry later"))
+		return time.Time{}, false
+	}
+	if !ok {
+		return time.Time{}, true
+	}
+	return since.UTC(), true
 }

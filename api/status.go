@@ -116,8 +116,10 @@ type WebhookAttempt struct {
 	// Attempt is its number for this event, 1 the first.
 	Attempt int `json:"attempt"`
 	// Status is the receiver's HTTP status, 0 when it answered none.
-	Status     int   `json:"status"`
-	DurationMS int64 `json:"duration_ms"`
+	Status int `json:"status"`
+	// DurationMS is how long the attempt took, in milliseconds with
+	// microsecond precision (0.412: 412 µs).
+	DurationMS float64 `json:"duration_ms"`
 	// Outcome is delivered, retry or dead (the last attempt failed).
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`

@@ -57,6 +57,7 @@ const (
 	ReasonScanUnavailable = "scan_unavailable" // the scan failed, timed out or still runs, and onerror rejects
 	ReasonIndex           = "index"            // an index lists children that did not pass the gate
 	ReasonWaste           = "waste"            // the layer analysis policy refused the image (or could not analyse it)
+	ReasonUnsafePaths     = "unsafe_paths"     // a layer holds entry names that leave the image's root or hold NUL (tar-slip)
 	ReasonBatch           = "batch"            // another manifest of the same upload was refused
 	ReasonImmutable       = "immutable"        // the push would move an immutable tag (lifecycle.immutable)
 	ReasonQuota           = "quota"            // the push would take its namespace past its quota (lifecycle.quotas)

@@ -1,10 +1,12 @@
 package push
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 
+	"github.com/imagegate/imagegate/analysis"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/policy"
 )
@@ -73,9 +75,21 @@ func gateReason(stage string, err error, rec *metadata.Record) (outcome, reason 
 	case StageDecide:
 		return OutcomeRefused, ReasonIndex
 	case StageAnalyze:
+		if unsafePaths(refusal) {
+			return OutcomeRefused, ReasonUnsafePaths
+		}
 		return OutcomeRefused, ReasonWaste
 	}
 	return OutcomeRefused, validationReason(refusal)
+}
+
+// unsafePaths reports whether an analysis refusal is for entry names
+// that leave the image's root (its detail's violations, analysisDetail),
+// not for waste or an image that could not be analysed.
+func unsafePaths(e errcode.Error) bool {
+	d, _ := e.Detail.(map[string]any)
+	vs, _ := d["violations"].([]analysis.Violation)
+	return slices.ContainsFunc(vs, func(v analysis.Violation) bool { return v.Rule == analysis.RuleUnsafePaths })
 }
 
 // validationReason tells a limit (a refusal whose detail names the limit,

@@ -25,8 +25,9 @@ const unsafeMessage = `layer 2 holds 1 entry whose name leaves the image's root 
 // TestGateRefusesTarSlipLayers reproduces a tar-slip push: a layer with
 // an entry named "../../etc/passwd". Under the default configuration
 // (audit, no thresholds) both doors refuse it with 403 DENIED naming the
-// layer, record it rejected and store no tag; analysis.allowunsafepaths
-// lets it through.
+// layer, record it rejected, store no tag and count it under
+// reason="unsafe_paths" (not "waste"); analysis.allowunsafepaths lets it
+// through.
 func TestGateRefusesTarSlipLayers(t *testing.T) {
 	img := imageOf(t, [][]byte{
 		layerTar(t, tarFile{"etc/passwd", 100}),
@@ -58,6 +59,20 @@ func TestGateRefusesTarSlipLayers(t *testing.T) {
 	status, _, body := do(t, http.MethodPost, s.base+"/upload-image?repository=team/slip-tar&tag=1", nil, bytes.NewReader(buf.Bytes()))
 	if status != http.StatusForbidden || !slices.Contains(ociErrorCodes(t, body), "DENIED") || !strings.Contains(string(body), jsonString(t, unsafeMessage)) {
 		t.Fatalf("tarball door: %d %s\nwant 403 DENIED %s", status, body, unsafeMessage)
+	}
+
+	// Counted under their own reason, by both doors — not as waste.
+	metrics := scrapeMetrics(t, s)
+	for _, want := range []string{
+		`imagegate_push_pushes_total{door="registry",mode="off",outcome="refused",reason="unsafe_paths",repository="other",verdict="not_scanned"} 1`,
+		`imagegate_push_pushes_total{door="upload",mode="off",outcome="refused",reason="unsafe_paths",repository="other",verdict="not_scanned"} 1`,
+	} {
+		if !strings.Contains(metrics, "\n"+want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `reason="waste"`) {
+		t.Errorf("a tar-slip refusal is counted as waste")
 	}
 
 	allowing := startServer(t, func(c *config.Config) { c.Analysis.AllowUnsafePaths = true })

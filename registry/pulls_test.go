@@ -125,9 +125,15 @@ func TestPullsKeepPulledTags(t *testing.T) {
 	}
 
 	status, _, body = do(t, "GET", s.base+"/api/v1/repositories/dev/tool/tags", nil, nil)
-	var tags struct{ Tags []api.Tag }
+	var tags struct {
+		Tags              []api.Tag
+		PullsTrackedSince time.Time `json:"pulls_tracked_since"`
+	}
 	if status != http.StatusOK || json.Unmarshal(body, &tags) != nil {
 		t.Fatalf("tags: %d %s", status, body)
+	}
+	if began := now.Add(-45 * 24 * time.Hour); !tags.PullsTrackedSince.Equal(began) {
+		t.Errorf("tags API: pulls tracked since %v, want the first flush's %v", tags.PullsTrackedSince, began)
 	}
 	pulledAt := now.Add(-3 * 24 * time.Hour)
 	for _, tg := range tags.Tags {
@@ -161,6 +167,13 @@ func TestPullsKeepPulledTags(t *testing.T) {
 	status, _, body = do(t, "GET", s.base+"/api/v1/repositories/dev/tool/manifests/"+headed.String(), nil, nil)
 	if status != http.StatusOK || strings.Contains(string(body), "last_pulled") {
 		t.Fatalf("manifest API of the never pulled manifest: %d %s", status, body)
+	}
+	var never struct {
+		PullsTrackedSince time.Time `json:"pulls_tracked_since"`
+	}
+	if json.Unmarshal(body, &never) != nil || !never.PullsTrackedSince.Equal(now.Add(-45*24*time.Hour)) {
+		t.Errorf("manifest API of the never pulled manifest: pulls tracked since %v, want the first flush's: %s",
+			never.PullsTrackedSince, body)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/logs"
 	"github.com/imagegate/imagegate/notify"
 	"github.com/imagegate/imagegate/scan"
 )
@@ -72,7 +73,7 @@ func (s statusSource) webhooks(ctx context.Context) (api.WebhookStatus, error) {
 		}
 		for _, a := range recent {
 			hook.Recent = append(hook.Recent, api.WebhookAttempt{At: a.At, EventID: a.EventID, Type: string(a.Type), Attempt: a.Attempt,
-				Status: a.Status, DurationMS: a.Duration.Milliseconds(), Outcome: a.Outcome, Error: a.Error})
+				Status: a.Status, DurationMS: logs.Millis(a.Duration), Outcome: a.Outcome, Error: a.Error})
 		}
 		out.Endpoints = append(out.Endpoints, hook)
 	}

@@ -34,7 +34,8 @@ type metered struct {
 }
 
 // Metered returns s counted and timed, with its DB state and (when s is a
-// Queue) its queue exported as gauges, all registered on reg:
+// Queue, or wraps one: QueueOf) its queue exported as gauges, all
+// registered on reg:
 //
 //	imagegate_scan_scans_total{result}, imagegate_scan_duration_seconds{result},
 //	imagegate_scan_in_flight, imagegate_scan_db_loaded,
@@ -63,7 +64,7 @@ func Metered(s Scanner, reg prometheus.Registerer, maxAge time.Duration) (Scanne
 			func() float64 { return float64(m.inFlight.Load()) }),
 		&dbCollector{s: s, maxAge: maxAge},
 	}
-	if q, ok := s.(Queue); ok {
+	if q, ok := QueueOf(s); ok { // through scan/detach: the queue is the inner scanner's
 		cs = append(cs, QueueCollector(q, nil))
 	}
 	for _, c := range cs {

@@ -119,3 +119,33 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no %s", name)
 	return 0
 }
+
+// wrapper wraps a scanner as scan/detach does.
+type wrapper struct{ scan.Scanner }
+
+func (w wrapper) Unwrap() scan.Scanner { return w.Scanner }
+
+// TestQueueOf: a scanner's queue is found through wrappers; a scanner
+// without one (a pool's client) has none, wrapped or not.
+func TestQueueOf(t *testing.T) {
+	q := &scan.QueueStats{Workers: 3, Waiting: 2}
+	queued := queueScanner{errScanner{queue: q}}
+	for name, s := range map[string]scan.Scanner{"itself": queued, "wrapped": wrapper{queued}, "twice": wrapper{wrapper{queued}}} {
+		got, ok := scan.QueueOf(s)
+		if !ok || got.QueueStats() != *q {
+			t.Errorf("%s: %v %v, want the inner queue", name, got, ok)
+		}
+	}
+	for name, s := range map[string]scan.Scanner{"plain": errScanner{}, "wrapped": wrapper{errScanner{}}} {
+		if _, ok := scan.QueueOf(s); ok {
+			t.Errorf("%s: a queue found where there is none", name)
+		}
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if _, err := scan.Metered(wrapper{queued}, reg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := gauge(t, reg, "imagegate_scan_queue_waiting"); got != 2 {
+		t.Errorf("Metered over a wrapper: imagegate_scan_queue_waiting %v, want the inner queue's 2", got)
+	}
+}

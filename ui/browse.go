@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -39,15 +40,22 @@ func (h *Handler) repositories(w http.ResponseWriter, r *http.Request, s *sessio
 
 // tagRef is a tag of GET /api/v1/repositories/{name}/tags.
 type tagRef struct {
-	Name   string        `json:"name"`
-	Digest digest.Digest `json:"digest"`
+	Name          string        `json:"name"`
+	Digest        digest.Digest `json:"digest"`
+	LastPulledAt  time.Time     `json:"last_pulled_at"`
+	LastPulledTag string        `json:"last_pulled_tag"`
+	// Pull words the last pull of the manifest the tag names.
+	Pull lastPull `json:"-"`
 }
 
 // repositoryView is the repository page's data: its tags and push history.
 type repositoryView struct {
-	Name    string
-	Tags    []tagRef
-	Records []*metadata.Record
+	Name string
+	Tags []tagRef
+	// PullsTracked: the tag list has a "Last pulled" column (pulls are
+	// tracked, or a pull is recorded).
+	PullsTracked bool
+	Records      []*metadata.Record
 	// Next is the cursor of the next page of records.
 	Next   string
 	Cursor string
@@ -65,11 +73,18 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	var tags struct {
-		Tags []tagRef `json:"tags"`
+		Tags              []tagRef  `json:"tags"`
+		PullsTrackedSince time.Time `json:"pulls_tracked_since"`
 	}
 	if err := h.callAPI(r, s, "/api/v1/repositories/"+name+"/tags", nil, &tags); err != nil {
 		h.apiFailed(w, r, s, err, "repository "+name)
 		return
+	}
+	now := h.now()
+	v.PullsTracked = !tags.PullsTrackedSince.IsZero()
+	for i, t := range tags.Tags {
+		tags.Tags[i].Pull = describePull(now, t.LastPulledAt, t.LastPulledTag, tags.PullsTrackedSince)
+		v.PullsTracked = v.PullsTracked || !t.LastPulledAt.IsZero()
 	}
 	v.Tags = tags.Tags
 	q := url.Values{"repository": {name}, "limit": {strconv.Itoa(historyLimit)}}

@@ -35,6 +35,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"millis":   millis,
 	"storedAt": storedAt,
 	"short": func(d digest.Digest) string {
 		e := d.Encoded()
@@ -51,7 +53,8 @@ func parsePages() (pages, error) {
 	p := pages{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets,
-			"assets/templates/layout.html", "assets/templates/history.html", "assets/templates/"+name+".html")
+			"assets/templates/layout.html", "assets/templates/history.html", "assets/templates/lastpull.html",
+			"assets/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parsing template %s: %w", name, err)
 		}

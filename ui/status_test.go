@@ -37,7 +37,7 @@ func TestStatusTemplate(t *testing.T) {
 			MaxWastedPercent: 12.5}},
 		Webhooks: api.WebhookStatus{Endpoints: []api.Webhook{{Name: "chat", URL: "https://hooks.example.com/…", Recent: []api.WebhookAttempt{
 			{At: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), Type: "push.accepted", Attempt: 2, Status: 204, DurationMS: 12, Outcome: "delivered"},
-			{Type: "push.accepted", Attempt: 1, Outcome: "retry", Error: "connection refused"}}}, {Name: "quiet", URL: "https://quiet.example.com"}},
+			{Type: "push.accepted", Attempt: 1, Outcome: "retry", Error: "connection refused", DurationMS: 0.412}}}, {Name: "quiet", URL: "https://quiet.example.com"}},
 			Pending: 3, Dead: 1, DeadLetters: []api.DeadLetter{{Endpoint: "chat", Type: "push.rejected", Attempts: 30,
 				LastError: "503 Service Unavailable", Enqueued: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}}}}}
 	var buf strings.Builder
@@ -47,7 +47,7 @@ func TestStatusTemplate(t *testing.T) {
 	for _, want := range []string{"not ready", "No scanner", "prod/**", "v*", "10.0 GB", "50 repositories", "90.0 %",
 		"12.5 %", "chat", "https://hooks.example.com/…", "all events", "3 deliveries pending, 1 given up",
 		"503 Service Unavailable", "2026-12-01 00:00:00 UTC",
-		"Recent deliveries to chat", "2026-12-02 00:00:00 UTC", "12 ms", "204", "delivered", "none", "connection refused",
+		"Recent deliveries to chat", "2026-12-02 00:00:00 UTC", "12 ms", "0.41 ms", "204", "delivered", "none", "connection refused",
 		"Recent deliveries to quiet", "No delivery attempts recorded yet"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("the page lacks %q", want)

@@ -52,8 +52,19 @@ type Options struct {
 	RegistryHost string
 	// OIDC adds "Sign in with <Name>" to the sign-in page; nil: the form
 	// only.
-	OIDC   *OIDCLogin
+	OIDC *OIDCLogin
+	// Now is the clock pages word ages against ("last pulled 3 days
+	// ago"); nil: time.Now.
+	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// now is the Handler's clock.
+func (h *Handler) now() time.Time {
+	if h.opts.Now != nil {
+		return h.opts.Now()
+	}
+	return time.Now()
 }
 
 // Handler serves /ui/.

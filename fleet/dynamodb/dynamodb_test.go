@@ -22,6 +22,7 @@ import (
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/metadata"
 	metadatadynamodb "github.com/imagegate/imagegate/metadata/dynamodb"
+	"github.com/imagegate/imagegate/pulls/pullstest"
 )
 
 // testEndpoint returns the DynamoDB Local endpoint `make test` starts
@@ -327,4 +328,11 @@ func mustGet(t *testing.T, s *Store, space, k string) fleet.Item {
 		t.Fatalf("Get %s/%s: %v", space, k, err)
 	}
 	return it
+}
+
+// TestPullsContract: pull tracking's racing flushers converge on DynamoDB
+// and never move a time backwards (pulls/pullstest).
+func TestPullsContract(t *testing.T) {
+	testEndpoint(t)
+	pullstest.Run(t, func(t *testing.T) fleet.Store { return newTestStore(t) })
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/fleet/fleettest"
 	"github.com/imagegate/imagegate/metadata/sqlstore/sqltest"
+	"github.com/imagegate/imagegate/pulls/pullstest"
 )
 
 // newTestStore returns a Store on a new, empty schema of driver's server.
@@ -30,6 +31,17 @@ func TestContract(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			sqltest.DSN(t, driver)
 			fleettest.Run(t, func(t *testing.T) fleet.Store { return newTestStore(t, driver) })
+		})
+	}
+}
+
+// TestPullsContract: pull tracking's racing flushers converge on
+// PostgreSQL and MariaDB and never move a time backwards (pulls/pullstest).
+func TestPullsContract(t *testing.T) {
+	for _, driver := range sqltest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			sqltest.DSN(t, driver)
+			pullstest.Run(t, func(t *testing.T) fleet.Store { return newTestStore(t, driver) })
 		})
 	}
 }

@@ -62,7 +62,14 @@ type entry struct {
 	finished time.Time
 }
 
-var _ scan.Scanner = (*Scanner)(nil)
+var (
+	_ scan.Scanner = (*Scanner)(nil)
+	_ scan.Wrapper = (*Scanner)(nil)
+)
+
+// Unwrap returns the scanner s wraps: its workers and queue are the ones
+// s's scans wait for (scan.QueueOf, so scan.Metered exports them).
+func (s *Scanner) Unwrap() scan.Scanner { return s.inner }
 
 // New wraps inner. After and Timeout must be positive.
 func New(inner scan.Scanner, opts Options) (*Scanner, error) {

@@ -98,7 +98,7 @@ func startServer(t *testing.T, bin string) *fixture {
 	is := newIssuer(t)
 	hooks := newHookReceiver(t)
 	cfg := liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), dir) + adminBinding + is.oidcYAML() +
-		fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium) + hooks.notificationsYAML(dir)
+		fmt.Sprintf(scanYAML, cache, scantest.CVEHigh, allowedUntil, scantest.CVEMedium) + hooks.notificationsYAML(dir) + pullsYAML
 	srv := liveserver.StartWithConfig(t, bin, cfg)
 	f := &fixture{srv: srv, issuer: is, hooks: hooks}
 	f.vulnerable = push(t, srv, teamRepo+":1.0", labelled(t, scantest.VulnerableImage(t)))

@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,13 @@ func testStatus(t *testing.T, b *browser, f *fixture) {
 			t.Errorf("the recent deliveries %q lack %q", recent, want)
 		}
 	}
+	// Every attempt took some time: a fast answer (loopback, often under a
+	// millisecond) reads as a fraction of one, never "0 ms".
+	durations := get(tb, chromedp.Evaluate[[]string](`[...document.querySelectorAll('`+sel+` tbody td:nth-child(5)')].map(td => td.textContent)`))
+	if len(durations) == 0 || slices.Contains(durations, "0 ms") {
+		t.Errorf("delivery durations %q: want one per attempt, none \"0 ms\"", durations)
+	}
+	t.Logf("delivery durations shown: %q", durations)
 	if hooks := tb.text("#webhooks"); strings.Contains(hooks, "not-shown") || strings.Contains(hooks, "/hooks/") {
 		t.Errorf("the webhook list shows the URL's path or query: %q", hooks)
 	}

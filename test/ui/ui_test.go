@@ -221,6 +221,7 @@ func TestUI(t *testing.T) {
 	t.Run("Findings", func(t *testing.T) { testFindings(t, b, f) })
 	t.Run("Referrers", func(t *testing.T) { testReferrers(t, b, f) })
 	t.Run("PushesByUser", func(t *testing.T) { testPushesByUser(t, b, f) })
+	t.Run("LastPull", func(t *testing.T) { testLastPull(t, b, f) })
 
 	t.Run("Upload", func(t *testing.T) {
 		tb := b.newTab(t)
