@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -220,14 +221,24 @@ func BenchmarkGCPass(b *testing.B) {
 //   - garbage10pct: a pass past the grace period that deletes the 5,000
 //     (stored again, untimed, before each further iteration).
 //
-// Each reports the pass's time, its peak heap and its S3 requests by
-// operation (internal/awsmetrics). Run:
+// Each reports the pass's time, its peak heap, and its S3 requests and
+// the seconds spent in them by operation (internal/awsmetrics). IMAGEGATE_BENCH_GC_BUCKET names the
+// bucket of an earlier run to use again (only the 5,000 are stored). Run:
 //
 //	scripts/seaweedfs.sh start /tmp/gcbench   # prints IMAGEGATE_TEST_S3_ENDPOINT=...
 //	IMAGEGATE_TEST_S3_ENDPOINT=... go test -run '^$' -bench BenchmarkGCPassS3 -benchtime 1x -timeout 30m ./gc
 func BenchmarkGCPassS3(b *testing.B) {
 	const garbage = 5000
-	client, bucket, endpoint := s3test.Bucket(b, "imagegate-gcbench-")
+	var client *awss3.Client
+	var bucket, endpoint string
+	reuse := os.Getenv("IMAGEGATE_BENCH_GC_BUCKET")
+	if reuse != "" {
+		endpoint = os.Getenv("IMAGEGATE_TEST_S3_ENDPOINT")
+		bucket, client = reuse, awss3.New(awss3.Options{BaseEndpoint: aws.String(endpoint), Region: s3test.Region, UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider(s3test.AccessKey, s3test.SecretKey, "")})
+	} else {
+		client, bucket, endpoint = s3test.Bucket(b, "imagegate-gcbench-")
+	}
 	cfg := s3.NewConfig()
 	cfg.Bucket, cfg.Region, cfg.RegionEndpoint, cfg.ForcePathStyle = bucket, s3test.Region, endpoint, true
 	cfg.RootDirectory, cfg.AccessKey, cfg.SecretKey = "/registry", s3test.AccessKey, s3test.SecretKey
@@ -243,8 +254,12 @@ func BenchmarkGCPassS3(b *testing.B) {
 	store := fleet.NewMemory(0)
 	start := time.Now()
 	orphans := orphanObjects(garbage)
-	storeAll(b, append(benchRegistry(b, store), orphans...), put)
-	b.Logf("stored %d objects in %s", benchRepos*benchPerRepo*(benchBlobsPer+2)+garbage, time.Since(start).Round(time.Second))
+	objs := benchRegistry(b, store)
+	if reuse != "" {
+		objs = nil // stored by an earlier run
+	}
+	storeAll(b, append(objs, orphans...), put)
+	b.Logf("stored %d objects in bucket %s in %s", len(objs)+len(orphans), bucket, time.Since(start).Round(time.Second))
 	if _, err := benchCollector(b, driver, store, 0).Backfill(b.Context()); err != nil {
 		b.Fatal(err)
 	}
@@ -272,13 +287,15 @@ func BenchmarkGCPassS3(b *testing.B) {
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 			for op, n := range reqs {
-				b.ReportMetric(n, "s3-"+op+"/op")
+				b.ReportMetric(n, "s3-"+op)
 			}
 		})
 	}
 }
 
-// s3Requests are the S3 requests counted so far, by operation.
+// s3Requests are the S3 requests counted so far by operation (OP), and
+// the seconds they took (OP-s: time in requests, summed over concurrent
+// ones).
 func s3Requests(b *testing.B, reg *prometheus.Registry) map[string]float64 {
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -286,7 +303,7 @@ func s3Requests(b *testing.B, reg *prometheus.Registry) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "imagegate_aws_requests_total" {
+		if mf.GetName() != "imagegate_aws_requests_total" && mf.GetName() != "imagegate_aws_request_duration_seconds" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -294,8 +311,14 @@ func s3Requests(b *testing.B, reg *prometheus.Registry) map[string]float64 {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["service"] == "s3" {
-				out[labels["operation"]] += m.GetCounter().GetValue()
+			if labels["service"] != "s3" {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				out[labels["operation"]] += c.GetValue()
+			}
+			if h := m.GetHistogram(); h != nil {
+				out[labels["operation"]+"-s"] += h.GetSampleSum()
 			}
 		}
 	}

@@ -214,17 +214,12 @@ func (c *Collector) tagged(ctx context.Context, repo string) (map[digest.Digest]
 	case err != nil: // never read a failure as "untagged"
 		return nil, fmt.Errorf("gc: reading the tags of %s: %w", repo, err)
 	}
-	out := make(map[digest.Digest]bool, len(tags))
-	for _, t := range tags {
-		desc, err := ts.Get(ctx, t)
-		var unknownTag distribution.ErrTagUnknown
-		switch {
-		case errors.As(err, &unknownTag):
-			continue // deleted meanwhile
-		case err != nil:
-			return nil, fmt.Errorf("gc: reading tag %s:%s: %w", repo, t, err)
-		}
-		d := desc.Digest
+	byTag, err := readTags(ctx, repo, ts, tags)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[digest.Digest]bool, len(byTag))
+	for t, d := range byTag {
 		if d.Algorithm() != digest.Canonical {
 			ms, err := r.Manifests(ctx)
 			if err != nil {
