@@ -10,6 +10,9 @@ import (
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/diffid"
+	"github.com/imagegate/imagegate/layers"
 )
 
 // blobsRoot is where distribution keeps blob data:
@@ -75,24 +78,44 @@ func blobDataPath(d digest.Digest) string {
 	return path.Join(blobsRoot, d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
 }
 
-// deleteBlobs deletes the data of blobs: one batch call when the driver
-// can, else one Delete each (of the blob's folder); absent is no error.
+// derivedPaths are the objects imagegate derives from blob d and keeps
+// beside it, keyed by its digest, which go with it: its diff_ids
+// (diffid) and its layer index (layers).
+func derivedPaths(d digest.Digest) []string {
+	return append(diffid.EntryPaths(d), layers.EntryPaths(d)...)
+}
+
+// derivedDirs are the folders of derivedPaths, for drivers deleting
+// folders.
+func derivedDirs(d digest.Digest) []string {
+	return []string{diffid.EntryDir(d), layers.EntryDir(d)}
+}
+
+// deleteBlobs deletes the data of blobs and what is derived from them
+// (derivedPaths): one batch call when the driver can, else one Delete
+// each (of the blob's folder and the derived folders); absent is no
+// error. A blob's derived objects are deleted before its data, so that a
+// failure leaves the data, and the blob a candidate of the next pass.
+// (A derived object that outlives its blob is never wrong, only unused:
+// it is a function of the blob's content.)
 func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) error {
 	if len(blobs) == 0 {
 		return nil
 	}
 	if bd, ok := c.opts.Driver.(BatchDeleter); ok {
-		paths := make([]string, len(blobs))
-		for i, b := range blobs {
-			paths[i] = blobDataPath(b.Digest)
+		paths := make([]string, 0, len(blobs)*(1+len(derivedPaths(blobs[0].Digest))))
+		for _, b := range blobs {
+			paths = append(append(paths, derivedPaths(b.Digest)...), blobDataPath(b.Digest))
 		}
 		return bd.DeleteFiles(ctx, paths)
 	}
 	for _, b := range blobs {
-		err := c.opts.Driver.Delete(ctx, path.Dir(blobDataPath(b.Digest)))
-		var notFound storagedriver.PathNotFoundError
-		if err != nil && !errors.As(err, &notFound) {
-			return fmt.Errorf("gc: deleting blob %s: %w", b.Digest, err)
+		for _, p := range append(derivedDirs(b.Digest), path.Dir(blobDataPath(b.Digest))) {
+			err := c.opts.Driver.Delete(ctx, p)
+			var notFound storagedriver.PathNotFoundError
+			if err != nil && !errors.As(err, &notFound) {
+				return fmt.Errorf("gc: deleting blob %s (%s): %w", b.Digest, p, err)
+			}
 		}
 	}
 	return nil

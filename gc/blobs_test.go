@@ -25,8 +25,9 @@ func (f *fakeBatchDriver) DeleteFiles(ctx context.Context, paths []string) error
 }
 
 // TestDeleteBlobsBatches: with a driver that deletes in batches, a sweep
-// sends exactly the data paths of its blobs in one call; without, each
-// blob's folder is deleted; absent blobs are no error.
+// sends exactly the data paths of its blobs, each after its derived
+// objects, in one call; without, each blob's folder is deleted; absent
+// blobs are no error.
 func TestDeleteBlobsBatches(t *testing.T) {
 	ctx := t.Context()
 	blobs := []BlobCandidate{{Digest: digest.FromString("a")}, {Digest: digest.FromString("b")}}
@@ -50,8 +51,16 @@ func TestDeleteBlobsBatches(t *testing.T) {
 				t.Fatalf("batch %v: %s still stored", batch, b.Digest)
 			}
 		}
-		if batch && (len(fake.batches) != 1 || len(fake.batches[0]) != 3 || fake.batches[0][0] != blobDataPath(blobs[0].Digest)) {
-			t.Fatalf("batches %v", fake.batches)
+		if !batch {
+			continue
+		}
+		// One call: per blob, its derived objects, then its data.
+		var want []string
+		for _, b := range append(blobs, BlobCandidate{Digest: digest.FromString("absent")}) {
+			want = append(append(want, derivedPaths(b.Digest)...), blobDataPath(b.Digest))
+		}
+		if len(fake.batches) != 1 || !slices.Equal(fake.batches[0], want) {
+			t.Fatalf("batches %v, want [%v]", fake.batches, want)
 		}
 	}
 }

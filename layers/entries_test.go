@@ -1,0 +1,45 @@
+package layers
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/opencontainers/go-digest"
+)
+
+// TestEntryPaths: every object a DriverStore writes for a blob is one of
+// EntryPaths and below EntryDir; another blob's is neither.
+func TestEntryPaths(t *testing.T) {
+	ctx := context.Background()
+	d := inmemory.New()
+	s := NewDriverStore(d)
+	blob, other := digest.FromString("layer"), digest.FromString("other layer")
+	x := mustIndex(t, knownWasteLayers()[1]...)
+	for _, b := range []digest.Digest{blob, other} {
+		if err := s.Put(ctx, b, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stored []string
+	if err := d.Walk(ctx, storeRoot, func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			stored = append(stored, fi.Path())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 2 {
+		t.Fatalf("stored %v", stored)
+	}
+	for _, p := range stored {
+		mine := strings.Contains(p, blob.Encoded())
+		if slices.Contains(EntryPaths(blob), p) != mine || strings.HasPrefix(p, EntryDir(blob)+"/") != mine {
+			t.Errorf("%s: of %s %v, in EntryPaths %v, below EntryDir %s", p, blob, mine, EntryPaths(blob), EntryDir(blob))
+		}
+	}
+}
