@@ -32,6 +32,9 @@ type Result struct {
 	Blobs     int                 `json:"blobs_deleted"`
 	Bytes     int64               `json:"bytes_deleted"`
 	Skipped   []Skip              `json:"skipped"`
+	// Pruned: references index entries removed, their manifest no longer
+	// stored (prune).
+	Pruned int `json:"index_entries_pruned"`
 	// Truncated: the pass's bounds left candidates: run again.
 	Truncated  bool  `json:"truncated,omitempty"`
 	DurationMS int64 `json:"duration_ms"`
@@ -66,7 +69,8 @@ func Claimed(ctx context.Context, d digest.Digest) bool {
 // blob through the storage driver, every one only after
 // tombstoning it and finding no touch (Fence). It deletes nothing before
 // the references index is backfilled (ErrNotBackfilled). A manifest's
-// blobs go at a later pass, once nothing references them.
+// blobs go at a later pass, once nothing references them. Last it prunes
+// up to pruneLimit stale index entries (prune).
 func (c *Collector) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	res := Result{Manifests: []ManifestCandidate{}, Skipped: []Skip{}}
@@ -110,9 +114,13 @@ func (c *Collector) Run(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
+	if res.Pruned, err = c.prune(ctx, pruneLimit); err != nil {
+		return res, err
+	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	c.opts.Logger.InfoContext(ctx, "gc pass done", "manifests_deleted", len(res.Manifests), "blobs_deleted", res.Blobs,
-		"bytes_deleted", res.Bytes, "skipped", len(res.Skipped), "truncated", res.Truncated, "duration_ms", res.DurationMS)
+		"bytes_deleted", res.Bytes, "skipped", len(res.Skipped), "index_entries_pruned", res.Pruned, "truncated", res.Truncated,
+		"duration_ms", res.DurationMS)
 	return res, nil
 }
 
