@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/distribution/reference"
 
@@ -13,7 +15,7 @@ import (
 
 // pruneLimit bounds the references index entries one pass checks for a
 // stored manifest (one existence check each: a GetObject and a HeadObject
-// on S3); the next pass continues after the last one checked, so that
+// on S3, tagReads at once); the next pass continues after the last one checked, so that
 // successive passes go round the whole index.
 const pruneLimit = fleet.MaxListLimit
 
@@ -41,23 +43,27 @@ func (c *Collector) prune(ctx context.Context, limit int) (int, error) {
 		return 0, fmt.Errorf("gc: listing the references index: %w", err)
 	}
 	now, pruned := c.now(), 0
+	var old []fleet.Item
+	var entries []Entry
 	for _, it := range items {
 		var e Entry
 		if err := json.Unmarshal(it.Value, &e); err != nil {
-			return pruned, fmt.Errorf("gc: references entry %s: %w", it.Key, err)
+			return 0, fmt.Errorf("gc: references entry %s: %w", it.Key, err)
 		}
-		if now.Sub(e.Written) < c.opts.Grace {
-			continue
+		if now.Sub(e.Written) >= c.opts.Grace {
+			old, entries = append(old, it), append(entries, e)
 		}
-		stored, err := c.manifestStored(ctx, e)
-		if err != nil {
-			return pruned, err
-		}
+	}
+	stored, err := c.manifestsStored(ctx, entries)
+	if err != nil {
+		return 0, err
+	}
+	for i, e := range entries {
 		c.reach("prune-checked", e.Manifest.String())
-		if stored {
+		if stored[i] {
 			continue
 		}
-		err = c.opts.Store.Delete(ctx, refsSpace, it.Key, it.Version)
+		err := c.opts.Store.Delete(ctx, refsSpace, old[i].Key, old[i].Version)
 		switch {
 		case errors.Is(err, fleet.ErrConflict), errors.Is(err, fleet.ErrNotFound):
 			continue // rewritten or removed meanwhile
@@ -78,6 +84,32 @@ func (c *Collector) prune(ctx context.Context, limit int) (int, error) {
 		return pruned, fmt.Errorf("gc: saving the prune cursor: %w", err)
 	}
 	return pruned, nil
+}
+
+// manifestsStored reports, per entry, whether its manifest is stored in
+// its repository, checking tagReads at once; a failure is the error.
+func (c *Collector) manifestsStored(ctx context.Context, entries []Entry) ([]bool, error) {
+	out := make([]bool, len(entries))
+	errs := make([]error, len(entries))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(tagReads, len(entries)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(entries) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				out[i], errs[i] = c.manifestStored(ctx, entries[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first: an outage fails them all alike
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("gc: checking the indexed manifests: %w", err)
+	}
+	return out, nil
 }
 
 // manifestStored reports whether e's manifest is stored in its
