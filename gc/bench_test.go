@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,10 +24,12 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/imagegate/imagegate/diffid"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/internal/awsmetrics"
 	"github.com/imagegate/imagegate/internal/testutil/s3test"
+	"github.com/imagegate/imagegate/layers"
 	"github.com/imagegate/imagegate/storagedriver/s3"
 )
 
@@ -48,13 +51,35 @@ func blobObject(content string) (benchObject, digest.Digest) {
 	return benchObject{path: p, data: []byte(content)}, d
 }
 
-// orphanObjects are n stored blobs no manifest references.
+// orphanObjects are n stored blobs no manifest references, each with a
+// diff_id and a layer index kept for it (which go with it).
 func orphanObjects(n int) []benchObject {
-	out := make([]benchObject, n)
-	for i := range out {
-		out[i], _ = blobObject(fmt.Sprintf("orphan %d", i))
+	out := make([]benchObject, 0, 3*n)
+	for i := range n {
+		o, d := blobObject(fmt.Sprintf("orphan %d", i))
+		out = append(out, o,
+			benchObject{path: diffid.EntryPaths(d)[0], data: []byte(digest.FromString("tar of " + string(d)))},
+			benchObject{path: layers.EntryPaths(d)[0], data: []byte("index of " + d)})
 	}
 	return out
+}
+
+// derivedLeft fails unless no diff_id or layer index is stored.
+func derivedLeft(b *testing.B, driver storagedriver.StorageDriver) {
+	n := 0
+	err := driver.Walk(b.Context(), "/imagegate", func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			n++
+		}
+		return nil
+	})
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) {
+		b.Fatal(err)
+	}
+	if n > 0 {
+		b.Fatalf("%d derived objects of deleted blobs left", n)
+	}
 }
 
 // benchRegistry is the benchmark's registry: every object to store (blobs
@@ -82,6 +107,9 @@ func benchRegistry(b *testing.B, store fleet.Store) []benchObject {
 			}
 			objs = append(objs, benchObject{
 				path: fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/tags/t%d/current/link", repo, m),
+				data: []byte(d),
+			}, benchObject{
+				path: fmt.Sprintf("/docker/registry/v2/repositories/%s/_manifests/revisions/sha256/%s/link", repo, d.Encoded()),
 				data: []byte(d),
 			})
 		}
@@ -176,18 +204,21 @@ func timedPass(b *testing.B, c *gc.Collector) (gc.Result, uint64) {
 	return res, peak.Load()
 }
 
-// wantDeleted fails unless res deleted exactly n blobs.
+// wantDeleted fails unless res deleted exactly n blobs and pruned no
+// index entry (every indexed manifest is stored).
 func wantDeleted(b *testing.B, res gc.Result, n int) {
-	if res.Blobs != n {
-		b.Fatalf("deleted %d blobs, want %d: %+v", res.Blobs, n, res.Skipped[:min(3, len(res.Skipped))])
+	if res.Blobs != n || res.Pruned != 0 {
+		b.Fatalf("deleted %d blobs, want %d, pruned %d entries: %+v", res.Blobs, n, res.Pruned, res.Skipped[:min(3, len(res.Skipped))])
 	}
 }
 
 // BenchmarkGCPass is one pass over 10,000 tagged manifests in 100
-// repositories (references indexed, each naming 4 layer blobs and its own
-// manifest blob: 50,000 referenced blobs) plus 10,000 unreferenced blobs
-// — 60,000 stored — on the filesystem driver with the in-memory fleet
-// store: time per pass (it deletes the 10,000) and peak heap. Setup is
+// repositories (stored, references indexed, each naming 4 layer blobs and
+// its own manifest blob: 50,000 referenced blobs) plus 10,000
+// unreferenced blobs with their diff_ids and layer indexes — 60,000
+// stored — on the filesystem driver with the in-memory fleet store: time
+// per pass (it deletes the 10,000 and what was derived from them, and
+// checks 1,000 index entries for a stored manifest) and peak heap. Setup is
 // not timed. Run: go test -run '^$' -bench 'BenchmarkGCPass$' -benchtime 1x ./gc
 func BenchmarkGCPass(b *testing.B) {
 	const garbage = 10000
@@ -204,6 +235,7 @@ func BenchmarkGCPass(b *testing.B) {
 		}
 		res, p := timedPass(b, c)
 		wantDeleted(b, res, garbage)
+		derivedLeft(b, driver)
 		peak = max(peak, p)
 		b.StartTimer()
 	}
@@ -213,17 +245,20 @@ func BenchmarkGCPass(b *testing.B) {
 // BenchmarkGCPassS3 is BenchmarkGCPass's registry on the S3 driver, on the
 // test S3 server (SeaweedFS; IMAGEGATE_TEST_S3_ENDPOINT, see
 // scripts/seaweedfs.sh), with 5,000 unreferenced blobs (10 % of the
-// referenced ones; 55,000 stored). The objects are stored once, 64 PUTs in
-// parallel, untimed. Sub-benchmarks:
+// referenced ones; 55,000 stored), each with its diff_id and layer index.
+// The objects are stored once, 64 PUTs in parallel, untimed.
+// Sub-benchmarks:
 //
 //   - nothing: a pass while the 5,000 are younger than the grace period
 //     (the whole listing and plan, no deletion);
 //   - garbage10pct: a pass past the grace period that deletes the 5,000
-//     (stored again, untimed, before each further iteration).
+//     and what was derived from them (stored again, untimed, before each
+//     further iteration).
 //
 // Each reports the pass's time, its peak heap, and its S3 requests and
-// the seconds spent in them by operation (internal/awsmetrics). IMAGEGATE_BENCH_GC_BUCKET names the
-// bucket of an earlier run to use again (only the 5,000 are stored). Run:
+// the seconds spent in them by operation (internal/awsmetrics).
+// IMAGEGATE_BENCH_GC_BUCKET names the bucket of an earlier run to use
+// again (only the 5,000 and their derived objects are stored). Run:
 //
 //	scripts/seaweedfs.sh start /tmp/gcbench   # prints IMAGEGATE_TEST_S3_ENDPOINT=...
 //	IMAGEGATE_TEST_S3_ENDPOINT=... go test -run '^$' -bench BenchmarkGCPassS3 -benchtime 1x -timeout 30m ./gc
@@ -260,6 +295,9 @@ func BenchmarkGCPassS3(b *testing.B) {
 	}
 	storeAll(b, append(objs, orphans...), put)
 	b.Logf("stored %d objects in bucket %s in %s", len(objs)+len(orphans), bucket, time.Since(start).Round(time.Second))
+	if reuse == "" {
+		b.Logf("IMAGEGATE_BENCH_GC_BUCKET=%s uses them again", bucket)
+	}
 	if _, err := benchCollector(b, driver, store, 0).Backfill(b.Context()); err != nil {
 		b.Fatal(err)
 	}
@@ -282,6 +320,9 @@ func BenchmarkGCPassS3(b *testing.B) {
 				before := s3Requests(b, reg)
 				res, p := timedPass(b, c)
 				wantDeleted(b, res, bc.deleted)
+				if bc.deleted > 0 {
+					derivedLeft(b, driver)
+				}
 				peak, reqs = max(peak, p), diffCounts(s3Requests(b, reg), before)
 				b.StartTimer()
 			}
