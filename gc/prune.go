@@ -15,8 +15,8 @@ import (
 
 // pruneLimit bounds the references index entries one pass checks for a
 // stored manifest (one existence check each: a GetObject and a HeadObject
-// on S3, tagReads at once); the next pass continues after the last one checked, so that
-// successive passes go round the whole index.
+// on S3, tagReads at once); the next pass continues after the last one
+// checked, so that successive passes go round the whole index.
 const pruneLimit = fleet.MaxListLimit
 
 // pruneCursorKey (in stateSpace) is the key of the last entry checked.
