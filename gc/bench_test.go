@@ -319,11 +319,11 @@ func BenchmarkGCPassS3(b *testing.B) {
 				c := benchCollector(b, driver, store, bc.offset)
 				before := s3Requests(b, reg)
 				res, p := timedPass(b, c)
+				peak, reqs = max(peak, p), diffCounts(s3Requests(b, reg), before)
 				wantDeleted(b, res, bc.deleted)
 				if bc.deleted > 0 {
 					derivedLeft(b, driver)
 				}
-				peak, reqs = max(peak, p), diffCounts(s3Requests(b, reg), before)
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
