@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
@@ -22,12 +21,16 @@ func errFenceUnreachable(cause error) error {
 		WithDetail(map[string]string{"reason": cause.Error()})
 }
 
-// fence tombstones manifest dgst for the time of its deletion and refuses
-// the deletion when a push naming it (an index listing it, a referrer of
-// it) touched it within gc.InFlight: that push may be
-// storing now and would name a deleted manifest. A deletion the collector
-// already fenced (gc.WithClaimed) is not fenced again. release removes the
-// tombstone.
+// fence tombstones manifest dgst for the time of a client's deletion, so
+// that a push naming it (an index listing it, a referrer of it) which
+// reads the tombstone backs off. A push that read no tombstone is caught
+// by its store stage, which checks once more that every child exists
+// (MANIFEST_BLOB_UNKNOWN). A recent touch by a push does not refuse the
+// deletion: touches outlive their push by up to gc.InFlight, and
+// deleting a manifest an index lists is the client's right, as in
+// distribution (the collector, not a client, is what touches must stop).
+// A deletion the collector already fenced (gc.WithClaimed) is not fenced
+// again. release removes the tombstone.
 func (m *manifestService) fence(ctx context.Context, dgst digest.Digest) (release func(), err error) {
 	f := m.repo.guard.opts.GC.Fence
 	if f == nil || gc.Claimed(ctx, dgst) {
@@ -40,16 +43,5 @@ func (m *manifestService) fence(ctx context.Context, dgst digest.Digest) (releas
 	if err != nil {
 		return nil, errFenceUnreachable(err)
 	}
-	release = func() { _ = t.Release(context.WithoutCancel(ctx)) }
-	at, err := t.Touched(ctx, gc.KindRef)
-	if err != nil {
-		release()
-		return nil, errFenceUnreachable(err)
-	}
-	if !at.IsZero() && time.Since(at) < gc.InFlight {
-		release()
-		return nil, errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf(
-			"manifest %s is named by a push in progress (an index or referrer, at %s); nothing was deleted — retry in a few minutes", dgst, at.UTC().Format(time.RFC3339)))
-	}
-	return release, nil
+	return func() { _ = t.Release(context.WithoutCancel(ctx)) }, nil
 }
