@@ -23,6 +23,19 @@ type loggingStore struct {
 	failKey  string
 	inFlight int
 	maxIn    int
+	// overlap, once armed (awaitOverlap), holds every call until a second
+	// one is in flight — or until deadline, so that calls made one at a
+	// time end (and the test sees maxIn 1) instead of hanging.
+	overlap     chan struct{}
+	overlapOnce sync.Once
+	deadline    time.Time
+}
+
+// awaitOverlap arms the overlap barrier for the calls that follow.
+func (s *loggingStore) awaitOverlap(within time.Duration) {
+	s.mu.Lock()
+	s.overlap, s.deadline = make(chan struct{}), time.Now().Add(within)
+	s.mu.Unlock()
 }
 
 var errTouchFault = errors.New("fleet (fake): injected fault")
@@ -32,8 +45,17 @@ func (s *loggingStore) log(op, space string) func() {
 	s.calls = append(s.calls, op+" "+space)
 	s.inFlight++
 	s.maxIn = max(s.maxIn, s.inFlight)
+	overlap, deadline := s.overlap, s.deadline
+	if overlap != nil && s.inFlight >= 2 {
+		s.overlapOnce.Do(func() { close(overlap) })
+	}
 	s.mu.Unlock()
-	time.Sleep(time.Millisecond) // a round trip: calls in parallel overlap
+	if overlap != nil {
+		select {
+		case <-overlap:
+		case <-time.After(time.Until(deadline)):
+		}
+	}
 	return func() { s.mu.Lock(); s.inFlight--; s.mu.Unlock() }
 }
 
@@ -79,6 +101,7 @@ func TestTouchAllParallel(t *testing.T) {
 	store.mu.Lock()
 	store.calls = nil
 	store.mu.Unlock()
+	store.awaitOverlap(5 * time.Second)
 	done := make(chan error, 1)
 	go func() {
 		done <- f.TouchAll(ctx, Touches{Kind: KindSelf, Digests: []digest.Digest{self}}, Touches{Kind: KindRef, Digests: append(refs, refs[0])})
