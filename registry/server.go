@@ -217,6 +217,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		store.Close()
 		return nil, err
 	}
+	// closeOpened closes what New opened so far, on the error paths below.
+	closeOpened := func() {
+		monitor.Close()
+		events.Close()
+		rec.Close()
+		store.Close()
+	}
 	locks := push.NewFleetLocks(shared, push.FleetLocksOptions{Replica: replica, Logger: logger.With("component", "locks")})
 	ns, err := openNamespace(ctx, cfg, driver)
 	var quotas *quota.Quotas
@@ -224,19 +231,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		quotas, err = newQuotas(cfg.Lifecycle, shared, locks, events, logger.With("component", "quota"))
 	}
 	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
+		closeOpened()
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
 	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o.gcNow)
 	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
+		closeOpened()
 		return nil, err
 	}
 	pipeline := push.New(push.Options{
@@ -255,10 +256,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
 	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, o.gcNow, logger.With("component", "gc"))
 	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
+		closeOpened()
 		return nil, err
 	}
 	if o.gcHooks != nil {
@@ -275,10 +273,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		retentionRuns, err = newRetentionMetrics(metrics.registry)
 	}
 	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
+		closeOpened()
 		return nil, err
 	}
 	var authSvc *auth.Service
@@ -287,10 +282,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if cfg.Auth.Enabled {
 		robots = auth.NewRobots(driver)
 		if authSvc, err = newAuth(ctx, cfg.Auth, cfg.HTTP.Host, robots, sharedOrNil(shared, multi), metrics.registry, logger.With("component", "auth")); err != nil {
-			monitor.Close()
-			events.Close()
-			rec.Close()
-			store.Close()
+			closeOpened()
 			return nil, err
 		}
 		dcfg.Auth = authSvc.DistributionAuth()
@@ -301,10 +293,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		ociOpts = ociOptions(driver, ns, pipeline, guard, authSvc, logger.With("component", "oci"))
 	}
 	if err != nil {
-		monitor.Close()
-		events.Close()
-		rec.Close()
-		store.Close()
+		closeOpened()
 		return nil, err
 	}
 

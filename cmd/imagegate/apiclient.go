@@ -60,6 +60,27 @@ func (f *clientFlags) connect(cmd *cobra.Command, timeout time.Duration, scope s
 	return c, nil
 }
 
+// report connects (connect), sends method path without a body and writes
+// the answer to cmd's standard output: as the API's JSON with --json,
+// else through print. With --json an error is written as JSON too; the
+// error is returned either way, for the caller to wrap.
+func (f *clientFlags) report(cmd *cobra.Command, timeout time.Duration, scope, method, path string, print func(io.Writer, []byte) error) error {
+	c, err := f.connect(cmd, timeout, scope)
+	var body []byte
+	if err == nil {
+		body, err = c.call(cmd.Context(), method, path, nil)
+	}
+	if err == nil && f.asJSON {
+		_, err = cmd.OutOrStdout().Write(body)
+	} else if err == nil {
+		err = print(cmd.OutOrStdout(), body)
+	}
+	if err != nil && f.asJSON {
+		writeJSONError(cmd.OutOrStdout(), err)
+	}
+	return err
+}
+
 // apiClient calls the server's /api/v1 with a bearer token.
 type apiClient struct {
 	base, token string

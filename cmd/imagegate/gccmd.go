@@ -51,20 +51,7 @@ func newGCCmd(environ []string) *cobra.Command {
 		case *backfill:
 			path, print = "/api/v1/gc/backfill", printBackfilled
 		}
-		c, err := f.connect(cmd, gcTimeout, "registry:catalog:*")
-		var body []byte
-		if err == nil {
-			body, err = c.call(cmd.Context(), method, path, nil)
-		}
-		if err == nil && f.asJSON {
-			_, err = cmd.OutOrStdout().Write(body)
-		} else if err == nil {
-			err = print(cmd.OutOrStdout(), body)
-		}
-		if err != nil {
-			if f.asJSON {
-				writeJSONError(cmd.OutOrStdout(), err)
-			}
+		if err := f.report(cmd, gcTimeout, "registry:catalog:*", method, path, print); err != nil {
 			return fmt.Errorf("gc: %w", err)
 		}
 		return nil

@@ -73,20 +73,7 @@ func retentionRun(f *clientFlags, repos *string, method, what string, print func
 		if *repos != "" {
 			path += "?repository=" + url.QueryEscape(*repos)
 		}
-		c, err := f.connect(cmd, retentionTimeout, "registry:catalog:*")
-		var body []byte
-		if err == nil {
-			body, err = c.call(cmd.Context(), method, path, nil)
-		}
-		if err == nil && f.asJSON {
-			_, err = cmd.OutOrStdout().Write(body)
-		} else if err == nil {
-			err = print(cmd.OutOrStdout(), body)
-		}
-		if err != nil {
-			if f.asJSON {
-				writeJSONError(cmd.OutOrStdout(), err)
-			}
+		if err := f.report(cmd, retentionTimeout, "registry:catalog:*", method, path, print); err != nil {
 			return fmt.Errorf("retention %s: %w", what, err)
 		}
 		return nil
