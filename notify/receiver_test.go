@@ -23,6 +23,10 @@ type receiver struct {
 	status atomic.Int32
 	// hold, when set, makes requests wait for their context (timeouts).
 	hold atomic.Bool
+	// serving counts the requests being handled: a request a client has
+	// given up on may still be in its handler, and answered by the status
+	// set after the client gave up.
+	serving atomic.Int32
 
 	mu       sync.Mutex
 	acked    map[string]int // event id → acknowledged deliveries
@@ -56,6 +60,8 @@ func newReceiverAt(t *testing.T, addr, secret string) *receiver {
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.serving.Add(1)
+	defer r.serving.Add(-1)
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return

@@ -132,6 +132,9 @@ func TestSharedDeadReplicasEventsDeliveredByAnother(t *testing.T) {
 	if err := a.Close(); err == nil {
 		t.Error("A released its lease through a cut link")
 	}
+	// A dead replica's last request may still be in the receiver's
+	// handler: it is answered as the receiver stood when it arrived.
+	waitFor(t, "A's requests to be answered", func() bool { return rcv.serving.Load() == 0 })
 	rcv.status.Store(0)
 	b := newReplica(t, mem, "replica-b", lease, 1000, ep)
 	defer b.Close()
@@ -249,6 +252,7 @@ func TestSharedPartitionedReplicaHandsOver(t *testing.T) {
 		it, err := mem.Get(context.Background(), spaceLeases, shardA)
 		return err == nil && string(it.Value) == "replica-b"
 	})
+	waitFor(t, "requests started under A's lease to be answered", func() bool { return rcv.serving.Load() == 0 })
 	rcv.status.Store(0)
 	waitFor(t, "A's events delivered", func() bool { acked, _, _ := rcv.snapshot(); return len(acked) == 4 })
 	linkA.cut.Store(false)
