@@ -30,6 +30,9 @@ type options struct {
 	// its collector and fence (tests).
 	gcNow   func() time.Time
 	gcHooks func(*gc.Collector, *gc.Fence)
+	// gcCallTimeout and gcBlobTouchTimeout replace the fence's bounds
+	// (WithGCFenceTimeouts); 0: gc's defaults.
+	gcCallTimeout, gcBlobTouchTimeout time.Duration
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

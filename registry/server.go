@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
-	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o.gcNow)
+	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o)
 	if err != nil {
 		closeOpened()
 		return nil, err
