@@ -265,7 +265,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, logger),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	pullStore := pullsStore(shared, multi)
-	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore)
+	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore, o.pullNow)
 	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))
 	pullTracker, err := newPulls(cfg.Lifecycle.Pulls, pullStore, o.pullNow, metrics.registry, logger.With("component", "pulls"))
 	var retentionRuns *retentionMetrics
