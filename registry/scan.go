@@ -33,6 +33,8 @@ type options struct {
 	// gcCallTimeout and gcBlobTouchTimeout replace the fence's bounds
 	// (WithGCFenceTimeouts); 0: gc's defaults.
 	gcCallTimeout, gcBlobTouchTimeout time.Duration
+	// certNow is the TLS certificate reloads' clock (registry/tls.go); nil: the wall clock.
+	certNow func() time.Time
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -31,6 +31,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
+	"github.com/imagegate/imagegate/internal/certreload"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
@@ -49,6 +50,9 @@ import (
 // Server is one imagegate registry: New builds it, Start binds its
 // listeners, Shutdown drains them. Run does all three around a context.
 type Server struct {
+	// certs serves http.tls's pair, reloaded when its files change; nil
+	// without TLS.
+	certs   *certreload.Reloader
 	cfg     *config.Config
 	logger  *slog.Logger
 	app     *handlers.App
@@ -190,6 +194,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics || cfg.Log.EMF.Enabled)
 	gate, err := newGateMetrics(cfg, metrics.registry)
+	var certs *certreload.Reloader
+	if err == nil {
+		certs, err = newCertReloader(cfg.HTTP.TLS, metrics.registry, logger.With("component", "tls"), o.certNow)
+	}
 	if err == nil {
 		err = registerAnalysisMetrics(metrics.registry, analyses.Analyzer)
 	}
@@ -298,6 +306,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	s := &Server{
+		certs:   certs,
 		cfg:     cfg,
 		logger:  logger,
 		app:     app,
