@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -79,11 +78,12 @@ type Options struct {
 	Pulls PullReader
 }
 
-// PullReader reads the last pull of a manifest and when pull tracking
-// began (package pulls' Reader).
+// PullReader reads the last pull of a manifest and what a missing one
+// means (package pulls' Reader): when tracking began, and since when a
+// pull would still be recorded (records expire).
 type PullReader interface {
 	Last(ctx context.Context, repo, digest string) (pulls.Record, bool, error)
-	Since(ctx context.Context) (time.Time, bool, error)
+	Coverage(ctx context.Context) (pulls.Coverage, bool, error)
 }
 
 // New returns the API over store.

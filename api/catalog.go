@@ -57,10 +57,21 @@ type repositoriesPage struct {
 type tagsPage struct {
 	Repository string `json:"repository"`
 	Tags       []Tag  `json:"tags"`
-	// PullsTrackedSince is when pull tracking began: a tag without
-	// last_pulled_at was not pulled since then. Absent when pulls are not
-	// tracked (or not yet: before the first flush).
+	pullsCoverage
+}
+
+// pullsCoverage is what a missing last_pulled_at means, in the tags
+// listing and the manifest's details.
+type pullsCoverage struct {
+	// PullsTrackedSince is when pull tracking began. Absent when pulls
+	// are not tracked (or not yet: before the first flush).
 	PullsTrackedSince time.Time `json:"pulls_tracked_since,omitzero"`
+	// PullsRecordedSince: a manifest without last_pulled_at was not
+	// pulled since then — the later of pulls_tracked_since and now minus
+	// lifecycle.pulls.expiry (the record of an older pull expired: when
+	// it is later than pulls_tracked_since, "never pulled" would be
+	// wrong). Absent with pulls_tracked_since.
+	PullsRecordedSince time.Time `json:"pulls_recorded_since,omitzero"`
 }
 
 // listRepositories answers GET /api/v1/repositories?last=&limit=: the
@@ -139,27 +150,28 @@ func (a *API) tags(w http.ResponseWriter, r *http.Request, repo string) {
 	if tags == nil {
 		tags = []Tag{}
 	}
-	since, ok := a.pullsSince(w, r)
+	cov, ok := a.pullsCoverage(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags, PullsTrackedSince: since})
+	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags, pullsCoverage: cov})
 }
 
-// pullsSince is when pull tracking began (zero when pulls are not tracked
-// or not yet); false when it could not be read, after answering 503.
-func (a *API) pullsSince(w http.ResponseWriter, r *http.Request) (time.Time, bool) {
+// pullsCoverage is when pull tracking began and since when a pull would
+// still be recorded (zero when pulls are not tracked or not yet); false
+// when it could not be read, after answering 503.
+func (a *API) pullsCoverage(w http.ResponseWriter, r *http.Request) (pullsCoverage, bool) {
 	if a.pulls == nil {
-		return time.Time{}, true
+		return pullsCoverage{}, true
 	}
-	since, ok, err := a.pulls.Since(r.Context())
+	cov, ok, err := a.pulls.Coverage(r.Context())
 	if err != nil {
 		a.logger.ErrorContext(r.Context(), "reading when pull tracking began failed", "error", err.Error())
 		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the pull records could not be read; retry later"))
-		return time.Time{}, false
+		return pullsCoverage{}, false
 	}
 	if !ok {
-		return time.Time{}, true
+		return pullsCoverage{}, true
 	}
-	return since.UTC(), true
+	return pullsCoverage{PullsTrackedSince: cov.TrackedSince.UTC(), PullsRecordedSince: cov.From.UTC()}, true
 }

@@ -31,9 +31,9 @@ type manifestInfo struct {
 	// recorded or pulls are not tracked.
 	LastPulledAt  time.Time `json:"last_pulled_at,omitzero"`
 	LastPulledTag string    `json:"last_pulled_tag,omitempty"`
-	// PullsTrackedSince is when pull tracking began, as in the tags
-	// listing: without last_pulled_at, not pulled since then.
-	PullsTrackedSince time.Time `json:"pulls_tracked_since,omitzero"`
+	// pulls_tracked_since and pulls_recorded_since, as in the tags
+	// listing: without last_pulled_at, not pulled since the latter.
+	pullsCoverage
 }
 
 // tagEvent is one change of a tag with respect to a manifest.
@@ -165,11 +165,11 @@ func (a *API) manifest(w http.ResponseWriter, r *http.Request, repo string, d di
 		if ok {
 			info.LastPulledAt, info.LastPulledTag = last.At.UTC(), last.Tag
 		}
-		since, ok := a.pullsSince(w, r)
+		cov, ok := a.pullsCoverage(w, r)
 		if !ok {
 			return
 		}
-		info.PullsTrackedSince = since
+		info.pullsCoverage = cov
 	}
 	info.Latest = visible(r, []*metadata.Record{info.Latest})[0]
 	slices.SortStableFunc(info.TagHistory, func(x, y tagEvent) int { return y.At.Compare(x.At) })

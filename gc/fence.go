@@ -34,6 +34,22 @@ const (
 // digest may still be storing.
 const InFlight = 5 * time.Minute
 
+// StoreCallTimeout bounds each fleet store call of the fence, and of a
+// push's references entry (fleet.WithCallTimeout, wired by the registry):
+// a store that hangs instead of refusing then fails the call as
+// unreachable, and a manifest PUT is answered by metadata.failmode
+// (fail-open: stored with a not-indexed marker; fail-closed: 503) within
+// about this long instead of the commit's 2 minutes. It is not a bound on
+// waiting out a tombstone: a deleter holds one for seconds, and a writer
+// that gives up on one is refused (ErrTombstoned), never let through.
+const StoreCallTimeout = 10 * time.Second
+
+// BlobTouchTimeout bounds the whole touch of a blob upload's commit or a
+// mount (store calls and tombstone wait): that touch is best effort — the
+// manifest's push touches every blob again and checks each exists — so an
+// upload never waits on a slow or hanging store longer than this.
+const BlobTouchTimeout = 5 * time.Second
+
 // TombstoneTTL is how long a tombstone lives if its holder dies; a holder
 // deletes only within TombstoneTTL/4 of writing it (Tombstone.Fresh).
 const TombstoneTTL = 4 * time.Minute

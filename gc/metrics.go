@@ -12,6 +12,7 @@ type Metrics struct {
 	manifests, blobs, bytes prometheus.Counter
 	skipped                 *prometheus.CounterVec
 	unreachable             *prometheus.CounterVec
+	unreadable              prometheus.Gauge
 	pass                    prometheus.Histogram
 }
 
@@ -30,10 +31,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		unreachable: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "fence_unreachable_total",
 			Help: "Writes that went on without the fleet store (upload: a blob upload's touch; mount: a mount's touch; manifest: a manifest stored with a not-indexed marker, fail-open)."},
 			[]string{"what"}),
+		unreadable: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "imagegate", Subsystem: "gc", Name: "unreadable_markers",
+			Help: "Files under /imagegate/gc/unindexed the last pass or backfill could not attribute (their path names no manifest): garbage collection deletes nothing until they are removed (each logged with its path)."}),
 		pass: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "imagegate", Subsystem: "gc", Name: "pass_duration_seconds",
 			Help: "Time of one garbage collection pass.", Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}}),
 	}
-	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.skipped, m.unreachable, m.pass} {
+	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.skipped, m.unreachable, m.unreadable, m.pass} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -74,5 +77,12 @@ const (
 func (m *Metrics) Unreachable(what string) {
 	if m != nil {
 		m.unreachable.WithLabelValues(what).Inc()
+	}
+}
+
+// unreadableMarkers sets how many marker files could not be attributed.
+func (m *Metrics) unreadableMarkers(n int) {
+	if m != nil {
+		m.unreadable.Set(float64(n))
 	}
 }

@@ -14,14 +14,19 @@ import (
 // manifest's entry written (Written: the marker's time) and is cleared; a
 // marker whose manifest is not stored is cleared once older than
 // InFlight (its push failed, or the manifest was deleted since); a
-// younger one stays, its push may be storing now. It returns how many
-// markers remain (a lower bound past maxMarkers).
+// younger one stays, its push may be storing now. A marker whose file
+// does not parse is first attributed by its path (attribute). It returns
+// how many markers remain (a lower bound past maxMarkers).
 func (c *Collector) reindex(ctx context.Context) (int, error) {
 	markers, more, err := c.unindexed.List(ctx, maxMarkers)
 	if err != nil {
 		return 0, err
 	}
-	left := 0
+	n := len(markers)
+	markers, left, err := c.attribute(ctx, markers)
+	if err != nil {
+		return 0, err
+	}
 	for _, m := range markers {
 		done, err := c.reindexOne(ctx, m)
 		if err != nil {
@@ -34,7 +39,7 @@ func (c *Collector) reindex(ctx context.Context) (int, error) {
 	if more {
 		left++ // the next pass goes on
 	}
-	if indexed := len(markers) - left; indexed > 0 || left > 0 {
+	if indexed := n - left; indexed > 0 || left > 0 {
 		c.opts.Logger.InfoContext(ctx, "gc resolved not-indexed markers", "resolved", indexed, "left", left)
 	}
 	return left, nil
@@ -44,8 +49,8 @@ func (c *Collector) reindex(ctx context.Context) (int, error) {
 func (c *Collector) reindexOne(ctx context.Context, m Marker) (bool, error) {
 	named, err := reference.WithName(m.Repository)
 	if err != nil {
-		c.opts.Logger.WarnContext(ctx, "a not-indexed marker names no repository; it blocks deletion until removed",
-			"manifest", m.Manifest.String(), "root", unindexedRoot)
+		c.opts.Logger.WarnContext(ctx, "a not-indexed marker names no valid repository; it blocks deletion until removed",
+			"repository", m.Repository, "manifest", m.Manifest.String(), "root", unindexedRoot)
 		return false, nil
 	}
 	repo, err := c.opts.Namespace.Repository(ctx, named)

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -40,6 +42,13 @@ type Marker struct {
 	Manifest   digest.Digest `json:"manifest"`
 	// At is when the push wrote the marker, before storing the manifest.
 	At time.Time `json:"at"`
+
+	// unreadable is set on a marker whose file did not parse (a write cut
+	// short): Repository is then empty, Manifest what the path names (may
+	// be invalid), At the file's modification time, and key the path's
+	// repository key (gc/unreadable.go attributes it).
+	unreadable bool
+	path, key  string
 }
 
 // Unindexed is the set of markers, in the registry's storage.
@@ -73,17 +82,14 @@ func (u *Unindexed) Mark(ctx context.Context, repo string, manifest digest.Diges
 // Clear removes the marker of (repo, manifest); an absent one is no
 // error.
 func (u *Unindexed) Clear(ctx context.Context, repo string, manifest digest.Digest) error {
-	err := u.driver.Delete(ctx, markerPath(repo, manifest))
-	var missing storagedriver.PathNotFoundError
-	if err != nil && !errors.As(err, &missing) {
-		return fmt.Errorf("gc: clearing the not-indexed marker of %s@%s: %w", repo, manifest, err)
-	}
-	return nil
+	return u.clearFile(ctx, markerPath(repo, manifest))
 }
 
 // List returns up to limit markers (the bool: more were left). A marker
-// file that does not parse is returned with its path's digest and no
-// repository: it still blocks deletion, and an operator can remove it.
+// file that does not parse is returned with what its path says — the
+// digest, the repository's key — its modification time and no
+// repository: it still blocks deletion until the collector attributes it
+// (gc/unreadable.go).
 func (u *Unindexed) List(ctx context.Context, limit int) ([]Marker, bool, error) {
 	var out []Marker
 	more := false
@@ -95,7 +101,7 @@ func (u *Unindexed) List(ctx context.Context, limit int) ([]Marker, bool, error)
 			more = true
 			return storagedriver.ErrFilledBuffer
 		}
-		m, ok, err := u.read(ctx, fi.Path())
+		m, ok, err := u.read(ctx, fi)
 		if ok {
 			out = append(out, m)
 		}
@@ -114,8 +120,9 @@ func (u *Unindexed) Any(ctx context.Context) (bool, error) {
 	return len(ms) > 0, err
 }
 
-// read is the marker at p; false when it was cleared meanwhile.
-func (u *Unindexed) read(ctx context.Context, p string) (Marker, bool, error) {
+// read is the marker of file fi; false when it was cleared meanwhile.
+func (u *Unindexed) read(ctx context.Context, fi storagedriver.FileInfo) (Marker, bool, error) {
+	p := fi.Path()
 	b, err := u.driver.GetContent(ctx, p)
 	var missing storagedriver.PathNotFoundError
 	if errors.As(err, &missing) {
@@ -124,11 +131,49 @@ func (u *Unindexed) read(ctx context.Context, p string) (Marker, bool, error) {
 	if err != nil {
 		return Marker{}, false, fmt.Errorf("gc: reading the not-indexed marker %s: %w", p, err)
 	}
+	// A marker is trusted only whole: JSON that parses, a repository
+	// name, a digest, and the path they give — the one it was read from
+	// (else clearing it would remove another file and this one would
+	// block for good). Anything else is attributed by its path.
 	var m Marker
-	if json.Unmarshal(b, &m) != nil || m.Repository == "" || m.Manifest.Validate() != nil {
-		return Marker{Manifest: digest.Digest(path.Base(path.Dir(p)) + ":" + path.Base(p))}, true, nil
+	if json.Unmarshal(b, &m) != nil || m.Manifest.Validate() != nil || !validName(m.Repository) || markerPath(m.Repository, m.Manifest) != p {
+		key, d := fromMarkerPath(p)
+		return Marker{Manifest: d, At: fi.ModTime().UTC(), unreadable: true, path: p, key: key}, true, nil
 	}
 	return m, true, nil
+}
+
+// fromMarkerPath is what a marker's path names: the repository key and
+// the manifest digest (either "" when the path is not a marker's).
+func fromMarkerPath(p string) (key string, d digest.Digest) {
+	parts := strings.Split(strings.TrimPrefix(p, unindexedRoot+"/"), "/")
+	if len(parts) != 3 {
+		return "", ""
+	}
+	if k, err := hex.DecodeString(parts[0]); err == nil && len(k) == 16 && parts[0] == strings.ToLower(parts[0]) {
+		key = parts[0]
+	}
+	if d = digest.Digest(parts[1] + ":" + parts[2]); d.Validate() != nil {
+		d = ""
+	}
+	return key, d
+}
+
+// clearFile removes the marker file at p; an absent one is no error.
+func (u *Unindexed) clearFile(ctx context.Context, p string) error {
+	err := u.driver.Delete(ctx, p)
+	var missing storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &missing) {
+		return fmt.Errorf("gc: clearing the not-indexed marker %s: %w", p, err)
+	}
+	return nil
+}
+
+// validName reports whether repo is a repository name distribution
+// accepts.
+func validName(repo string) bool {
+	_, err := reference.WithName(repo)
+	return err == nil
 }
 
 // repoKey names repo in one path element: the first 16 bytes of the

@@ -94,8 +94,16 @@ func (g *Guard) TouchMount(ctx context.Context, repo string, d digest.Digest) {
 // every blob again and checks that each exists (MANIFEST_BLOB_UNKNOWN
 // otherwise, and the client uploads it again): never an accepted image
 // with a missing blob.
+//
+// The touch is bounded by GC.BlobTouchWithin (5 s): a fleet store that
+// hangs rather than refusing delays the upload by that much, no more.
 func (g *Guard) touch(ctx context.Context, repo, what string, d digest.Digest) {
-	if err := g.opts.GC.Fence.Touch(ctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
+	if g.opts.GC.Fence == nil {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, g.opts.GC.BlobTouchWithin())
+	defer cancel()
+	if err := g.opts.GC.Fence.Touch(tctx, gc.KindBlob, d); err != nil && ctx.Err() == nil {
 		g.opts.GC.Metrics.Unreachable(what)
 		g.opts.Logger.WarnContext(ctx, "touching a blob for garbage collection failed; going on (its manifest's push touches it again)",
 			"repository", repo, "digest", d.String(), "for", what, "error", err.Error())

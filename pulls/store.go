@@ -73,6 +73,12 @@ func markSince(ctx context.Context, s fleet.Store, now time.Time) error {
 // Reader reads the pull records back.
 type Reader struct {
 	Store fleet.Store
+	// Expiry is how long a record lives after its latest pull (the
+	// Tracker's Options.Expiry, lifecycle.pulls.expiry); 0: Coverage
+	// assumes records never expire.
+	Expiry time.Duration
+	// Now is the clock Coverage reads (tests); nil: the wall clock.
+	Now func() time.Time
 }
 
 // maxLookup bounds the records Lookup reads for one repository.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
@@ -28,6 +29,17 @@ type GC struct {
 	FailOpen bool
 	// Metrics count the writes that went on without the store; nil: none.
 	Metrics *gc.Metrics
+	// BlobTouchTimeout bounds a blob upload's or mount's touch, best
+	// effort (0: gc.BlobTouchTimeout).
+	BlobTouchTimeout time.Duration
+}
+
+// BlobTouchWithin is how long a blob upload or mount waits for its touch.
+func (g GC) BlobTouchWithin() time.Duration {
+	if g.BlobTouchTimeout > 0 {
+		return g.BlobTouchTimeout
+	}
+	return gc.BlobTouchTimeout
 }
 
 // fenceRefs runs just before x is stored: it touches every digest x

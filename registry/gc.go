@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -35,17 +36,33 @@ func WithGCHooks(fn func(*gc.Collector, *gc.Fence)) Option {
 // fleet store is the metadata database's, so its outage follows
 // metadata.failmode: under open a push goes on with a not-indexed marker
 // in storage (push/gcrefs.go), under closed it is refused.
-func newGCFence(cfg *config.Config, shared fleet.Store, driver storagedriver.StorageDriver, reg prometheus.Registerer, now func() time.Time) (push.GC, error) {
+//
+// Every fleet call of the fence and of a push's references entry has its
+// own deadline (gc.StoreCallTimeout; a blob's touch as a whole
+// gc.BlobTouchTimeout), so a store that hangs is answered like one that
+// refuses. A store in this process's memory cannot hang: it is used as is.
+func newGCFence(cfg *config.Config, shared fleet.Store, driver storagedriver.StorageDriver, reg prometheus.Registerer, o options) (push.GC, error) {
 	m, err := gc.NewMetrics(reg)
 	if err != nil {
 		return push.GC{}, err
 	}
-	fence := gc.NewFence(shared, cfg.Lifecycle.GC.Grace, now)
+	store, parallel := shared, gc.TouchParallelism
 	if _, local := shared.(*fleet.Memory); local {
-		fence.SetParallelism(1) // no round trip to overlap
+		parallel = 1 // no round trip to overlap
+	} else {
+		store = fleet.WithCallTimeout(shared, cmp.Or(o.gcCallTimeout, gc.StoreCallTimeout))
 	}
-	return push.GC{Refs: gc.NewRefs(shared), Fence: fence,
+	fence := gc.NewFence(store, cfg.Lifecycle.GC.Grace, o.gcNow)
+	fence.SetParallelism(parallel)
+	return push.GC{Refs: gc.NewRefs(store), Fence: fence, BlobTouchTimeout: o.gcBlobTouchTimeout,
 		Unindexed: gc.NewUnindexed(driver), FailOpen: recorder.Mode(cfg.Metadata.FailMode) == recorder.FailOpen, Metrics: m}, nil
+}
+
+// WithGCFenceTimeouts replaces gc.StoreCallTimeout (call) and
+// gc.BlobTouchTimeout (blob) for this server (tests of a hanging store);
+// 0 keeps a default.
+func WithGCFenceTimeouts(call, blob time.Duration) Option {
+	return func(o *options) { o.gcCallTimeout, o.gcBlobTouchTimeout = call, blob }
 }
 
 // newCollector is the collector of lc.GC, deleting manifests through

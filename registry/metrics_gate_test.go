@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -208,8 +209,8 @@ func TestCertExpiryMetric(t *testing.T) {
 	if int64(got) != cert.NotAfter.Unix() {
 		t.Errorf("expiry %v, want %d", got, cert.NotAfter.Unix())
 	}
-	if _, err := newGateMetrics(&config.Config{HTTP: config.HTTP{TLS: config.TLS{Certificate: filepath.Join(t.TempDir(), "none.pem")}}},
-		newHTTPMetrics(true).registry); err == nil {
+	if _, err := newCertReloader(config.TLS{Certificate: filepath.Join(t.TempDir(), "none.pem"), Key: keyFile},
+		newHTTPMetrics(true).registry, slog.New(slog.DiscardHandler), nil); err == nil {
 		t.Error("a missing certificate file was accepted")
 	}
 }

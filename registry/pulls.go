@@ -60,9 +60,9 @@ func pullsStore(shared fleet.Store, multi bool) fleet.Store {
 
 // pullReader is the reader of the pull records, nil when pulls are not
 // tracked.
-func pullReader(c config.Pulls, shared fleet.Store) *pulls.Reader {
+func pullReader(c config.Pulls, shared fleet.Store, now func() time.Time) *pulls.Reader {
 	if !c.Enabled {
 		return nil
 	}
-	return &pulls.Reader{Store: shared}
+	return &pulls.Reader{Store: shared, Expiry: c.Expiry, Now: now}
 }

@@ -169,11 +169,13 @@ func TestPullsKeepPulledTags(t *testing.T) {
 		t.Fatalf("manifest API of the never pulled manifest: %d %s", status, body)
 	}
 	var never struct {
-		PullsTrackedSince time.Time `json:"pulls_tracked_since"`
+		PullsTrackedSince  time.Time `json:"pulls_tracked_since"`
+		PullsRecordedSince time.Time `json:"pulls_recorded_since"`
 	}
-	if json.Unmarshal(body, &never) != nil || !never.PullsTrackedSince.Equal(now.Add(-45*24*time.Hour)) {
-		t.Errorf("manifest API of the never pulled manifest: pulls tracked since %v, want the first flush's: %s",
-			never.PullsTrackedSince, body)
+	if json.Unmarshal(body, &never) != nil || !never.PullsTrackedSince.Equal(now.Add(-45*24*time.Hour)) ||
+		!never.PullsRecordedSince.Equal(never.PullsTrackedSince) { // tracking is younger than the expiry
+		t.Errorf("manifest API of the never pulled manifest: pulls tracked since %v, recorded since %v, want the first flush's for both: %s",
+			never.PullsTrackedSince, never.PullsRecordedSince, body)
 	}
 }
 

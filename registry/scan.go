@@ -30,6 +30,11 @@ type options struct {
 	// its collector and fence (tests).
 	gcNow   func() time.Time
 	gcHooks func(*gc.Collector, *gc.Fence)
+	// gcCallTimeout and gcBlobTouchTimeout replace the fence's bounds
+	// (WithGCFenceTimeouts); 0: gc's defaults.
+	gcCallTimeout, gcBlobTouchTimeout time.Duration
+	// certNow is the TLS certificate reloads' clock (registry/tls.go); nil: the wall clock.
+	certNow func() time.Time
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +25,7 @@ func (s *Server) Start() error {
 		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSConfig:         tlsConfig(s.certs),
 		ConnState:         s.onConnState,
 	}
 	s.startBackground()
@@ -34,7 +33,7 @@ func (s *Server) Start() error {
 	go func() {
 		var err error
 		if tlsOn {
-			err = s.public.ServeTLS(ln, s.cfg.HTTP.TLS.Certificate, s.cfg.HTTP.TLS.Key)
+			err = s.public.ServeTLS(ln, "", "") // the pair comes from s.certs
 		} else {
 			err = s.public.Serve(ln)
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
+	"github.com/imagegate/imagegate/internal/certreload"
 	"github.com/imagegate/imagegate/internal/errcodes"
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
@@ -49,6 +50,9 @@ import (
 // Server is one imagegate registry: New builds it, Start binds its
 // listeners, Shutdown drains them. Run does all three around a context.
 type Server struct {
+	// certs serves http.tls's pair, reloaded when its files change; nil
+	// without TLS.
+	certs   *certreload.Reloader
 	cfg     *config.Config
 	logger  *slog.Logger
 	app     *handlers.App
@@ -190,6 +194,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	metrics := newHTTPMetrics(cfg.Debug.Metrics || cfg.Log.EMF.Enabled)
 	gate, err := newGateMetrics(cfg, metrics.registry)
+	var certs *certreload.Reloader
+	if err == nil {
+		certs, err = newCertReloader(cfg.HTTP.TLS, metrics.registry, logger.With("component", "tls"), o.certNow)
+	}
 	if err == nil {
 		err = registerAnalysisMetrics(metrics.registry, analyses.Analyzer)
 	}
@@ -235,7 +243,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, err
 	}
 	referrers := oci.NewReferrers(driver)
-	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o.gcNow)
+	gcFence, err := newGCFence(cfg, shared, driver, metrics.registry, o)
 	if err != nil {
 		closeOpened()
 		return nil, err
@@ -265,7 +273,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, logger),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	pullStore := pullsStore(shared, multi)
-	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore)
+	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore, o.pullNow)
 	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))
 	pullTracker, err := newPulls(cfg.Lifecycle.Pulls, pullStore, o.pullNow, metrics.registry, logger.With("component", "pulls"))
 	var retentionRuns *retentionMetrics
@@ -298,6 +306,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	s := &Server{
+		certs:   certs,
 		cfg:     cfg,
 		logger:  logger,
 		app:     app,

@@ -73,17 +73,17 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	var tags struct {
-		Tags              []tagRef  `json:"tags"`
-		PullsTrackedSince time.Time `json:"pulls_tracked_since"`
+		Tags []tagRef `json:"tags"`
+		pullCoverage
 	}
 	if err := h.callAPI(r, s, "/api/v1/repositories/"+name+"/tags", nil, &tags); err != nil {
 		h.apiFailed(w, r, s, err, "repository "+name)
 		return
 	}
 	now := h.now()
-	v.PullsTracked = !tags.PullsTrackedSince.IsZero()
+	v.PullsTracked = !tags.TrackedSince.IsZero()
 	for i, t := range tags.Tags {
-		tags.Tags[i].Pull = describePull(now, t.LastPulledAt, t.LastPulledTag, tags.PullsTrackedSince)
+		tags.Tags[i].Pull = describePull(now, t.LastPulledAt, t.LastPulledTag, tags.pullCoverage)
 		v.PullsTracked = v.PullsTracked || !t.LastPulledAt.IsZero()
 	}
 	v.Tags = tags.Tags

@@ -67,26 +67,35 @@ func TestAgo(t *testing.T) {
 }
 
 // TestDescribePull: a recorded pull says when and by what; none while
-// pulls are tracked says since when they are; none untracked says
-// nothing.
+// pulls are tracked says since when they are — "never pulled" only while
+// no record can have expired since tracking began, "not pulled in the
+// last …" once one may have (lifecycle.pulls.expiry); none untracked
+// says nothing.
 func TestDescribePull(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	since := time.Date(2026, 11, 1, 8, 30, 0, 0, time.UTC)
+	young := pullCoverage{TrackedSince: since, RecordedSince: since}
+	longAgo := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	expired := pullCoverage{TrackedSince: longAgo, RecordedSince: now.Add(-90*24*time.Hour + 40*time.Millisecond)} // the API's clock, a moment earlier
 	for _, c := range []struct {
 		at       time.Time
 		tag      string
-		since    time.Time
+		cov      pullCoverage
 		want     string
 		wantTime bool
 	}{
-		{now.Add(-3 * 24 * time.Hour), "1.0", since, "last pulled 3 days ago by tag 1.0", true},
-		{now.Add(-time.Second), "", since, "last pulled just now by digest", true},
-		{time.Time{}, "", since, "never pulled (tracked since 2026-11-01 08:30 UTC)", false},
-		{time.Time{}, "", time.Time{}, "", false},
+		{now.Add(-3 * 24 * time.Hour), "1.0", young, "last pulled 3 days ago by tag 1.0", true},
+		{now.Add(-time.Second), "", young, "last pulled just now by digest", true},
+		{now.Add(-80 * 24 * time.Hour), "1.0", expired, "last pulled 2 months ago by tag 1.0", true},
+		{time.Time{}, "", young, "never pulled (tracked since 2026-11-01 08:30 UTC)", false},
+		{time.Time{}, "", pullCoverage{TrackedSince: since}, "never pulled (tracked since 2026-11-01 08:30 UTC)", false}, // an API without pulls_recorded_since
+		{time.Time{}, "", expired, "not pulled in the last 90 days", false},
+		{time.Time{}, "", pullCoverage{TrackedSince: longAgo, RecordedSince: now.Add(-36 * time.Hour)}, "not pulled in the last 36 hours", false},
+		{time.Time{}, "", pullCoverage{}, "", false},
 	} {
-		got := describePull(now, c.at, c.tag, c.since)
+		got := describePull(now, c.at, c.tag, c.cov)
 		if got.Text != c.want || got.At.IsZero() == c.wantTime {
-			t.Errorf("describePull(%v, %q, %v) = %+v, want %q", c.at, c.tag, c.since, got, c.want)
+			t.Errorf("describePull(%v, %q, %+v) = %+v, want %q", c.at, c.tag, c.cov, got, c.want)
 		}
 	}
 }
@@ -111,13 +120,14 @@ func TestLastPullTemplates(t *testing.T) {
 		return buf.String()
 	}
 	tags := []tagRef{
-		{Name: "1.0", Digest: "sha256:aaaa", Pull: describePull(now, pulled, "1.0", since)},
-		{Name: "old", Digest: "sha256:bbbb", Pull: describePull(now, time.Time{}, "", since)},
+		{Name: "1.0", Digest: "sha256:aaaa", Pull: describePull(now, pulled, "1.0", pullCoverage{TrackedSince: since, RecordedSince: since})},
+		{Name: "old", Digest: "sha256:bbbb", Pull: describePull(now, time.Time{}, "", pullCoverage{TrackedSince: since, RecordedSince: since})},
+		{Name: "older", Digest: "sha256:cccc", Pull: describePull(now, time.Time{}, "", pullCoverage{TrackedSince: since.Add(-200 * 24 * time.Hour), RecordedSince: now.Add(-90 * 24 * time.Hour)})},
 	}
 	page := render("repository", repositoryView{Name: "team/app", Tags: tags, PullsTracked: true})
 	for _, want := range []string{`<th scope="col">Last pulled</th>`,
 		`<time datetime="2026-11-30T12:00:00Z" title="2026-11-30 12:00:00 UTC">last pulled 3 days ago by tag 1.0</time>`,
-		"never pulled (tracked since 2026-11-03 12:00 UTC)"} {
+		"never pulled (tracked since 2026-11-03 12:00 UTC)", "not pulled in the last 90 days"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the repository page lacks %q", want)
 		}
@@ -127,7 +137,7 @@ func TestLastPullTemplates(t *testing.T) {
 		t.Error("the repository page has a Last pulled column while pulls are not tracked")
 	}
 	img := imageView{Name: "team/app", Digest: "sha256:aaaa", Latest: &metadata.Record{Digest: "sha256:aaaa"},
-		LastPull: describePull(now, pulled, "", since)}
+		LastPull: describePull(now, pulled, "", pullCoverage{TrackedSince: since, RecordedSince: since})}
 	if page := render("image", img); !strings.Contains(page, `<dt>Last pulled</dt><dd id="last-pull"><time datetime="2026-11-30T12:00:00Z"`) ||
 		!strings.Contains(page, "last pulled 3 days ago by digest") {
 		t.Error("the image page does not say when the image was last pulled")

@@ -47,10 +47,10 @@ type imageView struct {
 	Rows []layerRow
 	Pull string
 	// The manifest's last pull (GET …/manifests/{digest}), worded in LastPull.
-	LastPulledAt      time.Time `json:"last_pulled_at"`
-	LastPulledTag     string    `json:"last_pulled_tag"`
-	PullsTrackedSince time.Time `json:"pulls_tracked_since"`
-	LastPull          lastPull  `json:"-"`
+	LastPulledAt  time.Time `json:"last_pulled_at"`
+	LastPulledTag string    `json:"last_pulled_tag"`
+	pullCoverage
+	LastPull lastPull `json:"-"`
 }
 
 // imageConfig is the answer of GET …/manifests/{digest}/config.
@@ -198,7 +198,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		v.ConfigNote = "the image config could not be read"
 	}
 	v.Rows = layerRows(v.Latest, v.Layers)
-	v.LastPull = describePull(h.now(), v.LastPulledAt, v.LastPulledTag, v.PullsTrackedSince)
+	v.LastPull = describePull(h.now(), v.LastPulledAt, v.LastPulledTag, v.pullCoverage)
 	v.Pull = "docker pull " + h.registryHost(r) + "/" + name + "@" + d
 	h.render(w, r, s, http.StatusOK, "image", name+"@"+v.Digest.Encoded()[:min(12, len(v.Digest.Encoded()))], v)
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/registry"
 	"github.com/imagegate/imagegate/registry/registrytest"
@@ -24,7 +26,9 @@ import (
 // answer.
 func TestGCCommands(t *testing.T) {
 	var off atomic.Int64
-	srv, _ := registrytest.Start(t, nil, registry.WithGCClock(func() time.Time { return time.Now().Add(time.Duration(off.Load())) }))
+	store := fleet.NewMemory(0)
+	srv, _ := registrytest.Start(t, nil, registry.WithFleet(store),
+		registry.WithGCClock(func() time.Time { return time.Now().Add(time.Duration(off.Load())) }))
 	server := "http://" + srv.Addr().String()
 	img, _ := random.Image(256, 1)
 	ref, _ := name.ParseReference(srv.Addr().String()+"/dev/tool:v1", name.Insecure)
@@ -38,6 +42,13 @@ func TestGCCommands(t *testing.T) {
 	}
 	jd, _ := junk.Digest()
 	off.Store(int64(48 * time.Hour))
+	// A references entry whose manifest was never stored (a crashed
+	// commit), written before the clock moved: the pass prunes it.
+	stale := gc.Entry{Repository: "dev/tool", Manifest: digest.FromString("never stored"), Written: time.Now()}
+	stale.Blobs = []digest.Digest{stale.Manifest}
+	if err := gc.NewRefs(store).Put(t.Context(), stale); err != nil {
+		t.Fatal(err)
+	}
 
 	_, stderr, status := cli(t, "", nil, "gc", "--server", server)
 	if status == 0 || !strings.Contains(stderr, "backfill") {
@@ -54,8 +65,16 @@ func TestGCCommands(t *testing.T) {
 	}
 	stdout, _, status = cli(t, "", nil, "gc", "--json", "--server", server)
 	var res gc.Result
-	if status != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res.Blobs != 1 {
+	if status != 0 || json.Unmarshal([]byte(stdout), &res) != nil || res.Blobs != 1 || res.Pruned != 1 ||
+		!strings.Contains(stdout, `"index_entries_pruned": 1`) {
 		t.Fatalf("gc --json: status %d\n%s", status, stdout)
+	}
+	if err := gc.NewRefs(store).Put(t.Context(), stale); err != nil { // stale again, for the text
+		t.Fatal(err)
+	}
+	stdout, _, status = cli(t, "", nil, "gc", "--server", server)
+	if status != 0 || !strings.Contains(stdout, "0 manifests and 0 blobs (0 bytes) deleted, 0 skipped, 1 stale index entries pruned in ") {
+		t.Fatalf("gc: status %d\n%s", status, stdout)
 	}
 	stdout, _, status = cli(t, "", nil, "gc", "--dry-run", "--server", server)
 	if status != 0 || !strings.Contains(stdout, ": 0 manifests and 0 blobs (0 bytes) to delete, 1 manifests indexed") {

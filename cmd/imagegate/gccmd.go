@@ -91,7 +91,8 @@ func printGCPlan(w io.Writer, body []byte) error {
 	return tw.Flush()
 }
 
-// printGCResult prints what one pass deleted and skipped.
+// printGCResult prints what one pass deleted and skipped, and how many
+// stale references index entries it pruned.
 func printGCResult(w io.Writer, body []byte) error {
 	var r gc.Result
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -103,7 +104,8 @@ func printGCResult(w io.Writer, body []byte) error {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped %s — %s\n", s.Digest, s.Why)
 	}
-	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped in %d ms", len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.DurationMS)
+	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped, %d stale index entries pruned in %d ms",
+		len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.Pruned, r.DurationMS)
 	if r.Truncated {
 		fmt.Fprint(w, "; more remain: run gc again")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/internal/buildinfo"
+	"github.com/imagegate/imagegate/internal/certreload"
 	"github.com/imagegate/imagegate/registry"
 	"github.com/imagegate/imagegate/scan/remote"
 	"github.com/imagegate/imagegate/scan/trivy"
@@ -113,10 +115,19 @@ func serveScanner(ctx context.Context, cfg *config.Config, srv http.Handler, log
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	var certs *certreload.Reloader
+	if c := cfg.Scan.Pool.TLS; c.Certificate != "" {
+		// Reloaded when the files change, as the registry's (docs/security.md).
+		if certs, err = certreload.New(c.Certificate, c.Key, certreload.Options{Logger: logger.With("component", "tls")}); err != nil {
+			_ = l.Close()
+			return fmt.Errorf("scanner: scan.pool.tls: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	}
 	done := make(chan error, 1)
 	go func() {
-		if tls := cfg.Scan.Pool.TLS; tls.Certificate != "" {
-			done <- hs.ServeTLS(l, tls.Certificate, tls.Key)
+		if certs != nil {
+			done <- hs.ServeTLS(l, "", "")
 		} else {
 			done <- hs.Serve(l)
 		}

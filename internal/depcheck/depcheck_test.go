@@ -49,6 +49,9 @@ var forbidden = map[string][]string{
 	module + "/scan":     {module + "/registry", module + "/middleware", module + "/metadata"},
 	module + "/registry": {module + "/cmd", module + "/scan/trivy"},
 	module + "/internal": {module + "/registry", module + "/cmd", module + "/middleware"},
+	// Certificate reloading reads two files for a tls.Config: it knows no configuration, server or store.
+	module + "/internal/certreload": {module + "/config", module + "/registry", module + "/cmd", module + "/middleware",
+		module + "/api", module + "/auth", module + "/metadata", module + "/fleet", module + "/push"},
 	// The tarball shim is a door in front of the push pipeline, never the other way.
 	module + "/shim": {module + "/registry", module + "/middleware", module + "/api", module + "/notify", module + "/scan/trivy"},
 	// Notifications read records; the gate and the shim call them through interfaces.
