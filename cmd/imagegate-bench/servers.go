@@ -38,8 +38,9 @@ func freePort() (int, error) {
 
 // startImagegate starts bin with its zero configuration (filesystem and
 // bolt under dir/data) on free loopback ports; extraEnv adds IMAGEGATE_*
-// settings (e.g. the storage switch or pprof).
-func startImagegate(bin, dir string, extraEnv []string) (*Server, error) {
+// settings (e.g. the storage switch or pprof), args flags of serve
+// (e.g. --config FILE).
+func startImagegate(bin, dir string, extraEnv []string, args ...string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func startImagegate(bin, dir string, extraEnv []string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	// Only the settings below: an IMAGEGATE_* variable of the caller's
 	// (IMAGEGATE_BIN under make test) would be read as configuration.
