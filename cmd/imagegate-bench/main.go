@@ -45,7 +45,7 @@ func main() {
 	flag.StringVar(&o.distribution, "distribution", "", "distribution registry `binary` (scripts/build-distribution.sh prints it)")
 	flag.StringVar(&o.crane, "crane", os.Getenv("CRANE_BIN"), "crane `binary` (scripts/install-clients.sh; empty skips the crane row)")
 	flag.StringVar(&o.workdir, "workdir", os.TempDir(), "`dir` for the data and both servers' storage (one disk)")
-	flag.StringVar(&o.profile, "profile", "", "write 10 s imagegate CPU profiles of the rows (-only; default monolithic,chunked) to `dir` instead of the table (needs -imagegate-env IMAGEGATE_DEBUG_PPROF=true)")
+	flag.StringVar(&o.profile, "profile", "", "write imagegate CPU profiles of the rows (-only; default monolithic,chunked; tarball: each door and kind) to `dir` instead of the table (needs -imagegate-env IMAGEGATE_DEBUG_PPROF=true)")
 	flag.StringVar(&o.only, "only", "", "comma-separated row names to run (default all)")
 	flag.Int64Var(&o.size, "size", 1<<30, "blob `bytes` (monolithic, chunked, pull; concurrent splits it)")
 	flag.Int64Var(&o.chunk, "chunk", 64<<20, "PATCH `bytes` of the chunked upload")
@@ -123,7 +123,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if rows == "" {
 			rows = "monolithic,chunked"
 		}
-		return profile(ctx, env, ig, o.profile, rows, out)
+		if err := profile(ctx, env, ig, o.profile, rows, out); err != nil {
+			return err
+		}
+		return profileTarball(ctx, o, dir, rows, out)
 	}
 	dist, err := startDistribution(o.distribution, distDir)
 	if err != nil {
@@ -273,25 +276,30 @@ func profile(ctx context.Context, e *Env, ig *Server, dir, rows string, out io.W
 				return fmt.Errorf("%s: preparing: %w", c.Name, err)
 			}
 		}
-		done := make(chan error, 1)
-		go func() { done <- fetchProfile(ig, path, 10) }()
-		for i := 0; ; i++ {
-			if err := c.Run(ctx, e, ig, 100+i); err != nil {
-				return err
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s: %d runs, profile %s\n", c.Name, i+1, path)
-				goto next
-			default:
-			}
+		runs, err := whileProfiling(ig, path, 10, func(i int) error { return c.Run(ctx, e, ig, 100+i) })
+		if err != nil {
+			return err
 		}
-	next:
+		fmt.Fprintf(out, "%s: %d runs, profile %s\n", c.Name, runs, path)
 	}
 	return nil
+}
+
+// whileProfiling runs run (i = 0, 1, …) until a CPU profile of s over
+// seconds, fetched meanwhile, is written to path, and returns the runs.
+func whileProfiling(s *Server, path string, seconds int, run func(i int) error) (int, error) {
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(s, path, seconds) }()
+	for i := 0; ; i++ {
+		if err := run(i); err != nil {
+			return i, err
+		}
+		select {
+		case err := <-done:
+			return i + 1, err
+		default:
+		}
+	}
 }
 
 func fetchProfile(s *Server, path string, seconds int) error {

@@ -101,6 +101,49 @@ func wantTarball(o options) bool {
 // every door and to skopeo's push, and not what these rows measure).
 const tarballConfig = "scan:\n  policies: []\n"
 
+// tarRun is what the tarball rows run on: the doors and kinds selected,
+// each kind's tarball generated, imagegate's configuration file, skopeo.
+type tarRun struct {
+	doors  []door
+	kinds  []kind
+	config string // imagegate's configuration file (tarballConfig)
+	skopeo string // skopeo binary, absolute
+	skip   string // why the skopeo rows are skipped ("" when they run)
+}
+
+// prepareTarball reads the tarball rows' flags and writes their files
+// (the tarballs, the configuration) into dir.
+func prepareTarball(o options, dir string) (*tarRun, error) {
+	ds, err := pick(o.tar.doors, doors, func(d door) string { return d.name })
+	if err != nil {
+		return nil, fmt.Errorf("-doors: %w", err)
+	}
+	ks, err := pick(o.tar.kinds, kinds, func(k kind) string { return k.name })
+	if err != nil {
+		return nil, fmt.Errorf("-kinds: %w", err)
+	}
+	t := &tarRun{doors: ds, kinds: ks, config: filepath.Join(dir, "tarball.yaml")}
+	if slices.ContainsFunc(ds, func(d door) bool { return d.skopeo }) {
+		if t.skopeo, t.skip, err = findSkopeo(o.tar.skopeo); err != nil {
+			return nil, err
+		}
+	}
+	for i := range t.kinds {
+		k := &t.kinds[i]
+		k.path = filepath.Join(dir, k.name+".tar")
+		fmt.Fprintf(os.Stderr, "generating a %d MiB docker save tarball of %s layers...\n", o.tar.size>>20, k.name)
+		if err := benchdata.WriteDockerSave(k.path, o.tar.size, k.random); err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(k.path)
+		if err != nil {
+			return nil, err
+		}
+		k.size = fi.Size()
+	}
+	return t, os.WriteFile(t.config, []byte(tarballConfig), 0o644)
+}
+
 // runTarball measures the tarball door against skopeo and prints its
 // table: for each round, each kind and each door (the order rotating
 // each round), one upload into a fresh imagegate of its own, so that its
@@ -111,46 +154,19 @@ func runTarball(ctx context.Context, o options, dir string, disk float64, out io
 	if !wantTarball(o) {
 		return nil
 	}
-	ds, err := pick(o.tar.doors, doors, func(d door) string { return d.name })
+	tr, err := prepareTarball(o, dir)
 	if err != nil {
-		return fmt.Errorf("-doors: %w", err)
-	}
-	ks, err := pick(o.tar.kinds, kinds, func(k kind) string { return k.name })
-	if err != nil {
-		return fmt.Errorf("-kinds: %w", err)
-	}
-	var skopeo, skip string
-	if slices.ContainsFunc(ds, func(d door) bool { return d.skopeo }) {
-		if skopeo, skip, err = findSkopeo(o.tar.skopeo); err != nil {
-			return err
-		}
-	}
-	for i := range ks {
-		k := &ks[i]
-		k.path = filepath.Join(dir, k.name+".tar")
-		fmt.Fprintf(os.Stderr, "generating a %d MiB docker save tarball of %s layers...\n", o.tar.size>>20, k.name)
-		if err := benchdata.WriteDockerSave(k.path, o.tar.size, k.random); err != nil {
-			return err
-		}
-		fi, err := os.Stat(k.path)
-		if err != nil {
-			return err
-		}
-		k.size = fi.Size()
-	}
-	cfg := filepath.Join(dir, "tarball.yaml")
-	if err := os.WriteFile(cfg, []byte(tarballConfig), 0o644); err != nil {
 		return err
 	}
 	load0 := loadavg()
 	samples := map[string][]doorSample{}
 	for r := range o.rounds {
-		for _, k := range ks {
-			for _, d := range rotate(ds, r) {
-				if d.skopeo && skip != "" {
+		for _, k := range tr.kinds {
+			for _, d := range rotate(tr.doors, r) {
+				if d.skopeo && tr.skip != "" {
 					continue
 				}
-				up := upload{o: o, door: d, kind: k, round: r, dir: dir, config: cfg, skopeo: skopeo}
+				up := upload{o: o, door: d, kind: k, round: r, dir: dir, config: tr.config, skopeo: tr.skopeo}
 				s, err := up.measure(ctx)
 				if err != nil {
 					return fmt.Errorf("round %d, tarball %s %s: %w", r+1, k.name, d.name, err)
@@ -161,7 +177,7 @@ func runTarball(ctx context.Context, o options, dir string, disk float64, out io
 			}
 		}
 	}
-	t := tarTable{kinds: ks, doors: ds, samples: samples, rounds: o.rounds, disk: disk, skip: skip}
+	t := tarTable{kinds: tr.kinds, doors: tr.doors, samples: samples, rounds: o.rounds, disk: disk, skip: tr.skip}
 	fmt.Fprintf(out, "\ntarball door: POST /upload-image of a docker save tarball against skopeo copy docker-archive:, each upload into a fresh imagegate (scan off); load %s → %s\n", load0, loadavg())
 	t.print(out)
 	return nil

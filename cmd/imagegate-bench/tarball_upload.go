@@ -42,18 +42,11 @@ type upload struct {
 // manifest is served under its tag, and stops the server (its storage
 // removed unless -keep).
 func (u upload) measure(ctx context.Context) (doorSample, error) {
-	dir, err := os.MkdirTemp(u.dir, fmt.Sprintf("tarball-%s-%s-", u.door.name, u.kind.name))
+	srv, stop, err := startDoor(u.o, u.door, u.kind, u.dir, u.config)
 	if err != nil {
 		return doorSample{}, err
 	}
-	if !u.o.keep {
-		defer os.RemoveAll(dir)
-	}
-	srv, err := startImagegate(u.o.imagegate, dir, append(slices.Clone(u.o.env), u.door.env...), "--config", u.config)
-	if err != nil {
-		return doorSample{}, err
-	}
-	defer srv.Stop()
+	defer stop()
 	repo := fmt.Sprintf("bench/%s-%s-%d", u.door.name, u.kind.name, u.round)
 
 	syscall.Sync()
@@ -86,6 +79,27 @@ func (u upload) measure(ctx context.Context) (doorSample, error) {
 		return doorSample{}, err
 	}
 	return s, checkManifest(ctx, srv, repo)
+}
+
+// startDoor starts an imagegate for door d's upload of kind k, with the
+// configuration file config, in a new directory below dir; stop stops it
+// and removes the directory (unless -keep).
+func startDoor(o options, d door, k kind, dir, config string) (srv *Server, stop func(), err error) {
+	sdir, err := os.MkdirTemp(dir, fmt.Sprintf("tarball-%s-%s-", d.name, k.name))
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() {
+		if !o.keep {
+			_ = os.RemoveAll(sdir)
+		}
+	}
+	srv, err = startImagegate(o.imagegate, sdir, append(slices.Clone(o.env), d.env...), "--config", config)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return srv, func() { srv.Stop(); cleanup() }, nil
 }
 
 // postTarball posts the n bytes of the tarball at path to s's
