@@ -172,8 +172,8 @@ func runTarball(ctx context.Context, o options, dir string, disk float64, out io
 					return fmt.Errorf("round %d, tarball %s %s: %w", r+1, k.name, d.name, err)
 				}
 				samples[k.name+"\x00"+d.name] = append(samples[k.name+"\x00"+d.name], s)
-				fmt.Fprintf(os.Stderr, "round %d tarball %-14s %-10s %7.0f MB/s %6.2f server CPU s/GB %6.2f client CPU s/GB %4.0f MiB peak RSS\n",
-					r+1, k.name, d.name, s.mbps(k.size), s.serverCPU/gb(k.size), s.clientCPU/gb(k.size), s.peakMiB())
+				fmt.Fprintf(os.Stderr, "round %d tarball %-14s %-10s %7.0f MB/s %6.2f server CPU s/GB %6.2f client CPU s/GB %4.0f MiB peak RSS (anon %.0f)\n",
+					r+1, k.name, d.name, s.mbps(k.size), s.serverCPU/gb(k.size), s.clientCPU/gb(k.size), s.peakMiB(), s.anonMiB())
 			}
 		}
 	}

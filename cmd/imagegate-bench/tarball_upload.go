@@ -20,10 +20,12 @@ type doorSample struct {
 	serverCPU float64 // user+system CPU seconds of the imagegate process
 	clientCPU float64 // of skopeo, or of this process posting the file
 	peakRSS   int64   // VmHWM of the imagegate process during the upload, bytes
+	peakAnon  int64   // the highest RssAnon sampled during the upload (no binary's pages), bytes
 }
 
 func (s doorSample) mbps(n int64) float64 { return float64(n) / 1e6 / s.seconds }
 func (s doorSample) peakMiB() float64     { return float64(s.peakRSS) / (1 << 20) }
+func (s doorSample) anonMiB() float64     { return float64(s.peakAnon) / (1 << 20) }
 
 // upload is one upload of a tarball through a door, into a fresh imagegate.
 type upload struct {
@@ -38,7 +40,8 @@ type upload struct {
 
 // measure starts an imagegate for the upload, flushes the page cache's
 // dirty pages, resets the server's peak RSS, times the upload charging
-// the server and the client their CPU time, checks that the image's
+// the server and the client their CPU time (sampling the server's
+// anonymous RSS meanwhile), checks that the image's
 // manifest is served under its tag, and stops the server (its storage
 // removed unless -keep).
 func (u upload) measure(ctx context.Context) (doorSample, error) {
@@ -57,6 +60,7 @@ func (u upload) measure(ctx context.Context) (doorSample, error) {
 	if err != nil {
 		return doorSample{}, err
 	}
+	anon := procstat.SamplePeak(srv.Pid(), "RssAnon")
 	self0 := selfCPU()
 	t := time.Now()
 	var s doorSample
@@ -67,6 +71,7 @@ func (u upload) measure(ctx context.Context) (doorSample, error) {
 		s.clientCPU = selfCPU() - self0
 	}
 	s.seconds = time.Since(t).Seconds()
+	s.peakAnon = anon()
 	if err != nil {
 		return doorSample{}, err
 	}

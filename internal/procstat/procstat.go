@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ResetPeakRSS resets the peak RSS (VmHWM) of process pid to its current
@@ -42,4 +43,34 @@ func Status(pid int, field string) (int64, error) {
 		return 0, fmt.Errorf("procstat: /proc/%d/status: %w", pid, err)
 	}
 	return 0, fmt.Errorf("procstat: no %s in /proc/%d/status", field, pid)
+}
+
+// SamplePeak samples the kB field (RssAnon…) of process pid's status
+// at once and every 20 ms — the kernel keeps a peak of the whole RSS only
+// (VmHWM, which counts the binary's file-backed pages) — until the
+// returned function is called; that samples once more and returns the
+// highest sample in bytes (0 when no read succeeded).
+func SamplePeak(pid int, field string) (stop func() int64) {
+	quit, done := make(chan struct{}), make(chan int64)
+	go func() {
+		var peak int64
+		sample := func() {
+			if n, err := Status(pid, field); err == nil {
+				peak = max(peak, n)
+			}
+		}
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-quit:
+				sample()
+				done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(quit); return <-done }
 }

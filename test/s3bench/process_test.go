@@ -39,30 +39,6 @@ func statusKB(b *testing.B, pid int, field string) int64 {
 	return n
 }
 
-// sampleAnon samples RssAnon of pid every 20 ms (the kernel keeps no peak
-// of it: VmHWM includes the file-backed pages of the binary) until the
-// returned function is called, which returns the peak.
-func sampleAnon(pid int) func() int64 {
-	stop, done := make(chan struct{}), make(chan int64)
-	go func() {
-		var peak int64
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if n, err := procstat.Status(pid, "RssAnon"); err == nil {
-				peak = max(peak, n)
-			}
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(stop); return <-done }
-}
-
 func startImagegate(b *testing.B, bin, dir, endpoint, bucket string) *registryProc {
 	addr := freeAddr(b)
 	cfg := fmt.Sprintf(`http:
