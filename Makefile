@@ -26,13 +26,14 @@ run: build
 test:
 	bash scripts/test.sh
 
-## bench: imagegate against distribution v3.1.2 on this disk (docs/performance.md);
+## bench: imagegate against distribution v3.1.2 on this disk, then the tarball door
+## against skopeo (docs/performance.md); installs crane and skopeo (scripts/install-clients.sh);
 ## BENCHFLAGS passes flags (e.g. BENCHFLAGS=-quick for a smoke run, -rounds 5)
 bench: build
 	go build -o bin/imagegate-bench ./cmd/imagegate-bench
 	eval "$$(bash scripts/install-clients.sh)" && \
 	./bin/imagegate-bench -imagegate bin/imagegate -distribution "$$(bash scripts/build-distribution.sh)" \
-		-crane "$$CRANE_BIN" $(BENCHFLAGS)
+		-crane "$$CRANE_BIN" -skopeo "$$SKOPEO_BIN" $(BENCHFLAGS)
 
 ## unit: only the Go tests that need nothing installed
 unit:

@@ -3,7 +3,9 @@
 // on the same disk: both zero-config on the filesystem driver, interleaved
 // rounds, medians, MB/s and server CPU seconds per GB (from /proc/PID/stat),
 // plus the machine's one-stream limits (sha256, disk write + fsync,
-// loopback) measured by the same run. `make bench` runs it; `-quick` is a
+// loopback) measured by the same run; then the tarball door
+// (POST /upload-image) against skopeo on compressible and incompressible
+// docker save tarballs (tarball.go). `make bench` runs it; `-quick` is a
 // smoke run on small sizes. Rows live in cases.go: add one Case per row.
 package main
 
@@ -29,6 +31,7 @@ type options struct {
 	rounds, concurrent                                     int
 	quick, keep                                            bool
 	env                                                    multiFlag
+	tar                                                    tarOptions // the tarball door's rows (tarball.go)
 }
 
 type multiFlag []string
@@ -42,7 +45,7 @@ func main() {
 	flag.StringVar(&o.distribution, "distribution", "", "distribution registry `binary` (scripts/build-distribution.sh prints it)")
 	flag.StringVar(&o.crane, "crane", os.Getenv("CRANE_BIN"), "crane `binary` (scripts/install-clients.sh; empty skips the crane row)")
 	flag.StringVar(&o.workdir, "workdir", os.TempDir(), "`dir` for the data and both servers' storage (one disk)")
-	flag.StringVar(&o.profile, "profile", "", "write 10 s imagegate CPU profiles of the rows (-only; default monolithic,chunked) to `dir` instead of the table (needs -imagegate-env IMAGEGATE_DEBUG_PPROF=true)")
+	flag.StringVar(&o.profile, "profile", "", "write imagegate CPU profiles of the rows (-only; default monolithic,chunked; tarball: each door and kind) to `dir` instead of the table (needs -imagegate-env IMAGEGATE_DEBUG_PPROF=true)")
 	flag.StringVar(&o.only, "only", "", "comma-separated row names to run (default all)")
 	flag.Int64Var(&o.size, "size", 1<<30, "blob `bytes` (monolithic, chunked, pull; concurrent splits it)")
 	flag.Int64Var(&o.chunk, "chunk", 64<<20, "PATCH `bytes` of the chunked upload")
@@ -50,11 +53,12 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved `rounds` (medians over them)")
 	flag.IntVar(&o.concurrent, "concurrent", 8, "concurrent uploads (size/concurrent bytes each)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (data, servers' storage and logs)")
-	flag.BoolVar(&o.quick, "quick", false, "smoke run: 64 MiB blobs, 8 MiB PATCHes, 32 MiB image, 1 round")
+	flag.BoolVar(&o.quick, "quick", false, "smoke run: 64 MiB blobs, 8 MiB PATCHes, 32 MiB image, 32 MiB tarballs, 1 round")
+	o.tar.register(flag.CommandLine)
 	flag.Var(&o.env, "imagegate-env", "`KEY=VALUE` for imagegate (repeatable), e.g. IMAGEGATE_STORAGE_FILESYSTEM_WRITER=distribution")
 	flag.Parse()
 	if o.quick {
-		o.size, o.chunk, o.image, o.rounds = 64<<20, 8<<20, 32<<20, 1
+		o.size, o.chunk, o.image, o.rounds, o.tar.size = 64<<20, 8<<20, 32<<20, 1, quickTarball
 	}
 	if err := run(context.Background(), o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "imagegate-bench:", err)
@@ -94,9 +98,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	env := &Env{Data: data, Crane: o.crane, Chunk: o.chunk, Concurrent: o.concurrent}
 
+	var lim Limits
 	if o.profile == "" {
-		lim, err := measureLimits(dir, o.size)
-		if err != nil {
+		if lim, err = measureLimits(dir, o.size); err != nil {
 			return fmt.Errorf("measuring limits: %w", err)
 		}
 		fmt.Fprintf(out, "machine limits (one stream): sha256 %.0f MB/s per core, disk write+fsync %.0f MB/s, loopback %.0f MB/s\n",
@@ -119,7 +123,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if rows == "" {
 			rows = "monolithic,chunked"
 		}
-		return profile(ctx, env, ig, o.profile, rows, out)
+		if err := profile(ctx, env, ig, o.profile, rows, out); err != nil {
+			return err
+		}
+		return profileTarball(ctx, o, dir, rows, out)
 	}
 	dist, err := startDistribution(o.distribution, distDir)
 	if err != nil {
@@ -158,8 +165,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "load after: %s\n\n", loadavg())
-	printTable(out, env, rows, res, o.rounds)
-	return nil
+	if len(rows) > 0 {
+		printTable(out, env, rows, res, o.rounds)
+	}
+	dist.Stop()
+	ig.Stop()
+	return runTarball(ctx, o, dir, lim.Disk, out)
 }
 
 func selected(only string) []Case {
@@ -187,11 +198,7 @@ func (r *result) median(f func(measurement) float64) float64 {
 	for i, m := range r.ms {
 		v[i] = f(m)
 	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	return medianOf(v)
 }
 
 // measure runs c against s once: prepares (untimed), flushes the page
@@ -269,25 +276,30 @@ func profile(ctx context.Context, e *Env, ig *Server, dir, rows string, out io.W
 				return fmt.Errorf("%s: preparing: %w", c.Name, err)
 			}
 		}
-		done := make(chan error, 1)
-		go func() { done <- fetchProfile(ig, path, 10) }()
-		for i := 0; ; i++ {
-			if err := c.Run(ctx, e, ig, 100+i); err != nil {
-				return err
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s: %d runs, profile %s\n", c.Name, i+1, path)
-				goto next
-			default:
-			}
+		runs, err := whileProfiling(ig, path, 10, func(i int) error { return c.Run(ctx, e, ig, 100+i) })
+		if err != nil {
+			return err
 		}
-	next:
+		fmt.Fprintf(out, "%s: %d runs, profile %s\n", c.Name, runs, path)
 	}
 	return nil
+}
+
+// whileProfiling runs run (i = 0, 1, …) until a CPU profile of s over
+// seconds, fetched meanwhile, is written to path, and returns the runs.
+func whileProfiling(s *Server, path string, seconds int, run func(i int) error) (int, error) {
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(s, path, seconds) }()
+	for i := 0; ; i++ {
+		if err := run(i); err != nil {
+			return i, err
+		}
+		select {
+		case err := <-done:
+			return i + 1, err
+		default:
+		}
+	}
 }
 
 func fetchProfile(s *Server, path string, seconds int) error {

@@ -28,27 +28,40 @@ type Server struct {
 
 // freePort returns a loopback port free at the time of the call.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// freePorts returns n distinct loopback ports free at the time of the
+// call (each listened on until all are chosen).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // startImagegate starts bin with its zero configuration (filesystem and
 // bolt under dir/data) on free loopback ports; extraEnv adds IMAGEGATE_*
-// settings (e.g. the storage switch or pprof).
-func startImagegate(bin, dir string, extraEnv []string) (*Server, error) {
-	port, err := freePort()
+// settings (e.g. the storage switch or pprof), args flags of serve
+// (e.g. --config FILE).
+func startImagegate(bin, dir string, extraEnv []string, args ...string) (*Server, error) {
+	// Both ports at once: two calls of freePort may return the same one.
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	dport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "serve")
+	port, dport := ports[0], ports[1]
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	cmd.Dir = dir
 	// Only the settings below: an IMAGEGATE_* variable of the caller's
 	// (IMAGEGATE_BIN under make test) would be read as configuration.

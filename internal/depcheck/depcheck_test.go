@@ -95,6 +95,11 @@ var forbidden = map[string][]string{
 	// The bench drives servers as processes over HTTP: it imports no imagegate package.
 	module + "/cmd/imagegate-bench": {module + "/registry", module + "/middleware", module + "/push", module + "/shim",
 		module + "/api", module + "/config", module + "/metadata", module + "/storagedriver", module + "/auth"},
+	// The benches' generated inputs and /proc readings stand alone: no imagegate package.
+	module + "/internal/benchdata": {module + "/registry", module + "/middleware", module + "/push", module + "/shim",
+		module + "/api", module + "/config", module + "/metadata", module + "/storagedriver", module + "/auth", module + "/layers"},
+	module + "/internal/procstat": {module + "/registry", module + "/middleware", module + "/push", module + "/shim",
+		module + "/api", module + "/config", module + "/metadata", module + "/storagedriver", module + "/auth", module + "/layers"},
 	// The push client is a plain HTTP client: it imports no imagegate package.
 	module + "/pushclient": {module + "/registry", module + "/middleware", module + "/shim", module + "/api",
 		module + "/auth", module + "/config", module + "/metadata", module + "/notify", module + "/scan"},

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imagegate/imagegate/internal/procstat"
 )
 
 const (
@@ -83,7 +85,7 @@ func BenchmarkRegistriesOnS3(b *testing.B) {
 			} {
 				resetHWM(b, r.cmd.Process.Pid)
 				runtime.GC()
-				anon := sampleAnon(r.cmd.Process.Pid)
+				anon := procstat.SamplePeak(r.cmd.Process.Pid, "RssAnon")
 				start := time.Now()
 				err := op.f()
 				el := time.Since(start)

@@ -1,7 +1,6 @@
 package s3bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -20,62 +19,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imagegate/imagegate/internal/procstat"
 )
 
 // resetHWM resets the peak RSS (VmHWM) of pid to its current RSS.
 func resetHWM(b *testing.B, pid int) {
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
-		b.Fatalf("reset VmHWM of %d: %v", pid, err)
+	if err := procstat.ResetPeakRSS(pid); err != nil {
+		b.Fatal(err)
 	}
 }
 
 // statusKB returns the field (VmHWM, RssAnon…) of /proc/PID/status in bytes.
 func statusKB(b *testing.B, pid int, field string) int64 {
-	n, err := readStatus(pid, field)
+	n, err := procstat.Status(pid, field)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return n
-}
-
-func readStatus(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
-}
-
-// sampleAnon samples RssAnon of pid every 20 ms (the kernel keeps no peak
-// of it: VmHWM includes the file-backed pages of the binary) until the
-// returned function is called, which returns the peak.
-func sampleAnon(pid int) func() int64 {
-	stop, done := make(chan struct{}), make(chan int64)
-	go func() {
-		var peak int64
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if n, err := readStatus(pid, "RssAnon"); err == nil {
-				peak = max(peak, n)
-			}
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(stop); return <-done }
 }
 
 func startImagegate(b *testing.B, bin, dir, endpoint, bucket string) *registryProc {

@@ -1,15 +1,10 @@
 package upload
 
 import (
-	"archive/tar"
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +19,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/imagegate/imagegate/internal/benchdata"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 )
 
@@ -50,7 +46,7 @@ func BenchmarkUpload(b *testing.B) {
 	}
 	dir := b.TempDir()
 	plain := filepath.Join(dir, "image.tar")
-	if err := writeBenchTarball(plain, int64(mib)<<20, false); err != nil {
+	if err := benchdata.WriteDockerSave(plain, int64(mib)<<20, false); err != nil {
 		b.Fatal(err)
 	}
 	gzipped := filepath.Join(dir, "image.tar.gz")
@@ -156,102 +152,6 @@ func procStatus(b testing.TB, field string) int64 {
 	}
 	b.Fatalf("no %s in /proc/self/status", field)
 	return 0
-}
-
-// Shape of the generated image: layers of files of text-like content.
-const (
-	benchFileSize  = 2 << 20
-	benchFiles     = 64 // per layer: 128 MiB layers
-	benchLayerSize = benchFiles*(512+benchFileSize) + 1024
-)
-
-// writeBenchTarball writes a docker save tarball (legacy layout, plain
-// layers) of about size bytes to path, streaming: files of text-like
-// content (about 3:1), or of random bytes (incompressible) when random.
-func writeBenchTarball(path string, size int64, random bool) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	tw := tar.NewWriter(bw)
-	text := benchText(8 << 20)
-	rnd := rand.NewChaCha8([32]byte{'i', 'g'})
-	noise := make([]byte, benchFileSize)
-	layers := int(max(size/benchLayerSize, 1))
-	var diffIDs, paths []string
-	for l := range layers {
-		h := sha256.New()
-		name := fmt.Sprintf("layer%03d/layer.tar", l)
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: benchLayerSize, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
-			return err
-		}
-		inner := tar.NewWriter(io.MultiWriter(tw, h))
-		for i := range benchFiles {
-			if err := inner.WriteHeader(&tar.Header{Name: fmt.Sprintf("d/f%03d", i), Mode: 0o644, Size: benchFileSize,
-				Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
-				return err
-			}
-			off := ((l*benchFiles + i) * 7919 * 4099) % (len(text) - benchFileSize)
-			content := text[off : off+benchFileSize]
-			if random {
-				_, _ = rnd.Read(noise)
-				content = noise
-			}
-			if _, err := inner.Write(content); err != nil {
-				return err
-			}
-		}
-		if err := inner.Close(); err != nil {
-			return err
-		}
-		diffIDs = append(diffIDs, "sha256:"+hex.EncodeToString(h.Sum(nil)))
-		paths = append(paths, name)
-	}
-	config, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
-		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs}, "config": map[string]any{}})
-	cfgName := fmt.Sprintf("%x.json", sha256.Sum256(config))
-	manifest, _ := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{"bench/app:1"}, "Layers": paths}})
-	for _, e := range []struct {
-		name string
-		data []byte
-	}{{cfgName, config}, {"manifest.json", manifest}} {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
-// benchText is n bytes of words: compresses about 3:1 like file system trees.
-func benchText(n int) []byte {
-	words := strings.Fields("the of and to in is it that for on with as was by at be this from or an are not have but were " +
-		"all which one can there has more their if will would so its into what some them other than then these two may " +
-		"func return err nil string int byte struct package import const var type interface map chan select defer go")
-	out := make([]byte, 0, n+16)
-	x := uint64(2463534242)
-	for len(out) < n {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		out = append(out, words[x%uint64(len(words))]...)
-		if x%11 == 0 {
-			out = append(out, '\n')
-		} else {
-			out = append(out, ' ')
-		}
-		if x%97 == 0 {
-			out = strconv.AppendUint(out, x%100000, 10)
-		}
-	}
-	return out[:n]
 }
 
 // gzipFile compresses src into dst (fast level, as CI pipelines do).
