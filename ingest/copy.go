@@ -9,10 +9,13 @@ import (
 
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
 // flight (read but not yet both hashed and written), so one copy holds at
-// most depth × chunkSize bytes of the body (4 MiB).
+// most depth × chunkSize bytes of the body (4 MiB). A copy with a tap
+// holds tapLag chunks more (8 MiB): how far the tap may fall behind the
+// hasher and the writer before it is dropped.
 const (
 	chunkSize = 1 << 20
 	depth     = 4
+	tapLag    = 4
 )
 
 // chunks recycles the copies' buffers across requests.
@@ -38,6 +41,19 @@ func (c *chunk) release() {
 type copyResult struct {
 	read, hashed, written int64
 	readErr, writeErr     error
+	// tapped is true when the tap was given every byte read and took them
+	// all (false without a tap).
+	tapped bool
+}
+
+// progress counts the chunks each consumer of a copy is done with.
+type progress struct{ hashed, written, tapped atomic.Int64 }
+
+// tapBehind reports whether the tap is what holds the oldest chunk in
+// flight: the hasher and the writer are both past it.
+func (p *progress) tapBehind() bool {
+	t := p.tapped.Load()
+	return t < p.hashed.Load() && t < p.written.Load()
 }
 
 // copyParallel reads r until EOF or an error into chunks and feeds each to
@@ -47,22 +63,36 @@ type copyResult struct {
 // The first write error stops the reading; a read error stops the copy
 // after every chunk read before it has been hashed and written, so on a
 // read error hashed == written == read. readErr is nil at EOF.
-func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
-	free := make(chan *chunk, depth)
-	for range depth {
+//
+// tap, when not nil, is fed the same chunks on a third goroutine, and
+// never slows the copy by more than one chunk's work: when the reader
+// needs a free chunk and the tap holds the oldest one (the hasher and the
+// writer are past it: it is tapLag chunks behind them), or when a tap
+// Write fails, the tap is dropped — it gets no more chunks, those queued
+// for it are released unread, and tapped is false.
+func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResult {
+	n := depth
+	if tap != nil {
+		n += tapLag
+	}
+	free := make(chan *chunk, n)
+	for range n {
 		free <- &chunk{buf: chunks.Get().(*[]byte), free: free}
 	}
-	toHash := make(chan *chunk, depth)
-	toWrite := make(chan *chunk, depth)
+	toHash := make(chan *chunk, n)
+	toWrite := make(chan *chunk, n)
 	var (
 		res     copyResult
 		stop    atomic.Bool // set by the writer on its first error
+		done    progress
+		tapStop atomic.Bool // set by the tap on its first error, or by the reader
 		workers sync.WaitGroup
 	)
 	workers.Go(func() {
 		for c := range toHash {
 			_, _ = h.Write((*c.buf)[:c.n]) // hash.Hash.Write never fails
 			res.hashed += int64(c.n)
+			done.hashed.Add(1)
 			c.release()
 		}
 	})
@@ -76,18 +106,41 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
 					res.written += int64(c.n)
 				}
 			}
+			done.written.Add(1)
 			c.release()
 		}
 	})
+	var toTap chan *chunk
+	if tap != nil {
+		toTap = make(chan *chunk, n)
+		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
+	}
 	for !stop.Load() {
-		c := <-free
+		var c *chunk
+		select {
+		case c = <-free:
+		default:
+			if toTap != nil && !tapStop.Load() && done.tapBehind() {
+				tapStop.Store(true)
+				releaseQueued(toTap)
+			}
+			c = <-free
+		}
 		n, err := fill(r, *c.buf)
 		if n > 0 {
 			c.n = n
-			c.refs.Store(2)
+			tapping := toTap != nil && !tapStop.Load()
+			if tapping {
+				c.refs.Store(3)
+			} else {
+				c.refs.Store(2)
+			}
 			res.read += int64(n)
 			toHash <- c
 			toWrite <- c
+			if tapping {
+				toTap <- c
+			}
 		} else {
 			free <- c
 		}
@@ -100,11 +153,42 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
 	}
 	close(toHash)
 	close(toWrite)
+	if toTap != nil {
+		close(toTap)
+	}
 	workers.Wait()
-	for range depth {
+	for range cap(free) {
 		chunks.Put((<-free).buf)
 	}
+	res.tapped = tap != nil && !tapStop.Load() && res.readErr == nil && res.writeErr == nil
 	return res
+}
+
+// feedTap writes the chunks of toTap to tap until tapStop is set (by its
+// first failed Write, or by the reader), then only releases them.
+func feedTap(tap io.Writer, toTap <-chan *chunk, tapStop *atomic.Bool, done *progress) {
+	for c := range toTap {
+		if !tapStop.Load() {
+			if _, err := tap.Write((*c.buf)[:c.n]); err != nil {
+				tapStop.Store(true)
+			}
+		}
+		done.tapped.Add(1)
+		c.release()
+	}
+}
+
+// releaseQueued releases the chunks waiting in toTap without feeding them
+// (the tap was dropped; its goroutine may be busy with an earlier chunk).
+func releaseQueued(toTap <-chan *chunk) {
+	for {
+		select {
+		case c := <-toTap:
+			c.release()
+		default:
+			return
+		}
+	}
 }
 
 // fill reads from r until buf is full or r fails; it returns io.EOF only

@@ -31,7 +31,7 @@ func TestCopyParallelStoresAndHashesEveryByte(t *testing.T) {
 		} {
 			var out bytes.Buffer
 			h := sha256.New()
-			res := copyParallel(r, h, &out)
+			res := copyParallel(r, h, &out, nil)
 			if res.readErr != nil || res.writeErr != nil {
 				t.Fatalf("%d %s: %+v", n, name, res)
 			}
@@ -57,7 +57,7 @@ func TestCopyParallelKeepsWhatArrivedBeforeAReadError(t *testing.T) {
 	r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(io.ErrUnexpectedEOF))
 	var out bytes.Buffer
 	h := sha256.New()
-	res := copyParallel(r, h, &out)
+	res := copyParallel(r, h, &out, nil)
 	if !errors.Is(res.readErr, io.ErrUnexpectedEOF) {
 		t.Fatalf("readErr = %v, want io.ErrUnexpectedEOF", res.readErr)
 	}
@@ -88,7 +88,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 func TestCopyParallelStopsAtAWriteError(t *testing.T) {
 	var consumed atomic.Int64
 	body := countingReader{r: bytes.NewReader(randomBytes(3, 64*chunkSize)), n: &consumed}
-	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize})
+	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize}, nil)
 	if res.writeErr == nil || res.written != 2*chunkSize {
 		t.Fatalf("writeErr %v, written %d", res.writeErr, res.written)
 	}
@@ -138,7 +138,7 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 		written.Add(int64(len(p)))
 		return len(p), nil
 	})
-	res := copyParallel(body, sha256.New(), w)
+	res := copyParallel(body, sha256.New(), w, nil)
 	if violated.Load() {
 		t.Fatalf("read past %d bytes with nothing written", depth*chunkSize)
 	}
@@ -180,7 +180,7 @@ func FuzzCopyParallel(f *testing.F) {
 		want := bytes.Repeat(seed, n/len(seed)+1)[:n]
 		var out bytes.Buffer
 		h := sha256.New()
-		res := copyParallel(r, h, &out)
+		res := copyParallel(r, h, &out, nil)
 		sum := sha256.Sum256(want)
 		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(h.Sum(nil), sum[:]) {
 			t.Fatalf("copy of %d bytes in pieces of %d: %+v", n, step, res)

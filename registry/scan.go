@@ -2,12 +2,14 @@ package registry
 
 import (
 	"fmt"
-	"github.com/imagegate/imagegate/gc"
 	"io"
 	"time"
 
+	"github.com/distribution/distribution/v3/configuration"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/scan"
 )
@@ -30,6 +32,9 @@ type options struct {
 	// its collector and fence (tests).
 	gcNow   func() time.Time
 	gcHooks func(*gc.Collector, *gc.Fence)
+	// storageMiddleware wraps the driver of distribution's App
+	// (registry/storagedriver.go).
+	storageMiddleware []configuration.Middleware
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/distribution/distribution/v3/configuration"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
@@ -23,4 +24,14 @@ func newStorageDriver(ctx context.Context, cfg *config.Config) (storagedriver.St
 		return nil, fmt.Errorf("registry: creating %s storage driver: %w", cfg.Storage.Driver, err)
 	}
 	return driver, nil
+}
+
+// WithStorageMiddleware wraps the storage driver distribution's App reads
+// and writes blobs with (the /v2/ API's, the gate's reads of layers) in
+// distribution storage middlewares (registered with
+// storagemiddleware.Register), in order. imagegate's own components
+// (ingest's body copy, the stores of diff_ids and layer indexes) use the
+// unwrapped driver. Tests observe the App's reads with one.
+func WithStorageMiddleware(m ...configuration.Middleware) Option {
+	return func(o *options) { o.storageMiddleware = append(o.storageMiddleware, m...) }
 }
