@@ -46,14 +46,30 @@ type copyResult struct {
 	tapped bool
 }
 
-// progress counts the chunks each consumer of a copy is done with.
-type progress struct{ hashed, written, tapped atomic.Int64 }
+// progress counts the chunks each consumer of a copy is done with; with
+// a tap, the hasher and the writer signal moved after each chunk, for a
+// reader waiting for a free chunk to look at the tap again.
+type progress struct {
+	hashed, written, tapped atomic.Int64
+	moved                   chan struct{}
+}
 
-// tapBehind reports whether the tap is what holds the oldest chunk in
-// flight: the hasher and the writer are both past it.
+// signal tells a waiting reader that the hasher or the writer moved on.
+func (p *progress) signal() {
+	if p.moved == nil {
+		return
+	}
+	select {
+	case p.moved <- struct{}{}:
+	default:
+	}
+}
+
+// tapBehind reports whether the tap is tapLag chunks behind both the
+// hasher and the writer: then a reader waiting for a free chunk waits
+// for the tap.
 func (p *progress) tapBehind() bool {
-	t := p.tapped.Load()
-	return t < p.hashed.Load() && t < p.written.Load()
+	return min(p.hashed.Load(), p.written.Load())-p.tapped.Load() >= tapLag
 }
 
 // copyParallel reads r until EOF or an error into chunks and feeds each to
@@ -66,10 +82,12 @@ func (p *progress) tapBehind() bool {
 //
 // tap, when not nil, is fed the same chunks on a third goroutine, and
 // never slows the copy by more than one chunk's work: when the reader
-// needs a free chunk and the tap holds the oldest one (the hasher and the
-// writer are past it: it is tapLag chunks behind them), or when a tap
-// Write fails, the tap is dropped — it gets no more chunks, those queued
-// for it are released unread, and tapped is false.
+// needs a free chunk while the tap is tapLag chunks behind both the
+// hasher and the writer (it holds the chunks the reader waits for), or
+// when a tap Write fails, the tap is dropped — it gets no more chunks,
+// those queued for it are released unread, and tapped is false. At the
+// body's end the copy waits for the tap to take what was queued for it
+// (at most depth + tapLag chunks).
 func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResult {
 	n := depth
 	if tap != nil {
@@ -88,12 +106,16 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 		tapStop atomic.Bool // set by the tap on its first error, or by the reader
 		workers sync.WaitGroup
 	)
+	if tap != nil {
+		done.moved = make(chan struct{}, 1)
+	}
 	workers.Go(func() {
 		for c := range toHash {
 			_, _ = h.Write((*c.buf)[:c.n]) // hash.Hash.Write never fails
 			res.hashed += int64(c.n)
 			done.hashed.Add(1)
 			c.release()
+			done.signal()
 		}
 	})
 	workers.Go(func() {
@@ -108,6 +130,7 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 			}
 			done.written.Add(1)
 			c.release()
+			done.signal()
 		}
 	})
 	var toTap chan *chunk
@@ -116,16 +139,7 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
 	}
 	for !stop.Load() {
-		var c *chunk
-		select {
-		case c = <-free:
-		default:
-			if toTap != nil && !tapStop.Load() && done.tapBehind() {
-				tapStop.Store(true)
-				releaseQueued(toTap)
-			}
-			c = <-free
-		}
+		c := nextFree(free, toTap, &tapStop, &done)
 		n, err := fill(r, *c.buf)
 		if n > 0 {
 			c.n = n
@@ -162,6 +176,34 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 	}
 	res.tapped = tap != nil && !tapStop.Load() && res.readErr == nil && res.writeErr == nil
 	return res
+}
+
+// nextFree returns the next free chunk. When none is free and a tap is
+// still fed (toTap not nil, tapStop unset), it looks at the tap, and again
+// each time the hasher or the writer moves on while it waits, and drops
+// it once it is tapLag chunks behind both: it releases the chunks queued
+// for it.
+func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) *chunk {
+	for {
+		select {
+		case c := <-free:
+			return c
+		default:
+		}
+		if toTap == nil || tapStop.Load() {
+			return <-free
+		}
+		if done.tapBehind() {
+			tapStop.Store(true)
+			releaseQueued(toTap)
+			return <-free
+		}
+		select {
+		case c := <-free:
+			return c
+		case <-done.moved:
+		}
+	}
 }
 
 // feedTap writes the chunks of toTap to tap until tapStop is set (by its
