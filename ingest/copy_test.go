@@ -110,11 +110,19 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // TestCopyParallelBoundsItsMemory (attack: a client sending faster than
 // the disk takes it): a copy never reads more than depth chunks ahead of
-// the writer. The writer holds its first write until the reader has
-// been asked for depth chunks; the reader fails the test if it is asked
-// for more before any write has returned.
+// the writer.
 func TestCopyParallelBoundsItsMemory(t *testing.T) {
-	total := int64(3 * depth * chunkSize)
+	checkReadAhead(t, depth, nil)
+}
+
+// checkReadAhead copies a body with tap (nil: none) and fails the test if
+// the reader runs more than bound chunks ahead of the writer: the writer
+// holds its first write until the reader has been asked for bound chunks;
+// the reader notes a violation if it is asked for more before any write
+// has returned. It returns the copy's result.
+func checkReadAhead(t *testing.T, bound int, tap io.Writer) copyResult {
+	t.Helper()
+	total := int64(3 * bound * chunkSize)
 	reachedBound := make(chan struct{})
 	var written atomic.Int64
 	var violated atomic.Bool
@@ -123,12 +131,12 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 		if read >= total {
 			return 0, io.EOF
 		}
-		if read >= depth*chunkSize && written.Load() == 0 {
+		if read >= int64(bound)*chunkSize && written.Load() == 0 {
 			violated.Store(true)
 		}
 		n := min(int64(len(p)), total-read)
 		read += n
-		if read == depth*chunkSize {
+		if read == int64(bound)*chunkSize {
 			close(reachedBound)
 		}
 		return int(n), nil
@@ -138,13 +146,14 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 		written.Add(int64(len(p)))
 		return len(p), nil
 	})
-	res := copyParallel(body, sha256.New(), w, nil)
+	res := copyParallel(body, sha256.New(), w, tap)
 	if violated.Load() {
-		t.Fatalf("read past %d bytes with nothing written", depth*chunkSize)
+		t.Fatalf("read past %d bytes with nothing written", bound*chunkSize)
 	}
 	if res.written != total {
 		t.Fatalf("written %d of %d", res.written, total)
 	}
+	return res
 }
 
 type readerFunc func([]byte) (int, error)

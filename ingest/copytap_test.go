@@ -88,40 +88,10 @@ func TestCopyParallelDoesNotWaitForASlowTap(t *testing.T) {
 	}
 }
 
-// TestCopyParallelBoundsItsMemoryWithATap: with a tap that never falls
-// behind, the reader still never runs more than depth + tapLag chunks
-// ahead of the writer.
+// TestCopyParallelBoundsItsMemoryWithATap: with a tap that keeps up, the
+// reader never runs more than depth + tapLag chunks ahead of the writer.
 func TestCopyParallelBoundsItsMemoryWithATap(t *testing.T) {
-	const bound = depth + tapLag
-	total := int64(3 * bound * chunkSize)
-	reachedBound := make(chan struct{})
-	var written atomic.Int64
-	var violated atomic.Bool
-	var read int64
-	body := readerFunc(func(p []byte) (int, error) {
-		if read >= total {
-			return 0, io.EOF
-		}
-		if read >= bound*chunkSize && written.Load() == 0 {
-			violated.Store(true)
-		}
-		n := min(int64(len(p)), total-read)
-		read += n
-		if read == bound*chunkSize {
-			close(reachedBound)
-		}
-		return int(n), nil
-	})
-	w := writerFunc(func(p []byte) (int, error) {
-		<-reachedBound
-		written.Add(int64(len(p)))
-		return len(p), nil
-	})
-	res := copyParallel(body, sha256.New(), w, io.Discard)
-	if violated.Load() {
-		t.Fatalf("read past %d bytes with nothing written", bound*chunkSize)
-	}
-	if res.written != total || !res.tapped {
-		t.Fatalf("written %d of %d, tapped %v", res.written, total, res.tapped)
+	if res := checkReadAhead(t, depth+tapLag, io.Discard); !res.tapped {
+		t.Fatalf("the tap was dropped: %+v", res)
 	}
 }
