@@ -165,7 +165,8 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // FuzzCopyParallel: any body, read in any pieces, is written and hashed
-// whole (bounded: bodies of at most 3 chunks).
+// whole, and given whole to a tap that was not dropped (bounded: bodies
+// of at most 3 chunks).
 func FuzzCopyParallel(f *testing.F) {
 	f.Add([]byte("hello"), uint16(3))
 	f.Add(randomBytes(1, 4096), uint16(1))
@@ -187,12 +188,15 @@ func FuzzCopyParallel(f *testing.F) {
 			return k, nil
 		})
 		want := bytes.Repeat(seed, n/len(seed)+1)[:n]
-		var out bytes.Buffer
+		var out, tapped bytes.Buffer
 		h := sha256.New()
-		res := copyParallel(r, h, &out, nil)
+		res := copyParallel(r, h, &out, &tapped)
 		sum := sha256.Sum256(want)
 		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(h.Sum(nil), sum[:]) {
 			t.Fatalf("copy of %d bytes in pieces of %d: %+v", n, step, res)
+		}
+		if res.tapped && !bytes.Equal(tapped.Bytes(), want) {
+			t.Fatalf("copy of %d bytes in pieces of %d: the tap got %d bytes", n, step, tapped.Len())
 		}
 	})
 }
