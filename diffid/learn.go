@@ -24,12 +24,15 @@ var errDiscarded = errors.New("diffid: the upload was discarded")
 // same decompression, limits and errors as DiffID's read (computeTo), on
 // a goroutine of its own, its uncompressed bytes fed to the PendingTap.
 // The format is sniffed from the first bytes (Sniff): anything but a tar,
-// gzip or zstd stream stops it at once. A Learner learns nothing for sure
-// until Commit: what it read is remembered only under the digest the
-// registry verified against the same bytes.
+// gzip or zstd stream stops it at once, and so does a plain tar when
+// there is no tap (its diff_id is its digest: DiffID reads nothing for
+// it). A Learner learns nothing for sure until Commit: what it read is
+// remembered only under the digest the registry verified against the
+// same bytes. It fits ingest.TapSink.
 //
-// Its methods are for one goroutine: Write…, then End, then Commit or
-// Discard (Discard alone, at any point, abandons it).
+// Its methods are called by one goroutine at a time, in order: Write…,
+// then End, then Commit or Discard (Discard alone, at any point,
+// abandons it).
 type Learner struct {
 	r    *Resolver
 	ctx  context.Context
