@@ -42,8 +42,9 @@ type copyResult struct {
 	read, hashed, written int64
 	readErr, writeErr     error
 	// tapped is true when the tap was given every byte read and took them
-	// all (false without a tap).
-	tapped bool
+	// all (false without a tap); tapBehind when it was dropped for
+	// falling behind.
+	tapped, tapBehind bool
 }
 
 // progress counts the chunks each consumer of a copy is done with; with
@@ -139,7 +140,8 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
 	}
 	for !stop.Load() {
-		c := nextFree(free, toTap, &tapStop, &done)
+		c, dropped := nextFree(free, toTap, &tapStop, &done)
+		res.tapBehind = res.tapBehind || dropped
 		n, err := fill(r, *c.buf)
 		if n > 0 {
 			c.n = n
@@ -182,25 +184,25 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 // still fed (toTap not nil, tapStop unset), it looks at the tap, and again
 // each time the hasher or the writer moves on while it waits, and drops
 // it once it is tapLag chunks behind both: it releases the chunks queued
-// for it.
-func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) *chunk {
+// for it (dropped is then true).
+func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) (c *chunk, dropped bool) {
 	for {
 		select {
 		case c := <-free:
-			return c
+			return c, false
 		default:
 		}
 		if toTap == nil || tapStop.Load() {
-			return <-free
+			return <-free, false
 		}
 		if done.tapBehind() {
 			tapStop.Store(true)
 			releaseQueued(toTap)
-			return <-free
+			return <-free, true
 		}
 		select {
 		case c := <-free:
-			return c
+			return c, false
 		case <-done.moved:
 		}
 	}

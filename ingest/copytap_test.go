@@ -39,7 +39,7 @@ func TestCopyParallelDropsAFailingTap(t *testing.T) {
 	var out bytes.Buffer
 	h := sha256.New()
 	res := copyParallel(bytes.NewReader(data), h, &out, tap)
-	if res.tapped || res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), data) {
+	if res.tapped || res.tapBehind || res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), data) {
 		t.Fatalf("copy with a failing tap: %+v", res)
 	}
 	if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
@@ -77,7 +77,7 @@ func TestCopyParallelDoesNotWaitForASlowTap(t *testing.T) {
 	go func() { done <- copyParallel(bytes.NewReader(data), sha256.New(), w, tap) }()
 	select {
 	case res := <-done:
-		if res.tapped || res.written != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
+		if res.tapped || !res.tapBehind || res.written != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
 			t.Fatalf("copy with a stuck tap: %+v", res)
 		}
 		if c := tapCalls.Load(); c != 1 {

@@ -193,12 +193,15 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.size == 0 {
 		sink = w.in.taps.begin(w.ctx)
 	}
-	n, tapped, err := w.appendBody(w.ctx, h, r, sink)
+	n, res, err := w.appendBody(w.ctx, h, r, sink)
 	w.size += n
 	switch {
 	case sink != nil:
+		if res.tapBehind {
+			w.in.logger.DebugContext(w.ctx, "the upload's tap fell behind the body and was dropped; the manifest reads the layer", "upload", w.id)
+		}
 		// h is the sha256 of the whole upload: the body started it.
-		w.in.taps.end(w.key(), sink, tapped && err == nil, digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), w.size)
+		w.in.taps.end(w.key(), sink, res.tapped && err == nil, digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), w.size)
 	case n > 0:
 		w.in.taps.drop(w.key()) // a second body: the tap saw only the first
 	}
@@ -209,16 +212,17 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 // with h (the state at w.size) on the side, then stores h's state at the
 // new size — after the data file is closed (fsynced by the filesystem
 // drivers), and only if every byte hashed was written. It returns the
-// bytes appended, and whether sink (nil: none) was given all of them.
-func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, sink TapSink) (int64, bool, error) {
+// bytes appended, and what the copy did (res.tapped: sink, nil for none,
+// was given all of them).
+func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, sink TapSink) (int64, copyResult, error) {
 	fw, err := w.in.driver.Writer(ctx, uploadDataPath(w.repo, w.id), true)
 	if err != nil {
-		return 0, false, fmt.Errorf("ingest: opening upload %s: %w", w.id, err)
+		return 0, copyResult{}, fmt.Errorf("ingest: opening upload %s: %w", w.id, err)
 	}
 	if size := fw.Size(); size != w.size {
 		// Another process appended since this request resumed the
 		// upload: refuse rather than interleave bodies.
-		return 0, false, errors.Join(fmt.Errorf("ingest: upload %s is at %d bytes, expected %d: written concurrently", w.id, size, w.size), fw.Close())
+		return 0, copyResult{}, errors.Join(fmt.Errorf("ingest: upload %s is at %d bytes, expected %d: written concurrently", w.id, size, w.size), fw.Close())
 	}
 	var tap io.Writer
 	if sink != nil {
@@ -232,15 +236,17 @@ func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, s
 		// What reached the file is unknown: report the file's size. No
 		// hash state is stored there, so distribution's writer re-reads
 		// the upload at the commit.
+		res.tapped = false
 		if fi, serr := w.in.driver.Stat(ctx, uploadDataPath(w.repo, w.id)); serr == nil {
-			return fi.Size() - w.size, false, err
+			return fi.Size() - w.size, res, err
 		}
-		return res.written, false, err
+		return res.written, res, err
 	}
 	if err := w.storeHashState(ctx, w.size+res.written, h); err != nil {
-		return res.written, false, errors.Join(res.readErr, err)
+		res.tapped = false
+		return res.written, res, errors.Join(res.readErr, err)
 	}
-	return res.written, res.tapped, res.readErr
+	return res.written, res, res.readErr
 }
 
 // loadHashState returns a sha256 resumed at offset from the state
