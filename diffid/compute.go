@@ -118,14 +118,6 @@ func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Lim
 // not hashed again — only read for tee, or, without a tee, not read at
 // all when r is an io.Seeker (the size comes from its end).
 func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer, blob digest.Digest) (Layer, error) {
-	return computeStored(ctx, alg, r, lim, tee, blob, blob != "" && blob.Algorithm() == alg)
-}
-
-// computeStored is computeTo with plainIsBlob saying whether the diff_id
-// of an uncompressed r is the digest its bytes are stored under: blob, or,
-// when blob is "" (an upload whose digest is known only at its commit), a
-// Layer with an empty DiffID that the caller fills in.
-func computeStored(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer, blob digest.Digest, plainIsBlob bool) (Layer, error) {
 	in := &countingReader{r: &ctxReader{ctx: ctx, r: r}}
 	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(4)
@@ -152,8 +144,8 @@ func computeStored(ctx context.Context, alg digest.Algorithm, r io.Reader, lim L
 	}
 	h := alg.Digester()
 	var dst io.Writer = h.Hash()
-	known := c == None && plainIsBlob
-	if s, ok := r.(io.Seeker); ok && known && tee == nil && blob != "" {
+	known := c == None && blob != "" && blob.Algorithm() == alg
+	if s, ok := r.(io.Seeker); ok && known && tee == nil {
 		return knownLayer(s, blob, lim)
 	}
 	switch {

@@ -22,7 +22,8 @@ var errDiscarded = errors.New("diffid: the upload was discarded")
 // Learner learns the diff_id of one blob from its bytes as an upload
 // stores them, before the digest they will be stored under is known: the
 // same decompression, limits and errors as DiffID's read (computeTo), on
-// a goroutine of its own, its uncompressed bytes fed to the PendingTap.
+// a goroutine of its own, its uncompressed bytes fed to the PendingTap; a
+// plain tar's bytes go to the tap as they are written, under MaxBytes.
 // The format is sniffed from the first bytes (Sniff): anything but a tar,
 // gzip or zstd stream stops it at once, and so does a plain tar when
 // there is no tap (its diff_id is its digest: DiffID reads nothing for
@@ -38,9 +39,13 @@ type Learner struct {
 	ctx  context.Context
 	tap  PendingTap
 	head []byte // the first bytes, until Sniff can tell
-	pw   *io.PipeWriter
-	sink PendingSink // the tap's, for a layer
-	done chan struct{}
+	// plain is a tar: its bytes go to sink as they come (no decompression,
+	// no hash: its diff_id is its digest), n of them, under MaxBytes.
+	plain bool
+	n     int64
+	pw    *io.PipeWriter // a compressed stream's, read by computeTo
+	sink  PendingSink    // the tap's, for a layer
+	done  chan struct{}
 	// layer and err are the read's, set before done is closed.
 	layer Layer
 	err   error
@@ -62,7 +67,7 @@ func (l *Learner) Write(p []byte) (int, error) {
 	if l.stopped != nil {
 		return 0, l.stopped
 	}
-	if l.pw == nil {
+	if !l.started() {
 		if len(l.head)+len(p) < SniffBytes {
 			l.head = append(l.head, p...)
 			return len(p), nil
@@ -71,17 +76,41 @@ func (l *Learner) Write(p []byte) (int, error) {
 		if err := l.start(prefix); err != nil {
 			return 0, err
 		}
-		if len(l.head) > 0 {
-			if _, err := l.pw.Write(l.head); err != nil {
-				return 0, l.stop(err)
-			}
-			l.head = nil
+		head := l.head
+		l.head = nil
+		if err := l.feed(head); err != nil {
+			return 0, err
 		}
 	}
-	if _, err := l.pw.Write(p); err != nil {
-		return 0, l.stop(err)
+	if err := l.feed(p); err != nil {
+		return 0, err
 	}
 	return len(p), nil
+}
+
+func (l *Learner) started() bool { return l.plain || l.pw != nil }
+
+// feed passes p on: to the sink for a tar, to the decompression for a
+// compressed stream.
+func (l *Learner) feed(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if l.plain {
+		l.n += int64(len(p))
+		if max := l.r.limits.MaxBytes; max > 0 && l.n > max {
+			return l.stop(&LimitError{Limit: max, Uncompressed: l.n, Compressed: l.n})
+		}
+		if err := l.ctx.Err(); err != nil {
+			return l.stop(fmt.Errorf("diffid: %w", err))
+		}
+		_, _ = l.sink.Write(p) // a PendingSink never fails the store
+		return nil
+	}
+	if _, err := l.pw.Write(p); err != nil {
+		return l.stop(err)
+	}
+	return nil
 }
 
 // start sniffs head and, for a layer, starts the read.
@@ -98,20 +127,25 @@ func (l *Learner) start(head []byte) error {
 		// by End, so it never outlives them.
 		sink = l.tap.Begin(context.WithoutCancel(l.ctx))
 	}
-	if c == None && sink == nil {
-		return l.stop(errNothingToLearn)
+	l.sink = sink
+	if c == None {
+		if sink == nil {
+			return l.stop(errNothingToLearn)
+		}
+		l.plain = true
+		return nil
 	}
 	pr, pw := io.Pipe()
-	l.pw, l.sink, l.done = pw, sink, make(chan struct{})
+	l.pw, l.done = pw, make(chan struct{})
 	var tee io.Writer
 	if sink != nil {
 		tee = sink
 	}
 	go func() {
 		defer close(l.done)
-		l.layer, l.err = computeStored(l.ctx, digest.SHA256, pr, l.r.limits, tee, "", true)
-		// computeStored reads to EOF when it succeeds; when it stops
-		// early, the writer's Write fails with why.
+		l.layer, l.err = computeTo(l.ctx, digest.SHA256, pr, l.r.limits, tee, "")
+		// computeTo reads to EOF when it succeeds; when it stops early,
+		// the writer's Write fails with why.
 		pr.CloseWithError(l.err)
 	}()
 	return nil
@@ -132,17 +166,20 @@ func (l *Learner) End() error {
 	if l.stopped != nil {
 		return l.stopped
 	}
-	if l.pw == nil {
+	if !l.started() {
 		if err := l.start(l.head); err != nil {
 			return err
 		}
-		if _, err := l.pw.Write(l.head); err != nil {
-			return l.stop(err)
+		if err := l.feed(l.head); err != nil {
+			return err
 		}
+	}
+	l.ended = true
+	if l.plain {
+		return nil
 	}
 	_ = l.pw.Close()
 	<-l.done
-	l.ended = true
 	if l.err != nil {
 		return l.stop(l.err)
 	}
@@ -162,7 +199,7 @@ func (l *Learner) Commit(ctx context.Context, blob digest.Digest) error {
 		return fmt.Errorf("diffid: committing an upload: %w", err)
 	}
 	diffID := l.layer.DiffID
-	if diffID == "" {
+	if l.plain {
 		diffID = blob
 	}
 	if l.sink != nil {
