@@ -184,8 +184,8 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 // still fed (toTap not nil, tapStop unset), it looks at the tap, and again
 // each time the hasher or the writer moves on while it waits, and drops
 // it once it is tapLag chunks behind both: it releases the chunks queued
-// for it (dropped is then true).
-func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) (c *chunk, dropped bool) {
+// for it (and says so: true).
+func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) (*chunk, bool) {
 	for {
 		select {
 		case c := <-free:
