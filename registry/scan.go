@@ -32,8 +32,8 @@ type options struct {
 	// its collector and fence (tests).
 	gcNow   func() time.Time
 	gcHooks func(*gc.Collector, *gc.Fence)
-	// storageMiddleware wraps the driver of distribution's App
-	// (registry/storagedriver.go).
+	// storageMiddleware wraps the storage driver, distribution's App's
+	// and imagegate's (registry/storagedriver.go).
 	storageMiddleware []configuration.Middleware
 }
 

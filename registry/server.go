@@ -167,6 +167,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	driver, err := newStorageDriver(ctx, cfg)
+	if err == nil {
+		driver, err = wrapStorageDriver(ctx, driver, o.storageMiddleware)
+	}
 	if err != nil {
 		return nil, err
 	}
