@@ -10,12 +10,14 @@ import (
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
 // flight (read but not yet both hashed and written), so one copy holds at
 // most depth × chunkSize bytes of the body (4 MiB). A copy with a tap
-// holds tapLag chunks more (8 MiB): how far the tap may fall behind the
-// hasher and the writer before it is dropped.
+// holds tapLag chunks more (12 MiB in all): how far the tap may fall
+// behind the hasher and the writer before it is dropped (4 dropped it
+// for a quarter of the bench's layers at a load of 15 on 2 cores, 8 for
+// none: docs/performance.md, round 3).
 const (
 	chunkSize = 1 << 20
 	depth     = 4
-	tapLag    = 4
+	tapLag    = 8
 )
 
 // chunks recycles the copies' buffers across requests.
