@@ -30,6 +30,28 @@ type Sink interface {
 	Close(err error)
 }
 
+// PendingTap takes the uncompressed bytes of layers whose blob digest is
+// known only once their bytes are stored: the tarball door's layers (it
+// compresses them as it stores them) and uploads' bodies (Learn). The
+// layer analysis fits (analysis.Analyzer's Begin, through the registry's
+// adapter).
+type PendingTap interface {
+	// Begin is called before a layer's bytes are written; nil means the
+	// tap does not want them.
+	Begin(ctx context.Context) PendingSink
+}
+
+// PendingSink takes one layer's uncompressed bytes. Write never fails
+// the store (a sink that cannot keep up with the bytes stops taking
+// them).
+type PendingSink interface {
+	io.Writer
+	// Finish is called once after the last Write: blob is the digest the
+	// layer was stored under, err nil when the whole layer went through
+	// (then blob is valid).
+	Finish(blob digest.Digest, err error)
+}
+
 // SetTap makes r feed every blob it decompresses to t. Call it before r
 // is used; a nil t (the default) feeds none.
 func (r *Resolver) SetTap(t Tap) { r.tap = t }

@@ -33,7 +33,7 @@ type testRegistry struct {
 // modes are the two ways of storing a body the tests compare.
 var modes = []string{"distribution", "ingest"}
 
-func newTestRegistry(t *testing.T, mode string) *testRegistry {
+func newTestRegistry(t *testing.T, mode string, opts ...Option) *testRegistry {
 	t.Helper()
 	root := t.TempDir()
 	params := configuration.Parameters{"rootdirectory": root}
@@ -48,7 +48,7 @@ func newTestRegistry(t *testing.T, mode string) *testRegistry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg.in = New(driver, slog.New(slog.DiscardHandler))
+		reg.in = New(driver, slog.New(slog.DiscardHandler), opts...)
 		cfg.Middleware = map[string][]configuration.Middleware{"repository": {reg.in.Middleware()}}
 	}
 	srv := httptest.NewServer(handlers.NewApp(context.Background(), cfg))

@@ -9,10 +9,15 @@ import (
 
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
 // flight (read but not yet both hashed and written), so one copy holds at
-// most depth × chunkSize bytes of the body (4 MiB).
+// most depth × chunkSize bytes of the body (4 MiB). A copy with a tap
+// holds tapLag chunks more (12 MiB in all): how far the tap may fall
+// behind the hasher and the writer before it is dropped (4 dropped it
+// for a quarter of the bench's layers at a load of 15 on 2 cores, 8 for
+// none: docs/performance.md, round 3).
 const (
 	chunkSize = 1 << 20
 	depth     = 4
+	tapLag    = 8
 )
 
 // chunks recycles the copies' buffers across requests.
@@ -38,6 +43,36 @@ func (c *chunk) release() {
 type copyResult struct {
 	read, hashed, written int64
 	readErr, writeErr     error
+	// tapped is true when the tap was given every byte read and took them
+	// all (false without a tap); tapBehind when it was dropped for
+	// falling behind.
+	tapped, tapBehind bool
+}
+
+// progress counts the chunks each consumer of a copy is done with; with
+// a tap, the hasher and the writer signal moved after each chunk, for a
+// reader waiting for a free chunk to look at the tap again.
+type progress struct {
+	hashed, written, tapped atomic.Int64
+	moved                   chan struct{}
+}
+
+// signal tells a waiting reader that the hasher or the writer moved on.
+func (p *progress) signal() {
+	if p.moved == nil {
+		return
+	}
+	select {
+	case p.moved <- struct{}{}:
+	default:
+	}
+}
+
+// tapBehind reports whether the tap is tapLag chunks behind both the
+// hasher and the writer: then a reader waiting for a free chunk waits
+// for the tap.
+func (p *progress) tapBehind() bool {
+	return min(p.hashed.Load(), p.written.Load())-p.tapped.Load() >= tapLag
 }
 
 // copyParallel reads r until EOF or an error into chunks and feeds each to
@@ -47,23 +82,43 @@ type copyResult struct {
 // The first write error stops the reading; a read error stops the copy
 // after every chunk read before it has been hashed and written, so on a
 // read error hashed == written == read. readErr is nil at EOF.
-func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
-	free := make(chan *chunk, depth)
-	for range depth {
+//
+// tap, when not nil, is fed the same chunks on a third goroutine, and
+// never slows the copy by more than one chunk's work: when the reader
+// needs a free chunk while the tap is tapLag chunks behind both the
+// hasher and the writer (it holds the chunks the reader waits for), or
+// when a tap Write fails, the tap is dropped — it gets no more chunks,
+// those queued for it are released unread, and tapped is false. At the
+// body's end the copy waits for the tap to take what was queued for it
+// (at most depth + tapLag chunks).
+func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResult {
+	n := depth
+	if tap != nil {
+		n += tapLag
+	}
+	free := make(chan *chunk, n)
+	for range n {
 		free <- &chunk{buf: chunks.Get().(*[]byte), free: free}
 	}
-	toHash := make(chan *chunk, depth)
-	toWrite := make(chan *chunk, depth)
+	toHash := make(chan *chunk, n)
+	toWrite := make(chan *chunk, n)
 	var (
 		res     copyResult
 		stop    atomic.Bool // set by the writer on its first error
+		done    progress
+		tapStop atomic.Bool // set by the tap on its first error, or by the reader
 		workers sync.WaitGroup
 	)
+	if tap != nil {
+		done.moved = make(chan struct{}, 1)
+	}
 	workers.Go(func() {
 		for c := range toHash {
 			_, _ = h.Write((*c.buf)[:c.n]) // hash.Hash.Write never fails
 			res.hashed += int64(c.n)
+			done.hashed.Add(1)
 			c.release()
+			done.signal()
 		}
 	})
 	workers.Go(func() {
@@ -76,18 +131,34 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
 					res.written += int64(c.n)
 				}
 			}
+			done.written.Add(1)
 			c.release()
+			done.signal()
 		}
 	})
+	var toTap chan *chunk
+	if tap != nil {
+		toTap = make(chan *chunk, n)
+		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
+	}
 	for !stop.Load() {
-		c := <-free
+		c, dropped := nextFree(free, toTap, &tapStop, &done)
+		res.tapBehind = res.tapBehind || dropped
 		n, err := fill(r, *c.buf)
 		if n > 0 {
 			c.n = n
-			c.refs.Store(2)
+			tapping := toTap != nil && !tapStop.Load()
+			if tapping {
+				c.refs.Store(3)
+			} else {
+				c.refs.Store(2)
+			}
 			res.read += int64(n)
 			toHash <- c
 			toWrite <- c
+			if tapping {
+				toTap <- c
+			}
 		} else {
 			free <- c
 		}
@@ -100,11 +171,70 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer) copyResult {
 	}
 	close(toHash)
 	close(toWrite)
+	if toTap != nil {
+		close(toTap)
+	}
 	workers.Wait()
-	for range depth {
+	for range cap(free) {
 		chunks.Put((<-free).buf)
 	}
+	res.tapped = tap != nil && !tapStop.Load() && res.readErr == nil && res.writeErr == nil
 	return res
+}
+
+// nextFree returns the next free chunk. When none is free and a tap is
+// still fed (toTap not nil, tapStop unset), it looks at the tap, and again
+// each time the hasher or the writer moves on while it waits, and drops
+// it once it is tapLag chunks behind both: it releases the chunks queued
+// for it (and says so: true).
+func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done *progress) (*chunk, bool) {
+	for {
+		select {
+		case c := <-free:
+			return c, false
+		default:
+		}
+		if toTap == nil || tapStop.Load() {
+			return <-free, false
+		}
+		if done.tapBehind() {
+			tapStop.Store(true)
+			releaseQueued(toTap)
+			return <-free, true
+		}
+		select {
+		case c := <-free:
+			return c, false
+		case <-done.moved:
+		}
+	}
+}
+
+// feedTap writes the chunks of toTap to tap until tapStop is set (by its
+// first failed Write, or by the reader), then only releases them.
+func feedTap(tap io.Writer, toTap <-chan *chunk, tapStop *atomic.Bool, done *progress) {
+	for c := range toTap {
+		if !tapStop.Load() {
+			if _, err := tap.Write((*c.buf)[:c.n]); err != nil {
+				tapStop.Store(true)
+			}
+		}
+		done.tapped.Add(1)
+		c.release()
+	}
+}
+
+// releaseQueued releases the chunks waiting in toTap without feeding them
+// (the tap was dropped; its goroutine may be busy with an earlier chunk).
+func releaseQueued(toTap <-chan *chunk) {
+	for {
+		select {
+		case c := <-toTap:
+			c.release()
+		default:
+			return
+		}
+	}
 }
 
 // fill reads from r until buf is full or r fails; it returns io.EOF only

@@ -31,7 +31,7 @@ func TestCopyParallelStoresAndHashesEveryByte(t *testing.T) {
 		} {
 			var out bytes.Buffer
 			h := sha256.New()
-			res := copyParallel(r, h, &out)
+			res := copyParallel(r, h, &out, nil)
 			if res.readErr != nil || res.writeErr != nil {
 				t.Fatalf("%d %s: %+v", n, name, res)
 			}
@@ -57,7 +57,7 @@ func TestCopyParallelKeepsWhatArrivedBeforeAReadError(t *testing.T) {
 	r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(io.ErrUnexpectedEOF))
 	var out bytes.Buffer
 	h := sha256.New()
-	res := copyParallel(r, h, &out)
+	res := copyParallel(r, h, &out, nil)
 	if !errors.Is(res.readErr, io.ErrUnexpectedEOF) {
 		t.Fatalf("readErr = %v, want io.ErrUnexpectedEOF", res.readErr)
 	}
@@ -88,7 +88,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 func TestCopyParallelStopsAtAWriteError(t *testing.T) {
 	var consumed atomic.Int64
 	body := countingReader{r: bytes.NewReader(randomBytes(3, 64*chunkSize)), n: &consumed}
-	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize})
+	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize}, nil)
 	if res.writeErr == nil || res.written != 2*chunkSize {
 		t.Fatalf("writeErr %v, written %d", res.writeErr, res.written)
 	}
@@ -110,11 +110,19 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // TestCopyParallelBoundsItsMemory (attack: a client sending faster than
 // the disk takes it): a copy never reads more than depth chunks ahead of
-// the writer. The writer holds its first write until the reader has
-// been asked for depth chunks; the reader fails the test if it is asked
-// for more before any write has returned.
+// the writer.
 func TestCopyParallelBoundsItsMemory(t *testing.T) {
-	total := int64(3 * depth * chunkSize)
+	checkReadAhead(t, depth, nil)
+}
+
+// checkReadAhead copies a body with tap (nil: none) and fails the test if
+// the reader runs more than bound chunks ahead of the writer: the writer
+// holds its first write until the reader has been asked for bound chunks;
+// the reader notes a violation if it is asked for more before any write
+// has returned. It returns the copy's result.
+func checkReadAhead(t *testing.T, bound int, tap io.Writer) copyResult {
+	t.Helper()
+	total := int64(3 * bound * chunkSize)
 	reachedBound := make(chan struct{})
 	var written atomic.Int64
 	var violated atomic.Bool
@@ -123,12 +131,12 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 		if read >= total {
 			return 0, io.EOF
 		}
-		if read >= depth*chunkSize && written.Load() == 0 {
+		if read >= int64(bound)*chunkSize && written.Load() == 0 {
 			violated.Store(true)
 		}
 		n := min(int64(len(p)), total-read)
 		read += n
-		if read == depth*chunkSize {
+		if read == int64(bound)*chunkSize {
 			close(reachedBound)
 		}
 		return int(n), nil
@@ -138,13 +146,14 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 		written.Add(int64(len(p)))
 		return len(p), nil
 	})
-	res := copyParallel(body, sha256.New(), w)
+	res := copyParallel(body, sha256.New(), w, tap)
 	if violated.Load() {
-		t.Fatalf("read past %d bytes with nothing written", depth*chunkSize)
+		t.Fatalf("read past %d bytes with nothing written", bound*chunkSize)
 	}
 	if res.written != total {
 		t.Fatalf("written %d of %d", res.written, total)
 	}
+	return res
 }
 
 type readerFunc func([]byte) (int, error)
@@ -156,7 +165,8 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // FuzzCopyParallel: any body, read in any pieces, is written and hashed
-// whole (bounded: bodies of at most 3 chunks).
+// whole, and given whole to a tap that was not dropped (bounded: bodies
+// of at most 3 chunks).
 func FuzzCopyParallel(f *testing.F) {
 	f.Add([]byte("hello"), uint16(3))
 	f.Add(randomBytes(1, 4096), uint16(1))
@@ -178,12 +188,15 @@ func FuzzCopyParallel(f *testing.F) {
 			return k, nil
 		})
 		want := bytes.Repeat(seed, n/len(seed)+1)[:n]
-		var out bytes.Buffer
+		var out, tapped bytes.Buffer
 		h := sha256.New()
-		res := copyParallel(r, h, &out)
+		res := copyParallel(r, h, &out, &tapped)
 		sum := sha256.Sum256(want)
 		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(h.Sum(nil), sum[:]) {
 			t.Fatalf("copy of %d bytes in pieces of %d: %+v", n, step, res)
+		}
+		if res.tapped && !bytes.Equal(tapped.Bytes(), want) {
+			t.Fatalf("copy of %d bytes in pieces of %d: the tap got %d bytes", n, step, tapped.Len())
 		}
 	})
 }

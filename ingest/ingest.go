@@ -46,12 +46,18 @@ type Ingester struct {
 	bodies atomic.Int64
 	// served counts the blobs served from an *os.File (tests read it).
 	served atomic.Int64
+	// taps holds the sinks of the uploads tapped (WithTap, taps.go).
+	taps taps
 }
 
 // New returns an Ingester writing through driver, which must address the
 // same storage as the driver distribution's App writes with.
-func New(driver storagedriver.StorageDriver, logger *slog.Logger) *Ingester {
-	return &Ingester{driver: driver, logger: logger}
+func New(driver storagedriver.StorageDriver, logger *slog.Logger, opts ...Option) *Ingester {
+	in := &Ingester{driver: driver, logger: logger}
+	for _, o := range opts {
+		o(in)
+	}
+	return in
 }
 
 // Middleware is the distribution configuration entry that installs in on

@@ -12,6 +12,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -114,22 +115,50 @@ func (w *blobWriter) Close() error {
 // Commit implements distribution.BlobWriter: distribution's writer
 // commits, resuming the digest from the state stored at the upload's size
 // (no re-read) and refusing a digest that does not match.
+// A tap's sink held for the upload (its one body went through it whole)
+// is committed when distribution accepted the upload under the digest
+// and size the copy computed over the bytes the sink saw, and discarded
+// otherwise.
 func (w *blobWriter) Commit(ctx context.Context, provisional v1.Descriptor) (v1.Descriptor, error) {
+	held := w.in.taps.take(w.key())
 	d, err := w.distribution()
-	if err != nil {
-		return v1.Descriptor{}, err
+	var desc v1.Descriptor
+	if err == nil {
+		desc, err = d.Commit(ctx, provisional)
 	}
-	return d.Commit(ctx, provisional)
+	if held != nil {
+		w.settleTap(ctx, held, desc, err)
+	}
+	return desc, err
+}
+
+// settleTap commits held when the upload was committed as the bytes it
+// saw, else discards it.
+func (w *blobWriter) settleTap(ctx context.Context, held *heldSink, desc v1.Descriptor, err error) {
+	if err != nil || desc.Digest != held.blob || desc.Size != held.size {
+		w.in.taps.discard(held.sink)
+		return
+	}
+	if cerr := held.sink.Commit(context.WithoutCancel(ctx), desc.Digest); cerr != nil {
+		w.in.logger.WarnContext(ctx, "remembering what an upload's tap learnt failed; the manifest reads the layer", "upload", w.id,
+			"blob", desc.Digest.String(), "error", cerr.Error())
+		return
+	}
+	w.in.taps.committed.Add(1)
 }
 
 // Cancel implements distribution.BlobWriter.
 func (w *blobWriter) Cancel(ctx context.Context) error {
+	w.in.taps.drop(w.key())
 	d, err := w.distribution()
 	if err != nil {
 		return err
 	}
 	return d.Cancel(ctx)
 }
+
+// key names the upload in the Ingester's locks and taps.
+func (w *blobWriter) key() string { return w.repo + "/" + w.id }
 
 // ReadFrom appends r to the upload and returns the bytes appended. On a
 // read error (a client gone mid-body) the bytes received are kept and
@@ -142,7 +171,7 @@ func (w *blobWriter) Cancel(ctx context.Context) error {
 // started without resumable digests), or distribution's writer is already
 // in use, the body goes through distribution's writer.
 func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
-	unlock := w.in.locks.lock(w.repo + "/" + w.id)
+	unlock := w.in.locks.lock(w.key())
 	defer unlock()
 	var h hash.Hash
 	var err error
@@ -160,8 +189,22 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 		return d.ReadFrom(r)
 	}
 	w.in.bodies.Add(1)
-	n, err := w.appendBody(w.ctx, h, r)
+	var sink TapSink
+	if w.size == 0 {
+		sink = w.in.taps.begin(w.ctx)
+	}
+	n, res, err := w.appendBody(w.ctx, h, r, sink)
 	w.size += n
+	switch {
+	case sink != nil:
+		if res.tapBehind {
+			w.in.logger.DebugContext(w.ctx, "the upload's tap fell behind the body and was dropped; the manifest reads the layer", "upload", w.id)
+		}
+		// h is the sha256 of the whole upload: the body started it.
+		w.in.taps.end(w.key(), sink, res.tapped && err == nil, digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)), w.size)
+	case n > 0:
+		w.in.taps.drop(w.key()) // a second body: the tap saw only the first
+	}
 	return n, err
 }
 
@@ -169,18 +212,23 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 // with h (the state at w.size) on the side, then stores h's state at the
 // new size — after the data file is closed (fsynced by the filesystem
 // drivers), and only if every byte hashed was written. It returns the
-// bytes appended.
-func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader) (int64, error) {
+// bytes appended, and what the copy did (res.tapped: sink, nil for none,
+// was given all of them).
+func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, sink TapSink) (int64, copyResult, error) {
 	fw, err := w.in.driver.Writer(ctx, uploadDataPath(w.repo, w.id), true)
 	if err != nil {
-		return 0, fmt.Errorf("ingest: opening upload %s: %w", w.id, err)
+		return 0, copyResult{}, fmt.Errorf("ingest: opening upload %s: %w", w.id, err)
 	}
 	if size := fw.Size(); size != w.size {
 		// Another process appended since this request resumed the
 		// upload: refuse rather than interleave bodies.
-		return 0, errors.Join(fmt.Errorf("ingest: upload %s is at %d bytes, expected %d: written concurrently", w.id, size, w.size), fw.Close())
+		return 0, copyResult{}, errors.Join(fmt.Errorf("ingest: upload %s is at %d bytes, expected %d: written concurrently", w.id, size, w.size), fw.Close())
 	}
-	res := copyParallel(r, h, fw)
+	var tap io.Writer
+	if sink != nil {
+		tap = sink
+	}
+	res := copyParallel(r, h, fw, tap)
 	closeErr := fw.Close()
 	if res.writeErr != nil || closeErr != nil {
 		err := errors.Join(res.readErr, wrapNonNil("ingest: writing upload "+w.id, res.writeErr),
@@ -188,15 +236,17 @@ func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader) (
 		// What reached the file is unknown: report the file's size. No
 		// hash state is stored there, so distribution's writer re-reads
 		// the upload at the commit.
+		res.tapped = false
 		if fi, serr := w.in.driver.Stat(ctx, uploadDataPath(w.repo, w.id)); serr == nil {
-			return fi.Size() - w.size, err
+			return fi.Size() - w.size, res, err
 		}
-		return res.written, err
+		return res.written, res, err
 	}
 	if err := w.storeHashState(ctx, w.size+res.written, h); err != nil {
-		return res.written, errors.Join(res.readErr, err)
+		res.tapped = false
+		return res.written, res, errors.Join(res.readErr, err)
 	}
-	return res.written, res.readErr
+	return res.written, res, res.readErr
 }
 
 // loadHashState returns a sha256 resumed at offset from the state

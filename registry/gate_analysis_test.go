@@ -189,8 +189,9 @@ func TestGateAnalysisThroughTheRegistryDoor(t *testing.T) {
 		`imagegate_push_pushes_total{door="registry",mode="off",outcome="refused",reason="waste",repository="other",verdict="not_scanned"} 1`,
 		`imagegate_push_pushes_total{door="registry",mode="off",outcome="accepted",reason="none",repository="other",verdict="not_scanned"} 1`,
 		`imagegate_push_stage_duration_seconds_count{stage="analyze"} 2`,
-		// Three layers, each indexed in the read that verified its diff_id.
-		`imagegate_analysis_layers_indexed_total{read="shared"} 3`,
+		// Three layers, each indexed in its upload's read (ingest's tap):
+		// go-containerregistry uploads them again to the second repository.
+		`imagegate_analysis_layers_indexed_total{read="shared"} 6`,
 		`imagegate_analysis_layers_indexed_total{read="again"} 0`,
 	} {
 		if !strings.Contains(metrics, "\n"+want+"\n") {

@@ -1,12 +1,14 @@
 package registry
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/distribution/distribution/v3/configuration"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/diffid"
 	"github.com/imagegate/imagegate/ingest"
 )
 
@@ -15,9 +17,29 @@ import (
 // innermost), or none: it is on for the filesystem driver unless
 // storage.filesystem.ingest is distribution. Other drivers keep
 // distribution's copy until it is measured on them (docs/performance.md).
-func ingestMiddleware(cfg *config.Config, driver storagedriver.StorageDriver, logger *slog.Logger) []configuration.Middleware {
+// tap (nil: none) is fed the uploads sent in one body (uploadLearner).
+func ingestMiddleware(cfg *config.Config, driver storagedriver.StorageDriver, tap ingest.Tap, logger *slog.Logger) []configuration.Middleware {
 	if cfg.Storage.Driver != "filesystem" || cfg.Storage.Filesystem.Ingest == config.FilesystemWriterDistribution {
 		return nil
 	}
-	return []configuration.Middleware{ingest.New(driver, logger.With("component", "ingest")).Middleware()}
+	return []configuration.Middleware{ingest.New(driver, logger.With("component", "ingest"), ingest.WithTap(tap)).Middleware()}
 }
+
+// uploadLearner is ingest's tap: each upload sent in one body goes, as it
+// is stored, to a diffid.Learner, which computes its diff_id and feeds
+// its layer to the analysis (layers, nil when analysis is off), so that
+// the manifest reads no layer again. Nil when neither the diff_ids are
+// verified nor the layers analysed: nobody would use what it learns.
+func uploadLearner(c config.Validation, diffIDs *diffid.Resolver, layers diffid.PendingTap) ingest.Tap {
+	if !c.VerifyDiffIDs && layers == nil {
+		return nil
+	}
+	return learnerTap{diffIDs: diffIDs, layers: layers}
+}
+
+type learnerTap struct {
+	diffIDs *diffid.Resolver
+	layers  diffid.PendingTap
+}
+
+func (t learnerTap) Begin(ctx context.Context) ingest.TapSink { return t.diffIDs.Learn(ctx, t.layers) }

@@ -27,7 +27,7 @@ func TestIngestMiddlewareSwitch(t *testing.T) {
 	} {
 		cfg := config.Default()
 		cfg.Storage.Driver, cfg.Storage.Filesystem.Ingest = c.driver, c.ingest
-		if got := ingestMiddleware(cfg, driver, logger); len(got) != c.want {
+		if got := ingestMiddleware(cfg, driver, nil, logger); len(got) != c.want {
 			t.Errorf("driver %s, ingest %s: %d middlewares, want %d", c.driver, c.ingest, len(got), c.want)
 		}
 	}

@@ -2,12 +2,14 @@ package registry
 
 import (
 	"fmt"
-	"github.com/imagegate/imagegate/gc"
 	"io"
 	"time"
 
+	"github.com/distribution/distribution/v3/configuration"
+
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/scan"
 )
@@ -35,6 +37,9 @@ type options struct {
 	gcCallTimeout, gcBlobTouchTimeout time.Duration
 	// certNow is the TLS certificate reloads' clock (registry/tls.go); nil: the wall clock.
 	certNow func() time.Time
+	// storageMiddleware wraps the storage driver, distribution's App's
+	// and imagegate's (registry/storagedriver.go).
+	storageMiddleware []configuration.Middleware
 }
 
 // WithScanner gives the gate its vulnerability scanner. The caller opens

@@ -171,6 +171,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	driver, err := newStorageDriver(ctx, cfg)
+	if err == nil {
+		driver, err = wrapStorageDriver(ctx, driver, o.storageMiddleware)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +273,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if o.gcHooks != nil {
 		o.gcHooks(collector, gcFence.Fence)
 	}
-	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, logger),
+	tap := uploadLearner(cfg.Validation, diffIDs, uploadTap(analyses))
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, tap, logger),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
+	if len(o.storageMiddleware) > 0 {
+		dcfg.Middleware["storage"] = o.storageMiddleware
+	}
 	pullStore := pullsStore(shared, multi)
 	pullRecords := pullReader(cfg.Lifecycle.Pulls, pullStore, o.pullNow)
 	retain := newRetention(cfg.Lifecycle, retentionRules, ns, driver, guard, immutable, o.retentionNow, pullRecords, logger.With("component", "retention"))

@@ -2,7 +2,6 @@ package shim
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/diffid"
 )
 
 // Content formats of a file, as sniffed from its first bytes.
@@ -50,17 +51,16 @@ type stored struct {
 	diffErr error
 }
 
-// sniff names the format of content starting with head.
+// sniff names the format of content starting with head (diffid.Sniff:
+// the same detection as the gate's and the upload tap's).
 func sniff(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
+	switch diffid.Sniff(head) {
+	case diffid.Gzip:
 		return formatGzip
-	case bytes.HasPrefix(head, zstdMagic):
+	case diffid.Zstd:
 		return formatZstd
-	case isTarHeader(head):
-		return formatTar
-	case len(head) >= 512 && bytes.Count(head[:512], []byte{0}) == 512:
-		return formatTar // an empty layer: only the end-of-archive blocks
+	case diffid.None:
+		return formatTar // a tar, or an empty layer: only the end-of-archive blocks
 	}
 	return formatOther
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+
+	"github.com/imagegate/imagegate/diffid"
 )
 
 // Magic numbers of the compressions the shim understands.
@@ -127,7 +129,7 @@ func open(received *meter, lim Limits) (*stream, error) {
 		}
 		return nil, invalid("not a tar archive: %s holds only %d bytes (a tar header alone is 512)", what, len(head))
 	}
-	if !isTarHeader(head) {
+	if !diffid.IsTarHeader(head) {
 		s.close()
 		if bytes.Count(head, []byte{0}) == len(head) {
 			return nil, invalid("the tar archive is empty")
@@ -144,11 +146,6 @@ func open(received *meter, lim Limits) (*stream, error) {
 func (s *stream) drain() error {
 	_, err := io.Copy(io.Discard, s.rest)
 	return streamError(err)
-}
-
-// isTarHeader reports whether block starts like a POSIX or GNU tar header.
-func isTarHeader(block []byte) bool {
-	return len(block) >= 262 && string(block[257:262]) == "ustar"
 }
 
 // streamError turns a failure to read the archive into the answer a

@@ -4,26 +4,20 @@ import (
 	"context"
 	"io"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/imagegate/imagegate/diffid"
 )
 
 // LayerTap is given the uncompressed bytes of every tar layer the shim
 // stores, in the pass that stores it, so that the layer analysis never
 // reads it again (analysis.Analyzer fits, through the registry's adapter).
-type LayerTap interface {
-	// Begin is called before a layer's bytes are stored; nil means the
-	// tap does not want them.
-	Begin(ctx context.Context) LayerSink
-}
+// Its Begin is called before a layer's bytes are stored (nil: the tap does
+// not want them); the sink's Write never fails the store, and its Finish
+// gets the digest the layer was stored under. It is diffid's PendingTap:
+// the upload tap (ingest, diffid.Learner) feeds the same consumer.
+type LayerTap = diffid.PendingTap
 
-// LayerSink takes one layer's uncompressed bytes. Write never fails the
-// store (a sink that cannot keep up with the bytes stops taking them).
-type LayerSink interface {
-	io.Writer
-	// Finish is called once after the last Write: blob is the digest the
-	// layer was stored under, err nil when the whole layer went through.
-	Finish(blob digest.Digest, err error)
-}
+// LayerSink takes one layer's uncompressed bytes (diffid.PendingSink).
+type LayerSink = diffid.PendingSink
 
 // beginLayer returns the sink for a layer of format (tar, gzip, zstd), or
 // nil without a tap or for other content.
