@@ -111,6 +111,70 @@ func TestStaleTailIsIgnored(t *testing.T) {
 	}
 }
 
+// TestUnusedWriterLeavesTheTail: two writers resume an upload whose last
+// bytes are a tail; the second writes and closes (a new tail), then the
+// first, given no bytes, is closed (a request refused before its body):
+// the tail stays the second's, and the upload commits with its bytes.
+func TestUnusedWriterLeavesTheTail(t *testing.T) {
+	endpoint := testEndpoint(t)
+	bucket := newTestBucket(t, endpoint)
+	d := newTestDriver(t, testParams(endpoint, bucket, nil))
+	ctx := context.Background()
+	const p = "/upload/data"
+	first, second := randomBytes(1000), randomBytes(1<<20)
+	fw, err := d.Writer(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil { // the 1,000 bytes become the tail
+		t.Fatal(err)
+	}
+	idle, err := d.Writer(ctx, p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := d.Writer(ctx, p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.Write(second); err != nil {
+		t.Fatal(err)
+	}
+	if err := busy.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tailKey := inner(t, d).tailKey(inner(t, d).key(p))
+	before, err := adminClient(endpoint).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tailKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := adminClient(endpoint).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tailKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(after.ETag) != aws.ToString(before.ETag) || aws.ToInt64(after.ContentLength) != int64(len(first)+len(second)) {
+		t.Fatalf("closing an unused writer stored a tail of %d bytes (ETag %s, was %s); want the other writer's %d bytes untouched",
+			aws.ToInt64(after.ContentLength), aws.ToString(after.ETag), aws.ToString(before.ETag), len(first)+len(second))
+	}
+	fw, err = d.Writer(ctx, p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.GetContent(ctx, p)
+	if err != nil || !bytes.Equal(got, append(first, second...)) {
+		t.Fatalf("content: %d bytes, %v; want %d", len(got), err, len(first)+len(second))
+	}
+}
+
 // TestLegacySmallLastPartRestarts resumes an upload left with a small last
 // part (as Close made them before tail objects): the writer rebuilds it,
 // with one whole-object copy (SSE-S3) or, where SeaweedFS cannot copy the

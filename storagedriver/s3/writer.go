@@ -106,6 +106,9 @@ type writer struct {
 	// restarted is set once restart completed the original upload, leaving
 	// an object at key that Cancel must remove.
 	restarted bool
+	// wrote is set by the first Write of a byte: until then Close leaves
+	// the upload as the writer found it.
+	wrote bool
 
 	sem      chan struct{}
 	wg       sync.WaitGroup
@@ -138,6 +141,9 @@ func (w *writer) Write(b []byte) (int, error) {
 	}
 	if err := w.failed(); err != nil {
 		return 0, err
+	}
+	if len(b) > 0 {
+		w.wrote = true
 	}
 	if len(b) > 0 && w.needRestart {
 		if err := w.restart(); err != nil {
@@ -254,14 +260,24 @@ func (w *writer) Size() int64 { return w.size }
 // Close uploads the buffered bytes and waits for every upload, leaving the
 // multipart upload in progress for a later Writer(append) to resume.
 // Buffered bytes too few for a part (under 5 MiB) are stored as the
-// upload's tail object instead (see tail.go). After Commit or Cancel it
-// only releases the writer.
+// upload's tail object instead (see tail.go). A writer given no bytes
+// stores nothing: its tail, read back when it was opened, is already
+// stored — and storing it again would overwrite the tail of another writer
+// that resumed the same upload and wrote since (a refused or empty
+// request). After Commit or Cancel it only releases the writer.
 func (w *writer) Close() error {
 	if w.closed {
 		return errors.New("s3 storage: writer already closed")
 	}
 	w.closed = true
 	if w.committed || w.cancelled {
+		return nil
+	}
+	if !w.wrote {
+		if w.buf != nil {
+			w.d.putBuffer(w.buf)
+			w.buf = nil
+		}
 		return nil
 	}
 	if w.buf != nil && len(*w.buf) > 0 && len(*w.buf) < MinChunkSize {
