@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,11 @@ const (
 	// imagegate uploads write CPU profiles of the process there
 	// (<prefix>-<kind>-<door>.pprof).
 	envBenchProfile = "IMAGEGATE_BENCH_CPUPROFILE"
+	// envBenchTrace, when set, is a path prefix: the first round's
+	// imagegate uploads write a Go execution trace of the process there
+	// (<prefix>-<kind>-<door>.trace), for `go tool trace` and its
+	// -pprof=sync|sched|net|syscall profiles of what waited on what.
+	envBenchTrace = "IMAGEGATE_BENCH_TRACE"
 )
 
 // Doors of the tarball bench: imagegate's /upload-image with the default
@@ -119,9 +125,14 @@ func TestTarballDoorBench(t *testing.T) {
 				order := slices.Clone(doors)
 				rotate(order, r) // who goes first changes each round
 				for _, d := range order {
-					profile := ""
-					if p := os.Getenv(envBenchProfile); p != "" && r == 0 && d != doorSkopeo {
-						profile = fmt.Sprintf("%s-%s-%s.pprof", p, k.name, d)
+					var profile profiles
+					if r == 0 && d != doorSkopeo {
+						if p := os.Getenv(envBenchProfile); p != "" {
+							profile.cpu = fmt.Sprintf("%s-%s-%s.pprof", p, k.name, d)
+						}
+						if p := os.Getenv(envBenchTrace); p != "" {
+							profile.trace = fmt.Sprintf("%s-%s-%s.trace", p, k.name, d)
+						}
 					}
 					repo := fmt.Sprintf("bench/%s-%s-%d", d, k.name, r)
 					var smp doorSample
@@ -181,7 +192,7 @@ const envBenchMiB = "IMAGEGATE_BENCH_MIB"
 // when it is on PATH (so that the process's CPU and RSS are the server's
 // alone, and the client's CPU is counted like skopeo's), else from this
 // process.
-func benchUpload(t *testing.T, s *testServer, path string, size int64, repo, profile string) doorSample {
+func benchUpload(t *testing.T, s *testServer, path string, size int64, repo string, profile profiles) doorSample {
 	t.Helper()
 	u := s.url("/upload-image?repository=" + repo + "&tag=1")
 	if curl, err := exec.LookPath("curl"); err == nil {
@@ -245,22 +256,39 @@ func settle() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// startProfile starts a CPU profile into path ("" for none); the returned
-// func stops it.
-func startProfile(t *testing.T, path string) func() {
-	if path == "" {
-		return func() {}
+// profiles are the files an upload is profiled into; "" for none.
+type profiles struct {
+	cpu   string // CPU profile (pprof)
+	trace string // execution trace (runtime/trace)
+}
+
+// startProfile starts the profiles p names; the returned func stops them.
+func startProfile(t *testing.T, p profiles) func() {
+	var stops []func()
+	if p.cpu != "" {
+		f, err := os.Create(p.cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); _ = f.Close() })
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		t.Fatal(err)
+	if p.trace != "" {
+		f, err := os.Create(p.trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			t.Fatal(err)
+		}
+		stops = append(stops, func() { trace.Stop(); _ = f.Close() })
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		_ = f.Close()
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 
