@@ -55,7 +55,23 @@ type readHooks struct {
 // entry is bounded before a byte of it is read: name lengths, names in
 // all, sparse files refused, declared sizes against the limits; ctx is
 // checked inside each entry's copy too.
+//
+// Each stored file's end (its commit) runs on while the next entry is
+// read (overlap.go); read returns only when the last one is done, or on
+// error when the pending one has stopped.
 func read(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, hooks readHooks) (*archive, error) {
+	a, err := readEntries(ctx, tr, w, lim, hooks)
+	if werr := w.wait(); err == nil && werr != nil {
+		err = streamError(werr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// readEntries is read's walk; the last file's end may still be running.
+func readEntries(ctx context.Context, tr *tar.Reader, w *blobWriter, lim Limits, hooks readHooks) (*archive, error) {
 	a := &archive{docs: map[string][]byte{}, blobs: map[string]*stored{}, links: map[string]string{}, writer: w, lim: lim}
 	seen := map[string]bool{}
 	peek := bufio.NewReaderSize(nil, 512)
@@ -197,7 +213,8 @@ func (a *archive) file(ctx context.Context, r io.Reader, name string, size int64
 		a.docs[name] = data
 		return checkBlobName(name, digest.FromBytes(data))
 	}
-	st, err := a.writer.store(ctx, peek)
+	// Its commit goes on while the next entry is read: read waits for it.
+	st, err := a.writer.start(ctx, peek)
 	if err != nil {
 		return streamError(err)
 	}

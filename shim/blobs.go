@@ -78,17 +78,35 @@ type blobWriter struct {
 	global  distribution.BlobStatter
 	created []digest.Digest
 	buf     *bufio.Reader
-	// One encoder per upload, Reset for each layer: a pgzip writer per
-	// layer would keep its buffer pool (registered with the runtime)
-	// alive for two GC cycles, so that memory grew with the layer count.
-	gz *pgzip.Writer
-	zs *zstd.Encoder
+	// Encoders Reset for each layer (encoder): at most two per upload.
+	freeGz []*pgzip.Writer
+	freeZs []*zstd.Encoder
+	// ending is the last stored file's end, still running (overlap.go).
+	ending *ending
 	// tap, when set, takes each layer's uncompressed bytes (layertap.go).
 	tap LayerTap
 }
 
 // store streams r (the whole file) into a new blob and commits it.
 func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
+	st, err := w.start(ctx, r)
+	if werr := w.wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// start streams r (the whole file) into a new blob and returns once r is
+// read to its end, with the file's digest, size, format and diff_id set;
+// the blob's end (its last compressed blocks, the layer sink's Finish,
+// the commit) goes on on a goroutine of its own (overlap.go) after the
+// previous file's end, which start waits for, is done. The returned
+// record's blob and blobSize are set, and the blob committed, once w.wait
+// returned nil. An error of the previous end is returned here.
+func (w *blobWriter) start(ctx context.Context, r io.Reader) (*stored, error) {
 	if w.buf == nil {
 		// Only for the sniff's Peek: the copy's large reads (1 MiB
 		// chunks) bypass a small buffer and go straight into the chunk.
@@ -100,22 +118,18 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 	head, _ := br.Peek(512)
 	format := sniff(head)
 
-	bw, err := w.blobs.Create(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("shim: creating a blob upload: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = bw.Cancel(context.WithoutCancel(ctx))
-		}
-	}()
+	bw := create(ctx, w.blobs) // while the copy starts
 	raw := sha256.New()
 	st := &stored{format: format}
 	sink := w.beginLayer(ctx, format)
+	// flush, when set, ends the copy: the compressor's last blocks
+	// stored, st's blob fields set; release gives the encoder back.
+	var flush func() error
+	var release func()
+	var err error
 	switch {
 	case format == formatTar && w.compression != None:
-		st, err = w.compress(br, bw, raw, sinkWriter(sink))
+		st, flush, release, err = w.compress(br, bw, raw, sinkWriter(sink))
 	case format == formatGzip || format == formatZstd:
 		st, err = copyVerifyingDiffID(br, bw, raw, format, w.lim, sinkWriter(sink))
 	default:
@@ -128,6 +142,37 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 			st.diffID = st.raw
 		}
 	}
+	// The previous file's end first: at most one runs at a time.
+	if werr := w.wait(); err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		_ = w.end(ctx, bw, st, sink, flush, err) // cancels the upload, tells the sink
+		if release != nil {
+			release()
+		}
+		return nil, err
+	}
+	w.finishLater(func() error { return w.end(ctx, bw, st, sink, flush, nil) }, release)
+	return st, nil
+}
+
+// end finishes a blob whose bytes were all read: the compressor's last
+// blocks (flush, may be nil), the layer sink's Finish, and the commit
+// under st.blob. After a failed copy (copyErr) it abandons the blob:
+// the upload is cancelled, the sink told. The committed blob goes on
+// w.created when it was new to the registry.
+func (w *blobWriter) end(ctx context.Context, c *creating, st *stored, sink LayerSink, flush func() error, copyErr error) error {
+	err := copyErr
+	if flush != nil {
+		if ferr := flush(); err == nil {
+			err = ferr
+		}
+	}
+	bw, cerr := c.upload()
+	if err == nil {
+		err = cerr
+	}
 	if sink != nil {
 		switch {
 		case err != nil:
@@ -138,21 +183,28 @@ func (w *blobWriter) store(ctx context.Context, r io.Reader) (*stored, error) {
 			sink.Finish(st.blob, nil)
 		}
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = w.commit(ctx, bw, st)
 	}
+	if err != nil && cerr == nil {
+		_ = bw.Cancel(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
+// commit commits bw as st.blob, noting it in w.created when it is new.
+func (w *blobWriter) commit(ctx context.Context, bw distribution.BlobWriter, st *stored) error {
 	isNew, err := w.isNew(ctx, st.blob)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := bw.Commit(ctx, v1.Descriptor{Digest: st.blob, Size: st.blobSize}); err != nil {
-		return nil, fmt.Errorf("shim: committing blob %s: %w", st.blob, err)
+		return fmt.Errorf("shim: committing blob %s: %w", st.blob, err)
 	}
-	committed = true
 	if isNew {
 		w.created = append(w.created, st.blob)
 	}
-	return st, nil
+	return nil
 }
 
 // isNew reports whether the registry holds no blob d yet (false without
@@ -171,58 +223,82 @@ func (w *blobWriter) isNew(ctx context.Context, d digest.Digest) (bool, error) {
 	return false, fmt.Errorf("shim: checking blob %s: %w", d, err)
 }
 
-// compress stores the tar in br compressed; the tar's digest is its diff_id.
-func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain io.Writer) (*stored, error) {
+// compress stores the tar in br compressed; the tar's digest is its
+// diff_id. It returns once br is read: flush then stores the
+// compressor's last blocks and sets the record's blob and blobSize
+// (always call it, also after an error), and release gives the encoder
+// back for the next layer, after flush.
+func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain io.Writer) (_ *stored, flush func() error, release func(), _ error) {
 	comp := sha256.New()
 	// Each compressed block is stored and hashed on two goroutines at
 	// once, and handed back to the compressor when both are done: no
 	// copy of it (parallel.go).
 	outPar := newParallelWriter(bw, comp)
-	defer outPar.Close() // on an early return; a no-op after the one below
 	out := &countWriter{w: outPar}
-	var enc io.WriteCloser
-	format := formatGzip
-	switch w.compression {
-	case Zstd:
-		if w.zs == nil {
-			z, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest),
+	enc, format, release, err := w.encoder(out)
+	if err != nil {
+		_ = outPar.Close()
+		return nil, nil, nil, err
+	}
+	st := &stored{format: format}
+	n, err := copyFanout(br, enc, raw, plain)
+	st.rawSize = n
+	if err == nil {
+		d := digest.NewDigest(digest.SHA256, raw)
+		st.raw, st.diffID = d, d
+	}
+	flush = func() error {
+		var ferr error
+		if cerr := enc.Close(); cerr != nil {
+			ferr = fmt.Errorf("shim: compressing a layer: %w", cerr)
+		}
+		if perr := outPar.Close(); ferr == nil && perr != nil {
+			ferr = perr
+		}
+		if ferr == nil {
+			st.blob, st.blobSize = digest.NewDigest(digest.SHA256, comp), out.n
+		}
+		return ferr
+	}
+	return st, flush, release, err
+}
+
+// encoder is an encoder of w's compression writing to out, reset from
+// the free ones or new (two at most exist: the one whose layer is
+// ending, and the next layer's), its format, and the func that gives it
+// back once closed. One encoder per layer would keep a pgzip writer's
+// buffer pool (registered with the runtime) alive for two GC cycles each,
+// so that memory grew with the layer count.
+func (w *blobWriter) encoder(out io.Writer) (io.WriteCloser, string, func(), error) {
+	if w.compression == Zstd {
+		var z *zstd.Encoder
+		if k := len(w.freeZs); k > 0 {
+			z, w.freeZs = w.freeZs[k-1], w.freeZs[:k-1]
+			z.Reset(out)
+		} else {
+			var err error
+			z, err = zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest),
 				zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 			if err != nil {
-				return nil, fmt.Errorf("shim: zstd encoder: %w", err)
+				return nil, "", nil, fmt.Errorf("shim: zstd encoder: %w", err)
 			}
-			w.zs = z
-		} else {
-			w.zs.Reset(out)
 		}
-		enc, format = w.zs, formatZstd
-	default:
-		if w.gz == nil {
-			z, err := pgzip.NewWriterLevel(out, gzipLevel)
-			if err != nil {
-				return nil, fmt.Errorf("shim: gzip encoder: %w", err)
-			}
-			w.gz = z
-		} else {
-			w.gz.Reset(out)
+		return z, formatZstd, func() { w.freeZs = append(w.freeZs, z) }, nil
+	}
+	var z *pgzip.Writer
+	if k := len(w.freeGz); k > 0 {
+		z, w.freeGz = w.freeGz[k-1], w.freeGz[:k-1]
+		z.Reset(out)
+	} else {
+		var err error
+		if z, err = pgzip.NewWriterLevel(out, gzipLevel); err != nil {
+			return nil, "", nil, fmt.Errorf("shim: gzip encoder: %w", err)
 		}
-		if err := w.gz.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
-			return nil, fmt.Errorf("shim: gzip encoder: %w", err)
-		}
-		enc = w.gz
 	}
-	n, err := copyFanout(br, enc, raw, plain)
-	if cerr := enc.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("shim: compressing a layer: %w", cerr)
+	if err := z.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
+		return nil, "", nil, fmt.Errorf("shim: gzip encoder: %w", err)
 	}
-	if ferr := outPar.Close(); err == nil && ferr != nil {
-		err = ferr
-	}
-	if err != nil {
-		return nil, err
-	}
-	d := digest.NewDigest(digest.SHA256, raw)
-	return &stored{raw: d, rawSize: n, diffID: d, format: format,
-		blob: digest.NewDigest(digest.SHA256, comp), blobSize: out.n}, nil
+	return z, formatGzip, func() { w.freeGz = append(w.freeGz, z) }, nil
 }
 
 // copyVerifyingDiffID stores a compressed file as it is while a second

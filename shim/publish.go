@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
@@ -162,31 +164,44 @@ func (in *Ingester) noteNew(ctx context.Context, d digest.Digest, l *ledger) err
 	return fmt.Errorf("shim: checking manifest %s: %w", d, err)
 }
 
-// mount links blobs from the staging repository into repo; each link it
-// makes is noted in links.
+// linkParallel bounds the blob links (mounts) and diff_id records an
+// upload writes at once: each is a small file and its directories
+// fsynced (several milliseconds), one per layer, which in line added up
+// after the last byte of the archive had been stored.
+const linkParallel = 8
+
+// mount links blobs from the staging repository into repo, up to
+// linkParallel at once; each link it makes is noted in links.
 func (in *Ingester) mount(ctx context.Context, repo distribution.Repository, staging reference.Named, blobs []digest.Digest, links *[]blobLink) error {
 	bs := repo.Blobs(ctx)
+	var mu sync.Mutex
+	var g errgroup.Group
+	g.SetLimit(linkParallel)
 	for _, d := range blobs {
-		if _, err := bs.Stat(ctx, d); err == nil {
-			continue
-		}
-		from, err := reference.WithDigest(staging, d)
-		if err != nil {
-			return fmt.Errorf("shim: %w", err)
-		}
-		bw, err := bs.Create(ctx, storage.WithMountFrom(from))
-		var mounted distribution.ErrBlobMounted
-		if errors.As(err, &mounted) {
-			*links = append(*links, blobLink{repo: repo, blob: d})
-			continue
-		}
-		if err == nil {
-			_ = bw.Cancel(ctx)
-			err = errors.New("the blob was not found in the staging repository")
-		}
-		return fmt.Errorf("shim: linking blob %s into %s: %w", d, repo.Named().Name(), err)
+		g.Go(func() error {
+			if _, err := bs.Stat(ctx, d); err == nil {
+				return nil
+			}
+			from, err := reference.WithDigest(staging, d)
+			if err != nil {
+				return fmt.Errorf("shim: %w", err)
+			}
+			bw, err := bs.Create(ctx, storage.WithMountFrom(from))
+			var mounted distribution.ErrBlobMounted
+			if errors.As(err, &mounted) {
+				mu.Lock()
+				*links = append(*links, blobLink{repo: repo, blob: d})
+				mu.Unlock()
+				return nil
+			}
+			if err == nil {
+				_ = bw.Cancel(ctx)
+				err = errors.New("the blob was not found in the staging repository")
+			}
+			return fmt.Errorf("shim: linking blob %s into %s: %w", d, repo.Named().Name(), err)
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // unlink removes the blob links a failed upload made. It runs after a
@@ -217,15 +232,21 @@ func (o *observer) Recorded(rec metadata.Record) {
 }
 
 // rememberDiffIDs hands the diff_ids n's layers were checked against to
-// Options.DiffIDs. A failure only costs the gate a second read, so it is
-// logged, not returned.
+// Options.DiffIDs, up to linkParallel at once. A failure only costs the
+// gate a second read, so it is logged, not returned.
 func (in *Ingester) rememberDiffIDs(ctx context.Context, n *node) {
 	if in.opts.DiffIDs == nil {
 		return
 	}
+	var g errgroup.Group
+	g.SetLimit(linkParallel)
 	for blob, diffID := range n.diffIDs {
-		if err := in.opts.DiffIDs.Remember(ctx, blob, diffID); err != nil {
-			in.opts.Logger.WarnContext(ctx, "remembering a layer's diff_id failed", "blob", blob.String(), "error", err.Error())
-		}
+		g.Go(func() error {
+			if err := in.opts.DiffIDs.Remember(ctx, blob, diffID); err != nil {
+				in.opts.Logger.WarnContext(ctx, "remembering a layer's diff_id failed", "blob", blob.String(), "error", err.Error())
+			}
+			return nil
+		})
 	}
+	_ = g.Wait()
 }
