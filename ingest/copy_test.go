@@ -110,42 +110,58 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // TestCopyParallelBoundsItsMemory (attack: a client sending faster than
 // the disk takes it): a copy never reads more than depth chunks ahead of
-// the writer. The writer holds its first write until the reader has
-// been asked for depth chunks; the reader fails the test if it is asked
-// for more before any write has returned.
+// the writer, whether it writes with Write or WriteDirect. The writer
+// holds its first write until the reader has been asked for depth chunks;
+// the reader fails the test if it is asked for more before any write has
+// returned.
 func TestCopyParallelBoundsItsMemory(t *testing.T) {
-	total := int64(3 * depth * chunkSize)
-	reachedBound := make(chan struct{})
-	var written atomic.Int64
-	var violated atomic.Bool
-	var read int64
-	body := readerFunc(func(p []byte) (int, error) {
-		if read >= total {
-			return 0, io.EOF
-		}
-		if read >= depth*chunkSize && written.Load() == 0 {
-			violated.Store(true)
-		}
-		n := min(int64(len(p)), total-read)
-		read += n
-		if read == depth*chunkSize {
-			close(reachedBound)
-		}
-		return int(n), nil
-	})
-	w := writerFunc(func(p []byte) (int, error) {
-		<-reachedBound
-		written.Add(int64(len(p)))
-		return len(p), nil
-	})
-	res := copyParallel(body, sha256.New(), w)
-	if violated.Load() {
-		t.Fatalf("read past %d bytes with nothing written", depth*chunkSize)
-	}
-	if res.written != total {
-		t.Fatalf("written %d of %d", res.written, total)
+	for _, direct := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Write", true: "WriteDirect"}[direct], func(t *testing.T) {
+			total := int64(3 * depth * chunkSize)
+			reachedBound := make(chan struct{})
+			var written atomic.Int64
+			var violated atomic.Bool
+			var read int64
+			body := readerFunc(func(p []byte) (int, error) {
+				if read >= total {
+					return 0, io.EOF
+				}
+				if read >= depth*chunkSize && written.Load() == 0 {
+					violated.Store(true)
+				}
+				n := min(int64(len(p)), total-read)
+				read += n
+				if read == depth*chunkSize {
+					close(reachedBound)
+				}
+				return int(n), nil
+			})
+			var w io.Writer = writerFunc(func(p []byte) (int, error) {
+				<-reachedBound
+				written.Add(int64(len(p)))
+				return len(p), nil
+			})
+			if direct {
+				w = directFunc{w.(writerFunc)}
+			}
+			res := copyParallel(body, sha256.New(), w)
+			if violated.Load() {
+				t.Fatalf("read past %d bytes with nothing written", depth*chunkSize)
+			}
+			if res.written != total {
+				t.Fatalf("written %d of %d", res.written, total)
+			}
+		})
 	}
 }
+
+// directFunc is a directWriter at size 0 whose WriteDirect is f and whose
+// Write fails.
+type directFunc struct{ f writerFunc }
+
+func (d directFunc) Write([]byte) (int, error)         { return 0, errors.New("Write instead of WriteDirect") }
+func (d directFunc) Size() int64                       { return 0 }
+func (d directFunc) WriteDirect(p []byte) (int, error) { return d.f(p) }
 
 type readerFunc func([]byte) (int, error)
 
@@ -156,7 +172,8 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // FuzzCopyParallel: any body, read in any pieces, is written and hashed
-// whole (bounded: bodies of at most 3 chunks).
+// whole (bounded: bodies of at most 3 chunks), through Write and through
+// WriteDirect after an upload of any size.
 func FuzzCopyParallel(f *testing.F) {
 	f.Add([]byte("hello"), uint16(3))
 	f.Add(randomBytes(1, 4096), uint16(1))
@@ -166,24 +183,33 @@ func FuzzCopyParallel(f *testing.F) {
 		}
 		// Stretch the seed past chunk boundaries sometimes, within 3 chunks.
 		n := min(len(seed)*int(piece%1024+1), 3*chunkSize)
-		data := bytes.Repeat(seed, n/len(seed)+1)[:n]
-		step := int(piece%8191) + 1
-		r := readerFunc(func(p []byte) (int, error) {
-			if len(data) == 0 {
-				return 0, io.EOF
-			}
-			k := min(step, len(p), len(data))
-			copy(p, data[:k])
-			data = data[k:]
-			return k, nil
-		})
 		want := bytes.Repeat(seed, n/len(seed)+1)[:n]
+		step := int(piece%8191) + 1
+		reader := func() io.Reader {
+			data := want
+			return readerFunc(func(p []byte) (int, error) {
+				if len(data) == 0 {
+					return 0, io.EOF
+				}
+				k := min(step, len(p), len(data))
+				copy(p, data[:k])
+				data = data[k:]
+				return k, nil
+			})
+		}
+		sum := sha256.Sum256(want)
 		var out bytes.Buffer
 		h := sha256.New()
-		res := copyParallel(r, h, &out)
-		sum := sha256.Sum256(want)
+		res := copyParallel(reader(), h, &out)
 		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(h.Sum(nil), sum[:]) {
 			t.Fatalf("copy of %d bytes in pieces of %d: %+v", n, step, res)
+		}
+		prefix := bytes.Repeat([]byte{1}, int(piece)%(2*chunkAlign+1))
+		rec := &directRecorder{data: bytes.Clone(prefix)}
+		h = sha256.New()
+		res = copyParallel(reader(), h, rec)
+		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(rec.data, append(prefix, want...)) || !bytes.Equal(h.Sum(nil), sum[:]) {
+			t.Fatalf("direct copy of %d bytes in pieces of %d after %d: %+v", n, step, len(prefix), res)
 		}
 	})
 }
