@@ -9,13 +9,16 @@ import (
 )
 
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
-// flight (read but not yet both hashed and written), so one copy holds at
-// most depth × chunkSize bytes of the body (4 MiB; with the alignment
-// slack, depth × (chunkSize + chunkAlign)). A directWriter takes the chunks
-// as they are and holds no buffer of its own for them.
+// flight (read but not yet both hashed and written: one being read, one
+// being hashed and written, one spare), so one copy holds at most depth ×
+// chunkSize bytes of the body (12 MiB; with the alignment slack, depth ×
+// (chunkSize + chunkAlign)). A directWriter takes the chunks as they are
+// and holds no buffer of its own for them; 4 MiB is the size of its
+// O_DIRECT writes (1 MiB writes cost twice the kernel CPU per byte on the
+// development VM: docs/performance.md, round 3).
 const (
-	chunkSize = 1 << 20
-	depth     = 4
+	chunkSize = 4 << 20
+	depth     = 3
 	// chunkAlign is the address alignment of the chunks and the file
 	// offset alignment the copy arranges for a directWriter:
 	// storagedriver/fs's Align (this package imports no imagegate driver;

@@ -87,7 +87,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // bytes actually written.
 func TestCopyParallelStopsAtAWriteError(t *testing.T) {
 	var consumed atomic.Int64
-	body := countingReader{r: bytes.NewReader(randomBytes(3, 64*chunkSize)), n: &consumed}
+	body := countingReader{r: bytes.NewReader(randomBytes(3, 16*chunkSize)), n: &consumed}
 	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize})
 	if res.writeErr == nil || res.written != 2*chunkSize {
 		t.Fatalf("writeErr %v, written %d", res.writeErr, res.written)
