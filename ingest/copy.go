@@ -5,32 +5,64 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
-// flight (read but not yet both hashed and written), so one copy holds at
-// most depth × chunkSize bytes of the body (4 MiB). A copy with a tap
-// holds tapLag chunks more (12 MiB in all): how far the tap may fall
-// behind the hasher and the writer before it is dropped (4 dropped it
-// for a quarter of the bench's layers at a load of 15 on 2 cores, 8 for
+// flight (read but not yet both hashed and written: one being read, one
+// being hashed and written, one spare), so one copy holds at most depth ×
+// chunkSize bytes of the body (12 MiB; with the alignment slack, depth ×
+// (chunkSize + chunkAlign)). A directWriter takes the chunks as they are
+// and holds no buffer of its own for them; 4 MiB is the size of its
+// O_DIRECT writes (1 MiB writes cost twice the kernel CPU per byte on the
+// development VM: docs/performance.md, round 3). A copy with a tap holds
+// tapLag chunks more (20 MiB in all): how far the tap may fall behind the
+// hasher and the writer before it is dropped (4 MiB of lag dropped it for
+// a quarter of the bench's layers at a load of 15 on 2 cores, 8 MiB for
 // none: docs/performance.md, round 3).
 const (
-	chunkSize = 1 << 20
-	depth     = 4
-	tapLag    = 8
+	chunkSize = 4 << 20
+	depth     = 3
+	tapLag    = 2
+	// chunkAlign is the address alignment of the chunks and the file
+	// offset alignment the copy arranges for a directWriter:
+	// storagedriver/fs's Align (this package imports no imagegate driver;
+	// a mismatch costs the copy it saves, never correctness, and
+	// TestDirectWriterOfTheFilesystemDriver catches it).
+	chunkAlign = 4096
 )
 
-// chunks recycles the copies' buffers across requests.
-var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+// chunks recycles the copies' buffers across requests: chunkSize bytes
+// starting at a chunkAlign-aligned address.
+var chunks = sync.Pool{New: func() any {
+	raw := make([]byte, chunkSize+chunkAlign)
+	skip := int(-uintptr(unsafe.Pointer(&raw[0])) & (chunkAlign - 1))
+	b := raw[skip : skip+chunkSize : skip+chunkSize]
+	return &b
+}}
 
-// chunk is one buffer read from the body, released when both the hasher
-// and the writer are done with it.
+// directWriter is a writer that can write a caller's memory in place
+// (storagedriver/fs.DirectWriter): WriteDirect appends p like Write, writes
+// p's whole chunkAlign blocks whose address and file offset are both
+// aligned straight from p (the rest through a copy), and returns once p
+// is written and no longer referenced.
+type directWriter interface {
+	io.Writer
+	Size() int64
+	WriteDirect(p []byte) (int, error)
+}
+
+// chunk is one buffer read from the body — buf[off:off+n] — released when
+// both the hasher and the writer are done with it.
 type chunk struct {
 	buf  *[]byte
+	off  int
 	n    int
 	refs atomic.Int32
 	free chan<- *chunk
 }
+
+func (c *chunk) bytes() []byte { return (*c.buf)[c.off : c.off+c.n] }
 
 func (c *chunk) release() {
 	if c.refs.Add(-1) == 0 {
@@ -78,6 +110,11 @@ func (p *progress) tapBehind() bool {
 // copyParallel reads r until EOF or an error into chunks and feeds each to
 // h and w on two goroutines of their own, so reading the body, hashing it
 // and writing it overlap instead of following each other 32 KiB at a time.
+// When w is a directWriter the chunks are written with WriteDirect, no
+// copy, and each read lands in its chunk at the offset (modulo
+// chunkAlign) of the file position it goes to, so that after a resumed
+// upload's unaligned head every whole block is aligned in memory and in
+// the file alike.
 // It returns once both goroutines are done: nothing it started outlives it.
 // The first write error stops the reading; a read error stops the copy
 // after every chunk read before it has been hashed and written, so on a
@@ -109,12 +146,18 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 		tapStop atomic.Bool // set by the tap on its first error, or by the reader
 		workers sync.WaitGroup
 	)
+	write := w.Write
+	var start int64 // w's size, when it is a directWriter
+	dw, direct := w.(directWriter)
+	if direct {
+		write, start = dw.WriteDirect, dw.Size()
+	}
 	if tap != nil {
 		done.moved = make(chan struct{}, 1)
 	}
 	workers.Go(func() {
 		for c := range toHash {
-			_, _ = h.Write((*c.buf)[:c.n]) // hash.Hash.Write never fails
+			_, _ = h.Write(c.bytes()) // hash.Hash.Write never fails
 			res.hashed += int64(c.n)
 			done.hashed.Add(1)
 			c.release()
@@ -124,7 +167,7 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 	workers.Go(func() {
 		for c := range toWrite {
 			if res.writeErr == nil {
-				if _, err := w.Write((*c.buf)[:c.n]); err != nil {
+				if _, err := write(c.bytes()); err != nil {
 					res.writeErr = err
 					stop.Store(true)
 				} else {
@@ -144,7 +187,11 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 	for !stop.Load() {
 		c, dropped := nextFree(free, toTap, &tapStop, &done)
 		res.tapBehind = res.tapBehind || dropped
-		n, err := fill(r, *c.buf)
+		c.off = 0
+		if direct {
+			c.off = int((start + res.read) % chunkAlign)
+		}
+		n, err := fill(r, (*c.buf)[c.off:])
 		if n > 0 {
 			c.n = n
 			tapping := toTap != nil && !tapStop.Load()
@@ -215,7 +262,7 @@ func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done 
 func feedTap(tap io.Writer, toTap <-chan *chunk, tapStop *atomic.Bool, done *progress) {
 	for c := range toTap {
 		if !tapStop.Load() {
-			if _, err := tap.Write((*c.buf)[:c.n]); err != nil {
+			if _, err := tap.Write(c.bytes()); err != nil {
 				tapStop.Store(true)
 			}
 		}

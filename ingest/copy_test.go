@@ -87,7 +87,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // bytes actually written.
 func TestCopyParallelStopsAtAWriteError(t *testing.T) {
 	var consumed atomic.Int64
-	body := countingReader{r: bytes.NewReader(randomBytes(3, 64*chunkSize)), n: &consumed}
+	body := countingReader{r: bytes.NewReader(randomBytes(3, 16*chunkSize)), n: &consumed}
 	res := copyParallel(body, sha256.New(), &failingWriter{limit: 2 * chunkSize}, nil)
 	if res.writeErr == nil || res.written != 2*chunkSize {
 		t.Fatalf("writeErr %v, written %d", res.writeErr, res.written)
@@ -110,9 +110,11 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // TestCopyParallelBoundsItsMemory (attack: a client sending faster than
 // the disk takes it): a copy never reads more than depth chunks ahead of
-// the writer.
+// the writer, whether it writes with Write or WriteDirect.
 func TestCopyParallelBoundsItsMemory(t *testing.T) {
-	checkReadAhead(t, depth, nil)
+	for _, direct := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Write", true: "WriteDirect"}[direct], func(t *testing.T) { checkReadAhead(t, depth, nil, direct) })
+	}
 }
 
 // checkReadAhead copies a body with tap (nil: none) and fails the test if
@@ -120,7 +122,7 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 // holds its first write until the reader has been asked for bound chunks;
 // the reader notes a violation if it is asked for more before any write
 // has returned. It returns the copy's result.
-func checkReadAhead(t *testing.T, bound int, tap io.Writer) copyResult {
+func checkReadAhead(t *testing.T, bound int, tap io.Writer, direct bool) copyResult {
 	t.Helper()
 	total := int64(3 * bound * chunkSize)
 	reachedBound := make(chan struct{})
@@ -141,11 +143,14 @@ func checkReadAhead(t *testing.T, bound int, tap io.Writer) copyResult {
 		}
 		return int(n), nil
 	})
-	w := writerFunc(func(p []byte) (int, error) {
+	var w io.Writer = writerFunc(func(p []byte) (int, error) {
 		<-reachedBound
 		written.Add(int64(len(p)))
 		return len(p), nil
 	})
+	if direct {
+		w = directFunc{w.(writerFunc)}
+	}
 	res := copyParallel(body, sha256.New(), w, tap)
 	if violated.Load() {
 		t.Fatalf("read past %d bytes with nothing written", bound*chunkSize)
@@ -155,6 +160,14 @@ func checkReadAhead(t *testing.T, bound int, tap io.Writer) copyResult {
 	}
 	return res
 }
+
+// directFunc is a directWriter at size 0 whose WriteDirect is f and whose
+// Write fails.
+type directFunc struct{ f writerFunc }
+
+func (d directFunc) Write([]byte) (int, error)         { return 0, errors.New("Write instead of WriteDirect") }
+func (d directFunc) Size() int64                       { return 0 }
+func (d directFunc) WriteDirect(p []byte) (int, error) { return d.f(p) }
 
 type readerFunc func([]byte) (int, error)
 
@@ -166,7 +179,8 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // FuzzCopyParallel: any body, read in any pieces, is written and hashed
 // whole, and given whole to a tap that was not dropped (bounded: bodies
-// of at most 3 chunks).
+// of at most 3 chunks), through Write and through WriteDirect after an
+// upload of any size.
 func FuzzCopyParallel(f *testing.F) {
 	f.Add([]byte("hello"), uint16(3))
 	f.Add(randomBytes(1, 4096), uint16(1))
@@ -176,27 +190,36 @@ func FuzzCopyParallel(f *testing.F) {
 		}
 		// Stretch the seed past chunk boundaries sometimes, within 3 chunks.
 		n := min(len(seed)*int(piece%1024+1), 3*chunkSize)
-		data := bytes.Repeat(seed, n/len(seed)+1)[:n]
-		step := int(piece%8191) + 1
-		r := readerFunc(func(p []byte) (int, error) {
-			if len(data) == 0 {
-				return 0, io.EOF
-			}
-			k := min(step, len(p), len(data))
-			copy(p, data[:k])
-			data = data[k:]
-			return k, nil
-		})
 		want := bytes.Repeat(seed, n/len(seed)+1)[:n]
+		step := int(piece%8191) + 1
+		reader := func() io.Reader {
+			data := want
+			return readerFunc(func(p []byte) (int, error) {
+				if len(data) == 0 {
+					return 0, io.EOF
+				}
+				k := min(step, len(p), len(data))
+				copy(p, data[:k])
+				data = data[k:]
+				return k, nil
+			})
+		}
+		sum := sha256.Sum256(want)
 		var out, tapped bytes.Buffer
 		h := sha256.New()
-		res := copyParallel(r, h, &out, &tapped)
-		sum := sha256.Sum256(want)
+		res := copyParallel(reader(), h, &out, &tapped)
 		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(out.Bytes(), want) || !bytes.Equal(h.Sum(nil), sum[:]) {
 			t.Fatalf("copy of %d bytes in pieces of %d: %+v", n, step, res)
 		}
 		if res.tapped && !bytes.Equal(tapped.Bytes(), want) {
 			t.Fatalf("copy of %d bytes in pieces of %d: the tap got %d bytes", n, step, tapped.Len())
+		}
+		prefix := bytes.Repeat([]byte{1}, int(piece)%(2*chunkAlign+1))
+		rec := &directRecorder{data: bytes.Clone(prefix)}
+		h = sha256.New()
+		res = copyParallel(reader(), h, rec, nil)
+		if res.readErr != nil || res.writeErr != nil || !bytes.Equal(rec.data, append(prefix, want...)) || !bytes.Equal(h.Sum(nil), sum[:]) {
+			t.Fatalf("direct copy of %d bytes in pieces of %d after %d: %+v", n, step, len(prefix), res)
 		}
 	})
 }

@@ -91,7 +91,7 @@ func TestCopyParallelDoesNotWaitForASlowTap(t *testing.T) {
 // TestCopyParallelBoundsItsMemoryWithATap: with a tap that keeps up, the
 // reader never runs more than depth + tapLag chunks ahead of the writer.
 func TestCopyParallelBoundsItsMemoryWithATap(t *testing.T) {
-	if res := checkReadAhead(t, depth+tapLag, io.Discard); !res.tapped {
+	if res := checkReadAhead(t, depth+tapLag, io.Discard, false); !res.tapped {
 		t.Fatalf("the tap was dropped: %+v", res)
 	}
 }

@@ -1,8 +1,11 @@
 // Package ingest stores the bodies of blob uploads (PATCH, and PUT with a
 // body) for distribution: reading the body, hashing it and writing it to
-// the upload's file run on three goroutines with 1 MiB buffers, where
+// the upload's file run on three goroutines with 4 MiB buffers, where
 // distribution's blob writer does all three in turn, 32 KiB at a time, on
-// the request's goroutine (docs/performance.md).
+// the request's goroutine (docs/performance.md). With imagegate's
+// filesystem driver the buffers the body is read into are the ones the
+// driver writes from (O_DIRECT, no copy in between: copy.go's
+// directWriter).
 //
 // It is a repository middleware, the innermost, so a body reaches it only
 // after distribution has authorized the request, verified the upload's

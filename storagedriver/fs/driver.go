@@ -10,6 +10,9 @@
 //     request's goroutine, and its fsync then writes the whole blob back);
 //     the unaligned head and tail of a write session go through the page
 //     cache, and so does everything where O_DIRECT is refused (tmpfs);
+//   - a caller that owns aligned memory (ingest's copy of request bodies)
+//     skips that copy too: the writers' WriteDirect (DirectWriter) writes
+//     its aligned blocks with O_DIRECT straight from the caller's memory;
 //   - a blob moved into place is read back into the page cache in the
 //     background (posix_fadvise WILLNEED), for the reads that follow a push;
 //   - Move and PutContent fsync the directories they change (distribution

@@ -20,12 +20,14 @@ const (
 	align = 4096
 )
 
-// buffer is a bufSize-capacity slice aligned to align, with the file
-// offset its first byte goes to.
+// buffer is bytes for the flusher to write at a file offset: a pooled
+// bufSize-capacity slice aligned to align, or (lent) the memory of a
+// WriteDirect caller, which gets it back as soon as it is written.
 type buffer struct {
-	mem []byte // all bufSize bytes
-	b   []byte // the bytes to write: mem[:n], capacity limited by take
-	off int64
+	mem  []byte // all bufSize bytes; nil when lent
+	b    []byte // the bytes to write: mem[:n], capacity limited by take
+	off  int64
+	lent bool
 }
 
 var bufPool = sync.Pool{New: func() any {
@@ -43,24 +45,34 @@ var (
 // syncFile is fsync(2); tests observe it.
 var syncFile = (*os.File).Sync
 
+// writeAt is pwrite(2), on the buffered or the O_DIRECT descriptor; tests
+// observe which memory each write comes from.
+var writeAt = (*os.File).WriteAt
+
 // fileWriter is a storagedriver.FileWriter that copies writes into 4 MiB
 // aligned buffers and has a flusher goroutine write each full one with
 // O_DIRECT (DMA from the buffer: no copy into the page cache, no dirty
 // pages for a later fsync to wait for) while the caller fills the next.
 // Bytes before the first aligned offset and after the last are written
 // through the page cache. Where the filesystem refuses O_DIRECT (tmpfs…),
-// everything goes through the page cache. It is used by one goroutine at a
-// time, like distribution's.
+// everything goes through the page cache. WriteDirect (direct.go) skips
+// the copy for callers with aligned memory. It is used by one goroutine at
+// a time, like distribution's.
 type fileWriter struct {
 	f      *os.File // buffered: unaligned head and tail, fsync
-	direct *os.File // O_DIRECT, nil when unavailable
+	direct *os.File // O_DIRECT, nil when unavailable; the flusher's
 	size   int64    // bytes accepted
-	cur    *buffer  // the buffer being filled
+	cur    *buffer  // the buffer being filled, nil until a Write needs one
 
-	queue chan *buffer // full buffers to the flusher
-	free  chan *buffer // written buffers back
-	owned int          // buffers taken from the pool, cur included
+	queue chan *buffer // buffers to the flusher, in file order
+	free  chan *buffer // written pooled buffers back
+	owned int          // buffers taken from the pool (at most 2), cur included
 	done  chan struct{}
+
+	// lent is the buffer WriteDirect hands the flusher (one at a time),
+	// returned signalled once it is written.
+	lent     buffer
+	returned chan struct{}
 
 	mu  sync.Mutex
 	err error // the flusher's first error, sticky
@@ -70,22 +82,29 @@ type fileWriter struct {
 
 func newFileWriter(f *os.File, size int64) *fileWriter {
 	w := &fileWriter{
-		f: f, size: size, owned: 1,
+		f: f, size: size,
 		queue: make(chan *buffer, 1), free: make(chan *buffer, 2),
-		done: make(chan struct{}),
+		done: make(chan struct{}), returned: make(chan struct{}, 1),
 	}
 	if d, err := os.OpenFile(f.Name(), os.O_WRONLY|unix.O_DIRECT, 0); err == nil {
 		w.direct = d
 	}
-	w.cur = w.take(size)
 	go w.flusher()
 	return w
 }
 
-// take readies b (or a pooled buffer) for the bytes from off: when off is
-// not aligned, it holds only the bytes up to the next aligned offset.
+// take returns an empty buffer for the bytes from off — a pooled one
+// while the writer holds fewer than two (one filling, one being written),
+// else the next the flusher hands back. When off is not aligned, it holds
+// only the bytes up to the next aligned offset.
 func (w *fileWriter) take(off int64) *buffer {
-	b := bufPool.Get().(*buffer)
+	var b *buffer
+	if w.owned < 2 {
+		w.owned++
+		b = bufPool.Get().(*buffer)
+	} else {
+		b = <-w.free
+	}
 	b.off = off
 	limit := bufSize
 	if rem := int(off % align); rem != 0 {
@@ -95,8 +114,8 @@ func (w *fileWriter) take(off int64) *buffer {
 	return b
 }
 
-// flusher writes the queued buffers at their offsets: the aligned prefix
-// directly, the rest through the page cache.
+// flusher writes the queued buffers at their offsets, gives pooled ones
+// back through free and signals returned for a lent one.
 func (w *fileWriter) flusher() {
 	defer close(w.done)
 	for b := range w.queue {
@@ -105,16 +124,31 @@ func (w *fileWriter) flusher() {
 				w.fail(fmt.Errorf("fs: writing %s: %w", w.f.Name(), err))
 			}
 		}
-		w.free <- b
+		if b.lent {
+			w.returned <- struct{}{}
+		} else {
+			w.free <- b
+		}
 	}
 }
 
+// writeBuffer writes b.b at b.off: the whole align blocks that start at an
+// aligned file offset and an aligned address straight from b's memory with
+// O_DIRECT, the bytes before them (up to the first aligned offset) and
+// after them through the page cache. When the file offset and the address
+// are not aligned alike, all of it goes through the page cache.
 func (w *fileWriter) writeBuffer(b *buffer) error {
 	p, off := b.b, b.off
-	if w.direct != nil && off%align == 0 {
-		n := len(p) &^ (align - 1)
-		if n > 0 {
-			if _, err := w.direct.WriteAt(p[:n], off); err != nil {
+	if w.direct != nil {
+		head := int(-off & (align - 1)) // bytes up to the next aligned offset
+		if n := (len(p) - head) &^ (align - 1); n > 0 && isAligned(p[head:]) {
+			if head > 0 {
+				if _, err := writeAt(w.f, p[:head], off); err != nil {
+					return err
+				}
+				p, off = p[head:], off+int64(head)
+			}
+			if _, err := writeAt(w.direct, p[:n], off); err != nil {
 				if !errors.Is(err, unix.EINVAL) {
 					return err
 				}
@@ -130,8 +164,13 @@ func (w *fileWriter) writeBuffer(b *buffer) error {
 	if len(p) == 0 {
 		return nil
 	}
-	_, err := w.f.WriteAt(p, off)
+	_, err := writeAt(w.f, p, off)
 	return err
+}
+
+// isAligned reports whether p starts at an address aligned for O_DIRECT.
+func isAligned(p []byte) bool {
+	return uintptr(unsafe.Pointer(unsafe.SliceData(p)))&(align-1) == 0
 }
 
 func (w *fileWriter) failed() error {
@@ -168,6 +207,9 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for len(p) > 0 {
+		if w.cur == nil {
+			w.cur = w.take(w.size)
+		}
 		b := w.cur
 		n := copy(b.b[len(b.b):cap(b.b)], p)
 		b.b = b.b[:len(b.b)+n]
@@ -180,33 +222,34 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// send queues the current buffer and takes an empty one: a new one while
-// fewer than two exist (one filling, one being written), else the one the
-// flusher returns next.
+// send queues the current buffer; the next Write takes another.
 func (w *fileWriter) send() {
 	w.queue <- w.cur
-	if w.owned < 2 {
-		w.owned++
-		w.cur = w.take(w.size)
-		return
+	w.cur = nil
+}
+
+// queued is the number of pooled buffers not in cur: queued, being
+// written, or back in free.
+func (w *fileWriter) queued() int {
+	if w.cur != nil {
+		return w.owned - 1
 	}
-	b := <-w.free
-	bufPool.Put(b)
-	w.cur = w.take(w.size)
+	return w.owned
 }
 
 // flush queues what is buffered and waits until the flusher has written
 // everything, returning its error if any.
 func (w *fileWriter) flush() error {
-	if len(w.cur.b) > 0 {
+	if w.cur != nil && len(w.cur.b) > 0 {
 		w.send()
 	}
 	// Every buffer but cur comes back once written.
-	var back []*buffer
-	for range w.owned - 1 {
-		back = append(back, <-w.free)
+	var back [2]*buffer
+	n := w.queued()
+	for i := range n {
+		back[i] = <-w.free
 	}
-	for _, b := range back {
+	for _, b := range back[:n] {
 		w.free <- b
 	}
 	return w.failed()
@@ -217,9 +260,12 @@ func (w *fileWriter) flush() error {
 func (w *fileWriter) stop() {
 	close(w.queue)
 	<-w.done
-	bufPool.Put(w.cur)
-	for range w.owned - 1 {
+	for range w.queued() {
 		bufPool.Put(<-w.free)
+	}
+	if w.cur != nil {
+		bufPool.Put(w.cur)
+		w.cur = nil
 	}
 	if w.direct != nil {
 		w.direct.Close()
