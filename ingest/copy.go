@@ -16,14 +16,15 @@ import (
 // and holds no buffer of its own for them; 4 MiB is the size of its
 // O_DIRECT writes (1 MiB writes cost twice the kernel CPU per byte on the
 // development VM: docs/performance.md, round 3). A copy with a tap holds
-// tapLag chunks more (20 MiB in all): how far the tap may fall behind the
-// hasher and the writer before it is dropped (4 MiB of lag dropped it for
-// a quarter of the bench's layers at a load of 15 on 2 cores, 8 MiB for
-// none: docs/performance.md, round 3).
+// tapLag chunks more (24 MiB in all): how far the tap may fall behind the
+// hasher and the writer before it is dropped. A tap part-way through a
+// chunk counts as a whole chunk behind, so 3 chunks are 8–12 MiB of lag
+// (4 MiB of lag dropped the tap for a quarter of the bench's layers at a
+// load of 15 on 2 cores, 8 MiB for none: docs/performance.md, round 3b).
 const (
 	chunkSize = 4 << 20
 	depth     = 3
-	tapLag    = 2
+	tapLag    = 3
 	// chunkAlign is the address alignment of the chunks and the file
 	// offset alignment the copy arranges for a directWriter:
 	// storagedriver/fs's Align (this package imports no imagegate driver;

@@ -17,6 +17,7 @@ func TestCopyParallelFeedsTheTap(t *testing.T) {
 	for _, n := range []int{0, 1, chunkSize, 2*(depth+tapLag)*chunkSize + 777} {
 		data := randomBytes(uint64(n)+9, n)
 		var out, tapped bytes.Buffer
+		tapped.Grow(n) // a tap that keeps up: it never does more than the writer
 		res := copyParallel(iotest.HalfReader(bytes.NewReader(data)), sha256.New(), &out, &tapped)
 		if !res.tapped || res.readErr != nil || res.writeErr != nil {
 			t.Fatalf("%d bytes: %+v", n, res)

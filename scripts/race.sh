@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOEXPERIMENT=jsonv2 CGO_ENABLED=1
 
-pkgs=${RACE_PKGS:-"./fleet ./fleet/sqlstore ./metadata/sqlstore ./analysis/... ./quota/... ./pulls/... ./gc/... ./retention/... ./push/... ./middleware/... ./metadata/recorder/... ./notify/... ./auth/... ./shim/... ./storagedriver/... ./registry/... ./test/upload/..."}
+pkgs=${RACE_PKGS:-"./fleet ./fleet/sqlstore ./metadata/sqlstore ./analysis/... ./quota/... ./pulls/... ./gc/... ./retention/... ./push/... ./middleware/... ./ingest/... ./metadata/recorder/... ./notify/... ./auth/... ./shim/... ./storagedriver/... ./registry/... ./test/upload/..."}
 
 # A C compiler that can build and link a program (gcc and the C library's
 # headers), else install them.
