@@ -366,20 +366,27 @@ func raceTwoReplicas(t *testing.T, storage func(*config.Config)) {
 	pullVerified(t, b, "team/app", "v1")
 }
 
-// TestGCDeleteWhileIndexPut replays a client's DELETE of a manifest while
-// an index listing it is being committed (after the index's push touched
-// it): the DELETE is the client's right and is accepted, and the index
-// push is then refused (4xx, MANIFEST_BLOB_UNKNOWN from the store stage's
-// last check) — never accepted naming a deleted manifest.
-func TestGCDeleteWhileIndexPut(t *testing.T) {
-	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, gcBackends[0].storage(t))
+// startWithChild starts a GC server on the filesystem and pushes, by
+// digest, the image an index will list (team/multi@cd).
+func startWithChild(t *testing.T) (*gcServer, v1.Image, v1.Hash) {
+	t.Helper()
+	g := startGCServer(t, fleet.NewMemory(0), &gcClock{}, gc.UntaggedKeep, gcBackends[0].storage(t))
 	child, _ := random.Image(256, 1)
 	cd, _ := child.Digest()
 	ref, _ := name.ParseReference(g.host()+"/team/multi@"+cd.String(), name.Insecure)
 	if err := remote.Write(ref, child); err != nil {
 		t.Fatal(err)
 	}
+	return g, child, cd
+}
+
+// TestGCDeleteWhileIndexPut replays a client's DELETE of a manifest while
+// an index listing it is being committed (after the index's push touched
+// it): the DELETE is the client's right and is accepted, and the index
+// push is then refused (4xx, MANIFEST_BLOB_UNKNOWN from the store stage's
+// last check) — never accepted naming a deleted manifest.
+func TestGCDeleteWhileIndexPut(t *testing.T) {
+	g, child, cd := startWithChild(t)
 	var status int
 	var body []byte
 	g.fence.SetHook(func(point string, d digest.Digest) {
@@ -404,14 +411,7 @@ func TestGCDeleteWhileIndexPut(t *testing.T) {
 // be deleted once that push is done (its touch, younger than gc.InFlight,
 // does not refuse a client's DELETE; the OCI conformance suite does this).
 func TestGCDeleteAfterIndexPut(t *testing.T) {
-	clk := &gcClock{}
-	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, gcBackends[0].storage(t))
-	child, _ := random.Image(256, 1)
-	cd, _ := child.Digest()
-	ref, _ := name.ParseReference(g.host()+"/team/multi@"+cd.String(), name.Insecure)
-	if err := remote.Write(ref, child); err != nil {
-		t.Fatal(err)
-	}
+	g, child, cd := startWithChild(t)
 	idx, _ := name.ParseReference(g.host()+"/team/multi:all", name.Insecure)
 	if err := remote.WriteIndex(idx, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: child})); err != nil {
 		t.Fatalf("index push: %v", err)
