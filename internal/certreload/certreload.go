@@ -5,9 +5,11 @@
 package certreload
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -22,7 +24,7 @@ const DefaultInterval = 10 * time.Second
 
 // Options tune a Reloader; the zero value is usable.
 type Options struct {
-	// Interval: the files are looked at (two stat calls) at most this
+	// Interval: the files are looked at (read, a few KiB) at most this
 	// often, by the handshake that comes first after it passed; default
 	// DefaultInterval.
 	Interval time.Duration
@@ -44,20 +46,22 @@ type Reloader struct {
 	next atomic.Int64
 
 	mu sync.Mutex // one look at the files at a time; guards what follows
-	// tried is the files' state last loaded or tried: a change is tried once.
-	tried stamp
-	// statFailed: the last look could not stat the files (logged once).
-	statFailed bool
+	// tried is the files' content last loaded or tried: a change is tried once.
+	tried contents
+	// readFailed: the last look could not read the files (logged once).
+	readFailed bool
 	reloads    *prometheus.CounterVec
 	expiry     prometheus.GaugeFunc
 }
 
-// stamp is what a cheap look sees of the pair: a rewrite or a swapped
-// symlink (Kubernetes secret volumes) changes a modification time or a
-// size.
-type stamp struct {
-	certMod, keyMod   time.Time
-	certSize, keySize int64
+// contents are the pair's files as read. A change is told by content, not
+// by modification time and size: two rotations within one kernel clock tick
+// can leave both equal (a rotation test did), and the files are a few KiB
+// read once per interval.
+type contents struct{ cert, key []byte }
+
+func (c contents) equal(o contents) bool {
+	return bytes.Equal(c.cert, o.cert) && bytes.Equal(c.key, o.key)
 }
 
 // New loads the pair (an error when it cannot: the server must not start
@@ -73,15 +77,15 @@ func New(certFile, keyFile string, opts Options) (*Reloader, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Reloader{certFile: certFile, keyFile: keyFile, opts: opts}
-	st, err := r.stat()
+	files, err := r.read()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := r.load()
+	cert, err := r.parse(files)
 	if err != nil {
 		return nil, err
 	}
-	r.tried = st
+	r.tried = files
 	r.cur.Store(cert)
 	r.next.Store(opts.Now().Add(opts.Interval).UnixNano())
 	if opts.Registerer != nil {
@@ -117,20 +121,20 @@ func (r *Reloader) maybeReload() {
 		return // looked at while this one waited for the lock
 	}
 	r.next.Store(now.Add(r.opts.Interval).UnixNano())
-	st, err := r.stat()
+	files, err := r.read()
 	if err != nil {
-		if !r.statFailed {
+		if !r.readFailed {
 			r.failed(err)
 		}
-		r.statFailed = true
+		r.readFailed = true
 		return
 	}
-	r.statFailed = false
-	if st == r.tried {
+	r.readFailed = false
+	if files.equal(r.tried) {
 		return
 	}
-	r.tried = st
-	cert, err := r.load()
+	r.tried = files
+	cert, err := r.parse(files)
 	if err != nil {
 		r.failed(err)
 		return
@@ -146,22 +150,42 @@ func (r *Reloader) failed(err error) {
 	r.opts.Logger.Warn("tls certificate reload failed; serving the previous one", "certificate", r.certFile, "error", err.Error())
 }
 
-// stat is the pair's stamp.
-func (r *Reloader) stat() (stamp, error) {
-	c, err := os.Stat(r.certFile)
+// maxFileSize bounds each file read: a certificate chain or a key is a
+// few KiB; anything near this is not one.
+const maxFileSize = 1 << 20
+
+// read is the pair's files as they are now.
+func (r *Reloader) read() (contents, error) {
+	c, err := readBounded(r.certFile)
 	if err != nil {
-		return stamp{}, fmt.Errorf("certreload: the certificate: %w", err)
+		return contents{}, fmt.Errorf("certreload: the certificate: %w", err)
 	}
-	k, err := os.Stat(r.keyFile)
+	k, err := readBounded(r.keyFile)
 	if err != nil {
-		return stamp{}, fmt.Errorf("certreload: the key: %w", err)
+		return contents{}, fmt.Errorf("certreload: the key: %w", err)
 	}
-	return stamp{certMod: c.ModTime(), keyMod: k.ModTime(), certSize: c.Size(), keySize: k.Size()}, nil
+	return contents{cert: c, key: k}, nil
 }
 
-// load reads and checks the pair (the key must match the certificate).
-func (r *Reloader) load() (*tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+func readBounded(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxFileSize)
+	}
+	return b, nil
+}
+
+// parse checks the pair (the key must match the certificate).
+func (r *Reloader) parse(files contents) (*tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(files.cert, files.key)
 	if err != nil {
 		return nil, fmt.Errorf("certreload: loading %s and %s: %w", r.certFile, r.keyFile, err)
 	}

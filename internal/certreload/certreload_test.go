@@ -168,3 +168,52 @@ func TestNewRefusesABadPair(t *testing.T) {
 		t.Error("a key that does not match the certificate accepted")
 	}
 }
+
+// TestReloadSeesARewriteWithTheSameTimeAndSize: a rotation is told by the
+// files' content. Regression: two rotations within one kernel clock tick
+// left the same modification time and size (ECDSA keys are all one size),
+// and the third pair was never loaded (CI, TestReloadUnderRunningServer).
+func TestReloadSeesARewriteWithTheSameTimeAndSize(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	const padded = 4096 // every file the same size: PEM allows trailing text
+	pad := func(b []byte) []byte {
+		out := make([]byte, padded)
+		copy(out, b)
+		for i := len(b); i < padded; i++ {
+			out[i] = '\n'
+		}
+		return out
+	}
+	first := newPair(t, "first", time.Now().Add(time.Hour))
+	if err := os.WriteFile(certFile, pad(first.cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pad(first.key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for _, f := range []string{certFile, keyFile} {
+		if err := os.Chtimes(f, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := &fakeClock{}
+	r, err := New(certFile, keyFile, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newPair(t, "second", time.Now().Add(time.Hour))
+	for f, data := range map[string][]byte{certFile: pad(second.cert), keyFile: pad(second.key)} {
+		if err := os.WriteFile(f, data, 0o600); err != nil { // in place: same inode
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.advance(DefaultInterval)
+	if got, _ := r.GetCertificate(nil); got.Leaf.Subject.CommonName != "second" {
+		t.Fatalf("served %q after an in-place rotation with the same time and size, want second", got.Leaf.Subject.CommonName)
+	}
+}
