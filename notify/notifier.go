@@ -181,13 +181,14 @@ func New(opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.box, n.queue, n.recent = box, newQueue(), newRecentLog(opts)
+	n.box, n.queue = box, newQueue()
 	n.metrics = newMetrics(opts.Registerer, box)
 	registerBacklog(opts.Registerer, n.queue, n.order)
 	if err := box.start(n); err != nil {
 		box.close()
 		return nil, fmt.Errorf("notify: starting the outbox (%s): %w", where, err)
 	}
+	n.recent = newRecentLog(opts, box)
 	n.done.Go(n.dispatch)
 	n.nudge()
 	return n, nil
@@ -412,6 +413,7 @@ func (n *Notifier) Close() error {
 	n.closeOnce.Do(func() {
 		close(n.stop)
 		n.done.Wait()
+		n.recent.close() // before the outbox: a single node's is in its file
 		n.closeErr = n.box.close()
 	})
 	return n.closeErr

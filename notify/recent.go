@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/imagegate/imagegate/fleet"
@@ -44,7 +43,8 @@ const maxAttemptError = 200
 const spaceRecent = "webhook-recent"
 
 // sharedRecentTTL drops the log of an endpoint nothing was sent to for a
-// week (a renamed or removed endpoint's).
+// week (a renamed or removed endpoint's), shared or in a single node's
+// bbolt file.
 const sharedRecentTTL = 7 * 24 * time.Hour
 
 // recentLog keeps the last RecentPerEndpoint attempts per endpoint. It is
@@ -54,16 +54,19 @@ type recentLog interface {
 	add(ctx context.Context, endpoint string, a Attempt) error
 	// list returns the endpoint's attempts, newest first.
 	list(ctx context.Context, endpoint string) ([]Attempt, error)
+	// close writes what add accepted and releases the log; add may not be
+	// called after it (the outbox it lives in is closed after it).
+	close()
 }
 
-// newRecentLog is the log of the outbox opts ask for: in the shared store
-// with replicas (every replica sees every replica's attempts), else in
-// memory (a single node's, until it restarts).
-func newRecentLog(opts Options) recentLog {
-	if opts.Shared != nil {
-		return sharedRecent{store: opts.Shared}
+// newRecentLog is the log beside box: in the bbolt file of a single node's
+// outbox (surviving restarts), or in the shared store with replicas (every
+// replica sees every replica's attempts).
+func newRecentLog(opts Options, box outbox) recentLog {
+	if b, ok := box.(*boltOutbox); ok {
+		return openBoltRecent(b.db, opts.Now, opts.Logger)
 	}
-	return &memoryRecent{logs: map[string][]Attempt{}}
+	return sharedRecent{store: opts.Shared}
 }
 
 // prepend is a's log with a first, cut to RecentPerEndpoint, a's Error cut
@@ -75,25 +78,6 @@ func prepend(log []Attempt, a Attempt) []Attempt {
 	out := make([]Attempt, 0, min(len(log)+1, RecentPerEndpoint))
 	out = append(out, a)
 	return append(out, log[:min(len(log), RecentPerEndpoint-1)]...)
-}
-
-// memoryRecent is a single node's recent log.
-type memoryRecent struct {
-	mu   sync.Mutex
-	logs map[string][]Attempt
-}
-
-func (m *memoryRecent) add(_ context.Context, endpoint string, a Attempt) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.logs[endpoint] = prepend(m.logs[endpoint], a)
-	return nil
-}
-
-func (m *memoryRecent) list(_ context.Context, endpoint string) ([]Attempt, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Attempt(nil), m.logs[endpoint]...), nil
 }
 
 // sharedRecent is the replicas' recent log: one item per endpoint in a
@@ -130,6 +114,8 @@ func (s sharedRecent) list(ctx context.Context, endpoint string) ([]Attempt, err
 	}
 	return log[:min(len(log), RecentPerEndpoint)], nil
 }
+
+func (sharedRecent) close() {}
 
 // Recent returns the last attempts (at most RecentPerEndpoint) to the
 // endpoint named endpoint, newest first: successes and failures, with
