@@ -105,7 +105,7 @@ func tapMemory(t *testing.T, blob []byte) (held uint64, learning int) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			l := r.Learn(context.Background(), tap)
+			l := r.Learn(t.Context(), tap)
 			defer l.Discard()
 			var err error
 			for p := blob[:len(blob)-1]; len(p) > 0 && err == nil; p = p[min(len(p), 1<<20):] {
