@@ -163,7 +163,8 @@ func (l *Learner) start(head []byte) error {
 		defer close(l.done)
 		l.layer, l.err = computeTo(l.ctx, digest.SHA256, pr, l.r.limits, TapZstdWindow, tee, "")
 		if windowExceeded(l.err) {
-			l.err = fmt.Errorf("%w (%d bytes): %w", ErrTapWindow, TapZstdWindow, l.err)
+			// Not ErrCorrupt: the manifest's larger window may decode it.
+			l.err = fmt.Errorf("%w (%d bytes: %v)", ErrTapWindow, TapZstdWindow, l.err)
 		}
 		// computeTo reads to EOF when it succeeds; when it stops early,
 		// the writer's Write fails with why.
