@@ -28,7 +28,8 @@ type Limits struct {
 const ratioFloor = 64 << 20
 
 // zstdMaxWindow bounds the window a zstd layer may ask the decoder for
-// (what the zstd CLI uses without --long is 8 MiB).
+// (what the zstd CLI uses without --long is 8 MiB): a frame declaring a
+// larger one is a CorruptError. The upload tap allows less (TapZstdWindow).
 const zstdMaxWindow = 64 << 20
 
 // Compression names how a layer blob is stored, as detected from its first
@@ -106,18 +107,21 @@ func Compute(ctx context.Context, r io.Reader, lim Limits) (Layer, error) {
 // ComputeWith is Compute with the diff_id in algorithm alg (which must be
 // available, digest.Algorithm.Available).
 func ComputeWith(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits) (Layer, error) {
-	return computeTo(ctx, alg, r, lim, nil, "")
+	return computeTo(ctx, alg, r, lim, zstdMaxWindow, nil, "")
 }
 
 // computeTo is ComputeWith that also writes the uncompressed bytes to tee,
-// when not nil, in the same read. A failing tee stops receiving bytes; it
+// when not nil, in the same read, with a zstd decoder that holds at most
+// window bytes of history (a frame declaring more fails with a
+// CorruptError wrapping zstd's ErrWindowSizeExceeded or
+// ErrDecoderSizeExceeded). A failing tee stops receiving bytes; it
 // never fails the computation (it is told why through its own means).
 // blob, when not empty, is the digest r's bytes are stored under (verified
 // by the registry when they were uploaded): when r turns out to be
 // uncompressed and blob is in alg, blob is the diff_id and the bytes are
 // not hashed again — only read for tee, or, without a tee, not read at
 // all when r is an io.Seeker (the size comes from its end).
-func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, tee io.Writer, blob digest.Digest) (Layer, error) {
+func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limits, window uint64, tee io.Writer, blob digest.Digest) (Layer, error) {
 	in := &countingReader{r: &ctxReader{ctx: ctx, r: r}}
 	br := bufio.NewReaderSize(in, 64<<10)
 	magic, err := br.Peek(4)
@@ -135,7 +139,7 @@ func computeTo(ctx context.Context, alg digest.Algorithm, r io.Reader, lim Limit
 		defer zr.Close()
 		plain, c = zr, Gzip
 	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(window))
 		if err != nil {
 			return Layer{}, &CorruptError{Compression: Zstd, Err: err}
 		}

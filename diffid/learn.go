@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -19,11 +20,28 @@ var errNothingToLearn = errors.New("diffid: a plain tar with no tap: nothing to 
 // errDiscarded ends the read of a Learner discarded before its end.
 var errDiscarded = errors.New("diffid: the upload was discarded")
 
+// TapZstdWindow is the most history a Learner's zstd decoder holds (the
+// manifest's read allows 64 MiB): 8 MiB, the window of the zstd CLI's
+// levels up to 19 and of klauspost/compress's encoder (containerd,
+// BuildKit, go-containerregistry), so ordinary layers are learnt. The
+// decoder then holds 9 MiB (the window and one block, low-memory mode)
+// instead of up to 65 MiB: an upload tap is held by an upload the pusher
+// paces, and several run at once (ingest's maxTaps).
+const TapZstdWindow = 8 << 20
+
+// ErrTapWindow is matched (errors.Is) by the error of a Learner that
+// gave up because a zstd frame declares more than TapZstdWindow of
+// history: nothing is learnt, and the manifest reads the layer with
+// DiffID's limits (a layer is refused for its window only past those).
+var ErrTapWindow = errors.New("diffid: the zstd window is larger than the upload tap allows; the manifest reads the layer")
+
 // Learner learns the diff_id of one blob from its bytes as an upload
 // stores them, before the digest they will be stored under is known: the
-// same decompression, limits and errors as DiffID's read (computeTo), on
-// a goroutine of its own, its uncompressed bytes fed to the PendingTap; a
-// plain tar's bytes go to the tap as they are written, under MaxBytes.
+// same decompression, limits and errors as DiffID's read (computeTo) but
+// a smaller zstd window (TapZstdWindow: a layer needing more is left to
+// the manifest's read, ErrTapWindow), on a goroutine of its own, its
+// uncompressed bytes fed to the PendingTap; a plain tar's bytes go to the
+// tap as they are written, under MaxBytes.
 // The format is sniffed from the first bytes (Sniff): anything but a tar,
 // gzip or zstd stream stops it at once, and so does a plain tar when
 // there is no tap (its diff_id is its digest: DiffID reads nothing for
@@ -143,12 +161,23 @@ func (l *Learner) start(head []byte) error {
 	}
 	go func() {
 		defer close(l.done)
-		l.layer, l.err = computeTo(l.ctx, digest.SHA256, pr, l.r.limits, tee, "")
+		l.layer, l.err = computeTo(l.ctx, digest.SHA256, pr, l.r.limits, TapZstdWindow, tee, "")
+		if windowExceeded(l.err) {
+			// Not ErrCorrupt: the manifest's larger window may decode it.
+			l.err = fmt.Errorf("%w (%d bytes: %v)", ErrTapWindow, TapZstdWindow, l.err)
+		}
 		// computeTo reads to EOF when it succeeds; when it stops early,
 		// the writer's Write fails with why.
 		pr.CloseWithError(l.err)
 	}()
 	return nil
+}
+
+// windowExceeded reports whether err is a zstd frame that asks for more
+// history than the decoder allows.
+func windowExceeded(err error) bool {
+	var c *CorruptError
+	return errors.As(err, &c) && (errors.Is(c.Err, zstd.ErrWindowSizeExceeded) || errors.Is(c.Err, zstd.ErrDecoderSizeExceeded))
 }
 
 // stop makes Write fail with err from now on; it returns err.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/diffid"
@@ -173,5 +174,50 @@ func TestLearnerPlainTarWithoutTap(t *testing.T) {
 	r := diffid.NewResolver(diffid.NewDriverStore(inmemory.New()), diffid.Limits{}, 1)
 	if _, err := learn(t, r, nil, tarOf(t, []byte("plain")), 1<<20); err == nil {
 		t.Fatal("a plain tar without a tap was learnt")
+	}
+}
+
+// TestLearnerLeavesBigWindowsToTheManifest: a zstd layer whose frames
+// declare more history than TapZstdWindow but no more than the gate's 64
+// MiB (32 MiB: zstd --ultra -21) stops its Learner with ErrTapWindow,
+// nothing is remembered, and DiffID reads it as before and gets its
+// diff_id.
+func TestLearnerLeavesBigWindowsToTheManifest(t *testing.T) {
+	layer := tarOf(t, bytes.Repeat([]byte("a layer compressed with a large window "), 1<<15))
+	var b bytes.Buffer
+	zw, err := zstd.NewWriter(&b, zstd.WithWindowSize(32<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(layer); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	blob, bd := b.Bytes(), digest.FromBytes(b.Bytes())
+	store := diffid.NewDriverStore(inmemory.New())
+	r := diffid.NewResolver(store, diffid.Limits{MaxBytes: 1 << 30, MaxRatio: 100}, 1)
+	tap := &pendingTap{}
+	l, err := learn(t, r, tap, blob, 1<<20)
+	if !errors.Is(err, diffid.ErrTapWindow) || errors.Is(err, diffid.ErrCorrupt) {
+		t.Fatalf("learning: %v, want ErrTapWindow (not ErrCorrupt)", err)
+	}
+	if err := l.Commit(t.Context(), bd); err == nil {
+		t.Fatal("a Learner that gave up committed")
+	}
+	if _, ok, _ := store.Get(t.Context(), bd, digest.SHA256); ok {
+		t.Fatal("remembered what the tap gave up on")
+	}
+	if len(tap.sinks) != 1 || tap.sinks[0].finished != 1 || tap.sinks[0].err == nil {
+		t.Fatalf("tap: %d sinks, want one finished once with an error", len(tap.sinks))
+	}
+	reads := 0
+	d, err := r.DiffID(t.Context(), bd, digest.SHA256, func(context.Context, digest.Digest) (io.ReadCloser, error) {
+		reads++
+		return io.NopCloser(bytes.NewReader(blob)), nil
+	})
+	if err != nil || d != digest.FromBytes(layer) || reads != 1 {
+		t.Fatalf("DiffID %s %v after %d reads, want %s after 1", d, err, reads, digest.FromBytes(layer))
 	}
 }

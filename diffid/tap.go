@@ -82,7 +82,7 @@ func (r *Resolver) computeSlot(ctx context.Context, blob digest.Digest, alg dige
 	if sink != nil {
 		tee = sink
 	}
-	l, err := computeTo(ctx, alg, rc, r.limits, tee, blob)
+	l, err := computeTo(ctx, alg, rc, r.limits, zstdMaxWindow, tee, blob)
 	if err != nil {
 		return Layer{}, fmt.Errorf("diffid: layer %s: %w", blob, err)
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -178,5 +179,72 @@ func TestTapsAreBounded(t *testing.T) {
 	}
 	if _, _, committed, _, _ := sinks[0].state(); len(committed) != 0 {
 		t.Fatal("an evicted sink was committed")
+	}
+}
+
+// signallingTap is a recordingTap that says when it began a sink.
+type signallingTap struct {
+	recordingTap
+	begun chan struct{}
+}
+
+func (t *signallingTap) Begin(ctx context.Context) TapSink {
+	s := t.recordingTap.Begin(ctx)
+	t.begun <- struct{}{}
+	return s
+}
+
+// TestTapsAreBoundedWhileCopied (attack: a pusher opens many uploads at
+// once and stalls their bodies, so that each tap holds its decoder and
+// its growing index for as long as it likes): at most maxTaps uploads
+// are tapped while their bodies are copied; the next ones are copied
+// untapped, and every upload is stored.
+func TestTapsAreBoundedWhileCopied(t *testing.T) {
+	tap := &signallingTap{begun: make(chan struct{}, 2*maxTaps)}
+	reg := newTestRegistry(t, "ingest", WithTap(tap))
+	type stalled struct {
+		body   *io.PipeWriter
+		status chan int
+	}
+	var bodies []stalled
+	for i := range maxTaps {
+		loc := reg.start(t, "test/stalled")
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest(http.MethodPatch, loc, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		s := stalled{body: pw, status: make(chan int, 1)}
+		t.Cleanup(func() { pw.Close() }) // before the server's: it waits for the request
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				s.status <- 0
+				return
+			}
+			resp.Body.Close()
+			s.status <- resp.StatusCode
+		}()
+		if _, err := pw.Write(randomBytes(uint64(40+i), 1000)); err != nil {
+			t.Fatal(err)
+		}
+		<-tap.begun
+		bodies = append(bodies, s)
+	}
+	for i := range 2 {
+		data := randomBytes(uint64(50+i), 1000)
+		if resp := reg.patch(t, reg.start(t, "test/more"), -1, data); resp.status != http.StatusAccepted {
+			t.Fatalf("upload %d past the bound: %d %s", maxTaps+i+1, resp.status, resp.body)
+		}
+	}
+	if n := len(tap.all()); n != maxTaps {
+		t.Fatalf("%d uploads tapped while %d were copied, want %d", n, maxTaps, maxTaps)
+	}
+	for i, s := range bodies {
+		s.body.Close()
+		if status := <-s.status; status != http.StatusAccepted {
+			t.Fatalf("stalled upload %d: %d", i, status)
+		}
 	}
 }

@@ -9,10 +9,23 @@ import (
 )
 
 // maxTaps bounds the uploads tapped at once in this process, whether
-// their body is being copied or they wait for their commit: a ninth
+// their body is being copied or they wait for their commit: a fifth
 // upload evicts the oldest waiting one (discarded: its manifest reads
-// the layer) or, when all eight are being copied, goes untapped.
-const maxTaps = 8
+// the layer) or, when all four are being copied, goes untapped.
+//
+// It is the tap's memory bound, since a pusher paces its uploads (a
+// stalled body keeps its tap) and each tapped upload holds at most, as
+// measured (docs/performance.md, round 3c): tapLag chunks (12 MiB), the
+// registry's sink's decoder and buffers (diffid.Learner: 9 MiB for zstd,
+// TapZstdWindow and a block; 40 KiB for gzip; 320 KiB of read buffers)
+// and one layer index of at most analysis.maxlayerentries entries (54
+// MiB for the default million entries of short paths, 111 MiB when their
+// paths fill layers' 64 MiB MaxIndexBytes): 132 MiB, so 4 × 132 = 530
+// MiB at the default limits (it was 8 × 188 MiB, 1.5 GiB, with 8 taps and
+// the manifest's 64 MiB zstd window). Four is what go-containerregistry
+// (crane) uploads at once; the manifest's re-read of an untapped layer
+// runs one per CPU, under the same per-layer bounds.
+const maxTaps = 4
 
 // taps tracks the sinks of the tapped uploads: running while their body
 // is copied, then held until the upload commits (or gets another body,
