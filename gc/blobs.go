@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,11 +92,12 @@ func derivedDirs(d digest.Digest) []string {
 	return []string{diffid.EntryDir(d), layers.EntryDir(d)}
 }
 
-// deleteBlobs deletes the data of blobs and what is derived from them
-// (derivedPaths): one batch call when the driver can, else one Delete
-// each (of the blob's folder and the derived folders); absent is no
-// error. A blob's derived objects are deleted before its data, so that a
-// failure leaves the data, and the blob a candidate of the next pass.
+// deleteBlobs deletes the data of blobs, their aliases and what is
+// derived from them (derivedPaths): one batch call when the driver can,
+// else one Delete each (of each alias, the derived folders and the
+// blob's folder); absent is no error. A blob's aliases and derived
+// objects are deleted before its data, so that a failure leaves the
+// data, and the blob a candidate of the next pass.
 // (A derived object that outlives its blob is never wrong, only unused:
 // it is a function of the blob's content.)
 func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) error {
@@ -105,12 +107,12 @@ func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) erro
 	if bd, ok := c.opts.Driver.(BatchDeleter); ok {
 		paths := make([]string, 0, len(blobs)*(1+len(derivedPaths(blobs[0].Digest))))
 		for _, b := range blobs {
-			paths = append(append(paths, derivedPaths(b.Digest)...), blobDataPath(b.Digest))
+			paths = append(append(append(paths, b.aliasPaths...), derivedPaths(b.Digest)...), blobDataPath(b.Digest))
 		}
 		return bd.DeleteFiles(ctx, paths)
 	}
 	for _, b := range blobs {
-		for _, p := range append(derivedDirs(b.Digest), path.Dir(blobDataPath(b.Digest))) {
+		for _, p := range slices.Concat(b.aliasPaths, derivedDirs(b.Digest), []string{path.Dir(blobDataPath(b.Digest))}) {
 			err := c.opts.Driver.Delete(ctx, p)
 			var notFound storagedriver.PathNotFoundError
 			if err != nil && !errors.As(err, &notFound) {
