@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,16 +37,13 @@ type aliasFile struct {
 	blob  digest.Digest
 }
 
-// planAliases checks the alias window (windowSize files after where the
-// last pass stopped): an alias naming a blob candidate of p is added to
-// it (deleted in the same batch, before the blob's data); one whose blob
-// is not stored and that was written longer than the grace period ago
-// is an AliasCandidate. A file there that is not an alias, or whose
-// content is no digest, is left alone.
-func (c *Collector) planAliases(ctx context.Context, p *Plan, now time.Time) (window, error) {
+// readAliases reads the alias window (windowSize files after where the
+// last pass stopped) and each alias's blob. A file there that is not an
+// alias, or whose content is no digest, is left alone.
+func (c *Collector) readAliases(ctx context.Context) (window, []aliasFile, error) {
 	w, err := c.readWindow(ctx, oci.BlobAliasRoot, aliasCursorKey, c.windowSize)
 	if err != nil {
-		return w, err
+		return w, nil, err
 	}
 	files := make([]aliasFile, len(w.files))
 	err = parallel(ctx, len(w.files), func(ctx context.Context, i int) error {
@@ -67,40 +65,29 @@ func (c *Collector) planAliases(ctx context.Context, p *Plan, now time.Time) (wi
 		}
 		return nil
 	})
-	if err != nil {
-		return w, err
-	}
+	return w, slices.DeleteFunc(files, func(f aliasFile) bool { return f.alias == "" }), err
+}
+
+// planAliases decides on the aliases read: one naming a blob candidate
+// of p is added to it (deleted in the same batch, before the blob's
+// data); one whose blob is not stored (stored answers) and that was
+// written longer than the grace period ago is an AliasCandidate.
+func (c *Collector) planAliases(p *Plan, files []aliasFile, stored map[digest.Digest]bool, now time.Time) {
 	candidate := make(map[digest.Digest]int, len(p.Blobs))
 	for i, b := range p.Blobs {
 		candidate[b.Digest] = i
 	}
-	var check []digest.Digest
-	var old []aliasFile
 	for _, f := range files {
-		if f.alias == "" {
-			continue
-		}
 		if i, ok := candidate[f.blob]; ok {
 			p.Blobs[i].Aliases = append(p.Blobs[i].Aliases, f.alias)
 			p.Blobs[i].aliasPaths = append(p.Blobs[i].aliasPaths, f.fi.Path())
 			continue
 		}
-		if now.Sub(f.fi.ModTime()) >= c.opts.Grace {
-			old, check = append(old, f), append(check, f.blob)
+		if age := now.Sub(f.fi.ModTime()); age >= c.opts.Grace && !stored[f.blob] {
+			p.Aliases = append(p.Aliases, AliasCandidate{Alias: f.alias, Blob: f.blob, Since: f.fi.ModTime().UTC(), path: f.fi.Path(),
+				Why: fmt.Sprintf("its blob %s is not stored; written %s ago (grace %s)", f.blob, age.Round(time.Second), c.opts.Grace)})
 		}
 	}
-	stored, err := c.blobsStored(ctx, check)
-	if err != nil {
-		return w, err
-	}
-	for _, f := range old {
-		if stored[f.blob] {
-			continue
-		}
-		p.Aliases = append(p.Aliases, AliasCandidate{Alias: f.alias, Blob: f.blob, Since: f.fi.ModTime().UTC(), path: f.fi.Path(),
-			Why: fmt.Sprintf("its blob %s is not stored; written %s ago (grace %s)", f.blob, now.Sub(f.fi.ModTime()).Round(time.Second), c.opts.Grace)})
-	}
-	return w, nil
 }
 
 // aliasesOf lists the alias files a recheck keeps of as: still there,

@@ -27,14 +27,20 @@ type BatchDeleter interface {
 }
 
 // planBlobs adds to p every stored blob live does not hold whose data is
-// older than the grace period.
-func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Digest]bool, now time.Time) error {
+// older than the grace period, and sets watch[d] for each blob d of
+// watch it meets; walked says whether it met every stored blob (the
+// walk stops at MaxDeletions candidates).
+func (c *Collector) planBlobs(ctx context.Context, p *Plan, live, watch map[digest.Digest]bool, now time.Time) (walked bool, err error) {
 	limit := c.opts.MaxDeletions - len(p.Manifests)
-	err := c.opts.Driver.Walk(ctx, blobsRoot, func(fi storagedriver.FileInfo) error {
+	walked = true
+	err = c.opts.Driver.Walk(ctx, blobsRoot, func(fi storagedriver.FileInfo) error {
 		if fi.IsDir() || path.Base(fi.Path()) != "data" {
 			return nil
 		}
 		d, ok := blobDigest(fi.Path())
+		if _, w := watch[d]; ok && w {
+			watch[d] = true
+		}
 		if !ok || live[d] {
 			return nil
 		}
@@ -43,7 +49,7 @@ func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Dige
 			return nil
 		}
 		if len(p.Blobs) >= limit {
-			p.Truncated = true
+			p.Truncated, walked = true, false
 			return storagedriver.ErrFilledBuffer
 		}
 		p.Blobs = append(p.Blobs, BlobCandidate{Digest: d, Size: fi.Size(), Since: fi.ModTime().UTC(), path: fi.Path(),
@@ -52,9 +58,28 @@ func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Dige
 	})
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) && !errors.Is(err, storagedriver.ErrFilledBuffer) {
-		return fmt.Errorf("gc: walking the stored blobs: %w", err)
+		return false, fmt.Errorf("gc: walking the stored blobs: %w", err)
 	}
-	return nil
+	return walked, nil
+}
+
+// blobStored reports whether d's data is stored, by listing its folder
+// (one LIST on S3, where a Stat of a missing object is a HEAD and a
+// LIST); a failure is the error, never "not stored".
+func (c *Collector) blobStored(ctx context.Context, d digest.Digest) (bool, error) {
+	data, found := blobDataPath(d), false
+	err := c.opts.Driver.Walk(ctx, path.Dir(data), func(fi storagedriver.FileInfo) error {
+		if fi.Path() == data && !fi.IsDir() {
+			found = true
+			return storagedriver.ErrFilledBuffer
+		}
+		return nil
+	})
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) && !errors.Is(err, storagedriver.ErrFilledBuffer) {
+		return false, fmt.Errorf("gc: checking that blob %s is stored: %w", d, err)
+	}
+	return found, nil
 }
 
 // blobDigest is the digest of the blob whose data is at p.

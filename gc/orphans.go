@@ -68,28 +68,24 @@ type OrphanCandidate struct {
 	listed map[string]time.Time
 }
 
-// planOrphans checks each derived kind's window (windowSize files after
-// where the last pass stopped, per kind): the entry folders whose files
-// are all known entries written longer than the grace period ago, of a
-// blob neither stored nor a candidate of p (whose entries go with it),
-// are p.Orphans.
-func (c *Collector) planOrphans(ctx context.Context, p *Plan, now time.Time) ([]window, error) {
-	candidate := make(map[digest.Digest]bool, len(p.Blobs))
-	for _, b := range p.Blobs {
-		candidate[b.Digest] = true
-	}
+// readOrphans reads each derived kind's window (windowSize files after
+// where the last pass stopped, per kind) and answers the entry folders
+// whose files are all known entries written longer than the grace
+// period ago: orphans if their blob is neither stored nor a candidate
+// (planOrphans).
+func (c *Collector) readOrphans(ctx context.Context, now time.Time) ([]window, []*OrphanCandidate, error) {
 	var ws []window
 	var groups []*OrphanCandidate
 	for _, k := range derivedKinds {
 		w, err := c.readWindow(ctx, k.root(), k.cursorKey(), c.windowSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ws = append(ws, w)
 		var cur *OrphanCandidate
 		young := false
 		flush := func() {
-			if cur != nil && !young && !candidate[cur.Blob] {
+			if cur != nil && !young {
 				groups = append(groups, cur)
 			}
 			cur, young = nil, false
@@ -115,23 +111,24 @@ func (c *Collector) planOrphans(ctx context.Context, p *Plan, now time.Time) ([]
 		}
 		flush()
 	}
-	blobs := make([]digest.Digest, len(groups))
-	for i, g := range groups {
-		blobs[i] = g.Blob
-	}
-	stored, err := c.blobsStored(ctx, blobs)
-	if err != nil {
-		return nil, err
+	return ws, groups, nil
+}
+
+// planOrphans adds to p the groups whose blob is neither stored (stored
+// answers) nor a candidate of p (whose entries go with it).
+func (c *Collector) planOrphans(p *Plan, groups []*OrphanCandidate, stored map[digest.Digest]bool, now time.Time) {
+	candidate := make(map[digest.Digest]bool, len(p.Blobs))
+	for _, b := range p.Blobs {
+		candidate[b.Digest] = true
 	}
 	for _, g := range groups {
-		if stored[g.Blob] {
+		if stored[g.Blob] || candidate[g.Blob] {
 			continue
 		}
 		g.Why = fmt.Sprintf("%s of blob %s, which is not stored; written %s ago (grace %s)", g.kind.name, g.Blob,
 			now.Sub(g.Since).Round(time.Second), c.opts.Grace)
 		p.Orphans = append(p.Orphans, *g)
 	}
-	return ws, nil
 }
 
 // entriesOf is what a recheck keeps of o: every file now in its folder

@@ -125,13 +125,18 @@ func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 		}
 		p.Manifests = append(p.Manifests, cands...)
 	}
+	strays, err := c.readStrays(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	walked := false
 	if p.indexComplete {
-		if err := c.planBlobs(ctx, p, live, now); err != nil {
+		if walked, err = c.planBlobs(ctx, p, live, strays.watch, now); err != nil {
 			return nil, err
 		}
 	}
 	c.bound(p)
-	if err := c.planStrays(ctx, p, now); err != nil {
+	if err := c.planStrays(ctx, p, strays, walked, now); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -37,19 +38,60 @@ type strays struct {
 	orphans []OrphanCandidate
 }
 
+// strayRead is what a plan reads of the stray trees before it walks the
+// blobs: the windows, the aliases and the derived entry folders in them,
+// and watch, the blobs whose being stored decides (set to true when the
+// blob walk meets them).
+type strayRead struct {
+	windows []window
+	aliases []aliasFile
+	groups  []*OrphanCandidate
+	watch   map[digest.Digest]bool
+}
+
+// readStrays reads the windows of the stray trees.
+func (c *Collector) readStrays(ctx context.Context, now time.Time) (*strayRead, error) {
+	w, aliases, err := c.readAliases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, groups, err := c.readOrphans(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	r := &strayRead{windows: append([]window{w}, ws...), aliases: aliases, groups: groups, watch: map[digest.Digest]bool{}}
+	for _, a := range aliases {
+		if now.Sub(a.fi.ModTime()) >= c.opts.Grace {
+			r.watch[a.blob] = false
+		}
+	}
+	for _, g := range groups {
+		r.watch[g.Blob] = false
+	}
+	return r, nil
+}
+
 // planStrays adds to p the aliases of its blob candidates and the strays
-// of blobs no longer stored, from each tree's window; the windows'
-// cursors are saved once a pass has dealt with them.
-func (c *Collector) planStrays(ctx context.Context, p *Plan, now time.Time) error {
-	w, err := c.planAliases(ctx, p, now)
-	if err != nil {
-		return err
+// of blobs not stored. walked says whether the blob walk saw every
+// stored blob (then a watched blob it did not meet is not stored); else
+// those it did not meet are checked one by one.
+func (c *Collector) planStrays(ctx context.Context, p *Plan, r *strayRead, walked bool, now time.Time) error {
+	if !walked {
+		var unknown []digest.Digest
+		for d, seen := range r.watch {
+			if !seen {
+				unknown = append(unknown, d)
+			}
+		}
+		stored, err := c.blobsStored(ctx, unknown)
+		if err != nil {
+			return err
+		}
+		maps.Copy(r.watch, stored)
 	}
-	ws, err := c.planOrphans(ctx, p, now)
-	if err != nil {
-		return err
-	}
-	p.windows = append([]window{w}, ws...)
+	c.planAliases(p, r.aliases, r.watch, now)
+	c.planOrphans(p, r.groups, r.watch, now)
+	p.windows = r.windows
 	return nil
 }
 
@@ -162,7 +204,7 @@ func (c *Collector) sweepStrayBatch(ctx context.Context, batch []*strays, res *R
 // there, not rewritten since the plan, older than the grace period.
 func (c *Collector) recheck(ctx context.Context, s *strays, now time.Time) (*strays, error) {
 	c.reach("stray-rechecking", s.blob.String())
-	if _, ok, err := c.stored(ctx, blobDataPath(s.blob)); err != nil || ok {
+	if ok, err := c.blobStored(ctx, s.blob); err != nil || ok {
 		return nil, err
 	}
 	out := &strays{blob: s.blob}

@@ -339,18 +339,27 @@ func TestDerivedKinds(t *testing.T) {
 	}
 }
 
-// failingBlobStat is a driver whose Stat of blob data fails.
-type failingBlobStat struct{ *inmemory.Driver }
+// failingBlobCheck is a driver that cannot check one blob: the walk of
+// a blob's folder, or its Stat, fails (the walk of every blob works).
+type failingBlobCheck struct{ *inmemory.Driver }
 
-func (f failingBlobStat) Stat(ctx context.Context, p string) (storagedriver.FileInfo, error) {
+func (f failingBlobCheck) Stat(ctx context.Context, p string) (storagedriver.FileInfo, error) {
 	if _, ok := blobDigest(p); ok {
 		return nil, errors.New("storage unreachable")
 	}
 	return f.Driver.Stat(ctx, p)
 }
 
-// TestStraysStorageFailure: a blob whose existence cannot be checked is
-// never taken for "not stored": the plan fails and nothing is deleted.
+func (f failingBlobCheck) Walk(ctx context.Context, from string, fn storagedriver.WalkFn, opts ...func(*storagedriver.WalkOptions)) error {
+	if _, ok := blobDigest(from + "/data"); ok {
+		return errors.New("storage unreachable")
+	}
+	return f.Driver.Walk(ctx, from, fn, opts...)
+}
+
+// TestStraysStorageFailure: a blob whose existence cannot be checked (in
+// the recheck under its tombstone) is never taken for "not stored": the
+// pass fails and nothing is deleted.
 func TestStraysStorageFailure(t *testing.T) {
 	w := newStrayWorld(t, false)
 	absent := digest.FromString("absent")
@@ -358,11 +367,44 @@ func TestStraysStorageFailure(t *testing.T) {
 	w.derive(t, absent)
 	off := 48 * time.Hour
 	c := w.collector(t, &off)
-	c.opts.Driver = failingBlobStat{w.mem}
+	c.opts.Driver = failingBlobCheck{w.mem}
 	if _, err := c.Run(t.Context()); err == nil {
 		t.Fatal("a pass that could not check the blobs succeeded")
 	}
 	if d, x := w.derived(t, absent); !d || !x || !w.recalled(t, a) {
 		t.Fatalf("deleted on a storage failure: diff_id left %v, layer index left %v, alias left %v", d, x, w.recalled(t, a))
+	}
+}
+
+// TestStraysWhenBlobWalkStops: when the blob walk stops early (the pass's
+// deletion bound) it has not seen every stored blob, and the plan checks
+// the strays' blobs one by one: the alias of a stored blob the walk did
+// not reach is kept, the alias and entries of a blob not stored listed.
+func TestStraysWhenBlobWalkStops(t *testing.T) {
+	w := newStrayWorld(t, true)
+	absent := digest.FromString("absent")
+	dangling := w.alias(t, "absent", absent)
+	w.derive(t, absent)
+	var live []digest.Digest
+	for _, s := range []string{"x", "y", "z"} { // unreferenced, so candidates; past the bound
+		b := storedBlob(t, w.mem, "garbage "+s)
+		live = append(live, b)
+		w.alias(t, "garbage "+s, b)
+	}
+	off := 48 * time.Hour
+	c := w.collector(t, &off)
+	c.opts.MaxDeletions = 1
+	p, err := c.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Truncated || len(p.Blobs) != 1 {
+		t.Fatalf("plan: %d blobs, truncated %v; want 1 and true", len(p.Blobs), p.Truncated)
+	}
+	if len(p.Aliases) != 1 || p.Aliases[0].Alias != dangling {
+		t.Fatalf("aliases of blobs not stored %+v, want only %s (the others' blobs are stored: %v)", p.Aliases, dangling, live)
+	}
+	if len(p.Orphans) != 2 {
+		t.Fatalf("derived orphans %+v, want the 2 folders of %s", p.Orphans, absent)
 	}
 }

@@ -105,7 +105,7 @@ func (c *Collector) blobsStored(ctx context.Context, ds []digest.Digest) (map[di
 	out := make(map[digest.Digest]bool, len(ds))
 	var mu sync.Mutex
 	err := parallel(ctx, len(ds), func(ctx context.Context, i int) error {
-		_, ok, err := c.stored(ctx, blobDataPath(ds[i]))
+		ok, err := c.blobStored(ctx, ds[i])
 		mu.Lock()
 		out[ds[i]] = ok
 		mu.Unlock()
