@@ -17,7 +17,8 @@ const gcLong = `Garbage collection deletes what no image needs any more, while p
 (docs/lifecycle.md "Garbage collection"): blobs no stored manifest references,
 stored longer than lifecycle.gc.grace, and manifests no tag, live index or
 live subject keeps (untagged ones only under lifecycle.gc.untagged: delete;
-referrers go with their subject). One pass deletes at most
+referrers go with their subject), and the sha512 aliases and derived objects
+(diff_ids, layer indexes) of blobs no longer stored. One pass deletes at most
 lifecycle.gc.maxdeletions: run it again while it says truncated.
 --dry-run lists every candidate and why, deleting nothing. The first pass
 needs --backfill once: it indexes the references of the content stored
