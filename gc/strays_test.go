@@ -11,6 +11,8 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/imagegate/imagegate/diffid"
 	"github.com/imagegate/imagegate/fleet"
@@ -62,7 +64,11 @@ func (w *strayWorld) collector(t *testing.T, off *time.Duration) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Store: w.store, Namespace: ns, Driver: w.driver, Now: func() time.Time { return time.Now().Add(*off) }})
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Store: w.store, Namespace: ns, Driver: w.driver, Metrics: m, Now: func() time.Time { return time.Now().Add(*off) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +164,9 @@ func TestPassDeletesStrays(t *testing.T) {
 			}
 			if res.Blobs != 1 || res.Aliases != 2 || res.DerivedOrphans != 3 {
 				t.Fatalf("deleted %d blobs, %d aliases, %d derived orphans; want 1, 2, 3: %+v", res.Blobs, res.Aliases, res.DerivedOrphans, res)
+			}
+			if a, o := testutil.ToFloat64(c.opts.Metrics.aliases), testutil.ToFloat64(c.opts.Metrics.orphans); a != 2 || o != 3 {
+				t.Errorf("imagegate_gc_aliases_deleted_total %v, imagegate_gc_derived_orphans_deleted_total %v; want 2, 3", a, o)
 			}
 			if w.recalled(t, withGone) || w.recalled(t, dangling) || !w.recalled(t, withKept) {
 				t.Errorf("aliases left: of the deleted blob %v, of the absent one %v, of the kept one %v; want false false true",
