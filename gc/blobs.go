@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,14 +27,20 @@ type BatchDeleter interface {
 }
 
 // planBlobs adds to p every stored blob live does not hold whose data is
-// older than the grace period.
-func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Digest]bool, now time.Time) error {
+// older than the grace period, and sets watch[d] for each blob d of
+// watch it meets; walked says whether it met every stored blob (the
+// walk stops at MaxDeletions candidates).
+func (c *Collector) planBlobs(ctx context.Context, p *Plan, live, watch map[digest.Digest]bool, now time.Time) (walked bool, err error) {
 	limit := c.opts.MaxDeletions - len(p.Manifests)
-	err := c.opts.Driver.Walk(ctx, blobsRoot, func(fi storagedriver.FileInfo) error {
+	walked = true
+	err = c.opts.Driver.Walk(ctx, blobsRoot, func(fi storagedriver.FileInfo) error {
 		if fi.IsDir() || path.Base(fi.Path()) != "data" {
 			return nil
 		}
 		d, ok := blobDigest(fi.Path())
+		if _, w := watch[d]; ok && w {
+			watch[d] = true
+		}
 		if !ok || live[d] {
 			return nil
 		}
@@ -42,7 +49,7 @@ func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Dige
 			return nil
 		}
 		if len(p.Blobs) >= limit {
-			p.Truncated = true
+			p.Truncated, walked = true, false
 			return storagedriver.ErrFilledBuffer
 		}
 		p.Blobs = append(p.Blobs, BlobCandidate{Digest: d, Size: fi.Size(), Since: fi.ModTime().UTC(), path: fi.Path(),
@@ -51,9 +58,28 @@ func (c *Collector) planBlobs(ctx context.Context, p *Plan, live map[digest.Dige
 	})
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) && !errors.Is(err, storagedriver.ErrFilledBuffer) {
-		return fmt.Errorf("gc: walking the stored blobs: %w", err)
+		return false, fmt.Errorf("gc: walking the stored blobs: %w", err)
 	}
-	return nil
+	return walked, nil
+}
+
+// blobStored reports whether d's data is stored, by listing its folder
+// (one LIST on S3, where a Stat of a missing object is a HEAD and a
+// LIST); a failure is the error, never "not stored".
+func (c *Collector) blobStored(ctx context.Context, d digest.Digest) (bool, error) {
+	data, found := blobDataPath(d), false
+	err := c.opts.Driver.Walk(ctx, path.Dir(data), func(fi storagedriver.FileInfo) error {
+		if fi.Path() == data && !fi.IsDir() {
+			found = true
+			return storagedriver.ErrFilledBuffer
+		}
+		return nil
+	})
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) && !errors.Is(err, storagedriver.ErrFilledBuffer) {
+		return false, fmt.Errorf("gc: checking that blob %s is stored: %w", d, err)
+	}
+	return found, nil
 }
 
 // blobDigest is the digest of the blob whose data is at p.
@@ -91,11 +117,12 @@ func derivedDirs(d digest.Digest) []string {
 	return []string{diffid.EntryDir(d), layers.EntryDir(d)}
 }
 
-// deleteBlobs deletes the data of blobs and what is derived from them
-// (derivedPaths): one batch call when the driver can, else one Delete
-// each (of the blob's folder and the derived folders); absent is no
-// error. A blob's derived objects are deleted before its data, so that a
-// failure leaves the data, and the blob a candidate of the next pass.
+// deleteBlobs deletes the data of blobs, their aliases and what is
+// derived from them (derivedPaths): one batch call when the driver can,
+// else one Delete each (of each alias, the derived folders and the
+// blob's folder); absent is no error. A blob's aliases and derived
+// objects are deleted before its data, so that a failure leaves the
+// data, and the blob a candidate of the next pass.
 // (A derived object that outlives its blob is never wrong, only unused:
 // it is a function of the blob's content.)
 func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) error {
@@ -105,12 +132,12 @@ func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) erro
 	if bd, ok := c.opts.Driver.(BatchDeleter); ok {
 		paths := make([]string, 0, len(blobs)*(1+len(derivedPaths(blobs[0].Digest))))
 		for _, b := range blobs {
-			paths = append(append(paths, derivedPaths(b.Digest)...), blobDataPath(b.Digest))
+			paths = append(append(append(paths, b.aliasPaths...), derivedPaths(b.Digest)...), blobDataPath(b.Digest))
 		}
 		return bd.DeleteFiles(ctx, paths)
 	}
 	for _, b := range blobs {
-		for _, p := range append(derivedDirs(b.Digest), path.Dir(blobDataPath(b.Digest))) {
+		for _, p := range slices.Concat(b.aliasPaths, derivedDirs(b.Digest), []string{path.Dir(blobDataPath(b.Digest))}) {
 			err := c.opts.Driver.Delete(ctx, p)
 			var notFound storagedriver.PathNotFoundError
 			if err != nil && !errors.As(err, &notFound) {

@@ -63,6 +63,9 @@ type Collector struct {
 	// index could not be written (gc/unindexed.go).
 	unindexed *Unindexed
 	now       func() time.Time
+	// windowSize bounds the files of each stray tree a pass checks
+	// (windowLimit; tests make it small).
+	windowSize int
 	// hook, in tests, is called at a pass's points ("planned",
 	// "tombstoned", "checked") to replay races deterministically.
 	hook func(point string, subject string)
@@ -106,7 +109,8 @@ func New(opts Options) (*Collector, error) {
 	if opts.Fence == nil {
 		opts.Fence = NewFence(opts.Store, opts.Grace, opts.Now)
 	}
-	return &Collector{opts: opts, refs: NewRefs(opts.Store), unindexed: NewUnindexed(opts.Driver), now: opts.Now}, nil
+	return &Collector{opts: opts, refs: NewRefs(opts.Store), unindexed: NewUnindexed(opts.Driver), now: opts.Now,
+		windowSize: windowLimit}, nil
 }
 
 // Refs is the references index the collector reads.

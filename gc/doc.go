@@ -19,5 +19,10 @@
 //     deletes anything until it has indexed them (reindex.go).
 //   - Collector: plans (dry run, with reasons) and runs passes, bounded,
 //     one replica at a time (a fleet lease), deleting manifests through
-//     the guard (records, quota) and blobs through the storage driver.
+//     the guard (records, quota) and blobs, with their aliases and
+//     derived objects, through the storage driver.
+//   - Strays (strays.go): the registry-wide aliases and the derived
+//     objects (diff_ids, layer indexes) of blobs no longer stored, found
+//     in a window of each tree per pass and deleted past the grace period
+//     under the blob's tombstone, after a recheck.
 package gc

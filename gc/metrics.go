@@ -10,6 +10,7 @@ import (
 // *Metrics counts nothing.
 type Metrics struct {
 	manifests, blobs, bytes prometheus.Counter
+	aliases, orphans        prometheus.Counter
 	skipped                 *prometheus.CounterVec
 	unreachable             *prometheus.CounterVec
 	unreadable              prometheus.Gauge
@@ -25,6 +26,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Blobs garbage collection deleted."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "bytes_deleted_total",
 			Help: "Bytes of the blobs garbage collection deleted."}),
+		aliases: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "aliases_deleted_total",
+			Help: "Registry-wide blob aliases (sha512 digests for anonymous mounts) garbage collection deleted, with their blob or because it was no longer stored."}),
+		orphans: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "derived_orphans_deleted_total",
+			Help: "Derived objects (diff_id entries, layer indexes) garbage collection deleted because their blob was no longer stored."}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "skipped_total",
 			Help: "Candidates a pass did not delete, by reason (touched: a push used it; claimed: another deleter held it; stale: the tombstone aged; refused: the deletion path refused)."},
 			[]string{"reason"}),
@@ -36,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		pass: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "imagegate", Subsystem: "gc", Name: "pass_duration_seconds",
 			Help: "Time of one garbage collection pass.", Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}}),
 	}
-	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.skipped, m.unreachable, m.unreadable, m.pass} {
+	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.aliases, m.orphans, m.skipped, m.unreachable, m.unreadable, m.pass} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -51,6 +56,14 @@ func (m *Metrics) deleted(manifests, blobs int, bytes int64) {
 	m.manifests.Add(float64(manifests))
 	m.blobs.Add(float64(blobs))
 	m.bytes.Add(float64(bytes))
+}
+
+func (m *Metrics) strays(aliases, orphans int) {
+	if m == nil {
+		return
+	}
+	m.aliases.Add(float64(aliases))
+	m.orphans.Add(float64(orphans))
 }
 
 func (m *Metrics) skip(reason string) {

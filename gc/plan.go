@@ -29,8 +29,15 @@ type Plan struct {
 	Indexed   int                 `json:"indexed_manifests"`
 	Manifests []ManifestCandidate `json:"manifests"`
 	Blobs     []BlobCandidate     `json:"blobs"`
+	// Aliases are registry-wide blob aliases whose blob is not stored,
+	// and Orphans the derived objects of blobs not stored (strays.go),
+	// found in a window of each tree after where the last pass stopped.
+	Aliases []AliasCandidate  `json:"aliases"`
+	Orphans []OrphanCandidate `json:"derived_orphans"`
 	// Truncated: the pass's bounds left candidates for a later pass.
 	Truncated bool `json:"truncated,omitempty"`
+	// windows are the trees' windows read, whose cursors a pass saves.
+	windows []window
 	// indexComplete: every index entry was read (else no blob is a
 	// candidate: one not read might reference it).
 	indexComplete bool
@@ -50,18 +57,24 @@ type BlobCandidate struct {
 	Size   int64         `json:"size"`
 	Why    string        `json:"why"`
 	Since  time.Time     `json:"since"`
-	path   string
+	// Aliases are the registry-wide aliases naming the blob (found in
+	// the pass's alias window), deleted with it.
+	Aliases    []digest.Digest `json:"aliases,omitempty"`
+	path       string
+	aliasPaths []string
 }
 
 // Plan reads the references index, every indexed repository's tags and
 // the stored blobs, and answers what a pass would delete: manifests no
 // tag, live index or live subject keeps (per the untagged policy), and
 // blobs no indexed manifest references, stored longer than the grace
-// period. It deletes nothing.
+// period, with their aliases; then the aliases and derived objects of
+// blobs no longer stored, from a window of each tree (strays.go). It
+// deletes nothing.
 func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 	now := c.now().UTC()
 	p := &Plan{At: now, Grace: c.opts.Grace.String(), Untagged: c.opts.Untagged,
-		Manifests: []ManifestCandidate{}, Blobs: []BlobCandidate{}}
+		Manifests: []ManifestCandidate{}, Blobs: []BlobCandidate{}, Aliases: []AliasCandidate{}, Orphans: []OrphanCandidate{}}
 	var err error
 	if p.Backfilled, err = c.backfilled(ctx); err != nil {
 		return nil, err
@@ -112,12 +125,20 @@ func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 		}
 		p.Manifests = append(p.Manifests, cands...)
 	}
+	strays, err := c.readStrays(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	walked := false
 	if p.indexComplete {
-		if err := c.planBlobs(ctx, p, live, now); err != nil {
+		if walked, err = c.planBlobs(ctx, p, live, strays.watch, now); err != nil {
 			return nil, err
 		}
 	}
 	c.bound(p)
+	if err := c.planStrays(ctx, p, strays, walked, now); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

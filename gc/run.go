@@ -35,6 +35,12 @@ type Result struct {
 	// Pruned: references index entries removed, their manifest no longer
 	// stored (prune).
 	Pruned int `json:"index_entries_pruned"`
+	// Aliases: registry-wide blob aliases deleted, with their blob or
+	// because their blob was no longer stored (strays.go).
+	Aliases int `json:"aliases_deleted"`
+	// DerivedOrphans: derived objects (diff_id entries, layer indexes)
+	// deleted because their blob was no longer stored (strays.go).
+	DerivedOrphans int `json:"derived_orphans_deleted"`
 	// Truncated: the pass's bounds left candidates: run again.
 	Truncated  bool  `json:"truncated,omitempty"`
 	DurationMS int64 `json:"duration_ms"`
@@ -69,8 +75,10 @@ func Claimed(ctx context.Context, d digest.Digest) bool {
 // blob through the storage driver, every one only after
 // tombstoning it and finding no touch (Fence). It deletes nothing before
 // the references index is backfilled (ErrNotBackfilled). A manifest's
-// blobs go at a later pass, once nothing references them. Last it prunes
-// up to pruneLimit stale index entries (prune).
+// blobs go at a later pass, once nothing references them. Then it
+// deletes the aliases and derived objects of blobs no longer stored
+// (sweepStrays), and last it prunes up to pruneLimit stale index entries
+// (prune).
 func (c *Collector) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
 	res := Result{Manifests: []ManifestCandidate{}, Skipped: []Skip{}}
@@ -114,12 +122,23 @@ func (c *Collector) Run(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
+	if time.Since(start) > c.opts.Grace/2 {
+		res.Truncated = true // the windows are checked again next pass
+	} else {
+		if err := c.sweepStrays(ctx, p, &res); err != nil {
+			return res, err
+		}
+		if err := c.saveCursors(ctx, p.windows); err != nil {
+			return res, err
+		}
+	}
 	if res.Pruned, err = c.prune(ctx, pruneLimit); err != nil {
 		return res, err
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	c.opts.Logger.InfoContext(ctx, "gc pass done", "manifests_deleted", len(res.Manifests), "blobs_deleted", res.Blobs,
-		"bytes_deleted", res.Bytes, "skipped", len(res.Skipped), "index_entries_pruned", res.Pruned, "truncated", res.Truncated,
+		"bytes_deleted", res.Bytes, "skipped", len(res.Skipped), "index_entries_pruned", res.Pruned,
+		"aliases_deleted", res.Aliases, "derived_orphans_deleted", res.DerivedOrphans, "truncated", res.Truncated,
 		"duration_ms", res.DurationMS)
 	return res, nil
 }
@@ -284,6 +303,12 @@ func (c *Collector) sweepBlobs(ctx context.Context, batch []BlobCandidate, res *
 	res.Blobs += len(doomed)
 	res.Bytes += bytes
 	c.opts.Metrics.deleted(0, len(doomed), bytes)
+	aliases := 0
+	for _, b := range doomed {
+		aliases += len(b.aliasPaths)
+	}
+	res.Aliases += aliases
+	c.opts.Metrics.strays(aliases, 0)
 	if len(doomed) > 0 {
 		c.opts.Logger.InfoContext(ctx, "gc deleted blobs", "audit", "gc", "blobs", len(doomed), "bytes", bytes, "digests", digests)
 	}

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
@@ -80,4 +81,31 @@ func (a *Aliases) get(ctx context.Context, path string) (digest.Digest, bool, er
 		return "", false, fmt.Errorf("oci: digest link %s: %w", path, err)
 	}
 	return d, true, nil
+}
+
+// BlobAliasRoot is the folder of the registry-wide blob aliases
+// (Remember): one file per alias, <root>/<algorithm>/<encoded>, holding
+// the canonical digest. Garbage collection walks it to delete the
+// aliases of blobs it deletes or that are gone.
+const BlobAliasRoot = aliasRoot
+
+// BlobAliasPath is the file recording which canonical blob alias names.
+func BlobAliasPath(alias digest.Digest) string { return globalAliasPath(alias) }
+
+// BlobAliasAt is the alias digest whose file is p, false when p is not
+// the file of an alias (a valid digest at the path Remember writes).
+func BlobAliasAt(p string) (digest.Digest, bool) {
+	rest, ok := strings.CutPrefix(p, aliasRoot+"/")
+	if !ok {
+		return "", false
+	}
+	alg, enc, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "", false
+	}
+	d := digest.NewDigestFromEncoded(digest.Algorithm(alg), enc)
+	if d.Validate() != nil || globalAliasPath(d) != p {
+		return "", false
+	}
+	return d, true
 }

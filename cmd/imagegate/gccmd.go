@@ -17,7 +17,8 @@ const gcLong = `Garbage collection deletes what no image needs any more, while p
 (docs/lifecycle.md "Garbage collection"): blobs no stored manifest references,
 stored longer than lifecycle.gc.grace, and manifests no tag, live index or
 live subject keeps (untagged ones only under lifecycle.gc.untagged: delete;
-referrers go with their subject). One pass deletes at most
+referrers go with their subject), and the sha512 aliases and derived objects
+(diff_ids, layer indexes) of blobs no longer stored. One pass deletes at most
 lifecycle.gc.maxdeletions: run it again while it says truncated.
 --dry-run lists every candidate and why, deleting nothing. The first pass
 needs --backfill once: it indexes the references of the content stored
@@ -69,8 +70,15 @@ func printGCPlan(w io.Writer, body []byte) error {
 	for _, b := range p.Blobs {
 		bytes += b.Size
 	}
-	fmt.Fprintf(w, "gc plan at %s (grace %s, untagged %s): %d manifests and %d blobs (%d bytes) to delete, %d manifests indexed\n",
-		p.At.Format(time.RFC3339), p.Grace, p.Untagged, len(p.Manifests), len(p.Blobs), bytes, p.Indexed)
+	aliases, objects := len(p.Aliases), 0
+	for _, b := range p.Blobs {
+		aliases += len(b.Aliases)
+	}
+	for _, o := range p.Orphans {
+		objects += len(o.Objects)
+	}
+	fmt.Fprintf(w, "gc plan at %s (grace %s, untagged %s): %d manifests and %d blobs (%d bytes) to delete, %d manifests indexed; %d aliases and %d derived objects of blobs not stored to delete\n",
+		p.At.Format(time.RFC3339), p.Grace, p.Untagged, len(p.Manifests), len(p.Blobs), bytes, p.Indexed, aliases, objects)
 	switch {
 	case !p.Backfilled:
 		fmt.Fprintln(w, "not backfilled: a pass deletes nothing until `imagegate gc --backfill` has run once")
@@ -87,12 +95,22 @@ func printGCPlan(w io.Writer, body []byte) error {
 	}
 	for _, b := range p.Blobs {
 		fmt.Fprintf(tw, "blob\t%s (%d bytes)\t%s\t%s\n", b.Digest, b.Size, b.Since.Format(time.DateTime), b.Why)
+		for _, a := range b.Aliases {
+			fmt.Fprintf(tw, "alias\t%s\t%s\tits blob %s goes\n", a, b.Since.Format(time.DateTime), b.Digest)
+		}
+	}
+	for _, a := range p.Aliases {
+		fmt.Fprintf(tw, "alias\t%s\t%s\t%s\n", a.Alias, a.Since.Format(time.DateTime), a.Why)
+	}
+	for _, o := range p.Orphans {
+		fmt.Fprintf(tw, "derived\t%s (%d objects)\t%s\t%s\n", o.Blob, len(o.Objects), o.Since.Format(time.DateTime), o.Why)
 	}
 	return tw.Flush()
 }
 
-// printGCResult prints what one pass deleted and skipped, and how many
-// stale references index entries it pruned.
+// printGCResult prints what one pass deleted and skipped, how many stale
+// references index entries it pruned, and how many aliases and derived
+// objects of blobs not stored it deleted.
 func printGCResult(w io.Writer, body []byte) error {
 	var r gc.Result
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -104,8 +122,8 @@ func printGCResult(w io.Writer, body []byte) error {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped %s — %s\n", s.Digest, s.Why)
 	}
-	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped, %d stale index entries pruned in %d ms",
-		len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.Pruned, r.DurationMS)
+	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped, %d stale index entries pruned, %d aliases and %d derived objects of blobs not stored deleted in %d ms",
+		len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.Pruned, r.Aliases, r.DerivedOrphans, r.DurationMS)
 	if r.Truncated {
 		fmt.Fprint(w, "; more remain: run gc again")
 	}
