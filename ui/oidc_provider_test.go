@@ -199,6 +199,17 @@ func (p *provider) newRefresh(nonce string) string {
 	return rt
 }
 
+// hold makes refresh grants wait until the returned release is called
+// (once or more; at the latest when the test ends).
+func (p *provider) hold() (release func()) {
+	gate := make(chan struct{})
+	p.set(func(p *provider) { p.gate = gate })
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	p.t.Cleanup(release) // before the server closes: no handler stays blocked
+	return release
+}
+
 // revokeAll revokes every refresh token.
 func (p *provider) revokeAll() { p.set(func(p *provider) { clear(p.refresh) }) }
 

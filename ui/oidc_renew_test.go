@@ -88,6 +88,18 @@ func newRenewUI(t *testing.T, p *provider, store fleet.Store, scopes ...string) 
 	return u
 }
 
+// waitFor spins (yielding) until cond holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
 // countingStore counts the reads of sessions.
 type countingStore struct {
 	fleet.Store
@@ -381,8 +393,7 @@ func TestOIDCRenewalOnce(t *testing.T) {
 	p := newProvider(t, clock)
 	u := newRenewUI(t, p, nil, "offline_access")
 	u.signIn()
-	gate := make(chan struct{})
-	p.set(func(p *provider) { p.gate = gate })
+	release := p.hold()
 	clock.Add(6 * time.Minute)
 	var wg sync.WaitGroup
 	statuses := make([]int, 8)
@@ -391,10 +402,8 @@ func TestOIDCRenewalOnce(t *testing.T) {
 		wg.Go(func() { statuses[i] = u.probe().status })
 	}
 	// One request reached the provider, and every request read its expired session.
-	for p.waiting() == 0 || u.gets.n.Load() < before+int64(len(statuses))+1 {
-		runtime.Gosched()
-	}
-	close(gate)
+	waitFor(t, "the requests", func() bool { return p.waiting() > 0 && u.gets.n.Load() >= before+int64(len(statuses))+1 })
+	release()
 	wg.Wait()
 	for i, s := range statuses {
 		if s != http.StatusOK {
@@ -417,22 +426,21 @@ func TestOIDCRenewalAcrossReplicas(t *testing.T) {
 	b := newRenewUI(t, p, a.store, "offline_access")
 	a.signIn()
 	b.client.Jar = a.client.Jar // one browser, two replicas
-	gate := make(chan struct{})
-	p.set(func(p *provider) { p.gate = gate })
+	release := p.hold()
 	clock.Add(6 * time.Minute)
-	done := make(chan testAnswer)
+	done := make(chan testAnswer, 2)
 	go func() { done <- a.probe() }()
-	for p.waiting() == 0 {
-		runtime.Gosched()
-	}
+	waitFor(t, "a's renewal", func() bool { return p.waiting() > 0 })
 	before := b.gets.n.Load()
 	go func() { done <- b.probe() }()
 	// b read the session (expired), read it again to claim it (claimed by
-	// a) and again polling: it waits.
-	for b.gets.n.Load() < before+3 {
-		runtime.Gosched()
+	// a) and again polling: it waits. Had it asked the provider, the
+	// provider would hold a second grant.
+	waitFor(t, "b to wait", func() bool { return b.gets.n.Load() >= before+3 || p.waiting() > 1 })
+	if p.waiting() > 1 {
+		t.Fatal("the second replica used the refresh token too")
 	}
-	close(gate)
+	release()
 	for range 2 {
 		if res := <-done; res.status != http.StatusOK {
 			t.Fatalf("probe: %d %s", res.status, res.body)
