@@ -43,7 +43,7 @@ func (p *provider) refreshTokens() []string { p.mu.Lock(); defer p.mu.Unlock(); 
 // is asked for; each refresh rotates it (the old one is then refused, as
 // a revoked one is). ID tokens live tokenLife on the test clock.
 type provider struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	key   *ecdsa.PrivateKey
 	clock *testClock
@@ -79,7 +79,7 @@ type codeGrant struct {
 	challenge, nonce, redirect, scope string
 }
 
-func newProvider(t *testing.T, clock *testClock) *provider {
+func newProvider(t testing.TB, clock *testClock) *provider {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -30,7 +30,7 @@ import (
 // (/ui/probe) behind the UI's own signedIn that reports what the session
 // lets its person do.
 type renewUI struct {
-	t      *testing.T
+	t      testing.TB
 	p      *provider
 	clock  *testClock
 	h      *Handler
@@ -50,7 +50,7 @@ type probeView struct {
 
 // newRenewUI serves the UI over store (nil: a new one) for the provider
 // p, asking for scopes.
-func newRenewUI(t *testing.T, p *provider, store fleet.Store, scopes ...string) *renewUI {
+func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) *renewUI {
 	t.Helper()
 	if store == nil {
 		store = fleet.NewMemory(1000)
@@ -484,5 +484,35 @@ func TestOfflineParams(t *testing.T) {
 	scopes, opts = offlineParams("https://dex.example.com", []string{"openid", "offline_access"})
 	if strings.Join(scopes, " ") != "openid offline_access" || len(opts) != 0 {
 		t.Fatalf("dex: %v, %d options", scopes, len(opts))
+	}
+}
+
+// BenchmarkOIDCRenewal: one request that renews the session (refresh
+// grant at the local provider, ID token verified, session stored),
+// against BenchmarkOIDCSessionRead's request that does not.
+func BenchmarkOIDCRenewal(b *testing.B) {
+	benchmarkProbe(b, time.Minute+time.Second) // past the 1-minute tokens' expiry
+}
+
+// BenchmarkOIDCSessionRead: one request of a live OIDC session.
+func BenchmarkOIDCSessionRead(b *testing.B) {
+	benchmarkProbe(b, 0)
+}
+
+func benchmarkProbe(b *testing.B, step time.Duration) {
+	clock := newTestClock()
+	p := newProvider(b, clock)
+	p.tokenLife = time.Minute // the session's 12 h hold 700 renewals
+	u := newRenewUI(b, p, nil, "offline_access")
+	u.signIn()
+	b.ReportAllocs()
+	for b.Loop() {
+		clock.Add(step)
+		if res := u.probe(); res.status != http.StatusOK {
+			b.Fatalf("probe: %d", res.status)
+		}
+	}
+	if step > 0 && p.grants() < b.N {
+		b.Fatalf("%d grants for %d requests", p.grants(), b.N)
 	}
 }
