@@ -209,6 +209,29 @@ func follow(target string, res testAnswer) string {
 	return next.String()
 }
 
+// requireSealed requires the stored sessions to hold a refresh token,
+// none of the provider's live ones in clear.
+func (u *renewUI) requireSealed() {
+	u.t.Helper()
+	items, err := u.store.List(u.t.Context(), SessionSpace, "", 0)
+	if err != nil || len(items) == 0 {
+		u.t.Fatalf("%d sessions, %v", len(items), err)
+	}
+	u.p.mu.Lock()
+	defer u.p.mu.Unlock()
+	for _, it := range items {
+		var s session
+		if err := json.Unmarshal(it.Value, &s); err != nil || s.Refresh == "" {
+			u.t.Fatalf("stored session without a refresh token: %s", it.Value)
+		}
+		for rt := range u.p.refresh {
+			if bytes.Contains(it.Value, []byte(rt)) {
+				u.t.Fatal("the store holds a refresh token in clear")
+			}
+		}
+	}
+}
+
 // sessionCount is how many sessions the store holds.
 func (u *renewUI) sessionCount() int {
 	items, err := u.store.List(u.t.Context(), SessionSpace, "", 0)
@@ -232,6 +255,7 @@ func TestOIDCRenewal(t *testing.T) {
 	if !strings.Contains(p.lastScope(), "offline_access") {
 		t.Fatalf("scope asked: %q", p.lastScope())
 	}
+	u.requireSealed()
 	clock.Add(2 * time.Minute) // 3 min left: no renewal
 	u.probeOK(u.probe())
 	if p.grants() != 0 {
@@ -250,6 +274,7 @@ func TestOIDCRenewal(t *testing.T) {
 			t.Fatalf("renewal %d used the refresh token the provider rotated away", i)
 		}
 	}
+	u.requireSealed()
 	if !strings.Contains(u.logs.String(), `"msg":"ui oidc session renewed"`) {
 		t.Fatalf("no renewal logged: %s", u.logs)
 	}
