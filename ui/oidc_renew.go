@@ -119,12 +119,14 @@ func (h *Handler) renewOnce(ctx context.Context, token, key string) (*session, e
 		return s, err
 	}
 	renewed, err := h.refreshSession(ctx, token, key, s)
+	if errors.Is(err, errRenewRefused) {
+		// Ended here, under the claim: no other replica tries the refused token.
+		h.opts.Logger.WarnContext(ctx, "ui oidc renewal refused", "audit", "ui", "subject", s.Person.Subject, "error", err.Error())
+		h.endSession(ctx, key)
+		return nil, err
+	}
 	if err != nil {
-		if errors.Is(err, errRenewRefused) {
-			h.opts.Logger.WarnContext(ctx, "ui oidc renewal refused", "audit", "ui", "subject", s.Person.Subject, "error", err.Error())
-		} else {
-			h.opts.Logger.ErrorContext(ctx, "ui oidc renewal failed", "subject", s.Person.Subject, "error", err.Error())
-		}
+		h.opts.Logger.ErrorContext(ctx, "ui oidc renewal failed", "subject", s.Person.Subject, "error", err.Error())
 		s.Renewing = time.Time{}
 		_, _ = h.putSession(ctx, key, s, version) // release the claim; else it lapses
 		return nil, err
