@@ -36,6 +36,8 @@ type renewUI struct {
 	gets   *countingStore // the store as this replica reads it
 	client *http.Client
 	logs   *bytes.Buffer
+	// cookieMaxAge is the Max-Age of the session cookie of the last sign-in.
+	cookieMaxAge int
 }
 
 // probeView is what /ui/probe answers.
@@ -138,6 +140,11 @@ func (u *renewUI) signIn() probeView {
 	for hop := 0; res.status/100 == 3 && hop < 3; hop++ { // the provider, the callback, the probe
 		target = follow(target, res)
 		res = u.do(http.MethodGet, target, nil)
+		for _, c := range res.cookies {
+			if c.Name == sessionCookie {
+				u.cookieMaxAge = c.MaxAge
+			}
+		}
 	}
 	return u.probeOK(res)
 }
@@ -172,6 +179,7 @@ type testAnswer struct {
 	status   int
 	location string
 	body     []byte
+	cookies  []*http.Cookie
 }
 
 func (u *renewUI) do(method, target string, form url.Values) testAnswer {
@@ -193,7 +201,7 @@ func (u *renewUI) do(method, target string, form url.Values) testAnswer {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return testAnswer{status: res.StatusCode, location: res.Header.Get("Location"), body: b}
+	return testAnswer{status: res.StatusCode, location: res.Header.Get("Location"), body: b, cookies: res.Cookies()}
 }
 
 // follow is where res sends the browser, absolute (from target).

@@ -27,6 +27,9 @@ func TestOIDCRenewal(t *testing.T) {
 		t.Fatalf("scope asked: %q", p.lastScope())
 	}
 	u.requireSealed()
+	if u.cookieMaxAge != int((12 * time.Hour).Seconds()) { // the browser keeps it past the ID token: ui.sessionttl
+		t.Fatalf("session cookie Max-Age %d", u.cookieMaxAge)
+	}
 	clock.Add(2 * time.Minute) // 3 min left: no renewal
 	u.probeOK(u.probe())
 	if p.grants() != 0 {
@@ -136,6 +139,9 @@ func TestOIDCWithoutRefreshToken(t *testing.T) {
 	u.signIn()
 	if strings.Contains(p.lastScope(), "offline_access") {
 		t.Fatalf("offline_access asked unconfigured: %q", p.lastScope())
+	}
+	if u.cookieMaxAge != 300 { // the cookie ends with the ID token
+		t.Fatalf("session cookie Max-Age %d, want 300", u.cookieMaxAge)
 	}
 	clock.Add(6 * time.Minute)
 	u.wantSignIn(u.probe())
