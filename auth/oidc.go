@@ -58,6 +58,9 @@ type OIDCConfig struct {
 	// HTTPClient fetches discovery documents and keys; default a client
 	// with a 10s timeout (proxy from the environment).
 	HTTPClient *http.Client
+	// Now is the clock tokens' exp, nbf and iat are checked against; nil:
+	// time.Now (tests set it).
+	Now func() time.Time
 }
 
 // Defaults for OIDCConfig.
@@ -237,6 +240,9 @@ func newOIDCIssuer(c OIDCConfig, logger *slog.Logger) (*oidcIssuer, error) {
 		roles[r] = a
 	}
 	is := &oidcIssuer{cfg: c, now: time.Now}
+	if c.Now != nil {
+		is.now = c.Now
+	}
 	is.jwt = newOIDCParser(is)
 	for i, r := range c.Rules {
 		cr, err := compileOIDCRule(r, roles)

@@ -92,6 +92,23 @@ var errNonce = errors.New("oidc: the token's nonce is not this sign-in's")
 // until the token's expiry (Person.Expires), which a session must not outlive.
 // Any failure is ErrBadCredentials (or an unavailable issuer's error).
 func (s *OIDCSignIn) Person(ctx context.Context, idToken, nonce string) (Person, error) {
+	return s.person(ctx, idToken, nonce, true)
+}
+
+// Renewed verifies an ID token the issuer answered to a refresh-token
+// grant exactly as Person does, except that the nonce claim may be
+// absent (OpenID Connect Core 12.2: if present it must be the sign-in's
+// nonce). The rules are applied to its claims afresh, so what the person
+// may do follows the issuer's current claims (a group removed, a scope
+// lost). The caller must also require the subject of the session it
+// renews: this only verifies the token.
+func (s *OIDCSignIn) Renewed(ctx context.Context, idToken, nonce string) (Person, error) {
+	return s.person(ctx, idToken, nonce, false)
+}
+
+// person verifies idToken and maps it to a person; the nonce claim must
+// equal nonce, or (when !required) may be absent.
+func (s *OIDCSignIn) person(ctx context.Context, idToken, nonce string, required bool) (Person, error) {
 	if len(idToken) > maxIDTokenBytes {
 		return Person{}, fmt.Errorf("%w: oidc: token larger than %d bytes", ErrBadCredentials, maxIDTokenBytes)
 	}
@@ -99,8 +116,9 @@ func (s *OIDCSignIn) Person(ctx context.Context, idToken, nonce string) (Person,
 	if err != nil {
 		return Person{}, err
 	}
-	got, _ := claims["nonce"].(string)
-	if nonce == "" || subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1 {
+	v, present := claims["nonce"] // present in any type: then it must be the nonce
+	got, _ := v.(string)
+	if (required || present) && (nonce == "" || subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1) {
 		return Person{}, fmt.Errorf("%w: %w", ErrBadCredentials, errNonce)
 	}
 	id, err := s.is.identity(claims)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -60,5 +61,37 @@ func TestOIDCPersonCaller(t *testing.T) {
 	// The same subject as an htpasswd person is not a user: signed out.
 	if _, err := ts.PersonCaller(r, Person{Subject: "sso:erin", Credential: "x"}); !errors.Is(err, ErrSignedOut) {
 		t.Fatalf("as a password person: %v, want ErrSignedOut", err)
+	}
+}
+
+// TestOIDCSignInRenewed: an ID token from a refresh-token grant is
+// verified like a sign-in's, but may omit the nonce; one it carries must
+// be the sign-in's. Its claims are mapped afresh.
+func TestOIDCSignInRenewed(t *testing.T) {
+	ti := newTestIssuer(t)
+	kid := ti.addKey("ec")
+	s, err := NewOIDCSignIn(ti.config(), "imagegate-ui", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func(c jwt.MapClaims) { c["aud"] = "imagegate-ui"; delete(c, "nonce") }
+	for name, mut := range map[string]func(jwt.MapClaims){
+		"no nonce":      good,
+		"sign-in nonce": func(c jwt.MapClaims) { good(c); c["nonce"] = "n-1" },
+	} {
+		if p, err := s.Renewed(t.Context(), ti.sign(kid, ti.claims(mut)), "n-1"); err != nil || p.Subject != "gitlab:group/app" {
+			t.Errorf("%s: %+v %v", name, p, err)
+		}
+	}
+	for name, mut := range map[string]func(jwt.MapClaims){
+		"other nonce":      func(c jwt.MapClaims) { good(c); c["nonce"] = "n-2" },
+		"non-string nonce": func(c jwt.MapClaims) { good(c); c["nonce"] = 1 },
+		"other audience":   func(c jwt.MapClaims) { good(c); c["aud"] = "other-client" },
+		"no rule matches":  func(c jwt.MapClaims) { good(c); c["namespace_path"] = "other" },
+		"expired":          func(c jwt.MapClaims) { good(c); c["exp"] = time.Now().Add(-time.Hour).Unix() },
+	} {
+		if p, err := s.Renewed(t.Context(), ti.sign(kid, ti.claims(mut)), "n-1"); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("%s: %+v %v, want bad credentials", name, p, err)
+		}
 	}
 }

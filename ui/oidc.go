@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,10 @@ type OIDCLogin struct {
 	// knows it; "": that path on the origin of the request that starts
 	// the sign-in.
 	RedirectURL string
-	// Scopes asked for; "openid" is always asked for.
+	// Scopes asked for; "openid" is always asked for. "offline_access"
+	// asks for a refresh token, which renews sessions (oidc_renew.go);
+	// Google's issuer is asked with access_type=offline instead
+	// (offlineParams).
 	Scopes []string
 }
 
@@ -74,6 +78,8 @@ type oidcFlow struct {
 	cfg  *oauth2.Config
 	// endSession is the issuer's end_session_endpoint, "" none (set with cfg).
 	endSession string
+	// authOpts are added to every authorization request (set with cfg).
+	authOpts []oauth2.AuthCodeOption
 }
 
 // config is the client, discovering the issuer's endpoints if not yet.
@@ -93,10 +99,34 @@ func (f *oidcFlow) config(ctx context.Context) (*oauth2.Config, error) {
 			scopes = append(scopes, s)
 		}
 	}
+	scopes, f.authOpts = offlineParams(f.opts.SignIn.Issuer(), scopes)
 	f.cfg = &oauth2.Config{ClientID: f.opts.ClientID, ClientSecret: f.opts.ClientSecret,
 		Scopes: scopes, Endpoint: oauth2.Endpoint{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL}}
 	f.endSession = ep.EndSessionURL
 	return f.cfg, nil
+}
+
+// authCodeOptions are the options every authorization request adds.
+func (f *oidcFlow) authCodeOptions() []oauth2.AuthCodeOption {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.authOpts
+}
+
+// googleIssuer is Google's OIDC issuer, which refuses the offline_access
+// scope and issues refresh tokens for access_type=offline instead.
+const googleIssuer = "https://accounts.google.com"
+
+// offlineParams are the scopes and options of an authorization request to
+// issuer: for Google, a configured offline_access becomes
+// access_type=offline with prompt=consent (without the prompt Google
+// issues a refresh token only at a person's first consent).
+func offlineParams(issuer string, scopes []string) ([]string, []oauth2.AuthCodeOption) {
+	if issuer != googleIssuer || !slices.Contains(scopes, "offline_access") {
+		return scopes, nil
+	}
+	scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == "offline_access" })
+	return scopes, []oauth2.AuthCodeOption{oauth2.AccessTypeOffline, oauth2.SetAuthURLParam("prompt", "consent")}
 }
 
 func (h *Handler) oidcCookieName() string {
@@ -139,8 +169,9 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: h.oidcCookieName(), Value: state, Path: "/", MaxAge: int(oidcStateTTL.Seconds()),
 		HttpOnly: true, Secure: h.opts.Secure, SameSite: http.SameSiteLaxMode}) // Lax: sent on the issuer's redirect back
-	http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(st.Verifier), oauth2.SetAuthURLParam("nonce", st.Nonce),
-		oauth2.SetAuthURLParam("redirect_uri", st.Redirect)), http.StatusSeeOther)
+	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), oauth2.SetAuthURLParam("nonce", st.Nonce),
+		oauth2.SetAuthURLParam("redirect_uri", st.Redirect)}, h.oidc.authCodeOptions()...)
+	http.Redirect(w, r, cfg.AuthCodeURL(state, opts...), http.StatusSeeOther)
 }
 
 // oidcCallback answers GET /ui/login/oidc/callback: the state must be this
@@ -176,7 +207,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.refuseOIDC(w, r, http.StatusBadRequest, "no or oversized code", "The sign-in service's answer holds no usable code. Sign in again.")
 		return
 	}
-	person, idToken, err := h.oidcPerson(r.Context(), code, st)
+	person, tokens, err := h.oidcPerson(r.Context(), code, st)
 	if err != nil {
 		h.opts.Logger.WarnContext(r.Context(), "ui oidc sign-in refused", "audit", "ui", "error", err.Error())
 		status, msg := http.StatusBadGateway, "The sign-in service's answer could not be used; retry in a moment."
@@ -186,7 +217,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, status, "Not signed in", msg)
 		return
 	}
-	if err := h.startSession(w, r, person, idToken); errors.Is(err, errTokenExpired) {
+	if err := h.startSession(w, r, person, tokens); errors.Is(err, errTokenExpired) {
 		h.refuseOIDC(w, r, http.StatusUnauthorized, "id token expires now", "The sign-in service's answer expires at once; sign in again.")
 		return
 	} else if err != nil {
@@ -231,24 +262,25 @@ const (
 )
 
 // oidcPerson exchanges code (with the PKCE verifier) for tokens and
-// verifies the ID token with st's nonce.
-func (h *Handler) oidcPerson(ctx context.Context, code string, st oidcState) (auth.Person, string, error) {
+// verifies the ID token with st's nonce; the tokens are what the session
+// keeps (the refresh token when the issuer gave one).
+func (h *Handler) oidcPerson(ctx context.Context, code string, st oidcState) (auth.Person, oidcTokens, error) {
 	cfg, err := h.oidc.config(ctx)
 	if err != nil {
-		return auth.Person{}, "", err
+		return auth.Person{}, oidcTokens{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, h.opts.OIDC.SignIn.HTTPClient()), 15*time.Second)
 	defer cancel()
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier), oauth2.SetAuthURLParam("redirect_uri", st.Redirect))
 	if err != nil {
-		return auth.Person{}, "", fmt.Errorf("ui: exchanging the code: %w", err)
+		return auth.Person{}, oidcTokens{}, fmt.Errorf("ui: exchanging the code: %w", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return auth.Person{}, "", fmt.Errorf("%w: the token response holds no id_token", auth.ErrBadCredentials)
+		return auth.Person{}, oidcTokens{}, fmt.Errorf("%w: the token response holds no id_token", auth.ErrBadCredentials)
 	}
 	p, err := h.opts.OIDC.SignIn.Person(ctx, raw, st.Nonce)
-	return p, raw, err
+	return p, oidcTokens{IDToken: raw, Refresh: tok.RefreshToken, Nonce: st.Nonce}, err
 }
 
 // refuseOIDC answers a callback that belongs to no sign-in under way.

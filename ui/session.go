@@ -36,12 +36,29 @@ type session struct {
 	Person  auth.Person `json:"person"`
 	CSRF    string      `json:"csrf"`
 	Created time.Time   `json:"created"`
-	// IDToken is the ID token of an OIDC sign-in, kept server-side only
-	// for the sign-out's id_token_hint (RP-initiated logout).
+	// IDToken is the ID token of an OIDC sign-in (the latest renewal's),
+	// kept server-side only for the sign-out's id_token_hint
+	// (RP-initiated logout).
 	IDToken string `json:"id_token,omitempty"`
+	// Refresh is the issuer's refresh token, sealed for this session's
+	// cookie (oidc_seal.go); "": the session ends with its ID token.
+	Refresh string `json:"refresh,omitempty"`
+	// Nonce is the sign-in's nonce: a renewed ID token that carries one
+	// must carry this one.
+	Nonce string `json:"nonce,omitempty"`
+	// Obtained is when the current ID token was got (sign-in or renewal).
+	Obtained time.Time `json:"obtained,omitzero"`
+	// Renewing, while after now, says that a request (of any replica)
+	// is renewing the session: it claimed it by compare-and-swap.
+	Renewing time.Time `json:"renewing,omitzero"`
 
 	key    string     // store key
 	caller api.Caller // judged for this request
+}
+
+// oidcTokens are what an OIDC sign-in keeps in its session.
+type oidcTokens struct {
+	IDToken, Refresh, Nonce string
 }
 
 // newToken is 32 random bytes, URL-safe base64.
@@ -70,19 +87,31 @@ var errTokenExpired = errors.New("ui: the ID token expires now")
 
 // startSession stores a new session for p and sets its cookie: a new
 // token on every sign-in, so a token planted before cannot be adopted. The
-// session lasts ui.sessionttl, and never past p.Expires (an OIDC sign-in's
-// ID token expiry); idToken is kept for the sign-out's hint.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p auth.Person, idToken string) error {
+// session lasts ui.sessionttl; an OIDC sign-in's (p.Expires: its ID
+// token's expiry) ends by then unless the issuer gave a refresh token,
+// which renews it (oidc_renew.go). The ID token is kept for the
+// sign-out's hint.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p auth.Person, t oidcTokens) error {
 	token := newToken()
-	now := time.Now().UTC()
+	now := h.now().UTC()
 	ttl := h.opts.SessionTTL
-	if !p.Expires.IsZero() {
+	if !p.Expires.IsZero() && p.Expires.Sub(now) < time.Second {
+		return errTokenExpired
+	}
+	s := session{Person: p, CSRF: newToken(), Created: now, Obtained: now, IDToken: t.IDToken, Nonce: t.Nonce}
+	if t.Refresh != "" {
+		sealed, err := sealRefresh(token, storeKey(token), t.Refresh)
+		if err != nil {
+			h.opts.Logger.WarnContext(r.Context(), "ui oidc refresh token not kept", "subject", p.Subject, "error", err.Error())
+		}
+		s.Refresh = sealed
+	}
+	if !p.Expires.IsZero() && s.Refresh == "" {
 		ttl = min(ttl, p.Expires.Sub(now).Truncate(time.Second))
 	}
 	if ttl < time.Second {
 		return errTokenExpired
 	}
-	s := session{Person: p, CSRF: newToken(), Created: now, IDToken: idToken}
 	v, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("ui: encoding a session: %w", err)
@@ -123,10 +152,16 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 		return nil, errNoSession
 	}
 	s.key = key
-	if !s.Person.Expires.IsZero() && !time.Now().Before(s.Person.Expires) {
+	now := h.now()
+	if h.opts.SessionTTL > 0 && !now.Before(s.Created.Add(h.opts.SessionTTL)) {
 		// The store's TTL ends it too; this holds for a store whose expiry is coarse.
 		h.endSession(r.Context(), key)
 		return nil, errNoSession
+	}
+	if !s.Person.Expires.IsZero() {
+		if err := h.keepTokenLive(r.Context(), c.Value, &s, now); err != nil {
+			return nil, err
+		}
 	}
 	caller, err := h.opts.Auth.PersonCaller(r, s.Person)
 	if errors.Is(err, auth.ErrSignedOut) {
@@ -169,6 +204,9 @@ func (h *Handler) signedIn(next func(http.ResponseWriter, *http.Request, *sessio
 			http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		case errors.Is(err, errNoSession):
 			h.renderError(w, r, nil, http.StatusForbidden, "Signed out", "Your session ended; sign in again.")
+		case errors.Is(err, errRenewUnavailable):
+			h.opts.Logger.ErrorContext(r.Context(), "ui session not renewed", "error", err.Error())
+			h.refuseUnrenewable(w, r)
 		case err != nil:
 			h.opts.Logger.ErrorContext(r.Context(), "ui session unavailable", "error", err.Error())
 			h.renderError(w, r, nil, http.StatusServiceUnavailable, "Unavailable", "Sessions cannot be read right now; retry in a moment.")

@@ -93,7 +93,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		view.Message = "Signing in is not possible right now; retry in a moment."
 		h.render(w, r, nil, http.StatusServiceUnavailable, "login", "Sign in", view)
 	default:
-		if err := h.startSession(w, r, person, ""); err != nil {
+		if err := h.startSession(w, r, person, oidcTokens{}); err != nil {
 			h.opts.Logger.ErrorContext(r.Context(), "ui session not stored", "error", err.Error())
 			view.Message = "Signing in is not possible right now; retry in a moment."
 			h.render(w, r, nil, http.StatusServiceUnavailable, "login", "Sign in", view)

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/imagegate/imagegate/api"
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/fleet"
@@ -54,7 +56,7 @@ type Options struct {
 	// only.
 	OIDC *OIDCLogin
 	// Now is the clock pages word ages against ("last pulled 3 days
-	// ago"); nil: time.Now.
+	// ago") and sessions expire and renew by; nil: time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -77,6 +79,9 @@ type Handler struct {
 	// request forgery, before each form's CSRF token (csrf.go).
 	crossOrigin *http.CrossOriginProtection
 	oidc        *oidcFlow // nil without Options.OIDC
+	// renewals runs one renewal of an OIDC session at a time per session
+	// (by store key) in this process (oidc_renew.go).
+	renewals singleflight.Group
 }
 
 // New returns the UI's handler, its templates parsed.
