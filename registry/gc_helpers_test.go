@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
@@ -166,4 +167,20 @@ func pushImage(t *testing.T, g *gcServer, repo, tag string, img v1.Image) error 
 	t.Helper()
 	ref, _ := name.ParseReference(g.host()+"/"+repo+":"+tag, name.Insecure)
 	return remote.Write(ref, img)
+}
+
+// fenceWaits reports each digest whose push waits at the fence (its
+// digest is tombstoned; the hook point "waiting", once per look), up to
+// 16 unread.
+func fenceWaits(g *gcServer) <-chan digest.Digest {
+	waiting := make(chan digest.Digest, 16)
+	g.fence.SetHook(func(point string, d digest.Digest) {
+		if point == "waiting" {
+			select {
+			case waiting <- d:
+			default:
+			}
+		}
+	})
+	return waiting
 }

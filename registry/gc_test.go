@@ -137,15 +137,7 @@ func raceBlobPushedDuringSweep(t *testing.T, storage func(*config.Config)) {
 	g.backfill(t)
 	clk.advance(pastGrace)
 
-	waiting := make(chan digest.Digest, 16)
-	g.fence.SetHook(func(point string, d digest.Digest) {
-		if point == "waiting" {
-			select {
-			case waiting <- d:
-			default:
-			}
-		}
-	})
+	waiting := fenceWaits(g)
 	lateDone := make(chan error, 1)
 	g.collector.SetHook(func(point, subject string) {
 		switch {
@@ -218,15 +210,7 @@ func raceMountDuringSweep(t *testing.T, storage func(*config.Config), from strin
 		}
 		return status
 	}
-	waiting := make(chan digest.Digest, 16)
-	g.fence.SetHook(func(point string, d digest.Digest) {
-		if point == "waiting" {
-			select {
-			case waiting <- d:
-			default:
-			}
-		}
-	})
+	waiting := fenceWaits(g)
 	lateStatus := make(chan int, 1)
 	g.collector.SetHook(func(point, subject string) {
 		switch {
@@ -284,15 +268,7 @@ func raceManifestDeletedWhileIndexPut(t *testing.T, storage func(*config.Config)
 	index := func(img v1.Image) v1.ImageIndex {
 		return mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
 	}
-	waiting := make(chan digest.Digest, 16)
-	g.fence.SetHook(func(point string, d digest.Digest) {
-		if point == "waiting" {
-			select {
-			case waiting <- d:
-			default:
-			}
-		}
-	})
+	waiting := fenceWaits(g)
 	lateErr := make(chan error, 1)
 	g.collector.SetHook(func(point, subject string) {
 		switch {
@@ -628,15 +604,7 @@ func raceOrphanUploaded(t *testing.T, storage func(*config.Config), at string) {
 	deriveFor(t, g, blob)
 	g.backfill(t)
 	clk.advance(pastGrace)
-	waiting := make(chan digest.Digest, 16)
-	g.fence.SetHook(func(point string, d digest.Digest) {
-		if point == "waiting" {
-			select {
-			case waiting <- d:
-			default:
-			}
-		}
-	})
+	waiting := fenceWaits(g)
 	uploaded := make(chan int, 1)
 	g.collector.SetHook(func(point, subject string) {
 		switch {
