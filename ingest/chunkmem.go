@@ -28,10 +28,14 @@ const hugePage = 2 << 20
 // unreachable (the chunks pool dropped it): callers must not keep a slice
 // of the memory beyond the pointer (io.Writer's contract for the hasher,
 // the writer and the tap already forbids it). If the mapping fails, the
-// memory comes from the heap.
+// memory comes from the heap — and always under the race detector, which
+// watches only the heap: the copy's hand-offs of chunks between its
+// goroutines stay checked there.
 func newChunkMem() *[]byte {
-	if b := mapChunkMem(); b != nil {
-		return b
+	if !raceEnabled {
+		if b := mapChunkMem(); b != nil {
+			return b
+		}
 	}
 	raw := make([]byte, chunkSize+chunkAlign)
 	skip := int(-uintptr(unsafe.Pointer(&raw[0])) & (chunkAlign - 1))

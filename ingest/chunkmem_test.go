@@ -132,3 +132,20 @@ func TestChunkMemIsUnmappedWhenDropped(t *testing.T) {
 	}
 	t.Fatalf("chunk mappings still present after 100 collections")
 }
+
+// TestPoolChunksAreHugePagesExceptUnderRace: the copies' pool hands out
+// huge-page-advised chunks, but heap ones under the race detector, which
+// would not see accesses to mapped memory.
+func TestPoolChunksAreHugePagesExceptUnderRace(t *testing.T) {
+	p := newChunkMem()
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(*p)))
+	if len(*p) != chunkSize || addr%chunkAlign != 0 {
+		t.Fatalf("chunk of %d bytes at %#x", len(*p), addr)
+	}
+	m, ok := mappingOf(selfMappings(t), addr)
+	mapped := ok && hugePageAdvised(m)
+	if mapped == raceEnabled {
+		t.Fatalf("race detector %v, chunk in a huge-page mapping %v", raceEnabled, mapped)
+	}
+	runtime.KeepAlive(p)
+}
