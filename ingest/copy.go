@@ -5,7 +5,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Buffering of one copy: chunkSize bytes per read, at most depth chunks in
@@ -34,13 +33,10 @@ const (
 )
 
 // chunks recycles the copies' buffers across requests: chunkSize bytes
-// starting at a chunkAlign-aligned address.
-var chunks = sync.Pool{New: func() any {
-	raw := make([]byte, chunkSize+chunkAlign)
-	skip := int(-uintptr(unsafe.Pointer(&raw[0])) & (chunkAlign - 1))
-	b := raw[skip : skip+chunkSize : skip+chunkSize]
-	return &b
-}}
+// starting at a chunkAlign-aligned address
+// (newChunkMem: huge-page memory outside the heap where the kernel gives
+// it).
+var chunks = sync.Pool{New: func() any { return newChunkMem() }}
 
 // directWriter is a writer that can write a caller's memory in place
 // (storagedriver/fs.DirectWriter): WriteDirect appends p like Write, writes

@@ -1,0 +1,6 @@
+//go:build race
+
+package ingest
+
+// raceEnabled: built with -race, whose detector sees only Go's memory.
+const raceEnabled = true
