@@ -192,7 +192,11 @@ func (z *gzipWriter) failure() error {
 func (z *gzipWriter) next() *gzBlock {
 	if z.made < z.depth {
 		z.made++
-		return &gzBlock{in: make([]byte, 0, gzBlockSize), done: make(chan struct{}, 1)}
+		b := &gzBlock{in: make([]byte, 0, gzBlockSize), done: make(chan struct{}, 1)}
+		// Room for a stored (incompressible) block: the buffer never
+		// grows by doubling.
+		b.out.Grow(gzBlockSize + gzBlockSize>>4)
+		return b
 	}
 	b := <-z.free
 	b.in = b.in[:0]
