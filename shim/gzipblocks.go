@@ -20,15 +20,16 @@ import (
 // so a layer stored again keeps its digest.
 //
 // Why not pgzip: it starts a goroutine per block and lets the runtime
-// interleave all the blocks in flight, newest first (a new goroutine runs
-// next on its P), while its output goroutine waits for the oldest. The
-// execution traces of the door showed one core idle for a block's time
-// again and again inside each layer: every later block compressed, the
-// queue full, the oldest one still running alone (docs/performance.md,
-// "Fourth pass"). Here exactly GOMAXPROCS workers take the blocks in
-// stream order, so the oldest block is always the one furthest along,
-// and the output goroutine — storing and hashing the compressed blocks —
-// is decoupled from them by the blocks in flight.
+// interleave all the blocks in flight (a new goroutine runs next on its
+// P, preempted ones wait in the global queue), while its output
+// goroutine waits for the oldest. The execution traces of the door
+// showed a core idle with every later block compressed, the queue full
+// and the oldest block alone still running (head of line: 1–4 % of the
+// Ps' time during an upload; docs/performance.md, "Fourth pass"). Here
+// exactly GOMAXPROCS workers take the blocks in stream order, so the
+// oldest block is always the one furthest along, and the output
+// goroutine — storing and hashing the compressed blocks — is decoupled
+// from them by the blocks in flight.
 const (
 	gzBlockSize = 1 << 20
 	gzTailSize  = 16 << 10
