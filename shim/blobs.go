@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/distribution/distribution/v3"
+	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
@@ -31,7 +32,7 @@ const (
 // gzipLevel trades ratio for speed when the shim compresses layers: level
 // 1 of klauspost's deflate is close to the standard library's level 6 on
 // file system trees, at several times its speed.
-const gzipLevel = pgzip.BestSpeed
+const gzipLevel = flate.BestSpeed
 
 // stored is one archive file as written to the blob store.
 type stored struct {
@@ -79,7 +80,7 @@ type blobWriter struct {
 	created []digest.Digest
 	buf     *bufio.Reader
 	// Encoders Reset for each layer (encoder): at most two per upload.
-	freeGz []*pgzip.Writer
+	freeGz []*gzipWriter
 	freeZs []*zstd.Encoder
 	// ending is the last stored file's end, still running (overlap.go).
 	ending *ending
@@ -266,9 +267,10 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain i
 // encoder is an encoder of w's compression writing to out, reset from
 // the free ones or new (two at most exist: the one whose layer is
 // ending, and the next layer's), its format, and the func that gives it
-// back once closed. One encoder per layer would keep a pgzip writer's
-// buffer pool (registered with the runtime) alive for two GC cycles each,
-// so that memory grew with the layer count.
+// back once closed. One encoder per layer would allocate its blocks and
+// deflate state again for every layer (pgzip's buffer pool, registered
+// with the runtime, stayed alive two GC cycles each, so that memory grew
+// with the layer count).
 func (w *blobWriter) encoder(out io.Writer) (io.WriteCloser, string, func(), error) {
 	if w.compression == Zstd {
 		var z *zstd.Encoder
@@ -285,20 +287,28 @@ func (w *blobWriter) encoder(out io.Writer) (io.WriteCloser, string, func(), err
 		}
 		return z, formatZstd, func() { w.freeZs = append(w.freeZs, z) }, nil
 	}
-	var z *pgzip.Writer
+	var z *gzipWriter
 	if k := len(w.freeGz); k > 0 {
 		z, w.freeGz = w.freeGz[k-1], w.freeGz[:k-1]
 		z.Reset(out)
 	} else {
 		var err error
-		if z, err = pgzip.NewWriterLevel(out, gzipLevel); err != nil {
+		workers, depth := gzipShape()
+		if z, err = newGzipWriter(out, gzipLevel, workers, depth); err != nil {
 			return nil, "", nil, fmt.Errorf("shim: gzip encoder: %w", err)
 		}
 	}
-	if err := z.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
-		return nil, "", nil, fmt.Errorf("shim: gzip encoder: %w", err)
-	}
 	return z, formatGzip, func() { w.freeGz = append(w.freeGz, z) }, nil
+}
+
+// gzipShape is the layer compressor's workers (one per core) and blocks
+// in flight: one more per worker and two more, one being filled and one
+// being stored, so that the workers keep going while the output stage
+// stores and hashes (the memory: depth MiB of input and their compressed
+// form per encoder, pgzip's 2×GOMAXPROCS+2 as before).
+func gzipShape() (workers, depth int) {
+	n := runtime.GOMAXPROCS(0)
+	return n, 2*n + 2
 }
 
 // copyVerifyingDiffID stores a compressed file as it is while a second

@@ -12,8 +12,8 @@ var errParallelClosed = errors.New("shim: write to a closed parallel writer")
 // parallelWriter writes each p to all its writers at once — the first on
 // the caller's goroutine, each other one on a goroutine of its own — and
 // returns only when every writer is done with p. Unlike a fanout it keeps
-// no copy: the caller may reuse p as soon as Write returns (pgzip and
-// zstd reuse their output blocks), and its own queue of blocks is the
+// no copy: the caller may reuse p as soon as Write returns (the gzip
+// writer and zstd reuse their output blocks), and its own queue of blocks is the
 // only buffer. After a writer's first error, every later Write returns
 // it without writing. Write is for one goroutine at a time (a
 // compressor's output); Close stops the lanes' goroutines.
