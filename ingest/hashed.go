@@ -88,10 +88,19 @@ func (u *Hashed) Commit(ctx context.Context, desc v1.Descriptor, sum hash.Hash) 
 	}
 	u.w.size = u.written
 	desc, err := u.w.Commit(ctx, desc)
-	if err == nil {
-		u.w.in.hashed.Add(1)
+	if err != nil {
+		// distribution's writer closed its file (a refused digest) or
+		// not (a failed fsync); either way Cancel resumes the upload
+		// afresh, so that it is removed (distribution's own writer
+		// fails to cancel after a failed commit and leaves it).
+		if u.w.dist != nil {
+			_ = u.w.dist.Close()
+			u.w.dist = nil
+		}
+		return desc, err
 	}
-	return desc, err
+	u.w.in.hashed.Add(1)
+	return desc, nil
 }
 
 // Cancel abandons the upload: its data file is closed and the upload
