@@ -47,6 +47,8 @@ type Ingester struct {
 	locks  uploadLocks
 	// bodies counts the bodies stored by the parallel copy (tests read it).
 	bodies atomic.Int64
+	// hashed counts the Hashed uploads committed (tests read it).
+	hashed atomic.Int64
 	// served counts the blobs served from an *os.File (tests read it).
 	served atomic.Int64
 	// taps holds the sinks of the uploads tapped (WithTap, taps.go).

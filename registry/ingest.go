@@ -12,17 +12,27 @@ import (
 	"github.com/imagegate/imagegate/ingest"
 )
 
-// ingestMiddleware returns the repository middleware that stores upload
-// bodies with imagegate's parallel copy (ingest/), to be listed first (the
-// innermost), or none: it is on for the filesystem driver unless
-// storage.filesystem.ingest is distribution. Other drivers keep
-// distribution's copy until it is measured on them (docs/performance.md).
-// tap (nil: none) is fed the uploads sent in one body (uploadLearner).
-func ingestMiddleware(cfg *config.Config, driver storagedriver.StorageDriver, tap ingest.Tap, logger *slog.Logger) []configuration.Middleware {
+// newIngester returns the Ingester that stores upload bodies with
+// imagegate's parallel copy (ingest/), and the tarball door's blobs with
+// one sha256 (shim.Options.OneHash), or nil: it is on for the filesystem
+// driver unless storage.filesystem.ingest is distribution. Other drivers
+// keep distribution's copy until it is measured on them
+// (docs/performance.md). tap (nil: none) is fed the uploads sent in one
+// body (uploadLearner).
+func newIngester(cfg *config.Config, driver storagedriver.StorageDriver, tap ingest.Tap, logger *slog.Logger) *ingest.Ingester {
 	if cfg.Storage.Driver != "filesystem" || cfg.Storage.Filesystem.Ingest == config.FilesystemWriterDistribution {
 		return nil
 	}
-	return []configuration.Middleware{ingest.New(driver, logger.With("component", "ingest"), ingest.WithTap(tap)).Middleware()}
+	return ingest.New(driver, logger.With("component", "ingest"), ingest.WithTap(tap))
+}
+
+// ingestMiddleware returns the repository middleware of in, to be listed
+// first (the innermost), or none when in is nil.
+func ingestMiddleware(in *ingest.Ingester) []configuration.Middleware {
+	if in == nil {
+		return nil
+	}
+	return []configuration.Middleware{in.Middleware()}
 }
 
 // uploadLearner is ingest's tap: each upload sent in one body goes, as it

@@ -10,7 +10,8 @@ import (
 	"github.com/imagegate/imagegate/config"
 )
 
-// TestIngestMiddlewareSwitch: imagegate's body path is installed on the
+// TestIngestMiddlewareSwitch: imagegate's body path (and with it the
+// tarball door's one-hash uploads, the same Ingester) is installed on the
 // filesystem driver by default, and not when storage.filesystem.ingest is
 // distribution or the driver is another; a bad value is refused by
 // Validate, naming the key.
@@ -27,7 +28,8 @@ func TestIngestMiddlewareSwitch(t *testing.T) {
 	} {
 		cfg := config.Default()
 		cfg.Storage.Driver, cfg.Storage.Filesystem.Ingest = c.driver, c.ingest
-		if got := ingestMiddleware(cfg, driver, nil, logger); len(got) != c.want {
+		in := newIngester(cfg, driver, nil, logger)
+		if got := ingestMiddleware(in); len(got) != c.want || (in != nil) != (c.want == 1) {
 			t.Errorf("driver %s, ingest %s: %d middlewares, want %d", c.driver, c.ingest, len(got), c.want)
 		}
 	}

@@ -273,8 +273,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if o.gcHooks != nil {
 		o.gcHooks(collector, gcFence.Fence)
 	}
-	tap := uploadLearner(cfg.Validation, diffIDs, uploadTap(analyses))
-	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, tap, logger),
+	ingester := newIngester(cfg, driver, uploadLearner(cfg.Validation, diffIDs, uploadTap(analyses)), logger)
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(ingester),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	if len(o.storageMiddleware) > 0 {
 		dcfg.Middleware["storage"] = o.storageMiddleware
@@ -354,7 +354,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	s.emf = newEMFEmitter(cfg.Log.EMF, prometheus.Gatherers{metrics.registry, prometheus.DefaultGatherer}, o.emfOut, replica, logger.With("component", "emf"))
 	s.ready.add("storage", storageCheck(driver))
 	s.ready.add("metadata", rec.Check)
-	if s.uploads, err = newUploads(cfg, ns, driver, diffIDs, uploadTap(analyses), pipeline, authSvc, events, shared, logger); err != nil {
+	if s.uploads, err = newUploads(cfg, ns, driver, ingester, diffIDs, uploadTap(analyses), pipeline, authSvc, events, shared, logger); err != nil {
 		return nil, err
 	}
 	if len(cfg.Notifications.Endpoints) > 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/imagegate/imagegate/auth"
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/fleet"
+	"github.com/imagegate/imagegate/ingest"
 	"github.com/imagegate/imagegate/internal/reqctx"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/notify"
@@ -21,8 +22,9 @@ import (
 
 // newUploads builds the tarball upload endpoints (docs/upload.md) over the
 // registry's storage and push pipeline; progress is shared with the
-// replicas using shared. authSvc nil leaves them open.
-func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, diffIDs shim.DiffIDs, layers shim.LayerTap,
+// replicas using shared. authSvc nil leaves them open; ingester (nil:
+// none) stores the door's blobs with one sha256.
+func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedriver.StorageDriver, ingester *ingest.Ingester, diffIDs shim.DiffIDs, layers shim.LayerTap,
 	pipeline *push.Pipeline, authSvc *auth.Service, events notify.Publisher, shared fleet.Store, logger *slog.Logger) (*shim.Handler, error) {
 	comp, err := shim.ParseCompression(cfg.Upload.LayerCompression)
 	if err != nil {
@@ -30,7 +32,7 @@ func newUploads(cfg *config.Config, ns distribution.Namespace, driver storagedri
 	}
 	u := cfg.Upload
 	in := shim.New(shim.Options{
-		Namespace: ns, Driver: driver, Pipeline: pipeline, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
+		Namespace: ns, Driver: driver, OneHash: ingester, Pipeline: pipeline, Compression: comp, Archive: cfg.Upload.Archive, DiffIDs: diffIDs,
 		Layers: layers, Logger: logger.With("component", "upload"),
 		Limits: shim.Limits{MaxUploadBytes: u.MaxBytes, MaxDecompressedBytes: u.MaxDecompressedBytes,
 			MaxRatio: u.MaxRatio, MaxEntries: u.MaxEntries},

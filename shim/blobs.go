@@ -19,6 +19,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagegate/imagegate/diffid"
+	"github.com/imagegate/imagegate/ingest"
 )
 
 // Content formats of a file, as sniffed from its first bytes.
@@ -50,6 +51,9 @@ type stored struct {
 	diffID digest.Digest
 	// diffErr says why diffID could not be computed.
 	diffErr error
+	// sum is the sha256 of the stored bytes, computed by the copy: blob
+	// is its digest, and the commit's (onehash.go).
+	sum hash.Hash
 }
 
 // sniff names the format of content starting with head (diffid.Sniff:
@@ -69,7 +73,11 @@ func sniff(head []byte) string {
 // blobWriter writes archive files into a blob store, compressing tars
 // on the way as configured.
 type blobWriter struct {
-	blobs       distribution.BlobStore
+	blobs distribution.BlobStore
+	// repo names the repository of blobs; oneHash, when set, creates
+	// its uploads (onehash.go), over the same storage.
+	repo        string
+	oneHash     *ingest.Ingester
 	compression Compression
 	// lim bounds the decompression of compressed layers (diff_ids).
 	lim Limits
@@ -119,7 +127,7 @@ func (w *blobWriter) start(ctx context.Context, r io.Reader) (*stored, error) {
 	head, _ := br.Peek(512)
 	format := sniff(head)
 
-	bw := create(ctx, w.blobs) // while the copy starts
+	bw := w.create(ctx) // while the copy starts
 	raw := sha256.New()
 	st := &stored{format: format}
 	sink := w.beginLayer(ctx, format)
@@ -138,7 +146,7 @@ func (w *blobWriter) start(ctx context.Context, r io.Reader) (*stored, error) {
 		n, err = copyFanout(br, bw, raw, sinkWriter(sink))
 		st.rawSize, st.blobSize = n, n
 		st.raw = digest.NewDigest(digest.SHA256, raw)
-		st.blob = st.raw
+		st.blob, st.sum = st.raw, raw
 		if format == formatTar {
 			st.diffID = st.raw
 		}
@@ -170,7 +178,7 @@ func (w *blobWriter) end(ctx context.Context, c *creating, st *stored, sink Laye
 			err = ferr
 		}
 	}
-	bw, cerr := c.upload()
+	up, cerr := c.upload()
 	if err == nil {
 		err = cerr
 	}
@@ -185,21 +193,21 @@ func (w *blobWriter) end(ctx context.Context, c *creating, st *stored, sink Laye
 		}
 	}
 	if err == nil {
-		err = w.commit(ctx, bw, st)
+		err = w.commit(ctx, up, st)
 	}
 	if err != nil && cerr == nil {
-		_ = bw.Cancel(context.WithoutCancel(ctx))
+		_ = up.Cancel(context.WithoutCancel(ctx))
 	}
 	return err
 }
 
-// commit commits bw as st.blob, noting it in w.created when it is new.
-func (w *blobWriter) commit(ctx context.Context, bw distribution.BlobWriter, st *stored) error {
+// commit commits up as st.blob, noting it in w.created when it is new.
+func (w *blobWriter) commit(ctx context.Context, up blobUpload, st *stored) error {
 	isNew, err := w.isNew(ctx, st.blob)
 	if err != nil {
 		return err
 	}
-	if _, err := bw.Commit(ctx, v1.Descriptor{Digest: st.blob, Size: st.blobSize}); err != nil {
+	if _, err := up.Commit(ctx, v1.Descriptor{Digest: st.blob, Size: st.blobSize}, st.sum); err != nil {
 		return fmt.Errorf("shim: committing blob %s: %w", st.blob, err)
 	}
 	if isNew {
@@ -241,7 +249,7 @@ func (w *blobWriter) compress(br io.Reader, bw io.Writer, raw hash.Hash, plain i
 		_ = outPar.Close()
 		return nil, nil, nil, err
 	}
-	st := &stored{format: format}
+	st := &stored{format: format, sum: comp}
 	n, err := copyFanout(br, enc, raw, plain)
 	st.rawSize = n
 	if err == nil {
@@ -357,7 +365,7 @@ func copyVerifyingDiffID(br io.Reader, bw io.Writer, raw hash.Hash, format strin
 		return nil, err
 	}
 	d := digest.NewDigest(digest.SHA256, raw)
-	st := &stored{raw: d, rawSize: n, blob: d, blobSize: n, format: format}
+	st := &stored{raw: d, rawSize: n, blob: d, blobSize: n, format: format, sum: raw}
 	if res.err != nil {
 		st.diffErr = fmt.Errorf("its %s stream does not decompress: %v", format, res.err)
 	} else {

@@ -17,6 +17,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagegate/imagegate/ingest"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
 )
@@ -44,6 +45,10 @@ type Options struct {
 	// computed and checked while storing it, before the gate verifies the
 	// image's diff_ids (which then reads no layer again).
 	DiffIDs DiffIDs
+	// OneHash, when set, stores the blobs with one sha256 of their bytes
+	// instead of two (onehash.go); it must write to Driver. Nil: through
+	// distribution's blob writer.
+	OneHash *ingest.Ingester
 	// Layers, when set, takes every layer's uncompressed bytes as it is
 	// stored (the layer analysis indexes them there: layertap.go).
 	Layers LayerTap
@@ -172,7 +177,7 @@ func (in *Ingester) Ingest(ctx context.Context, req Request) (_ []Image, err err
 		return nil, err
 	}
 	defer s.close()
-	w := &blobWriter{blobs: repo.Blobs(ctx), compression: in.opts.Compression, lim: in.opts.Limits, tap: in.opts.Layers}
+	w := &blobWriter{blobs: repo.Blobs(ctx), repo: staging.Name(), oneHash: in.opts.OneHash, compression: in.opts.Compression, lim: in.opts.Limits, tap: in.opts.Layers}
 	if in.opts.Driver != nil {
 		w.global = in.opts.Namespace.BlobStatter()
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/distribution/distribution/v3"
+
+	"github.com/imagegate/imagegate/ingest"
 )
 
 // A stored file's end — the compressor's last blocks, the layer sink's
@@ -60,16 +62,28 @@ func (w *blobWriter) wait() error {
 // fanout's and the compressor's blocks in flight are the slack).
 type creating struct {
 	done chan struct{}
-	bw   distribution.BlobWriter
+	up   blobUpload
 	err  error
 }
 
-// create starts creating an upload in blobs.
-func create(ctx context.Context, blobs distribution.BlobStore) *creating {
+// create starts creating an upload in w's blob store: one the copy's
+// hash commits (onehash.go) where w.oneHash is set, else distribution's.
+func (w *blobWriter) create(ctx context.Context) *creating {
 	c := &creating{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		if c.bw, c.err = blobs.Create(ctx); c.err != nil {
+		if w.oneHash != nil {
+			var u *ingest.Hashed
+			if u, c.err = w.oneHash.CreateHashed(ctx, w.blobs, w.repo); c.err == nil {
+				c.up = u
+			}
+		} else {
+			var bw distribution.BlobWriter
+			if bw, c.err = w.blobs.Create(ctx); c.err == nil {
+				c.up = distributionUpload{bw}
+			}
+		}
+		if c.err != nil {
 			c.err = fmt.Errorf("shim: creating a blob upload: %w", c.err)
 		}
 	}()
@@ -77,16 +91,16 @@ func create(ctx context.Context, blobs distribution.BlobStore) *creating {
 }
 
 // upload waits for the upload: its writer, or why it could not be created.
-func (c *creating) upload() (distribution.BlobWriter, error) {
+func (c *creating) upload() (blobUpload, error) {
 	<-c.done
-	return c.bw, c.err
+	return c.up, c.err
 }
 
 // Write writes p to the upload once it is created.
 func (c *creating) Write(p []byte) (int, error) {
-	bw, err := c.upload()
+	up, err := c.upload()
 	if err != nil {
 		return 0, err
 	}
-	return bw.Write(p)
+	return up.Write(p)
 }
