@@ -43,8 +43,9 @@ type renewUI struct {
 // probeView is what /ui/probe answers.
 type probeView struct {
 	Subject     string
-	TeamPull    bool // may pull team/app (the platform group's rule)
-	OtherDelete bool // may delete other/app (the admins group's rule)
+	TeamPull    bool   // may pull team/app (the platform group's rule)
+	OtherDelete bool   // may delete other/app (the admins group's rule)
+	CSRF        string // the session's form token (for the sign-out)
 }
 
 // newRenewUI serves the UI over store (nil: a new one) for the provider
@@ -77,7 +78,7 @@ func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ui/probe", u.h.signedIn(func(w http.ResponseWriter, r *http.Request, s *session) {
 		_ = json.NewEncoder(w).Encode(probeView{Subject: s.Person.Subject, TeamPull: s.caller.May("team/app", "pull"),
-			OtherDelete: s.caller.May("other/app", "delete")})
+			OtherDelete: s.caller.May("other/app", "delete"), CSRF: s.CSRF})
 	}))
 	mux.Handle("/", u.h)
 	u.srv = httptest.NewServer(mux)
