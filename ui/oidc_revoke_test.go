@@ -1,14 +1,19 @@
 package ui
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/imagegate/imagegate/fleet"
 )
 
 // revocation is one request to the provider's revocation_endpoint.
@@ -218,4 +223,79 @@ func TestOIDCRenewalRefusedRevokes(t *testing.T) {
 	if n := p.liveCount(); n != 0 {
 		t.Fatalf("%d refresh tokens live at the provider after the refused renewal", n)
 	}
+}
+
+// TestOIDCRenewalOvertakenBySignOut: a sign-out (on another replica,
+// while the ID token is still live) that deletes the session after the
+// provider answered a renewal's grant but before the renewal stored its
+// result: the refresh token the provider rotated to in that grant is
+// revoked by the renewal, so none stays good at the provider.
+func TestOIDCRenewalOvertakenBySignOut(t *testing.T) {
+	clock := newTestClock()
+	p := newProvider(t, clock)
+	store := &heldStore{Store: fleet.NewMemory(1000)}
+	a := newRenewUI(t, p, store, "offline_access")
+	b := newRenewUI(t, p, store, "offline_access")
+	v := a.signIn()
+	b.client.Jar = a.client.Jar // one browser, two replicas
+	release := store.holdRenewal()
+	t.Cleanup(release)
+	clock.Add(4*time.Minute + 30*time.Second) // due (within a minute of expiry), still live
+	done := make(chan testAnswer, 1)
+	go func() { done <- a.probe() }()
+	waitFor(t, "a's renewal to reach the store", store.holding)
+	if p.grants() != 1 {
+		t.Fatalf("%d refresh grants, want 1", p.grants())
+	}
+	if res := b.signOut(v.CSRF); res.status != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d %s", res.status, res.body)
+	}
+	release()
+	a.wantSignIn(<-done)
+	waitFor(t, "no refresh token live at the provider", func() bool { return p.liveCount() == 0 })
+	var live int
+	for _, r := range p.revoked() {
+		if r.live {
+			live++
+		}
+	}
+	if live != 1 {
+		t.Fatalf("revocations %+v: want the rotated token revoked while live", p.revoked())
+	}
+}
+
+// heldStore holds, once armed, the next session write that ends a
+// renewal (no "renewing" claim in it) until released.
+type heldStore struct {
+	fleet.Store
+	mu      sync.Mutex
+	gate    chan struct{}
+	waiting bool
+}
+
+// holdRenewal arms the hold; release lets the held write go on.
+func (h *heldStore) holdRenewal() (release func()) {
+	gate := make(chan struct{})
+	h.mu.Lock()
+	h.gate = gate
+	h.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(gate) }) }
+}
+
+// holding reports whether a write is held.
+func (h *heldStore) holding() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.waiting }
+
+func (h *heldStore) Put(ctx context.Context, space, key string, value []byte, expect int64, ttl time.Duration) (int64, error) {
+	h.mu.Lock()
+	gate := h.gate
+	held := gate != nil && space == SessionSpace && expect != 0 && !bytes.Contains(value, []byte(`"renewing"`))
+	if held {
+		h.gate, h.waiting = nil, true
+	}
+	h.mu.Unlock()
+	if held {
+		<-gate
+	}
+	return h.Store.Put(ctx, space, key, value, expect, ttl)
 }
