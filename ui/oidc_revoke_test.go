@@ -82,7 +82,7 @@ func (u *renewUI) signOut(csrf string) testAnswer {
 // waitLogged waits until the UI logged msg.
 func (u *renewUI) waitLogged(t *testing.T, msg string) {
 	t.Helper()
-	waitFor(t, "the log line "+msg, func() bool { return strings.Contains(u.logs.String(), `"msg":"`+msg+`"`) })
+	waitFor(t, "the log line "+msg, func() bool { return strings.Contains(u.logged(), `"msg":"`+msg+`"`) })
 }
 
 // TestOIDCSignOutRevokes: signing out revokes the session's refresh token
@@ -165,8 +165,8 @@ func TestOIDCSignOutRevocationFails(t *testing.T) {
 		t.Fatalf("sign-out: %d %q, want 303 to /ui/login", res.status, res.location)
 	}
 	u.waitLogged(t, "ui oidc refresh token not revoked")
-	if !strings.Contains(u.logs.String(), "503 Service Unavailable") {
-		t.Errorf("the provider's answer is not in the log: %s", u.logs)
+	if !strings.Contains(u.logged(), "503 Service Unavailable") {
+		t.Errorf("the provider's answer is not in the log: %s", u.logged())
 	}
 	u.wantSignIn(u.probe())
 }
