@@ -73,6 +73,15 @@ func (p *provider) liveRefresh() string {
 // liveCount is how many refresh tokens the provider holds good.
 func (p *provider) liveCount() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.refresh) }
 
+// signedInOffline is a person signed in at a new provider, asking for
+// offline_access (a refresh token), and the probe page they see.
+func signedInOffline(t *testing.T) (*provider, *renewUI, probeView) {
+	t.Helper()
+	p := newProvider(t, newTestClock())
+	u := newRenewUI(t, p, nil, "offline_access")
+	return p, u, u.signIn()
+}
+
 // signOut posts the sign-out form with the session's CSRF token.
 func (u *renewUI) signOut(csrf string) testAnswer {
 	u.t.Helper()
@@ -124,10 +133,7 @@ func TestOIDCSignOutRevokes(t *testing.T) {
 // revocation does not hold the sign-out up past revokeWait; the
 // revocation still happens once the provider answers.
 func TestOIDCSignOutSlowRevocation(t *testing.T) {
-	clock := newTestClock()
-	p := newProvider(t, clock)
-	u := newRenewUI(t, p, nil, "offline_access")
-	v := u.signIn()
+	p, u, v := signedInOffline(t)
 	gate := make(chan struct{})
 	p.set(func(p *provider) { p.revokeGate = gate })
 	t.Cleanup(func() {
@@ -156,10 +162,7 @@ func TestOIDCSignOutSlowRevocation(t *testing.T) {
 // TestOIDCSignOutRevocationFails: a revocation the provider refuses is
 // logged, and the sign-out goes on as usual.
 func TestOIDCSignOutRevocationFails(t *testing.T) {
-	clock := newTestClock()
-	p := newProvider(t, clock)
-	u := newRenewUI(t, p, nil, "offline_access")
-	v := u.signIn()
+	p, u, v := signedInOffline(t)
 	p.set(func(p *provider) { p.revokeDown = true })
 	if res := u.signOut(v.CSRF); res.status != http.StatusSeeOther || res.location != "/ui/login" {
 		t.Fatalf("sign-out: %d %q, want 303 to /ui/login", res.status, res.location)
