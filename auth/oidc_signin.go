@@ -26,6 +26,9 @@ type Endpoints struct {
 	// EndSessionURL is the issuer's end_session_endpoint (OpenID Connect
 	// RP-Initiated Logout), "" when discovery advertises none.
 	EndSessionURL string
+	// RevocationURL is the issuer's revocation_endpoint (RFC 7009 token
+	// revocation, advertised per RFC 8414), "" when discovery advertises none.
+	RevocationURL string
 }
 
 // NewOIDCSignIn returns the verifier of sign-ins with c's issuer for the
@@ -53,14 +56,16 @@ func (s *OIDCSignIn) Issuer() string { return s.is.cfg.Issuer }
 func (s *OIDCSignIn) HTTPClient() *http.Client { return s.is.keys.client }
 
 // Endpoints fetches the issuer's discovery document and returns its
-// authorization and token endpoints, both checked like the JWKS URL
-// (https, or http only to localhost; https when the issuer is).
+// endpoints, each checked like the JWKS URL (https, or http only to
+// localhost; https when the issuer is); the end-session and revocation
+// endpoints are optional.
 func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 	var doc struct {
-		Issuer   string `json:"issuer"`
-		AuthURL  string `json:"authorization_endpoint"`
-		TokenURL string `json:"token_endpoint"`
-		EndURL   string `json:"end_session_endpoint"`
+		Issuer    string `json:"issuer"`
+		AuthURL   string `json:"authorization_endpoint"`
+		TokenURL  string `json:"token_endpoint"`
+		EndURL    string `json:"end_session_endpoint"`
+		RevokeURL string `json:"revocation_endpoint"`
 	}
 	iss := s.is.cfg.Issuer
 	if err := s.is.keys.getJSON(ctx, strings.TrimSuffix(iss, "/")+oidcDiscoveryPath, &doc); err != nil {
@@ -69,8 +74,9 @@ func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 	if doc.Issuer != iss {
 		return Endpoints{}, fmt.Errorf("auth: oidc discovery: document names issuer %q, want %q", doc.Issuer, iss)
 	}
-	for name, u := range map[string]string{"authorization_endpoint": doc.AuthURL, "token_endpoint": doc.TokenURL, "end_session_endpoint": doc.EndURL} {
-		if name == "end_session_endpoint" && u == "" {
+	for name, u := range map[string]string{"authorization_endpoint": doc.AuthURL, "token_endpoint": doc.TokenURL,
+		"end_session_endpoint": doc.EndURL, "revocation_endpoint": doc.RevokeURL} {
+		if (name == "end_session_endpoint" || name == "revocation_endpoint") && u == "" {
 			continue // optional
 		}
 		if err := checkFetchURL(u); err != nil {
@@ -80,7 +86,7 @@ func (s *OIDCSignIn) Endpoints(ctx context.Context) (Endpoints, error) {
 			return Endpoints{}, fmt.Errorf("auth: oidc discovery of %s: %s %q is not https", iss, name, u)
 		}
 	}
-	return Endpoints{AuthURL: doc.AuthURL, TokenURL: doc.TokenURL, EndSessionURL: doc.EndURL}, nil
+	return Endpoints{AuthURL: doc.AuthURL, TokenURL: doc.TokenURL, EndSessionURL: doc.EndURL, RevocationURL: doc.RevokeURL}, nil
 }
 
 // errNonce: the ID token's nonce is not the sign-in's.

@@ -78,6 +78,8 @@ type oidcFlow struct {
 	cfg  *oauth2.Config
 	// endSession is the issuer's end_session_endpoint, "" none (set with cfg).
 	endSession string
+	// revocation is the issuer's revocation_endpoint, "" none (set with cfg).
+	revocation string
 	// authOpts are added to every authorization request (set with cfg).
 	authOpts []oauth2.AuthCodeOption
 }
@@ -102,7 +104,7 @@ func (f *oidcFlow) config(ctx context.Context) (*oauth2.Config, error) {
 	scopes, f.authOpts = offlineParams(f.opts.SignIn.Issuer(), scopes)
 	f.cfg = &oauth2.Config{ClientID: f.opts.ClientID, ClientSecret: f.opts.ClientSecret,
 		Scopes: scopes, Endpoint: oauth2.Endpoint{AuthURL: ep.AuthURL, TokenURL: ep.TokenURL}}
-	f.endSession = ep.EndSessionURL
+	f.endSession, f.revocation = ep.EndSessionURL, ep.RevocationURL
 	return f.cfg, nil
 }
 

@@ -64,6 +64,12 @@ type provider struct {
 	gate chan struct{}
 	// down answers refresh grants 503.
 	down bool
+	// noRevocation leaves the revocation_endpoint out of discovery.
+	noRevocation bool
+	// revokeGate, when set, holds revocations until it is closed;
+	// revokeDown answers them 503.
+	revokeGate chan struct{}
+	revokeDown bool
 
 	codes   map[string]codeGrant
 	refresh map[string]string // live refresh token → the sign-in's nonce
@@ -72,6 +78,7 @@ type provider struct {
 	waiters                      int // refresh grants that reached the gate
 	scope                        string
 	usedRefresh                  []string
+	revocations                  []revocation // in the order they were answered
 }
 
 // codeGrant is one authorization request, kept until its code is used.
@@ -89,8 +96,14 @@ func newProvider(t testing.TB, clock *testClock) *provider {
 		rotate: true, codes: map[string]codeGrant{}, refresh: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeTestJSON(w, http.StatusOK, map[string]any{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks",
-			"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token"})
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		doc := map[string]any{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks",
+			"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token"}
+		if !p.noRevocation {
+			doc["revocation_endpoint"] = p.srv.URL + "/revoke"
+		}
+		writeTestJSON(w, http.StatusOK, doc)
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		b := func(n []byte) string { return base64.RawURLEncoding.EncodeToString(n) }
@@ -102,6 +115,7 @@ func newProvider(t testing.TB, clock *testClock) *provider {
 	})
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("POST /revoke", p.revoke)
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p

@@ -132,7 +132,11 @@ func (h *Handler) renewOnce(ctx context.Context, token, key string) (*session, e
 		return nil, err
 	}
 	if _, err := h.putSession(ctx, key, renewed, version); errors.Is(err, fleet.ErrConflict) || errors.Is(err, errNoSession) {
-		return nil, errNoSession // signed out meanwhile
+		// Signed out meanwhile: the sign-out revoked the refresh token it
+		// read; the one the issuer may have rotated to is revoked here.
+		renewed.key = key
+		h.revokeSession(ctx, token, renewed)
+		return nil, errNoSession
 	} else if err != nil {
 		// The issuer may have rotated the refresh token: the stored one
 		// then fails at the next renewal, which ends the session.
@@ -229,21 +233,16 @@ func (h *Handler) refreshSession(ctx context.Context, token, key string, s *sess
 	if err != nil {
 		return nil, renewError("the refresh grant", err)
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return nil, fmt.Errorf("%w: the issuer's answer holds no id_token", errRenewRefused)
-	}
-	p, err := h.oidc.opts.SignIn.Renewed(ctx, raw, s.Nonce)
+	p, raw, err := h.renewedPerson(ctx, tok, s)
 	if err != nil {
-		return nil, renewError("the renewed ID token", err)
-	}
-	if p.Subject != s.Person.Subject {
-		return nil, fmt.Errorf("%w: the renewed ID token names subject %q, not %q", errRenewRefused, p.Subject, s.Person.Subject)
+		if errors.Is(err, errRenewRefused) {
+			// The session ends, but the issuer took the grant: its refresh
+			// token (rotated or not) is still good there.
+			h.revokeLater(ctx, tok.RefreshToken, s.Person.Subject) // the old one when the answer holds none
+		}
+		return nil, err
 	}
 	now := h.now().UTC()
-	if p.Expires.Sub(now) < time.Second {
-		return nil, fmt.Errorf("%w: the renewed ID token expires now", errRenewRefused)
-	}
 	sealed, err := sealRefresh(token, key, tok.RefreshToken) // the old one when the answer holds none
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRenewRefused, err)
@@ -251,6 +250,27 @@ func (h *Handler) refreshSession(ctx context.Context, token, key string, s *sess
 	n := *s
 	n.Person, n.IDToken, n.Refresh, n.Obtained, n.Renewing = p, raw, sealed, now, time.Time{}
 	return &n, nil
+}
+
+// renewedPerson is the person of the ID token of tok, a refresh grant's
+// answer for s: verified like a sign-in's, of s's subject, live for a
+// second at least; and that ID token.
+func (h *Handler) renewedPerson(ctx context.Context, tok *oauth2.Token, s *session) (auth.Person, string, error) {
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return auth.Person{}, "", fmt.Errorf("%w: the issuer's answer holds no id_token", errRenewRefused)
+	}
+	p, err := h.oidc.opts.SignIn.Renewed(ctx, raw, s.Nonce)
+	if err != nil {
+		return auth.Person{}, "", renewError("the renewed ID token", err)
+	}
+	if p.Subject != s.Person.Subject {
+		return auth.Person{}, "", fmt.Errorf("%w: the renewed ID token names subject %q, not %q", errRenewRefused, p.Subject, s.Person.Subject)
+	}
+	if p.Expires.Sub(h.now()) < time.Second {
+		return auth.Person{}, "", fmt.Errorf("%w: the renewed ID token expires now", errRenewRefused)
+	}
+	return p, raw, nil
 }
 
 // renewError classes a failure of step: the issuer's 4xx answers (RFC

@@ -36,6 +36,7 @@ type renewUI struct {
 	gets   *countingStore // the store as this replica reads it
 	client *http.Client
 	logs   *bytes.Buffer
+	logw   *lockedWriter // writes logs; logged reads them while requests may write
 	// cookieMaxAge is the Max-Age of the session cookie of the last sign-in.
 	cookieMaxAge int
 }
@@ -43,8 +44,9 @@ type renewUI struct {
 // probeView is what /ui/probe answers.
 type probeView struct {
 	Subject     string
-	TeamPull    bool // may pull team/app (the platform group's rule)
-	OtherDelete bool // may delete other/app (the admins group's rule)
+	TeamPull    bool   // may pull team/app (the platform group's rule)
+	OtherDelete bool   // may delete other/app (the admins group's rule)
+	CSRF        string // the session's form token (for the sign-out)
 }
 
 // newRenewUI serves the UI over store (nil: a new one) for the provider
@@ -67,7 +69,8 @@ func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) 
 		t.Fatal(err)
 	}
 	u := &renewUI{t: t, p: p, clock: p.clock, store: store, gets: &countingStore{Store: store}, logs: &bytes.Buffer{}}
-	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: u.logs}, nil))
+	u.logw = &lockedWriter{w: u.logs}
+	logger := slog.New(slog.NewJSONHandler(u.logw, nil))
 	u.h, err = New(Options{API: api.New(nil, api.Options{}, logger), Auth: auth.NewService(auth.Options{Policy: policy}),
 		Sessions: u.gets, SessionTTL: 12 * time.Hour, Now: p.clock.Now, Logger: logger,
 		OIDC: &OIDCLogin{Name: "Test SSO", SignIn: signIn, ClientID: testClientID, Scopes: scopes}})
@@ -77,7 +80,7 @@ func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ui/probe", u.h.signedIn(func(w http.ResponseWriter, r *http.Request, s *session) {
 		_ = json.NewEncoder(w).Encode(probeView{Subject: s.Person.Subject, TeamPull: s.caller.May("team/app", "pull"),
-			OtherDelete: s.caller.May("other/app", "delete")})
+			OtherDelete: s.caller.May("other/app", "delete"), CSRF: s.CSRF})
 	}))
 	mux.Handle("/", u.h)
 	u.srv = httptest.NewServer(mux)
@@ -116,6 +119,13 @@ func (c *countingStore) Get(ctx context.Context, space, key string) (fleet.Item,
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+// logged is what the UI logged so far.
+func (u *renewUI) logged() string {
+	u.logw.mu.Lock()
+	defer u.logw.mu.Unlock()
+	return u.logs.String()
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {

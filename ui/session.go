@@ -53,6 +53,7 @@ type session struct {
 	Renewing time.Time `json:"renewing,omitzero"`
 
 	key    string     // store key
+	token  string     // the cookie's token, which opens Refresh (never stored)
 	caller api.Caller // judged for this request
 }
 
@@ -156,6 +157,7 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 	if h.opts.SessionTTL > 0 && !now.Before(s.Created.Add(h.opts.SessionTTL)) {
 		// The store's TTL ends it too; this holds for a store whose expiry is coarse.
 		h.endSession(r.Context(), key)
+		h.revokeSession(r.Context(), c.Value, &s)
 		return nil, errNoSession
 	}
 	if !s.Person.Expires.IsZero() {
@@ -166,12 +168,13 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 	caller, err := h.opts.Auth.PersonCaller(r, s.Person)
 	if errors.Is(err, auth.ErrSignedOut) {
 		h.endSession(r.Context(), key)
+		h.revokeSession(r.Context(), c.Value, &s)
 		return nil, errNoSession
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.caller = caller
+	s.caller, s.token = caller, c.Value
 	return &s, nil
 }
 

@@ -105,7 +105,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 // logout answers POST /ui/logout (with the session's CSRF token): the
 // session is deleted from the store, so its cookie is worthless even if
-// kept.
+// kept, and its refresh token revoked at the issuer (oidc_revoke.go;
+// the answer waits for that at most revokeWait).
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	if !h.parseForm(w, r, s) {
 		return
@@ -120,6 +121,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	h.endSession(r.Context(), s.key)
 	h.clearCookie(w)
+	waitAtMost(r.Context(), h.revokeSession(r.Context(), s.token, s), revokeWait)
 	if end := h.oidcLogoutURL(r, s); end != "" {
 		// RP-initiated logout: the issuer ends its own session, then sends
 		// the browser back to the sign-in page.

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,18 +43,30 @@ type issuer struct {
 	verified int
 	// logouts are the queries of the requests to the end_session_endpoint.
 	logouts []url.Values
+	// life is how long ID tokens live (0: 5 minutes).
+	life time.Duration
+	// authorizations counts the requests to /authorize.
+	authorizations int
+	// refresh holds the live refresh tokens (issuer_refresh_test.go).
+	refresh map[string]grant
+	// refreshGrants are the forms of the refresh_token grants; revocations
+	// those of the requests to the revocation_endpoint.
+	refreshGrants, revocations []url.Values
 }
 
 // grant is one authorization request, kept until its code is exchanged.
 type grant struct {
-	challenge, nonce, redirect, clientID string
+	challenge, nonce, redirect, clientID, scope string
 }
 
 // claimsOf the person the issuer signs in: erin of the platform team.
 func (is *issuer) claims(g grant) jwt.MapClaims {
-	now := time.Now()
+	now, life := time.Now(), is.life
+	if life == 0 {
+		life = 5 * time.Minute
+	}
 	return jwt.MapClaims{"iss": is.srv.URL, "aud": g.clientID, "sub": "erin", "team": "platform", "nonce": g.nonce,
-		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+		"iat": now.Unix(), "exp": now.Add(life).Unix()}
 }
 
 func newIssuer(t *testing.T) *issuer {
@@ -61,12 +75,12 @@ func newIssuer(t *testing.T) *issuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is := &issuer{t: t, key: key, codes: map[string]grant{}}
+	is := &issuer{t: t, key: key, codes: map[string]grant{}, refresh: map[string]grant{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"issuer": is.srv.URL, "jwks_uri": is.srv.URL + "/jwks",
 			"authorization_endpoint": is.srv.URL + "/authorize", "token_endpoint": is.srv.URL + "/token",
-			"end_session_endpoint": is.srv.URL + "/logout"})
+			"end_session_endpoint": is.srv.URL + "/logout", "revocation_endpoint": is.srv.URL + "/revoke"})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		b := func(n []byte) string { return base64.RawURLEncoding.EncodeToString(n) }
@@ -79,6 +93,7 @@ func newIssuer(t *testing.T) *issuer {
 	mux.HandleFunc("GET /authorize", is.authorize)
 	mux.HandleFunc("POST /token", is.token)
 	mux.HandleFunc("GET /logout", is.logout)
+	mux.HandleFunc("POST /revoke", is.revoke)
 	is.srv = httptest.NewServer(mux)
 	t.Cleanup(is.srv.Close)
 	return is
@@ -96,7 +111,9 @@ func (is *issuer) authorize(w http.ResponseWriter, r *http.Request) {
 	code := rand.Text()
 	state := q.Get("state")
 	is.mu.Lock()
-	is.codes[code] = grant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"), clientID: q.Get("client_id")}
+	is.authorizations++
+	is.codes[code] = grant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri"),
+		clientID: q.Get("client_id"), scope: q.Get("scope")}
 	if is.tamper != nil {
 		is.tamper(nil, &state)
 	}
@@ -107,10 +124,16 @@ func (is *issuer) authorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // token exchanges a code (once) for an ID token, if the verifier hashes
-// to the code's challenge and the redirect_uri is the same.
+// to the code's challenge and the redirect_uri is the same, with a
+// refresh token when offline_access was asked for; it also answers the
+// refresh_token grant (refreshGrant).
 func (is *issuer) token(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if r.PostForm.Get("grant_type") == "refresh_token" {
+		is.refreshGrant(w, r)
 		return
 	}
 	is.mu.Lock()
@@ -129,13 +152,22 @@ func (is *issuer) token(w http.ResponseWriter, r *http.Request) {
 	if is.tamper != nil {
 		is.tamper(claims, new(string))
 	}
+	answer := map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300, "id_token": is.sign(claims)}
+	if slices.Contains(strings.Fields(g.scope), "offline_access") {
+		answer["refresh_token"] = is.newRefresh(g)
+	}
+	writeJSON(w, answer)
+}
+
+// sign signs an ID token with claims.
+func (is *issuer) sign(claims jwt.MapClaims) string {
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tok.Header["kid"] = "k1"
 	signed, err := tok.SignedString(is.key)
 	if err != nil {
 		is.t.Errorf("issuer: signing: %v", err)
 	}
-	writeJSON(w, map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300, "id_token": signed})
+	return signed
 }
 
 // setTamper sets (nil: clears) how the issuer's next answers are changed.
