@@ -22,10 +22,6 @@ import (
 	"io"
 	"os"
 
-	// First of imagegate's own packages to initialise: the binary's pages
-	// fault in without read-ahead from here on (docs/performance.md,
-	// "Round 5: resident memory").
-	_ "github.com/imagegate/imagegate/internal/exepages/early"
 	"github.com/imagegate/imagegate/scan/trivy"
 )
 
