@@ -113,6 +113,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
+	// The servers map the binary as read from disk, not as the linker
+	// left it in the page cache (coldbinary.go).
+	if err := dropCachedPages(o.imagegate); err != nil {
+		return err
+	}
 	ig, err := startImagegate(o.imagegate, igDir, o.env)
 	if err != nil {
 		return err
