@@ -54,6 +54,7 @@ func TestDockerRunsRelabelledImage(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
+	m["mediaType"] = string(types.OCIManifestSchema1)
 	m["config"].(map[string]any)["mediaType"] = "application/json"
 	m["layers"].([]any)[0].(map[string]any)["mediaType"] = "application/octet-stream"
 	body, err := json.Marshal(m)
