@@ -118,23 +118,3 @@ func layerError(layer digest.Digest, err error) error {
 		return fmt.Errorf("validate: diff_id of layer %s: %w", layer, err)
 	}
 }
-
-// unscannable says why res carries image content no scanner can read, or
-// "" when it does not (see Result.Unscannable).
-func (v *Validator) unscannable(res *Result) string {
-	for _, l := range res.Shape.Layers {
-		if IsForeignLayer(l.MediaType) {
-			return fmt.Sprintf("layer %s is non-distributable (%s): its bytes are not in this registry, so it cannot be scanned", l.Digest, l.MediaType)
-		}
-	}
-	if res.Kind != KindArtifact {
-		return ""
-	}
-	for _, l := range res.Shape.Layers {
-		if v.isLayerLike(l.MediaType) {
-			return fmt.Sprintf("manifest carries image layers (%s) but its config is %q, not an image config, so it cannot be scanned: push it with an image config, or use an artifact layer type",
-				l.MediaType, res.Shape.Config.MediaType)
-		}
-	}
-	return ""
-}

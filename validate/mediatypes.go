@@ -2,7 +2,6 @@ package validate
 
 import (
 	"slices"
-	"strings"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -46,18 +45,6 @@ var manifestTypes = map[string]bool{v1.MediaTypeImageManifest: true, dockerManif
 // IsForeignLayer reports whether mediaType is a non-distributable layer
 // type: its bytes may live at URLs outside the registry.
 func IsForeignLayer(mediaType string) bool { return slices.Contains(foreignLayerTypes, mediaType) }
-
-// isLayerLike reports whether a runtime would unpack a layer of mediaType
-// as a filesystem layer: the rule containerd applies (images.IsLayerType)
-// — Docker's layer types by prefix, OCI's layer types whatever their
-// "+suffix" — widened by the types the server is configured to accept.
-func (v *Validator) isLayerLike(mediaType string) bool {
-	if v.layerTypes[mediaType] || strings.HasPrefix(mediaType, "application/vnd.docker.image.rootfs.") {
-		return true
-	}
-	base, _, _ := strings.Cut(mediaType, "+")
-	return base == v1.MediaTypeImageLayer || base == v1.MediaTypeImageLayerNonDistributable //nolint:staticcheck
-}
 
 // IsImageConfig reports whether mediaType is the config type of a runnable
 // image (OCI or Docker).

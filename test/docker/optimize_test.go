@@ -196,13 +196,20 @@ func wastefulRunnable(t *testing.T) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return listing(t, img, "/")
+}
+
+// listing is img for this host's platform, its entrypoint /bin/lsfs
+// (which its layers must hold) listing dir.
+func listing(t *testing.T, img v1.Image, dir string) v1.Image {
+	t.Helper()
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint, cfg.Config.Cmd = []string{"/bin/lsfs"}, []string{"/"}
+	cfg.Config.Entrypoint, cfg.Config.Cmd = []string{"/bin/lsfs"}, []string{dir}
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		t.Fatal(err)
 	}
