@@ -21,6 +21,7 @@ import (
 
 	"github.com/distribution/distribution/v3"
 
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/lifecycle"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/oci"
@@ -77,6 +78,10 @@ type Options struct {
 	// digests it uses against garbage collection before storing it
 	// (push/gcrefs.go).
 	GC GC
+	// Retries, when set, is the fleet store the replicas share the retry
+	// memo in (retries.go), so that a retried push adds no record on any
+	// replica; nil: each process remembers its own.
+	Retries fleet.Store
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.
@@ -102,6 +107,7 @@ func New(opts Options) *Pipeline {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
+	p.retries.store, p.retries.logger = opts.Retries, p.logger
 	if p.opts.CommitTimeout <= 0 {
 		p.opts.CommitTimeout = 2 * time.Minute
 	}

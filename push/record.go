@@ -52,7 +52,7 @@ func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 // client to try again and this push's earlier attempt was recorded so
 // within the retry window (retries.go).
 func (p *Pipeline) refuse(ctx context.Context, x *Push, refusal errcode.Error) {
-	if retryable(refusal) && p.retries.recent(retryKey(x, refusal.Message), p.now()) {
+	if retryable(refusal) && p.retries.recent(ctx, retryKey(x, refusal.Message), p.now()) {
 		p.logger.InfoContext(ctx, "push refused again, retryable; already recorded", "repository", x.Repository,
 			"digest", x.record.Digest.String(), "reason", refusal.Message)
 		return

@@ -1,11 +1,18 @@
 package push
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+
+	"github.com/imagegate/imagegate/fleet"
 )
 
 // A refusal that asks the client to try again — 429 TOOMANYREQUESTS: the
@@ -27,15 +34,25 @@ const (
 	maxRetryMemo = 4096
 )
 
+// RetrySpace is the fleet space of the retry memo shared by the replicas
+// (Options.Retries): one item per push key hash, alive for the window.
+const RetrySpace = "push-retries"
+
 // retryable reports whether refusal asks the client to try again.
 func retryable(refusal errcode.Error) bool {
 	return refusal.Code == errcode.ErrorCodeTooManyRequests
 }
 
-// retryMemo remembers, per process, the retryable refusals recently
-// recorded. Behind a load balancer each replica remembers its own: a
-// push retried across n replicas gets at most n records per window.
+// retryMemo remembers the retryable refusals recently recorded. With a
+// store (the replicas' fleet store) the memo is fleet-wide: one
+// conditional put per refusal, which only the first attempt of a window
+// wins wherever it lands. Without one, or while the store fails, each
+// process remembers its own: a push retried across n replicas then gets
+// at most n records per window.
 type retryMemo struct {
+	store  fleet.Store
+	logger *slog.Logger
+
 	mu   sync.Mutex
 	seen map[string]time.Time // push key → when its refusal was recorded
 }
@@ -48,8 +65,26 @@ func retryKey(x *Push, reason string) string {
 }
 
 // recent reports whether key's refusal was recorded within the window
-// before now; if not, it remembers key as recorded at now.
-func (m *retryMemo) recent(key string, now time.Time) bool {
+// before now; if not, it remembers key as recorded at now. With a store,
+// the store's clock measures the window.
+func (m *retryMemo) recent(ctx context.Context, key string, now time.Time) bool {
+	if m.store != nil {
+		sum := sha256.Sum256([]byte(key))
+		_, err := m.store.Put(ctx, RetrySpace, hex.EncodeToString(sum[:]), []byte(now.Format(time.RFC3339)), 0, retryWindow)
+		switch {
+		case err == nil:
+			m.local(key, now) // so that an outage later in the window still knows it
+			return false
+		case errors.Is(err, fleet.ErrConflict):
+			return true
+		}
+		m.logger.WarnContext(ctx, "shared retry memo unreachable; remembering in this replica", "error", err.Error())
+	}
+	return m.local(key, now)
+}
+
+// local is recent in this process's memory.
+func (m *retryMemo) local(key string, now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if at, ok := m.seen[key]; ok && now.Sub(at) < retryWindow {

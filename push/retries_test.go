@@ -9,6 +9,7 @@ import (
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 
+	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/policy"
 	"github.com/imagegate/imagegate/scan"
@@ -80,5 +81,37 @@ func TestRetriedRefusalRecordedOnce(t *testing.T) {
 	}
 	if n := count(metadata.StatusAccepted); n != 1 {
 		t.Fatalf("%d accepted records, want 1", n)
+	}
+}
+
+// TestRetriedRefusalRecordedOnceAcrossReplicas: a push refused 429 and
+// retried alternately on two replicas sharing a fleet store adds one
+// rejected record, not one per replica (the memo was per process).
+func TestRetriedRefusalRecordedOnceAcrossReplicas(t *testing.T) {
+	sc := &downScanner{}
+	sc.down.Store(true)
+	set, err := policy.NewSet([]policy.Rule{{Repositories: "**", Mode: policy.Enforce, Severity: scan.SeverityHigh, OnError: policy.Reject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(o *Options) {
+		o.Scanning = Scanning{Scanner: sc, Policies: set, Timeout: time.Minute}
+		o.Retries = fleet.NewMemory(0)
+	})
+	replicas := []*Pipeline{h.pipeline, New(h.pipeline.opts)}
+	payload := h.image("team/app", "img")
+	for i := range 4 {
+		var e errcode.Error
+		err := replicas[i%2].Run(context.Background(), newPush("team/app", payload, "v1"))
+		if !errors.As(err, &e) || e.Code != errcode.ErrorCodeTooManyRequests {
+			t.Fatalf("attempt %d: %v, want 429 TOOMANYREQUESTS", i+1, err)
+		}
+	}
+	page, err := h.store.List(context.Background(), metadata.Query{Repository: "team/app", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(page.Records); n != 1 || page.Records[0].Status != metadata.StatusRejected {
+		t.Fatalf("%d records after four attempts of one push on two replicas, want 1 rejected", n)
 	}
 }

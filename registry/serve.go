@@ -94,6 +94,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.stopBackgroundWork()
+	if err := s.drainScans(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.app.Shutdown(); err != nil {
 		errs = append(errs, fmt.Errorf("registry: stopping app: %w", err))
 	}

@@ -43,6 +43,7 @@ import (
 	"github.com/imagegate/imagegate/push"
 	"github.com/imagegate/imagegate/quota"
 	"github.com/imagegate/imagegate/retention"
+	"github.com/imagegate/imagegate/scan/detach"
 	"github.com/imagegate/imagegate/security"
 	"github.com/imagegate/imagegate/shim"
 )
@@ -91,6 +92,9 @@ type Server struct {
 	oci             oci.Options // OCI 1.1 completions in front of distribution
 	sweeper         *push.Sweeper
 	driver          storagedriver.StorageDriver
+	// detached is the gate's scanner under scan.pool.detachafter, whose
+	// background scans shutdown waits for (registry/detach.go); nil: off.
+	detached *detach.Scanner
 	// fleet is the state shared with the other replicas (registry/fleet.go);
 	// singletons run the work one replica does at a time over it.
 	fleet fleet.Store
@@ -204,6 +208,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err == nil {
 		err = registerAnalysisMetrics(metrics.registry, analyses.Analyzer)
 	}
+	var detached *detach.Scanner
+	if err == nil {
+		o.scanner, detached, err = detachedScanner(o.scanner, cfg.Scan, sharedOrNil(shared, multi), driver, replica, logger)
+	}
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
@@ -262,6 +270,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		Immutable: immutable,
 		Quotas:    quotas,
 		GC:        gcFence,
+		Retries:   sharedOrNil(shared, multi),
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
 		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
@@ -313,21 +322,22 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 
 	s := &Server{
-		certs:   certs,
-		cfg:     cfg,
-		logger:  logger,
-		app:     app,
-		store:   store,
-		rec:     rec,
-		events:  events,
-		monitor: monitor,
-		auth:    authSvc,
-		robots:  robots,
-		ready:   newReadiness(5*time.Second, logger.With("component", "readiness")),
-		metrics: metrics,
-		gate:    gate,
-		failed:  make(chan error, 2),
-		oci:     ociOpts,
+		certs:    certs,
+		cfg:      cfg,
+		logger:   logger,
+		app:      app,
+		store:    store,
+		rec:      rec,
+		events:   events,
+		monitor:  monitor,
+		auth:     authSvc,
+		robots:   robots,
+		ready:    newReadiness(5*time.Second, logger.With("component", "readiness")),
+		metrics:  metrics,
+		gate:     gate,
+		failed:   make(chan error, 2),
+		oci:      ociOpts,
+		detached: detached,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
 			Logger: logger.With("component", "sweeper")}),
 		driver:        driver,

@@ -7,7 +7,6 @@ import (
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/registry"
 	"github.com/imagegate/imagegate/scan"
-	"github.com/imagegate/imagegate/scan/detach"
 	"github.com/imagegate/imagegate/scan/remote"
 	"github.com/imagegate/imagegate/scan/trivy"
 )
@@ -19,8 +18,9 @@ import (
 // downloads one in the background (or waits for one in scan.cachedir) and
 // readiness reports the scanner degraded meanwhile.
 //
-// With scan.pool.detachafter, scans outlive the pushes that wait too long
-// for them (scan/detach).
+// With scan.pool.detachafter, the registry wraps it so that scans outlive
+// the pushes that wait too long for them (registry/detach.go: the
+// replicas share those scans through the fleet store).
 func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (scan.Scanner, error) {
 	if !registry.ScanningConfigured(c) {
 		return nil, nil
@@ -43,15 +43,7 @@ func openScanner(ctx context.Context, c config.Scan, logger *slog.Logger) (scan.
 		}
 		s = engine
 	}
-	if c.Pool.DetachAfter == 0 {
-		return s, nil
-	}
-	detached, err := detach.New(s, detach.Options{After: c.Pool.DetachAfter, Timeout: c.Timeout})
-	if err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	return detached, nil
+	return s, nil
 }
 
 // trivyOptions are the Trivy engine's options under c, for serve and for

@@ -10,6 +10,14 @@
 // scan, as long as the scanner still has the DB the report was made with.
 // Concurrent scans of one manifest share one scan. Failed scans are not
 // kept: the next request scans again.
+//
+// With Options.Shared, the replicas behind a load balancer share both
+// (fleetscan.go): a replica claims a manifest in the fleet store before
+// scanning it, the others wait for the claim instead of scanning too, and
+// the finished report is published there (or, when too big for an item,
+// in the storage driver) for TTL, so that a push retried on any replica is
+// decided at once — under the same DB condition. When the fleet store
+// cannot be reached, a replica scans on its own.
 package detach
 
 import (
@@ -39,8 +47,12 @@ type Options struct {
 	Timeout time.Duration
 	// TTL is how long a finished report is kept for a retried push.
 	TTL time.Duration
-	// MaxEntries bounds the reports kept; beyond it the oldest go first.
+	// MaxEntries bounds the reports kept in this process; beyond it the
+	// oldest go first.
 	MaxEntries int
+	// Shared shares scans and reports with the other replicas; the zero
+	// Shared keeps them in this process.
+	Shared Shared
 }
 
 // Scanner is a scan.Scanner whose scans outlive their callers (see the
@@ -144,16 +156,29 @@ func (s *Scanner) usable(ctx context.Context, e *entry) bool {
 	if e.err != nil || time.Since(e.finished) > s.opts.TTL {
 		return false
 	}
-	st := s.inner.Status(ctx)
-	return st.Ready && st.DBVersion == e.report.DBVersion && st.DBUpdatedAt.Equal(e.report.DBUpdatedAt)
+	return s.current(ctx, e.report.DBVersion, e.report.DBUpdatedAt)
 }
 
-// run scans t into e, bounded by Timeout; a failure is not kept.
+// current reports whether the scanner has, now, the DB of version and
+// updatedAt: the condition for reusing a report made with it.
+func (s *Scanner) current(ctx context.Context, version string, updatedAt time.Time) bool {
+	st := s.inner.Status(ctx)
+	return st.Ready && st.DBVersion == version && st.DBUpdatedAt.Equal(updatedAt)
+}
+
+// run scans t into e (or gets its report from another replica), bounded
+// by Timeout; a failure is not kept.
 func (s *Scanner) run(ctx context.Context, t scan.Target, e *entry) {
 	defer s.bg.Done()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	r, err := s.inner.Scan(ctx, t)
+	var r *scan.Report
+	var err error
+	if s.opts.Shared.Fleet != nil {
+		r, err = s.scanShared(ctx, t)
+	} else {
+		r, err = s.inner.Scan(ctx, t)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.report, e.err, e.finished = r, err, time.Now()
@@ -196,6 +221,20 @@ func (s *Scanner) evict() {
 
 // Status implements scan.Scanner.
 func (s *Scanner) Status(ctx context.Context) scan.Status { return s.inner.Status(ctx) }
+
+// Drain waits for the background scans to end (and publish), or for ctx
+// to end; it returns ctx's error then. A server calls it at shutdown
+// before closing the scanner it wrapped.
+func (s *Scanner) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("scan/detach: waiting for background scans: %w", ctx.Err())
+	}
+}
 
 // Close implements scan.Scanner: it waits for background scans, then
 // closes the wrapped scanner.

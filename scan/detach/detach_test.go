@@ -21,6 +21,9 @@ type gatedScanner struct {
 	gate    chan struct{}
 	calls   atomic.Int64
 	failing atomic.Bool
+	// padding adds that many vulnerabilities of random, incompressible
+	// titles to each report (big reports); set before the first scan.
+	padding int
 	mu      sync.Mutex
 	db      time.Time
 }
@@ -52,6 +55,7 @@ func (g *gatedScanner) Scan(ctx context.Context, t scan.Target) (*scan.Report, e
 	r, err := g.Fake.Scan(ctx, t)
 	if err == nil {
 		r.DBVersion, r.DBUpdatedAt = "2", g.dbTime()
+		r.Vulnerabilities = append(r.Vulnerabilities, randomVulnerabilities(g.padding)...)
 	}
 	return r, err
 }
