@@ -47,8 +47,9 @@ type Ingester struct {
 	locks  uploadLocks
 	// bodies counts the bodies stored by the parallel copy (tests read it).
 	bodies atomic.Int64
-	// served counts the blobs served from an *os.File (tests read it).
-	served atomic.Int64
+	// served counts the blobs served from an *os.File, servedBytes the
+	// body bytes they sent (ServeStats).
+	served, servedBytes atomic.Int64
 	// taps holds the sinks of the uploads tapped (WithTap, taps.go).
 	taps taps
 }

@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/distribution/distribution/v3/configuration"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/diffid"
@@ -18,11 +20,39 @@ import (
 // storage.filesystem.ingest is distribution. Other drivers keep
 // distribution's copy until it is measured on them (docs/performance.md).
 // tap (nil: none) is fed the uploads sent in one body (uploadLearner).
-func ingestMiddleware(cfg *config.Config, driver storagedriver.StorageDriver, tap ingest.Tap, logger *slog.Logger) []configuration.Middleware {
+// The blob GETs it serves by sendfile are counted on reg
+// (imagegate_ingest_sendfile_*: docs/monitoring.md).
+func ingestMiddleware(cfg *config.Config, driver storagedriver.StorageDriver, tap ingest.Tap, reg prometheus.Registerer, logger *slog.Logger) ([]configuration.Middleware, error) {
 	if cfg.Storage.Driver != "filesystem" || cfg.Storage.Filesystem.Ingest == config.FilesystemWriterDistribution {
-		return nil
+		return nil, nil
 	}
-	return []configuration.Middleware{ingest.New(driver, logger.With("component", "ingest"), ingest.WithTap(tap)).Middleware()}
+	in := ingest.New(driver, logger.With("component", "ingest"), ingest.WithTap(tap))
+	if err := registerSendfileMetrics(reg, in); err != nil {
+		return nil, err
+	}
+	return []configuration.Middleware{in.Middleware()}, nil
+}
+
+// registerSendfileMetrics exports in's ServeStats: the blob responses
+// served by sendfile and their body bytes, which distribution's own
+// response-size histogram counts as 0 (imagegate's access line and
+// imagegate_http_response_bytes_total count them too).
+func registerSendfileMetrics(reg prometheus.Registerer, in *ingest.Ingester) error {
+	counter := func(name, help string, f func(ingest.ServeStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "ingest", Name: name, Help: help},
+			func() float64 { return float64(f(in.ServeStats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("sendfile_responses_total", "Blob GETs and HEADs answered from the blob's file by sendfile (distribution's blob server bypassed).",
+			func(s ingest.ServeStats) uint64 { return s.Responses }),
+		counter("sendfile_bytes_total", "Body bytes of the blob responses sent by sendfile (distribution's registry_http_response_size_bytes counts them as 0).",
+			func(s ingest.ServeStats) uint64 { return s.Bytes }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registry: registering the sendfile metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // uploadLearner is ingest's tap: each upload sent in one body goes, as it

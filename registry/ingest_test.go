@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagegate/imagegate/config"
 )
@@ -27,8 +28,9 @@ func TestIngestMiddlewareSwitch(t *testing.T) {
 	} {
 		cfg := config.Default()
 		cfg.Storage.Driver, cfg.Storage.Filesystem.Ingest = c.driver, c.ingest
-		if got := ingestMiddleware(cfg, driver, nil, logger); len(got) != c.want {
-			t.Errorf("driver %s, ingest %s: %d middlewares, want %d", c.driver, c.ingest, len(got), c.want)
+		got, err := ingestMiddleware(cfg, driver, nil, prometheus.NewRegistry(), logger)
+		if err != nil || len(got) != c.want {
+			t.Errorf("driver %s, ingest %s: %d middlewares (%v), want %d", c.driver, c.ingest, len(got), err, c.want)
 		}
 	}
 	cfg := config.Default()

@@ -274,7 +274,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o.gcHooks(collector, gcFence.Fence)
 	}
 	tap := uploadLearner(cfg.Validation, diffIDs, uploadTap(analyses))
-	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(cfg, driver, tap, logger),
+	ingester, err := ingestMiddleware(cfg, driver, tap, metrics.registry, logger)
+	if err != nil {
+		closeOpened()
+		return nil, err
+	}
+	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingester,
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	if len(o.storageMiddleware) > 0 {
 		dcfg.Middleware["storage"] = o.storageMiddleware
