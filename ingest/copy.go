@@ -181,7 +181,8 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 	var toTap chan *chunk
 	if tap != nil {
 		toTap = make(chan *chunk, n)
-		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
+		feed := toTap // the reader sets toTap to nil when it drops the tap
+		workers.Go(func() { feedTap(tap, feed, &tapStop, &done) })
 	}
 	for !stop.Load() {
 		c, dropped := nextFree(free, toTap, &tapStop, &done)
