@@ -50,39 +50,15 @@ func (s *givingUpSink) Discard() {
 func TestTapGivingUpFreesItsSlot(t *testing.T) {
 	tap := &givingUpTap{signallingTap: signallingTap{begun: make(chan struct{}, 2*maxTaps)}, discarded: make(chan struct{}, 2*maxTaps)}
 	reg := newTestRegistry(t, "ingest", WithTap(tap))
-	type stalled struct {
-		body   *io.PipeWriter
-		status chan int
-	}
 	var bodies []stalled
 	for i := range maxTaps {
-		loc := reg.start(t, "test/stalled")
-		pr, pw := io.Pipe()
-		req, err := http.NewRequest(http.MethodPatch, loc, pr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/octet-stream")
-		s := stalled{body: pw, status: make(chan int, 1)}
-		t.Cleanup(func() { pw.Close() }) // before the server's: it waits for the request
-		go func() {
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				s.status <- 0
-				return
-			}
-			resp.Body.Close()
-			s.status <- resp.StatusCode
-		}()
 		first := randomBytes(uint64(60+i), 1000)
 		if i == 0 {
 			// A whole chunk, so that the copy hands it to the tap while
 			// the body goes on.
 			first = append(append([]byte(nil), giveUpMarker...), randomBytes(60, chunkSize-len(giveUpMarker))...)
 		}
-		if _, err := pw.Write(first); err != nil {
-			t.Fatal(err)
-		}
+		s := stallUpload(t, reg, "test/stalled", first)
 		<-tap.begun
 		bodies = append(bodies, s)
 	}
