@@ -122,9 +122,11 @@ func (p *progress) tapBehind() bool {
 // needs a free chunk while the tap is tapLag chunks behind both the
 // hasher and the writer (it holds the chunks the reader waits for), or
 // when a tap Write fails, the tap is dropped — it gets no more chunks,
-// those queued for it are released unread, and tapped is false. At the
-// body's end the copy waits for the tap to take what was queued for it
-// (at most depth + tapLag chunks).
+// those queued for it are released unread, and tapped is false. A tap
+// that implements droppedTap is told so once, as soon as it is done
+// with (its last Write returned), while the body may still be copied. At
+// the body's end the copy waits for the tap to take what was queued for
+// it (at most depth + tapLag chunks).
 func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResult {
 	n := depth
 	if tap != nil {
@@ -179,11 +181,18 @@ func copyParallel(r io.Reader, h hash.Hash, w io.Writer, tap io.Writer) copyResu
 	var toTap chan *chunk
 	if tap != nil {
 		toTap = make(chan *chunk, n)
-		workers.Go(func() { feedTap(tap, toTap, &tapStop, &done) })
+		feed := toTap // the reader sets toTap to nil when it drops the tap
+		workers.Go(func() { feedTap(tap, feed, &tapStop, &done) })
 	}
 	for !stop.Load() {
 		c, dropped := nextFree(free, toTap, &tapStop, &done)
-		res.tapBehind = res.tapBehind || dropped
+		if dropped {
+			// Nothing more goes to the tap: its goroutine ends once
+			// its Write in progress returns, and lets the tap go.
+			res.tapBehind = true
+			close(toTap)
+			toTap = nil
+		}
 		c.off = 0
 		if direct {
 			c.off = int((start + res.read) % chunkAlign)
@@ -254,9 +263,18 @@ func nextFree(free <-chan *chunk, toTap chan *chunk, tapStop *atomic.Bool, done 
 	}
 }
 
+// droppedTap is a tap that wants to know when the copy drops it.
+type droppedTap interface {
+	// dropped is called once, on the tap's goroutine, after its last
+	// Write returned; Write is not called again.
+	dropped()
+}
+
 // feedTap writes the chunks of toTap to tap until tapStop is set (by its
-// first failed Write, or by the reader), then only releases them.
+// first failed Write, or by the reader), then only releases them; once
+// tapStop is set and no Write is in progress, a droppedTap is told.
 func feedTap(tap io.Writer, toTap <-chan *chunk, tapStop *atomic.Bool, done *progress) {
+	d, _ := tap.(droppedTap)
 	for c := range toTap {
 		if !tapStop.Load() {
 			if _, err := tap.Write(c.bytes()); err != nil {
@@ -265,6 +283,13 @@ func feedTap(tap io.Writer, toTap <-chan *chunk, tapStop *atomic.Bool, done *pro
 		}
 		done.tapped.Add(1)
 		c.release()
+		if d != nil && tapStop.Load() {
+			d.dropped()
+			d = nil
+		}
+	}
+	if d != nil && tapStop.Load() {
+		d.dropped()
 	}
 }
 

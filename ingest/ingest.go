@@ -49,8 +49,9 @@ type Ingester struct {
 	bodies atomic.Int64
 	// hashed counts the Hashed uploads committed (tests read it).
 	hashed atomic.Int64
-	// served counts the blobs served from an *os.File (tests read it).
-	served atomic.Int64
+	// served counts the blobs served from an *os.File, servedBytes the
+	// body bytes they sent (ServeStats).
+	served, servedBytes atomic.Int64
 	// taps holds the sinks of the uploads tapped (WithTap, taps.go).
 	taps taps
 }

@@ -30,7 +30,8 @@ const blobCacheMaxAge = 365 * 24 * time.Hour
 // *os.File, so that the body goes out with sendfile(2) where every
 // response writer on the way passes io.ReaderFrom through. Without a
 // FileOpener driver, or when the file is not where distribution keeps it,
-// distribution serves the blob. (distribution's "blob pulled" event, sent
+// distribution serves the blob. Each response served here is counted in
+// ServeStats, with its body's bytes. (distribution's "blob pulled" event, sent
 // by its notification listener below this middleware, is not sent for the
 // blobs served here; imagegate configures no distribution endpoint.)
 func (b *blobStore) ServeBlob(ctx context.Context, w http.ResponseWriter, r *http.Request, dgst digest.Digest) error {
@@ -68,8 +69,10 @@ func (b *blobStore) ServeBlob(ctx context.Context, w http.ResponseWriter, r *htt
 	if h.Get("Content-Length") == "" {
 		h.Set("Content-Length", fmt.Sprint(desc.Size))
 	}
+	var sent int64
+	http.ServeContent(countingWriter{ResponseWriter: sendfileWriter(w), n: &sent}, r, desc.Digest.String(), time.Time{}, f)
 	b.in.served.Add(1)
-	http.ServeContent(sendfileWriter(w), r, desc.Digest.String(), time.Time{}, f)
+	b.in.servedBytes.Add(sent)
 	return nil
 }
 

@@ -194,6 +194,40 @@ func (t *signallingTap) Begin(ctx context.Context) TapSink {
 	return s
 }
 
+// stalled is a PATCH whose body is sent through a pipe and held open.
+type stalled struct {
+	body   *io.PipeWriter
+	status chan int
+}
+
+// stallUpload starts a PATCH to a new upload of repo, sends first and
+// keeps the body open until the test closes body (or ends); status gets
+// the answer (0 when the request failed).
+func stallUpload(t *testing.T, reg *testRegistry, repo string, first []byte) stalled {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPatch, reg.start(t, repo), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	s := stalled{body: pw, status: make(chan int, 1)}
+	t.Cleanup(func() { pw.Close() }) // before the server's: it waits for the request
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.status <- 0
+			return
+		}
+		resp.Body.Close()
+		s.status <- resp.StatusCode
+	}()
+	if _, err := pw.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestTapsAreBoundedWhileCopied (attack: a pusher opens many uploads at
 // once and stalls their bodies, so that each tap holds its decoder and
 // its growing index for as long as it likes): at most maxTaps uploads
@@ -202,33 +236,9 @@ func (t *signallingTap) Begin(ctx context.Context) TapSink {
 func TestTapsAreBoundedWhileCopied(t *testing.T) {
 	tap := &signallingTap{begun: make(chan struct{}, 2*maxTaps)}
 	reg := newTestRegistry(t, "ingest", WithTap(tap))
-	type stalled struct {
-		body   *io.PipeWriter
-		status chan int
-	}
 	var bodies []stalled
 	for i := range maxTaps {
-		loc := reg.start(t, "test/stalled")
-		pr, pw := io.Pipe()
-		req, err := http.NewRequest(http.MethodPatch, loc, pr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/octet-stream")
-		s := stalled{body: pw, status: make(chan int, 1)}
-		t.Cleanup(func() { pw.Close() }) // before the server's: it waits for the request
-		go func() {
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				s.status <- 0
-				return
-			}
-			resp.Body.Close()
-			s.status <- resp.StatusCode
-		}()
-		if _, err := pw.Write(randomBytes(uint64(40+i), 1000)); err != nil {
-			t.Fatal(err)
-		}
+		s := stallUpload(t, reg, "test/stalled", randomBytes(uint64(40+i), 1000))
 		<-tap.begun
 		bodies = append(bodies, s)
 	}

@@ -14,7 +14,9 @@ import (
 // the layer) or, when all four are being copied, goes untapped.
 //
 // It is the tap's memory bound, since a pusher paces its uploads (a
-// stalled body keeps its tap) and each tapped upload holds at most, as
+// stalled body keeps its tap; a tap the copy gives up on — a failed
+// Write, falling behind — frees its slot as soon as its last Write
+// returns, not when the body ends) and each tapped upload holds at most, as
 // measured (docs/performance.md, round 3c): tapLag chunks (12 MiB), the
 // registry's sink's decoder and buffers (diffid.Learner: 9 MiB for zstd,
 // TapZstdWindow and a block; 40 KiB for gzip; 320 KiB of read buffers)
@@ -49,9 +51,36 @@ type heldSink struct {
 	size int64
 }
 
+// runningSink is a sink whose body is being copied: it holds one of the
+// maxTaps slots until it is settled, exactly once — by dropped, as soon
+// as the copy gives up on it (its Write failed, diffid.ErrTapWindow among
+// others, or it fell behind: copyParallel), or else by taps.end once the
+// body was copied.
+type runningSink struct {
+	TapSink
+	t       *taps
+	settled atomic.Bool
+}
+
+// settle reports whether the caller is the one to settle s.
+func (s *runningSink) settle() bool { return s.settled.CompareAndSwap(false, true) }
+
+// dropped implements droppedTap: the slot is freed at once, for the next
+// upload, and the sink discarded — not when the body ends, which a slow
+// or stalled pusher may put off for as long as it likes.
+func (s *runningSink) dropped() {
+	if !s.settle() {
+		return
+	}
+	s.t.mu.Lock()
+	s.t.running--
+	s.t.mu.Unlock()
+	s.t.discard(s.TapSink)
+}
+
 // begin returns the sink for a new upload's first body, or nil (no tap,
 // or maxTaps sinks running).
-func (t *taps) begin(ctx context.Context) TapSink {
+func (t *taps) begin(ctx context.Context) *runningSink {
 	if t.tap == nil {
 		return nil
 	}
@@ -74,14 +103,19 @@ func (t *taps) begin(ctx context.Context) TapSink {
 		t.mu.Lock()
 		t.running--
 		t.mu.Unlock()
+		return nil
 	}
-	return s
+	return &runningSink{TapSink: s, t: t}
 }
 
-// end settles a running sink once its body was copied: held under key
-// when whole is true (every byte read went to it, the copy succeeded)
-// and End succeeds, else discarded.
-func (t *taps) end(key string, s TapSink, whole bool, blob digest.Digest, size int64) {
+// end settles a running sink once its body was copied, unless the copy
+// dropped it already: held under key when whole is true (every byte read
+// went to it, the copy succeeded) and End succeeds, else discarded.
+func (t *taps) end(key string, rs *runningSink, whole bool, blob digest.Digest, size int64) {
+	if !rs.settle() {
+		return
+	}
+	s := rs.TapSink
 	ok := whole && s.End() == nil
 	var old *heldSink
 	t.mu.Lock()

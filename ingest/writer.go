@@ -189,7 +189,7 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 		return d.ReadFrom(r)
 	}
 	w.in.bodies.Add(1)
-	var sink TapSink
+	var sink *runningSink
 	if w.size == 0 {
 		sink = w.in.taps.begin(w.ctx)
 	}
@@ -214,7 +214,7 @@ func (w *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 // drivers), and only if every byte hashed was written. It returns the
 // bytes appended, and what the copy did (res.tapped: sink, nil for none,
 // was given all of them).
-func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, sink TapSink) (int64, copyResult, error) {
+func (w *blobWriter) appendBody(ctx context.Context, h hash.Hash, r io.Reader, sink *runningSink) (int64, copyResult, error) {
 	fw, err := w.in.driver.Writer(ctx, uploadDataPath(w.repo, w.id), true)
 	if err != nil {
 		return 0, copyResult{}, fmt.Errorf("ingest: opening upload %s: %w", w.id, err)

@@ -11,13 +11,14 @@ import (
 // TestEMFFromServerMetrics: with log.emf on, the server's own request
 // metrics come out as EMF documents in the configured namespace, with the
 // route, method and status as dimensions and the replica as a property;
-// a counter is the increase since the previous emission.
+// a counter is the increase since the previous emission, a histogram
+// comes with its distribution.
 func TestEMFFromServerMetrics(t *testing.T) {
 	out := &syncBuffer{}
 	s := startServer(t, func(c *config.Config) {
 		c.Debug.Metrics = false // EMF alone turns the request metrics on
 		c.Log.EMF = config.EMF{Enabled: true, Interval: time.Hour, Namespace: "imagegate-test",
-			Metrics: []string{"imagegate_http_requests_total"}}
+			Metrics: []string{"imagegate_http_requests_total", "imagegate_http_request_duration_seconds"}}
 	}, WithEMFWriter(out))
 	for range 3 {
 		if status, _, _ := do(t, http.MethodGet, s.base+"/v2/", nil, nil); status != http.StatusOK {
@@ -54,6 +55,10 @@ func TestEMFFromServerMetrics(t *testing.T) {
 	directive := doc["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
 	if directive["Namespace"] != "imagegate-test" {
 		t.Errorf("namespace %v", directive["Namespace"])
+	}
+	// The duration histogram comes as its distribution: the 3 requests.
+	if d, ok := doc["imagegate_http_request_duration_seconds"].(map[string]any); !ok || d["Count"] != 3.0 || len(d["Values"].([]any)) == 0 {
+		t.Errorf("duration distribution: %v", doc["imagegate_http_request_duration_seconds"])
 	}
 	if n, _ := count(); n != 0 {
 		t.Errorf("second emission without requests: %v, want 0", n)

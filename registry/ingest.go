@@ -2,10 +2,12 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/distribution/distribution/v3/configuration"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/diffid"
@@ -33,6 +35,28 @@ func ingestMiddleware(in *ingest.Ingester) []configuration.Middleware {
 		return nil
 	}
 	return []configuration.Middleware{in.Middleware()}
+}
+
+// registerSendfileMetrics exports in's ServeStats: the blob responses
+// served by sendfile and their body bytes, which distribution's own
+// response-size histogram counts as 0 (imagegate's access line and
+// imagegate_http_response_bytes_total count them too).
+func registerSendfileMetrics(reg prometheus.Registerer, in *ingest.Ingester) error {
+	counter := func(name, help string, f func(ingest.ServeStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "ingest", Name: name, Help: help},
+			func() float64 { return float64(f(in.ServeStats())) })
+	}
+	for _, c := range []prometheus.Collector{
+		counter("sendfile_responses_total", "Blob GETs and HEADs answered from the blob's file by sendfile (distribution's blob server bypassed).",
+			func(s ingest.ServeStats) uint64 { return s.Responses }),
+		counter("sendfile_bytes_total", "Body bytes of the blob responses sent by sendfile (distribution's registry_http_response_size_bytes counts them as 0).",
+			func(s ingest.ServeStats) uint64 { return s.Bytes }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registry: registering the sendfile metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // uploadLearner is ingest's tap: each upload sent in one body goes, as it

@@ -283,6 +283,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o.gcHooks(collector, gcFence.Fence)
 	}
 	ingester := newIngester(cfg, driver, uploadLearner(cfg.Validation, diffIDs, uploadTap(analyses)), logger)
+	if ingester != nil {
+		if err := registerSendfileMetrics(metrics.registry, ingester); err != nil {
+			closeOpened()
+			return nil, err
+		}
+	}
 	dcfg.Middleware = map[string][]configuration.Middleware{"repository": append(ingestMiddleware(ingester),
 		middleware.ReferrersMiddleware(referrers), guard.Middleware())}
 	if len(o.storageMiddleware) > 0 {

@@ -48,7 +48,9 @@ type Options struct {
 // count and sum of histograms and summaries are emitted as the increase
 // since the previous Encode (the whole value the first time, or after a
 // reset), so CloudWatch's Sum over a period is the Prometheus increase;
-// gauges as they are. It is not safe for concurrent use.
+// a histogram's bucket increases also as a distribution (histogram.go),
+// so CloudWatch's percentiles work; gauges as they are. It is not safe
+// for concurrent use.
 type Encoder struct {
 	opts Options
 	prev map[string]float64 // cumulative value last seen, by series key
@@ -59,11 +61,28 @@ func NewEncoder(opts Options) *Encoder {
 	return &Encoder{opts: opts, prev: map[string]float64{}}
 }
 
-// point is one CloudWatch metric value of one series.
+// point is one CloudWatch metric value of one series: value, or dist
+// when not nil.
 type point struct {
 	name  string
 	unit  string
 	value float64
+	dist  *distribution
+}
+
+// finite reports whether p can be sent (NaN and infinities cannot).
+func (p point) finite() bool {
+	return p.dist != nil || (!math.IsNaN(p.value) && !math.IsInf(p.value, 0))
+}
+
+// size is an upper estimate of p's bytes in a document (its member and
+// its definition).
+func (p point) size() int {
+	n := 2*len(p.name) + 64
+	if p.dist != nil {
+		n += 2*24*len(p.dist.Values) + 128
+	}
+	return n
 }
 
 // group is one document: the metrics that share a set of dimension values.
@@ -75,7 +94,8 @@ type group struct {
 // Encode returns the EMF documents of families at now, one JSON object
 // each (no trailing newline), in a stable order: by dimension values, then
 // metric name. A document holds at most MaxMetricsPerDirective metrics;
-// non-finite values are skipped.
+// non-finite values are skipped. A histogram's distribution is at most
+// MaxDistributionValues values.
 func (e *Encoder) Encode(now time.Time, families []*dto.MetricFamily) ([][]byte, error) {
 	groups := map[string]*group{}
 	for _, f := range families {
@@ -89,7 +109,7 @@ func (e *Encoder) Encode(now time.Time, families []*dto.MetricFamily) ([][]byte,
 				groups[s.dimsKey] = g
 			}
 			for _, p := range s.points(f, e, key) {
-				if !math.IsNaN(p.value) && !math.IsInf(p.value, 0) {
+				if p.finite() {
 					g.points = append(g.points, p)
 				}
 			}
@@ -99,7 +119,7 @@ func (e *Encoder) Encode(now time.Time, families []*dto.MetricFamily) ([][]byte,
 	for _, k := range slices.Sorted(mapsKeys(groups)) {
 		g := groups[k]
 		slices.SortFunc(g.points, func(a, b point) int { return strings.Compare(a.name, b.name) })
-		for chunk := range slices.Chunk(g.points, MaxMetricsPerDirective) {
+		for chunk := range documentsOf(g.points) {
 			doc, err := e.document(now, g.dims, chunk)
 			if err != nil {
 				return docs, err
@@ -108,6 +128,27 @@ func (e *Encoder) Encode(now time.Time, families []*dto.MetricFamily) ([][]byte,
 		}
 	}
 	return docs, nil
+}
+
+// documentsOf splits points into the runs that go in one document: at
+// most MaxMetricsPerDirective, and (by point.size) at most half of
+// MaxDocumentBytes, which leaves room for the dimensions and properties.
+func documentsOf(points []point) func(func([]point) bool) {
+	return func(yield func([]point) bool) {
+		start, bytes := 0, 0
+		for i, p := range points {
+			if i > start && (i-start == MaxMetricsPerDirective || bytes+p.size() > MaxDocumentBytes/2) {
+				if !yield(points[start:i]) {
+					return
+				}
+				start, bytes = i, 0
+			}
+			bytes += p.size()
+		}
+		if start < len(points) {
+			yield(points[start:])
+		}
+	}
 }
 
 // selected reports whether the family name is to be emitted.
@@ -132,6 +173,9 @@ func (e *Encoder) document(now time.Time, dims [][2]string, points []point) ([]b
 	defs := make([]metricDefinition, 0, len(points))
 	for _, p := range points {
 		root[p.name] = p.value
+		if p.dist != nil {
+			root[p.name] = p.dist
+		}
 		defs = append(defs, metricDefinition{Name: p.name, Unit: p.unit})
 	}
 	root["_aws"] = metadata{

@@ -1,6 +1,7 @@
 package emf
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -11,9 +12,10 @@ import (
 type aggregate struct {
 	dims    [][2]string
 	dimsKey string
-	value   float64 // counter, gauge, untyped
-	count   float64 // histogram, summary
-	sum     float64 // histogram, summary
+	value   float64             // counter, gauge, untyped
+	count   float64             // histogram, summary
+	sum     float64             // histogram, summary
+	buckets map[float64]float64 // histogram: cumulative count by finite upper bound
 }
 
 // series adds up f's metrics by their kept labels (dimensionsOf), keyed
@@ -37,8 +39,16 @@ func (e *Encoder) series(f *dto.MetricFamily) map[string]*aggregate {
 		case dto.MetricType_UNTYPED:
 			a.value += m.GetUntyped().GetValue()
 		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
-			a.count += float64(m.GetHistogram().GetSampleCount())
-			a.sum += m.GetHistogram().GetSampleSum()
+			h := m.GetHistogram()
+			a.count += float64(h.GetSampleCount())
+			a.sum += h.GetSampleSum()
+			bounds, counts := make([]float64, 0, len(h.GetBucket())), make([]uint64, 0, len(h.GetBucket()))
+			for _, b := range h.GetBucket() {
+				if !math.IsInf(b.GetUpperBound(), 1) { // +Inf is the sample count
+					bounds, counts = append(bounds, b.GetUpperBound()), append(counts, b.GetCumulativeCount())
+				}
+			}
+			a.buckets = addBuckets(a.buckets, bounds, counts)
 		case dto.MetricType_SUMMARY:
 			a.count += float64(m.GetSummary().GetSampleCount())
 			a.sum += m.GetSummary().GetSampleSum()
@@ -49,18 +59,26 @@ func (e *Encoder) series(f *dto.MetricFamily) map[string]*aggregate {
 
 // points are the CloudWatch values of one aggregate: a counter's
 // increase, a gauge's value, a histogram's or summary's count and sum
-// increases (name_count, name_sum). key identifies the series across
-// Encode calls.
+// increases (name_count, name_sum) and, for a histogram that gained
+// samples, the distribution of its bucket increases (name). key
+// identifies the series across Encode calls.
 func (a *aggregate) points(f *dto.MetricFamily, e *Encoder, key string) []point {
 	name := f.GetName()
 	switch f.GetType() {
 	case dto.MetricType_COUNTER:
 		return []point{{name: name, unit: unitOf(name, "Count"), value: e.increase(key, a.value)}}
 	case dto.MetricType_HISTOGRAM, dto.MetricType_SUMMARY, dto.MetricType_GAUGE_HISTOGRAM:
-		return []point{
-			{name: name + "_count", unit: "Count", value: e.increase(key+"_count", a.count)},
-			{name: name + "_sum", unit: unitOf(name, "None"), value: e.increase(key+"_sum", a.sum)},
+		count, sum := e.increase(key+"_count", a.count), e.increase(key+"_sum", a.sum)
+		points := []point{
+			{name: name + "_count", unit: "Count", value: count},
+			{name: name + "_sum", unit: unitOf(name, "None"), value: sum},
 		}
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			if d := e.distributionOf(key, a.buckets, count, sum); d != nil {
+				points = append(points, point{name: name, unit: unitOf(name, "None"), dist: d})
+			}
+		}
+		return points
 	default:
 		return []point{{name: name, unit: unitOf(name, "None"), value: a.value}}
 	}

@@ -25,7 +25,8 @@ var cloudWatchUnits = []string{"Seconds", "Microseconds", "Milliseconds", "Bytes
 // non-empty strings of at most 1024 characters) and Metrics (at most 100
 // MetricDefinitions: Name, 1–255 characters, naming a root member that is
 // a number or an array of at most 100 numbers; Unit, when present, a
-// CloudWatch unit; StorageResolution, when present, 1 or 60; nothing else);
+// CloudWatch unit; StorageResolution, when present, 1 or 60; nothing else;
+// or a distribution, validateDistribution);
 // the document is at most MaxDocumentBytes.
 func validateEMF(doc []byte) error {
 	if len(doc) > MaxDocumentBytes {
@@ -102,11 +103,47 @@ func validateDirective(root map[string]json.RawMessage, d map[string]json.RawMes
 		}
 		var one float64
 		var many []float64
-		if json.Unmarshal(root[name], &one) != nil {
-			if err := json.Unmarshal(root[name], &many); err != nil || len(many) > 100 {
-				return fmt.Errorf("metric %s: root member %s is not a number or ≤ 100 numbers", name, root[name])
+		if json.Unmarshal(root[name], &one) != nil && json.Unmarshal(root[name], &many) != nil {
+			if err := validateDistribution(root[name]); err != nil {
+				return fmt.Errorf("metric %s: root member %s is not a number, ≤ 100 numbers or a distribution: %w", name, root[name], err)
 			}
 		}
+		if len(many) > 100 {
+			return fmt.Errorf("metric %s: %d numbers", name, len(many))
+		}
+	}
+	return nil
+}
+
+// validateDistribution checks a distribution value (CloudWatch's Values
+// and Counts with the statistic set, as the CloudWatch agent's EMF
+// exporter writes them): exactly Values, Counts, Count, Sum, Min, Max;
+// 1–100 Values, as many Counts, all positive; Count their total; Min ≤
+// every value ≤ Max.
+func validateDistribution(raw json.RawMessage) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	if err := onlyKeys(obj, "Values", "Counts", "Count", "Sum", "Min", "Max"); err != nil {
+		return err
+	}
+	var d distribution
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return err
+	}
+	if len(d.Values) == 0 || len(d.Values) > 100 || len(d.Counts) != len(d.Values) {
+		return fmt.Errorf("%d Values, %d Counts", len(d.Values), len(d.Counts))
+	}
+	total := 0.0
+	for i, v := range d.Values {
+		if d.Counts[i] <= 0 || v < d.Min || v > d.Max {
+			return fmt.Errorf("value %v (count %v) outside [%v, %v] or not counted", v, d.Counts[i], d.Min, d.Max)
+		}
+		total += d.Counts[i]
+	}
+	if total != d.Count {
+		return fmt.Errorf("Counts add up to %v, Count is %v", total, d.Count)
 	}
 	return nil
 }
