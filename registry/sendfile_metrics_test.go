@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -41,8 +42,15 @@ func TestBlobPullRecordedOnBothPaths(t *testing.T) {
 			if status != http.StatusOK || int64(len(body)) != size {
 				t.Fatalf("GET blob: %d, %d bytes, want 200 and %d", status, len(body), size)
 			}
-			scrape := scrapeMetrics(t, s)
-			if got := sampleValue(t, scrape, `imagegate_http_response_bytes_total{method="GET",route="blob",status="200"}`); got != float64(size) {
+			// The access line and the HTTP metrics are recorded once the
+			// handler returns, which may be after the client read the body.
+			const bytesOut = `imagegate_http_response_bytes_total{method="GET",route="blob",status="200"}`
+			var scrape string
+			waitFor(t, 30*time.Second, "the GET's metrics and access line", func() bool {
+				scrape = scrapeMetrics(t, s)
+				return strings.Contains(scrape, bytesOut+" ") && accessLine(t, s) != nil
+			})
+			if got := sampleValue(t, scrape, bytesOut); got != float64(size) {
 				t.Errorf("imagegate_http_response_bytes_total for the GET: %v, want %d", got, size)
 			}
 			if !c.sendfile && strings.Contains(scrape, "imagegate_ingest_sendfile_bytes_total") {
@@ -54,15 +62,21 @@ func TestBlobPullRecordedOnBothPaths(t *testing.T) {
 					t.Errorf("sendfile responses, bytes: %v, want %v", got, want)
 				}
 			}
-			var line map[string]any
-			for _, l := range s.logs.lines(t) {
-				if l["msg"] == "request" && l["method"] == "GET" && l["route"] == "blob" {
-					line = l
-				}
-			}
-			if line == nil || fmt.Sprint(line["bytes_out"]) != fmt.Sprint(size) {
+			if line := accessLine(t, s); line == nil || fmt.Sprint(line["bytes_out"]) != fmt.Sprint(size) {
 				t.Errorf("access line of the GET: %v, want bytes_out %d", line, size)
 			}
 		})
 	}
+}
+
+// accessLine returns the server's last access line of a blob GET, or nil.
+func accessLine(t *testing.T, s *testServer) map[string]any {
+	t.Helper()
+	var line map[string]any
+	for _, l := range s.logs.lines(t) {
+		if l["msg"] == "request" && l["method"] == "GET" && l["route"] == "blob" {
+			line = l
+		}
+	}
+	return line
 }
