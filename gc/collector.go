@@ -48,9 +48,16 @@ type Options struct {
 	// MaxManifests bounds the index entries a pass reads (default
 	// 1,000,000): a pass that could not read them all deletes no blob.
 	MaxManifests int
-	Replica      string
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// ScanReportRoot is the tree of the scan reports stored in Driver
+	// (scan/detach.ReportRoot: reports too big for their fleet item);
+	// each is deleted once not written for ScanReportTTL (how long its
+	// fleet item lives, scan/detach's TTL) + ScanReportMargin. "": none
+	// are collected.
+	ScanReportRoot string
+	ScanReportTTL  time.Duration
+	Replica        string
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// Now is the clock (tests inject one); default time.Now.
 	Now func() time.Time
 }

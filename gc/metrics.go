@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	manifests, blobs, bytes prometheus.Counter
 	aliases, orphans        prometheus.Counter
+	scanReportsDeleted      prometheus.Counter
 	skipped                 *prometheus.CounterVec
 	unreachable             *prometheus.CounterVec
 	unreadable              prometheus.Gauge
@@ -30,6 +31,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Registry-wide blob aliases (sha512 digests for anonymous mounts) garbage collection deleted, with their blob or because it was no longer stored."}),
 		orphans: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "derived_orphans_deleted_total",
 			Help: "Derived objects (diff_id entries, layer indexes) garbage collection deleted because their blob was no longer stored."}),
+		scanReportsDeleted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "scan_reports_deleted_total",
+			Help: "Scan reports stored in the storage driver (too big for their fleet item) garbage collection deleted once past their time."}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "imagegate", Subsystem: "gc", Name: "skipped_total",
 			Help: "Candidates a pass did not delete, by reason (touched: a push used it; claimed: another deleter held it; stale: the tombstone aged; refused: the deletion path refused)."},
 			[]string{"reason"}),
@@ -41,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		pass: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "imagegate", Subsystem: "gc", Name: "pass_duration_seconds",
 			Help: "Time of one garbage collection pass.", Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 300, 900, 3600}}),
 	}
-	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.aliases, m.orphans, m.skipped, m.unreachable, m.unreadable, m.pass} {
+	for _, c := range []prometheus.Collector{m.manifests, m.blobs, m.bytes, m.aliases, m.orphans, m.scanReportsDeleted, m.skipped, m.unreachable, m.unreadable, m.pass} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,6 +67,12 @@ func (m *Metrics) strays(aliases, orphans int) {
 	}
 	m.aliases.Add(float64(aliases))
 	m.orphans.Add(float64(orphans))
+}
+
+func (m *Metrics) scanReports(n int) {
+	if m != nil {
+		m.scanReportsDeleted.Add(float64(n))
+	}
 }
 
 func (m *Metrics) skip(reason string) {

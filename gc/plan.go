@@ -34,6 +34,9 @@ type Plan struct {
 	// found in a window of each tree after where the last pass stopped.
 	Aliases []AliasCandidate  `json:"aliases"`
 	Orphans []OrphanCandidate `json:"derived_orphans"`
+	// ScanReports are stored scan reports past their time, found in a
+	// window of Options.ScanReportRoot (scanreports.go).
+	ScanReports []ScanReportCandidate `json:"scan_reports"`
 	// Truncated: the pass's bounds left candidates for a later pass.
 	Truncated bool `json:"truncated,omitempty"`
 	// windows are the trees' windows read, whose cursors a pass saves.
@@ -69,12 +72,14 @@ type BlobCandidate struct {
 // tag, live index or live subject keeps (per the untagged policy), and
 // blobs no indexed manifest references, stored longer than the grace
 // period, with their aliases; then the aliases and derived objects of
-// blobs no longer stored, from a window of each tree (strays.go). It
-// deletes nothing.
+// blobs no longer stored, from a window of each tree (strays.go), and
+// the stored scan reports past their time (scanreports.go). It deletes
+// nothing.
 func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 	now := c.now().UTC()
 	p := &Plan{At: now, Grace: c.opts.Grace.String(), Untagged: c.opts.Untagged,
-		Manifests: []ManifestCandidate{}, Blobs: []BlobCandidate{}, Aliases: []AliasCandidate{}, Orphans: []OrphanCandidate{}}
+		Manifests: []ManifestCandidate{}, Blobs: []BlobCandidate{}, Aliases: []AliasCandidate{}, Orphans: []OrphanCandidate{},
+		ScanReports: []ScanReportCandidate{}}
 	var err error
 	if p.Backfilled, err = c.backfilled(ctx); err != nil {
 		return nil, err
@@ -137,6 +142,9 @@ func (c *Collector) Plan(ctx context.Context) (*Plan, error) {
 	}
 	c.bound(p)
 	if err := c.planStrays(ctx, p, strays, walked, now); err != nil {
+		return nil, err
+	}
+	if err := c.planScanReports(ctx, p, now); err != nil {
 		return nil, err
 	}
 	return p, nil

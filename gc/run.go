@@ -41,6 +41,9 @@ type Result struct {
 	// DerivedOrphans: derived objects (diff_id entries, layer indexes)
 	// deleted because their blob was no longer stored (strays.go).
 	DerivedOrphans int `json:"derived_orphans_deleted"`
+	// ScanReports: stored scan reports deleted past their time
+	// (scanreports.go).
+	ScanReports int `json:"scan_reports_deleted"`
 	// Truncated: the pass's bounds left candidates: run again.
 	Truncated  bool  `json:"truncated,omitempty"`
 	DurationMS int64 `json:"duration_ms"`
@@ -77,7 +80,8 @@ func Claimed(ctx context.Context, d digest.Digest) bool {
 // the references index is backfilled (ErrNotBackfilled). A manifest's
 // blobs go at a later pass, once nothing references them. Then it
 // deletes the aliases and derived objects of blobs no longer stored
-// (sweepStrays), and last it prunes up to pruneLimit stale index entries
+// (sweepStrays) and the stored scan reports past their time
+// (sweepScanReports), and last it prunes up to pruneLimit stale index entries
 // (prune).
 func (c *Collector) Run(ctx context.Context) (Result, error) {
 	start := time.Now()
@@ -128,6 +132,9 @@ func (c *Collector) Run(ctx context.Context) (Result, error) {
 		if err := c.sweepStrays(ctx, p, &res); err != nil {
 			return res, err
 		}
+		if err := c.sweepScanReports(ctx, p.ScanReports, &res); err != nil {
+			return res, err
+		}
 		if err := c.saveCursors(ctx, p.windows); err != nil {
 			return res, err
 		}
@@ -138,7 +145,8 @@ func (c *Collector) Run(ctx context.Context) (Result, error) {
 	res.DurationMS = time.Since(start).Milliseconds()
 	c.opts.Logger.InfoContext(ctx, "gc pass done", "manifests_deleted", len(res.Manifests), "blobs_deleted", res.Blobs,
 		"bytes_deleted", res.Bytes, "skipped", len(res.Skipped), "index_entries_pruned", res.Pruned,
-		"aliases_deleted", res.Aliases, "derived_orphans_deleted", res.DerivedOrphans, "truncated", res.Truncated,
+		"aliases_deleted", res.Aliases, "derived_orphans_deleted", res.DerivedOrphans,
+		"scan_reports_deleted", res.ScanReports, "truncated", res.Truncated,
 		"duration_ms", res.DurationMS)
 	return res, nil
 }

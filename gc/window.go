@@ -40,8 +40,23 @@ func (c *Collector) readWindow(ctx context.Context, root, key string, limit int)
 	} else if !errors.Is(err, fleet.ErrNotFound) {
 		return w, fmt.Errorf("gc: reading the cursor %s: %w", key, err)
 	}
+	err := c.walkAfter(ctx, root, after, true, &w, limit)
+	if err != nil && after != "" {
+		// distribution's walk cannot resume after a file on the
+		// filesystem drivers (it lists the hint, a file: ENOTDIR); the
+		// hint is only a hint, so walk from the start.
+		w.files, w.next = nil, ""
+		err = c.walkAfter(ctx, root, after, false, &w, limit)
+	}
+	return w, err
+}
+
+// walkAfter adds to w up to limit files of root after the path after,
+// hinting the walk to start there when hint is set; a missing root adds
+// none.
+func (c *Collector) walkAfter(ctx context.Context, root, after string, hint bool, w *window, limit int) error {
 	var opts []func(*storagedriver.WalkOptions)
-	if after != "" {
+	if hint && after != "" {
 		opts = append(opts, storagedriver.WithStartAfterHint(after))
 	}
 	err := c.opts.Driver.Walk(ctx, root, func(fi storagedriver.FileInfo) error {
@@ -57,9 +72,9 @@ func (c *Collector) readWindow(ctx context.Context, root, key string, limit int)
 	}, opts...)
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) && !errors.Is(err, storagedriver.ErrFilledBuffer) {
-		return w, fmt.Errorf("gc: walking %s: %w", root, err)
+		return fmt.Errorf("gc: walking %s: %w", root, err)
 	}
-	return w, nil
+	return nil
 }
 
 // saveCursors stores where the next pass's windows start.

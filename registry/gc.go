@@ -17,6 +17,7 @@ import (
 	"github.com/imagegate/imagegate/metadata/recorder"
 	"github.com/imagegate/imagegate/middleware"
 	"github.com/imagegate/imagegate/push"
+	"github.com/imagegate/imagegate/scan/detach"
 )
 
 // WithGCClock makes garbage collection (its grace periods and the touches
@@ -71,6 +72,7 @@ func newCollector(lc config.Lifecycle, g push.GC, shared fleet.Store, ns distrib
 	guard *middleware.Guard, replica string, now func() time.Time, logger *slog.Logger) (*gc.Collector, error) {
 	return gc.New(gc.Options{Store: shared, Namespace: ns, Driver: driver, Guard: guard.Wrap, Fence: g.Fence,
 		Grace: lc.GC.Grace, Untagged: lc.GC.Untagged, UntaggedAge: lc.GC.UntaggedAge, MaxDeletions: lc.GC.MaxDeletions,
+		ScanReportRoot: detach.ReportRoot, ScanReportTTL: detach.DefaultTTL,
 		Replica: replica, Logger: logger, Metrics: g.Metrics, Now: now})
 }
 

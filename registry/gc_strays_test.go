@@ -23,6 +23,7 @@ import (
 	"github.com/imagegate/imagegate/gc"
 	"github.com/imagegate/imagegate/layers"
 	"github.com/imagegate/imagegate/oci"
+	"github.com/imagegate/imagegate/scan/detach"
 )
 
 // postBlobAs uploads content to repo in the POST that opens the upload,
@@ -255,5 +256,41 @@ func raceOrphanUploaded(t *testing.T, storage func(*config.Config), at string) {
 	}
 	if status := mountAnonymously(t, g, "team/dst", blob512); status != http.StatusCreated {
 		t.Fatalf("anonymous mount by the kept alias: %d, want 201", status)
+	}
+}
+
+// TestGCScanReports: a detached scan's report stored in the storage
+// driver (scan/detach.ReportRoot) is kept while its fleet item may live
+// and for gc.ScanReportMargin after, listed by the dry run and deleted by
+// the pass after that.
+func TestGCScanReports(t *testing.T) { eachGCBackend(t, scanReports) }
+
+func scanReports(t *testing.T, storage func(*config.Config)) {
+	clk := &gcClock{}
+	g := startGCServer(t, fleet.NewMemory(0), clk, gc.UntaggedKeep, storage)
+	manifest := digest.FromString("a manifest whose report was too big for its fleet item")
+	object := detach.ReportRoot + "/sha256/" + manifest.Encoded()
+	if err := g.driver.PutContent(t.Context(), object, []byte("gzipped report")); err != nil {
+		t.Fatal(err)
+	}
+	g.backfill(t)
+	kept := detach.DefaultTTL + gc.ScanReportMargin
+	clk.advance(kept - time.Minute)
+	if res := runGC(t, g); res.ScanReports != 0 {
+		t.Fatalf("pass within the report's time deleted %d scan reports", res.ScanReports)
+	}
+	clk.advance(2 * time.Minute)
+	p, err := g.collector.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.ScanReports) != 1 || p.ScanReports[0].Manifest != manifest {
+		t.Fatalf("plan's scan reports: %+v, want %s", p.ScanReports, manifest)
+	}
+	if res := runGC(t, g); res.ScanReports != 1 {
+		t.Fatalf("pass past the report's time deleted %d scan reports, want 1: %+v", res.ScanReports, res)
+	}
+	if _, err := g.driver.Stat(t.Context(), object); err == nil {
+		t.Errorf("%s still stored", object)
 	}
 }

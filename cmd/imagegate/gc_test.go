@@ -73,7 +73,7 @@ func TestGCCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, _, status = cli(t, "", nil, "gc", "--server", server)
-	if status != 0 || !strings.Contains(stdout, "0 manifests and 0 blobs (0 bytes) deleted, 0 skipped, 1 stale index entries pruned, 0 aliases and 0 derived objects of blobs not stored deleted in ") {
+	if status != 0 || !strings.Contains(stdout, "0 manifests and 0 blobs (0 bytes) deleted, 0 skipped, 1 stale index entries pruned, 0 aliases and 0 derived objects of blobs not stored, 0 stored scan reports deleted in ") {
 		t.Fatalf("gc: status %d\n%s", status, stdout)
 	}
 	stdout, _, status = cli(t, "", nil, "gc", "--dry-run", "--server", server)

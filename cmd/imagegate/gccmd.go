@@ -77,8 +77,8 @@ func printGCPlan(w io.Writer, body []byte) error {
 	for _, o := range p.Orphans {
 		objects += len(o.Objects)
 	}
-	fmt.Fprintf(w, "gc plan at %s (grace %s, untagged %s): %d manifests and %d blobs (%d bytes) to delete, %d manifests indexed; %d aliases and %d derived objects of blobs not stored to delete\n",
-		p.At.Format(time.RFC3339), p.Grace, p.Untagged, len(p.Manifests), len(p.Blobs), bytes, p.Indexed, aliases, objects)
+	fmt.Fprintf(w, "gc plan at %s (grace %s, untagged %s): %d manifests and %d blobs (%d bytes) to delete, %d manifests indexed; %d aliases and %d derived objects of blobs not stored, %d stored scan reports past their time to delete\n",
+		p.At.Format(time.RFC3339), p.Grace, p.Untagged, len(p.Manifests), len(p.Blobs), bytes, p.Indexed, aliases, objects, len(p.ScanReports))
 	switch {
 	case !p.Backfilled:
 		fmt.Fprintln(w, "not backfilled: a pass deletes nothing until `imagegate gc --backfill` has run once")
@@ -105,12 +105,15 @@ func printGCPlan(w io.Writer, body []byte) error {
 	for _, o := range p.Orphans {
 		fmt.Fprintf(tw, "derived\t%s (%d objects)\t%s\t%s\n", o.Blob, len(o.Objects), o.Since.Format(time.DateTime), o.Why)
 	}
+	for _, r := range p.ScanReports {
+		fmt.Fprintf(tw, "scan-report\t%s (%d bytes)\t%s\t%s\n", r.Manifest, r.Size, r.Since.Format(time.DateTime), r.Why)
+	}
 	return tw.Flush()
 }
 
 // printGCResult prints what one pass deleted and skipped, how many stale
 // references index entries it pruned, and how many aliases and derived
-// objects of blobs not stored it deleted.
+// objects of blobs not stored and stored scan reports it deleted.
 func printGCResult(w io.Writer, body []byte) error {
 	var r gc.Result
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -122,8 +125,8 @@ func printGCResult(w io.Writer, body []byte) error {
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped %s — %s\n", s.Digest, s.Why)
 	}
-	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped, %d stale index entries pruned, %d aliases and %d derived objects of blobs not stored deleted in %d ms",
-		len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.Pruned, r.Aliases, r.DerivedOrphans, r.DurationMS)
+	fmt.Fprintf(w, "%d manifests and %d blobs (%d bytes) deleted, %d skipped, %d stale index entries pruned, %d aliases and %d derived objects of blobs not stored, %d stored scan reports deleted in %d ms",
+		len(r.Manifests), r.Blobs, r.Bytes, len(r.Skipped), r.Pruned, r.Aliases, r.DerivedOrphans, r.ScanReports, r.DurationMS)
 	if r.Truncated {
 		fmt.Fprint(w, "; more remain: run gc again")
 	}
