@@ -138,12 +138,21 @@ func (c *Collector) deleteBlobs(ctx context.Context, blobs []BlobCandidate) erro
 	}
 	for _, b := range blobs {
 		for _, p := range slices.Concat(b.aliasPaths, derivedDirs(b.Digest), []string{path.Dir(blobDataPath(b.Digest))}) {
-			err := c.opts.Driver.Delete(ctx, p)
-			var notFound storagedriver.PathNotFoundError
-			if err != nil && !errors.As(err, &notFound) {
+			if err := c.deleteAbsentOK(ctx, p); err != nil {
 				return fmt.Errorf("gc: deleting blob %s (%s): %w", b.Digest, p, err)
 			}
 		}
 	}
 	return nil
+}
+
+// deleteAbsentOK deletes p (a file or a folder, with what is below it);
+// a p already gone is no error.
+func (c *Collector) deleteAbsentOK(ctx context.Context, p string) error {
+	err := c.opts.Driver.Delete(ctx, p)
+	var notFound storagedriver.PathNotFoundError
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	return err
 }

@@ -3,14 +3,12 @@ package gc
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"sync"
 	"time"
 
-	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -138,9 +136,7 @@ func (c *Collector) deleteScanReports(ctx context.Context, rs []ScanReportCandid
 		return nil
 	}
 	for _, p := range paths {
-		err := c.opts.Driver.Delete(ctx, p)
-		var notFound storagedriver.PathNotFoundError
-		if err != nil && !errors.As(err, &notFound) {
+		if err := c.deleteAbsentOK(ctx, p); err != nil {
 			return fmt.Errorf("gc: deleting the stored scan report %s: %w", p, err)
 		}
 	}

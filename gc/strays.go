@@ -3,13 +3,11 @@ package gc
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -252,9 +250,7 @@ func (c *Collector) deleteStrays(ctx context.Context, ss []*strays) error {
 			paths = append(paths, o.kind.dir(o.Blob))
 		}
 		for _, p := range paths {
-			err := c.opts.Driver.Delete(ctx, p)
-			var notFound storagedriver.PathNotFoundError
-			if err != nil && !errors.As(err, &notFound) {
+			if err := c.deleteAbsentOK(ctx, p); err != nil {
 				return fmt.Errorf("gc: deleting %s (blob %s is not stored): %w", p, s.blob, err)
 			}
 		}
