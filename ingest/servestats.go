@@ -3,6 +3,8 @@ package ingest
 import (
 	"io"
 	"net/http"
+
+	"github.com/imagegate/imagegate/internal/readfrom"
 )
 
 // ServeStats counts the blob GETs and HEADs ServeBlob answered from an
@@ -36,16 +38,7 @@ func (w countingWriter) Write(p []byte) (int, error) {
 }
 
 func (w countingWriter) ReadFrom(src io.Reader) (int64, error) {
-	var n int64
-	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
-	}
+	n, err := readfrom.Through(w.ResponseWriter, src)
 	*w.n += n
 	return n, err
 }
-
-// writerOnly hides ReadFrom so io.Copy does not recurse into countingWriter.
-type writerOnly struct{ io.Writer }

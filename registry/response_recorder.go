@@ -3,6 +3,8 @@ package registry
 import (
 	"io"
 	"net/http"
+
+	"github.com/imagegate/imagegate/internal/readfrom"
 )
 
 // responseRecorder remembers the status and counts the bytes of a response. It
@@ -39,13 +41,7 @@ func (r *responseRecorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	var n int64
-	var err error
-	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{r.ResponseWriter}, src)
-	}
+	n, err := readfrom.Through(r.ResponseWriter, src)
 	r.bytes += n
 	return n, err
 }
@@ -73,9 +69,6 @@ func (r *responseRecorder) errorCode() string {
 	}
 	return r.errs.code()
 }
-
-// writerOnly hides ReadFrom so io.Copy does not recurse into responseRecorder.
-type writerOnly struct{ io.Writer }
 
 // countingBody counts the request body bytes the handlers read.
 type countingBody struct {
