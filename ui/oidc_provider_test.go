@@ -58,6 +58,11 @@ type provider struct {
 	refreshExtra int
 	// rotate makes each refresh grant issue a new refresh token.
 	rotate bool
+	// secret, when set, makes the UI a confidential client: /token and
+	// /revoke then authenticate it with HTTP Basic only (RFC 6749
+	// §2.3.1: id and secret form-encoded, then base64), as Keycloak,
+	// Okta and Entra do; the UI is registered with this secret.
+	secret string
 	// renewal, when set, changes the claims of a refresh grant's ID token.
 	renewal func(jwt.MapClaims)
 	// gate, when set, holds refresh grants until it is closed.
@@ -148,6 +153,10 @@ func (p *provider) authorize(w http.ResponseWriter, r *http.Request) {
 func (p *provider) token(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if _, ok := p.client(r); !ok {
+		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
 	f := r.PostForm
@@ -246,3 +255,29 @@ func (p *provider) idToken(nonce string, mut func(jwt.MapClaims)) string {
 
 // testClientID is the UI's client id at the provider.
 const testClientID = "imagegate-ui"
+
+// client is the client a /token or /revoke request (form parsed)
+// authenticates as: with p.secret, HTTP Basic with the form-encoded id
+// and secret, and the request's client_id (if any) the same; without,
+// the form's client_id. ok is false for anything else.
+func (p *provider) client(r *http.Request) (id string, ok bool) {
+	p.mu.Lock()
+	secret := p.secret
+	p.mu.Unlock()
+	if secret == "" {
+		return r.PostForm.Get("client_id"), r.PostForm.Get("client_id") == testClientID
+	}
+	user, pass, basic := r.BasicAuth()
+	if !basic {
+		return "", false
+	}
+	id, errID := url.QueryUnescape(user)
+	got, errSecret := url.QueryUnescape(pass)
+	if errID != nil || errSecret != nil || id != testClientID || got != secret {
+		return "", false
+	}
+	if form := r.PostForm.Get("client_id"); form != "" && form != id {
+		return "", false
+	}
+	return id, true
+}

@@ -50,7 +50,8 @@ type probeView struct {
 }
 
 // newRenewUI serves the UI over store (nil: a new one) for the provider
-// p, asking for scopes.
+// p, asking for scopes; the UI is a confidential client with p's secret
+// when p has one.
 func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) *renewUI {
 	t.Helper()
 	if store == nil {
@@ -73,7 +74,7 @@ func newRenewUI(t testing.TB, p *provider, store fleet.Store, scopes ...string) 
 	logger := slog.New(slog.NewJSONHandler(u.logw, nil))
 	u.h, err = New(Options{API: api.New(nil, api.Options{}, logger), Auth: auth.NewService(auth.Options{Policy: policy}),
 		Sessions: u.gets, SessionTTL: 12 * time.Hour, Now: p.clock.Now, Logger: logger,
-		OIDC: &OIDCLogin{Name: "Test SSO", SignIn: signIn, ClientID: testClientID, Scopes: scopes}})
+		OIDC: &OIDCLogin{Name: "Test SSO", SignIn: signIn, ClientID: testClientID, ClientSecret: p.secret, Scopes: scopes}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,16 @@ type revocation struct {
 	live bool
 }
 
-// revoke is the provider's RFC 7009 revocation_endpoint for the public
-// client: the refresh token is revoked (200 also for an unknown token).
+// revoke is the provider's RFC 7009 revocation_endpoint: for the
+// authenticated client (provider.client) the refresh token is revoked
+// (200 also for an unknown token).
 func (p *provider) revoke(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("client_id") != testClientID {
+	if r.ParseForm() != nil {
+		writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return
+	}
+	client, ok := p.client(r)
+	if !ok {
 		writeTestJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
@@ -46,7 +52,7 @@ func (p *provider) revoke(w http.ResponseWriter, r *http.Request) {
 	_, live := p.refresh[tok]
 	delete(p.refresh, tok)
 	p.revocations = append(p.revocations, revocation{token: tok, hint: r.PostForm.Get("token_type_hint"),
-		clientID: r.PostForm.Get("client_id"), live: live})
+		clientID: client, live: live})
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -125,6 +131,39 @@ func TestOIDCSignOutRevokes(t *testing.T) {
 	u.wantSignIn(u.probe())
 	if n := u.sessionCount(); n != 0 {
 		t.Fatalf("%d sessions stored after the sign-out", n)
+	}
+	u.waitLogged(t, "ui oidc refresh token revoked")
+}
+
+// TestOIDCConfidentialClientRevokes: a UI registered with a client
+// secret signs in, renews and, at the sign-out, revokes the refresh token
+// authenticated as at the token endpoint — HTTP Basic with the id and
+// secret form-encoded (RFC 6749 §2.3.1; RFC 7009 §2.1) — so that an
+// issuer which requires client authentication for revocation (Keycloak,
+// Okta, Entra) revokes it. The secret holds the characters the encoding
+// is for (':' would split the Basic pair, '+' would read as a space).
+func TestOIDCConfidentialClientRevokes(t *testing.T) {
+	clock := newTestClock()
+	p := newProvider(t, clock)
+	p.secret = "s3cr:t/+ &=%é"
+	u := newRenewUI(t, p, nil, "offline_access")
+	u.signIn()
+	clock.Add(6 * time.Minute)
+	v := u.probeOK(u.probe()) // renewed with a refresh grant, also Basic-authenticated
+	if p.grants() != 1 {
+		t.Fatalf("%d refresh grants, want 1", p.grants())
+	}
+	live := p.liveRefresh()
+	if res := u.signOut(v.CSRF); res.status != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d, want 303", res.status)
+	}
+	waitFor(t, "the revocation", func() bool { return len(p.revoked()) > 0 })
+	got := p.revoked()
+	if len(got) != 1 || got[0] != (revocation{token: live, hint: "refresh_token", clientID: testClientID, live: true}) {
+		t.Fatalf("revocations %+v, want the live refresh token's, by the authenticated client", got)
+	}
+	if n := p.liveCount(); n != 0 {
+		t.Fatalf("%d refresh tokens live at the provider after the sign-out", n)
 	}
 	u.waitLogged(t, "ui oidc refresh token revoked")
 }
