@@ -62,6 +62,11 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
 	// IdleTimeout closes keep-alive connections idle for this long.
 	IdleTimeout time.Duration `yaml:"idletimeout"`
+	// BodyIdleTimeout bounds how long a request body (a blob PATCH or
+	// PUT, a manifest, a tarball) may send nothing: a client silent this
+	// long mid-body is answered 408 and its connection closed (nginx's
+	// client_body_timeout). It bounds each wait, not the whole body.
+	BodyIdleTimeout time.Duration `yaml:"bodyidletimeout"`
 }
 
 // TLS names PEM files for HTTPS.
@@ -370,6 +375,7 @@ func Default() *Config {
 			ShutdownTimeout:   30 * time.Second,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
+			BodyIdleTimeout:   time.Minute,
 		},
 		Debug: Debug{Addr: "127.0.0.1:5001", Metrics: true},
 		Log:   Log{Level: "info", AccessLog: true, Format: "json", EMF: EMF{Interval: time.Minute, Namespace: "imagegate", Metrics: []string{}, Dimensions: []string{}}},

@@ -74,6 +74,7 @@ func (c *Config) problems() []error {
 		"http.shutdowntimeout":   int64(c.HTTP.ShutdownTimeout),
 		"http.readheadertimeout": int64(c.HTTP.ReadHeaderTimeout),
 		"http.idletimeout":       int64(c.HTTP.IdleTimeout),
+		"http.bodyidletimeout":   int64(c.HTTP.BodyIdleTimeout),
 	} {
 		if d <= 0 {
 			bad(key, "must be a positive duration such as 30s")
