@@ -341,6 +341,10 @@ type Limits struct {
 	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
 	// (distribution's own ceiling).
 	ManifestBytes int64 `yaml:"manifestbytes"`
+	// UploadSessions is how many blob upload sessions one identity may
+	// keep open on one replica: opening one more cancels (deletes from
+	// storage) its least recently used session with no body in flight.
+	UploadSessions int `yaml:"uploadsessions"`
 }
 
 // Secret is a string that never prints: fmt, logs and YAML show it redacted.
@@ -444,7 +448,7 @@ func Default() *Config {
 			OIDC: []OIDCIssuer{},
 		},
 		Analysis:      defaultAnalysis(),
-		Limits:        Limits{ManifestBytes: MaxManifestBytes},
+		Limits:        Limits{ManifestBytes: MaxManifestBytes, UploadSessions: 1000},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},

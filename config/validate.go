@@ -284,6 +284,9 @@ func (c *Config) problems() []error {
 	if c.Limits.ManifestBytes <= 0 || c.Limits.ManifestBytes > MaxManifestBytes {
 		bad("limits.manifestbytes", "must be between 1 and %d, got %d", MaxManifestBytes, c.Limits.ManifestBytes)
 	}
+	if c.Limits.UploadSessions < 1 {
+		bad("limits.uploadsessions", "must be at least 1, got %d", c.Limits.UploadSessions)
+	}
 
 	c.Analysis.validate(bad)
 	c.Notifications.validate(bad)

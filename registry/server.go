@@ -81,7 +81,8 @@ type Server struct {
 	configs         api.ConfigReader
 	policies        api.PolicyReader // nil without scan policies
 	referrers       api.ReferrerLister
-	uploads         *shim.Handler // tarball uploads (registry/upload.go)
+	uploads         *shim.Handler   // tarball uploads (registry/upload.go)
+	sessions        *uploadSessions // blob upload sessions per identity (limits.uploadsessions)
 	ready           *readiness
 	status          statusSource // GET /api/v1/status
 	metrics         *httpMetrics
@@ -342,6 +343,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		metrics:  metrics,
 		gate:     gate,
 		failed:   make(chan error, 2),
+		sessions: newUploadSessions(cfg.Limits.UploadSessions, cancelUpload(ns), logger.With("component", "uploads")),
 		oci:      ociOpts,
 		detached: detached,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
@@ -431,6 +433,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.Handle("GET /readyz", s.ready)
 	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
 	v2 = pageTagLists(v2)           // no unbounded tag list without n
+	v2 = s.sessions.wrap(v2)        // open blob upload sessions bounded per identity
 	v2 = pulls.Observe(v2, s.pulls) // manifest GETs answered 200: a map update, no I/O
 	if s.auth != nil {
 		v2 = filterCatalog(v2, s.auth.CatalogFilter)
