@@ -266,6 +266,9 @@ type Validation struct {
 	MaxLayerBytes int64 `yaml:"maxlayerbytes"`
 	// MaxImageBytes bounds config plus layers; 0 is unlimited.
 	MaxImageBytes int64 `yaml:"maximagebytes"`
+	// MaxIndexManifests bounds the manifests one index lists; 0 is
+	// unlimited.
+	MaxIndexManifests int `yaml:"maxindexmanifests"`
 	// VerifyDiffIDs checks every image config's diff_ids against the
 	// layers' uncompressed bytes (package diffid). Turning it off lets a
 	// pusher poison the scanner's layer cache: only for test suites whose
@@ -407,12 +410,13 @@ func Default() *Config {
 			Sweep:    Sweep{Grace: 5 * time.Minute, Interval: time.Minute},
 		},
 		Validation: Validation{
-			Artifacts:       true,
-			LayerMediaTypes: []string{},
-			Lint:            []LintRule{},
-			MaxLayers:       256,
-			MaxLayerBytes:   10 << 30,
-			MaxImageBytes:   50 << 30,
+			Artifacts:         true,
+			LayerMediaTypes:   []string{},
+			Lint:              []LintRule{},
+			MaxLayers:         256,
+			MaxIndexManifests: 1000,
+			MaxLayerBytes:     10 << 30,
+			MaxImageBytes:     50 << 30,
 
 			VerifyDiffIDs:             true,
 			MaxUncompressedLayerBytes: 32 << 30,

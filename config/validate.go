@@ -173,9 +173,10 @@ func (c *Config) problems() []error {
 	}
 
 	for key, n := range map[string]int64{
-		"validation.maxlayers":     int64(c.Validation.MaxLayers),
-		"validation.maxlayerbytes": c.Validation.MaxLayerBytes,
-		"validation.maximagebytes": c.Validation.MaxImageBytes,
+		"validation.maxlayers":         int64(c.Validation.MaxLayers),
+		"validation.maxlayerbytes":     c.Validation.MaxLayerBytes,
+		"validation.maximagebytes":     c.Validation.MaxImageBytes,
+		"validation.maxindexmanifests": int64(c.Validation.MaxIndexManifests),
 
 		"validation.maxuncompressedlayerbytes": c.Validation.MaxUncompressedLayerBytes,
 		"validation.maxlayerratio":             c.Validation.MaxLayerRatio,
