@@ -65,7 +65,7 @@ func (u *uploadSessions) wrap(next http.Handler) http.Handler {
 			return
 		}
 		began := u.begin(id)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &responseRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if id == "" && sw.status == http.StatusAccepted { // a new session
 			id = w.Header().Get("Docker-Upload-UUID")
@@ -206,26 +206,3 @@ func cancelUpload(ns distribution.Namespace) func(ctx context.Context, repo, id 
 		return nil
 	}
 }
-
-// statusWriter remembers the status written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
