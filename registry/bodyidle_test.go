@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"fmt"
@@ -15,10 +16,10 @@ import (
 )
 
 // stallBody sends method path with headers declaring a body of declared
-// bytes, sends sent of them, then sends nothing more, and returns the
-// answer the server gives, if any within wait, and whether the server
-// then closed the connection.
-func stallBody(t *testing.T, s *testServer, method, path, contentType string, declared, sent int, wait time.Duration) (*http.Response, []byte, bool) {
+// bytes, sends start, then sends nothing more, and returns the answer the
+// server gives, if any within wait, and whether the server then closed
+// the connection.
+func stallBody(t *testing.T, s *testServer, method, path, contentType string, declared int, start []byte, wait time.Duration) (*http.Response, []byte, bool) {
 	t.Helper()
 	conn, err := net.Dial("tcp", s.host())
 	if err != nil {
@@ -26,14 +27,14 @@ func stallBody(t *testing.T, s *testServer, method, path, contentType string, de
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", method, path, s.host(), contentType, declared)
-	if _, err := conn.Write(bytes.Repeat([]byte{'{'}, sent)); err != nil {
+	if _, err := conn.Write(start); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatalf("%s %s stalled after %d of %d bytes: no answer within %s (%v)", method, path, sent, declared, wait, err)
+		t.Fatalf("%s %s stalled after %d of %d bytes: no answer within %s (%v)", method, path, len(start), declared, wait, err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_, err = br.ReadByte()
@@ -65,13 +66,24 @@ func TestStalledBodyIsCutOff(t *testing.T) {
 		return strings.TrimPrefix(loc, s.base)
 	}
 
-	for _, tc := range []struct{ name, method, path, contentType string }{
-		{"blob PATCH", http.MethodPatch, uploadPath("slow/blob"), "application/octet-stream"},
-		{"manifest PUT", http.MethodPut, "/v2/slow/manifest/manifests/latest", "application/vnd.oci.image.manifest.v1+json"},
+	// A tarball that starts well: an entry declaring 512 KiB, 4 KiB of it.
+	var tarStart bytes.Buffer
+	tw := tar.NewWriter(&tarStart)
+	if err := tw.WriteHeader(&tar.Header{Name: "blobs/sha256/big", Mode: 0o644, Size: 512 << 10, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tarStart.Write(bytes.Repeat([]byte{0}, 4<<10))
+	for _, tc := range []struct {
+		name, method, path, contentType string
+		start                           []byte
+	}{
+		{"blob PATCH", http.MethodPatch, uploadPath("slow/blob"), "application/octet-stream", bytes.Repeat([]byte{'x'}, 4<<10)},
+		{"manifest PUT", http.MethodPut, "/v2/slow/manifest/manifests/latest", "application/vnd.oci.image.manifest.v1+json", bytes.Repeat([]byte{'{'}, 4<<10)},
+		{"tarball upload", http.MethodPost, "/upload-image?repository=slow/tar&tag=1", "application/x-tar", tarStart.Bytes()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			resp, body, closed := stallBody(t, s, tc.method, tc.path, tc.contentType, 1<<20, 4<<10, 25*idle)
+			resp, body, closed := stallBody(t, s, tc.method, tc.path, tc.contentType, 1<<20, tc.start, 25*idle)
 			if resp.StatusCode != http.StatusRequestTimeout {
 				t.Fatalf("answer %d %s, want 408", resp.StatusCode, body)
 			}
