@@ -307,6 +307,10 @@ type Scan struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Workers bounds concurrent scans.
 	Workers int `yaml:"workers"`
+	// MaxPerIdentity bounds the scans one identity has waiting for or
+	// holding a worker at once, per replica; its further pushes wait in
+	// their own line, so that one pusher cannot fill the queue.
+	MaxPerIdentity int `yaml:"maxperidentity"`
 	// Policies, first match wins; repositories matching none are not scanned.
 	Policies []ScanPolicy `yaml:"policies"`
 	// Pool runs scans in separate scanner processes (config/scanpool.go).
@@ -428,6 +432,7 @@ func Default() *Config {
 			UpdateInterval: 12 * time.Hour,
 			Timeout:        5 * time.Minute,
 			Workers:        2,
+			MaxPerIdentity: 4,
 			Policies: []ScanPolicy{{
 				Repositories: "**", Mode: "audit", Severity: "HIGH", OnError: "accept", Allowlist: []ScanException{},
 			}},

@@ -207,6 +207,9 @@ func (c *Config) problems() []error {
 	if c.Scan.Workers < 1 {
 		bad("scan.workers", "must be at least 1")
 	}
+	if c.Scan.MaxPerIdentity < 1 {
+		bad("scan.maxperidentity", "must be at least 1")
+	}
 	for i, p := range c.Scan.Policies {
 		key := fmt.Sprintf("scan.policies[%d]", i)
 		if _, err := repopattern.Compile(p.Repositories); err != nil {

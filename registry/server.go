@@ -217,6 +217,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
 	if err == nil {
+		o.scanner = newFairScanner(o.scanner, cfg.Scan.MaxPerIdentity) // one pusher cannot fill the queue
+	}
+	if err == nil {
 		err = registerPoolMetrics(metrics.registry, store, shared)
 	}
 	if err != nil {
