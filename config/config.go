@@ -62,6 +62,11 @@ type HTTP struct {
 	ReadHeaderTimeout time.Duration `yaml:"readheadertimeout"`
 	// IdleTimeout closes keep-alive connections idle for this long.
 	IdleTimeout time.Duration `yaml:"idletimeout"`
+	// BodyIdleTimeout bounds how long a request body (a blob PATCH or
+	// PUT, a manifest, a tarball) may send nothing: a client silent this
+	// long mid-body is answered 408 and its connection closed (nginx's
+	// client_body_timeout). It bounds each wait, not the whole body.
+	BodyIdleTimeout time.Duration `yaml:"bodyidletimeout"`
 }
 
 // TLS names PEM files for HTTPS.
@@ -261,6 +266,9 @@ type Validation struct {
 	MaxLayerBytes int64 `yaml:"maxlayerbytes"`
 	// MaxImageBytes bounds config plus layers; 0 is unlimited.
 	MaxImageBytes int64 `yaml:"maximagebytes"`
+	// MaxIndexManifests bounds the manifests one index lists; 0 is
+	// unlimited.
+	MaxIndexManifests int `yaml:"maxindexmanifests"`
 	// VerifyDiffIDs checks every image config's diff_ids against the
 	// layers' uncompressed bytes (package diffid). Turning it off lets a
 	// pusher poison the scanner's layer cache: only for test suites whose
@@ -299,6 +307,10 @@ type Scan struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Workers bounds concurrent scans.
 	Workers int `yaml:"workers"`
+	// MaxPerIdentity bounds the scans one identity has waiting for or
+	// holding a worker at once, per replica; its further pushes wait in
+	// their own line, so that one pusher cannot fill the queue.
+	MaxPerIdentity int `yaml:"maxperidentity"`
 	// Policies, first match wins; repositories matching none are not scanned.
 	Policies []ScanPolicy `yaml:"policies"`
 	// Pool runs scans in separate scanner processes (config/scanpool.go).
@@ -336,6 +348,10 @@ type Limits struct {
 	// ManifestBytes is the largest manifest body accepted, at most 4 MiB
 	// (distribution's own ceiling).
 	ManifestBytes int64 `yaml:"manifestbytes"`
+	// UploadSessions is how many blob upload sessions one identity may
+	// keep open on one replica: opening one more cancels (deletes from
+	// storage) its least recently used session with no body in flight.
+	UploadSessions int `yaml:"uploadsessions"`
 }
 
 // Secret is a string that never prints: fmt, logs and YAML show it redacted.
@@ -370,6 +386,7 @@ func Default() *Config {
 			ShutdownTimeout:   30 * time.Second,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
+			BodyIdleTimeout:   time.Minute,
 		},
 		Debug: Debug{Addr: "127.0.0.1:5001", Metrics: true},
 		Log:   Log{Level: "info", AccessLog: true, Format: "json", EMF: EMF{Interval: time.Minute, Namespace: "imagegate", Metrics: []string{}, Dimensions: []string{}}},
@@ -397,12 +414,13 @@ func Default() *Config {
 			Sweep:    Sweep{Grace: 5 * time.Minute, Interval: time.Minute},
 		},
 		Validation: Validation{
-			Artifacts:       true,
-			LayerMediaTypes: []string{},
-			Lint:            []LintRule{},
-			MaxLayers:       256,
-			MaxLayerBytes:   10 << 30,
-			MaxImageBytes:   50 << 30,
+			Artifacts:         true,
+			LayerMediaTypes:   []string{},
+			Lint:              []LintRule{},
+			MaxLayers:         256,
+			MaxIndexManifests: 1000,
+			MaxLayerBytes:     10 << 30,
+			MaxImageBytes:     50 << 30,
 
 			VerifyDiffIDs:             true,
 			MaxUncompressedLayerBytes: 32 << 30,
@@ -414,6 +432,7 @@ func Default() *Config {
 			UpdateInterval: 12 * time.Hour,
 			Timeout:        5 * time.Minute,
 			Workers:        2,
+			MaxPerIdentity: 4,
 			Policies: []ScanPolicy{{
 				Repositories: "**", Mode: "audit", Severity: "HIGH", OnError: "accept", Allowlist: []ScanException{},
 			}},
@@ -438,7 +457,7 @@ func Default() *Config {
 			OIDC: []OIDCIssuer{},
 		},
 		Analysis:      defaultAnalysis(),
-		Limits:        Limits{ManifestBytes: MaxManifestBytes},
+		Limits:        Limits{ManifestBytes: MaxManifestBytes, UploadSessions: 1000},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},

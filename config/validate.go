@@ -74,6 +74,7 @@ func (c *Config) problems() []error {
 		"http.shutdowntimeout":   int64(c.HTTP.ShutdownTimeout),
 		"http.readheadertimeout": int64(c.HTTP.ReadHeaderTimeout),
 		"http.idletimeout":       int64(c.HTTP.IdleTimeout),
+		"http.bodyidletimeout":   int64(c.HTTP.BodyIdleTimeout),
 	} {
 		if d <= 0 {
 			bad(key, "must be a positive duration such as 30s")
@@ -172,9 +173,10 @@ func (c *Config) problems() []error {
 	}
 
 	for key, n := range map[string]int64{
-		"validation.maxlayers":     int64(c.Validation.MaxLayers),
-		"validation.maxlayerbytes": c.Validation.MaxLayerBytes,
-		"validation.maximagebytes": c.Validation.MaxImageBytes,
+		"validation.maxlayers":         int64(c.Validation.MaxLayers),
+		"validation.maxlayerbytes":     c.Validation.MaxLayerBytes,
+		"validation.maximagebytes":     c.Validation.MaxImageBytes,
+		"validation.maxindexmanifests": int64(c.Validation.MaxIndexManifests),
 
 		"validation.maxuncompressedlayerbytes": c.Validation.MaxUncompressedLayerBytes,
 		"validation.maxlayerratio":             c.Validation.MaxLayerRatio,
@@ -204,6 +206,9 @@ func (c *Config) problems() []error {
 	}
 	if c.Scan.Workers < 1 {
 		bad("scan.workers", "must be at least 1")
+	}
+	if c.Scan.MaxPerIdentity < 1 {
+		bad("scan.maxperidentity", "must be at least 1")
 	}
 	for i, p := range c.Scan.Policies {
 		key := fmt.Sprintf("scan.policies[%d]", i)
@@ -282,6 +287,9 @@ func (c *Config) problems() []error {
 
 	if c.Limits.ManifestBytes <= 0 || c.Limits.ManifestBytes > MaxManifestBytes {
 		bad("limits.manifestbytes", "must be between 1 and %d, got %d", MaxManifestBytes, c.Limits.ManifestBytes)
+	}
+	if c.Limits.UploadSessions < 1 {
+		bad("limits.uploadsessions", "must be at least 1, got %d", c.Limits.UploadSessions)
 	}
 
 	c.Analysis.validate(bad)

@@ -81,7 +81,8 @@ type Server struct {
 	configs         api.ConfigReader
 	policies        api.PolicyReader // nil without scan policies
 	referrers       api.ReferrerLister
-	uploads         *shim.Handler // tarball uploads (registry/upload.go)
+	uploads         *shim.Handler   // tarball uploads (registry/upload.go)
+	sessions        *uploadSessions // blob upload sessions per identity (limits.uploadsessions)
 	ready           *readiness
 	status          statusSource // GET /api/v1/status
 	metrics         *httpMetrics
@@ -216,6 +217,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
 	}
 	if err == nil {
+		o.scanner = newFairScanner(o.scanner, cfg.Scan.MaxPerIdentity) // one pusher cannot fill the queue
+	}
+	if err == nil {
 		err = registerPoolMetrics(metrics.registry, store, shared)
 	}
 	if err != nil {
@@ -342,6 +346,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		metrics:  metrics,
 		gate:     gate,
 		failed:   make(chan error, 2),
+		sessions: newUploadSessions(cfg.Limits.UploadSessions, cancelUpload(ns), logger.With("component", "uploads")),
 		oci:      ociOpts,
 		detached: detached,
 		sweeper: push.NewSweeper(push.SweeperOptions{Store: store, Namespace: ns, Events: events, Grace: cfg.Metadata.Sweep.Grace,
@@ -430,6 +435,8 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
 	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
+	v2 = pageTagLists(v2)           // no unbounded tag list without n
+	v2 = s.sessions.wrap(v2)        // open blob upload sessions bounded per identity
 	v2 = pulls.Observe(v2, s.pulls) // manifest GETs answered 200: a map update, no I/O
 	if s.auth != nil {
 		v2 = filterCatalog(v2, s.auth.CatalogFilter)
@@ -457,7 +464,8 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})
-	return observe(recoverPanics(rejectUncleanPaths(mux), s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
+	handler := limitBodyIdle(rejectUncleanPaths(mux), s.cfg.HTTP.BodyIdleTimeout)
+	return observe(recoverPanics(handler, s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
 }
 
 // randomSecret returns 32 random bytes, base64-encoded.

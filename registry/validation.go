@@ -22,6 +22,8 @@ func newValidator(c config.Validation, diffIDs *diffid.Resolver) (*validate.Vali
 			MaxLayers:     c.MaxLayers,
 			MaxLayerBytes: c.MaxLayerBytes,
 			MaxImageBytes: c.MaxImageBytes,
+
+			MaxIndexManifests: c.MaxIndexManifests,
 		},
 		AllowArtifacts:       c.Artifacts,
 		AllowForeignLayers:   c.ForeignLayers,

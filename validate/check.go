@@ -144,6 +144,10 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 }
 
 func (v *Validator) checkIndex(ctx context.Context, s *Shape, manifests Manifests) error {
+	if max := v.opts.Limits.MaxIndexManifests; max > 0 && len(s.Manifests) > max {
+		return denied(fmt.Sprintf("index lists %d manifests; the limit is %d", len(s.Manifests), max),
+			map[string]any{"limit": "maxindexmanifests", "max": max, "actual": len(s.Manifests)})
+	}
 	for _, c := range s.Manifests {
 		if err := c.Digest.Validate(); err != nil {
 			return invalid("index entry has an invalid digest", map[string]string{"digest": c.Digest.String()})

@@ -17,6 +17,10 @@ type Limits struct {
 	MaxLayers     int
 	MaxLayerBytes int64
 	MaxImageBytes int64
+	// MaxIndexManifests bounds the manifests an index lists: the gate
+	// looks up every child's record, and the commit stats each and
+	// writes their digests into one gc references entry.
+	MaxIndexManifests int
 }
 
 // LintRule requires labels (in the image config) and annotations (in the

@@ -27,6 +27,14 @@ var (
 		Description:    "The manifest body exceeds the configured limit (limits.manifestbytes).",
 		HTTPStatusCode: http.StatusRequestEntityTooLarge,
 	})
+	// BodyTimeout answers a request whose body sent nothing for
+	// http.bodyidletimeout.
+	BodyTimeout = errcode.Register(group, errcode.ErrorDescriptor{
+		Value:          "BODY_TIMEOUT",
+		Message:        "the request body stopped arriving",
+		Description:    "The client sent no byte of the request body for longer than the configured limit (http.bodyidletimeout).",
+		HTTPStatusCode: http.StatusRequestTimeout,
+	})
 )
 
 var (
