@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/imagegate/imagegate/internal/reponame"
 )
 
 // ParseScope parses a Docker token scope, "repository:team/app:pull,push"
-// or "registry:catalog:*". Repository names are checked against the
-// reference grammar, so "..", upper case and encoded tricks never reach the
-// policy.
+// or "registry:catalog:*". Repository names are checked against the OCI
+// name grammar (reponame.Check, as every door checks them), so "..", upper
+// case, a host:port, names past 255 characters and encoded tricks never
+// reach the policy.
 func ParseScope(scope string) (ResourceActions, error) {
 	typ, rest, ok := strings.Cut(scope, ":")
 	if !ok {
@@ -27,7 +28,7 @@ func ParseScope(scope string) (ResourceActions, error) {
 	}
 	switch typ {
 	case "repository":
-		if _, err := reference.WithName(name); err != nil {
+		if err := reponame.Check(name); err != nil {
 			return ResourceActions{}, fmt.Errorf("scope %q: invalid repository name: %w", scope, err)
 		}
 	case "registry":
