@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/internal/errcodes"
@@ -106,6 +107,19 @@ func (p params) repository(name string) (string, *paramError) {
 // grammar (reponame.Check, as every door checks it): NAME_INVALID when it does not hold.
 func checkRepository(param, value string) (string, *paramError) {
 	if err := reponame.Check(value); err != nil {
+		return "", &paramError{code: errcode.ErrorCodeNameInvalid, param: param, value: value,
+			reason: "invalid repository name (" + err.Error() + ")"}
+	}
+	return value, nil
+}
+
+// checkCursorName checks a repository name used as a paging cursor
+// against distribution's looser grammar: a cursor names where the last
+// page ended, which may be a repository stored before every door checked
+// names with reponame (upper case, a host:port), so a client can page past
+// it.
+func checkCursorName(param, value string) (string, *paramError) {
+	if _, err := reference.WithName(value); err != nil {
 		return "", &paramError{code: errcode.ErrorCodeNameInvalid, param: param, value: value,
 			reason: "invalid repository name (" + err.Error() + ")"}
 	}
