@@ -28,6 +28,7 @@ func TestInvalidRepositoryNamesRefusedEverywhere(t *testing.T) {
 		strings.Repeat("a/", 127) + "bc", // 256 characters in 128 components
 		"Team/app",
 		"localhost:5000/app",
+		"[::1]/app",
 	}
 	for _, name := range names {
 		// A token for the name if the token service still hands one out
