@@ -85,7 +85,7 @@ func (a *API) listRepositories(w http.ResponseWriter, r *http.Request) {
 	}
 	last := ""
 	if p.has("last") {
-		if last, perr = p.repository("last"); perr != nil {
+		if last, perr = checkCursorName("last", p.get("last")); perr != nil {
 			perr.serve(w)
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/internal/errcodes"
+	"github.com/imagegate/imagegate/internal/reponame"
 	"github.com/imagegate/imagegate/metadata"
 )
 
@@ -102,12 +103,25 @@ func (p params) repository(name string) (string, *paramError) {
 	return checkRepository(name, p.get(name))
 }
 
-// checkRepository checks repository name value against the reference
-// grammar: NAME_INVALID when it does not hold.
+// checkRepository checks repository name value against the OCI name
+// grammar (reponame.Check, as every door checks it): NAME_INVALID when it does not hold.
 func checkRepository(param, value string) (string, *paramError) {
+	if err := reponame.Check(value); err != nil {
+		return "", &paramError{code: errcode.ErrorCodeNameInvalid, param: param, value: value,
+			reason: "invalid repository name (" + err.Error() + ")"}
+	}
+	return value, nil
+}
+
+// checkCursorName checks a repository name used as a paging cursor
+// against distribution's looser grammar: a cursor names where the last
+// page ended, which may be a repository stored before every door checked
+// names with reponame (upper case, a host:port), so a client can page past
+// it.
+func checkCursorName(param, value string) (string, *paramError) {
 	if _, err := reference.WithName(value); err != nil {
 		return "", &paramError{code: errcode.ErrorCodeNameInvalid, param: param, value: value,
-			reason: "invalid repository name (" + err.Error() + "): lowercase path components of a-z 0-9 . _ -, separated by /, at most 255 characters"}
+			reason: "invalid repository name (" + err.Error() + ")"}
 	}
 	return value, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/imagegate/imagegate/internal/repopattern"
 )
@@ -175,14 +176,14 @@ func (r oidcRule) scope(claims map[string]any) (s Scope, ok bool, err error) {
 		if found {
 			val, found = scalarString(v)
 		}
-		val = strings.ToLower(val)
-		if !found || !safeRepoPath(val) {
+		lower, ascii := lowerASCII(val)
+		if !found || !ascii || !safeRepoPath(lower) {
 			if err == nil {
 				err = fmt.Errorf("claim %q is missing or not a valid repository path (%q)", name, truncate(val, 64))
 			}
 			return "x"
 		}
-		return val
+		return lower
 	})
 	if err != nil {
 		return Scope{}, false, err
@@ -191,6 +192,23 @@ func (r oidcRule) scope(claims map[string]any) (s Scope, ok bool, err error) {
 		return Scope{}, false, fmt.Errorf("repositories %q: invalid after substitution", truncate(repos, 64))
 	}
 	return Scope{Repositories: repos, Actions: slices.Clone(r.actions)}, true, nil
+}
+
+// lowerASCII lower-cases the ASCII letters of s; ok is false when s holds
+// anything past ASCII. Unicode case mapping (strings.ToLower) would fold
+// look-alikes onto ASCII names — KELVIN SIGN U+212A to "k", U+0130 to "i"
+// — so a claim "group/\u212Aey" would be granted "group/key".
+func lowerASCII(s string) (lower string, ok bool) {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= utf8.RuneSelf:
+			return "", false
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b), true
 }
 
 // safeRepoPath reports whether s is one or more repository path

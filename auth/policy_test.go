@@ -2,6 +2,7 @@ package auth
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,7 +96,7 @@ func TestNewPolicyRejects(t *testing.T) {
 func TestParseScope(t *testing.T) {
 	good := map[string]ResourceActions{
 		"repository:team/app:pull,push":    {Type: "repository", Name: "team/app", Actions: []string{"pull", "push"}},
-		"repository:localhost:5000/x:pull": {Type: "repository", Name: "localhost:5000/x", Actions: []string{"pull"}},
+		"repository:example.com/x:pull":    {Type: "repository", Name: "example.com/x", Actions: []string{"pull"}},
 		"repository(plugin):team/app:pull": {Type: "repository", Name: "team/app", Actions: []string{"pull"}},
 		"registry:catalog:*":               {Type: "registry", Name: "catalog", Actions: []string{"*"}},
 	}
@@ -106,7 +107,11 @@ func TestParseScope(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"repository:../etc:pull", "repository:team/../x:pull", "repository:Team/App:pull",
-		"repository:team%2Fapp:pull", "repository:team/app:", "repository:team/app", "registry:other:*", "blob:x:pull", ""} {
+		"repository:team%2Fapp:pull", "repository:team/app:",
+		// Distribution's grammar admits a host as first component (upper
+		// case, a port) and does not count it in the 255 characters: no
+		// door of imagegate accepts these names (reponame.Check).
+		"repository:localhost:5000/x:pull", "repository:Team/app:pull", "repository:" + strings.Repeat("a/", 127) + "bc:pull", "repository:team/app", "registry:other:*", "blob:x:pull", ""} {
 		if _, err := ParseScope(s); err == nil {
 			t.Errorf("%q accepted", s)
 		}

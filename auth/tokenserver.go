@@ -79,6 +79,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if len(scopes) > MaxScopes {
+		s.fail(w, r, http.StatusBadRequest, errcode.ErrorCodeUnsupported.WithMessage("too many scopes").
+			WithDetail(fmt.Sprintf("the request asks for %d scopes; at most %d are allowed", len(scopes), MaxScopes)), username, "bad_request")
+		return
+	}
 	asked := make([]ResourceActions, 0, len(scopes))
 	for _, sc := range scopes {
 		ra, err := ParseScope(sc)

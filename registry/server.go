@@ -434,7 +434,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveLiveness)
 	mux.Handle("GET /readyz", s.ready)
-	var v2 http.Handler = limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes)
+	var v2 http.Handler = refuseInvalidNames(limitManifestBodies(oci.NewHandler(explainBadRoute(s.app), s.oci), s.cfg.Limits.ManifestBytes))
 	v2 = pageTagLists(v2)           // no unbounded tag list without n
 	v2 = s.sessions.wrap(v2)        // open blob upload sessions bounded per identity
 	v2 = pulls.Observe(v2, s.pulls) // manifest GETs answered 200: a map update, no I/O

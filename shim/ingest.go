@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/ingest"
+	"github.com/imagegate/imagegate/internal/reponame"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/push"
 )
@@ -277,10 +278,12 @@ func (in *Ingester) dropStaging(ctx context.Context, staging reference.Named) {
 
 // checkRepository checks a repository name given in a request.
 func checkRepository(name string) error {
-	_, err := reference.WithName(name)
+	if err := reponame.Check(name); err != nil {
+		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q: %v", cut(name), err))
+	}
 	first, _, _ := strings.Cut(name, "/")
-	if err != nil || strings.ContainsAny(first, ".:") || first == "localhost" {
-		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q", name))
+	if strings.Contains(first, ".") || first == "localhost" {
+		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q: its first component looks like a registry host (name the repository without it)", cut(name)))
 	}
 	return nil
 }
