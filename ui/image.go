@@ -43,6 +43,10 @@ type imageView struct {
 	// it could not be read (ConfigNote says why).
 	Config     *imageConfig
 	ConfigNote string
+	// Labels are the config's labels the page shows (at most
+	// maxShownLabels, each clipped: clip.go), LabelCount how many it has.
+	Labels     []label
+	LabelCount int
 	// Rows are the manifest's layers with what the analysis says of each.
 	Rows []layerRow
 	Pull string
@@ -192,6 +196,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 	switch err := h.callAPI(r, s, base+"/config", nil, &cfg); {
 	case err == nil:
 		v.Config = &cfg
+		v.Labels, v.LabelCount = shownLabels(cfg.Labels)
 	case errors.As(err, &e):
 		v.ConfigNote = e.Message
 	default:

@@ -1,0 +1,145 @@
+package ui
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/imagegate/imagegate/internal/testutil/liveserver"
+	"github.com/imagegate/imagegate/scan/scantest"
+)
+
+// markup is what a pusher writes into every field a page shows: it
+// closes an attribute and opens an element with a handler.
+const markup = `"><svg id="injected" onload="alert(1)">'`
+
+// hostileLabels is how many labels the hostile image has; each value is
+// hostileLabelBytes apostrophes (one byte in the config's JSON, five in
+// HTML as &#39;), so that the config is just under the gate's 8 MiB.
+const (
+	hostileLabels     = 1900
+	hostileLabelBytes = 4096
+)
+
+// hostileImage is an image whose config, history and file paths are
+// written by an attacker: markup in every text field, a URL label with a
+// javascript: scheme, 1,900 labels of 4 KiB and a 200 KB history entry.
+func hostileImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := mutate.Append(scantest.CleanImage(t),
+		mutate.Addendum{Layer: tarLayer(t, "big/"+markup, 300_000), History: v1.History{CreatedBy: "RUN " + markup}},
+		mutate.Addendum{Layer: tarLayer(t, "big/.wh."+markup, 0), History: v1.History{CreatedBy: "RUN " + strings.Repeat("'", 200_000)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Author = markup
+	cfg.Config.User = markup
+	cfg.Config.WorkingDir = "/" + markup
+	cfg.Config.Entrypoint = []string{"javascript:alert(1)", markup}
+	cfg.Config.Cmd = []string{markup}
+	cfg.Config.Labels = map[string]string{
+		"org.opencontainers.image.source": "javascript:alert(document.cookie)",
+		"org.opencontainers.image.url":    "data:text/html,<script>alert(1)</script>",
+		"a" + markup:                      markup,
+	}
+	for i := range hostileLabels - len(cfg.Config.Labels) {
+		cfg.Config.Labels[fmt.Sprintf("z%05d", i)] = strings.Repeat("'", hostileLabelBytes)
+	}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return mutate.Annotations(img, map[string]string{"org.opencontainers.image.description": markup}).(v1.Image)
+}
+
+// tarLayer is a layer holding one file of size bytes at path.
+func tarLayer(t *testing.T, path string, size int) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o644, Size: int64(size), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(bytes.Repeat([]byte("x"), size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// maxImagePage bounds the image page of the hostile image. Before the
+// bounds of ui/clip.go it was 40 MB (every label, every apostrophe
+// escaped into five bytes).
+const maxImagePage = 1 << 20
+
+// TestUIHostileImage has alice push an image whose every field an
+// attacker wrote, and root (an administrator) view it: the page stays
+// under 1 MiB and says how many labels it left out, and in Chromium no
+// pushed markup becomes an element, a handler or a link.
+func TestUIHostileImage(t *testing.T) {
+	bin := liveserver.RequireBinary(t, "IMAGEGATE_BIN")
+	srv := liveserver.StartWithConfig(t, bin, liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), t.TempDir())+adminBinding)
+	d := push(t, srv, "team/hostile:1", hostileImage(t))
+	page := "/ui/image?name=team/hostile&digest=" + d.String()
+
+	t.Run("Bounded", func(t *testing.T) {
+		p := newPerson(t, srv.URL)
+		p.mustSignIn("root", users["root"])
+		start := time.Now()
+		status, body := p.get(page)
+		t.Logf("the hostile image's page: %d bytes in %v", len(body), time.Since(start).Round(time.Millisecond))
+		if status != http.StatusOK {
+			t.Fatalf("image page: %d: %s", status, excerpt(body))
+		}
+		if len(body) > maxImagePage {
+			t.Errorf("the image page is %d bytes, want at most %d", len(body), maxImagePage)
+		}
+		want := fmt.Sprintf("100 of %d labels shown", hostileLabels)
+		if !strings.Contains(body, want) {
+			t.Errorf("the page does not say %q", want)
+		}
+		if !strings.Contains(body, "… (4096 bytes)") || !strings.Contains(body, "… (200004 bytes)") {
+			t.Error("the cut label values and history entry do not say their whole length")
+		}
+	})
+
+	t.Run("NoMarkupInChromium", func(t *testing.T) {
+		b := newBrowser(t, liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM"))
+		tb := b.newTab(t)
+		tb.signIn(srv.URL, "root", users["root"])
+		tb.open(srv.URL + page)
+		if n := get(tb, chromedp.Evaluate[int](`document.querySelectorAll("#injected, svg, script:not([src])").length`)); n != 0 {
+			t.Errorf("%d pushed elements became part of the page", n)
+		}
+		links := get(tb, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("a"), a => a.getAttribute("href")).filter(h => !h.startsWith("/ui/") && !h.startsWith("#"))`))
+		if len(links) != 0 {
+			t.Errorf("links leaving the UI: %q", links)
+		}
+		if main := tb.text("main"); !strings.Contains(main, markup) || !strings.Contains(main, "javascript:alert(document.cookie)") {
+			t.Error("the pushed text is not shown as text")
+		}
+		if p := b.takeProblems(); len(p) != 0 {
+			t.Errorf("the page reported %q", p)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+package ui
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// A pusher controls every byte of an image's config (up to the gate's 8
+// MiB): a page showing it whole could be tens of megabytes of escaped
+// text, rendered in the server's memory and the viewer's browser at every
+// view. The image page therefore shows what the config says within these
+// bounds, and says what it left out; the whole config is the blob at
+// /v2/{name}/blobs/{config digest} (and its fields at GET …/config).
+const (
+	// maxShownText bounds one text of the config shown (a label's key or
+	// value, the author, a command, a layer's history entry), in bytes.
+	maxShownText = 512
+	// maxShownLabels bounds the labels shown.
+	maxShownLabels = 100
+)
+
+// clip is s cut to maxShownText bytes on a rune boundary; a cut text
+// ends with "… (N bytes)", N its whole length.
+func clip(s string) string {
+	if len(s) <= maxShownText {
+		return s
+	}
+	return cutTo(s, len(s))
+}
+
+// clipJoin is the words of a command joined by spaces, cut like clip: an
+// entrypoint of a million words is one bounded text, and joining it
+// copies no more than the bound.
+func clipJoin(words []string) string {
+	whole := max(len(words)-1, 0)
+	for _, w := range words {
+		whole += len(w)
+	}
+	var b strings.Builder
+	for i, w := range words {
+		if b.Len() > maxShownText {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w[:min(len(w), maxShownText+1)])
+	}
+	if whole <= maxShownText {
+		return b.String()
+	}
+	return cutTo(b.String(), whole)
+}
+
+// cutTo is s cut to maxShownText bytes on a rune boundary, followed by
+// "… (whole bytes)".
+func cutTo(s string, whole int) string {
+	if len(s) > maxShownText {
+		cut := maxShownText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s + fmt.Sprintf("… (%d bytes)", whole)
+}
+
+// label is one label as the page shows it.
+type label struct{ Key, Value string }
+
+// shownLabels are the first maxShownLabels labels by key, each clipped,
+// and how many there are in all.
+func shownLabels(labels map[string]string) (shown []label, total int) {
+	keys := slices.Sorted(maps.Keys(labels))
+	for _, k := range keys[:min(len(keys), maxShownLabels)] {
+		shown = append(shown, label{Key: clip(k), Value: clip(labels[k])})
+	}
+	return shown, len(keys)
+}
