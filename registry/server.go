@@ -457,7 +457,7 @@ func (s *Server) routes() (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})
-	return observe(recoverPanics(rejectUncleanPaths(mux), s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
+	return observe(noSniff(recoverPanics(rejectUncleanPaths(mux), s.logger)), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
 }
 
 // randomSecret returns 32 random bytes, base64-encoded.

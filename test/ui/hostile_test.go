@@ -123,6 +123,37 @@ func TestUIHostileImage(t *testing.T) {
 		}
 	})
 
+	t.Run("NoSniffEverywhere", func(t *testing.T) {
+		// Answers outside /ui/ carry pushed text too (the API's JSON, the
+		// upload's answers): none may be sniffed into a page.
+		for _, c := range []struct{ method, path string }{
+			{http.MethodGet, "/api/v1/repositories"},
+			{http.MethodGet, "/api/v1/repositories/team/hostile/manifests/" + d.String() + "/config"},
+			{http.MethodGet, "/api/v1/nothing"},
+			{http.MethodGet, "/api/v1/uploads/none"},
+			{http.MethodPost, "/upload-image?repository=team/hostile"},
+			{http.MethodGet, "/auth/token?service=imagegate"},
+			{http.MethodGet, "/healthz"},
+			{http.MethodGet, "/ui"},
+			{http.MethodGet, "/nothing"},
+			{http.MethodGet, "/v2/"},
+		} {
+			req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(markup))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth("alice", users["alice"])
+			resp, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("%s %s: %d %s, X-Content-Type-Options %q, want nosniff", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), got)
+			}
+		}
+	})
+
 	t.Run("NoMarkupInChromium", func(t *testing.T) {
 		b := newBrowser(t, liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM"))
 		tb := b.newTab(t)
