@@ -16,7 +16,7 @@ func TestClip(t *testing.T) {
 		{"words", clipJoin([]string{"sh", "-c", "true"}), "sh -c true"},
 		{"no words", clipJoin(nil), ""},
 		{"many words", clipJoin(strings.Fields(strings.Repeat("w ", 1_000_000))), strings.Repeat("w ", maxShownText/2) + "… (1999999 bytes)"},
-		{"one huge word", clipJoin([]string{strings.Repeat("y", 1 << 20)}), strings.Repeat("y", maxShownText) + "… (1048576 bytes)"},
+		{"one huge word", clipJoin([]string{strings.Repeat("y", 1<<20)}), strings.Repeat("y", maxShownText) + "… (1048576 bytes)"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q…, want %q…", c.name, c.got[:min(len(c.got), 40)], c.want[:min(len(c.want), 40)])
