@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/imagegate/imagegate/metadata"
 )
 
 // A pusher controls every byte of an image's config (up to the gate's 8
-// MiB): a page showing it whole could be tens of megabytes of escaped
+// MiB; its os and architecture become the push record's platform) and of
+// an index (4 MiB of children and their platforms): a page showing it whole could be tens of megabytes of escaped
 // text, rendered in the server's memory and the viewer's browser at every
 // view. The image page therefore shows what the config says within these
 // bounds, and says what it left out; the whole config is the blob at
@@ -20,6 +23,8 @@ const (
 	maxShownText = 512
 	// maxShownLabels bounds the labels shown.
 	maxShownLabels = 100
+	// maxShownPlatforms bounds the platforms shown (an index's children).
+	maxShownPlatforms = 100
 )
 
 // clip is s cut to maxShownText bytes on a rune boundary; a cut text
@@ -79,4 +84,18 @@ func shownLabels(labels map[string]string) (shown []label, total int) {
 		shown = append(shown, label{Key: clip(k), Value: clip(labels[k])})
 	}
 	return shown, len(keys)
+}
+
+// shownPlatforms are the first maxShownPlatforms platforms as
+// "os/architecture[/variant]", each clipped.
+func shownPlatforms(platforms []metadata.Platform) []string {
+	shown := make([]string, 0, min(len(platforms), maxShownPlatforms))
+	for _, p := range platforms[:min(len(platforms), maxShownPlatforms)] {
+		s := clip(p.OS) + "/" + clip(p.Architecture)
+		if p.Variant != "" {
+			s += "/" + clip(p.Variant)
+		}
+		shown = append(shown, s)
+	}
+	return shown
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"testing"
+
+	"github.com/imagegate/imagegate/metadata"
 )
 
 func TestClip(t *testing.T) {
@@ -41,5 +43,23 @@ func TestShownLabels(t *testing.T) {
 	}
 	if shown, total := shownLabels(nil); shown != nil || total != 0 {
 		t.Errorf("no labels: %v, %d", shown, total)
+	}
+}
+
+func TestShownPlatforms(t *testing.T) {
+	many := make([]metadata.Platform, 250)
+	for i := range many {
+		many[i] = metadata.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+	}
+	many[0] = metadata.Platform{OS: strings.Repeat("o", 1<<20), Architecture: "amd64"}
+	shown := shownPlatforms(many)
+	if len(shown) != maxShownPlatforms {
+		t.Fatalf("%d shown, want %d", len(shown), maxShownPlatforms)
+	}
+	if want := strings.Repeat("o", maxShownText) + "… (1048576 bytes)/amd64"; shown[0] != want {
+		t.Errorf("first platform %q…, want the os cut", shown[0][:20])
+	}
+	if shown[1] != "linux/arm/v7" {
+		t.Errorf("second platform %q", shown[1])
 	}
 }

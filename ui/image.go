@@ -47,6 +47,9 @@ type imageView struct {
 	// maxShownLabels, each clipped: clip.go), LabelCount how many it has.
 	Labels     []label
 	LabelCount int
+	// Platforms are the record's platforms the page shows (at most
+	// maxShownPlatforms, "os/architecture[/variant]" each clipped).
+	Platforms []string
 	// Rows are the manifest's layers with what the analysis says of each.
 	Rows []layerRow
 	Pull string
@@ -201,6 +204,9 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 		v.ConfigNote = e.Message
 	default:
 		v.ConfigNote = "the image config could not be read"
+	}
+	if v.Latest != nil {
+		v.Platforms = shownPlatforms(v.Latest.Platforms)
 	}
 	v.Rows = layerRows(v.Latest, v.Layers)
 	v.LastPull = describePull(h.now(), v.LastPulledAt, v.LastPulledTag, v.pullCoverage)

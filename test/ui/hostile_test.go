@@ -66,6 +66,23 @@ func hostileImage(t *testing.T) v1.Image {
 	return mutate.Annotations(img, map[string]string{"org.opencontainers.image.description": markup}).(v1.Image)
 }
 
+// hostilePlatform is an image whose config names an operating system of
+// 7 MiB of apostrophes: the push record's platform, on the image page.
+func hostilePlatform(t *testing.T) v1.Image {
+	t.Helper()
+	img := scantest.CleanImage(t)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS = "linux" + strings.Repeat("'", 7<<20)
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 // tarLayer is a layer holding one file of size bytes at path.
 func tarLayer(t *testing.T, path string, size int) v1.Layer {
 	t.Helper()
@@ -93,14 +110,16 @@ func tarLayer(t *testing.T, path string, size int) v1.Layer {
 const maxImagePage = 1 << 20
 
 // TestUIHostileImage has alice push an image whose every field an
-// attacker wrote, and root (an administrator) view it: the page stays
-// under 1 MiB and says how many labels it left out, and in Chromium no
+// attacker wrote, and one whose os is 7 MiB, and root (an administrator)
+// view them: each page stays under 1 MiB (the second was 36.7 MB) and
+// says what it left out, and in Chromium no
 // pushed markup becomes an element, a handler or a link.
 func TestUIHostileImage(t *testing.T) {
 	bin := liveserver.RequireBinary(t, "IMAGEGATE_BIN")
 	srv := liveserver.StartWithConfig(t, bin, liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), t.TempDir())+adminBinding)
 	d := push(t, srv, "team/hostile:1", hostileImage(t))
 	page := "/ui/image?name=team/hostile&digest=" + d.String()
+	platform := push(t, srv, "team/hostile:os", hostilePlatform(t))
 
 	t.Run("Bounded", func(t *testing.T) {
 		p := newPerson(t, srv.URL)
@@ -120,6 +139,15 @@ func TestUIHostileImage(t *testing.T) {
 		}
 		if !strings.Contains(body, "… (4096 bytes)") || !strings.Contains(body, "… (200004 bytes)") {
 			t.Error("the cut label values and history entry do not say their whole length")
+		}
+		start = time.Now()
+		status, body = p.get("/ui/image?name=team/hostile&digest=" + platform.String())
+		t.Logf("the page of the image whose os is 7 MiB: %d bytes in %v", len(body), time.Since(start).Round(time.Millisecond))
+		if status != http.StatusOK || len(body) > maxImagePage {
+			t.Errorf("the page of the image whose os is 7 MiB: %d, %d bytes", status, len(body))
+		}
+		if !strings.Contains(body, fmt.Sprintf("… (%d bytes)/amd64", 5+7<<20)) {
+			t.Error("the cut platform does not say its whole length")
 		}
 	})
 
