@@ -148,6 +148,9 @@ func (v *Validator) checkIndex(ctx context.Context, s *Shape, manifests Manifest
 		if err := c.Digest.Validate(); err != nil {
 			return invalid("index entry has an invalid digest", map[string]string{"digest": c.Digest.String()})
 		}
+		if err := checkIndexPlatform(c); err != nil {
+			return err
+		}
 		ok, err := manifests.Exists(ctx, c.Digest)
 		if err != nil {
 			return fmt.Errorf("validate: checking index entry %s: %w", c.Digest, err)
@@ -250,6 +253,9 @@ func (v *Validator) checkConfig(ctx context.Context, res *Result, blobs Blobs) e
 	var img v1.Image
 	if err := json.Unmarshal(raw, &img); err != nil {
 		return invalid("image config is not valid JSON", map[string]string{"digest": c.Digest.String(), "error": err.Error()})
+	}
+	if err := checkPlatform("image config", img.OS, img.Architecture, img.Variant); err != nil {
+		return err
 	}
 	if img.RootFS.Type != "layers" {
 		return invalid(fmt.Sprintf("image config rootfs.type is %q; it must be \"layers\"", img.RootFS.Type), nil)
