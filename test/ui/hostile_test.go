@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +127,11 @@ func TestUIHostileImage(t *testing.T) {
 	bin := liveserver.RequireBinary(t, "IMAGEGATE_BIN")
 	srv := liveserver.StartWithConfig(t, bin, liveserver.TeamAuthYAML(liveserver.WriteHtpasswd(t, users), t.TempDir())+adminBinding)
 	d := push(t, srv, "team/hostile:1", hostileImage(t))
+	// One Chromium for the subtests that need it (each skips without it).
+	var b *browser
+	if os.Getenv("IMAGEGATE_CHROMIUM") != "" {
+		b = newBrowser(t, liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM"))
+	}
 	page := "/ui/image?name=team/hostile&digest=" + d.String()
 
 	t.Run("Bounded", func(t *testing.T) {
@@ -196,7 +205,7 @@ func TestUIHostileImage(t *testing.T) {
 	})
 
 	t.Run("NoMarkupInChromium", func(t *testing.T) {
-		b := newBrowser(t, liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM"))
+		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
 		tb := b.newTab(t)
 		tb.signIn(srv.URL, "root", users["root"])
 		tb.open(srv.URL + page)
@@ -213,6 +222,66 @@ func TestUIHostileImage(t *testing.T) {
 		if p := b.takeProblems(); len(p) != 0 {
 			t.Errorf("the page reported %q", p)
 		}
+	})
+
+	t.Run("UploadMessagesAsText", func(t *testing.T) {
+		// The upload page prefills the repository from its URL (a name
+		// only) and shows the server's refusal, which names what was sent.
+		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
+		tb := b.newTab(t)
+		tb.signIn(srv.URL, "root", users["root"])
+		tb.open(srv.URL + "/ui/upload?repository=" + url.QueryEscape(markup))
+		junk := filepath.Join(t.TempDir(), "junk.tar")
+		if err := os.WriteFile(junk, []byte(markup), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(tb, chromedp.Evaluate[string](`document.getElementById("repository").value`)); got != "" {
+			t.Errorf("the repository field holds %q, want nothing (no repository name)", got)
+		}
+		// The fields' patterns would stop the markup in the browser; the
+		// server's refusal naming it is what is shown here (as a tarball
+		// someone handed over names its own tags).
+		get(tb, chromedp.Evaluate[any](`for (const f of document.querySelectorAll("#upload-form input")) f.removeAttribute("pattern"); undefined`))
+		tb.run(chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{junk}),
+			chromedp.SetValue(chromedp.CSS("#repository"), "team/hostile"),
+			chromedp.SetValue(chromedp.CSS("#tag"), markup),
+			chromedp.Click(chromedp.CSS(`#upload-form button[type=submit]`)))
+		v := get(tb, chromedp.Poll[string](`(t => t.startsWith("Refused") && t)(document.getElementById("verdict").innerText)`))
+		t.Logf("the page shows %q", v)
+		if n := get(tb, chromedp.Evaluate[int](`document.querySelectorAll("#injected, svg").length`)); n != 0 {
+			t.Errorf("%d elements of the refusal or the URL became part of the page", n)
+		}
+		if !strings.Contains(v, `<svg id=\"injected\"`) {
+			t.Errorf("the refusal %q does not name the tag as text", v)
+		}
+		if p := b.takeProblems(); len(p) != 0 {
+			t.Errorf("the page reported %q", p)
+		}
+	})
+
+	t.Run("NoFraming", func(t *testing.T) {
+		// Another site frames the robots' revoke form to have an
+		// administrator click it (clickjacking): the browser refuses to
+		// show it (frame-ancestors 'none', X-Frame-Options: DENY).
+		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
+		tb := b.newTab(t)
+		tb.signIn(srv.URL, "root", users["root"])
+		framer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><iframe id="f" src="%s/ui/robots/revoke?name=ci"></iframe>`, srv.URL)
+		}))
+		defer framer.Close()
+		tb.run(chromedp.Navigate(strings.Replace(framer.URL, "127.0.0.1", "localhost", 1)))
+		// Chromium reports the refusal on its console (CSP): wait for it.
+		var problems []string
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for deadline := time.Now().Add(actionTimeout); time.Now().Before(deadline); <-tick.C {
+			problems = append(problems, b.takeProblems()...)
+			if strings.Contains(strings.Join(problems, " "), "frame-ancestors") {
+				return
+			}
+		}
+		t.Errorf("the framed revoke form was not refused; the browser reported %q", problems)
 	})
 }
 
