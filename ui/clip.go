@@ -21,6 +21,10 @@ const (
 	// maxShownText bounds one text of the config shown (a label's key or
 	// value, the author, a command, a layer's history entry), in bytes.
 	maxShownText = 512
+	// maxShownName bounds a finding's ID, package and versions, in bytes:
+	// a scan records up to 1,000 findings, and a pusher writes the
+	// versions (and the names of packages in the image).
+	maxShownName = 160
 	// maxShownLabels bounds the labels shown.
 	maxShownLabels = 100
 	// maxShownPlatforms bounds the platforms shown (an index's children).
@@ -34,6 +38,14 @@ func clip(s string) string {
 		return s
 	}
 	return cutTo(s, len(s))
+}
+
+// clipName is s cut to maxShownName bytes like clip.
+func clipName(s string) string {
+	if len(s) <= maxShownName {
+		return s
+	}
+	return cutAt(s, maxShownName, len(s))
 }
 
 // clipJoin is the words of a command joined by spaces, cut like clip: an
@@ -62,9 +74,13 @@ func clipJoin(words []string) string {
 
 // cutTo is s cut to maxShownText bytes on a rune boundary, followed by
 // "… (whole bytes)".
-func cutTo(s string, whole int) string {
-	if len(s) > maxShownText {
-		cut := maxShownText
+func cutTo(s string, whole int) string { return cutAt(s, maxShownText, whole) }
+
+// cutAt is s cut to n bytes on a rune boundary, followed by "… (whole
+// bytes)".
+func cutAt(s string, n, whole int) string {
+	if len(s) > n {
+		cut := n
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

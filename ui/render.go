@@ -49,6 +49,7 @@ var funcs = template.FuncMap{
 	// clip and clipJoin bound what a pusher wrote (clip.go).
 	"clip":     clip,
 	"clipJoin": clipJoin,
+	"clipName": clipName,
 }
 
 // parsePages parses every page with the layout.

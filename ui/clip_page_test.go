@@ -1,0 +1,38 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+// TestImagePageBoundsFindings: a scan records up to 1,000 findings, whose
+// versions (and the names of packages in the image) the pusher wrote;
+// with a 10 KB version each, the findings table was 50 MB of the page.
+func TestImagePageBoundsFindings(t *testing.T) {
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := "4.17.0-" + strings.Repeat("'", 10_000)
+	var rows []findingRow
+	for i := range 1000 {
+		rows = append(rows, findingRow{Finding: metadata.Finding{ID: fmt.Sprintf("CVE-2026-%d", i), Package: "lodash" + strings.Repeat("'", 10_000),
+			InstalledVersion: version, FixedVersion: version, Severity: "HIGH"}})
+	}
+	v := imageView{Name: "team/app", Digest: "sha256:aaaa", Latest: &metadata.Record{Digest: "sha256:aaaa"},
+		Scan: &metadata.ScanSummary{Scanner: "trivy"}, Findings: rows, Total: len(rows)}
+	var buf strings.Builder
+	if err := pages["image"].Execute(&buf, frame{Title: "t", Data: v}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if len(page) > 4<<20 {
+		t.Errorf("the image page with 1,000 findings is %d bytes, want at most 4 MiB", len(page))
+	}
+	if !strings.Contains(page, "CVE-2026-999") || !strings.Contains(page, "… (10007 bytes)") {
+		t.Error("the findings are not all shown, their long versions cut with their length")
+	}
+}
