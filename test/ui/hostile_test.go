@@ -204,6 +204,35 @@ func TestUIHostileImage(t *testing.T) {
 		}
 	})
 
+	t.Run("UIHeaders", func(t *testing.T) {
+		// Every signed-in page: its type and charset, not sniffed, not
+		// framed, not cached, no referrer leaving the origin, and a policy
+		// that closes plugins, <base> and foreign form targets.
+		p := newPerson(t, srv.URL)
+		p.mustSignIn("root", users["root"])
+		for _, path := range []string{page, "/ui/repositories", "/ui/repository?name=team/hostile", "/ui/pushes", "/ui/upload",
+			"/ui/robots", "/ui/robots/revoke?name=ci", "/ui/status", "/ui/nothing"} {
+			resp, err := p.client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			h := resp.Header
+			csp := h.Get("Content-Security-Policy")
+			for _, want := range []string{"object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'", "script-src 'self'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("%s: Content-Security-Policy %q lacks %s", path, csp, want)
+				}
+			}
+			for k, want := range map[string]string{"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff",
+				"X-Frame-Options": "DENY", "Cache-Control": "no-store", "Referrer-Policy": "same-origin"} {
+				if got := h.Get(k); got != want {
+					t.Errorf("%s: %d, %s %q, want %q", path, resp.StatusCode, k, got, want)
+				}
+			}
+		}
+	})
+
 	t.Run("NoMarkupInChromium", func(t *testing.T) {
 		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
 		tb := b.newTab(t)
