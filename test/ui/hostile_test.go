@@ -314,22 +314,27 @@ func TestUIHostileImage(t *testing.T) {
 	})
 }
 
-// pushErr is push's error: nil when img was stored.
+// pushErr writes img to ref on srv as alice: nil when it was stored.
 func pushErr(t *testing.T, srv *liveserver.Server, ref string, img v1.Image) error {
 	t.Helper()
-	r, err := name.ParseReference(srv.Addr+"/"+ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: users["alice"]}))
+	return remote.Write(reference(t, srv, ref), img, asAlice)
 }
 
-// pushIndexErr writes index to ref as alice: nil when it was stored.
+// pushIndexErr writes index to ref on srv as alice: nil when it was stored.
 func pushIndexErr(t *testing.T, srv *liveserver.Server, ref string, index v1.ImageIndex) error {
+	t.Helper()
+	return remote.WriteIndex(reference(t, srv, ref), index, asAlice)
+}
+
+// asAlice pushes with alice's password.
+var asAlice = remote.WithAuth(&authn.Basic{Username: "alice", Password: users["alice"]})
+
+// reference is ref (repository:tag) on srv.
+func reference(t *testing.T, srv *liveserver.Server, ref string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(srv.Addr+"/"+ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return remote.WriteIndex(r, index, remote.WithAuth(&authn.Basic{Username: "alice", Password: users["alice"]}))
+	return r
 }
