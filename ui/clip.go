@@ -29,6 +29,10 @@ const (
 	maxShownLabels = 100
 	// maxShownPlatforms bounds the platforms shown (an index's children).
 	maxShownPlatforms = 100
+	// maxShownTagEvents bounds the tag history shown, newest first: the
+	// API lists the events of up to 1,000 records, and an upload may tag
+	// a manifest 64 times.
+	maxShownTagEvents = 100
 )
 
 // clip is s cut to maxShownText bytes on a rune boundary; a cut text
@@ -114,4 +118,16 @@ func shownPlatforms(platforms []metadata.Platform) []string {
 		shown = append(shown, s)
 	}
 	return shown
+}
+
+// bound keeps of v what the page shows of the pusher's lists: the first
+// labels and platforms, the newest tag events, and how many there are.
+func (v *imageView) bound() {
+	if v.Config != nil {
+		v.Labels, v.LabelCount = shownLabels(v.Config.Labels)
+	}
+	if v.Latest != nil {
+		v.Platforms = shownPlatforms(v.Latest.Platforms)
+	}
+	v.TagEvents, v.TagHistory = len(v.TagHistory), v.TagHistory[:min(len(v.TagHistory), maxShownTagEvents)]
 }

@@ -36,3 +36,29 @@ func TestImagePageBoundsFindings(t *testing.T) {
 		t.Error("the findings are not all shown, their long versions cut with their length")
 	}
 }
+
+// TestImagePageBoundsTagHistory: 1,000 uploads of one image, each with 64
+// tags of 128 bytes, gave a tag history of 64,000 events on the page.
+func TestImagePageBoundsTagHistory(t *testing.T) {
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []tagEvent
+	for i := range 64_000 {
+		events = append(events, tagEvent{Tag: fmt.Sprintf("%06d", i) + strings.Repeat("t", 122), Event: "tagged", Status: "accepted"})
+	}
+	v := imageView{Name: "team/app", Digest: "sha256:aaaa", Latest: &metadata.Record{Digest: "sha256:aaaa"}, TagHistory: events}
+	v.bound()
+	var buf strings.Builder
+	if err := pages["image"].Execute(&buf, frame{Title: "t", Data: v}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if len(page) > 1<<20 {
+		t.Errorf("the image page with 64,000 tag events is %d bytes, want at most 1 MiB", len(page))
+	}
+	if !strings.Contains(page, "The newest 100 of 64000 events") || !strings.Contains(page, "000099t") || strings.Contains(page, "000100t") {
+		t.Error("the page does not show the newest 100 events and say how many there are")
+	}
+}

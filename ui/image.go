@@ -20,6 +20,9 @@ type imageView struct {
 	// Latest is the manifest's newest push record (GET …/manifests/{digest}).
 	Latest     *metadata.Record `json:"latest"`
 	TagHistory []tagEvent       `json:"tag_history"`
+	// TagEvents is how many tag events the API listed; the page shows
+	// the newest maxShownTagEvents of them (clip.go).
+	TagEvents int `json:"-"`
 	// Findings are the recorded scan's, worst first (GET …/vulnerabilities).
 	Scan     *metadata.ScanSummary
 	Findings []findingRow
@@ -199,15 +202,12 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 	switch err := h.callAPI(r, s, base+"/config", nil, &cfg); {
 	case err == nil:
 		v.Config = &cfg
-		v.Labels, v.LabelCount = shownLabels(cfg.Labels)
 	case errors.As(err, &e):
 		v.ConfigNote = e.Message
 	default:
 		v.ConfigNote = "the image config could not be read"
 	}
-	if v.Latest != nil {
-		v.Platforms = shownPlatforms(v.Latest.Platforms)
-	}
+	v.bound()
 	v.Rows = layerRows(v.Latest, v.Layers)
 	v.LastPull = describePull(h.now(), v.LastPulledAt, v.LastPulledTag, v.pullCoverage)
 	v.Pull = "docker pull " + h.registryHost(r) + "/" + name + "@" + d
