@@ -11,12 +11,13 @@ import (
 )
 
 // A pusher controls every byte of an image's config (up to the gate's 8
-// MiB; its os and architecture become the push record's platform) and of
-// an index (4 MiB of children and their platforms): a page showing it whole could be tens of megabytes of escaped
-// text, rendered in the server's memory and the viewer's browser at every
-// view. The image page therefore shows what the config says within these
-// bounds, and says what it left out; the whole config is the blob at
-// /v2/{name}/blobs/{config digest} (and its fields at GET …/config).
+// MiB), of an index (4 MiB of children and their platforms), of the
+// package versions a scan reports and of how often a manifest is tagged:
+// a page showing all of it could be tens of megabytes of escaped text,
+// rendered in the server's memory and the viewer's browser at every view.
+// The image page therefore shows it within these bounds and says what it
+// left out; the whole config is the blob at /v2/{name}/blobs/{config
+// digest} (its fields at GET …/config), the rest in the API's answers.
 const (
 	// maxShownText bounds one text of the config shown (a label's key or
 	// value, the author, a command, a layer's history entry), in bytes.
