@@ -39,6 +39,7 @@ func (p *Pipeline) pending(ctx context.Context, x *Push) error {
 // is logged.
 func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 	rec := x.record
+	reason = boundReason(reason)
 	rec.Status, rec.Reason, rec.Archive = metadata.StatusRejected, reason, nil
 	if err := p.opts.Recorder.Put(ctx, rec); err != nil {
 		p.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())

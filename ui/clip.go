@@ -26,6 +26,9 @@ const (
 	// a scan records up to 1,000 findings, and a pusher writes the
 	// versions (and the names of packages in the image).
 	maxShownName = 160
+	// maxShownReason bounds a record's reason, in bytes: a refusal may
+	// quote what the pusher sent, and a history lists 50 records.
+	maxShownReason = 2048
 	// maxShownLabels bounds the labels shown.
 	maxShownLabels = 100
 	// maxShownPlatforms bounds the platforms shown (an index's children).
@@ -51,6 +54,14 @@ func clipName(s string) string {
 		return s
 	}
 	return cutAt(s, maxShownName, len(s))
+}
+
+// clipReason is s cut to maxShownReason bytes like clip.
+func clipReason(s string) string {
+	if len(s) <= maxShownReason {
+		return s
+	}
+	return cutAt(s, maxShownReason, len(s))
 }
 
 // clipJoin is the words of a command joined by spaces, cut like clip: an

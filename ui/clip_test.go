@@ -15,6 +15,7 @@ func TestClip(t *testing.T) {
 		{"short", clip("ok"), "ok"},
 		{"at the bound", clip(strings.Repeat("x", maxShownText)), strings.Repeat("x", maxShownText)},
 		{"on a rune boundary", clip(long), strings.Repeat("a", maxShownText-1) + "… (517 bytes)"},
+		{"reason", clipReason(strings.Repeat("r", 3<<20)), strings.Repeat("r", maxShownReason) + "… (3145728 bytes)"},
 		{"words", clipJoin([]string{"sh", "-c", "true"}), "sh -c true"},
 		{"no words", clipJoin(nil), ""},
 		{"many words", clipJoin(strings.Fields(strings.Repeat("w ", 1_000_000))), strings.Repeat("w ", maxShownText/2) + "… (1999999 bytes)"},
@@ -23,7 +24,7 @@ func TestClip(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: %q…, want %q…", c.name, c.got[:min(len(c.got), 40)], c.want[:min(len(c.want), 40)])
 		}
-		if len(c.got) > maxShownText+len("… (1999999 bytes)") {
+		if len(c.got) > maxShownReason+len("… (1999999 bytes)") {
 			t.Errorf("%s: %d bytes", c.name, len(c.got))
 		}
 	}

@@ -47,9 +47,10 @@ var funcs = template.FuncMap{
 	"inc":     func(i int) int { return i + 1 },
 	"join":    func(s []string) string { return strings.Join(s, " ") },
 	// clip and clipJoin bound what a pusher wrote (clip.go).
-	"clip":     clip,
-	"clipJoin": clipJoin,
-	"clipName": clipName,
+	"clip":       clip,
+	"clipJoin":   clipJoin,
+	"clipName":   clipName,
+	"clipReason": clipReason,
 }
 
 // parsePages parses every page with the layout.

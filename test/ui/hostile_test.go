@@ -3,6 +3,7 @@ package ui
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
@@ -173,6 +175,37 @@ func TestUIHostileImage(t *testing.T) {
 		}
 	})
 
+	t.Run("RefusalReasonBounded", func(t *testing.T) {
+		// A layer URL of 3 MiB is refused, quoting it: the reason went
+		// whole into the answer, the record, the log and the webhook, and
+		// the repository page lists 50 records (five such refusals: 79 MB).
+		raw, err := scantest.CleanImage(t).RawManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["layers"].([]any)[0].(map[string]any)["urls"] = []string{"javascript:" + strings.Repeat("'", 3<<20)}
+		forged, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		push(t, srv, "team/refused:base", scantest.CleanImage(t))
+		err = remote.Put(reference(t, srv, "team/refused:url"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		if err == nil || !strings.Contains(err.Error(), "MANIFEST_INVALID") || !strings.Contains(err.Error(), "… (3145739 bytes)") {
+			t.Errorf("the forged manifest: %.300v, want MANIFEST_INVALID quoting the start of the url and its length", err)
+		}
+		p := newPerson(t, srv.URL)
+		p.mustSignIn("root", users["root"])
+		status, body := p.get("/ui/repository?name=team/refused")
+		t.Logf("the repository page: %d bytes", len(body))
+		if status != http.StatusOK || len(body) > maxImagePage || !strings.Contains(body, "layer urls must be http or https") {
+			t.Errorf("the repository page: %d, %d bytes, want the refusal within 1 MiB", status, len(body))
+		}
+	})
+
 	t.Run("NoSniffEverywhere", func(t *testing.T) {
 		// Answers outside /ui/ carry pushed text too (the API's JSON, the
 		// upload's answers): none may be sniffed into a page.
@@ -313,6 +346,15 @@ func TestUIHostileImage(t *testing.T) {
 		t.Errorf("the framed revoke form was not refused; the browser reported %q", problems)
 	})
 }
+
+// rawManifest is a manifest as bytes, for remote.Put.
+type rawManifest struct {
+	body      []byte
+	mediaType types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.body, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
 
 // pushErr writes img to ref on srv as alice: nil when it was stored.
 func pushErr(t *testing.T, srv *liveserver.Server, ref string, img v1.Image) error {
