@@ -68,7 +68,7 @@ func (p *Pipeline) refuse(ctx context.Context, x *Push, refusal errcode.Error) {
 func (p *Pipeline) finishAll(ctx context.Context, pushes []*Push, status metadata.Status, reason string) {
 	for _, x := range pushes {
 		x.stage(StageRecording)
-		f := metadata.Finish{Status: status, Reason: reason, CommittedAt: p.now()}
+		f := metadata.Finish{Status: status, Reason: boundReason(reason), CommittedAt: p.now()}
 		if err := p.opts.Recorder.Finish(ctx, x.record.ID, f); err != nil {
 			p.logger.ErrorContext(ctx, "recording outcome failed", "record_id", x.record.ID,
 				"status", string(status), "error", err.Error())
