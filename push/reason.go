@@ -5,21 +5,33 @@ import (
 	"unicode/utf8"
 )
 
-// maxRecordedReason bounds the reason a rejected push is recorded, logged
-// and published with, in bytes. A refusal may quote what the pusher sent
-// (a layer URL of megabytes); the record is listed 50 to a page by the
-// API and the web UI, so five such refusals made the repository page 79 MB.
-const maxRecordedReason = 2048
+// What a push record keeps of text the pusher wrote is bounded: records
+// are listed 50 to a page by the API and the web UI, with their reasons
+// and their scans' findings.
+const (
+	// maxRecordedReason bounds the reason a push is recorded, logged and
+	// published with, in bytes. A refusal may quote what the pusher sent
+	// (a layer URL of megabytes): five such refusals made the repository
+	// page 79 MB.
+	maxRecordedReason = 2048
+	// maxRecordedName bounds a recorded finding's ID, package and
+	// versions, in bytes: the image names its packages and their
+	// versions, and a scan records up to 1,000 findings.
+	maxRecordedName = 256
+)
 
-// boundReason is reason cut to maxRecordedReason bytes on a rune
-// boundary, ending "… (N bytes)" with its whole length when cut.
-func boundReason(reason string) string {
-	if len(reason) <= maxRecordedReason {
-		return reason
+// boundReason is reason cut to maxRecordedReason bytes (cutAt).
+func boundReason(reason string) string { return cutAt(reason, maxRecordedReason) }
+
+// cutAt is s cut to n bytes on a rune boundary, ending "… (N bytes)" with
+// its whole length when cut.
+func cutAt(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	cut := maxRecordedReason
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
+	c := n
+	for c > 0 && !utf8.RuneStart(s[c]) {
+		c--
 	}
-	return reason[:cut] + fmt.Sprintf("… (%d bytes)", len(reason))
+	return s[:c] + fmt.Sprintf("… (%d bytes)", len(s))
 }

@@ -3,6 +3,8 @@ package push
 import (
 	"strings"
 	"testing"
+
+	"github.com/imagegate/imagegate/scan"
 )
 
 func TestBoundReason(t *testing.T) {
@@ -13,5 +15,18 @@ func TestBoundReason(t *testing.T) {
 	r := boundReason(long)
 	if want := strings.Repeat("a", maxRecordedReason-1) + "… (3147777 bytes)"; r != want {
 		t.Errorf("a 3 MiB reason became %d bytes ending %q", len(r), r[max(0, len(r)-30):])
+	}
+}
+
+// TestFindingBounded: a recorded finding keeps 256 bytes of each text
+// the image wrote (a package's name and version), saying the whole length.
+func TestFindingBounded(t *testing.T) {
+	long := "4.17.0-" + strings.Repeat("a", 10_000)
+	f := finding(scan.Vulnerability{ID: "CVE-2026-1", Package: "lodash", InstalledVersion: long, FixedVersion: "4.17.21", Severity: scan.SeverityHigh})
+	if f.ID != "CVE-2026-1" || f.Package != "lodash" || f.FixedVersion != "4.17.21" || f.Severity != "HIGH" {
+		t.Errorf("short texts changed: %+v", f)
+	}
+	if want := long[:maxRecordedName] + "… (10007 bytes)"; f.InstalledVersion != want {
+		t.Errorf("a 10 KB version is recorded as %d bytes", len(f.InstalledVersion))
 	}
 }
