@@ -5,9 +5,9 @@ import (
 	"unicode/utf8"
 )
 
-// What a push record keeps of text the pusher wrote is bounded: records
-// are listed 50 to a page by the API and the web UI, with their reasons
-// and their scans' findings.
+// What a push record keeps of what the pusher wrote is bounded: records
+// are listed 50 to a page by the API and the web UI, with their reasons,
+// media types, platforms, layers and their scans' findings.
 const (
 	// maxRecordedReason bounds the reason a push is recorded, logged and
 	// published with, in bytes. A refusal may quote what the pusher sent
@@ -18,6 +18,13 @@ const (
 	// versions, in bytes: the image names its packages and their
 	// versions, and a scan records up to 1,000 findings.
 	maxRecordedName = 256
+	// maxUnvalidatedList bounds the layers and index entries the record
+	// of a manifest refused before validation keeps (validation.maxlayers'
+	// default).
+	maxUnvalidatedList = 256
+	// maxRecordedUserAgent bounds the User-Agent a record keeps, in
+	// bytes: a header may be up to 1 MiB.
+	maxRecordedUserAgent = 512
 )
 
 // boundReason is reason cut to maxRecordedReason bytes (cutAt).

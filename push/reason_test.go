@@ -1,6 +1,8 @@
 package push
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -28,5 +30,19 @@ func TestFindingBounded(t *testing.T) {
 	}
 	if want := long[:maxRecordedName] + "… (10007 bytes)"; f.InstalledVersion != want {
 		t.Errorf("a 10 KB version is recorded as %d bytes", len(f.InstalledVersion))
+	}
+}
+
+// TestUserAgentBounded: a record keeps 512 bytes of a User-Agent header
+// (Go reads headers up to 1 MiB).
+func TestUserAgentBounded(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPut, "/v2/team/app/manifests/1", nil)
+	r.Header.Set("User-Agent", strings.Repeat("u", 500_000))
+	if ua := RequesterOf(r).UserAgent; ua != strings.Repeat("u", maxRecordedUserAgent)+"… (500000 bytes)" {
+		t.Errorf("a 500 KB User-Agent is recorded as %d bytes", len(ua))
+	}
+	r.Header.Set("User-Agent", "docker/27.3.1 go/go1.22.7")
+	if ua := RequesterOf(r).UserAgent; ua != "docker/27.3.1 go/go1.22.7" {
+		t.Errorf("a usual User-Agent is recorded as %q", ua)
 	}
 }

@@ -95,6 +95,9 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 			return nil, invalid("manifest subject has an invalid digest", map[string]string{"digest": s.Subject.Digest.String(), "reason": err.Error()})
 		}
 	}
+	if err := checkTypeLengths(s); err != nil {
+		return nil, err
+	}
 	switch {
 	case indexTypes[m.MediaType]:
 		res.Kind = KindIndex

@@ -206,6 +206,64 @@ func TestUIHostileImage(t *testing.T) {
 		}
 	})
 
+	t.Run("RecordFieldsBounded", func(t *testing.T) {
+		// A 500 KB User-Agent, a 2 MB artifact type and the 5,000 layers of
+		// a refused manifest went whole into push records, which the API and
+		// the UI list 50 to a page.
+		if err := remote.Write(reference(t, srv, "team/records:ua"), scantest.CleanImage(t), asAlice,
+			remote.WithUserAgent(strings.Repeat("u", 500_000))); err != nil {
+			t.Fatalf("push with a long User-Agent: %v", err)
+		}
+		art := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1),
+			types.MediaType("application/x."+strings.Repeat("a", 2_000_000)))
+		if err := pushErr(t, srv, "team/records:art", art); err == nil || !strings.Contains(err.Error(), "config mediaType is 2000014 bytes") {
+			t.Errorf("an artifact whose type is 2 MB: %.300v, want MANIFEST_INVALID naming its length", err)
+		}
+		// A manifest of 5,000 layers, refused (validation.maxlayers: 256)
+		// before its layers were looked at: its record listed them all.
+		raw, err := scantest.CleanImage(t).RawManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		layer := m["layers"].([]any)[0]
+		many := make([]any, 5000)
+		for i := range many {
+			many[i] = layer
+		}
+		m["layers"] = many
+		forged, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = remote.Put(reference(t, srv, "team/records:layers"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		if err == nil || !strings.Contains(err.Error(), "5000 layers") {
+			t.Errorf("a manifest of 5,000 layers: %.300v, want it refused for its layers", err)
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/pushes?repository=team/records", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("root", users["root"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the records of team/records: %d bytes", len(body))
+		if resp.StatusCode != http.StatusOK || len(body) > 256<<10 || !strings.Contains(string(body), strings.Repeat("u", 512)+"… (50") ||
+			!strings.Contains(string(body), `"layer_count": 5000`) {
+			t.Errorf("the records: %d, %d bytes, want at most 256 KiB, the User-Agent cut with its length, 5000 layers counted", resp.StatusCode, len(body))
+		}
+	})
+
 	t.Run("NoSniffEverywhere", func(t *testing.T) {
 		// Answers outside /ui/ carry pushed text too (the API's JSON, the
 		// upload's answers): none may be sniffed into a page.
