@@ -1,9 +1,6 @@
 package ui
 
 import (
-	"archive/tar"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,104 +13,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
-
-// markup is what a pusher writes into every field a page shows: it
-// closes an attribute and opens an element with a handler.
-const markup = `"><svg id="injected" onload="alert(1)">'`
-
-// hostileLabels is how many labels the hostile image has; each value is
-// hostileLabelBytes apostrophes (one byte in the config's JSON, five in
-// HTML as &#39;), so that the config is just under the gate's 8 MiB.
-const (
-	hostileLabels     = 1900
-	hostileLabelBytes = 4096
-)
-
-// hostileImage is an image whose config, history and file paths are
-// written by an attacker: markup in every text field, a URL label with a
-// javascript: scheme, 1,900 labels of 4 KiB and a 200 KB history entry.
-func hostileImage(t *testing.T) v1.Image {
-	t.Helper()
-	img, err := mutate.Append(scantest.CleanImage(t),
-		mutate.Addendum{Layer: tarLayer(t, "big/"+markup, 300_000), History: v1.History{CreatedBy: "RUN " + markup}},
-		mutate.Addendum{Layer: tarLayer(t, "big/.wh."+markup, 0), History: v1.History{CreatedBy: "RUN " + strings.Repeat("'", 200_000)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Author = markup
-	cfg.Config.User = markup
-	cfg.Config.WorkingDir = "/" + markup
-	cfg.Config.Entrypoint = []string{"javascript:alert(1)", markup}
-	cfg.Config.Cmd = []string{markup}
-	cfg.Config.Labels = map[string]string{
-		"org.opencontainers.image.source": "javascript:alert(document.cookie)",
-		"org.opencontainers.image.url":    "data:text/html,<script>alert(1)</script>",
-		"a" + markup:                      markup,
-	}
-	for i := range hostileLabels - len(cfg.Config.Labels) {
-		cfg.Config.Labels[fmt.Sprintf("z%05d", i)] = strings.Repeat("'", hostileLabelBytes)
-	}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return mutate.Annotations(img, map[string]string{"org.opencontainers.image.description": markup}).(v1.Image)
-}
-
-// hostilePlatform is an image whose config names an operating system of
-// 7 MiB of apostrophes (before the gate's bound: the push record's
-// platform, 36.7 MB of the image page).
-func hostilePlatform(t *testing.T) v1.Image {
-	t.Helper()
-	img := scantest.CleanImage(t)
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS = "linux" + strings.Repeat("'", 7<<20)
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
-// tarLayer is a layer holding one file of size bytes at path.
-func tarLayer(t *testing.T, path string, size int) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o644, Size: int64(size), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(bytes.Repeat([]byte("x"), size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // maxImagePage bounds the image page of the hostile image. Before the
 // bounds of ui/clip.go it was 40 MB (every label, every apostrophe
@@ -133,6 +41,13 @@ func TestUIHostileImage(t *testing.T) {
 	var b *browser
 	if os.Getenv("IMAGEGATE_CHROMIUM") != "" {
 		b = newBrowser(t, liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM"))
+	}
+	// rootTab is a tab of root's, signed in; the subtest skips without Chromium.
+	rootTab := func(t *testing.T) *tab {
+		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
+		tb := b.newTab(t)
+		tb.signIn(srv.URL, "root", users["root"])
+		return tb
 	}
 	page := "/ui/image?name=team/hostile&digest=" + d.String()
 
@@ -179,21 +94,11 @@ func TestUIHostileImage(t *testing.T) {
 		// A layer URL of 3 MiB is refused, quoting it: the reason went
 		// whole into the answer, the record, the log and the webhook, and
 		// the repository page lists 50 records (five such refusals: 79 MB).
-		raw, err := scantest.CleanImage(t).RawManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		m["layers"].([]any)[0].(map[string]any)["urls"] = []string{"javascript:" + strings.Repeat("'", 3<<20)}
-		forged, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
+		forged := forgedManifest(t, func(m map[string]any) {
+			m["layers"].([]any)[0].(map[string]any)["urls"] = []string{"javascript:" + strings.Repeat("'", 3<<20)}
+		})
 		push(t, srv, "team/refused:base", scantest.CleanImage(t))
-		err = remote.Put(reference(t, srv, "team/refused:url"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		err := remote.Put(reference(t, srv, "team/refused:url"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
 		if err == nil || !strings.Contains(err.Error(), "MANIFEST_INVALID") || !strings.Contains(err.Error(), "… (3145739 bytes)") {
 			t.Errorf("the forged manifest: %.300v, want MANIFEST_INVALID quoting the start of the url and its length", err)
 		}
@@ -221,25 +126,14 @@ func TestUIHostileImage(t *testing.T) {
 		}
 		// A manifest of 5,000 layers, refused (validation.maxlayers: 256)
 		// before its layers were looked at: its record listed them all.
-		raw, err := scantest.CleanImage(t).RawManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		layer := m["layers"].([]any)[0]
-		many := make([]any, 5000)
-		for i := range many {
-			many[i] = layer
-		}
-		m["layers"] = many
-		forged, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = remote.Put(reference(t, srv, "team/records:layers"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		forged := forgedManifest(t, func(m map[string]any) {
+			many := make([]any, 5000)
+			for i := range many {
+				many[i] = m["layers"].([]any)[0]
+			}
+			m["layers"] = many
+		})
+		err := remote.Put(reference(t, srv, "team/records:layers"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
 		if err == nil || !strings.Contains(err.Error(), "5000 layers") {
 			t.Errorf("a manifest of 5,000 layers: %.300v, want it refused for its layers", err)
 		}
@@ -325,9 +219,7 @@ func TestUIHostileImage(t *testing.T) {
 	})
 
 	t.Run("NoMarkupInChromium", func(t *testing.T) {
-		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
-		tb := b.newTab(t)
-		tb.signIn(srv.URL, "root", users["root"])
+		tb := rootTab(t)
 		tb.open(srv.URL + page)
 		if n := get(tb, chromedp.Evaluate[int](`document.querySelectorAll("#injected, svg, script:not([src])").length`)); n != 0 {
 			t.Errorf("%d pushed elements became part of the page", n)
@@ -339,17 +231,13 @@ func TestUIHostileImage(t *testing.T) {
 		if main := tb.text("main"); !strings.Contains(main, markup) || !strings.Contains(main, "javascript:alert(document.cookie)") {
 			t.Error("the pushed text is not shown as text")
 		}
-		if p := b.takeProblems(); len(p) != 0 {
-			t.Errorf("the page reported %q", p)
-		}
+		noProblems(t, b)
 	})
 
 	t.Run("UploadMessagesAsText", func(t *testing.T) {
 		// The upload page prefills the repository from its URL (a name
 		// only) and shows the server's refusal, which names what was sent.
-		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
-		tb := b.newTab(t)
-		tb.signIn(srv.URL, "root", users["root"])
+		tb := rootTab(t)
 		tb.open(srv.URL + "/ui/upload?repository=" + url.QueryEscape(markup))
 		junk := filepath.Join(t.TempDir(), "junk.tar")
 		if err := os.WriteFile(junk, []byte(markup), 0o644); err != nil {
@@ -374,18 +262,14 @@ func TestUIHostileImage(t *testing.T) {
 		if !strings.Contains(v, `<svg id=\"injected\"`) {
 			t.Errorf("the refusal %q does not name the tag as text", v)
 		}
-		if p := b.takeProblems(); len(p) != 0 {
-			t.Errorf("the page reported %q", p)
-		}
+		noProblems(t, b)
 	})
 
 	t.Run("NoFraming", func(t *testing.T) {
 		// Another site frames the robots' revoke form to have an
 		// administrator click it (clickjacking): the browser refuses to
 		// show it (frame-ancestors 'none', X-Frame-Options: DENY).
-		liveserver.RequireBinary(t, "IMAGEGATE_CHROMIUM")
-		tb := b.newTab(t)
-		tb.signIn(srv.URL, "root", users["root"])
+		tb := rootTab(t)
 		framer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `<!doctype html><iframe id="f" src="%s/ui/robots/revoke?name=ci"></iframe>`, srv.URL)
 		}))
@@ -405,36 +289,10 @@ func TestUIHostileImage(t *testing.T) {
 	})
 }
 
-// rawManifest is a manifest as bytes, for remote.Put.
-type rawManifest struct {
-	body      []byte
-	mediaType types.MediaType
-}
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.body, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
-
-// pushErr writes img to ref on srv as alice: nil when it was stored.
-func pushErr(t *testing.T, srv *liveserver.Server, ref string, img v1.Image) error {
+// noProblems fails t if b's pages reported CSP violations or script errors.
+func noProblems(t *testing.T, b *browser) {
 	t.Helper()
-	return remote.Write(reference(t, srv, ref), img, asAlice)
-}
-
-// pushIndexErr writes index to ref on srv as alice: nil when it was stored.
-func pushIndexErr(t *testing.T, srv *liveserver.Server, ref string, index v1.ImageIndex) error {
-	t.Helper()
-	return remote.WriteIndex(reference(t, srv, ref), index, asAlice)
-}
-
-// asAlice pushes with alice's password.
-var asAlice = remote.WithAuth(&authn.Basic{Username: "alice", Password: users["alice"]})
-
-// reference is ref (repository:tag) on srv.
-func reference(t *testing.T, srv *liveserver.Server, ref string) name.Reference {
-	t.Helper()
-	r, err := name.ParseReference(srv.Addr+"/"+ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
+	if p := b.takeProblems(); len(p) != 0 {
+		t.Errorf("the page reported %q", p)
 	}
-	return r
 }
