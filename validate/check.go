@@ -147,6 +147,10 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 }
 
 func (v *Validator) checkIndex(ctx context.Context, s *Shape, manifests Manifests) error {
+	if n := len(s.Manifests); n > maxIndexEntries {
+		return invalid(fmt.Sprintf("index has %d entries; at most %d are accepted", n, maxIndexEntries),
+			map[string]int{"entries": n, "max": maxIndexEntries})
+	}
 	for _, c := range s.Manifests {
 		if err := c.Digest.Validate(); err != nil {
 			return invalid("index entry has an invalid digest", map[string]string{"digest": c.Digest.String()})

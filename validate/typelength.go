@@ -10,6 +10,13 @@ import "fmt"
 // artifact type was accepted before, and listed 50 to a page.
 const maxMediaTypeBytes = 255
 
+// maxIndexEntries bounds the entries of an index. A multi-platform image
+// with its attestations has tens; the push record lists every entry and
+// its platform (listed 50 records a page), and past about 3,500 the
+// index's references no longer fit one fleet-store value (256 KiB), which
+// failed the push with a 503 instead of refusing it.
+const maxIndexEntries = 1000
+
 // checkTypeLengths refuses (MANIFEST_INVALID) a media type of s over
 // maxMediaTypeBytes, naming where and its length, never its text.
 func checkTypeLengths(s *Shape) error {

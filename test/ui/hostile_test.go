@@ -88,6 +88,17 @@ func TestUIHostileImage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "MANIFEST_INVALID") || !strings.Contains(err.Error(), "platform os is 200 bytes") {
 			t.Errorf("pushing an index whose entry's os is 200 bytes: %v, want MANIFEST_INVALID", err)
 		}
+		// An index of 4,000 entries (the same child again and again): its
+		// record would list them all; it failed with a 503 (its references
+		// past the fleet store's 256 KiB), not a refusal.
+		adds := make([]mutate.IndexAddendum, 4000)
+		for i := range adds {
+			adds[i] = mutate.IndexAddendum{Add: child}
+		}
+		err = pushIndexErr(t, srv, "team/hostile:many", mutate.AppendManifests(empty.Index, adds...))
+		if err == nil || !strings.Contains(err.Error(), "MANIFEST_INVALID") || !strings.Contains(err.Error(), "index has 4000 entries") {
+			t.Errorf("pushing an index of 4,000 entries: %.300v, want MANIFEST_INVALID", err)
+		}
 	})
 
 	t.Run("RefusalReasonBounded", func(t *testing.T) {
