@@ -31,7 +31,7 @@ func (p *Pipeline) describe(x *Push) *metadata.Record {
 		Tags:         x.Tags,
 		Digest:       x.canonical,
 		MediaType:    x.MediaType,
-		ArtifactType: shape.ArtifactType,
+		ArtifactType: cutAt(shape.ArtifactType, maxRecordedName),
 		Size:         int64(len(x.Payload)),
 		ReceivedAt:   p.now(),
 		Source:       x.Source,
@@ -42,7 +42,7 @@ func (p *Pipeline) describe(x *Push) *metadata.Record {
 	}
 	blobs := make([]digest.Digest, 0, len(shape.Layers)+1)
 	if c := shape.Config; c != nil {
-		r.Config = &metadata.Blob{Digest: c.Digest, Size: c.Size, MediaType: c.MediaType}
+		r.Config = &metadata.Blob{Digest: c.Digest, Size: c.Size, MediaType: cutAt(c.MediaType, maxRecordedName)}
 		r.Size += c.Size
 		blobs = append(blobs, c.Digest)
 		if x.result != nil && x.result.Config != nil {
@@ -50,17 +50,30 @@ func (p *Pipeline) describe(x *Push) *metadata.Record {
 			r.Platforms = []metadata.Platform{{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}}
 		}
 	}
-	for _, l := range shape.Layers {
-		r.Layers = append(r.Layers, metadata.Blob{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType})
-		r.Size += l.Size
-		blobs = append(blobs, l.Digest)
+	// A manifest the gate refused before validating it may list
+	// anything: its record keeps the first maxUnvalidatedList entries
+	// (its size and layer count are still the whole manifest's).
+	keep := len(shape.Layers) + len(shape.Manifests)
+	if x.result == nil {
+		keep = maxUnvalidatedList
 	}
-	r.LayerCount = len(r.Layers)
-	for _, c := range shape.Manifests {
-		r.Manifests = append(r.Manifests, metadata.Blob{Digest: c.Digest, Size: c.Size, MediaType: c.MediaType})
+	for i, l := range shape.Layers {
+		r.Size += l.Size
+		if i < keep {
+			r.Layers = append(r.Layers, metadata.Blob{Digest: l.Digest, Size: l.Size, MediaType: cutAt(l.MediaType, maxRecordedName)})
+			blobs = append(blobs, l.Digest)
+		}
+	}
+	r.LayerCount = len(shape.Layers)
+	for i, c := range shape.Manifests {
 		r.Size += c.Size
+		if i >= keep {
+			continue
+		}
+		r.Manifests = append(r.Manifests, metadata.Blob{Digest: c.Digest, Size: c.Size, MediaType: cutAt(c.MediaType, maxRecordedName)})
 		if pl := c.Platform; pl != nil {
-			r.Platforms = append(r.Platforms, metadata.Platform{OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant})
+			r.Platforms = append(r.Platforms, metadata.Platform{OS: cutAt(pl.OS, maxRecordedName),
+				Architecture: cutAt(pl.Architecture, maxRecordedName), Variant: cutAt(pl.Variant, maxRecordedName)})
 		}
 	}
 	r.Storage = p.opts.Locator.Locate(r.Digest, blobs)

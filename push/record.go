@@ -39,6 +39,7 @@ func (p *Pipeline) pending(ctx context.Context, x *Push) error {
 // is logged.
 func (p *Pipeline) reject(ctx context.Context, x *Push, reason string) {
 	rec := x.record
+	reason = boundReason(reason)
 	rec.Status, rec.Reason, rec.Archive = metadata.StatusRejected, reason, nil
 	if err := p.opts.Recorder.Put(ctx, rec); err != nil {
 		p.logger.ErrorContext(ctx, "recording a rejected push failed", "record_id", rec.ID, "error", err.Error())
@@ -67,7 +68,7 @@ func (p *Pipeline) refuse(ctx context.Context, x *Push, refusal errcode.Error) {
 func (p *Pipeline) finishAll(ctx context.Context, pushes []*Push, status metadata.Status, reason string) {
 	for _, x := range pushes {
 		x.stage(StageRecording)
-		f := metadata.Finish{Status: status, Reason: reason, CommittedAt: p.now()}
+		f := metadata.Finish{Status: status, Reason: boundReason(reason), CommittedAt: p.now()}
 		if err := p.opts.Recorder.Finish(ctx, x.record.ID, f); err != nil {
 			p.logger.ErrorContext(ctx, "recording outcome failed", "record_id", x.record.ID,
 				"status", string(status), "error", err.Error())

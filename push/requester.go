@@ -25,7 +25,7 @@ type Requester struct {
 // reads the identity auth recorded in the request's reqctx.Info).
 func RequesterOf(r *http.Request) Requester {
 	who := RequesterFrom(r.Context())
-	who.UserAgent = r.UserAgent()
+	who.UserAgent = cutAt(r.UserAgent(), maxRecordedUserAgent)
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		who.ClientIP = host
 	}

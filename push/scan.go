@@ -198,9 +198,12 @@ func dbVersion(r *scan.Report) string {
 	return fmt.Sprintf("%s (%s)", r.DBVersion, r.DBUpdatedAt.UTC().Format(time.RFC3339))
 }
 
+// finding is f as a record keeps it: its texts cut at maxRecordedName
+// bytes (reason.go).
 func finding(f scan.Vulnerability) metadata.Finding {
-	return metadata.Finding{ID: f.ID, Package: f.Package, InstalledVersion: f.InstalledVersion,
-		FixedVersion: f.FixedVersion, Severity: f.Severity.String()}
+	return metadata.Finding{ID: cutAt(f.ID, maxRecordedName), Package: cutAt(f.Package, maxRecordedName),
+		InstalledVersion: cutAt(f.InstalledVersion, maxRecordedName), FixedVersion: cutAt(f.FixedVersion, maxRecordedName),
+		Severity: f.Severity.String()}
 }
 
 // refusalDetail is the machine-readable detail of a blocked push: the worst

@@ -465,7 +465,7 @@ func (s *Server) routes() (http.Handler, error) {
 		errcodes.Serve(w, errcodes.NotFound.WithDetail(map[string]string{"path": r.URL.Path}))
 	})
 	handler := limitBodyIdle(rejectUncleanPaths(mux), s.cfg.HTTP.BodyIdleTimeout)
-	return observe(recoverPanics(handler, s.logger), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
+	return observe(noSniff(recoverPanics(handler, s.logger)), s.logger, s.metrics, s.cfg.Log.AccessLog), nil
 }
 
 // randomSecret returns 32 random bytes, base64-encoded.

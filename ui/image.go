@@ -20,6 +20,9 @@ type imageView struct {
 	// Latest is the manifest's newest push record (GET …/manifests/{digest}).
 	Latest     *metadata.Record `json:"latest"`
 	TagHistory []tagEvent       `json:"tag_history"`
+	// TagEvents is how many tag events the API listed; the page shows
+	// the newest maxShownTagEvents of them (clip.go).
+	TagEvents int `json:"-"`
 	// Findings are the recorded scan's, worst first (GET …/vulnerabilities).
 	Scan     *metadata.ScanSummary
 	Findings []findingRow
@@ -43,6 +46,13 @@ type imageView struct {
 	// it could not be read (ConfigNote says why).
 	Config     *imageConfig
 	ConfigNote string
+	// Labels are the config's labels the page shows (at most
+	// maxShownLabels, each clipped: clip.go), LabelCount how many it has.
+	Labels     []label
+	LabelCount int
+	// Platforms are the record's platforms the page shows (at most
+	// maxShownPlatforms, "os/architecture[/variant]" each clipped).
+	Platforms []string
 	// Rows are the manifest's layers with what the analysis says of each.
 	Rows []layerRow
 	Pull string
@@ -197,6 +207,7 @@ func (h *Handler) image(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		v.ConfigNote = "the image config could not be read"
 	}
+	v.bound()
 	v.Rows = layerRows(v.Latest, v.Layers)
 	v.LastPull = describePull(h.now(), v.LastPulledAt, v.LastPulledTag, v.pullCoverage)
 	v.Pull = "docker pull " + h.registryHost(r) + "/" + name + "@" + d

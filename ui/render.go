@@ -46,6 +46,11 @@ var funcs = template.FuncMap{
 	"ratio":   func(f float64) string { return fmt.Sprintf("%.1f %%", f*100) },
 	"inc":     func(i int) int { return i + 1 },
 	"join":    func(s []string) string { return strings.Join(s, " ") },
+	// clip and clipJoin bound what a pusher wrote (clip.go).
+	"clip":       clip,
+	"clipJoin":   clipJoin,
+	"clipName":   clipName,
+	"clipReason": clipReason,
 }
 
 // parsePages parses every page with the layout.

@@ -95,6 +95,9 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 			return nil, invalid("manifest subject has an invalid digest", map[string]string{"digest": s.Subject.Digest.String(), "reason": err.Error()})
 		}
 	}
+	if err := checkTypeLengths(s); err != nil {
+		return nil, err
+	}
 	switch {
 	case indexTypes[m.MediaType]:
 		res.Kind = KindIndex
@@ -151,6 +154,9 @@ func (v *Validator) checkIndex(ctx context.Context, s *Shape, manifests Manifest
 	for _, c := range s.Manifests {
 		if err := c.Digest.Validate(); err != nil {
 			return invalid("index entry has an invalid digest", map[string]string{"digest": c.Digest.String()})
+		}
+		if err := checkIndexPlatform(c); err != nil {
+			return err
 		}
 		ok, err := manifests.Exists(ctx, c.Digest)
 		if err != nil {
@@ -254,6 +260,9 @@ func (v *Validator) checkConfig(ctx context.Context, res *Result, blobs Blobs) e
 	var img v1.Image
 	if err := json.Unmarshal(raw, &img); err != nil {
 		return invalid("image config is not valid JSON", map[string]string{"digest": c.Digest.String(), "error": err.Error()})
+	}
+	if err := checkPlatform("image config", img.OS, img.Architecture, img.Variant); err != nil {
+		return err
 	}
 	if img.RootFS.Type != "layers" {
 		return invalid(fmt.Sprintf("image config rootfs.type is %q; it must be \"layers\"", img.RootFS.Type), nil)

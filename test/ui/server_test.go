@@ -6,13 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -153,11 +150,7 @@ func sbomOf(t *testing.T, img v1.Image) v1.Image {
 // push writes img to ref on srv as alice and returns its digest.
 func push(t *testing.T, srv *liveserver.Server, ref string, img v1.Image) v1.Hash {
 	t.Helper()
-	r, err := name.ParseReference(srv.Addr+"/"+ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "alice", Password: users["alice"]})); err != nil {
+	if err := pushErr(t, srv, ref, img); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
 	d, err := img.Digest()

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/imagegate/imagegate/metadata"
+)
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("a", maxShownText-1) + "é" + "tail" // the cut falls inside é
+	for _, c := range []struct {
+		name, got, want string
+	}{
+		{"short", clip("ok"), "ok"},
+		{"at the bound", clip(strings.Repeat("x", maxShownText)), strings.Repeat("x", maxShownText)},
+		{"on a rune boundary", clip(long), strings.Repeat("a", maxShownText-1) + "… (517 bytes)"},
+		{"reason", clipReason(strings.Repeat("r", 3<<20)), strings.Repeat("r", maxShownReason) + "… (3145728 bytes)"},
+		{"words", clipJoin([]string{"sh", "-c", "true"}), "sh -c true"},
+		{"no words", clipJoin(nil), ""},
+		{"many words", clipJoin(strings.Fields(strings.Repeat("w ", 1_000_000))), strings.Repeat("w ", maxShownText/2) + "… (1999999 bytes)"},
+		{"one huge word", clipJoin([]string{strings.Repeat("y", 1<<20)}), strings.Repeat("y", maxShownText) + "… (1048576 bytes)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q…, want %q…", c.name, c.got[:min(len(c.got), 40)], c.want[:min(len(c.want), 40)])
+		}
+		if len(c.got) > maxShownReason+len("… (1999999 bytes)") {
+			t.Errorf("%s: %d bytes", c.name, len(c.got))
+		}
+	}
+}
+
+func TestShownLabels(t *testing.T) {
+	labels := map[string]string{}
+	for i := range 250 {
+		labels[strings.Repeat("k", i+1)] = strings.Repeat("v", 2*maxShownText)
+	}
+	shown, total := shownLabels(labels)
+	if total != 250 || len(shown) != maxShownLabels {
+		t.Fatalf("%d of %d shown, want %d of 250", len(shown), total, maxShownLabels)
+	}
+	if shown[0].Key != "k" || shown[1].Key != "kk" || !strings.HasSuffix(shown[0].Value, "… (1024 bytes)") {
+		t.Errorf("first labels %q=%q…, %q: want sorted by key, values cut", shown[0].Key, shown[0].Value[:10], shown[1].Key)
+	}
+	if shown, total := shownLabels(nil); shown != nil || total != 0 {
+		t.Errorf("no labels: %v, %d", shown, total)
+	}
+}
+
+func TestShownPlatforms(t *testing.T) {
+	many := make([]metadata.Platform, 250)
+	for i := range many {
+		many[i] = metadata.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+	}
+	many[0] = metadata.Platform{OS: strings.Repeat("o", 1<<20), Architecture: "amd64"}
+	shown := shownPlatforms(many)
+	if len(shown) != maxShownPlatforms {
+		t.Fatalf("%d shown, want %d", len(shown), maxShownPlatforms)
+	}
+	if want := strings.Repeat("o", maxShownText) + "… (1048576 bytes)/amd64"; shown[0] != want {
+		t.Errorf("first platform %q…, want the os cut", shown[0][:20])
+	}
+	if shown[1] != "linux/arm/v7" {
+		t.Errorf("second platform %q", shown[1])
+	}
+}
