@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/metadata"
 )
@@ -46,22 +47,12 @@ func TestDockerRunsRelabelledImage(t *testing.T) {
 	if err := remote.Write(ref.Context().Tag("genuine"), img); err != nil {
 		t.Fatalf("genuine push: %v", err)
 	}
-	raw, err := img.RawManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	m["mediaType"] = string(types.OCIManifestSchema1)
-	m["config"].(map[string]any)["mediaType"] = "application/json"
-	m["layers"].([]any)[0].(map[string]any)["mediaType"] = "application/octet-stream"
-	body, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Put(ref, ociManifest(body)); err != nil {
+	body := forged.Edit(t, img, func(m map[string]any) {
+		m["mediaType"] = string(types.OCIManifestSchema1)
+		m["config"].(map[string]any)["mediaType"] = "application/json"
+		m["layers"].([]any)[0].(map[string]any)["mediaType"] = "application/octet-stream"
+	})
+	if err := remote.Put(ref, forged.Manifest{Body: body, Type: types.OCIManifestSchema1}); err != nil {
 		t.Fatalf("manifest push (audit): %v", err)
 	}
 	t.Cleanup(func() { removeImage(t, docker, ref.String()) })
@@ -86,9 +77,3 @@ func TestDockerRunsRelabelledImage(t *testing.T) {
 		t.Fatalf("record %s: scan %+v, want verdict audit:unscannable", r.Status, r.Scan)
 	}
 }
-
-// ociManifest is a manifest pushed byte for byte, as an OCI image manifest.
-type ociManifest []byte
-
-func (b ociManifest) RawManifest() ([]byte, error)      { return b, nil }
-func (ociManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }

@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -16,23 +15,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
-
-// rawManifest is a manifest pushed byte for byte as given.
-type rawManifest struct {
-	body      []byte
-	mediaType types.MediaType
-}
-
-func (m rawManifest) RawManifest() ([]byte, error)        { return m.body, nil }
-func (m rawManifest) MediaType() (types.MediaType, error) { return m.mediaType, nil }
-func (m rawManifest) Digest() (v1.Hash, error) {
-	h, _, err := v1.SHA256(strings.NewReader(string(m.body)))
-	return h, err
-}
-func (m rawManifest) Size() (int64, error) { return int64(len(m.body)), nil }
 
 // pushBlobsThen uploads img's config and layers to repo, then PUTs body
 // (a manifest over them, edited by the test) as repoTag.
@@ -58,26 +44,7 @@ func pushBlobsThen(t *testing.T, host, repoTag string, img v1.Image, body []byte
 	if err := remote.WriteLayer(ref.Context(), static.NewLayer(cfg, types.OCIConfigJSON)); err != nil {
 		t.Fatalf("config upload: %v", err)
 	}
-	return remote.Put(ref, rawManifest{body: body, mediaType: mt})
-}
-
-// editManifest returns img's manifest with edit applied to its JSON.
-func editManifest(t *testing.T, img v1.Image, edit func(m map[string]any)) []byte {
-	t.Helper()
-	raw, err := img.RawManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return remote.Put(ref, forged.Manifest{Body: body, Type: mt})
 }
 
 func wantRefusal(t *testing.T, err error, status int, code transport.ErrorCode, msgPart string) {
@@ -136,11 +103,11 @@ func TestScanCachePoisoningRefused(t *testing.T) {
 func TestArtifactTypeDoesNotSkipScan(t *testing.T) {
 	host, records := server(t, policy("enforce", "HIGH"))
 	vuln := scantest.VulnerableImage(t)
-	oci := editManifest(t, vuln, func(m map[string]any) { m["artifactType"] = "application/vnd.example.innocent" })
+	oci := forged.Edit(t, vuln, func(m map[string]any) { m["artifactType"] = "application/vnd.example.innocent" })
 	wantRefusal(t, pushBlobsThen(t, host, "app/oci:1", vuln, oci, types.OCIManifestSchema1),
 		http.StatusForbidden, transport.DeniedErrorCode, "vulnerabilities at or above HIGH")
 
-	docker := editManifest(t, vuln, func(m map[string]any) {
+	docker := forged.Edit(t, vuln, func(m map[string]any) {
 		m["mediaType"] = string(types.DockerManifestSchema2)
 		m["artifactType"] = "application/vnd.example.innocent"
 		m["config"].(map[string]any)["mediaType"] = string(types.DockerConfigJSON)
@@ -166,10 +133,10 @@ func TestUnscannableImageContent(t *testing.T) {
 		policy("enforce", "HIGH", func(p *config.ScanPolicy) { p.Repositories = "prod/**" }),
 		policy("audit", "HIGH"))
 	vuln := scantest.VulnerableImage(t)
-	emptyConfig := editManifest(t, vuln, func(m map[string]any) {
+	emptyConfig := forged.Edit(t, vuln, func(m map[string]any) {
 		m["config"].(map[string]any)["mediaType"] = "application/vnd.oci.empty.v1+json"
 	})
-	foreign := editManifest(t, vuln, func(m map[string]any) {
+	foreign := forged.Edit(t, vuln, func(m map[string]any) {
 		l := m["layers"].([]any)[0].(map[string]any)
 		l["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 		l["urls"] = []string{"https://layers.example.com/base.tar.gz"}

@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
 
@@ -103,7 +104,7 @@ func TestEveryManifestPathIsGated(t *testing.T) {
 		absent(t, "c", sha512d.String())
 	})
 	t.Run("referrer of an accepted image", func(t *testing.T) {
-		withSubject := editManifest(t, vuln, func(m map[string]any) {
+		withSubject := forged.Edit(t, vuln, func(m map[string]any) {
 			m["subject"] = map[string]any{"mediaType": string(types.OCIManifestSchema1), "digest": cleanDigest.String(), "size": 500}
 		})
 		refused(t, base+"prod/app/manifests/"+digest.FromBytes(withSubject).String(), withSubject)
@@ -123,7 +124,7 @@ func TestEveryManifestPathIsGated(t *testing.T) {
 			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
 		ref, _ := name.ParseReference(host+"/prod/app:multi", name.Insecure)
 		rawIdx, _ := idx.RawManifest()
-		err := remote.Put(ref, rawManifest{body: rawIdx, mediaType: types.OCIImageIndex})
+		err := remote.Put(ref, forged.Manifest{Body: rawIdx, Type: types.OCIImageIndex})
 		var terr *transport.Error
 		if !errors.As(err, &terr) || terr.StatusCode/100 != 4 {
 			t.Fatalf("index push: %v, want a 4xx", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/imagegate/imagegate/config"
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
 
@@ -33,7 +34,7 @@ func TestRunnableArtifactRefused(t *testing.T) {
 		policy("audit", "HIGH"))
 	vuln := scantest.VulnerableImage(t)
 	relabel := func(configType string, layerType func(i int) string) []byte {
-		return editManifest(t, vuln, func(m map[string]any) {
+		return forged.Edit(t, vuln, func(m map[string]any) {
 			m["config"].(map[string]any)["mediaType"] = configType
 			for i, l := range m["layers"].([]any) {
 				l.(map[string]any)["mediaType"] = layerType(i)
@@ -78,7 +79,7 @@ func TestRunnableArtifactRefused(t *testing.T) {
 	t.Run("an untyped layer beside an artifact layer does not run", func(t *testing.T) {
 		// Docker's engine refuses a manifest with any layer type it does
 		// not know, so this cannot run as an image.
-		mixed := editManifest(t, vuln, func(m map[string]any) {
+		mixed := forged.Edit(t, vuln, func(m map[string]any) {
 			cfg := m["config"].(map[string]any)
 			layers := m["layers"].([]any)
 			layers[0].(map[string]any)["mediaType"] = "application/octet-stream"

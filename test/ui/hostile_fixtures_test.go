@@ -3,7 +3,6 @@ package ui
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -15,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
@@ -113,30 +112,8 @@ func tarLayer(t *testing.T, path string, size int) v1.Layer {
 // forgedManifest is the clean fixture's manifest, as JSON, after edit.
 func forgedManifest(t *testing.T, edit func(m map[string]any)) []byte {
 	t.Helper()
-	raw, err := scantest.CleanImage(t).RawManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	edit(m)
-	forged, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return forged
+	return forged.Edit(t, scantest.CleanImage(t), edit)
 }
-
-// rawManifest is a manifest as bytes, for remote.Put.
-type rawManifest struct {
-	body      []byte
-	mediaType types.MediaType
-}
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.body, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
 
 // pushErr writes img to ref on srv as alice: nil when it was stored.
 func pushErr(t *testing.T, srv *liveserver.Server, ref string, img v1.Image) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imagegate/imagegate/internal/testutil/forged"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
 	"github.com/imagegate/imagegate/scan/scantest"
 )
@@ -105,11 +106,11 @@ func TestUIHostileImage(t *testing.T) {
 		// A layer URL of 3 MiB is refused, quoting it: the reason went
 		// whole into the answer, the record, the log and the webhook, and
 		// the repository page lists 50 records (five such refusals: 79 MB).
-		forged := forgedManifest(t, func(m map[string]any) {
+		forgedBody := forgedManifest(t, func(m map[string]any) {
 			m["layers"].([]any)[0].(map[string]any)["urls"] = []string{"javascript:" + strings.Repeat("'", 3<<20)}
 		})
 		push(t, srv, "team/refused:base", scantest.CleanImage(t))
-		err := remote.Put(reference(t, srv, "team/refused:url"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		err := remote.Put(reference(t, srv, "team/refused:url"), forged.Manifest{Body: forgedBody, Type: types.OCIManifestSchema1}, asAlice)
 		if err == nil || !strings.Contains(err.Error(), "MANIFEST_INVALID") || !strings.Contains(err.Error(), "… (3145739 bytes)") {
 			t.Errorf("the forged manifest: %.300v, want MANIFEST_INVALID quoting the start of the url and its length", err)
 		}
@@ -137,14 +138,14 @@ func TestUIHostileImage(t *testing.T) {
 		}
 		// A manifest of 5,000 layers, refused (validation.maxlayers: 256)
 		// before its layers were looked at: its record listed them all.
-		forged := forgedManifest(t, func(m map[string]any) {
+		forgedBody := forgedManifest(t, func(m map[string]any) {
 			many := make([]any, 5000)
 			for i := range many {
 				many[i] = m["layers"].([]any)[0]
 			}
 			m["layers"] = many
 		})
-		err := remote.Put(reference(t, srv, "team/records:layers"), rawManifest{forged, types.OCIManifestSchema1}, asAlice)
+		err := remote.Put(reference(t, srv, "team/records:layers"), forged.Manifest{Body: forgedBody, Type: types.OCIManifestSchema1}, asAlice)
 		if err == nil || !strings.Contains(err.Error(), "5000 layers") {
 			t.Errorf("a manifest of 5,000 layers: %.300v, want it refused for its layers", err)
 		}
