@@ -19,9 +19,10 @@ type Catalog interface {
 	// Repositories returns up to n repository names after last, in
 	// lexical order, and whether more follow.
 	Repositories(ctx context.Context, last string, n int) (names []string, more bool, err error)
-	// Tags returns repo's tags and the manifest each names, by tag name;
-	// none (and no error) when repo holds nothing.
-	Tags(ctx context.Context, repo string) ([]Tag, error)
+	// Tags returns up to n of repo's tags that sort after last, by tag
+	// name, with the manifest each names, and whether more follow; none
+	// (and no error) when repo holds nothing.
+	Tags(ctx context.Context, repo, last string, n int) (tags []Tag, more bool, err error)
 }
 
 // Tag is one tag of a repository and the manifest it names.
@@ -53,10 +54,17 @@ type repositoriesPage struct {
 	NextLast string `json:"next_last,omitempty"`
 }
 
+// MaxTagsPage is the most tags one answer of GET
+// /api/v1/repositories/{name}/tags lists, and its default page: each costs
+// a storage read of the manifest it names.
+const MaxTagsPage = 10000
+
 // tagsPage is the answer of GET /api/v1/repositories/{name}/tags.
 type tagsPage struct {
 	Repository string `json:"repository"`
 	Tags       []Tag  `json:"tags"`
+	// NextLast is the last parameter of the next page; absent on the last.
+	NextLast string `json:"next_last,omitempty"`
 	pullsCoverage
 }
 
@@ -134,14 +142,15 @@ func (a *API) listRepositories(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// tags answers GET /api/v1/repositories/{name}/tags to whoever may pull
-// the repository: its tags and the manifest each names.
-func (a *API) tags(w http.ResponseWriter, r *http.Request, repo string) {
+// tags answers GET /api/v1/repositories/{name}/tags?last=&limit= to
+// whoever may pull the repository: a page of its tags by name, after
+// last, and the manifest each names.
+func (a *API) tags(w http.ResponseWriter, r *http.Request, repo, last string, limit int) {
 	if a.catalog == nil {
 		errcodes.Serve(w, errcodes.NotFound.WithMessage("this server lists no tags"))
 		return
 	}
-	tags, err := a.catalog.Tags(r.Context(), repo)
+	tags, more, err := a.catalog.Tags(r.Context(), repo, last, limit)
 	if err != nil {
 		a.logger.ErrorContext(r.Context(), "listing tags failed", "repository", repo, "error", err.Error())
 		errcodes.Serve(w, errcode.ErrorCodeUnavailable.WithMessage("the tags could not be listed; retry later"))
@@ -154,7 +163,11 @@ func (a *API) tags(w http.ResponseWriter, r *http.Request, repo string) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, tagsPage{Repository: repo, Tags: tags, pullsCoverage: cov})
+	page := tagsPage{Repository: repo, Tags: tags, pullsCoverage: cov}
+	if more && len(tags) > 0 {
+		page.NextLast = tags[len(tags)-1].Name
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 // pullsCoverage is when pull tracking began and since when a pull would

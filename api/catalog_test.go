@@ -32,7 +32,9 @@ func (f fakeCatalog) Repositories(_ context.Context, last string, n int) ([]stri
 	return f.names[i:end], end < len(f.names), nil
 }
 
-func (f fakeCatalog) Tags(_ context.Context, repo string) ([]Tag, error) { return f.tags[repo], nil }
+func (f fakeCatalog) Tags(_ context.Context, repo, _ string, _ int) ([]Tag, bool, error) {
+	return f.tags[repo], false, nil
+}
 
 // TestRepositoriesEndpoint: GET /api/v1/repositories lists only what the
 // caller may pull, a page at a time; tags need pull on their repository;

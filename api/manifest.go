@@ -108,19 +108,30 @@ func (a *API) repositoryRoutes(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// tagRoute checks GET /api/v1/repositories/{name}/tags (a valid name, no
-// query parameters) and authorizes pull before listing.
+// tagRoute checks GET /api/v1/repositories/{name}/tags (a valid name;
+// last a tag, limit 1–MaxTagsPage) and authorizes pull before listing.
 func (a *API) tagRoute(w http.ResponseWriter, r *http.Request, name string) {
 	if _, perr := checkRepository("name", name); perr != nil {
 		perr.serve(w)
 		return
 	}
-	if _, perr := readParams(r.URL.Query()); perr != nil {
+	p, perr := readParams(r.URL.Query(), "last", "limit")
+	if perr != nil {
+		perr.serve(w)
+		return
+	}
+	last, perr := p.tag("last")
+	if perr != nil {
+		perr.serve(w)
+		return
+	}
+	limit, perr := p.tagLimit()
+	if perr != nil {
 		perr.serve(w)
 		return
 	}
 	if a.allow(w, r, name, auth.ActionPull) {
-		a.tags(w, r, name)
+		a.tags(w, r, name, last, limit)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,6 +189,36 @@ func (p params) limit() (int, *paramError) {
 		return 0, badQuery("limit", l, fmt.Sprintf("must be a number from 1 to %d (default %d)", metadata.MaxLimit, metadata.DefaultLimit))
 	}
 	return n, nil
+}
+
+// tagLimit reads the limit of a tags page: 1–MaxTagsPage, MaxTagsPage
+// when absent.
+func (p params) tagLimit() (int, *paramError) {
+	if !p.has("limit") {
+		return MaxTagsPage, nil
+	}
+	l := p.get("limit")
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > MaxTagsPage {
+		return 0, badQuery("limit", l, fmt.Sprintf("must be a number from 1 to %d (default %d)", MaxTagsPage, MaxTagsPage))
+	}
+	return n, nil
+}
+
+// anchoredTag is the tag grammar of the distribution spec.
+var anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+
+// tag reads a tag parameter; "" when absent. TAG_INVALID when it is no tag.
+func (p params) tag(name string) (string, *paramError) {
+	if !p.has(name) {
+		return "", nil
+	}
+	v := p.get(name)
+	if !anchoredTag.MatchString(v) {
+		return "", &paramError{code: errcode.ErrorCodeTagInvalid, param: name, value: v,
+			reason: "invalid tag: 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"}
+	}
+	return v, nil
 }
 
 // page reads parameters limit and cursor.

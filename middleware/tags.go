@@ -6,6 +6,7 @@ import (
 	"github.com/distribution/distribution/v3"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagegate/imagegate/internal/tagpage"
 	"github.com/imagegate/imagegate/metadata"
 	"github.com/imagegate/imagegate/oci"
 	"github.com/imagegate/imagegate/push"
@@ -22,6 +23,12 @@ func (t *tagService) Tag(ctx context.Context, tag string, _ v1.Descriptor) error
 	t.repo.guard.opts.Logger.ErrorContext(ctx, "a tag write reached distribution's handler; refused (it must go through the push pipeline)",
 		"repository", t.repo.Named().Name(), "tag", tag)
 	return errBypass
+}
+
+// List answers a page of tags in lexical order on any storage driver
+// (tagpage: distribution's own List skips tags on S3).
+func (t *tagService) List(ctx context.Context, limit int, last string) ([]string, error) {
+	return tagpage.List(ctx, t.TagService, limit, last)
 }
 
 // Untag removes tag, recording the removal — unless it is part of this
