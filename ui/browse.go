@@ -52,6 +52,9 @@ type tagRef struct {
 type repositoryView struct {
 	Name string
 	Tags []tagRef
+	// NextTag is the API's next_last when the tags are more than one
+	// page (10,000): the page says so and where the rest begins.
+	NextTag string
 	// PullsTracked: the tag list has a "Last pulled" column (pulls are
 	// tracked, or a pull is recorded).
 	PullsTracked bool
@@ -73,7 +76,8 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	var tags struct {
-		Tags []tagRef `json:"tags"`
+		Tags     []tagRef `json:"tags"`
+		NextLast string   `json:"next_last"`
 		pullCoverage
 	}
 	if err := h.callAPI(r, s, "/api/v1/repositories/"+name+"/tags", nil, &tags); err != nil {
@@ -86,7 +90,7 @@ func (h *Handler) repository(w http.ResponseWriter, r *http.Request, s *session)
 		tags.Tags[i].Pull = describePull(now, t.LastPulledAt, t.LastPulledTag, tags.pullCoverage)
 		v.PullsTracked = v.PullsTracked || !t.LastPulledAt.IsZero()
 	}
-	v.Tags = tags.Tags
+	v.Tags, v.NextTag = tags.Tags, tags.NextLast
 	q := url.Values{"repository": {name}, "limit": {strconv.Itoa(historyLimit)}}
 	if v.Cursor != "" {
 		q.Set("cursor", v.Cursor)

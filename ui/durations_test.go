@@ -132,6 +132,13 @@ func TestLastPullTemplates(t *testing.T) {
 			t.Errorf("the repository page lacks %q", want)
 		}
 	}
+	if strings.Contains(page, "tags-cut") {
+		t.Error("the repository page says its tags are cut when the API answered them all")
+	}
+	cut := render("repository", repositoryView{Name: "team/app", Tags: tags, NextTag: "older"})
+	if !strings.Contains(cut, "The first 3 tags by name are shown") || !strings.Contains(cut, "/api/v1/repositories/team/app/tags?last=older") {
+		t.Error("the repository page does not say that the API has more tags, nor where they begin")
+	}
 	untracked := []tagRef{{Name: "1.0", Digest: "sha256:aaaa"}}
 	if page := render("repository", repositoryView{Name: "team/app", Tags: untracked}); strings.Contains(page, "Last pulled") {
 		t.Error("the repository page has a Last pulled column while pulls are not tracked")
