@@ -16,8 +16,9 @@ import (
 // Catalog reads the repositories and tags in storage (the registry
 // implements it over distribution's namespace).
 type Catalog interface {
-	// Repositories returns up to n repository names after last, in
-	// lexical order, and whether more follow.
+	// Repositories returns up to n repository names after last, in the
+	// storage's walk order (by path component on a filesystem, by key on
+	// S3), and whether more follow.
 	Repositories(ctx context.Context, last string, n int) (names []string, more bool, err error)
 	// Tags returns up to n of repo's tags that sort after last, by tag
 	// name, with the manifest each names, and whether more follow; none
@@ -83,7 +84,7 @@ type pullsCoverage struct {
 }
 
 // listRepositories answers GET /api/v1/repositories?last=&limit=: the
-// repositories the caller may pull, in lexical order, limit at most
+// repositories the caller may pull, in the storage's order, limit at most
 // (default metadata.DefaultLimit) — the same filter as /v2/_catalog.
 func (a *API) listRepositories(w http.ResponseWriter, r *http.Request) {
 	p, perr := readParams(r.URL.Query(), "last", "limit")
