@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,13 +27,7 @@ import (
 // message, naming the component.
 func TestPersonalNamespaceSameAtEveryDoor(t *testing.T) {
 	users := map[string]string{"john.doe": "john-pw", "mary_jane": "mary-pw", "John": "john-pw"}
-	htpasswd := writeHtpasswd(t, users)
-	s := startServer(t, func(c *config.Config) {
-		c.Auth.Enabled = true
-		c.Auth.Htpasswd = htpasswd
-		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
-		c.Auth.PersonalNamespace = true
-	})
+	s := startUsersServer(t, users, nil, func(c *config.Config) { c.Auth.PersonalNamespace = true })
 	tarOf := func(ref string) *bytes.Buffer {
 		img, err := random.Image(256, 1)
 		if err != nil {
