@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/imagegate/imagegate/internal/reponame"
 	"github.com/imagegate/imagegate/internal/repopattern"
 )
 
@@ -116,10 +117,13 @@ func (p *Policy) reserve(pattern string) {
 	}
 }
 
-// ownsNamespace reports whether repo lies in id's personal namespace.
+// ownsNamespace reports whether repo lies in id's personal namespace: the
+// one rule of it, for the token service (/v2/) and the upload door alike.
+// A user whose name cannot be a repository path component
+// (reponame.CheckComponent: upper case, "@", a trailing "_") has none.
 func (p *Policy) ownsNamespace(id *Identity, repo string) bool {
-	return p.personal && id.Method == MethodPassword && safeSubject(id.Subject) && !p.reserved[id.Subject] &&
-		strings.HasPrefix(repo, id.Subject+"/")
+	return p.personal && id.Method == MethodPassword && reponame.CheckComponent(id.Subject) == nil &&
+		!p.reserved[id.Subject] && strings.HasPrefix(repo, id.Subject+"/")
 }
 
 // Roles lists the roles bound to id (on any repository), sorted.

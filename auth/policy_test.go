@@ -51,8 +51,13 @@ func TestPolicyAllowed(t *testing.T) {
 		{nil, "team/app", nil},
 		{robot, "team/app", []string{"pull", "push"}},
 		{robot, "team/other", nil},
-		{robot, "robot$ci/x", nil}, // robots have no personal namespace
-		{user("**"), "**/x", nil},  // a subject never acts as a pattern
+		{robot, "robot$ci/x", nil},                                               // robots have no personal namespace
+		{user("**"), "**/x", nil},                                                // a subject never acts as a pattern
+		{user("john.doe"), "john.doe/app", []string{"delete", "pull", "push"}},   // "." and "_" are a component's
+		{user("mary_jane"), "mary_jane/app", []string{"delete", "pull", "push"}}, // (reponame.CheckComponent)
+		{user("John"), "John/app", nil},                                          // no component: no personal namespace
+		{user("x_"), "x_/app", nil},                                              // (nor a pushesSomewhere probe)
+		{user("a@corp"), "a@corp/app", nil},
 	}
 	for _, tc := range cases {
 		if got := p.Allowed(tc.id, tc.repo); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {

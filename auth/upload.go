@@ -54,7 +54,7 @@ func (u *Uploader) MayPushSomewhere() bool {
 // personal namespace (asked of Allowed, which owns that rule), a binding
 // whose role pushes, or a scope of its own that pushes.
 func (p *Policy) pushesSomewhere(id *Identity) bool {
-	if safeSubject(id.Subject) && slices.Contains(p.Allowed(id, id.Subject+"/"+personalProbe), ActionPush) {
+	if slices.Contains(p.Allowed(id, id.Subject+"/"+personalProbe), ActionPush) {
 		return true
 	}
 	for _, b := range p.bindings {

@@ -308,8 +308,9 @@ type Scan struct {
 	// Workers bounds concurrent scans.
 	Workers int `yaml:"workers"`
 	// MaxPerIdentity bounds the scans one identity has waiting for or
-	// holding a worker at once, per replica; its further pushes wait in
-	// their own line, so that one pusher cannot fill the queue.
+	// holding a worker at once, per replica, detached scans
+	// (Pool.DetachAfter) included until they end; its further scans wait
+	// in their own line, so that one pusher cannot fill the queue.
 	MaxPerIdentity int `yaml:"maxperidentity"`
 	// Policies, first match wins; repositories matching none are not scanned.
 	Policies []ScanPolicy `yaml:"policies"`

@@ -49,13 +49,23 @@ func startAuthServer(t *testing.T, more ...func(*config.Config)) *testServer {
 	return startAuthServerWith(t, nil, more...)
 }
 
-// startAuthServerWith is startAuthServer with server options.
-func startAuthServerWith(t *testing.T, opts []Option, more ...func(*config.Config)) *testServer {
-	htpasswd := writeHtpasswd(t, testUsers)
+// startUsersServer starts a server with auth on and users (name →
+// password) in its htpasswd file; more adjust the configuration further.
+func startUsersServer(t *testing.T, users map[string]string, opts []Option, more ...func(*config.Config)) *testServer {
+	htpasswd := writeHtpasswd(t, users)
 	return startServer(t, func(c *config.Config) {
 		c.Auth.Enabled = true
 		c.Auth.Htpasswd = htpasswd
 		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
+		for _, m := range more {
+			m(c)
+		}
+	}, opts...)
+}
+
+// startAuthServerWith is startAuthServer with server options.
+func startAuthServerWith(t *testing.T, opts []Option, more ...func(*config.Config)) *testServer {
+	return startUsersServer(t, testUsers, opts, func(c *config.Config) {
 		c.Auth.Bindings = []config.AuthBinding{
 			{Subjects: []string{"root"}, Role: "admin", Repositories: []string{"**"}},
 			{Subjects: []string{"alice"}, Role: "developer", Repositories: []string{"team/**"}},
@@ -66,7 +76,7 @@ func startAuthServerWith(t *testing.T, opts []Option, more ...func(*config.Confi
 		for _, m := range more {
 			m(c)
 		}
-	}, opts...)
+	})
 }
 
 func as(user string) remote.Option {

@@ -47,16 +47,17 @@ func (g *gatedFake) Scan(ctx context.Context, t scan.Target) (*scan.Report, erro
 	return r, err
 }
 
-// pushStatus pushes img to ref without retrying a 429 (the test plays the
-// pusher's retry itself) and returns the HTTP status of the refusal, 0
-// when accepted.
-func pushStatus(t *testing.T, ref string, img v1.Image) int {
+// pushStatus pushes img to ref (with opts, e.g. as a user) without
+// retrying a 429 (the test plays the pusher's retry itself) and returns
+// the HTTP status of the refusal, 0 when accepted.
+func pushStatus(t *testing.T, ref string, img v1.Image, opts ...remote.Option) int {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = remote.Write(r, img, remote.WithRetryStatusCodes(http.StatusServiceUnavailable))
+	err = remote.Write(r, img, append(opts, remote.WithRetryStatusCodes(http.StatusServiceUnavailable),
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Steps: 1}))...) // 429 TOOMANYREQUESTS is "temporary" to the writer too
 	var terr *transport.Error
 	switch {
 	case err == nil:

@@ -28,7 +28,7 @@ func refuseInvalidNames(next http.Handler) http.Handler {
 		}
 		if name, ok := namedRepository(r); ok {
 			if err := reponame.Check(name); err != nil {
-				errcodes.Serve(w, errcode.ErrorCodeNameInvalid.WithDetail(map[string]string{
+				errcodes.Serve(w, errcode.ErrorCodeNameInvalid.WithMessage(reponame.Refusal(name, err)).WithDetail(map[string]string{
 					"name": shorten(name), "reason": err.Error()}))
 				return
 			}

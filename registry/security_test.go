@@ -22,11 +22,7 @@ func TestSuspiciousActivityEndToEnd(t *testing.T) {
 	hook := &hookReceiver{t: t}
 	rcv := httptest.NewServer(hook)
 	defer rcv.Close()
-	htpasswd := writeHtpasswd(t, testUsers)
-	s := startServer(t, func(c *config.Config) {
-		c.Auth.Enabled = true
-		c.Auth.Htpasswd = htpasswd
-		c.Auth.SigningKey = filepath.Join(t.TempDir(), "signing.pem")
+	s := startUsersServer(t, testUsers, nil, func(c *config.Config) {
 		c.Debug.Metrics = true
 		c.Security.PasswordSpraying = config.SecurityRule{Threshold: 5, Window: time.Minute, Cooldown: time.Hour}
 		c.Notifications.Outbox = filepath.Join(t.TempDir(), "notify.db")

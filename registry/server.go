@@ -211,13 +211,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	var detached *detach.Scanner
 	if err == nil {
+		// One pusher cannot fill the queue. Inside scan/detach: a detached
+		// scan keeps its place in its pusher's line until it ends.
+		o.scanner = newFairScanner(o.scanner, cfg.Scan.MaxPerIdentity, cfg.Scan.Timeout)
 		o.scanner, detached, err = detachedScanner(o.scanner, cfg.Scan, sharedOrNil(shared, multi), driver, replica, logger)
 	}
 	if err == nil {
 		o.scanner, err = meteredScanner(o.scanner, cfg, metrics.registry)
-	}
-	if err == nil {
-		o.scanner = newFairScanner(o.scanner, cfg.Scan.MaxPerIdentity) // one pusher cannot fill the queue
 	}
 	if err == nil {
 		err = registerPoolMetrics(metrics.registry, store, shared)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -276,14 +275,13 @@ func (in *Ingester) dropStaging(ctx context.Context, staging reference.Named) {
 	}
 }
 
-// checkRepository checks a repository name given in a request.
+// checkRepository checks a repository name given in a request by the one
+// rule of every door (reponame.Check, worded by reponame.Refusal): a name
+// /v2/ accepts is accepted here, "john.doe/app" included — its first
+// component is a personal namespace, not a registry host.
 func checkRepository(name string) error {
 	if err := reponame.Check(name); err != nil {
-		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q: %v", cut(name), err))
-	}
-	first, _, _ := strings.Cut(name, "/")
-	if strings.Contains(first, ".") || first == "localhost" {
-		return ErrUploadInvalid.WithMessage(fmt.Sprintf("invalid repository name %q: its first component looks like a registry host (name the repository without it)", cut(name)))
+		return ErrUploadInvalid.WithMessage(reponame.Refusal(name, err))
 	}
 	return nil
 }

@@ -44,3 +44,30 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckNamesTheComponent: a refusal names the component that breaks
+// the grammar, so a user whose name cannot be a component (its personal
+// namespace) reads why at every door.
+func TestCheckNamesTheComponent(t *testing.T) {
+	for name, want := range map[string]string{
+		"John/app":        `path component "John" is not lower-case`,
+		"team/app_":       `path component "app_" is not lower-case`,
+		"john@corp/app":   `path component "john@corp" is not lower-case`,
+		"a//b":            "empty path component",
+		"john.doe/a..b/c": `path component "a..b" is not lower-case`,
+	} {
+		if err := Check(name); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error saying %q", name, err, want)
+		}
+	}
+	for _, c := range []string{"john.doe", "mary_jane", "ci__bot", "a-b--c", "0"} {
+		if err := CheckComponent(c); err != nil {
+			t.Errorf("%q: %v", c, err)
+		}
+	}
+	for _, c := range []string{"", "John", "x_", ".", "..", "a/b", "a*", "john@corp", "-a"} {
+		if CheckComponent(c) == nil {
+			t.Errorf("%q: accepted as a component", c)
+		}
+	}
+}
