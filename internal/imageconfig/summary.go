@@ -18,10 +18,10 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// The bounds of a Summary. A view of a config holds at most about
-// MaxLabelBytes + 3×MaxListBytes + 4×MaxText of its text, plus the one
-// JSON token being read (up to the config's size, for a config that is
-// one long string).
+// The bounds of a Summary. Reading one holds at most about
+// MaxLabelBytes + 3×MaxListBytes + 6×MaxText of the config's text, plus
+// the JSON token being read and its unquoted bytes (each up to the
+// config's size only for a config that is one long string).
 const (
 	// MaxText bounds a text: the author, user and working directory, a
 	// label's key, an exposed port, in bytes.
@@ -53,10 +53,10 @@ type Summary struct {
 	Author, User, WorkingDir      string
 	OS, Architecture, Variant     string
 	Entrypoint, Cmd, ExposedPorts []string
-	// Labels are the labels that fit, in the config's order: at most
-	// MaxItems, MaxLabelBytes in all; a label that does not fit is left
-	// out and the next ones still considered. LabelCount is how many
-	// the config has.
+	// Labels are the first labels by key, as many as fit in
+	// MaxLabelBytes and MaxItems (up to the first that does not),
+	// whatever their order in the config. LabelCount is how many the
+	// config lists.
 	Labels     map[string]string
 	LabelCount int
 	// Truncated names the fields not whole, by the API's names of them
@@ -177,28 +177,37 @@ func (d *decoder) ports(dst *[]string, cut map[string]bool) error {
 }
 
 // labels reads the labels: each key cut to MaxText, each value to
-// MaxLabelValue, kept while they fit in MaxLabelBytes and MaxItems; only
-// those kept are made strings.
+// MaxLabelValue, and keeps the first by key — as many as fit in
+// MaxLabelBytes and MaxItems, up to the first that does not — whatever
+// their order in the config. Only those kept are made strings.
 func (d *decoder) labels(s *Summary, cut map[string]bool) error {
 	s.Labels, s.LabelCount = nil, 0
-	left := MaxLabelBytes
-	return d.object(func(key []byte) error {
+	var k kept
+	err := d.object(func(key []byte) error {
 		s.LabelCount++
 		v, err := d.str() // key stays valid: names and strings have their own buffers
 		if err != nil {
 			return err
 		}
-		n := cutLen(key, MaxText) + cutLen(v, MaxLabelValue)
-		if n > left || len(s.Labels) == MaxItems {
-			cut["labels"] = true
+		if k.past(key, MaxText) {
 			return nil
 		}
 		if s.Labels == nil {
 			s.Labels = map[string]string{}
 		}
-		left -= n
-		s.Labels[cutAt(key, MaxText)] = cutAt(v, MaxLabelValue)
+		ks := cutAt(key, MaxText)
+		if _, again := s.Labels[ks]; again {
+			k.resize(ks, len(ks)+cutLen(v, MaxLabelValue))
+		} else {
+			k.add(ks, len(ks)+cutLen(v, MaxLabelValue))
+		}
+		s.Labels[ks] = cutAt(v, MaxLabelValue)
 		cut["labels"] = cut["labels"] || len(key) > MaxText || len(v) > MaxLabelValue
+		for _, drop := range k.over(MaxLabelBytes, MaxItems) {
+			delete(s.Labels, drop)
+		}
 		return nil
 	})
+	cut["labels"] = cut["labels"] || k.dropped
+	return err
 }
