@@ -45,18 +45,7 @@ func (d *decoder) fail(err error) error {
 // Names are matched by the caller as encoding/json does: without regard
 // to case (is).
 func (d *decoder) object(field func(name []byte) error) error {
-	tok, err := d.dec.ReadToken()
-	if err != nil {
-		return err
-	}
-	switch tok.Kind() {
-	case jsontext.KindNull:
-		return nil
-	case jsontext.KindBeginObject:
-	default:
-		return fmt.Errorf("%s where an object was expected", tok.Kind())
-	}
-	for d.dec.PeekKind() != jsontext.KindEndObject {
+	return d.container(jsontext.KindBeginObject, jsontext.KindEndObject, func() error {
 		raw, err := d.dec.ReadValue()
 		if err != nil {
 			return err
@@ -64,17 +53,19 @@ func (d *decoder) object(field func(name []byte) error) error {
 		// The decoder checked the name; AppendUnquote's only complaint
 		// can be invalid UTF-8, mangled into U+FFFD as the gate did.
 		d.name, _ = jsontext.AppendUnquote(d.name[:0], raw)
-		if err := field(d.name); err != nil {
-			return err
-		}
-	}
-	_, err = d.dec.ReadToken()
-	return err
+		return field(d.name)
+	})
 }
 
 // array reads an array (or null), calling item for each element; item
 // must read or skip it.
 func (d *decoder) array(item func() error) error {
+	return d.container(jsontext.KindBeginArray, jsontext.KindEndArray, item)
+}
+
+// container reads an object or array (begin … end) or null, calling each
+// until its end.
+func (d *decoder) container(begin, end jsontext.Kind, each func() error) error {
 	tok, err := d.dec.ReadToken()
 	if err != nil {
 		return err
@@ -82,12 +73,12 @@ func (d *decoder) array(item func() error) error {
 	switch tok.Kind() {
 	case jsontext.KindNull:
 		return nil
-	case jsontext.KindBeginArray:
+	case begin:
 	default:
-		return fmt.Errorf("%s where an array was expected", tok.Kind())
+		return fmt.Errorf("%s where %s was expected", tok.Kind(), begin)
 	}
-	for d.dec.PeekKind() != jsontext.KindEndArray {
-		if err := item(); err != nil {
+	for d.dec.PeekKind() != end {
+		if err := each(); err != nil {
 			return err
 		}
 	}
