@@ -6,22 +6,27 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/internal/imageconfig"
 )
 
-// ConfigReader reads a stored image's config (push.Pipeline.ImageConfig).
+// ConfigReader reads what a stored image's config says, bounded
+// (push.Pipeline.ImageConfig).
 type ConfigReader interface {
-	ImageConfig(ctx context.Context, repo string, d digest.Digest) (*v1.Image, error)
+	ImageConfig(ctx context.Context, repo string, d digest.Digest) (*imageconfig.Summary, error)
 }
 
 // imageConfig is the answer of GET …/manifests/{digest}/config: what a
-// person inspects of an image. The environment and the build history are
-// left out (the former often carries credentials baked in by mistake;
-// the latter is in the layers report); the whole config is the blob at
-// /v2/{name}/blobs/{config digest}.
+// person inspects of an image, within imageconfig's bounds whatever the
+// pusher wrote (a cut text ends "… (N bytes)"; Truncated names the
+// fields not whole; LabelCount counts every label). The environment and
+// the build history are left out (the former often carries credentials
+// baked in by mistake; the latter is in the layers report); the whole
+// config is the blob at /v2/{name}/blobs/{ConfigDigest}.
 type imageConfig struct {
 	Repository   string            `json:"repository"`
 	Digest       digest.Digest     `json:"digest"`
+	ConfigDigest digest.Digest     `json:"config_digest"`
 	Created      *time.Time        `json:"created,omitempty"`
 	Author       string            `json:"author,omitempty"`
 	OS           string            `json:"os"`
@@ -33,6 +38,8 @@ type imageConfig struct {
 	WorkingDir   string            `json:"working_dir,omitempty"`
 	ExposedPorts []string          `json:"exposed_ports,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
+	LabelCount   int               `json:"label_count"`
+	Truncated    []string          `json:"truncated,omitempty"`
 }
 
 // imageConfigOf answers GET …/manifests/{digest}/config.
@@ -46,11 +53,8 @@ func (a *API) imageConfigOf(w http.ResponseWriter, r *http.Request, repo string,
 		answerStored(w, r, a, "image config", repo, d, nil, err)
 		return
 	}
-	out := imageConfig{Repository: repo, Digest: d, Created: cfg.Created, Author: cfg.Author, OS: cfg.OS,
-		Architecture: cfg.Architecture, Variant: cfg.Variant, User: cfg.Config.User, Entrypoint: cfg.Config.Entrypoint,
-		Cmd: cfg.Config.Cmd, WorkingDir: cfg.Config.WorkingDir, Labels: cfg.Config.Labels}
-	for p := range cfg.Config.ExposedPorts {
-		out.ExposedPorts = append(out.ExposedPorts, p)
-	}
-	answerStored(w, r, a, "image config", repo, d, out, nil)
+	answerStored(w, r, a, "image config", repo, d, imageConfig{Repository: repo, Digest: d, ConfigDigest: cfg.Blob,
+		Created: cfg.Created, Author: cfg.Author, OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant,
+		User: cfg.User, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, WorkingDir: cfg.WorkingDir, ExposedPorts: cfg.ExposedPorts,
+		Labels: cfg.Labels, LabelCount: cfg.LabelCount, Truncated: cfg.Truncated}, nil)
 }

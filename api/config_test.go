@@ -12,31 +12,34 @@ import (
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagegate/imagegate/internal/imageconfig"
 	"github.com/imagegate/imagegate/metadata/bolt"
 )
 
+// fakeConfigs stands for push.Pipeline.ImageConfig (its reading is
+// tested in internal/imageconfig and registry's TestImageViewMemoryBounded).
 type fakeConfigs struct {
-	cfg *v1.Image
+	cfg *imageconfig.Summary
 	err error
 }
 
-func (f fakeConfigs) ImageConfig(context.Context, string, digest.Digest) (*v1.Image, error) {
+func (f fakeConfigs) ImageConfig(context.Context, string, digest.Digest) (*imageconfig.Summary, error) {
 	return f.cfg, f.err
 }
 
 // TestImageConfigEndpoint: GET …/config answers labels and the run
-// settings under pull, never the environment; OCI errors pass through.
+// settings under pull, with where the whole config is and what was cut;
+// OCI errors pass through.
 func TestImageConfigEndpoint(t *testing.T) {
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "m.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	cfg := &v1.Image{Platform: v1.Platform{OS: "linux", Architecture: "arm64"}, Config: v1.ImageConfig{
-		Labels: map[string]string{"org.opencontainers.image.source": "https://git.example/app"},
-		Env:    []string{"API_TOKEN=hunter2"}, Cmd: []string{"/app"}}}
+	blob := digest.FromString("config")
+	cfg := &imageconfig.Summary{Blob: blob, OS: "linux", Architecture: "arm64", Cmd: []string{"/app"},
+		Labels: map[string]string{"org.opencontainers.image.source": "https://git.example/app"}, LabelCount: 3, Truncated: []string{"labels"}}
 	path := "/api/v1/repositories/team/app/manifests/" + digest.FromString("m").String() + "/config"
 	get := func(a *API, pull string) (int, string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -47,7 +50,9 @@ func TestImageConfigEndpoint(t *testing.T) {
 	}
 	a := New(store, Options{Auth: testAuth{}, Configs: fakeConfigs{cfg: cfg}}, slog.New(slog.DiscardHandler))
 	status, body := get(a, "team/app")
-	if status != 200 || !strings.Contains(body, "https://git.example/app") || !strings.Contains(body, `"arm64"`) || strings.Contains(body, "hunter2") {
+	if status != 200 || !strings.Contains(body, "https://git.example/app") || !strings.Contains(body, `"arm64"`) ||
+		!strings.Contains(body, `"config_digest": "`+blob.String()) || !strings.Contains(body, `"label_count": 3`) ||
+		!strings.Contains(body, `"truncated": [`+"\n    \"labels\"") {
 		t.Fatalf("%d %s", status, body)
 	}
 	if status, body := get(a, "other/app"); status != 403 || strings.Contains(body, "git.example") {

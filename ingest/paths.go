@@ -12,9 +12,11 @@ import (
 // (registry/storage/paths.go: <root>/v2/repositories).
 const repositoriesRoot = "/docker/registry/v2/repositories"
 
-// blobDataPath is distribution's blobDataPathSpec:
-// <root>/v2/blobs/<algorithm>/<first two hex digits>/<hex>/data.
-func blobDataPath(d digest.Digest) (string, error) {
+// BlobDataPath is distribution's blobDataPathSpec, where a blob's bytes
+// are in the storage driver:
+// <root>/v2/blobs/<algorithm>/<first two hex digits>/<hex>/data. An
+// invalid digest is an error.
+func BlobDataPath(d digest.Digest) (string, error) {
 	if err := d.Validate(); err != nil {
 		return "", fmt.Errorf("ingest: blob digest: %w", err)
 	}

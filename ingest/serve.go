@@ -43,7 +43,7 @@ func (b *blobStore) ServeBlob(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
-	p, err := blobDataPath(desc.Digest)
+	p, err := BlobDataPath(desc.Digest)
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,12 @@ package push
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/distribution/distribution/v3"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/imagegate/imagegate/fleet"
 	"github.com/imagegate/imagegate/lifecycle"
@@ -82,6 +84,12 @@ type Options struct {
 	// memo in (retries.go), so that a retried push adds no record on any
 	// replica; nil: each process remembers its own.
 	Retries fleet.Store
+	// BlobReader, when set, reads a stored blob straight from the storage
+	// driver, for the configs of stored images read back (ImageConfig,
+	// LayerReport, rescans): distribution's BlobStore.Open buffers every
+	// read in 4 MiB, whatever the blob's size. Nil: BlobStore.Open. The
+	// digest is one a stored manifest of the repository references.
+	BlobReader func(ctx context.Context, d digest.Digest) (io.ReadCloser, error)
 }
 
 // Pipeline runs pushes. It is safe for concurrent use.

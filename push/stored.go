@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagegate/imagegate/internal/imageconfig"
 	"github.com/imagegate/imagegate/validate"
 )
 
@@ -24,16 +25,42 @@ type storedImage struct {
 	rawConfig []byte
 	config    v1.Image
 	blobs     distribution.BlobStore
+	// open reads a blob of the repository (Options.BlobReader, or blobs).
+	open func(ctx context.Context, d digest.Digest) (io.ReadCloser, error)
 }
 
 // maxStoredConfig bounds the image config read back.
 const maxStoredConfig = 8 << 20
 
-// loadImage reads image manifest d of repo and its config from storage,
-// for an operation ("scanned", "analysed") on stored images. An unknown
+// loadImage reads image manifest d of repo and its whole config from
+// storage, for an operation ("scanned") on stored images. An unknown
 // manifest, an index, an artifact or a non-distributable layer is
 // answered with an OCI error; anything else is a storage failure.
 func (p *Pipeline) loadImage(ctx context.Context, repo string, d digest.Digest, done string) (*storedImage, error) {
+	img, err := p.loadManifest(ctx, repo, d, done)
+	if err != nil {
+		return nil, err
+	}
+	err = img.readConfig(ctx, func(r io.Reader) error {
+		var err error
+		if img.rawConfig, err = io.ReadAll(r); err != nil {
+			return err
+		}
+		if json.Unmarshal(img.rawConfig, &img.config) != nil {
+			return imageconfig.ErrInvalid
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// loadManifest reads image manifest d of repo, for an operation ("scanned",
+// "analysed", "inspected") on stored images, with the errors of loadImage;
+// its config is read by readConfig.
+func (p *Pipeline) loadManifest(ctx context.Context, repo string, d digest.Digest, done string) (*storedImage, error) {
 	named, err := reference.WithName(repo)
 	if err != nil {
 		return nil, errcode.ErrorCodeNameInvalid.WithDetail(err.Error())
@@ -54,7 +81,10 @@ func (p *Pipeline) loadImage(ctx context.Context, repo string, d digest.Digest, 
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest %s: %w", d, err)
 	}
-	img := &storedImage{blobs: r.Blobs(ctx)}
+	img := &storedImage{blobs: r.Blobs(ctx), open: p.opts.BlobReader}
+	if img.open == nil {
+		img.open = func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) { return img.blobs.Open(ctx, d) }
+	}
 	if img.mediaType, img.payload, err = m.Payload(); err != nil {
 		return nil, err
 	}
@@ -69,17 +99,26 @@ func (p *Pipeline) loadImage(ctx context.Context, repo string, d digest.Digest, 
 			return nil, errcode.ErrorCodeUnsupported.WithMessage(fmt.Sprintf("layer %s is non-distributable: its bytes are not in this registry, so it cannot be %s", l.Digest, done))
 		}
 	}
-	rc, err := img.blobs.Open(ctx, img.shape.Config.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("opening config %s: %w", img.shape.Config.Digest, err)
-	}
-	img.rawConfig, err = io.ReadAll(io.LimitReader(rc, maxStoredConfig))
-	rc.Close()
-	if err != nil {
-		return nil, fmt.Errorf("reading config %s: %w", img.shape.Config.Digest, err)
-	}
-	if err := json.Unmarshal(img.rawConfig, &img.config); err != nil {
-		return nil, errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
-	}
 	return img, nil
+}
+
+// readConfig calls read with the stored config's bytes (at most
+// maxStoredConfig of them), as a stream. A read error wrapping
+// imageconfig.ErrInvalid is the OCI error MANIFEST_INVALID; any other is
+// a storage failure, wrapped.
+func (img *storedImage) readConfig(ctx context.Context, read func(io.Reader) error) error {
+	c := img.shape.Config.Digest
+	rc, err := img.open(ctx, c)
+	if err != nil {
+		return fmt.Errorf("opening config %s: %w", c, err)
+	}
+	defer rc.Close()
+	err = read(io.LimitReader(rc, maxStoredConfig))
+	if errors.Is(err, imageconfig.ErrInvalid) {
+		return errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
+	}
+	if err != nil {
+		return fmt.Errorf("reading config %s: %w", c, err)
+	}
+	return nil
 }

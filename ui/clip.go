@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -40,12 +41,29 @@ const (
 )
 
 // clip is s cut to maxShownText bytes on a rune boundary; a cut text
-// ends with "… (N bytes)", N its whole length.
+// ends with "… (N bytes)", N its whole length — the one the API's
+// marker says, when the API cut it already.
 func clip(s string) string {
 	if len(s) <= maxShownText {
 		return s
 	}
-	return cutTo(s, len(s))
+	text, whole := wholeOf(s)
+	return cutTo(text, whole)
+}
+
+// wholeOf is a text the API answered without its "… (N bytes)" marker
+// and N, when the API cut it (internal/imageconfig: the config's texts;
+// push records: reasons and names); else s and its length.
+func wholeOf(s string) (text string, whole int) {
+	i := strings.LastIndex(s, "… (")
+	if i < 0 || !strings.HasSuffix(s, " bytes)") {
+		return s, len(s)
+	}
+	n, err := strconv.Atoi(s[i+len("… (") : len(s)-len(" bytes)")])
+	if err != nil || n <= i {
+		return s, len(s)
+	}
+	return s[:i], n
 }
 
 // clipName is s cut to maxShownName bytes like clip.
@@ -70,7 +88,11 @@ func clipReason(s string) string {
 func clipJoin(words []string) string {
 	whole := max(len(words)-1, 0)
 	for _, w := range words {
-		whole += len(w)
+		n := len(w)
+		if n > maxShownText {
+			_, n = wholeOf(w) // a word the API cut
+		}
+		whole += n
 	}
 	var b strings.Builder
 	for i, w := range words {
@@ -133,10 +155,13 @@ func shownPlatforms(platforms []metadata.Platform) []string {
 }
 
 // bound keeps of v what the page shows of the pusher's lists: the first
-// labels and platforms, the newest tag events, and how many there are.
+// labels and platforms, the newest tag events, and how many there are
+// (of the labels, as many as the API says the config lists: its answer
+// holds the first of them).
 func (v *imageView) bound() {
 	if v.Config != nil {
 		v.Labels, v.LabelCount = shownLabels(v.Config.Labels)
+		v.LabelCount = max(v.LabelCount, v.Config.LabelCount)
 	}
 	if v.Latest != nil {
 		v.Platforms = shownPlatforms(v.Latest.Platforms)

@@ -20,6 +20,10 @@ func TestClip(t *testing.T) {
 		{"no words", clipJoin(nil), ""},
 		{"many words", clipJoin(strings.Fields(strings.Repeat("w ", 1_000_000))), strings.Repeat("w ", maxShownText/2) + "… (1999999 bytes)"},
 		{"one huge word", clipJoin([]string{strings.Repeat("y", 1<<20)}), strings.Repeat("y", maxShownText) + "… (1048576 bytes)"},
+		// Texts the API cut already say their whole length, not the cut one's.
+		{"cut by the API", clip(strings.Repeat("c", 16<<10) + "… (200004 bytes)"), strings.Repeat("c", maxShownText) + "… (200004 bytes)"},
+		{"word cut by the API", clipJoin([]string{"sh", strings.Repeat("c", 16<<10) + "… (200004 bytes)"}), "sh " + strings.Repeat("c", maxShownText-3) + "… (200007 bytes)"},
+		{"a short text like a marker", clip("x… (99999 bytes)"), "x… (99999 bytes)"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q…, want %q…", c.name, c.got[:min(len(c.got), 40)], c.want[:min(len(c.want), 40)])
@@ -62,5 +66,16 @@ func TestShownPlatforms(t *testing.T) {
 	}
 	if shown[1] != "linux/arm/v7" {
 		t.Errorf("second platform %q", shown[1])
+	}
+}
+
+// TestBoundCountsTheConfigsLabels: the API answers the first labels of
+// many and says how many there are; the page counts those, not the ones
+// it was given.
+func TestBoundCountsTheConfigsLabels(t *testing.T) {
+	v := imageView{Config: &imageConfig{Labels: map[string]string{"a": "1", "b": "2"}, LabelCount: 1900}}
+	v.bound()
+	if len(v.Labels) != 2 || v.LabelCount != 1900 {
+		t.Errorf("%d labels shown of %d, want 2 of 1900", len(v.Labels), v.LabelCount)
 	}
 }

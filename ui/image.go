@@ -73,6 +73,9 @@ type imageConfig struct {
 	WorkingDir   string            `json:"working_dir"`
 	ExposedPorts []string          `json:"exposed_ports"`
 	Labels       map[string]string `json:"labels"`
+	// LabelCount is how many labels the config lists; Labels are the
+	// first of them by key.
+	LabelCount int `json:"label_count"`
 }
 
 // layerRow is one layer: as pushed (digest, compressed size) and, when
