@@ -27,9 +27,18 @@ var siblingNames = []string{"v1", "v1-rc", "v1.0", "v10", "v1_x"}
 func TestSiblingPrefixParity(t *testing.T) {
 	endpoint := testEndpoint(t)
 	ctx := context.Background()
+	bucket := newTestBucket(t, endpoint)
 	drivers := map[string]storagedriver.StorageDriver{
-		"s3":         newTestDriver(t, testParams(endpoint, newTestBucket(t, endpoint), map[string]any{"rootdirectory": "/root"})),
+		"s3":         newTestDriver(t, testParams(endpoint, bucket, map[string]any{"rootdirectory": "/root"})),
 		"filesystem": filesystem.New(filesystem.DriverParameters{RootDirectory: t.TempDir(), MaxThreads: 100}),
+	}
+	// Another root directory in the same bucket whose name the first is a
+	// prefix of: nothing there may show below "/root".
+	for _, root := range []string{"/root-x", "/root.x", "/root_x"} {
+		other := newTestDriver(t, testParams(endpoint, bucket, map[string]any{"rootdirectory": root}))
+		if err := other.PutContent(ctx, "/t/v1/current/link", []byte(root)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for name, d := range drivers {
 		for _, n := range siblingNames {
@@ -79,6 +88,16 @@ func TestSiblingPrefixParity(t *testing.T) {
 		}
 	}
 
+	check("Walk /", func(d storagedriver.StorageDriver) []string {
+		return walked(d, "/", func(storagedriver.FileInfo) error { return nil })
+	})
+	check("List /", func(d storagedriver.StorageDriver) []string {
+		l, err := d.List(ctx, "/")
+		if err != nil {
+			return []string{"error: " + err.Error()}
+		}
+		return slices.Sorted(slices.Values(l))
+	})
 	check("List /t", func(d storagedriver.StorageDriver) []string {
 		l, err := d.List(ctx, "/t")
 		if err != nil {
