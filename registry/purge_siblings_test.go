@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // TestPurgeLeavesSiblingRepositoriesUploads: purging the abandoned upload
@@ -19,42 +18,32 @@ import (
 // "sib/a/", and the purge deletes "…/sib/a/_uploads/<id>" and aborts the
 // multipart uploads below it).
 func TestPurgeLeavesSiblingRepositoriesUploads(t *testing.T) {
-	for _, driver := range []string{"filesystem", "s3"} {
-		t.Run(driver, func(t *testing.T) {
-			purging := func(c *config.Config) { c.Storage.UploadPurging.Age = time.Hour }
-			var s *testServer
-			if driver == "s3" {
-				_, bucket, endpoint := s3test.Bucket(t, "imagegate-purge-")
-				s = startServer(t, func(c *config.Config) { s3test.Configure(c, endpoint, bucket); purging(c) })
-			} else {
-				s = startServer(t, purging)
+	onEveryDriver(t, "imagegate-purge-", func(c *config.Config) { c.Storage.UploadPurging.Age = time.Hour }, func(t *testing.T, s *testServer) {
+		uploads := map[string]string{} // repository → the upload's URL
+		for _, repo := range siblingRepos {
+			status, h, body := do(t, http.MethodPost, s.base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
+			if status != http.StatusAccepted {
+				t.Fatalf("starting an upload in %s: %d %s", repo, status, body)
 			}
-			uploads := map[string]string{} // repository → the upload's URL
-			for _, repo := range siblingRepos {
-				status, h, body := do(t, http.MethodPost, s.base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
-				if status != http.StatusAccepted {
-					t.Fatalf("starting an upload in %s: %d %s", repo, status, body)
-				}
-				uploads[repo] = patchUpload(t, s, h.Get("Location"), "first", http.StatusAccepted)
-			}
-			u, err := url.Parse(uploads["sib/a"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			old := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
-			startedAt := path.Join(repositoriesRoot, "sib/a/_uploads", path.Base(u.Path), "startedat")
-			if err := s.driver.PutContent(t.Context(), startedAt, []byte(old)); err != nil {
-				t.Fatal(err)
-			}
-			if err := purgeUploads(s.driver, s.cfg.Storage.UploadPurging, slog.New(slog.DiscardHandler))(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			patchUpload(t, s, uploads["sib/a"], "more", http.StatusNotFound)
-			for _, repo := range siblingRepos[1:] {
-				patchUpload(t, s, uploads[repo], "more", http.StatusAccepted)
-			}
-		})
-	}
+			uploads[repo] = patchUpload(t, s, h.Get("Location"), "first", http.StatusAccepted)
+		}
+		u, err := url.Parse(uploads["sib/a"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
+		startedAt := path.Join(repositoriesRoot, "sib/a/_uploads", path.Base(u.Path), "startedat")
+		if err := s.driver.PutContent(t.Context(), startedAt, []byte(old)); err != nil {
+			t.Fatal(err)
+		}
+		if err := purgeUploads(s.driver, s.cfg.Storage.UploadPurging, slog.New(slog.DiscardHandler))(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		patchUpload(t, s, uploads["sib/a"], "more", http.StatusNotFound)
+		for _, repo := range siblingRepos[1:] {
+			patchUpload(t, s, uploads[repo], "more", http.StatusAccepted)
+		}
+	})
 }
 
 // patchUpload sends data to the upload at loc, checks the status and

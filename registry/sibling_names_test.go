@@ -34,50 +34,66 @@ var (
 // its tags and its referrers in "sib/a-b", "sib/a.b", "sib/a_b" and
 // "sib/a0"; on both drivers, answering the same.
 func TestDeletingLeavesSiblingNames(t *testing.T) {
-	for _, driver := range []string{"filesystem", "s3"} {
-		t.Run(driver, func(t *testing.T) {
-			var s *testServer
-			if driver == "s3" {
-				_, bucket, endpoint := s3test.Bucket(t, "imagegate-siblings-")
-				s = startServer(t, func(c *config.Config) { s3test.Configure(c, endpoint, bucket) })
-			} else {
-				s = startServer(t, nil)
-			}
-			img, _ := random.Image(64, 1)
-			other, _ := random.Image(64, 1)
-			dgst := mustDigest(t, img)
-			for _, repo := range siblingRepos {
-				pushTagged(t, s, repo, img, siblingTags[1:]...)
-				pushTagged(t, s, repo, other, siblingTags[0])
-				pushReferrer(t, s, repo, img)
-			}
+	onEveryDriver(t, "imagegate-siblings-", nil, func(t *testing.T, s *testServer) {
+		img, _ := random.Image(64, 1)
+		other, _ := random.Image(64, 1)
+		dgst := mustDigest(t, img)
+		for _, repo := range siblingRepos {
+			pushTagged(t, s, repo, img, siblingTags[1:]...)
+			pushTagged(t, s, repo, other, siblingTags[0])
+			pushReferrer(t, s, repo, img)
+		}
 
-			if status, _, body := do(t, http.MethodDelete, s.base+"/v2/sib/a/manifests/v1", nil, nil); status != http.StatusAccepted {
-				t.Fatalf("DELETE tag v1: %d %s", status, body)
+		if status, _, body := do(t, http.MethodDelete, s.base+"/v2/sib/a/manifests/v1", nil, nil); status != http.StatusAccepted {
+			t.Fatalf("DELETE tag v1: %d %s", status, body)
+		}
+		if got := tagsOf(t, s, "sib/a"); !slices.Equal(got, siblingTags[1:]) {
+			t.Errorf("after deleting v1, sib/a has tags %q; want %q", got, siblingTags[1:])
+		}
+		if status, _, body := do(t, http.MethodDelete, s.base+"/v2/sib/a/manifests/"+dgst, nil, nil); status != http.StatusAccepted {
+			t.Fatalf("DELETE manifest %s: %d %s", dgst, status, body)
+		}
+		if status, _, _ := do(t, http.MethodHead, s.base+"/v2/sib/a/manifests/"+dgst, manifestAccept, nil); status != http.StatusNotFound {
+			t.Errorf("sib/a still has the deleted manifest: HEAD %d", status)
+		}
+		for _, repo := range siblingRepos[1:] {
+			if got := tagsOf(t, s, repo); !slices.Equal(got, siblingTags) {
+				t.Errorf("%s has tags %q after deletions in sib/a; want %q", repo, got, siblingTags)
 			}
-			if got := tagsOf(t, s, "sib/a"); !slices.Equal(got, siblingTags[1:]) {
-				t.Errorf("after deleting v1, sib/a has tags %q; want %q", got, siblingTags[1:])
-			}
-			if status, _, body := do(t, http.MethodDelete, s.base+"/v2/sib/a/manifests/"+dgst, nil, nil); status != http.StatusAccepted {
-				t.Fatalf("DELETE manifest %s: %d %s", dgst, status, body)
-			}
-			if status, _, _ := do(t, http.MethodHead, s.base+"/v2/sib/a/manifests/"+dgst, manifestAccept, nil); status != http.StatusNotFound {
-				t.Errorf("sib/a still has the deleted manifest: HEAD %d", status)
-			}
-			for _, repo := range siblingRepos[1:] {
-				if got := tagsOf(t, s, repo); !slices.Equal(got, siblingTags) {
-					t.Errorf("%s has tags %q after deletions in sib/a; want %q", repo, got, siblingTags)
-				}
-				for _, ref := range append([]string{dgst}, siblingTags...) {
-					if status, _, _ := do(t, http.MethodHead, s.base+"/v2/"+repo+"/manifests/"+ref, manifestAccept, nil); status != http.StatusOK {
-						t.Errorf("HEAD %s:%s after deletions in sib/a: %d", repo, ref, status)
-					}
-				}
-				if n := referrersOf(t, s, repo, dgst); n != 1 {
-					t.Errorf("%s lists %d referrers of %s after deletions in sib/a; want 1", repo, n, dgst)
+			for _, ref := range append([]string{dgst}, siblingTags...) {
+				if status, _, _ := do(t, http.MethodHead, s.base+"/v2/"+repo+"/manifests/"+ref, manifestAccept, nil); status != http.StatusOK {
+					t.Errorf("HEAD %s:%s after deletions in sib/a: %d", repo, ref, status)
 				}
 			}
-		})
+			if n := referrersOf(t, s, repo, dgst); n != 1 {
+				t.Errorf("%s lists %d referrers of %s after deletions in sib/a; want 1", repo, n, dgst)
+			}
+		}
+	})
+}
+
+// startServerOn runs a server on driver: "filesystem", or "s3" (a fresh
+// bucket named bucketPrefix plus a random suffix); mutate adjusts the
+// configuration first.
+func startServerOn(t *testing.T, driver, bucketPrefix string, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	if driver != "s3" {
+		return startServer(t, mutate)
+	}
+	_, bucket, endpoint := s3test.Bucket(t, bucketPrefix)
+	return startServer(t, func(c *config.Config) {
+		s3test.Configure(c, endpoint, bucket)
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// onEveryDriver runs test as a subtest against a server on each driver
+// (startServerOn).
+func onEveryDriver(t *testing.T, bucketPrefix string, mutate func(*config.Config), test func(t *testing.T, s *testServer)) {
+	for _, driver := range []string{"filesystem", "s3"} {
+		t.Run(driver, func(t *testing.T) { test(t, startServerOn(t, driver, bucketPrefix, mutate)) })
 	}
 }
 
