@@ -54,6 +54,14 @@ func (c *Collector) readWindow(ctx context.Context, root, key string, limit int)
 // walkAfter adds to w up to limit files of root after the path after,
 // hinting the walk to start there when hint is set; a missing root adds
 // none.
+//
+// "After" compares whole paths as strings, which is the S3 walk's order
+// (by key) but not the filesystem's (by path component: "x/a/f" before
+// "x/a-b/f", while "x/a-b/f" < "x/a/f"). The trees windowed here are named
+// by digests (<root>/<algorithm>/<hex>[/<entry>]): no name is a sibling's
+// prefix followed by a byte below '/', so the two orders agree. A tree
+// named otherwise (by repository, by tag) would have files skipped for
+// good on the filesystem.
 func (c *Collector) walkAfter(ctx context.Context, root, after string, hint bool, w *window, limit int) error {
 	var opts []func(*storagedriver.WalkOptions)
 	if hint && after != "" {

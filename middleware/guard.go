@@ -49,6 +49,11 @@ type Options struct {
 	// the references index, and is fenced against pushes naming it; blob
 	// uploads and mounts touch their blob (package gc).
 	GC push.GC
+	// Namespace, when set, is the storage the repositories live in: the
+	// tag list tells a repository that holds manifests but no tag (no
+	// tags) from one that holds none (unknown) alike on every driver
+	// (tagsknown.go); nil: as distribution's tags directory says.
+	Namespace distribution.Namespace
 }
 
 // New returns a guard writing through opts.Recorder.

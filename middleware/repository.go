@@ -37,5 +37,9 @@ func (r *repository) Blobs(ctx context.Context) distribution.BlobStore {
 
 // Tags implements distribution.Repository.
 func (r *repository) Tags(ctx context.Context) distribution.TagService {
-	return &tagService{TagService: r.Repository.Tags(ctx), repo: r}
+	ts := r.Repository.Tags(ctx)
+	if ns := r.guard.opts.Namespace; ns != nil {
+		ts = knownTags{TagService: ts, name: r.Named(), ns: ns}
+	}
+	return &tagService{TagService: ts, repo: r}
 }

@@ -278,7 +278,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		BlobReader: blobReader(driver),
 	})
 	guard := middleware.New(middleware.Options{Recorder: rec, Locator: locator(cfg), Events: events, Locks: locks,
-		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence})
+		Logger: logger.With("component", "guard"), Immutable: immutable, Quotas: quotas, GC: gcFence, Namespace: ns})
 	collector, err := newCollector(cfg.Lifecycle, gcFence, shared, ns, driver, guard, replica, o.gcNow, logger.With("component", "gc"))
 	if err != nil {
 		closeOpened()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -86,7 +87,10 @@ func (s *Service) Plan(ctx context.Context, filter *repopattern.Pattern) (Plan, 
 }
 
 // repositories lists the repositories matching filter that a rule
-// governs, in name order, at most maxRepositories; more: some were left.
+// governs, sorted by name, at most maxRepositories; more: some were left
+// (then the ones kept are the first in the storage's walk order, which
+// is by object key on S3 — "team/app-web" before "team/app" — and by path
+// component on the filesystem).
 func (s *Service) repositories(ctx context.Context, filter *repopattern.Pattern) ([]string, bool, error) {
 	var out []string
 	buf := make([]string, 100)
@@ -106,11 +110,13 @@ func (s *Service) repositories(ctx context.Context, filter *repopattern.Pattern)
 				continue
 			}
 			if len(out) == maxRepositories {
+				slices.Sort(out)
 				return out, true, nil
 			}
 			out = append(out, r)
 		}
 		if done || n == 0 {
+			slices.Sort(out)
 			return out, false, nil
 		}
 		last = buf[n-1]

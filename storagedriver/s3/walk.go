@@ -13,9 +13,12 @@ import (
 )
 
 // Walk calls f for every directory and object below from, depth first in
-// lexical order, from one recursive ListObjectsV2 listing (no delimiter):
+// key order, from one recursive ListObjectsV2 listing (no delimiter):
 // directories are inferred from the keys, each reported before its
-// contents. f returning ErrSkipDir for a directory skips its contents;
+// contents. Key order is not the filesystem driver's order (by path
+// component): '-' and '.' sort before '/', so "v1-rc/…" and "v1.0/…" come
+// before "v1/…" — a caller that pages by comparing names with the last one
+// it saw must sort them itself (internal/tagpage). f returning ErrSkipDir for a directory skips its contents;
 // ErrFilledBuffer stops the walk without error. With a StartAfterHint the
 // listing starts after that path. A missing from is an empty walk.
 func (d *driver) Walk(ctx context.Context, from string, f storagedriver.WalkFn, options ...func(*storagedriver.WalkOptions)) error {
