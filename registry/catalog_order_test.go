@@ -12,8 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // TestCatalogPagesListEachRepositoryOnce: names that differ only by '-',
@@ -29,32 +27,23 @@ func TestCatalogPagesListEachRepositoryOnce(t *testing.T) {
 		repos = append(repos, "order/"+r)
 	}
 	want := slices.Sorted(slices.Values(repos))
-	for _, driver := range []string{"filesystem", "s3"} {
-		t.Run(driver, func(t *testing.T) {
-			var s *testServer
-			if driver == "s3" {
-				_, bucket, endpoint := s3test.Bucket(t, "imagegate-catalog-")
-				s = startServer(t, func(c *config.Config) { s3test.Configure(c, endpoint, bucket) })
-			} else {
-				s = startServer(t, nil)
+	onEveryDriver(t, "imagegate-catalog-", nil, func(t *testing.T, s *testServer) {
+		img, _ := random.Image(64, 1)
+		for _, r := range repos {
+			ref, _ := name.ParseReference(s.host()+"/"+r+":v1", name.Insecure)
+			if err := remote.Write(ref, img); err != nil {
+				t.Fatal(err)
 			}
-			img, _ := random.Image(64, 1)
-			for _, r := range repos {
-				ref, _ := name.ParseReference(s.host()+"/"+r+":v1", name.Insecure)
-				if err := remote.Write(ref, img); err != nil {
-					t.Fatal(err)
-				}
+		}
+		for n := 1; n <= 4; n++ {
+			if got := followCatalogLinks(t, s, n, len(repos)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+				t.Errorf("/v2/_catalog n=%d: following the Links listed %q", n, got)
 			}
-			for n := 1; n <= 4; n++ {
-				if got := followCatalogLinks(t, s, n, len(repos)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
-					t.Errorf("/v2/_catalog n=%d: following the Links listed %q", n, got)
-				}
-				if got := followAPIRepositories(t, s, n, len(repos)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
-					t.Errorf("/api/v1/repositories limit=%d: following next_last listed %q", n, got)
-				}
+			if got := followAPIRepositories(t, s, n, len(repos)); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+				t.Errorf("/api/v1/repositories limit=%d: following next_last listed %q", n, got)
 			}
-		})
-	}
+		}
+	})
 }
 
 // followCatalogLinks lists /v2/_catalog n at a time by its Links.

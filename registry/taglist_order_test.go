@@ -9,12 +9,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/imagegate/imagegate/config"
-	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // orderTags are tag names whose S3 key order differs from their lexical
@@ -30,46 +26,26 @@ var orderTags = []string{"1.0", "1.0.1", "1.0-alpine", "V1", "v1", "v1-rc", "v1.
 // out of order. On both drivers every n must list every tag once, in
 // lexical order (the distribution spec's order).
 func TestTagListPagesInLexicalOrder(t *testing.T) {
-	for _, driver := range []string{"filesystem", "s3"} {
-		t.Run(driver, func(t *testing.T) {
-			var s *testServer
-			if driver == "s3" {
-				_, bucket, endpoint := s3test.Bucket(t, "imagegate-taglist-")
-				s = startServer(t, func(c *config.Config) { s3test.Configure(c, endpoint, bucket) })
-			} else {
-				s = startServer(t, nil)
+	onEveryDriver(t, "imagegate-taglist-", nil, func(t *testing.T, s *testServer) {
+		const repo = "order/app"
+		img, _ := random.Image(64, 1)
+		pushTagged(t, s, repo, img, orderTags...)
+		want := slices.Sorted(slices.Values(orderTags))
+		for _, n := range []int{1, 2, 3, 100} {
+			got := followTagLinks(t, s, "/v2/"+repo+"/tags/list?n="+strconv.Itoa(n), len(want))
+			if !slices.Equal(got, want) {
+				t.Errorf("n=%d: following the Links listed %q; want %q", n, got, want)
 			}
-			const repo = "order/app"
-			img, _ := random.Image(64, 1)
-			ref, _ := name.ParseReference(s.host()+"/"+repo+":"+orderTags[0], name.Insecure)
-			if err := remote.Write(ref, img); err != nil {
-				t.Fatal(err)
+		}
+		if got := followTagLinks(t, s, "/v2/"+repo+"/tags/list?n=2&last=v1", len(want)); !slices.Equal(got, []string{"v1-rc", "v1.0", "v10", "v1_x"}) {
+			t.Errorf("after last=v1: %q", got)
+		}
+		for _, limit := range []int{1, 4, 10000} {
+			if got := followAPITags(t, s, repo, limit, len(want)); !slices.Equal(got, want) {
+				t.Errorf("API limit=%d: following next_last listed %q; want %q", limit, got, want)
 			}
-			raw, _ := img.RawManifest()
-			mt, _ := img.MediaType()
-			q := url.Values{"tag": orderTags[1:]}
-			status, _, body := do(t, http.MethodPut, s.base+"/v2/"+repo+"/manifests/"+mustDigest(t, img)+"?"+q.Encode(),
-				http.Header{"Content-Type": {string(mt)}}, bytes.NewReader(raw))
-			if status != http.StatusCreated {
-				t.Fatalf("tagging: %d %s", status, body)
-			}
-			want := slices.Sorted(slices.Values(orderTags))
-			for _, n := range []int{1, 2, 3, 100} {
-				got := followTagLinks(t, s, "/v2/"+repo+"/tags/list?n="+strconv.Itoa(n), len(want))
-				if !slices.Equal(got, want) {
-					t.Errorf("n=%d: following the Links listed %q; want %q", n, got, want)
-				}
-			}
-			if got := followTagLinks(t, s, "/v2/"+repo+"/tags/list?n=2&last=v1", len(want)); !slices.Equal(got, []string{"v1-rc", "v1.0", "v10", "v1_x"}) {
-				t.Errorf("after last=v1: %q", got)
-			}
-			for _, limit := range []int{1, 4, 10000} {
-				if got := followAPITags(t, s, repo, limit, len(want)); !slices.Equal(got, want) {
-					t.Errorf("API limit=%d: following next_last listed %q; want %q", limit, got, want)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestAPITagsPageParameters: the API's tag list refuses a limit out of
