@@ -117,12 +117,13 @@ func TestCopyParallelBoundsItsMemory(t *testing.T) {
 	}
 }
 
-// checkReadAhead copies a body with tap (nil: none) and fails the test if
-// the reader runs more than bound chunks ahead of the writer: the writer
-// holds its first write until the reader has been asked for bound chunks;
-// the reader notes a violation if it is asked for more before any write
-// has returned. It returns the copy's result.
-func checkReadAhead(t *testing.T, bound int, tap io.Writer, direct bool) copyResult {
+// checkReadAhead copies a body with tap (nil: none; the writer waits for
+// it) and fails the test if the reader runs more than bound chunks ahead
+// of the writer: the writer holds its first write until the reader has
+// been asked for bound chunks; the reader notes a violation if it is
+// asked for more before any write has returned. It returns the copy's
+// result.
+func checkReadAhead(t *testing.T, bound int, tap *lockstepTap, direct bool) copyResult {
 	t.Helper()
 	total := int64(3 * bound * chunkSize)
 	reachedBound := make(chan struct{})
@@ -148,10 +149,14 @@ func checkReadAhead(t *testing.T, bound int, tap io.Writer, direct bool) copyRes
 		written.Add(int64(len(p)))
 		return len(p), nil
 	})
+	var tapW io.Writer // not tap itself: a nil *lockstepTap is a non-nil io.Writer
+	if tap != nil {
+		w, tapW = tap.gate(w), tap
+	}
 	if direct {
 		w = directFunc{w.(writerFunc)}
 	}
-	res := copyParallel(body, sha256.New(), w, tap)
+	res := copyParallel(body, sha256.New(), w, tapW)
 	if violated.Load() {
 		t.Fatalf("read past %d bytes with nothing written", bound*chunkSize)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -17,8 +18,8 @@ func TestCopyParallelFeedsTheTap(t *testing.T) {
 	for _, n := range []int{0, 1, chunkSize, 2*(depth+tapLag)*chunkSize + 777} {
 		data := randomBytes(uint64(n)+9, n)
 		var out, tapped bytes.Buffer
-		tapped.Grow(n) // a tap that keeps up: it never does more than the writer
-		res := copyParallel(iotest.HalfReader(bytes.NewReader(data)), sha256.New(), &out, &tapped)
+		tap := newLockstepTap(&tapped)
+		res := copyParallel(iotest.HalfReader(bytes.NewReader(data)), sha256.New(), tap.gate(&out), tap)
 		if !res.tapped || res.readErr != nil || res.writeErr != nil {
 			t.Fatalf("%d bytes: %+v", n, res)
 		}
@@ -92,7 +93,54 @@ func TestCopyParallelDoesNotWaitForASlowTap(t *testing.T) {
 // TestCopyParallelBoundsItsMemoryWithATap: with a tap that keeps up, the
 // reader never runs more than depth + tapLag chunks ahead of the writer.
 func TestCopyParallelBoundsItsMemoryWithATap(t *testing.T) {
-	if res := checkReadAhead(t, depth+tapLag, io.Discard, false); !res.tapped {
+	if res := checkReadAhead(t, depth+tapLag, newLockstepTap(io.Discard), false); !res.tapped {
 		t.Fatalf("the tap was dropped: %+v", res)
+	}
+}
+
+// lockstepTap is a tap that keeps up by construction, however the
+// scheduler runs the copy's goroutines: the writer it gates does not
+// write a byte before the tap has taken it. A tap that is merely fast
+// (a bytes.Buffer, io.Discard) can still fall tapLag chunks behind on a
+// loaded machine when its goroutine is not scheduled, and is then rightly
+// dropped: CI saw exactly that.
+type lockstepTap struct {
+	sink  io.Writer
+	took  atomic.Int64
+	moved chan struct{} // signalled after each Write
+}
+
+func newLockstepTap(sink io.Writer) *lockstepTap {
+	return &lockstepTap{sink: sink, moved: make(chan struct{}, 1)}
+}
+
+func (t *lockstepTap) Write(p []byte) (int, error) {
+	n, err := t.sink.Write(p)
+	t.took.Add(int64(n))
+	select {
+	case t.moved <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// gate returns w behind the tap: each Write waits until the tap has
+// taken every byte written so far and those it is given. A tap that is
+// dropped never takes them: the Write fails after a deadline (for a
+// dropped tap, not a wait for a result).
+func (t *lockstepTap) gate(w io.Writer) writerFunc {
+	var written int64
+	return func(p []byte) (int, error) {
+		deadline := time.After(30 * time.Second)
+		for t.took.Load() < written+int64(len(p)) {
+			select {
+			case <-t.moved:
+			case <-deadline:
+				return 0, fmt.Errorf("the tap took %d bytes, the writer is at %d: it was dropped", t.took.Load(), written+int64(len(p)))
+			}
+		}
+		n, err := w.Write(p)
+		written += int64(n)
+		return n, err
 	}
 }
