@@ -47,13 +47,18 @@ type options struct {
 // keeping the scanner out of this package keeps Trivy out of its tests.
 func WithScanner(s scan.Scanner) Option { return func(o *options) { o.scanner = s } }
 
-// newPolicies compiles the scan policies of c.
+// newPolicies compiles the scan policies of c. A rule with mode off
+// needs no severity (config.Validate accepts it without one): it never
+// compares one.
 func newPolicies(c config.Scan) (*policy.Set, error) {
 	var rules []policy.Rule
 	for i, p := range c.Policies {
-		sev, err := scan.ParseSeverity(p.Severity)
-		if err != nil {
-			return nil, fmt.Errorf("registry: scan.policies[%d].severity: %w", i, err)
+		sev := scan.SeverityUnknown
+		if p.Mode != string(policy.Off) || p.Severity != "" {
+			var err error
+			if sev, err = scan.ParseSeverity(p.Severity); err != nil {
+				return nil, fmt.Errorf("registry: scan.policies[%d].severity: %w", i, err)
+			}
 		}
 		r := policy.Rule{Repositories: p.Repositories, Mode: policy.Mode(p.Mode), Severity: sev,
 			IgnoreUnfixed: p.IgnoreUnfixed, OnError: policy.OnError(p.OnError)}
