@@ -90,9 +90,13 @@ func tagLimitRefusal(repo string, fresh []string, held, max int) errcode.Error {
 	if len(fresh) > 1 {
 		what = fmt.Sprintf("%d new tags (%q, …)", len(fresh), fresh[0])
 	}
-	msg := fmt.Sprintf("repository %s holds %d tags and may hold at most %d (limits.tagsperrepository): %s refused; "+
+	holds := fmt.Sprintf("%d tags", held)
+	if held == 1 {
+		holds = "1 tag"
+	}
+	msg := fmt.Sprintf("repository %s holds %s and may hold at most %d (limits.tagsperrepository): %s refused; "+
 		"pushing to an existing tag still works — delete tags you no longer need (a lifecycle.retention rule can do it) "+
-		"or ask the registry's operator to raise the limit", repo, held, max, what)
+		"or ask the registry's operator to raise the limit", repo, holds, max, what)
 	return errcode.ErrorCodeDenied.WithMessage(msg).
 		WithDetail(map[string]any{"limit": "tagsperrepository", "max": max, "actual": held + len(fresh)})
 }

@@ -34,7 +34,7 @@ func TestTagLimitCountsTheWholeUpload(t *testing.T) {
 	}
 
 	refused := upload([]string{"v2"}, []string{"v3", "v4"})
-	want := `repository team/app holds 1 tags and may hold at most 3 (limits.tagsperrepository): 3 new tags ("v2", …) refused`
+	want := `repository team/app holds 1 tag and may hold at most 3 (limits.tagsperrepository): 3 new tags ("v2", …) refused`
 	err := h.pipeline.Commit(ctx, refused...)
 	if r, ok := asRefusal(err); !ok || !strings.HasPrefix(r.Message, want) {
 		t.Fatalf("an upload of 3 new tags into 2 places: %v; want DENIED %q…", err, want)
