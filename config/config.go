@@ -353,6 +353,11 @@ type Limits struct {
 	// keep open on one replica: opening one more cancels (deletes from
 	// storage) its least recently used session with no body in flight.
 	UploadSessions int `yaml:"uploadsessions"`
+	// TagsPerRepository is how many tags one repository may hold: a push
+	// creating a tag past it is refused (403 DENIED), re-pointing a tag is
+	// always allowed. Every tag list reads all of a repository's tag
+	// names, so this bounds what one list costs. 0: no limit.
+	TagsPerRepository int `yaml:"tagsperrepository"`
 }
 
 // Secret is a string that never prints: fmt, logs and YAML show it redacted.
@@ -377,6 +382,11 @@ func (s Secret) Reveal() string { return string(s) }
 
 // MaxManifestBytes is distribution's own ceiling on manifest bodies.
 const MaxManifestBytes = 4 << 20
+
+// DefaultTagsPerRepository is limits.tagsperrepository's default: ECR's
+// default limit of images per repository. A list of that many tags is 20
+// S3 requests and about 2 MB.
+const DefaultTagsPerRepository = 20000
 
 // Default returns a configuration with every default set: a registry on
 // 127.0.0.1:5000 storing everything under ./data, metrics on 127.0.0.1:5001.
@@ -458,7 +468,7 @@ func Default() *Config {
 			OIDC: []OIDCIssuer{},
 		},
 		Analysis:      defaultAnalysis(),
-		Limits:        Limits{ManifestBytes: MaxManifestBytes, UploadSessions: 1000},
+		Limits:        Limits{ManifestBytes: MaxManifestBytes, UploadSessions: 1000, TagsPerRepository: DefaultTagsPerRepository},
 		Notifications: defaultNotifications(),
 		Upload:        defaultUpload(),
 		Metrics:       Metrics{Repositories: []string{}},

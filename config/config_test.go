@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -80,6 +81,23 @@ func TestEmptyFileMeansDefaults(t *testing.T) {
 	}
 }
 
+// TestTagLimitSettings checks limits.tagsperrepository: 20,000 by
+// default, 0 (unlimited) and any positive count accepted.
+func TestTagLimitSettings(t *testing.T) {
+	if got := Default().Limits.TagsPerRepository; got != 20000 {
+		t.Errorf("default limits.tagsperrepository = %d, want 20000", got)
+	}
+	for _, n := range []int{0, 1, 3, 1000000} {
+		cfg, err := Parse("test", fmt.Appendf(nil, "limits:\n  tagsperrepository: %d\n", n))
+		if err != nil {
+			t.Fatalf("tagsperrepository %d refused: %v", n, err)
+		}
+		if cfg.Limits.TagsPerRepository != n {
+			t.Errorf("tagsperrepository %d read as %d", n, cfg.Limits.TagsPerRepository)
+		}
+	}
+}
+
 func TestEnvOverlay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
 	if err := os.WriteFile(path, []byte("http:\n  addr: 127.0.0.1:7000\n"), 0o600); err != nil {
@@ -138,6 +156,8 @@ func TestRejects(t *testing.T) {
 		{"tls half set", "http:\n  tls:\n    certificate: /nonexistent.pem\n", nil, []string{"http.tls: certificate and key must be set together", "http.tls.certificate: cannot read"}},
 		{"short secret", "http:\n  secret: short\n", nil, []string{"http.secret: must be at least 32 characters"}},
 		{"manifest limit too big", "limits:\n  manifestbytes: 99999999\n", nil, []string{"limits.manifestbytes: must be between 1 and 4194304"}},
+		{"negative tag limit", "limits:\n  tagsperrepository: -1\n", nil, []string{"limits.tagsperrepository: must not be negative (0 means unlimited), got -1"}},
+		{"negative tag limit from env", "", []string{"IMAGEGATE_LIMITS_TAGSPERREPOSITORY=-5"}, []string{"limits.tagsperrepository: must not be negative"}},
 		{"zero timeout", "http:\n  shutdowntimeout: 0s\n", nil, []string{"http.shutdowntimeout: must be a positive duration"}},
 		{"debug equals http", "debug:\n  addr: 127.0.0.1:5000\n", nil, []string{"debug.addr: must differ from http.addr"}},
 		{"bad host", "http:\n  host: registry.example.com\n", nil, []string{"http.host: must be an absolute http or https URL"}},

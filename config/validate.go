@@ -291,6 +291,9 @@ func (c *Config) problems() []error {
 	if c.Limits.UploadSessions < 1 {
 		bad("limits.uploadsessions", "must be at least 1, got %d", c.Limits.UploadSessions)
 	}
+	if c.Limits.TagsPerRepository < 0 {
+		bad("limits.tagsperrepository", "must not be negative (0 means unlimited), got %d", c.Limits.TagsPerRepository)
+	}
 
 	c.Analysis.validate(bad)
 	c.Notifications.validate(bad)

@@ -4,8 +4,8 @@
 // same stages, each a plain function over that one value:
 //
 //	gate:   parse → validate → describe → analyze → scan → decide  (Pipeline.Gate)
-//	commit: lock tags → record pending → store → link → tag →
-//	        record outcome → notify                             (Pipeline.Commit)
+//	commit: lock tags → immutable, tag limit, quota → record pending →
+//	        store → link → tag → record outcome → notify        (Pipeline.Commit)
 //
 // distribution is the storage engine, used through its Go storage API
 // (namespace → repository → manifests, tags); its HTTP handlers never see
@@ -76,6 +76,10 @@ type Options struct {
 	// Quotas bound the bytes of each namespace, charged before anything
 	// is recorded or stored (push/quota.go); nil: none.
 	Quotas *quota.Quotas
+	// TagsPerRepository bounds the tags one repository holds: a commit
+	// that would create a tag past it is refused (push/taglimit.go);
+	// re-pointing a tag is always allowed. 0: no limit.
+	TagsPerRepository int
 	// GC, when set, indexes each manifest's references and fences the
 	// digests it uses against garbage collection before storing it
 	// (push/gcrefs.go).
@@ -194,7 +198,8 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 
 // Commit stores pushes that passed the gate, all or nothing: it locks
 // every tag they move, reads what those tags name, refuses a move of an
-// immutable tag (push/immutable.go) and a push past its namespace's quota
+// immutable tag (push/immutable.go), a new tag past its repository's tag
+// limit (push/taglimit.go) and a push past its namespace's quota
 // (push/quota.go), records each as pending (with what its tags named
 // before), stores the manifests (in order: an index after its children),
 // links sha512 digests and indexes referrers, points the tags, records
@@ -219,6 +224,9 @@ func (p *Pipeline) Commit(ctx context.Context, pushes ...*Push) error {
 		return err
 	}
 	if err := p.checkImmutable(ctx, pushes); err != nil {
+		return err
+	}
+	if err := p.checkTagLimit(ctx, pushes); err != nil {
 		return err
 	}
 	charge, err := p.chargeQuota(ctx, pushes)
