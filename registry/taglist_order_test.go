@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
-
 )
 
 // orderTags are tag names whose S3 key order differs from their lexical
