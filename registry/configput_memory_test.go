@@ -13,17 +13,18 @@ import (
 // maxConfigPutAlloc bounds the bytes the server allocates for one
 // manifest PUT of an image whose 8 MiB config is empty history entries.
 // Before the gate decoded only what it reads of a config, one such PUT
-// allocated about 1 GB (v1.Image's History of 2.8 million entries);
-// measured after: 9–10 MB (the config read once, plus the PUT's own
-// work), under -race at most twice that, so the bound leaves room for
-// the race detector while failing the old code a hundred times over.
+// allocated 1,045 MB (v1.Image's History of 2.8 million entries);
+// measured after: 12.7 MB (the config read once, plus the PUT's own
+// work), 12.8 MB under -race, so the bound leaves room for the race
+// detector and a busy machine while failing the old code 25 times over.
 const maxConfigPutAlloc = 40 << 20
 
 // maxConfigPutPeak bounds the live heap of 8 such PUTs at once: at most
 // the validator's config budget (64 MiB: 8 configs of 8 MiB) and what
-// each check reads besides. Measured after: 93 MiB; before, 8 PUTs
-// each held the config and its decoding (half a gigabyte) at once.
+// each check reads besides. Before, 8 PUTs each held the config and its
+// decoding at once: 3.5 GiB. After: 93 MiB, 97 MiB under -race.
 const maxConfigPutPeak = 192 << 20
+
 // TestManifestPutConfigMemoryBounded pushes an image whose config is
 // just under the gate's 8 MiB of empty history entries — the config
 // that costs the most memory decoded — through the registry's manifest
