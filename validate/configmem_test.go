@@ -101,3 +101,31 @@ func allocated(f func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// BenchmarkValidateOrdinaryConfig validates an image whose config is
+// what a build tool writes (a dozen labels, environment words, twenty
+// history entries): the cost of the config check for ordinary images.
+func BenchmarkValidateOrdinaryConfig(b *testing.B) {
+	var history, labels []string
+	for i := range 20 {
+		history = append(history, `{"created":"2025-07-01T00:00:00Z","created_by":"RUN /bin/sh -c apt-get install -y package`+strconv.Itoa(i)+`","empty_layer":`+strconv.FormatBool(i > 0)+`}`)
+	}
+	for i := range 12 {
+		labels = append(labels, `"org.opencontainers.image.label`+strconv.Itoa(i)+`":"https://git.example/team/app/commit/0123456789abcdef"`)
+	}
+	config := []byte(`{"architecture":"amd64","os":"linux","created":"2025-07-01T00:00:00Z","config":{"User":"app","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8"],` +
+		`"Entrypoint":["/app"],"Cmd":["serve"],"WorkingDir":"/srv","ExposedPorts":{"8080/tcp":{}},"Labels":{` + strings.Join(labels, ",") + `}},` +
+		`"rootfs":{"type":"layers","diff_ids":["` + digest.FromBytes(fuzzLayers[0]).String() + `"]},"history":[` + strings.Join(history, ",") + `]}`)
+	v, err := New(Options{Lint: []LintRule{{Repositories: "team/**", Labels: []string{"org.opencontainers.image.label1"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	blobs, m := hostileImage(config)
+	b.SetBytes(int64(len(config)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Validate(context.Background(), m, blobs, blobs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
