@@ -15,7 +15,8 @@ import (
 // validator's budget. A result that keeps its config (for a scanner)
 // holds its bytes until Release; a check that finds no room within the
 // wait is refused with 429 TOOMANYREQUESTS, one whose request ends gets
-// the context's error; a result that keeps nothing holds nothing.
+// the context's error; a result that keeps nothing, and a refusal, hold
+// nothing.
 func TestConfigBudget(t *testing.T) {
 	v, err := New(Options{ConfigBudget: maxConfigBytes})
 	if err != nil {
@@ -53,6 +54,18 @@ func TestConfigBudget(t *testing.T) {
 		res, err := v.Validate(ctx, m2, second, second)
 		if err != nil || res.RawConfig != nil {
 			t.Fatalf("after Release: %v (raw config kept: %v)", err, res != nil && res.RawConfig != nil)
+		}
+	}
+	// A refusal after the config was read keeps nothing, kept or not.
+	linted, err := New(Options{ConfigBudget: maxConfigBytes, Lint: []LintRule{{Repositories: "team/**", Labels: []string{"team"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	linted.budget.wait = v.budget.wait
+	for range 3 {
+		_, err := linted.Validate(ctx, m1, first, first)
+		if !errors.As(err, &e) || e.Code != errcode.ErrorCodeDenied {
+			t.Fatalf("an image the lint rule refuses: %v, want DENIED (not a wait on a config a refusal kept)", err)
 		}
 	}
 	if _, err := New(Options{ConfigBudget: maxConfigBytes - 1}); err == nil {

@@ -141,10 +141,12 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 			return nil, err
 		}
 		if err := v.checkDiffIDs(ctx, &res, blobs); err != nil {
+			res.Release() // the config kept for a scan that will not come
 			return nil, err
 		}
 	}
 	if err := v.checkLint(m.Repository, &res); err != nil {
+		res.Release()
 		return nil, err
 	}
 	return &res, nil
