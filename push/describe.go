@@ -46,7 +46,7 @@ func (p *Pipeline) describe(x *Push) *metadata.Record {
 		r.Size += c.Size
 		blobs = append(blobs, c.Digest)
 		if x.result != nil && x.result.Config != nil {
-			cfg := x.result.Config
+			cfg := x.result.Config // os, architecture, variant: at most 128 bytes each (validate)
 			r.Platforms = []metadata.Platform{{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}}
 		}
 	}

@@ -57,7 +57,7 @@ func (p *Pipeline) validate(ctx context.Context, x *Push, batch []*Push) (*valid
 		return nil, fmt.Errorf("push: manifests of %s: %w", x.Repository, err)
 	}
 	return p.opts.Validator.Validate(ctx,
-		validate.Manifest{Repository: x.Repository, MediaType: x.MediaType, Payload: x.Payload},
+		validate.Manifest{Repository: x.Repository, MediaType: x.MediaType, Payload: x.Payload, KeepConfig: p.willScan(x.Repository)},
 		x.repo.Blobs(ctx), withBatch{Manifests: ms, batch: batch, repo: x.Repository})
 }
 

@@ -164,6 +164,9 @@ func (p *Pipeline) Gate(ctx context.Context, x *Push, batch ...*Push) error {
 			return refusal
 		}
 		x.result, err = p.validate(ctx, x, batch)
+		// The config's bytes, kept for the scanner, go back to the
+		// validator's budget once the gate has decided.
+		defer x.result.Release()
 	}
 	x.record = p.describe(x)
 	if err == nil {

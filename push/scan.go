@@ -35,6 +35,14 @@ const maxRecordedFindings = 1000
 // detailFindings is how many findings a refusal lists (the worst first).
 const detailFindings = 10
 
+// willScan reports whether the scan stage may hand an image of repo to
+// the scanner, which reads the config's bytes: only then does validation
+// keep them (in its config budget) past its own check.
+func (p *Pipeline) willScan(repo string) bool {
+	s := p.opts.Scanning
+	return s.Scanner != nil && s.Policies != nil && s.Policies.For(repo).Mode != policy.Off
+}
+
 // scan scans an image under its repository's policy and fills the
 // record's scan summary. It returns the refusal (an errcode.Error) when
 // the policy blocks the push, nil when it may pass.

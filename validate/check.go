@@ -18,6 +18,10 @@ type Manifest struct {
 	Repository string
 	MediaType  string
 	Payload    []byte
+	// KeepConfig keeps the image config's bytes in Result.RawConfig (for
+	// a scanner), holding them in the validator's config budget until
+	// Result.Release.
+	KeepConfig bool
 }
 
 // Blobs reads the repository's blobs (distribution.BlobStore fits).
@@ -57,19 +61,19 @@ const (
 type Result struct {
 	Kind  Kind
 	Shape Shape
-	// RawConfig is the image config blob (images only).
+	// RawConfig is the image config blob (images only), kept only when
+	// Manifest.KeepConfig asked for it; Release drops it.
 	RawConfig []byte
-	// Config is RawConfig decoded (images only).
-	Config *v1.Image
+	// Config is what the gate read of the image config (images only).
+	Config *Config
 	// Unscannable, when not empty, says why the manifest carries image
 	// content that no scanner can read: non-distributable layers (their
 	// bytes are elsewhere), or image layers behind a config that is not an
 	// image config. A scan policy in enforce mode refuses it.
 	Unscannable string
+	// release gives RawConfig's bytes back to the config budget.
+	release func()
 }
-
-// maxConfigBytes bounds the image config read into memory.
-const maxConfigBytes = 8 << 20
 
 // Validate checks m, whose media type distribution has already accepted as
 // one it can parse. It returns an errcode.Error for every refusal and a
@@ -133,14 +137,16 @@ func (v *Validator) Validate(ctx context.Context, m Manifest, blobs Blobs, manif
 		return nil, err
 	}
 	if res.Kind == KindImage {
-		if err := v.checkConfig(ctx, &res, blobs); err != nil {
+		if err := v.checkConfig(ctx, &res, blobs, m); err != nil {
 			return nil, err
 		}
 		if err := v.checkDiffIDs(ctx, &res, blobs); err != nil {
+			res.Release() // the config kept for a scan that will not come
 			return nil, err
 		}
 	}
 	if err := v.checkLint(m.Repository, &res); err != nil {
+		res.Release()
 		return nil, err
 	}
 	return &res, nil
@@ -241,48 +247,14 @@ func checkBlobs(ctx context.Context, s *Shape, blobs Blobs) error {
 	return nil
 }
 
-// checkConfig reads and parses the image config: it must be an image config
-// whose rootfs lists one diff_id per layer.
-func (v *Validator) checkConfig(ctx context.Context, res *Result, blobs Blobs) error {
-	c := res.Shape.Config
-	if c.Size > maxConfigBytes {
-		return denied(fmt.Sprintf("image config is %d bytes; at most %d are accepted", c.Size, maxConfigBytes), nil)
-	}
-	rc, err := blobs.Open(ctx, c.Digest)
-	if err != nil {
-		return fmt.Errorf("validate: opening config %s: %w", c.Digest, err)
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(io.LimitReader(rc, maxConfigBytes+1))
-	if err != nil {
-		return fmt.Errorf("validate: reading config %s: %w", c.Digest, err)
-	}
-	var img v1.Image
-	if err := json.Unmarshal(raw, &img); err != nil {
-		return invalid("image config is not valid JSON", map[string]string{"digest": c.Digest.String(), "error": err.Error()})
-	}
-	if err := checkPlatform("image config", img.OS, img.Architecture, img.Variant); err != nil {
-		return err
-	}
-	if img.RootFS.Type != "layers" {
-		return invalid(fmt.Sprintf("image config rootfs.type is %q; it must be \"layers\"", img.RootFS.Type), nil)
-	}
-	if n, m := len(img.RootFS.DiffIDs), len(res.Shape.Layers); n != m {
-		return invalid(fmt.Sprintf("image config lists %d diff_ids but the manifest has %d layers", n, m),
-			map[string]int{"diff_ids": n, "layers": m})
-	}
-	res.RawConfig, res.Config = raw, &img
-	return nil
-}
-
 func (v *Validator) checkLint(repo string, res *Result) error {
 	for _, r := range v.lint {
 		if !r.pattern.Match(repo) {
 			continue
 		}
-		var labels map[string]string
+		var labels map[string]bool
 		if res.Config != nil {
-			labels = res.Config.Config.Labels
+			labels = res.Config.Labels
 		}
 		for _, l := range r.Labels {
 			if _, ok := labels[l]; !ok {

@@ -22,7 +22,7 @@ import (
 // bytes are not here (foreign layers) cannot be checked and are left to
 // the scan stage's policy. Without a resolver nothing is checked.
 func (v *Validator) checkDiffIDs(ctx context.Context, res *Result, blobs Blobs) error {
-	return v.VerifyDiffIDs(ctx, res.Shape.Layers, res.Config.RootFS.DiffIDs, blobs)
+	return v.VerifyDiffIDs(ctx, res.Shape.Layers, res.Config.DiffIDs, blobs)
 }
 
 // VerifyDiffIDs checks that claimed[i] is the diff_id of layers[i] for

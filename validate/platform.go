@@ -18,10 +18,18 @@ const maxPlatformField = 128
 // sha256:…"). The message gives the field's length, never its text.
 func checkPlatform(where, os, architecture, variant string) error {
 	for _, f := range []struct{ name, value string }{{"os", os}, {"architecture", architecture}, {"variant", variant}} {
-		if len(f.value) > maxPlatformField {
-			return invalid(fmt.Sprintf("%s %s is %d bytes; at most %d are accepted", where, f.name, len(f.value), maxPlatformField),
-				map[string]any{"field": f.name, "bytes": len(f.value), "max": maxPlatformField})
+		if err := checkPlatformField(where, f.name, len(f.value)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkPlatformField is checkPlatform for one field of n bytes.
+func checkPlatformField(where, name string, n int) error {
+	if n > maxPlatformField {
+		return invalid(fmt.Sprintf("%s %s is %d bytes; at most %d are accepted", where, name, n, maxPlatformField),
+			map[string]any{"field": name, "bytes": n, "max": maxPlatformField})
 	}
 	return nil
 }

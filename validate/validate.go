@@ -45,6 +45,12 @@ type Options struct {
 	// DiffIDs verifies the config's diff_ids against the layers' content;
 	// nil skips the check (the gate always sets it).
 	DiffIDs *diffid.Resolver
+	// ConfigBudget bounds the image config bytes held at once across
+	// concurrent Validate calls (and results that keep them): a check
+	// waits for room, at most 30 s, then is refused with 429
+	// TOOMANYREQUESTS. Zero means DefaultConfigBudget; it must be at
+	// least 8 MiB, the largest config accepted.
+	ConfigBudget int64
 }
 
 // Validator checks manifests against its options. It is safe for
@@ -53,6 +59,7 @@ type Validator struct {
 	opts       Options
 	layerTypes map[string]bool
 	lint       []compiledRule
+	budget     configBudget
 }
 
 type compiledRule struct {
@@ -62,7 +69,11 @@ type compiledRule struct {
 
 // New compiles opts.
 func New(opts Options) (*Validator, error) {
-	v := &Validator{opts: opts, layerTypes: map[string]bool{}}
+	budget, err := newConfigBudget(opts.ConfigBudget)
+	if err != nil {
+		return nil, err
+	}
+	v := &Validator{opts: opts, layerTypes: map[string]bool{}, budget: budget}
 	for _, t := range imageLayerTypes {
 		v.layerTypes[t] = true
 	}

@@ -25,10 +25,16 @@ type decoder struct {
 }
 
 // newDecoder reads r as encoding/json would have at the gate: duplicate
-// names allowed (the last wins), invalid UTF-8 mangled into U+FFFD.
+// names allowed (the last wins), invalid UTF-8 mangled into U+FFFD. A
+// *bytes.Buffer (a config already in memory) is parsed in place, not
+// copied token by token into the decoder's own buffer.
 func newDecoder(r io.Reader) *decoder {
 	src := &errReader{r: r}
-	return &decoder{src: src, dec: jsontext.NewDecoder(src, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))}
+	var in io.Reader = src
+	if b, ok := r.(*bytes.Buffer); ok {
+		in = b // it fails only at its end: nothing for src to remember
+	}
+	return &decoder{src: src, dec: jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))}
 }
 
 // fail is err as the caller should see it: the reader's own failure as
