@@ -3,12 +3,16 @@ package validate
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/internal/reqctx"
 )
 
 // TestConfigBudget: configs are read only while their bytes fit in the
@@ -70,5 +74,77 @@ func TestConfigBudget(t *testing.T) {
 	}
 	if _, err := New(Options{ConfigBudget: maxConfigBytes - 1}); err == nil {
 		t.Error("a budget smaller than the largest config was accepted")
+	}
+}
+
+// TestConfigBudgetSharesByPusher (attack: one pusher keeps large configs
+// in the budget — each held until its scan, which waits in the pusher's
+// own scan line — so that everyone else's push waits for room and is
+// refused 429): one identity holds at most a quarter of the budget, and a
+// small config goes ahead of a large one waiting for room.
+func TestConfigBudgetSharesByPusher(t *testing.T) {
+	v, err := New(Options{ConfigBudget: 4 * maxConfigBytes}) // a share of one 8 MiB config
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.budget.wait = 50 * time.Millisecond
+	as := func(who string) context.Context {
+		info := &reqctx.Info{}
+		info.SetIdentity(reqctx.Identity{Subject: who})
+		return reqctx.With(context.Background(), info)
+	}
+	large := func(pad string) (memBlobs, Manifest) {
+		return hostileImage([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` +
+			digest.FromBytes(fuzzLayers[0]).String() + `"]},"` + pad + `":"` + strings.Repeat("p", 5<<20) + `"}`))
+	}
+	first, m1 := large("a")
+	second, m2 := large("b")
+	m1.KeepConfig = true
+	kept, err := v.Validate(as("mallory"), m1, first, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e errcode.Error
+	if _, err := v.Validate(as("mallory"), m2, second, second); !errors.As(err, &e) || e.Code != errcode.ErrorCodeTooManyRequests ||
+		!strings.Contains(e.Message, "one pusher may hold at most") {
+		t.Fatalf("mallory's second 5 MiB config past her 8 MiB share: %v, want TOOMANYREQUESTS naming the pusher's share", err)
+	}
+	if _, err := v.Validate(as("alice"), m2, second, second); err != nil {
+		t.Fatalf("alice's config while mallory holds her share: %v", err)
+	}
+
+	// The whole budget full but for 2 MiB (six 5 MiB configs kept, each by
+	// its own pusher): a 5 MiB config waits, a small one goes ahead of it.
+	hold := []*Result{kept}
+	for i, who := range []string{"bob", "carol", "frank", "grace", "heidi"} {
+		blobs, m := large(fmt.Sprint("pad", i))
+		m.KeepConfig = true
+		res, err := v.Validate(as(who), m, blobs, blobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hold = append(hold, res)
+	}
+	v.budget.wait = time.Minute // a deadline for a hang, not a wait for a result
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := v.Validate(as("dave"), m2, second, second)
+		waiting <- err
+	}()
+	for deadline := time.Now().Add(time.Minute); v.budget.waiting.Load() == 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("dave's 5 MiB config did not wait for room in a budget 2 MiB short of it")
+		}
+	}
+	small, ms := hostileImage([]byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` +
+		digest.FromBytes(fuzzLayers[0]).String() + `"]}}`))
+	if _, err := v.Validate(as("erin"), ms, small, small); err != nil {
+		t.Fatalf("a small config while a large one waits for room: %v", err)
+	}
+	for _, r := range hold {
+		r.Release()
+	}
+	if err := <-waiting; err != nil {
+		t.Fatalf("the large config once room was given back: %v", err)
 	}
 }

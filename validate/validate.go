@@ -59,7 +59,7 @@ type Validator struct {
 	opts       Options
 	layerTypes map[string]bool
 	lint       []compiledRule
-	budget     configBudget
+	budget     *configBudget
 }
 
 type compiledRule struct {
