@@ -3,7 +3,6 @@ package notify
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -43,17 +42,13 @@ func newReceiver(t *testing.T, secret string) *receiver {
 	return r
 }
 
-// newReceiverAt is a receiver listening on addr, an address that refused
-// connections until now (freeAddr): an endpoint coming back.
-func newReceiverAt(t *testing.T, addr, secret string) *receiver {
+// newReceiverAt is a receiver listening on addr, which refused
+// connections until now: an endpoint coming back.
+func newReceiverAt(t *testing.T, addr *downAddr, secret string) *receiver {
 	r := newReceiver(t, secret)
 	r.srv.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("re-listening on %s: %v", addr, err)
-	}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
-	r.srv.Listener = ln
+	r.srv.Listener = addr.listen()
 	r.srv.Start()
 	t.Cleanup(r.srv.Close)
 	return r
@@ -120,15 +115,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
-}
-
-// freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

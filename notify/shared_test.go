@@ -211,8 +211,8 @@ func TestSharedReplicasNeverDeliverTwice(t *testing.T) {
 // waiting for the lease to end (a minute here, beyond the test's wait).
 func TestSharedCleanCloseHandsOverAtOnce(t *testing.T) {
 	mem := fleet.NewMemory(0)
-	addr := freeAddr(t)
-	down := Endpoint{Name: "ci", URL: "http://" + addr + "/", Secret: []byte(secret)}
+	addr := newDownAddr(t)
+	down := Endpoint{Name: "ci", URL: "http://" + addr.String() + "/", Secret: []byte(secret)}
 	a := newReplica(t, mem, "replica-a", time.Minute, 1000, down)
 	for i := range 3 {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))
