@@ -14,9 +14,9 @@ import (
 // TestBacklogMetrics: while an endpoint is unreachable its deliveries pile
 // up and the oldest ages; once it answers, the backlog is empty again.
 func TestBacklogMetrics(t *testing.T) {
-	addr := freeAddr(t)
+	addr := newDownAddr(t)
 	n, reg := newNotifier(t, filepath.Join(t.TempDir(), "out.db"),
-		Endpoint{Name: "ci", URL: "http://" + addr + "/hook", Secret: []byte(secret)})
+		Endpoint{Name: "ci", URL: "http://" + addr.String() + "/hook", Secret: []byte(secret)})
 	defer n.Close()
 	for i := range 3 {
 		n.Publish(context.Background(), pushRecord(fmt.Sprintf("team/r%d", i), metadata.StatusAccepted))

@@ -165,9 +165,9 @@ func TestReceiverDownComesBack(t *testing.T) {
 // TestReceiverRefusesConnections: nothing listens at the endpoint's
 // address, then a receiver starts there; every event arrives once.
 func TestReceiverRefusesConnections(t *testing.T) {
-	addr := freeAddr(t)
+	addr := newDownAddr(t)
 	n, _ := newNotifier(t, filepath.Join(t.TempDir(), "out.db"),
-		Endpoint{Name: "ci", URL: "http://" + addr + "/hook", Secret: []byte(secret)})
+		Endpoint{Name: "ci", URL: "http://" + addr.String() + "/hook", Secret: []byte(secret)})
 	defer n.Close()
 	for i := range 10 {
 		n.Publish(context.Background(), pushRecord(fmt.Sprintf("team/r%d", i), metadata.StatusRejected))
@@ -189,7 +189,7 @@ func TestReceiverRefusesConnections(t *testing.T) {
 // delivered by the next process that opens the outbox.
 func TestOutboxSurvivesRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.db")
-	down := Endpoint{Name: "ci", URL: "http://" + freeAddr(t) + "/", Secret: []byte(secret)}
+	down := Endpoint{Name: "ci", URL: "http://" + newDownAddr(t).String() + "/", Secret: []byte(secret)}
 	n1, _ := newNotifier(t, path, down)
 	for i := range 5 {
 		n1.Publish(context.Background(), pushRecord(fmt.Sprintf("team/s%d", i), metadata.StatusAccepted))
@@ -299,7 +299,7 @@ func TestFilters(t *testing.T) {
 
 func TestDroppedEndpoint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.db")
-	n1, _ := newNotifier(t, path, Endpoint{Name: "old", URL: "http://" + freeAddr(t) + "/"})
+	n1, _ := newNotifier(t, path, Endpoint{Name: "old", URL: "http://" + newDownAddr(t).String() + "/"})
 	n1.Publish(context.Background(), pushRecord("team/app", metadata.StatusAccepted))
 	n1.Close()
 	rcv := newReceiver(t, "")
@@ -387,9 +387,9 @@ func (s *syncBuffer) String() string {
 // dead letters.
 func TestLogsHideURLCredentials(t *testing.T) {
 	var logs syncBuffer
-	addr := freeAddr(t)
+	addr := newDownAddr(t)
 	n, err := New(Options{
-		Endpoints:  []Endpoint{{Name: "chat", URL: "http://user:pw-secret@" + addr + "/services/T0/path-secret?token=query-secret"}},
+		Endpoints:  []Endpoint{{Name: "chat", URL: "http://user:pw-secret@" + addr.String() + "/services/T0/path-secret?token=query-secret"}},
 		OutboxPath: filepath.Join(t.TempDir(), "out.db"), MaxAttempts: 2, MinBackoff: time.Millisecond,
 		MaxBackoff: 2 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -404,7 +404,7 @@ func TestLogsHideURLCredentials(t *testing.T) {
 		t.Fatalf("dead letters: %v, %v", dead, err)
 	}
 	got := logs.String() + "\n" + dead[0].LastError
-	if !strings.Contains(got, "http://"+addr+"/…") {
+	if !strings.Contains(got, "http://"+addr.String()+"/…") {
 		t.Errorf("the endpoint's host is not named:\n%s", got)
 	}
 	for _, s := range []string{"pw-secret", "path-secret", "query-secret"} {
@@ -418,9 +418,9 @@ func TestLogsHideURLCredentials(t *testing.T) {
 // deliveries wait; the events beyond are dropped and counted as lost, and
 // the ones kept are delivered once it is back.
 func TestBacklogBound(t *testing.T) {
-	addr := freeAddr(t)
+	addr := newDownAddr(t)
 	n, err := New(Options{
-		Endpoints:  []Endpoint{{Name: "down", URL: "http://" + addr, Secret: []byte(secret)}},
+		Endpoints:  []Endpoint{{Name: "down", URL: "http://" + addr.String(), Secret: []byte(secret)}},
 		OutboxPath: filepath.Join(t.TempDir(), "out.db"), MaxAttempts: 1000,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
 		Concurrency: 1, Timeout: time.Second, MaxPending: 3, Registerer: prometheus.NewRegistry(),

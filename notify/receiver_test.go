@@ -3,7 +3,6 @@ package notify
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -23,10 +22,6 @@ type receiver struct {
 	status atomic.Int32
 	// hold, when set, makes requests wait for their context (timeouts).
 	hold atomic.Bool
-	// serving counts the requests being handled: a request a client has
-	// given up on may still be in its handler, and answered by the status
-	// set after the client gave up.
-	serving atomic.Int32
 
 	mu       sync.Mutex
 	acked    map[string]int // event id → acknowledged deliveries
@@ -34,6 +29,48 @@ type receiver struct {
 	requests int
 	badSigs  int
 	keys     []string // Idempotency-Key of every request
+	// refused lists, by URL path (a replica's own endpoint URL), the
+	// events answered 503 there whatever status says (an empty set: all);
+	// refusals are those requests, in the order they came.
+	refused  map[string]map[string]bool
+	refusals []refusal
+}
+
+// refusal is a request the receiver refused because of refuse.
+type refusal struct {
+	path, eventID string
+	at            time.Time
+}
+
+// refuse answers 503 to the events ids (none: every event) sent to path,
+// from now on and whatever status says. A request a replica sent may
+// reach the handler any time later on a loaded machine, so a replica's
+// requests that must not be acknowledged are told apart by the URL that
+// replica was given, not by when they arrive.
+func (r *receiver) refuse(path string, ids ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused == nil {
+		r.refused = map[string]map[string]bool{}
+	}
+	set := map[string]bool{}
+	for _, id := range ids {
+		set[id] = true
+	}
+	r.refused[path] = set
+}
+
+// refusalsAt returns the refused requests to path.
+func (r *receiver) refusalsAt(path string) []refusal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []refusal
+	for _, f := range r.refusals {
+		if f.path == path {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func newReceiver(t *testing.T, secret string) *receiver {
@@ -43,25 +80,19 @@ func newReceiver(t *testing.T, secret string) *receiver {
 	return r
 }
 
-// newReceiverAt is a receiver listening on addr, an address that refused
-// connections until now (freeAddr): an endpoint coming back.
-func newReceiverAt(t *testing.T, addr, secret string) *receiver {
+// newReceiverAt is a receiver listening on addr, which refused
+// connections until now: an endpoint coming back.
+func newReceiverAt(t *testing.T, addr *downAddr, secret string) *receiver {
 	r := newReceiver(t, secret)
 	r.srv.Close()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("re-listening on %s: %v", addr, err)
-	}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
-	r.srv.Listener = ln
+	r.srv.Listener = addr.listen()
 	r.srv.Start()
 	t.Cleanup(r.srv.Close)
 	return r
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	r.serving.Add(1)
-	defer r.serving.Add(-1)
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return
@@ -75,6 +106,16 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
+	var ev Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		r.t.Errorf("receiver: body is not an event: %v", err)
+	}
+	if set, ok := r.refused[req.URL.Path]; ok && (len(set) == 0 || set[ev.ID]) {
+		r.refusals = append(r.refusals, refusal{path: req.URL.Path, eventID: ev.ID, at: time.Now()})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	r.mu.Unlock()
 	if r.hold.Load() {
 		<-req.Context().Done()
@@ -85,10 +126,6 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		status = http.StatusNoContent
 	}
 	if status/100 == 2 {
-		var ev Event
-		if err := json.Unmarshal(body, &ev); err != nil {
-			r.t.Errorf("receiver: body is not an event: %v", err)
-		}
 		r.mu.Lock()
 		r.acked[ev.ID]++
 		r.events[ev.ID] = ev
@@ -120,15 +157,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		case <-tick.C:
 		}
 	}
-}
-
-// freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -71,15 +71,23 @@ func newReplica(t *testing.T, store fleet.Store, owner string, lease time.Durati
 }
 
 // cuttableReplica starts replica A on a link to a new shared store that
-// the test can cut, for a receiver answering 503 until told otherwise.
+// the test can cut, for a receiver answering 503 until told otherwise. A
+// sends to the endpoint at pathA (the receiver can refuse A's requests,
+// late ones included: receiver.refuse); the endpoint returned, of the
+// same name, is the receiver's root, for the other replicas.
 func cuttableReplica(t *testing.T, lease time.Duration) (*fleet.Memory, *receiver, Endpoint, *cutStore, *Notifier) {
 	mem := fleet.NewMemory(0)
 	rcv := newReceiver(t, secret)
 	rcv.status.Store(http.StatusServiceUnavailable)
 	ep := Endpoint{Name: "ci", URL: rcv.srv.URL, Secret: []byte(secret)}
+	epA := ep
+	epA.URL += pathA
 	link := &cutStore{Store: mem}
-	return mem, rcv, ep, link, newReplica(t, link, "replica-a", lease, 1000, ep)
+	return mem, rcv, ep, link, newReplica(t, link, "replica-a", lease, 1000, epA)
 }
+
+// pathA is the path of replica A's endpoint URL (cuttableReplica).
+const pathA = "/replica-a"
 
 // storedEvents lists the event ids of the deliveries waiting in the shared
 // store, by shard.
@@ -111,6 +119,10 @@ func storedEvents(t *testing.T, mem fleet.Store) map[string][]string {
 func TestSharedDeadReplicasEventsDeliveredByAnother(t *testing.T) {
 	const lease = 600 * time.Millisecond
 	mem, rcv, ep, linkA, a := cuttableReplica(t, lease)
+	// A is answered 503 whatever comes later: a request it sent before it
+	// died may reach the receiver's handler any time after (on a loaded
+	// machine, after B's deliveries began), and must not count as one.
+	rcv.refuse(pathA)
 	for i := range 5 {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))
 	}
@@ -132,9 +144,6 @@ func TestSharedDeadReplicasEventsDeliveredByAnother(t *testing.T) {
 	if err := a.Close(); err == nil {
 		t.Error("A released its lease through a cut link")
 	}
-	// A dead replica's last request may still be in the receiver's
-	// handler: it is answered as the receiver stood when it arrived.
-	waitFor(t, "A's requests to be answered", func() bool { return rcv.serving.Load() == 0 })
 	rcv.status.Store(0)
 	b := newReplica(t, mem, "replica-b", lease, 1000, ep)
 	defer b.Close()
@@ -211,8 +220,8 @@ func TestSharedReplicasNeverDeliverTwice(t *testing.T) {
 // waiting for the lease to end (a minute here, beyond the test's wait).
 func TestSharedCleanCloseHandsOverAtOnce(t *testing.T) {
 	mem := fleet.NewMemory(0)
-	addr := freeAddr(t)
-	down := Endpoint{Name: "ci", URL: "http://" + addr + "/", Secret: []byte(secret)}
+	addr := newDownAddr(t)
+	down := Endpoint{Name: "ci", URL: "http://" + addr.String() + "/", Secret: []byte(secret)}
 	a := newReplica(t, mem, "replica-a", time.Minute, 1000, down)
 	for i := range 3 {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))
@@ -242,9 +251,15 @@ func TestSharedPartitionedReplicaHandsOver(t *testing.T) {
 		a.Publish(context.Background(), pushRecord(fmt.Sprintf("team/a%d", i), metadata.StatusAccepted))
 	}
 	var shardA string
-	for s := range storedEvents(t, mem) {
-		shardA = s
+	var taken []string
+	for s, ids := range storedEvents(t, mem) {
+		shardA, taken = s, ids
 	}
+	// A's requests for the events B takes over are answered 503 whatever
+	// comes later: one A sent under its lease may reach the receiver's
+	// handler any time after (on a loaded machine, after B's deliveries
+	// began), and must not count as a delivery.
+	rcv.refuse(pathA, taken...)
 	linkA.cut.Store(true)
 	b := newReplica(t, mem, "replica-b", lease, 1000, ep)
 	defer b.Close()
@@ -252,11 +267,11 @@ func TestSharedPartitionedReplicaHandsOver(t *testing.T) {
 		it, err := mem.Get(context.Background(), spaceLeases, shardA)
 		return err == nil && string(it.Value) == "replica-b"
 	})
-	waitFor(t, "requests started under A's lease to be answered", func() bool { return rcv.serving.Load() == 0 })
 	rcv.status.Store(0)
 	waitFor(t, "A's events delivered", func() bool { acked, _, _ := rcv.snapshot(); return len(acked) == 4 })
 	linkA.cut.Store(false)
 	waitFor(t, "A to let go of the events B took", func() bool { p, _, _ := a.Pending(); return p == 0 })
+	letGo := time.Now()
 	a.Publish(context.Background(), pushRecord("team/after", metadata.StatusAccepted))
 	waitFor(t, "A's new event", func() bool { acked, _, _ := rcv.snapshot(); return len(acked) == 5 })
 	waitFor(t, "the shared outbox to empty", func() bool { return len(storedEvents(t, mem)) == 0 })
@@ -264,6 +279,11 @@ func TestSharedPartitionedReplicaHandsOver(t *testing.T) {
 	for id, c := range acked {
 		if c != 1 {
 			t.Errorf("event %s acknowledged %d times", id, c)
+		}
+	}
+	for _, f := range rcv.refusalsAt(pathA) {
+		if f.at.After(letGo) {
+			t.Errorf("A sent event %s again after letting it go", f.eventID)
 		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // bucketTestConfig returns a driver Config for bucket on endpoint with
@@ -67,7 +69,7 @@ func emptyAndDeleteVersionedBucket(t *testing.T, c *s3.Client, bucket string) {
 			_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: m.Key, VersionId: m.VersionId})
 		}
 	}
-	emptyAndDeleteBucket(t, c, bucket)
+	s3test.Delete(t, c, bucket)
 }
 
 func prepare(t *testing.T, c Config, o BucketOptions, mode PrepareMode) BucketReport {

@@ -12,9 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+
+	"github.com/imagegate/imagegate/internal/testutil/s3test"
 )
 
 // endpointEnv names the S3 endpoint the integration tests use; `make test`
@@ -70,45 +71,8 @@ func newTestBucket(tb testing.TB, endpoint string) string {
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		tb.Fatalf("create bucket %s: %v", bucket, err)
 	}
-	tb.Cleanup(func() { emptyAndDeleteBucket(tb, c, bucket) })
+	tb.Cleanup(func() { s3test.Delete(tb, c, bucket) })
 	return bucket
-}
-
-func emptyAndDeleteBucket(tb testing.TB, c *s3.Client, bucket string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	uploads := s3.NewListMultipartUploadsPaginator(c, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	for uploads.HasMorePages() {
-		page, err := uploads.NextPage(ctx)
-		if err != nil {
-			tb.Logf("cleanup %s: list uploads: %v", bucket, err)
-			break
-		}
-		for _, u := range page.Uploads {
-			_, _ = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
-		}
-	}
-	objects := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for objects.HasMorePages() {
-		page, err := objects.NextPage(ctx)
-		if err != nil {
-			tb.Logf("cleanup %s: list objects: %v", bucket, err)
-			break
-		}
-		if len(page.Contents) == 0 {
-			continue
-		}
-		ids := make([]types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			ids[i] = types.ObjectIdentifier{Key: o.Key}
-		}
-		if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
-			tb.Logf("cleanup %s: delete objects: %v", bucket, err)
-		}
-	}
-	if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		tb.Logf("cleanup: delete bucket %s: %v", bucket, err)
-	}
 }
 
 // testParams returns the driver parameters for bucket at endpoint, as a

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imagegate/imagegate/config"
 	"github.com/imagegate/imagegate/internal/testutil/liveserver"
@@ -26,7 +27,9 @@ const (
 
 // Bucket requires IMAGEGATE_TEST_S3_ENDPOINT (see liveserver.RequireEnv),
 // creates a bucket named prefix plus a random suffix there, and returns a
-// client of the server, the bucket's name and the endpoint.
+// client of the server, the bucket's name and the endpoint. The bucket is
+// emptied and deleted when t ends (Delete), after whatever t started
+// later (a server on it) has stopped.
 func Bucket(t testing.TB, prefix string) (client *s3.Client, bucket, endpoint string) {
 	t.Helper()
 	endpoint = liveserver.RequireEnv(t, "IMAGEGATE_TEST_S3_ENDPOINT", "an S3 server (make test starts SeaweedFS; scripts/seaweedfs.sh)")
@@ -40,7 +43,52 @@ func Bucket(t testing.TB, prefix string) (client *s3.Client, bucket, endpoint st
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("creating bucket %s on %s: %v", bucket, endpoint, err)
 	}
+	t.Cleanup(func() { Delete(t, client, bucket) })
 	return client, bucket, endpoint
+}
+
+// Delete empties bucket (its objects and unfinished multipart uploads)
+// and deletes it, logging what fails: a test's cleanup. It matters:
+// SeaweedFS gives every bucket volumes of its own out of a number fixed
+// by the disk's free space (47 with 51 GB free), so buckets left behind
+// make the writes of the tests that come later fail with 500 "no free
+// volumes left" — depending on which packages happen to run before and
+// on the size of the disk.
+func Delete(tb testing.TB, client *s3.Client, bucket string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	uploads := s3.NewListMultipartUploadsPaginator(client, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	for uploads.HasMorePages() {
+		page, err := uploads.NextPage(ctx)
+		if err != nil {
+			tb.Logf("deleting bucket %s: listing uploads: %v", bucket, err)
+			break
+		}
+		for _, u := range page.Uploads {
+			_, _ = client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
+		}
+	}
+	objects := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for objects.HasMorePages() {
+		page, err := objects.NextPage(ctx)
+		if err != nil {
+			tb.Logf("deleting bucket %s: listing objects: %v", bucket, err)
+			break
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		ids := make([]types.ObjectIdentifier, len(page.Contents))
+		for i, o := range page.Contents {
+			ids[i] = types.ObjectIdentifier{Key: o.Key}
+		}
+		if _, err := client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
+			tb.Logf("deleting bucket %s: deleting objects: %v", bucket, err)
+		}
+	}
+	if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		tb.Logf("deleting bucket %s: %v", bucket, err)
+	}
 }
 
 // Configure switches c to S3 storage in bucket on endpoint, over the
