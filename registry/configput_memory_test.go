@@ -28,8 +28,12 @@ const maxConfigPutPeak = 192 << 20
 // TestManifestPutConfigMemoryBounded pushes an image whose config is
 // just under the gate's 8 MiB of empty history entries — the config
 // that costs the most memory decoded — through the registry's manifest
-// PUT, once and 8 at once: it is accepted as before, and each PUT
-// allocates the config's size and a bounded amount more.
+// PUT, once and 8 at once: each PUT allocates the config's size and a
+// bounded amount more. The gate decodes the whole config before it
+// counts its entries, and then refuses it (400 MANIFEST_INVALID, more
+// than 10,000 entries in /history): it was accepted until the entries of
+// a config were bounded for the scanner's sake (validate's
+// TestScannedConfigDecodingBounded).
 func TestManifestPutConfigMemoryBounded(t *testing.T) {
 	s := startServer(t, nil)
 	const repo = "hostile/config"
@@ -48,8 +52,9 @@ func TestManifestPutConfigMemoryBounded(t *testing.T) {
 	put := func(tag string) int64 {
 		status, _, body := do(t, http.MethodPut, s.base+"/v2/"+repo+"/manifests/"+tag,
 			http.Header{"Content-Type": {ociManifest}}, bytes.NewReader(manifest))
-		if status != http.StatusCreated {
-			t.Errorf("PUT %s: %d %.300s", tag, status, body)
+		if status != http.StatusBadRequest || !bytes.Contains(body, []byte(`"code":"MANIFEST_INVALID"`)) ||
+			!bytes.Contains(body, []byte("more than 10000 entries in /history")) {
+			t.Errorf("PUT %s: %d %.300s, want 400 MANIFEST_INVALID naming /history", tag, status, body)
 		}
 		return int64(len(body))
 	}
