@@ -43,16 +43,19 @@ func (p *Pipeline) loadImage(ctx context.Context, repo string, d digest.Digest, 
 	}
 	err = img.readConfig(ctx, func(r io.Reader) error {
 		var err error
-		if img.rawConfig, err = io.ReadAll(r); err != nil {
-			return err
-		}
-		if json.Unmarshal(img.rawConfig, &img.config) != nil {
-			return imageconfig.ErrInvalid
-		}
-		return nil
+		img.rawConfig, err = io.ReadAll(r)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A config stored before the gate bounded its entries may cost
+	// gigabytes decoded, here and by the scanner: refuse it first.
+	if err := validate.CheckConfigEntries(img.rawConfig); err != nil {
+		return nil, err
+	}
+	if json.Unmarshal(img.rawConfig, &img.config) != nil {
+		return nil, errcode.ErrorCodeManifestInvalid.WithMessage("the image config is not valid JSON")
 	}
 	return img, nil
 }

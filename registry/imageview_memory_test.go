@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/imagegate/imagegate/internal/testutil/memstat"
 )
 
 // Bounds of one view of a stored image's config and layers through the
@@ -127,12 +129,8 @@ func view(t *testing.T, url string) int64 {
 // allocsOf is how many bytes the process allocated while f ran (the
 // server is in this process) and what f returned.
 func allocsOf(f func() int64) (uint64, int64) {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	n := f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc, n
+	var n int64
+	return memstat.Allocated(func() { n = f() }), n
 }
 
 // peakHeapOf is the highest live heap sampled (every millisecond) while f

@@ -16,7 +16,7 @@ const maxConfigBytes = 8 << 20
 // checkConfig reads the image config — exactly its declared size, held
 // in the validator's config budget meanwhile — and decodes what the gate
 // reads of it (decodeConfig): it must be an image config of a bounded
-// platform and bounded lists (checkConfigEntries) whose rootfs lists one
+// platform and bounded lists (CheckConfigEntries) whose rootfs lists one
 // diff_id per layer. The bytes stay in
 // res.RawConfig, and in the budget until res.Release, only when
 // m.KeepConfig asks for them.
@@ -44,7 +44,7 @@ func (v *Validator) checkConfig(ctx context.Context, res *Result, blobs Blobs, m
 	if err != nil {
 		return invalid("image config is not valid JSON", map[string]string{"digest": c.Digest.String(), "error": err.Error()})
 	}
-	if err := checkConfigEntries(raw); err != nil {
+	if err := CheckConfigEntries(raw); err != nil {
 		return err
 	}
 	for _, f := range []struct {

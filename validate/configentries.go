@@ -27,11 +27,13 @@ const (
 	maxConfigValues = 100_000
 )
 
-// checkConfigEntries refuses a config holding an array or object of
-// more than maxConfigContainerEntries entries, or more than
-// maxConfigValues values in all, naming where the first excess is. raw
-// has been decoded already (decodeConfig): it is valid JSON.
-func checkConfigEntries(raw []byte) error {
+// CheckConfigEntries refuses (400 MANIFEST_INVALID) a config holding an
+// array or object of more than maxConfigContainerEntries entries, or
+// more than maxConfigValues values in all, naming where the first excess
+// is; invalid JSON is refused as such. It allocates a bounded amount
+// whatever raw holds: run it before decoding a config whole (a rescan of
+// a config stored before the bound).
+func CheckConfigEntries(raw []byte) error {
 	d := jsontext.NewDecoder(bytes.NewBuffer(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	for values := 0; ; {
 		tok, err := d.ReadToken()

@@ -10,6 +10,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	ggcr "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagegate/imagegate/internal/testutil/memstat"
 )
 
 // repeat is n copies of item joined by commas.
@@ -40,7 +42,7 @@ func TestConfigEntriesBounded(t *testing.T) {
 		{"a list repeated under one name", head + `,"config":{` + repeat(`"Env":[`+repeat(`""`, n)+`]`, 10) + `}}`, "values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkConfigEntries([]byte(tc.config))
+			err := CheckConfigEntries([]byte(tc.config))
 			var e errcode.Error
 			switch {
 			case tc.at == "" && err != nil:
@@ -61,7 +63,7 @@ func TestConfigEntriesBounded(t *testing.T) {
 		})
 	}
 	// The top level past the limit: n members besides the image's own.
-	err := checkConfigEntries([]byte(`{` + repeat(`"a":1`, n+1) + `}`))
+	err := CheckConfigEntries([]byte(`{` + repeat(`"a":1`, n+1) + `}`))
 	if err == nil || !strings.Contains(err.Error(), "in its top-level object") {
 		t.Fatalf("a top-level object of %d members: %v", n+1, err)
 	}
@@ -99,7 +101,7 @@ func TestScannedConfigDecodingBounded(t *testing.T) {
 				return
 			}
 			var parseErr error
-			alloc := allocated(func() { _, parseErr = ggcr.ParseConfigFile(bytes.NewReader(config)) })
+			alloc := memstat.Allocated(func() { _, parseErr = ggcr.ParseConfigFile(bytes.NewReader(config)) })
 			t.Logf("accepted; go-containerregistry's decoding allocates %.1f MB", float64(alloc)/1e6)
 			if parseErr != nil {
 				t.Fatalf("accepted, and go-containerregistry refuses it: %v", parseErr)

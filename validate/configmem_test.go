@@ -3,13 +3,14 @@ package validate
 import (
 	"bytes"
 	"context"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagegate/imagegate/internal/testutil/memstat"
 )
 
 // maxConfigCheckAlloc bounds the bytes one Validate of a hostile image
@@ -83,23 +84,13 @@ func TestConfigCheckMemoryBounded(t *testing.T) {
 			blobs, m := hostileImage(config)
 			validate := func() { _, _ = v.Validate(context.Background(), m, blobs, blobs) }
 			validate() // warm: first-use allocations are not the check's
-			alloc := allocated(validate)
+			alloc := memstat.Allocated(validate)
 			t.Logf("%d bytes of config: %.1f MB allocated by one Validate", len(config), float64(alloc)/1e6)
 			if extra := int64(alloc) - int64(len(config)); extra > maxConfigCheckAlloc {
 				t.Errorf("one Validate allocated %d bytes past the config's %d, want at most %d", extra, len(config), maxConfigCheckAlloc)
 			}
 		})
 	}
-}
-
-// allocated is how many bytes the process allocated while f ran.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // BenchmarkValidateOrdinaryConfig validates an image whose config is
